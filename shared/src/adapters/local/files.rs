@@ -1,0 +1,92 @@
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+use crate::ports::BlobStore;
+
+/// Blobs as files under a root folder, in place of the S3 bucket. Writes are atomic (a temp
+/// file renamed into place after fsync), so a crash never leaves half a file under a key.
+#[derive(Debug, Clone)]
+pub struct FileBlobStore {
+    root: PathBuf,
+}
+
+impl FileBlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The path for a key; keys are relative paths of plain components.
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        let rel = Path::new(key);
+        let plain = !key.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
+        if !plain {
+            return Err(Error::validation(format!(
+                "`{key}` is not a valid blob key"
+            )));
+        }
+        Ok(self.root.join(rel))
+    }
+}
+
+#[async_trait]
+impl BlobStore for FileBlobStore {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.path(key)?;
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let dir = path.parent().expect("a key has a parent under the root");
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
+            {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(&bytes)?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, &path)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::internal("blob write task failed", e))?
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        let path = self.path(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::not_found(format!("blob `{key}`")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trip_and_key_safety() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileBlobStore::new(dir.path());
+        store.put("recordings/t/a.vtt", b"WEBVTT").await.unwrap();
+        assert_eq!(store.get("recordings/t/a.vtt").await.unwrap(), b"WEBVTT");
+        assert!(matches!(
+            store.get("recordings/t/b.vtt").await,
+            Err(Error::NotFound(_))
+        ));
+        for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
+            assert!(
+                matches!(store.put(bad, b"x").await, Err(Error::Validation(_))),
+                "{bad}"
+            );
+        }
+    }
+}

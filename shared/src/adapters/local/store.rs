@@ -1,0 +1,1003 @@
+//! The embedded store: one SQLite file (WAL, synchronous=FULL) holding leads, calls, rules,
+//! score ledgers and the job queue, every row keyed by tenant. The layout mirrors the DynamoDB
+//! design: each record is a JSON document plus the few columns that are indexed.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types::Value as Sql};
+
+use crate::domain::{
+    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, TenantId,
+};
+use crate::error::{Error, Result};
+use crate::ports::{CallStore, Job, LeadQuery, LeadStore, Page, Queue, RuleStore};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts the ones applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tenants (
+    tenant_id    TEXT PRIMARY KEY,
+    rules_seeded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE leads (
+    tenant_id  TEXT NOT NULL,
+    lead_id    TEXT NOT NULL,
+    phone      TEXT NOT NULL,
+    rank_score INTEGER NOT NULL,          -- the score, or -1 before the first one
+    tier       TEXT,
+    status     TEXT,
+    search     TEXT NOT NULL,             -- lower-case name, company, e-mail and phone
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id),
+    UNIQUE (tenant_id, phone)
+);
+CREATE INDEX leads_ranked ON leads (tenant_id, rank_score DESC, lead_id);
+CREATE TABLE lead_calls (
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    call_id   TEXT NOT NULL,
+    called_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id, call_id)
+);
+CREATE TABLE calls (
+    tenant_id  TEXT NOT NULL,
+    call_id    TEXT NOT NULL,
+    lead_id    TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, call_id)
+);
+CREATE INDEX calls_by_lead ON calls (tenant_id, lead_id, started_at);
+CREATE TABLE rules (
+    tenant_id TEXT NOT NULL,
+    rule_id   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, rule_id)
+);
+CREATE TABLE score_history (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    cause_key TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    UNIQUE (tenant_id, lead_id, cause_key)
+);
+CREATE TABLE jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_key      TEXT NOT NULL,
+    tenant_id    TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'dead')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,        -- unix milliseconds
+    lease_until  INTEGER,
+    last_error   TEXT
+);
+-- One waiting copy of each job: a second send of the same work is dropped.
+CREATE UNIQUE INDEX jobs_waiting ON jobs (job_key) WHERE state IN ('pending', 'running');
+CREATE INDEX jobs_ready ON jobs (state, available_at);
+"#];
+
+/// A job taken from the queue, held under a lease until completed, retried or buried.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub job: Job,
+    /// How many times it has been claimed, this time included.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub dead: u64,
+}
+
+/// SQLite-backed implementation of the stores and the queue. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| Error::internal(format!("cannot open {}", path.display()), e))?;
+        Self::init(conn)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if applied > MIGRATIONS.len() {
+            return Err(Error::validation(format!(
+                "the database was written by a newer leadscore (schema {applied}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Run `f` on the connection, off the async runtime's threads.
+    async fn with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| Error::internal("database task failed", e))?
+    }
+
+    // ---- the local queue's consumer side (Lambda gets these from SQS) ----
+
+    /// Take the next job that is ready, or whose holder's lease ran out (its worker died).
+    pub async fn claim(&self, lease: Duration) -> Result<Option<ClaimedJob>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            let now = now_ms();
+            let row = c
+                .query_row(
+                    "UPDATE jobs SET state = 'running', lease_until = ?1 + ?2, attempts = attempts + 1
+                     WHERE id = (SELECT id FROM jobs
+                                 WHERE (state = 'pending' AND available_at <= ?1)
+                                    OR (state = 'running' AND lease_until <= ?1)
+                                 ORDER BY available_at, id LIMIT 1)
+                     RETURNING id, payload, attempts",
+                    params![now, lease_ms],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?)),
+                )
+                .optional()?;
+            row.map(|(id, payload, attempts)| Ok(ClaimedJob { id, job: serde_json::from_str(&payload)?, attempts }))
+                .transpose()
+        })
+        .await
+    }
+
+    /// The job is done: remove it.
+    pub async fn complete(&self, id: i64) -> Result<()> {
+        self.with(move |c| {
+            c.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Put the job back to be tried again after `delay`.
+    pub async fn retry(&self, id: i64, error: &str, delay: Duration) -> Result<()> {
+        let error = error.to_owned();
+        let at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET state = 'pending', available_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1",
+                params![id, at, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Give up on the job; it stays, with its error, for people to look at (a dead-letter queue).
+    pub async fn bury(&self, id: i64, error: &str) -> Result<()> {
+        let error = error.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn queue_counts(&self) -> Result<QueueCounts> {
+        self.with(|c| {
+            let mut counts = QueueCounts::default();
+            let mut stmt = c.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match state.as_str() {
+                    "pending" => counts.pending = n,
+                    "running" => counts.running = n,
+                    _ => counts.dead = n,
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    /// Dead jobs with their last error, oldest first.
+    pub async fn dead_jobs(&self) -> Result<Vec<(Job, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT payload, coalesce(last_error, '') FROM jobs WHERE state = 'dead' ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (p, e) = r?;
+                Ok((serde_json::from_str(&p)?, e))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Every lead id of a tenant (for re-scoring after a rule change).
+    pub async fn all_lead_ids(&self, tenant: &TenantId) -> Result<Vec<LeadId>> {
+        let tenant = tenant.clone();
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare("SELECT lead_id FROM leads WHERE tenant_id = ?1 ORDER BY lead_id")?;
+            let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| LeadId::parse(&r?)).collect()
+        })
+        .await
+    }
+}
+
+fn lead_row(lead: &Lead) -> Result<(i64, Option<&'static str>, Option<String>, String, String)> {
+    let search = [
+        lead.first_name.as_deref(),
+        lead.last_name.as_deref(),
+        lead.company.as_deref(),
+        lead.email.as_deref(),
+        Some(lead.phone_number.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
+    .to_lowercase();
+    Ok((
+        lead.lead_score.map_or(-1, i64::from),
+        lead.tier.map(|t| t.as_str()),
+        lead.crm_lead_status.as_ref().map(|s| s.to_lowercase()),
+        search,
+        serde_json::to_string(lead)?,
+    ))
+}
+
+fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
+    let doc: Option<String> = c
+        .query_row(
+            "SELECT doc FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",
+            [tenant, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
+        .transpose()
+}
+
+/// Write `lead` over the stored copy at `lead.version`, as `lead.version + 1`.
+fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
+    let mut next = lead.clone();
+    next.version = lead.version + 1;
+    let (rank, tier, status, search, doc) = lead_row(&next)?;
+    let changed = c
+        .execute(
+            "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9
+             WHERE tenant_id = ?1 AND lead_id = ?2 AND version = ?10",
+            params![
+                lead.tenant_id.as_str(),
+                lead.lead_id.as_str(),
+                lead.phone_number.as_str(),
+                rank,
+                tier,
+                status,
+                search,
+                next.version,
+                doc,
+                lead.version
+            ],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict(format!("another lead already has the phone number {}", lead.phone_number))
+            } else {
+                e.into()
+            }
+        })?;
+    if changed == 0 {
+        return Err(
+            match read_lead(c, lead.tenant_id.as_str(), lead.lead_id.as_str())? {
+                None => Error::not_found(format!("lead {}", lead.lead_id)),
+                Some(_) => Error::conflict(format!(
+                    "lead {} was changed by someone else; read it again",
+                    lead.lead_id
+                )),
+            },
+        );
+    }
+    Ok(next)
+}
+
+#[async_trait]
+impl LeadStore for SqliteStore {
+    async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.with(move |c| read_lead(c, t.as_str(), i.as_str()))
+            .await
+    }
+
+    async fn find_lead_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Lead>> {
+        let (t, p) = (tenant.clone(), phone.clone());
+        self.with(move |c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM leads WHERE tenant_id = ?1 AND phone = ?2",
+                    [t.as_str(), p.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn insert_lead(&self, lead: &Lead) -> Result<()> {
+        let lead = lead.clone();
+        self.with(move |c| {
+            let (rank, tier, status, search, doc) = lead_row(&lead)?;
+            c.execute(
+                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    lead.tenant_id.as_str(),
+                    lead.lead_id.as_str(),
+                    lead.phone_number.as_str(),
+                    rank,
+                    tier,
+                    status,
+                    search,
+                    lead.version,
+                    doc
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::conflict(format!("a lead with the phone number {} already exists", lead.phone_number))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
+        let lead = lead.clone();
+        self.with(move |c| write_lead(c, &lead)).await
+    }
+
+    async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
+        let (tenant, q) = (tenant.clone(), q.clone());
+        self.with(move |c| {
+            let mut sql =
+                String::from("SELECT doc, rank_score, lead_id FROM leads WHERE tenant_id = ?");
+            let mut args: Vec<Sql> = vec![Sql::Text(tenant.to_string())];
+            if let Some(t) = q.tier {
+                sql.push_str(" AND tier = ?");
+                args.push(Sql::Text(t.as_str().into()));
+            }
+            if let Some(m) = q.min_score {
+                sql.push_str(" AND rank_score >= ?");
+                args.push(Sql::Integer(m.into()));
+            }
+            if let Some(m) = q.max_score {
+                sql.push_str(" AND rank_score BETWEEN 0 AND ?");
+                args.push(Sql::Integer(m.into()));
+            }
+            if let Some(s) = &q.status {
+                sql.push_str(" AND status = ?");
+                args.push(Sql::Text(s.to_lowercase()));
+            }
+            if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let escaped = text
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                sql.push_str(" AND search LIKE ? ESCAPE '\\'");
+                args.push(Sql::Text(format!("%{escaped}%")));
+            }
+            if let Some(cursor) = &q.cursor {
+                let (rank, id) = decode_cursor(cursor)?;
+                sql.push_str(" AND (rank_score < ? OR (rank_score = ? AND lead_id > ?))");
+                args.extend([Sql::Integer(rank), Sql::Integer(rank), Sql::Text(id)]);
+            }
+            let limit = q.limit();
+            sql.push_str(" ORDER BY rank_score DESC, lead_id LIMIT ?");
+            args.push(Sql::Integer(i64::from(limit) + 1));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut items = Vec::new();
+            let mut last = None;
+            for row in rows {
+                let (doc, rank, id) = row?;
+                if items.len() == limit as usize {
+                    return Ok(Page {
+                        items,
+                        next_cursor: last.map(|(r, i): (i64, String)| format!("{r}:{i}")),
+                    });
+                }
+                items.push(serde_json::from_str(&doc)?);
+                last = Some((rank, id));
+            }
+            Ok(Page {
+                items,
+                next_cursor: None,
+            })
+        })
+        .await
+    }
+
+    async fn note_call(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        call: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<Lead> {
+        let (tenant, lead_id, call) = (tenant.clone(), lead.clone(), call.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut lead = read_lead(&tx, tenant.as_str(), lead_id.as_str())?
+                .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO lead_calls (tenant_id, lead_id, call_id, called_at) VALUES (?1, ?2, ?3, ?4)",
+                params![tenant.as_str(), lead_id.as_str(), call.as_str(), ts(at)],
+            )?;
+            let (count, last): (u32, Option<String>) = tx.query_row(
+                "SELECT COUNT(*), MAX(called_at) FROM lead_calls WHERE tenant_id = ?1 AND lead_id = ?2",
+                [tenant.as_str(), lead_id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let last = last.and_then(|l| DateTime::parse_from_rfc3339(&l).ok()).map(|t| t.with_timezone(&Utc));
+            if lead.call_count == count && lead.last_called_at == last {
+                return Ok(lead);
+            }
+            lead.call_count = count;
+            lead.last_called_at = last;
+            lead.updated_at = Utc::now();
+            let stored = write_lead(&tx, &lead)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
+        let (lead, change) = (lead.clone(), change.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO score_history (tenant_id, lead_id, cause_key, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    lead.tenant_id.as_str(),
+                    lead.lead_id.as_str(),
+                    change.cause.key(),
+                    serde_json::to_string(&change)?
+                ],
+            )?;
+            if added == 0 {
+                return Ok(false);
+            }
+            write_lead(&tx, &lead)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
+        let (t, l) = (tenant.clone(), lead.clone());
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT doc FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([t.as_str(), l.as_str()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        })
+        .await
+    }
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    cursor
+        .split_once(':')
+        .and_then(|(r, id)| Some((r.parse::<i64>().ok()?, LeadId::parse(id).ok()?.to_string())))
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "cursor: `{cursor}` is not a cursor this API returned"
+            ))
+        })
+}
+
+fn read_call(c: &Connection, tenant: &str, id: &str) -> Result<Option<Call>> {
+    let doc: Option<String> = c
+        .query_row(
+            "SELECT doc FROM calls WHERE tenant_id = ?1 AND call_id = ?2",
+            [tenant, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
+        .transpose()
+}
+
+#[async_trait]
+impl CallStore for SqliteStore {
+    async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.with(move |c| read_call(c, t.as_str(), i.as_str()))
+            .await
+    }
+
+    async fn insert_call(&self, call: &Call) -> Result<bool> {
+        let call = call.clone();
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO calls (tenant_id, call_id, lead_id, started_at, status, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    call.tenant_id.as_str(),
+                    call.call_id.as_str(),
+                    call.lead_id.as_str(),
+                    ts(call.call_start_time),
+                    call.status.as_str(),
+                    call.version,
+                    serde_json::to_string(&call)?
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn update_call(&self, call: &Call) -> Result<Call> {
+        let call = call.clone();
+        self.with(move |c| {
+            let mut next = call.clone();
+            next.version = call.version + 1;
+            next.updated_at = Utc::now();
+            let n = c.execute(
+                "UPDATE calls SET lead_id = ?3, started_at = ?4, status = ?5, version = ?6, doc = ?7
+                 WHERE tenant_id = ?1 AND call_id = ?2 AND version = ?8",
+                params![
+                    call.tenant_id.as_str(),
+                    call.call_id.as_str(),
+                    call.lead_id.as_str(),
+                    ts(call.call_start_time),
+                    call.status.as_str(),
+                    next.version,
+                    serde_json::to_string(&next)?,
+                    call.version
+                ],
+            )?;
+            if n == 0 {
+                return Err(
+                    match read_call(c, call.tenant_id.as_str(), call.call_id.as_str())? {
+                        None => Error::not_found(format!("call {}", call.call_id)),
+                        Some(_) => Error::conflict(format!(
+                            "call {} was changed by someone else; read it again",
+                            call.call_id
+                        )),
+                    },
+                );
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
+        let (t, l) = (tenant.clone(), lead.clone());
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT doc FROM calls WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY started_at, call_id",
+            )?;
+            let rows = stmt.query_map([t.as_str(), l.as_str()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        })
+        .await
+    }
+}
+
+fn read_rule(c: &Connection, tenant: &str, id: &str) -> Result<Option<ScoringRule>> {
+    let doc: Option<String> = c
+        .query_row(
+            "SELECT doc FROM rules WHERE tenant_id = ?1 AND rule_id = ?2",
+            [tenant, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
+        .transpose()
+}
+
+fn insert_rule_row(c: &Connection, rule: &ScoringRule) -> Result<()> {
+    c.execute(
+        "INSERT INTO rules (tenant_id, rule_id, version, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            rule.tenant_id.as_str(),
+            rule.rule_id.as_str(),
+            rule.version,
+            serde_json::to_string(rule)?
+        ],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict(format!(
+                "a rule with the id `{}` already exists",
+                rule.rule_id
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+#[async_trait]
+impl RuleStore for SqliteStore {
+    async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
+        let t = tenant.clone();
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare("SELECT doc FROM rules WHERE tenant_id = ?1 ORDER BY rule_id")?;
+            let rows = stmt.query_map([t.as_str()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        })
+        .await
+    }
+
+    async fn get_rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Option<ScoringRule>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.with(move |c| read_rule(c, t.as_str(), i.as_str()))
+            .await
+    }
+
+    async fn insert_rule(&self, rule: &ScoringRule) -> Result<()> {
+        let rule = rule.clone();
+        self.with(move |c| insert_rule_row(c, &rule)).await
+    }
+
+    async fn update_rule(&self, rule: &ScoringRule) -> Result<ScoringRule> {
+        let rule = rule.clone();
+        self.with(move |c| {
+            let mut next = rule.clone();
+            next.version = rule.version + 1;
+            let n = c.execute(
+                "UPDATE rules SET version = ?3, doc = ?4 WHERE tenant_id = ?1 AND rule_id = ?2 AND version = ?5",
+                params![
+                    rule.tenant_id.as_str(),
+                    rule.rule_id.as_str(),
+                    next.version,
+                    serde_json::to_string(&next)?,
+                    rule.version
+                ],
+            )?;
+            if n == 0 {
+                return Err(match read_rule(c, rule.tenant_id.as_str(), rule.rule_id.as_str())? {
+                    None => Error::not_found(format!("rule {}", rule.rule_id)),
+                    Some(_) => Error::conflict(format!("rule {} was changed by someone else; read it again", rule.rule_id)),
+                });
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool> {
+        let (t, rules) = (tenant.clone(), rules.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO tenants (tenant_id) VALUES (?1)",
+                [t.as_str()],
+            )?;
+            let seeded = tx.execute(
+                "UPDATE tenants SET rules_seeded = 1 WHERE tenant_id = ?1 AND rules_seeded = 0",
+                [t.as_str()],
+            )?;
+            if seeded == 0 {
+                return Ok(false);
+            }
+            for r in &rules {
+                if read_rule(&tx, t.as_str(), r.rule_id.as_str())?.is_none() {
+                    insert_rule_row(&tx, r)?;
+                }
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteStore {
+    async fn send(&self, job: &Job) -> Result<()> {
+        let job = job.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO jobs (job_key, tenant_id, payload, state, available_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                params![job.key(), job.tenant().as_str(), serde_json::to_string(&job)?, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ScoreCause, Tier};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("leadscore.db")).unwrap();
+        (dir, s)
+    }
+
+    fn lead(phone: &str) -> Lead {
+        Lead::new(
+            TenantId::default_tenant(),
+            PhoneNumber::parse(phone).unwrap(),
+            Utc::now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn one_lead_per_phone_per_tenant() {
+        let (_d, s) = store();
+        s.insert_lead(&lead("+14155550134")).await.unwrap();
+        let err = s.insert_lead(&lead("+14155550134")).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err}");
+        // Another tenant may have the same number.
+        let mut other = lead("+14155550134");
+        other.tenant_id = TenantId::parse("acme").unwrap();
+        s.insert_lead(&other).await.unwrap();
+        let t = TenantId::default_tenant();
+        let found = s
+            .find_lead_by_phone(&t, &PhoneNumber::parse("+14155550134").unwrap())
+            .await
+            .unwrap();
+        assert_ne!(
+            found.unwrap().lead_id,
+            other.lead_id,
+            "tenants never see each other's leads"
+        );
+    }
+
+    #[tokio::test]
+    async fn stale_updates_are_rejected_not_lost() {
+        // GIVEN two readers of the same lead
+        let (_d, s) = store();
+        let l = lead("+14155550134");
+        s.insert_lead(&l).await.unwrap();
+        let mut a = l.clone();
+        let mut b = l.clone();
+        // WHEN both write
+        a.first_name = Some("A".into());
+        s.update_lead(&a).await.unwrap();
+        b.company = Some("B".into());
+        let err = s.update_lead(&b).await.unwrap_err();
+        // THEN the second is told to re-read, and the first write stands
+        assert!(matches!(err, Error::Conflict(_)));
+        let stored = s.get_lead(&l.tenant_id, &l.lead_id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.first_name.as_deref(),
+                stored.company.as_deref(),
+                stored.version
+            ),
+            (Some("A"), None, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_is_counted_once_however_often_it_is_noted() {
+        let (_d, s) = store();
+        let l = lead("+14155550134");
+        s.insert_lead(&l).await.unwrap();
+        let t = TenantId::default_tenant();
+        let at = Utc::now();
+        for _ in 0..3 {
+            s.note_call(&t, &l.lead_id, &CallId::parse("c1").unwrap(), at)
+                .await
+                .unwrap();
+        }
+        let after = s
+            .note_call(
+                &t,
+                &l.lead_id,
+                &CallId::parse("c2").unwrap(),
+                at - chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(after.call_count, 2);
+        assert_eq!(
+            after.last_called_at.map(|t| t.timestamp_millis()),
+            Some(at.timestamp_millis())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_score_cause_applies_once() {
+        let (_d, s) = store();
+        let mut l = lead("+14155550134");
+        s.insert_lead(&l).await.unwrap();
+        l.lead_score = Some(80);
+        l.tier = Some(Tier::Hot);
+        let change = ScoreChange {
+            cause: ScoreCause::NewCall {
+                call_id: CallId::parse("c1").unwrap(),
+            },
+            previous: None,
+            score: 80,
+            tier: Tier::Hot,
+            at: Utc::now(),
+        };
+        assert!(s.save_score(&l, &change).await.unwrap());
+        let stored = s.get_lead(&l.tenant_id, &l.lead_id).await.unwrap().unwrap();
+        assert!(
+            !s.save_score(&stored, &change).await.unwrap(),
+            "the same cause twice"
+        );
+        assert_eq!(
+            s.score_history(&l.tenant_id, &l.lead_id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn ranked_pages_cover_every_lead_once() {
+        let (_d, s) = store();
+        for i in 0..7u8 {
+            let mut l = lead(&format!("+1415555010{i}"));
+            l.lead_score = (i != 3).then_some(i * 10);
+            s.insert_lead(&l).await.unwrap();
+        }
+        let t = TenantId::default_tenant();
+        let mut q = LeadQuery {
+            limit: Some(3),
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = s.list_leads(&t, &q).await.unwrap();
+            seen.extend(page.items.iter().map(|l| l.lead_score));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                Some(60),
+                Some(50),
+                Some(40),
+                Some(20),
+                Some(10),
+                Some(0),
+                None
+            ]
+        );
+        let bad = s
+            .list_leads(
+                &t,
+                &LeadQuery {
+                    cursor: Some("nope".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(matches!(bad, Err(Error::Validation(_))));
+    }
+
+    #[tokio::test]
+    async fn jobs_are_deduplicated_leased_and_reclaimed_after_a_crash() {
+        let (_d, s) = store();
+        let job = Job::Analyze {
+            tenant_id: TenantId::default_tenant(),
+            call_id: CallId::parse("c1").unwrap(),
+        };
+        s.send(&job).await.unwrap();
+        s.send(&job).await.unwrap();
+        assert_eq!(
+            s.queue_counts().await.unwrap().pending,
+            1,
+            "a waiting job is not queued twice"
+        );
+        // A worker claims it and dies without finishing.
+        let first = s.claim(Duration::from_millis(50)).await.unwrap().unwrap();
+        assert!(
+            s.claim(Duration::from_millis(50)).await.unwrap().is_none(),
+            "leased jobs are not handed out twice"
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // After the lease, the next worker gets it again.
+        let again = s.claim(Duration::from_secs(30)).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (first.id, 2));
+        s.complete(again.id).await.unwrap();
+        assert_eq!(s.queue_counts().await.unwrap(), QueueCounts::default());
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let l = lead("+14155550134");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            s.insert_lead(&l).await.unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(
+            s.get_lead(&l.tenant_id, &l.lead_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Transcript analysis: who is the customer, how they felt, what they asked for and objected
+//! to, and what the call was about. Pure functions over a [`Transcript`].
+//!
+//! This is the first version: a compact VADER-style sentiment lexicon with negation and
+//! intensifiers, phrase lists for intents and objections that respect negation and speaker
+//! role, and RAKE keywords. Every finding carries the sentence and second it came from.
+
+mod keywords;
+mod phrases;
+mod roles;
+mod sentiment;
+mod text;
+
+pub use roles::detect_roles;
+pub use sentiment::compound;
+
+use crate::domain::{Analysis, Hit, SentimentSummary, TalkMetrics, Transcript};
+
+/// Analyse a transcript. `agent_hint` is the agent's speaker label from call metadata, which
+/// overrides role detection.
+pub fn analyze(transcript: &Transcript, agent_hint: Option<&str>) -> Analysis {
+    let roles = detect_roles(transcript, agent_hint);
+    let is_customer = |speaker: &str| match (&roles.customer, &roles.agent) {
+        (Some(c), _) => c == speaker,
+        (None, Some(a)) => a != speaker,
+        (None, None) => true,
+    };
+
+    let mut intents = Vec::new();
+    let mut objections = Vec::new();
+    let mut junk = Vec::new();
+    let mut quotes: Vec<(f64, Hit)> = Vec::new();
+    let mut customer_scores = Vec::new();
+    let mut agent_scores = Vec::new();
+    let mut talk = TalkMetrics::default();
+
+    for (i, seg) in transcript.segments.iter().enumerate() {
+        let customer = is_customer(&seg.speaker);
+        let mut seg_scores = Vec::new();
+        for sentence in text::sentences(&seg.text) {
+            let tokens = text::tokens(sentence);
+            if tokens.is_empty() {
+                continue;
+            }
+            let score = sentiment::score_tokens(&tokens, sentence);
+            if let Some(s) = score {
+                seg_scores.push(s);
+            }
+            if customer {
+                talk.customer_words += tokens.len() as u32;
+                if sentence.trim_end().ends_with('?') {
+                    talk.customer_questions += 1;
+                }
+                let hit = |kind: &str| Hit {
+                    kind: kind.to_owned(),
+                    segment: i,
+                    at: seg.start,
+                    speaker: seg.speaker.clone(),
+                    quote: sentence.trim().to_owned(),
+                };
+                let found = phrases::find(sentence);
+                intents.extend(found.intents.iter().map(|k| hit(k)));
+                objections.extend(found.objections.iter().map(|k| hit(k)));
+                junk.extend(found.junk.iter().map(|k| hit(k)));
+                if let Some(s) = score.filter(|s| s.abs() >= 0.3) {
+                    quotes.push((s, hit(if s > 0.0 { "positive" } else { "negative" })));
+                }
+            } else {
+                talk.agent_words += tokens.len() as u32;
+            }
+        }
+        if let Some(mean) = mean(&seg_scores) {
+            if customer {
+                customer_scores.push(mean);
+            } else {
+                agent_scores.push(mean);
+            }
+        }
+    }
+
+    let total_words = talk.customer_words + talk.agent_words;
+    if total_words > 0 {
+        talk.customer_talk_ratio = f64::from(talk.customer_words) / f64::from(total_words);
+    }
+    let third = customer_scores.len().div_ceil(3);
+    let all: Vec<f64> = customer_scores
+        .iter()
+        .chain(&agent_scores)
+        .copied()
+        .collect();
+    let sentiment = SentimentSummary {
+        customer: mean(&customer_scores).unwrap_or(0.0),
+        agent: mean(&agent_scores).unwrap_or(0.0),
+        overall: mean(&all).unwrap_or(0.0),
+        customer_start: mean(&customer_scores[..third]).unwrap_or(0.0),
+        customer_end: mean(&customer_scores[customer_scores.len() - third..]).unwrap_or(0.0),
+    };
+
+    // Keep the strongest quote of each sign.
+    quotes.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    let mut kept: Vec<Hit> = Vec::new();
+    for (_, q) in quotes {
+        if !kept.iter().any(|k| k.kind == q.kind) {
+            kept.push(q);
+        }
+    }
+
+    Analysis {
+        roles,
+        sentiment,
+        intents,
+        objections,
+        junk,
+        keywords: keywords::extract(transcript, 8),
+        talk,
+        quotes: kept,
+    }
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TranscriptFormat;
+    use crate::formats::parse_transcript;
+
+    fn analyze_text(t: &str) -> Analysis {
+        analyze(
+            &parse_transcript(TranscriptFormat::PlainText, t.as_bytes()).unwrap(),
+            None,
+        )
+    }
+
+    #[test]
+    fn customer_intents_count_and_agent_questions_do_not() {
+        // GIVEN an agent asking about interest and a customer asking for pricing and a demo
+        let a = analyze_text(
+            "Agent: Thanks for calling Brightline, this is Maya. Are you interested in a demo?\n\
+             Caller: Yes. How much does the premium plan cost? Could we schedule a demo next week?\n",
+        );
+        // THEN only the customer's words count, each with its quote
+        let kinds: Vec<&str> = a.intents.iter().map(|h| h.kind.as_str()).collect();
+        assert!(
+            kinds.contains(&"pricing") && kinds.contains(&"meeting") && kinds.contains(&"timeline"),
+            "{kinds:?}"
+        );
+        assert!(a.intents.iter().all(|h| h.speaker == "Caller"));
+        let pricing = a.intents.iter().find(|h| h.kind == "pricing").unwrap();
+        assert_eq!(pricing.quote, "How much does the premium plan cost?");
+        assert_eq!(a.roles.customer.as_deref(), Some("Caller"));
+    }
+
+    #[test]
+    fn negated_intent_is_an_objection_not_a_buying_signal() {
+        let a = analyze_text(
+            "Agent: Thanks for calling, this is Sam.\nCaller: I'm not interested and I don't need a quote. Please stop calling me.\n",
+        );
+        assert!(a.intents.is_empty(), "{:?}", a.intents);
+        let kinds: Vec<&str> = a.objections.iter().map(|h| h.kind.as_str()).collect();
+        assert!(
+            kinds.contains(&"not_interested") && kinds.contains(&"do_not_call"),
+            "{kinds:?}"
+        );
+    }
+
+    #[test]
+    fn sentiment_moves_with_the_customer() {
+        let a = analyze_text(
+            "Agent: Thanks for calling, this is Sam.\nCaller: I'm really frustrated, the last installer was terrible.\n\
+             Agent: I'm sorry to hear that.\nCaller: Okay.\nAgent: We can fix it this week.\nCaller: That's great, thank you so much, I love it!\n",
+        );
+        assert!(a.sentiment.customer_start < 0.0, "{:?}", a.sentiment);
+        assert!(a.sentiment.customer_end > 0.5, "{:?}", a.sentiment);
+        assert!(
+            a.quotes
+                .iter()
+                .any(|q| q.kind == "negative" && q.quote.contains("terrible"))
+        );
+    }
+
+    #[test]
+    fn junk_calls_are_flagged() {
+        let a = analyze_text(
+            "Caller: Congratulations, you've been selected for a free cruise. Press one now.\n",
+        );
+        assert!(a.junk.iter().any(|h| h.kind == "spam"), "{:?}", a.junk);
+        let a = analyze_text(
+            "Agent: Thanks for calling Brightline, this is Maya.\nCaller: Oh sorry, wrong number.\n",
+        );
+        assert!(
+            a.junk.iter().any(|h| h.kind == "wrong_number"),
+            "{:?}",
+            a.junk
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! Settings that are the same for every request of a process.
+
+use crate::domain::{TenantId, TierThresholds};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The tenant requests act for where no authentication names one (local mode).
+    pub tenant: TenantId,
+    /// Where numbers written without a country code are from (ISO 3166, e.g. "US").
+    pub default_region: String,
+    pub tiers: TierThresholds,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            tenant: TenantId::default_tenant(),
+            default_region: "US".to_owned(),
+            tiers: TierThresholds::default(),
+        }
+    }
+}

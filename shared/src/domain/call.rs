@@ -1,0 +1,178 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{CallId, LeadId, PhoneNumber, TenantId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Inbound,
+    Outbound,
+}
+
+/// A pipeline stage, named where a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Ingest,
+    Transcribe,
+    Analyze,
+    Score,
+}
+
+/// Where a call is in the pipeline. `status_detail` on the call says more in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Registered; nothing to transcribe yet.
+    Received,
+    /// Audio is stored but no speech engine can transcribe it here: it waits for a transcript.
+    AwaitingTranscript,
+    /// A speech engine is transcribing the audio.
+    Transcribing,
+    /// A normalised transcript is stored; analysis is queued.
+    Transcribed,
+    /// The transcript is analysed; scoring is queued.
+    Analyzed,
+    /// The call counts in its lead's score.
+    Scored,
+    /// A stage failed; `failed_stage` and `status_detail` say which and why.
+    Failed,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::AwaitingTranscript => "awaiting_transcript",
+            Self::Transcribing => "transcribing",
+            Self::Transcribed => "transcribed",
+            Self::Analyzed => "analyzed",
+            Self::Scored => "scored",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A phrase found in a call, with where it was said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// What was found: `pricing`, `meeting`, `not_interested`, ...
+    pub kind: String,
+    pub segment: usize,
+    /// Seconds from the start of the call.
+    pub at: f64,
+    pub speaker: String,
+    /// The sentence it was found in.
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roles {
+    pub customer: Option<String>,
+    pub agent: Option<String>,
+    /// 0..1: how sure the role assignment is (1 when metadata or channels settle it).
+    pub confidence: f64,
+    /// How the roles were decided, in words.
+    pub method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SentimentSummary {
+    /// Compound sentiment -1..1 of the customer's speech.
+    pub customer: f64,
+    pub agent: f64,
+    pub overall: f64,
+    /// The customer in the first and last third of the call: the mood's trajectory.
+    pub customer_start: f64,
+    pub customer_end: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TalkMetrics {
+    /// The customer's share of the words spoken, 0..1.
+    pub customer_talk_ratio: f64,
+    pub customer_questions: u32,
+    pub customer_words: u32,
+    pub agent_words: u32,
+}
+
+/// What the analyze stage found in a call's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub roles: Roles,
+    pub sentiment: SentimentSummary,
+    /// Buying signals from the customer, with quotes.
+    pub intents: Vec<Hit>,
+    /// Objections from the customer, with quotes.
+    pub objections: Vec<Hit>,
+    /// Junk-call signals (wrong number, spam, voicemail), with quotes.
+    pub junk: Vec<Hit>,
+    pub keywords: Vec<String>,
+    pub talk: TalkMetrics,
+    /// Sentiment-bearing quotes from the customer: the most positive and the most negative.
+    pub quotes: Vec<Hit>,
+}
+
+/// A phone call between a lead and the tenant. Field names follow the seed schema
+/// (`call_id`, `lead_id`, `call_start_time`, `call_duration`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub tenant_id: TenantId,
+    pub call_id: CallId,
+    pub lead_id: LeadId,
+    pub call_start_time: DateTime<Utc>,
+    /// Seconds; from metadata, or the transcript's end when metadata has none.
+    pub call_duration: Option<f64>,
+    pub direction: Direction,
+    /// The lead's number (the caller on inbound calls, the callee on outbound ones).
+    pub caller: PhoneNumber,
+    pub callee: Option<PhoneNumber>,
+    /// The call's id at its source (a telephony call SID), when one was given.
+    pub external_id: Option<String>,
+    /// The file stem the call arrived under, for people.
+    pub source_name: String,
+    pub recording_key: Option<String>,
+    pub recording_sha256: Option<String>,
+    /// The transcript as delivered (before normalisation).
+    pub transcript_source_key: Option<String>,
+    pub transcript_sha256: Option<String>,
+    /// The normalised transcript.
+    pub transcript_key: Option<String>,
+    pub status: CallStatus,
+    /// A sentence on the status: why it waits, or why it failed.
+    pub status_detail: Option<String>,
+    pub failed_stage: Option<Stage>,
+    /// Speaker label of the agent, when metadata says so.
+    pub agent_speaker: Option<String>,
+    pub analysis: Option<Analysis>,
+    /// Seed-schema mirrors of the analysis: customer sentiment and keywords.
+    pub sentiment_score: Option<f64>,
+    pub keywords: Vec<String>,
+    /// Metadata fields the pipeline does not interpret, kept as delivered.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: bumped by every stored update.
+    pub version: u64,
+}
+
+impl Call {
+    pub fn set_status(&mut self, status: CallStatus, detail: Option<String>) {
+        self.status = status;
+        self.status_detail = detail;
+        if status != CallStatus::Failed {
+            self.failed_stage = None;
+        }
+    }
+
+    pub fn fail(&mut self, stage: Stage, reason: impl Into<String>) {
+        self.status = CallStatus::Failed;
+        self.failed_stage = Some(stage);
+        self.status_detail = Some(reason.into());
+    }
+}

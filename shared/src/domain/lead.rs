@@ -1,0 +1,298 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{Factor, LeadId, PhoneNumber, TenantId, Tier};
+use crate::error::{Error, Result};
+
+/// A person a tenant may sell to: one per phone number per tenant. Field names follow the seed
+/// schema (`lead_id`, `first_name`, ..., `lead_score`, `ai_sentiment`, `crm_lead_status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    pub tenant_id: TenantId,
+    pub lead_id: LeadId,
+    pub phone_number: PhoneNumber,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub email: Option<String>,
+    /// How the lead reached the tenant: `call`, `api`, a campaign name.
+    pub source: Option<String>,
+    pub crm_lead_status: Option<String>,
+    /// 0..100, `None` until the lead is first scored.
+    pub lead_score: Option<u8>,
+    pub tier: Option<Tier>,
+    /// Why the lead has its score, largest contribution first.
+    #[serde(default)]
+    pub factors: Vec<Factor>,
+    pub score_updated_at: Option<DateTime<Utc>>,
+    /// Distinct calls with this lead.
+    pub call_count: u32,
+    pub last_called_at: Option<DateTime<Utc>>,
+    /// The customer's sentiment on the latest analysed call, -1..1.
+    pub ai_sentiment: Option<f64>,
+    #[serde(default)]
+    pub ai_keywords: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version: bumped by every stored update.
+    pub version: u64,
+}
+
+impl Lead {
+    pub fn new(tenant_id: TenantId, phone_number: PhoneNumber, now: DateTime<Utc>) -> Self {
+        Self {
+            tenant_id,
+            lead_id: LeadId::generate(),
+            phone_number,
+            first_name: None,
+            last_name: None,
+            company: None,
+            email: None,
+            source: None,
+            crm_lead_status: None,
+            lead_score: None,
+            tier: None,
+            factors: Vec::new(),
+            score_updated_at: None,
+            call_count: 0,
+            last_called_at: None,
+            ai_sentiment: None,
+            ai_keywords: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// "First Last", the company, or the phone number: whatever names the lead best.
+    pub fn display_name(&self) -> String {
+        let name = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !name.is_empty() {
+            name
+        } else if let Some(c) = &self.company {
+            c.clone()
+        } else {
+            self.phone_number.to_string()
+        }
+    }
+
+    /// Fill fields the lead does not have yet (metadata from a call never overwrites what a
+    /// person entered).
+    pub fn fill_missing(&mut self, patch: &NewLead) {
+        fn fill(slot: &mut Option<String>, v: &Option<String>) {
+            if slot.is_none() {
+                slot.clone_from(v);
+            }
+        }
+        fill(&mut self.first_name, &patch.first_name);
+        fill(&mut self.last_name, &patch.last_name);
+        fill(&mut self.company, &patch.company);
+        fill(&mut self.email, &patch.email);
+        fill(&mut self.source, &patch.source);
+        fill(&mut self.crm_lead_status, &patch.crm_lead_status);
+    }
+}
+
+/// The fields a client may set when creating a lead (`POST /leads`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLead {
+    pub phone_number: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub crm_lead_status: Option<String>,
+}
+
+impl NewLead {
+    /// Check every field; the error names the first bad one.
+    pub fn validate(&self, default_region: &str) -> Result<PhoneNumber> {
+        let phone = PhoneNumber::parse_with_region(&self.phone_number, Some(default_region))
+            .map_err(|e| e.context("phone_number"))?;
+        check_text("first_name", &self.first_name)?;
+        check_text("last_name", &self.last_name)?;
+        check_text("company", &self.company)?;
+        check_text("source", &self.source)?;
+        check_text("crm_lead_status", &self.crm_lead_status)?;
+        check_email(&self.email)?;
+        Ok(phone)
+    }
+}
+
+/// A partial update (`PUT /leads/{id}`): a field left out stays as it is; `null` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadPatch {
+    #[serde(default, deserialize_with = "present")]
+    pub phone_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub source: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub crm_lead_status: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl LeadPatch {
+    /// Apply to `lead`, validating every field first so that a bad patch changes nothing.
+    pub fn apply(&self, lead: &mut Lead, default_region: &str) -> Result<()> {
+        let phone = match &self.phone_number {
+            Some(None) => {
+                return Err(Error::validation(
+                    "phone_number: a lead must keep a phone number",
+                ));
+            }
+            Some(Some(p)) => Some(
+                PhoneNumber::parse_with_region(p, Some(default_region))
+                    .map_err(|e| e.context("phone_number"))?,
+            ),
+            None => None,
+        };
+        for (name, v) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("company", &self.company),
+            ("source", &self.source),
+            ("crm_lead_status", &self.crm_lead_status),
+        ] {
+            if let Some(v) = v {
+                check_text(name, v)?;
+            }
+        }
+        if let Some(e) = &self.email {
+            check_email(e)?;
+        }
+        if let Some(p) = phone {
+            lead.phone_number = p;
+        }
+        let set = |slot: &mut Option<String>, v: &Option<Option<String>>| {
+            if let Some(v) = v {
+                slot.clone_from(v);
+            }
+        };
+        set(&mut lead.first_name, &self.first_name);
+        set(&mut lead.last_name, &self.last_name);
+        set(&mut lead.company, &self.company);
+        set(&mut lead.email, &self.email);
+        set(&mut lead.source, &self.source);
+        set(&mut lead.crm_lead_status, &self.crm_lead_status);
+        Ok(())
+    }
+}
+
+fn check_text(field: &str, v: &Option<String>) -> Result<()> {
+    match v {
+        Some(s) if s.chars().count() > 200 => Err(Error::validation(format!(
+            "{field}: longer than 200 characters"
+        ))),
+        Some(s) if s.chars().any(char::is_control) => Err(Error::validation(format!(
+            "{field}: contains control characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_email(v: &Option<String>) -> Result<()> {
+    let Some(e) = v else { return Ok(()) };
+    let valid = e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::validation(format!(
+            "email: `{e}` is not an e-mail address"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead() -> Lead {
+        Lead::new(
+            TenantId::default_tenant(),
+            PhoneNumber::parse("+14155550134").unwrap(),
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn patch_sets_clears_and_leaves_fields() {
+        // GIVEN a lead with a company and an e-mail
+        let mut l = lead();
+        l.company = Some("Acme".into());
+        l.email = Some("a@acme.com".into());
+        // WHEN a patch sets the first name, clears the e-mail and omits the company
+        let patch: LeadPatch =
+            serde_json::from_str(r#"{"first_name":"Dana","email":null}"#).unwrap();
+        patch.apply(&mut l, "US").unwrap();
+        // THEN exactly those changes are made
+        assert_eq!(l.first_name.as_deref(), Some("Dana"));
+        assert_eq!(l.email, None);
+        assert_eq!(l.company.as_deref(), Some("Acme"));
+    }
+
+    #[test]
+    fn a_bad_patch_changes_nothing() {
+        let mut l = lead();
+        let before = l.clone();
+        let patch: LeadPatch =
+            serde_json::from_str(r#"{"first_name":"Dana","email":"not-an-email"}"#).unwrap();
+        let err = patch.apply(&mut l, "US").unwrap_err().to_string();
+        assert!(err.contains("email"), "{err}");
+        assert_eq!(l, before);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = serde_json::from_str::<NewLead>(r#"{"phone_number":"+14155550134","phone":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `phone`"), "{err}");
+    }
+
+    #[test]
+    fn metadata_fills_only_missing_fields() {
+        let mut l = lead();
+        l.first_name = Some("Dana".into());
+        l.fill_missing(&NewLead {
+            first_name: Some("D.".into()),
+            company: Some("Acme".into()),
+            ..Default::default()
+        });
+        assert_eq!(l.first_name.as_deref(), Some("Dana"));
+        assert_eq!(l.company.as_deref(), Some("Acme"));
+    }
+}

@@ -1,0 +1,19 @@
+//! Plain domain types: validated newtypes and records. No I/O lives here.
+
+mod call;
+mod ids;
+mod lead;
+mod phone;
+mod rule;
+mod score;
+mod transcript;
+
+pub use call::{
+    Analysis, Call, CallStatus, Direction, Hit, Roles, SentimentSummary, Stage, TalkMetrics,
+};
+pub use ids::{CallId, LeadId, RuleId, TenantId};
+pub use lead::{Lead, LeadPatch, NewLead};
+pub use phone::PhoneNumber;
+pub use rule::{RuleDraft, ScoringRule};
+pub use score::{Evidence, Factor, Score, ScoreCause, ScoreChange, Tier, TierThresholds};
+pub use transcript::{Segment, Transcript, TranscriptFormat};

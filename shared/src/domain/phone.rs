@@ -1,0 +1,139 @@
+use std::fmt;
+
+use phonenumber::{Mode, country};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A phone number in E.164 form (`+14155550134`), checked against libphonenumber's metadata
+/// (through the `phonenumber` crate), so that one caller always maps to one lead whatever way
+/// the number was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parse a number written in international form, or in the national form of
+    /// `default_region` (an ISO 3166 code such as "US"; numbers without a `+` need one).
+    pub fn parse_with_region(s: &str, default_region: Option<&str>) -> Result<Self> {
+        let trimmed = s.trim();
+        let bad =
+            |why: &str| Error::validation(format!("`{s}` is not a valid phone number: {why}"));
+        if trimmed.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if trimmed.len() > 40 {
+            return Err(bad("it is too long"));
+        }
+        let region = match default_region {
+            Some(r) => Some(r.parse::<country::Id>().map_err(|_| {
+                Error::validation(format!("`{r}` is not a country code such as US or GB"))
+            })?),
+            None => None,
+        };
+        let parsed = phonenumber::parse(region, trimmed).map_err(|e| bad(&e.to_string()))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(bad(
+                "no such number exists in the numbering plan of its country",
+            ));
+        }
+        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    /// Parse a number in international form (`+` and country code).
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_with_region(s, None)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The ISO 3166 region the number belongs to ("US", "CA", "GB"), when known.
+    pub fn region(&self) -> Option<String> {
+        let parsed = phonenumber::parse(None, &self.0).ok()?;
+        parsed.country().id().map(|id| format!("{id:?}"))
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(p: PhoneNumber) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_and_international_forms_normalise_to_e164() {
+        // GIVEN the same number written four ways
+        let forms = [
+            "+1 415 555 0134",
+            "(415) 555-0134",
+            "415.555.0134",
+            "+14155550134",
+        ];
+        // THEN they are one number
+        for f in forms {
+            assert_eq!(
+                PhoneNumber::parse_with_region(f, Some("US"))
+                    .unwrap()
+                    .as_str(),
+                "+14155550134",
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn regions_are_known() {
+        assert_eq!(
+            PhoneNumber::parse("+442079460958")
+                .unwrap()
+                .region()
+                .as_deref(),
+            Some("GB")
+        );
+        assert_eq!(
+            PhoneNumber::parse("+14165550199")
+                .unwrap()
+                .region()
+                .as_deref(),
+            Some("CA")
+        );
+        assert_eq!(
+            PhoneNumber::parse("+15125550147")
+                .unwrap()
+                .region()
+                .as_deref(),
+            Some("US")
+        );
+    }
+
+    #[test]
+    fn bad_numbers_name_the_input() {
+        for bad in ["", "+1 555", "call me", "+999 1234567", "12345"] {
+            let err = PhoneNumber::parse_with_region(bad, Some("US"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a valid phone number"), "{bad:?}: {err}");
+        }
+        // Without a region a national number is ambiguous.
+        assert!(PhoneNumber::parse("4155550134").is_err());
+    }
+}

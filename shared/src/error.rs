@@ -1,0 +1,117 @@
+//! One error type for the whole crate. Each variant tells the caller what to do about it:
+//! fix the input (`Validation`), look elsewhere (`NotFound`), re-read and retry or give up
+//! (`Conflict`), retry later (`Transient`), or report a bug (`Internal`).
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is wrong; the message says what and where. Retrying will not help.
+    #[error("{0}")]
+    Validation(String),
+    /// The thing asked for does not exist (in the caller's tenant).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The write clashes with what is stored: a duplicate with different content, or a
+    /// concurrent update (optimistic concurrency). Nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency failed in a way that may pass: retry.
+    #[error("{message}")]
+    Transient {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+    /// A bug or a broken invariant.
+    #[error("{message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+impl Error {
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Error::Validation(msg.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound(what.into())
+    }
+
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Error::Conflict(msg.into())
+    }
+
+    pub fn internal(msg: impl Into<String>, source: impl Into<Source>) -> Self {
+        Error::Internal {
+            message: msg.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn transient(msg: impl Into<String>, source: impl Into<Source>) -> Self {
+        Error::Transient {
+            message: msg.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// Whether trying the same work again may succeed (queue consumers use this to decide
+    /// between a retry and recording a permanent failure).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Transient { .. } | Error::Conflict(_))
+    }
+
+    /// Prefix a validation message with where the bad input came from.
+    pub fn context(self, place: impl std::fmt::Display) -> Self {
+        match self {
+            Error::Validation(m) => Error::Validation(format!("{place}: {m}")),
+            other => other,
+        }
+    }
+
+    /// The message followed by its chain of sources, for logs and stored failure reasons.
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            source = s.source();
+        }
+        out
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(ref f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::transient("the database is busy", e)
+            }
+            other => Error::internal("database error", other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::internal("stored JSON does not match the current schema", e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::transient("file system error", e)
+    }
+}

@@ -1,0 +1,225 @@
+//! Input formats: transcripts (Amazon Transcribe JSON, WebVTT, SRT, `Speaker: text`) and call
+//! metadata (a sidecar JSON file, or the file name). Pure functions from bytes to domain types.
+
+mod metadata;
+mod srt;
+mod text;
+mod transcribe;
+mod webvtt;
+
+pub use metadata::CallMetadata;
+
+use crate::domain::{Transcript, TranscriptFormat};
+use crate::error::{Error, Result};
+
+/// Audio extensions that telephony exports use. Audio needs a speech engine.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "mp3", "m4a", "mp4", "flac", "ogg", "opus", "webm", "amr",
+];
+/// Transcript extensions (`.json` is an Amazon Transcribe output unless it is a sidecar).
+pub const TRANSCRIPT_EXTENSIONS: &[&str] = &["json", "vtt", "srt", "txt"];
+
+/// What a dropped file is, judged from its name (and, for `.json`, its content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Audio,
+    Transcript(TranscriptFormat),
+    /// Call metadata for the recording or transcript with the same stem.
+    Sidecar,
+}
+
+/// A file's stem and kind. The stem names the call: `call-17.wav`, `call-17.vtt` and
+/// `call-17.meta.json` are three parts of call `call-17`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub stem: String,
+    pub kind: FileKind,
+}
+
+/// Classify a file by name, looking into `.json` content to tell a Transcribe output from a
+/// sidecar. Unsupported and empty files are rejected with the reason.
+pub fn classify(file_name: &str, content: &[u8]) -> Result<Classified> {
+    let lower = file_name.to_ascii_lowercase();
+    if let Some(stem) = strip_suffix_ci(file_name, &lower, ".meta.json") {
+        return Ok(Classified {
+            stem,
+            kind: FileKind::Sidecar,
+        });
+    }
+    let Some((stem, ext)) = file_name.rsplit_once('.').filter(|(s, _)| !s.is_empty()) else {
+        return Err(Error::validation(format!(
+            "`{file_name}` has no file extension: {}",
+            supported()
+        )));
+    };
+    let ext = ext.to_ascii_lowercase();
+    let kind = if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        FileKind::Audio
+    } else {
+        match ext.as_str() {
+            "vtt" => FileKind::Transcript(TranscriptFormat::WebVtt),
+            "srt" => FileKind::Transcript(TranscriptFormat::Srt),
+            "txt" => FileKind::Transcript(TranscriptFormat::PlainText),
+            "json" if looks_like_transcribe_output(content) => {
+                FileKind::Transcript(TranscriptFormat::AmazonTranscribe)
+            }
+            "json" => FileKind::Sidecar,
+            _ => {
+                return Err(Error::validation(format!(
+                    "`{file_name}`: unsupported file type `.{ext}`: {}",
+                    supported()
+                )));
+            }
+        }
+    };
+    if content.is_empty() {
+        return Err(Error::validation(format!(
+            "`{file_name}` is empty (0 bytes)"
+        )));
+    }
+    Ok(Classified {
+        stem: stem.to_owned(),
+        kind,
+    })
+}
+
+fn strip_suffix_ci(name: &str, lower: &str, suffix: &str) -> Option<String> {
+    lower
+        .ends_with(suffix)
+        .then(|| name[..name.len() - suffix.len()].to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn supported() -> String {
+    format!(
+        "expected audio (.{}), a transcript (.vtt .srt .txt, or Amazon Transcribe .json) or call metadata (.meta.json)",
+        AUDIO_EXTENSIONS.join(" .")
+    )
+}
+
+fn looks_like_transcribe_output(content: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(content)
+        .ok()
+        .is_some_and(|v| {
+            v.get("results")
+                .is_some_and(|r| r.get("items").is_some() || r.get("transcripts").is_some())
+        })
+}
+
+/// Parse a transcript of a known format. Errors say where (line, item) and what is wrong.
+pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Transcript> {
+    let transcript = match format {
+        TranscriptFormat::AmazonTranscribe => transcribe::parse(content)?,
+        TranscriptFormat::WebVtt => webvtt::parse(&decode_text(content))?,
+        TranscriptFormat::Srt => srt::parse(&decode_text(content))?,
+        TranscriptFormat::PlainText => text::parse(&decode_text(content))?,
+        TranscriptFormat::Segments => serde_json::from_slice(content)
+            .map_err(|e| Error::validation(format!("not a segments JSON document: {e}")))?,
+    };
+    if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
+        return Err(Error::validation(format!(
+            "the {} transcript has no words in it",
+            format.label()
+        )));
+    }
+    Ok(transcript)
+}
+
+/// Text files arrive as UTF-8 (with or without a byte-order mark) or, from older systems,
+/// Windows-1252/Latin-1. Never fails: bytes that are not UTF-8 are read as Latin-1.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// Parse `hh:mm:ss.mmm`, `mm:ss.mmm` (WebVTT) or `hh:mm:ss,mmm` (SRT) into seconds.
+pub(crate) fn parse_clock(s: &str) -> Option<f64> {
+    let s = s.trim().replace(',', ".");
+    let parts: Vec<&str> = s.split(':').collect();
+    let (h, m, sec) = match parts.as_slice() {
+        [h, m, s] => (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?, s),
+        [m, s] => (0, m.parse::<u32>().ok()?, s),
+        _ => return None,
+    };
+    if m >= 60 || !sec.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let sec: f64 = sec.parse().ok()?;
+    (sec < 60.0).then(|| f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec)
+}
+
+/// Split a leading `Speaker:` off a line of text, if it has one. A speaker is a short name that
+/// starts with a letter (so `10:30` or a URL is not mistaken for one).
+pub(crate) fn split_speaker(line: &str) -> Option<(&str, &str)> {
+    let (name, rest) = line.split_once(':')?;
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.chars().count() <= 40
+        && name.chars().next().is_some_and(char::is_alphabetic)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '\'' | '-'))
+        && (rest.is_empty() || rest.starts_with(char::is_whitespace));
+    ok.then(|| (name, rest.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_classified_by_name_and_content() {
+        let k = |n: &str, c: &[u8]| classify(n, c).map(|c| (c.stem, c.kind));
+        assert_eq!(k("a.WAV", b"RIFF").unwrap(), ("a".into(), FileKind::Audio));
+        assert_eq!(
+            k("a.vtt", b"WEBVTT").unwrap(),
+            ("a".into(), FileKind::Transcript(TranscriptFormat::WebVtt))
+        );
+        assert_eq!(
+            k("a.meta.json", b"{}").unwrap(),
+            ("a".into(), FileKind::Sidecar)
+        );
+        assert_eq!(
+            k("a.json", br#"{"caller":"+1"}"#).unwrap(),
+            ("a".into(), FileKind::Sidecar)
+        );
+        assert_eq!(
+            k("a.json", br#"{"results":{"items":[]}}"#).unwrap(),
+            (
+                "a".into(),
+                FileKind::Transcript(TranscriptFormat::AmazonTranscribe)
+            )
+        );
+        let err = k("report.pdf", b"%PDF").unwrap_err().to_string();
+        assert!(err.contains("unsupported file type `.pdf`"), "{err}");
+        let err = k("a.vtt", b"").unwrap_err().to_string();
+        assert!(err.contains("is empty"), "{err}");
+        assert!(k("noextension", b"x").is_err());
+    }
+
+    #[test]
+    fn clocks_parse_in_both_notations() {
+        assert_eq!(parse_clock("00:01:02.500"), Some(62.5));
+        assert_eq!(parse_clock("01:02,250"), Some(62.25));
+        assert_eq!(parse_clock("1:00:00,000"), Some(3600.0));
+        assert_eq!(parse_clock("00:61:00.000"), None);
+        assert_eq!(parse_clock("ab:cd"), None);
+    }
+
+    #[test]
+    fn speakers_are_not_confused_with_times_or_urls() {
+        assert_eq!(split_speaker("Agent: hello"), Some(("Agent", "hello")));
+        assert_eq!(split_speaker("Dr. Kim: yes"), Some(("Dr. Kim", "yes")));
+        assert_eq!(split_speaker("10:30 works"), None);
+        assert_eq!(split_speaker("see https://x.io"), None);
+    }
+
+    #[test]
+    fn latin1_text_is_read_not_rejected() {
+        assert_eq!(decode_text(b"caf\xe9"), "café");
+        assert_eq!(decode_text("\u{feff}hi".as_bytes()), "hi");
+    }
+}

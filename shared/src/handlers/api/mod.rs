@@ -1,0 +1,500 @@
+//! The REST API: an axum `Router` that local mode serves on a socket and the Lambda API
+//! function serves behind API Gateway, unchanged.
+
+mod problem;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use chrono::Utc;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+pub use problem::ApiError;
+
+use crate::Deps;
+use crate::domain::{
+    Call, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreCause, ScoreChange,
+    ScoringRule, TenantId, Transcript, TranscriptFormat,
+};
+use crate::error::Error;
+use crate::formats::CallMetadata;
+use crate::handlers::{ingest, score};
+use crate::ports::LeadQuery;
+use crate::scoring;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The API's routes over `deps`.
+pub fn router(deps: Deps) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/leads", get(list_leads).post(create_lead))
+        .route("/leads/{id}", get(get_lead).put(update_lead))
+        .route("/scoring_rules", get(list_rules).post(create_rule))
+        .route("/scoring_rules/{id}", put(update_rule))
+        .route("/calls", post(submit_call))
+        .fallback(|| async { ApiError(Error::not_found("no such endpoint")) })
+        .method_not_allowed_fallback(|| async {
+            ApiError(Error::validation("this endpoint does not take that method"))
+        })
+        .with_state(deps)
+}
+
+/// The tenant a request acts for. Local mode has one; on AWS the authorizer's claim names it.
+fn tenant(deps: &Deps) -> TenantId {
+    deps.config.tenant.clone()
+}
+
+/// Parse a JSON body; the error names the field, line and column.
+fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> ApiResult<T> {
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        && !ct.starts_with("application/json")
+    {
+        return Err(ApiError::validation(format!(
+            "the body must be application/json, not {ct}"
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::validation(
+            "the request has no body; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::validation(format!("the body is not valid: {e}")))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::validation(e.body_text()))
+}
+
+fn lead_id(raw: &str) -> ApiResult<LeadId> {
+    LeadId::parse(raw).map_err(ApiError)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+#[derive(Serialize)]
+struct LeadList {
+    leads: Vec<Lead>,
+    next_cursor: Option<String>,
+}
+
+async fn list_leads(
+    State(deps): State<Deps>,
+    q: Result<Query<LeadQuery>, QueryRejection>,
+) -> ApiResult<Json<LeadList>> {
+    let q = query(q)?;
+    if let Some(l) = q.limit
+        && !(1..=LeadQuery::MAX_LIMIT).contains(&l)
+    {
+        return Err(ApiError::validation(format!(
+            "limit: {l} is outside 1..={}",
+            LeadQuery::MAX_LIMIT
+        )));
+    }
+    let page = deps.leads.list_leads(&tenant(&deps), &q).await?;
+    Ok(Json(LeadList {
+        leads: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn create_lead(
+    State(deps): State<Deps>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let new: NewLead = body(&headers, &bytes)?;
+    let phone = new.validate(&deps.config.default_region)?;
+    let tenant = tenant(&deps);
+    if let Some(existing) = deps.leads.find_lead_by_phone(&tenant, &phone).await? {
+        return Err(ApiError(Error::conflict(format!(
+            "lead {} already has the phone number {phone}",
+            existing.lead_id
+        ))));
+    }
+    let mut lead = Lead::new(tenant, phone, Utc::now());
+    let mut fields = new;
+    fields.source = fields.source.or(Some("api".to_owned()));
+    lead.fill_missing(&fields);
+    deps.leads.insert_lead(&lead).await?;
+    let location = format!("/leads/{}", lead.lead_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(lead),
+    )
+        .into_response())
+}
+
+/// A call as the API shows it: the stored call plus its transcript as text.
+#[derive(Serialize)]
+struct CallView {
+    #[serde(flatten)]
+    call: Call,
+    call_transcript: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LeadDetail {
+    #[serde(flatten)]
+    lead: Lead,
+    calls: Vec<CallView>,
+    score_history: Vec<ScoreChange>,
+}
+
+async fn get_lead(State(deps): State<Deps>, Path(id): Path<String>) -> ApiResult<Json<LeadDetail>> {
+    let tenant = tenant(&deps);
+    let id = lead_id(&id)?;
+    let lead = deps
+        .leads
+        .get_lead(&tenant, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+    let mut calls = Vec::new();
+    for call in deps.calls.calls_for_lead(&tenant, &id).await? {
+        let call_transcript = match &call.transcript_key {
+            Some(key) => Some(
+                serde_json::from_slice::<Transcript>(&deps.blobs.get(key).await?)
+                    .map_err(Error::from)?
+                    .to_text(),
+            ),
+            None => None,
+        };
+        calls.push(CallView {
+            call,
+            call_transcript,
+        });
+    }
+    let score_history = deps.leads.score_history(&tenant, &id).await?;
+    Ok(Json(LeadDetail {
+        lead,
+        calls,
+        score_history,
+    }))
+}
+
+async fn update_lead(
+    State(deps): State<Deps>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<Lead>> {
+    let tenant = tenant(&deps);
+    let id = lead_id(&id)?;
+    let patch: LeadPatch = body(&headers, &bytes)?;
+    for _ in 0..5 {
+        let mut lead = deps
+            .leads
+            .get_lead(&tenant, &id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+        patch.apply(&mut lead, &deps.config.default_region)?;
+        lead.updated_at = Utc::now();
+        match deps.leads.update_lead(&lead).await {
+            // A concurrent write moved the version: re-apply the patch to the fresh copy. A
+            // phone number taken by another lead is a conflict to report.
+            Err(Error::Conflict(m)) if m.contains("changed by someone else") => continue,
+            other => return Ok(Json(other?)),
+        }
+    }
+    Err(ApiError(Error::conflict(format!(
+        "lead {id} kept changing; try again"
+    ))))
+}
+
+#[derive(Serialize)]
+struct RuleList {
+    scoring_rules: Vec<ScoringRule>,
+}
+
+async fn list_rules(State(deps): State<Deps>) -> ApiResult<Json<RuleList>> {
+    let scoring_rules = score::tenant_rules(&deps, &tenant(&deps)).await?;
+    Ok(Json(RuleList { scoring_rules }))
+}
+
+async fn create_rule(
+    State(deps): State<Deps>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let draft: RuleDraft = body(&headers, &bytes)?;
+    let tenant = tenant(&deps);
+    // Make sure the defaults exist first, so a tenant's first own rule adds to them.
+    score::tenant_rules(&deps, &tenant).await?;
+    let rule = draft.merge(&tenant, None, Utc::now())?;
+    scoring::validate_criteria(&rule.criteria)?;
+    deps.rules.insert_rule(&rule).await?;
+    let cause = ScoreCause::RuleChanged {
+        rule_id: rule.rule_id.clone(),
+        version: rule.version,
+    };
+    score::rescore_all(&deps, &tenant, &cause).await?;
+    let location = format!("/scoring_rules/{}", rule.rule_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(rule),
+    )
+        .into_response())
+}
+
+async fn update_rule(
+    State(deps): State<Deps>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<ScoringRule>> {
+    let tenant = tenant(&deps);
+    let id = RuleId::parse(&id)?;
+    let draft: RuleDraft = body(&headers, &bytes)?;
+    score::tenant_rules(&deps, &tenant).await?;
+    let current = deps
+        .rules
+        .get_rule(&tenant, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("rule {id}")))?;
+    let rule = draft.merge(&tenant, Some(&current), Utc::now())?;
+    scoring::validate_criteria(&rule.criteria)?;
+    let stored = deps.rules.update_rule(&rule).await?;
+    let cause = ScoreCause::RuleChanged {
+        rule_id: stored.rule_id.clone(),
+        version: stored.version,
+    };
+    score::rescore_all(&deps, &tenant, &cause).await?;
+    Ok(Json(stored))
+}
+
+#[derive(Serialize)]
+struct CallAccepted {
+    outcome: ingest::Outcome,
+    call_id: String,
+    lead_id: String,
+    status: CallStatus,
+    status_detail: Option<String>,
+}
+
+/// `POST /calls`: call metadata (the sidecar's fields) plus `transcript`:
+/// `{"format": "webvtt" | "srt" | "text" | "amazon_transcribe", "content": ...}` or
+/// `{"format": "segments", "segments": [{"speaker", "start", "end", "text"}]}`.
+async fn submit_call(
+    State(deps): State<Deps>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let mut doc: serde_json::Map<String, serde_json::Value> = body(&headers, &bytes)?;
+    let transcript = doc.remove("transcript").ok_or_else(|| {
+        ApiError::validation(
+            "transcript: required, e.g. {\"format\": \"text\", \"content\": \"Agent: Hello\"}",
+        )
+    })?;
+    let (format, content) = transcript_body(transcript)?;
+    let metadata = CallMetadata::from_sidecar(
+        &serde_json::to_vec(&doc).map_err(Error::from)?,
+        &deps.config.default_region,
+    )?;
+    let name = match &metadata.external_id {
+        Some(ext) => ext.clone(),
+        None => {
+            let mut h = Sha256::new();
+            h.update(
+                metadata
+                    .caller
+                    .as_ref()
+                    .map(|c| c.as_str())
+                    .unwrap_or_default(),
+            );
+            h.update(&content);
+            format!("api-{}", &hex::encode(h.finalize())[..16])
+        }
+    };
+    let ext = match format {
+        TranscriptFormat::WebVtt => "vtt",
+        TranscriptFormat::Srt => "srt",
+        TranscriptFormat::PlainText => "txt",
+        TranscriptFormat::AmazonTranscribe | TranscriptFormat::Segments => "json",
+    };
+    let artifact = ingest::Artifact::Transcript {
+        file_name: format!("{name}.{ext}"),
+        format,
+        content,
+    };
+    let report =
+        ingest::register(&deps, &tenant(&deps), &name, metadata, artifact, Utc::now()).await?;
+    let status = match report.outcome {
+        ingest::Outcome::Duplicate => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
+    let location = format!("/leads/{}", report.call.lead_id);
+    let accepted = CallAccepted {
+        outcome: report.outcome,
+        call_id: report.call.call_id.to_string(),
+        lead_id: report.call.lead_id.to_string(),
+        status: report.call.status,
+        status_detail: report.call.status_detail,
+    };
+    Ok((status, [(header::LOCATION, location)], Json(accepted)).into_response())
+}
+
+fn transcript_body(v: serde_json::Value) -> ApiResult<(TranscriptFormat, Vec<u8>)> {
+    let serde_json::Value::Object(mut t) = v else {
+        return Err(ApiError::validation(
+            "transcript: must be an object with \"format\" and \"content\"",
+        ));
+    };
+    let format = t
+        .get("format")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let format = match format.as_str() {
+        "webvtt" | "vtt" => TranscriptFormat::WebVtt,
+        "srt" => TranscriptFormat::Srt,
+        "text" | "plain_text" | "txt" => TranscriptFormat::PlainText,
+        "amazon_transcribe" | "transcribe" => TranscriptFormat::AmazonTranscribe,
+        "segments" => {
+            let segments = t
+                .remove("segments")
+                .ok_or_else(|| ApiError::validation("transcript.segments: required"))?;
+            let doc = serde_json::json!({ "format": "segments", "segments": segments });
+            // Check the shape now, so the error names the field.
+            serde_json::from_value::<Transcript>(doc.clone())
+                .map_err(|e| ApiError::validation(format!("transcript.segments: {e}")))?;
+            return Ok((
+                TranscriptFormat::Segments,
+                serde_json::to_vec(&doc).map_err(Error::from)?,
+            ));
+        }
+        other => {
+            return Err(ApiError::validation(format!(
+                "transcript.format: `{other}` is not one of webvtt, srt, text, amazon_transcribe, segments"
+            )));
+        }
+    };
+    let content = match t.remove("content") {
+        Some(serde_json::Value::String(s)) => s.into_bytes(),
+        Some(obj @ serde_json::Value::Object(_))
+            if format == TranscriptFormat::AmazonTranscribe =>
+        {
+            serde_json::to_vec(&obj).map_err(Error::from)?
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "transcript.content: required, the transcript as a string",
+            ));
+        }
+    };
+    Ok((format, content))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn deps() -> (tempfile::TempDir, Deps) {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::local::LocalApp::open(dir.path(), crate::Config::default()).unwrap();
+        (dir, app.deps)
+    }
+
+    async fn call(
+        deps: &Deps,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value, Option<String>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let resp = router(deps.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            ct,
+        )
+    }
+
+    #[tokio::test]
+    async fn malformed_bodies_get_problem_documents_naming_the_field() {
+        let (_d, deps) = deps();
+        let (status, body, ct) = call(&deps, "POST", "/leads", r#"{"phone_number": "12"}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["type"], "urn:leadscore:problem:validation");
+        assert!(
+            body["detail"].as_str().unwrap().contains("phone_number"),
+            "{body}"
+        );
+
+        let (status, body, _) = call(
+            &deps,
+            "POST",
+            "/leads",
+            r#"{"phone_number": "+14155550134",}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["detail"].as_str().unwrap().contains("line 1 column"),
+            "{body}"
+        );
+
+        let (status, body, _) = call(&deps, "GET", "/leads?tier=boiling", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["detail"].as_str().unwrap().contains("boiling"),
+            "{body}"
+        );
+
+        let (status, _, _) = call(&deps, "GET", "/nowhere", "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_rule_that_does_not_parse_is_rejected_with_its_column() {
+        let (_d, deps) = deps();
+        let (status, body, _) = call(
+            &deps,
+            "POST",
+            "/scoring_rules",
+            r#"{"criteria": "calls.count >= two", "weight": 5}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["detail"],
+            "criteria: at column 16: unknown field `two`"
+        );
+        let (_, rules, _) = call(&deps, "GET", "/scoring_rules", "").await;
+        assert_eq!(
+            rules["scoring_rules"].as_array().unwrap().len(),
+            scoring::DEFAULT_RULES.len()
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! Ingest: a recording, a transcript or both arrive for a call. Register the call, attach it to
+//! the caller's lead (one lead per phone number), count repeat calls once, and move the call
+//! on: a transcript is normalised and queued for analysis; audio goes to the speech engine, or
+//! waits for a transcript where there is none.
+//!
+//! A call is identified by its external id when the metadata has one, else by its file stem,
+//! so the parts of one call (`x.wav`, `x.vtt`, `x.meta.json`) meet on one call, and the same
+//! file delivered twice changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument};
+
+use crate::Deps;
+use crate::domain::{
+    Call, CallId, CallStatus, Direction, Lead, NewLead, PhoneNumber, Stage, TenantId,
+    TranscriptFormat,
+};
+use crate::error::{Error, Result};
+use crate::formats::{self, CallMetadata, FileKind};
+use crate::ports::{Job, TranscriptionStart};
+
+/// A file that arrived (in the inbox, or in the bucket), with its sidecar if one was beside it.
+#[derive(Debug, Clone)]
+pub struct FileDrop {
+    pub tenant: TenantId,
+    pub file_name: String,
+    pub content: Vec<u8>,
+    /// `(file name, content)` of the `<stem>.meta.json` (or `<stem>.json`) sidecar.
+    pub sidecar: Option<(String, Vec<u8>)>,
+    /// When the file arrived: the call's start time when nothing else says.
+    pub received_at: DateTime<Utc>,
+}
+
+/// The recording or transcript being attached to a call.
+#[derive(Debug, Clone)]
+pub enum Artifact {
+    Audio {
+        file_name: String,
+        content: Vec<u8>,
+    },
+    Transcript {
+        file_name: String,
+        format: TranscriptFormat,
+        content: Vec<u8>,
+    },
+}
+
+impl Artifact {
+    fn content(&self) -> &[u8] {
+        match self {
+            Artifact::Audio { content, .. } | Artifact::Transcript { content, .. } => content,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new call was registered.
+    Created,
+    /// The file was added to a call that already existed (a transcript for waiting audio).
+    Attached,
+    /// The same file had been delivered before: nothing changed.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub outcome: Outcome,
+    pub call: Call,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Ingest one dropped file.
+#[instrument(skip_all, fields(tenant = %drop.tenant, file = %drop.file_name))]
+pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
+    let classified = formats::classify(&drop.file_name, &drop.content)?;
+    let artifact = match classified.kind {
+        FileKind::Sidecar => {
+            return Err(Error::validation(format!(
+                "`{}` is call metadata, but no recording or transcript named `{}.*` came with it",
+                drop.file_name, classified.stem
+            )));
+        }
+        FileKind::Audio => Artifact::Audio {
+            file_name: drop.file_name.clone(),
+            content: drop.content,
+        },
+        FileKind::Transcript(format) => Artifact::Transcript {
+            file_name: drop.file_name.clone(),
+            format,
+            content: drop.content,
+        },
+    };
+    let region = &deps.config.default_region;
+    let from_name = CallMetadata::from_file_name(&classified.stem, region);
+    let metadata = match &drop.sidecar {
+        Some((name, bytes)) => CallMetadata::from_sidecar(bytes, region)
+            .map_err(|e| e.context(format!("`{name}`")))?
+            .or(from_name),
+        None => from_name,
+    };
+    register(
+        deps,
+        &drop.tenant,
+        &classified.stem,
+        metadata,
+        artifact,
+        drop.received_at,
+    )
+    .await
+}
+
+/// Register (or find) the call for `metadata` and attach `artifact` to it.
+pub async fn register(
+    deps: &Deps,
+    tenant: &TenantId,
+    source_name: &str,
+    metadata: CallMetadata,
+    artifact: Artifact,
+    received_at: DateTime<Utc>,
+) -> Result<IngestReport> {
+    let identity = match &metadata.external_id {
+        Some(ext) => format!("external:{ext}"),
+        None => format!("name:{source_name}"),
+    };
+    let call_id = CallId::derive(tenant, &identity);
+    let (mut call, created) = match deps.calls.get_call(tenant, &call_id).await? {
+        Some(existing) => (existing, false),
+        None => create_call(deps, tenant, call_id, source_name, &metadata, received_at).await?,
+    };
+    // Count the call on its lead; idempotent, so a retry after a crash finishes the job.
+    deps.leads
+        .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
+        .await?;
+
+    let attached = attach(deps, &mut call, artifact).await?;
+    let outcome = match (created, attached) {
+        (true, _) => Outcome::Created,
+        (false, true) => Outcome::Attached,
+        (false, false) => Outcome::Duplicate,
+    };
+    // Re-drive the next stage: if an earlier delivery stopped between storing the call and
+    // queueing its job, this one finishes the job (queues drop duplicates).
+    match call.status {
+        CallStatus::Transcribed => {
+            deps.queue
+                .send(&Job::Analyze {
+                    tenant_id: tenant.clone(),
+                    call_id: call.call_id.clone(),
+                })
+                .await?
+        }
+        CallStatus::Analyzed => {
+            deps.queue
+                .send(&Job::Score {
+                    tenant_id: tenant.clone(),
+                    lead_id: call.lead_id.clone(),
+                    cause: crate::domain::ScoreCause::NewCall {
+                        call_id: call.call_id.clone(),
+                    },
+                })
+                .await?
+        }
+        _ => {}
+    }
+    info!(call_id = %call.call_id, lead_id = %call.lead_id, ?outcome, status = call.status.as_str(), "ingested");
+    Ok(IngestReport { outcome, call })
+}
+
+async fn create_call(
+    deps: &Deps,
+    tenant: &TenantId,
+    call_id: CallId,
+    source_name: &str,
+    m: &CallMetadata,
+    received_at: DateTime<Utc>,
+) -> Result<(Call, bool)> {
+    let direction = m.direction.unwrap_or_default();
+    let lead_phone = match direction {
+        Direction::Inbound => m.caller.clone(),
+        Direction::Outbound => m.callee.clone(),
+    };
+    let Some(lead_phone) = lead_phone else {
+        let role = if direction == Direction::Inbound {
+            "caller"
+        } else {
+            "callee"
+        };
+        return Err(Error::validation(format!(
+            "cannot tell who the lead is on call `{source_name}`: no {role} number in a sidecar \
+             (`{source_name}.meta.json` with \"{role}\") or in the file name \
+             (e.g. `20261102T141503Z_+14155550134_inbound.vtt`)"
+        )));
+    };
+    let details = NewLead {
+        phone_number: lead_phone.to_string(),
+        first_name: m.first_name.clone(),
+        last_name: m.last_name.clone(),
+        company: m.company.clone(),
+        email: m.email.clone(),
+        source: Some(m.source.clone().unwrap_or_else(|| "call".to_owned())),
+        crm_lead_status: None,
+    };
+    details.validate(&deps.config.default_region)?;
+    let lead = lead_for(deps, tenant, &lead_phone, &details).await?;
+    let now = Utc::now();
+    let call = Call {
+        tenant_id: tenant.clone(),
+        call_id: call_id.clone(),
+        lead_id: lead.lead_id,
+        call_start_time: m.started_at.unwrap_or(received_at),
+        call_duration: m.duration_seconds,
+        direction,
+        caller: m.caller.clone().unwrap_or_else(|| lead_phone.clone()),
+        callee: m.callee.clone(),
+        external_id: m.external_id.clone(),
+        source_name: source_name.to_owned(),
+        recording_key: None,
+        recording_sha256: None,
+        transcript_source_key: None,
+        transcript_sha256: None,
+        transcript_key: None,
+        status: CallStatus::Received,
+        status_detail: None,
+        failed_stage: None,
+        agent_speaker: m.agent_speaker.clone(),
+        analysis: None,
+        sentiment_score: None,
+        keywords: Vec::new(),
+        attributes: m.attributes.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    if deps.calls.insert_call(&call).await? {
+        Ok((call, true))
+    } else {
+        // Someone else registered it between our read and write: theirs stands.
+        let existing = deps
+            .calls
+            .get_call(tenant, &call_id)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(
+                    "a call vanished after its insert conflicted",
+                    format!("call {call_id}"),
+                )
+            })?;
+        Ok((existing, false))
+    }
+}
+
+/// The tenant's lead for a phone number, created if there is none. Metadata fills only the
+/// fields the lead does not have yet.
+async fn lead_for(
+    deps: &Deps,
+    tenant: &TenantId,
+    phone: &PhoneNumber,
+    details: &NewLead,
+) -> Result<Lead> {
+    for _ in 0..5 {
+        match deps.leads.find_lead_by_phone(tenant, phone).await? {
+            Some(mut lead) => {
+                let before = lead.clone();
+                lead.fill_missing(details);
+                if lead == before {
+                    return Ok(lead);
+                }
+                lead.updated_at = Utc::now();
+                match deps.leads.update_lead(&lead).await {
+                    Err(Error::Conflict(_)) => continue,
+                    other => return other,
+                }
+            }
+            None => {
+                let mut lead = Lead::new(tenant.clone(), phone.clone(), Utc::now());
+                lead.fill_missing(details);
+                match deps.leads.insert_lead(&lead).await {
+                    Ok(()) => return Ok(lead),
+                    // Created concurrently by another delivery: use that one.
+                    Err(Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(Error::conflict(format!(
+        "the lead for {phone} kept changing; try again"
+    )))
+}
+
+/// Attach the artifact; returns whether anything changed.
+async fn attach(deps: &Deps, call: &mut Call, artifact: Artifact) -> Result<bool> {
+    let digest = sha256(artifact.content());
+    let tenant = call.tenant_id.clone();
+    match artifact {
+        Artifact::Audio { file_name, content } => {
+            match &call.recording_sha256 {
+                Some(d) if *d == digest => return Ok(false),
+                Some(_) => {
+                    return Err(Error::conflict(format!(
+                        "call `{}` already has a different recording; give the new one another name to add it as a new call",
+                        call.source_name
+                    )));
+                }
+                None => {}
+            }
+            let key = format!(
+                "recordings/{tenant}/{}/{}",
+                call.call_id,
+                safe_name(&file_name)
+            );
+            deps.blobs.put(&key, &content).await?;
+            call.recording_key = Some(key.clone());
+            call.recording_sha256 = Some(digest);
+            let waiting_for_audio = call.transcript_key.is_none()
+                && matches!(
+                    call.status,
+                    CallStatus::Received | CallStatus::AwaitingTranscript | CallStatus::Failed
+                );
+            if waiting_for_audio {
+                match deps.transcriber.start(call, &key).await? {
+                    TranscriptionStart::Started { job_name } => call.set_status(
+                        CallStatus::Transcribing,
+                        Some(format!("transcription job {job_name} is running")),
+                    ),
+                    TranscriptionStart::Unavailable { reason } => {
+                        call.set_status(CallStatus::AwaitingTranscript, Some(reason))
+                    }
+                }
+            }
+            *call = deps.calls.update_call(call).await?;
+            Ok(true)
+        }
+        Artifact::Transcript {
+            file_name,
+            format,
+            content,
+        } => {
+            let replacing_failed =
+                call.failed_stage == Some(Stage::Transcribe) && call.status == CallStatus::Failed;
+            match &call.transcript_sha256 {
+                Some(d) if *d == digest => return Ok(false),
+                Some(_) if !replacing_failed => {
+                    return Err(Error::conflict(format!(
+                        "call `{}` already has a different transcript; give the new one another name to add it as a new call",
+                        call.source_name
+                    )));
+                }
+                _ => {}
+            }
+            let source_key = format!(
+                "transcripts/{tenant}/{}/source/{}",
+                call.call_id,
+                safe_name(&file_name)
+            );
+            deps.blobs.put(&source_key, &content).await?;
+            call.transcript_source_key = Some(source_key);
+            call.transcript_sha256 = Some(digest);
+            accept_transcript(deps, call, &file_name, format, &content).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Normalise a transcript onto a call and queue its analysis; a transcript that does not parse
+/// fails the call with the parser's reason. Used by ingest and by the `transcribed` stage.
+pub async fn accept_transcript(
+    deps: &Deps,
+    call: &mut Call,
+    file_name: &str,
+    format: TranscriptFormat,
+    content: &[u8],
+) -> Result<()> {
+    match formats::parse_transcript(format, content) {
+        Ok(transcript) => {
+            let key = format!(
+                "transcripts/{}/{}/transcript.json",
+                call.tenant_id, call.call_id
+            );
+            deps.blobs
+                .put(&key, &serde_json::to_vec(&transcript)?)
+                .await?;
+            call.transcript_key = Some(key);
+            if call.call_duration.is_none() {
+                call.call_duration = Some((transcript.duration() * 10.0).round() / 10.0);
+            }
+            call.set_status(
+                CallStatus::Transcribed,
+                Some(format!(
+                    "{} transcript, {} segments",
+                    format.label(),
+                    transcript.segments.len()
+                )),
+            );
+            *call = deps.calls.update_call(call).await?;
+            deps.queue
+                .send(&Job::Analyze {
+                    tenant_id: call.tenant_id.clone(),
+                    call_id: call.call_id.clone(),
+                })
+                .await
+        }
+        Err(e) => {
+            call.fail(
+                Stage::Transcribe,
+                format!(
+                    "`{file_name}` is not a readable {} transcript: {e}",
+                    format.label()
+                ),
+            );
+            *call = deps.calls.update_call(call).await?;
+            Err(e.context(format!("`{file_name}`")))
+        }
+    }
+}
+
+/// A file name safe as one path component of a blob key.
+fn safe_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    if trimmed.is_empty() {
+        "file".to_owned()
+    } else {
+        trimmed.chars().take(150).collect()
+    }
+}

@@ -1,0 +1,62 @@
+//! Handlers: the pipeline's stages, driven by Lambda functions on AWS and by the local runner.
+//! Each takes `&Deps` and a request, and is idempotent: delivering the same request twice
+//! has the effect of delivering it once.
+
+pub mod analyze;
+pub mod api;
+pub mod ingest;
+pub mod score;
+
+use crate::Deps;
+use crate::domain::{Stage, TenantId};
+use crate::error::Result;
+use crate::ports::Job;
+
+/// Run one queued job through its handler.
+pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job {
+        Job::Analyze { tenant_id, call_id } => analyze::handle(deps, tenant_id, call_id).await,
+        Job::Score {
+            tenant_id,
+            lead_id,
+            cause,
+        } => score::handle(deps, tenant_id, lead_id, cause)
+            .await
+            .map(|_| ()),
+    }
+}
+
+/// A job failed for good (bad input, or out of retries): say so on the call it was for, so the
+/// failure is visible where people look.
+pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> {
+    let (tenant, call_id, stage) = match job {
+        Job::Analyze { tenant_id, call_id } => (tenant_id, call_id, Stage::Analyze),
+        Job::Score {
+            tenant_id,
+            cause: crate::domain::ScoreCause::NewCall { call_id },
+            ..
+        } => (tenant_id, call_id, Stage::Score),
+        Job::Score { .. } => return Ok(()),
+    };
+    mark_failed(deps, tenant, call_id, stage, reason).await
+}
+
+pub(crate) async fn mark_failed(
+    deps: &Deps,
+    tenant: &TenantId,
+    call_id: &crate::domain::CallId,
+    stage: Stage,
+    reason: &str,
+) -> Result<()> {
+    for _ in 0..5 {
+        let Some(mut call) = deps.calls.get_call(tenant, call_id).await? else {
+            return Ok(());
+        };
+        call.fail(stage, reason);
+        match deps.calls.update_call(&call).await {
+            Err(crate::Error::Conflict(_)) => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Score: recompute a lead's score from its calls under the tenant's rules, and record the
+//! change in its ledger, once per cause.
+
+use chrono::Utc;
+use tracing::{info, instrument};
+
+use crate::Deps;
+use crate::domain::{CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId};
+use crate::error::{Error, Result};
+use crate::ports::Job;
+use crate::scoring;
+
+/// What the score handler did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scored {
+    Saved(Score),
+    /// This cause had already been applied to the lead.
+    AlreadyApplied,
+}
+
+#[instrument(skip(deps))]
+pub async fn handle(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    cause: &ScoreCause,
+) -> Result<Scored> {
+    let rules = tenant_rules(deps, tenant).await?;
+    // Optimistic concurrency: if the lead changes between read and write, score it again.
+    for _ in 0..8 {
+        let mut lead = deps
+            .leads
+            .get_lead(tenant, lead_id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
+        let calls = deps.calls.calls_for_lead(tenant, lead_id).await?;
+        let now = Utc::now();
+        let score = scoring::score_lead(&lead, &calls, &rules, &deps.config.tiers, now);
+        let change = ScoreChange {
+            cause: cause.clone(),
+            previous: lead.lead_score,
+            score: score.value,
+            tier: score.tier,
+            at: now,
+        };
+        lead.lead_score = Some(score.value);
+        lead.tier = Some(score.tier);
+        lead.factors = score.factors.clone();
+        lead.score_updated_at = Some(now);
+        if let Some(latest) = calls.iter().rev().find(|c| c.analysis.is_some()) {
+            lead.ai_sentiment = latest.sentiment_score;
+            lead.ai_keywords = latest.keywords.clone();
+        }
+        lead.updated_at = now;
+        let saved = match deps.leads.save_score(&lead, &change).await {
+            Ok(saved) => saved,
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let ScoreCause::NewCall { call_id } = cause {
+            mark_scored(deps, tenant, call_id, score.value).await?;
+        }
+        if saved {
+            info!(score = score.value, tier = score.tier.as_str(), cause = %cause.key(), "lead scored");
+            return Ok(Scored::Saved(score));
+        }
+        return Ok(Scored::AlreadyApplied);
+    }
+    Err(Error::conflict(format!(
+        "lead {lead_id} kept changing while it was scored; try again"
+    )))
+}
+
+async fn mark_scored(
+    deps: &Deps,
+    tenant: &TenantId,
+    call_id: &crate::domain::CallId,
+    value: u8,
+) -> Result<()> {
+    for _ in 0..5 {
+        let Some(mut call) = deps.calls.get_call(tenant, call_id).await? else {
+            return Ok(());
+        };
+        if call.status != CallStatus::Analyzed {
+            return Ok(());
+        }
+        call.set_status(CallStatus::Scored, Some(format!("lead scored {value}")));
+        match deps.calls.update_call(&call).await {
+            Err(Error::Conflict(_)) => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+    Ok(())
+}
+
+/// The tenant's rules, seeding the defaults the first time a tenant is seen.
+pub async fn tenant_rules(deps: &Deps, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
+    let rules = deps.rules.list_rules(tenant).await?;
+    if !rules.is_empty() {
+        return Ok(rules);
+    }
+    if deps
+        .rules
+        .seed_rules(tenant, &scoring::default_rules(tenant, Utc::now()))
+        .await?
+    {
+        return deps.rules.list_rules(tenant).await;
+    }
+    Ok(rules)
+}
+
+/// Queue every lead of the tenant for re-scoring with `cause` (after a rule change).
+pub async fn rescore_all(deps: &Deps, tenant: &TenantId, cause: &ScoreCause) -> Result<usize> {
+    let mut query = crate::ports::LeadQuery {
+        limit: Some(crate::ports::LeadQuery::MAX_LIMIT),
+        ..Default::default()
+    };
+    let mut queued = 0;
+    loop {
+        let page = deps.leads.list_leads(tenant, &query).await?;
+        for lead in &page.items {
+            deps.queue
+                .send(&Job::Score {
+                    tenant_id: tenant.clone(),
+                    lead_id: lead.lead_id.clone(),
+                    cause: cause.clone(),
+                })
+                .await?;
+            queued += 1;
+        }
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(queued),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! leadscore: turns sales calls into ranked leads with reasons.
+//!
+//! The crate holds the domain (`domain`), input formats (`formats`), transcript analysis
+//! (`analysis`), scoring (`scoring`), the ports the handlers need (`ports`), their adapters
+//! (`adapters`), the handlers that Lambda functions and the local runner both drive
+//! (`handlers`), and the local runner itself (`local`).
+
+pub mod adapters;
+pub mod analysis;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod formats;
+pub mod handlers;
+pub mod local;
+pub mod ports;
+pub mod scoring;
+
+use std::sync::Arc;
+
+pub use config::Config;
+pub use error::{Error, Result};
+use ports::{BlobStore, CallStore, LeadStore, Queue, RuleStore, Transcriber};
+
+/// Everything a handler needs, behind ports.
+#[derive(Clone)]
+pub struct Deps {
+    pub leads: Arc<dyn LeadStore>,
+    pub calls: Arc<dyn CallStore>,
+    pub rules: Arc<dyn RuleStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn Queue>,
+    pub transcriber: Arc<dyn Transcriber>,
+    pub config: Config,
+}

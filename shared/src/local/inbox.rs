@@ -1,0 +1,282 @@
+//! The inbox: a folder watched the way the bucket is. Files are grouped by stem (`x.wav`,
+//! `x.vtt` and `x.meta.json` are one call), taken once they have stopped changing, ingested,
+//! and removed; a file that cannot be ingested moves to `rejected/` with the reason beside it.
+//! Files left in the inbox by a crash are picked up on the next start (ingest is idempotent).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use super::LocalApp;
+use crate::Deps;
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::formats::{self, FileKind};
+use crate::handlers::ingest::{self, FileDrop, IngestReport};
+
+/// The files that arrived under one stem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropGroup {
+    pub stem: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// What became of one file.
+#[derive(Debug)]
+pub struct GroupResult {
+    pub path: PathBuf,
+    pub result: Result<IngestReport>,
+}
+
+/// The stem of a file name as far as grouping goes: `x.meta.json` -> `x`, `x.vtt` -> `x`.
+fn name_stem(name: &str) -> &str {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".meta.json") && name.len() > ".meta.json".len() {
+        return &name[..name.len() - ".meta.json".len()];
+    }
+    name.rsplit_once('.')
+        .map_or(name, |(s, _)| if s.is_empty() { name } else { s })
+}
+
+/// Skip hidden files and files still being written by common tools.
+fn ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || [".tmp", ".part", ".crdownload", ".error.txt"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
+/// Group paths by stem, keeping the order of stems stable.
+pub fn group_files(paths: impl IntoIterator<Item = PathBuf>) -> Vec<DropGroup> {
+    let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for p in paths {
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if ignored(name) {
+            continue;
+        }
+        let stem = p
+            .with_file_name(name_stem(name))
+            .to_string_lossy()
+            .into_owned();
+        groups.entry(stem).or_default().push(p);
+    }
+    groups
+        .into_iter()
+        .map(|(stem, mut files)| {
+            files.sort();
+            let stem = Path::new(&stem)
+                .file_name()
+                .map_or(stem.clone(), |n| n.to_string_lossy().into_owned());
+            DropGroup { stem, files }
+        })
+        .collect()
+}
+
+/// What became of a group: each recording or transcript, and the sidecar that went with them.
+#[derive(Debug)]
+pub struct GroupOutcome {
+    pub results: Vec<GroupResult>,
+    pub sidecar: Option<PathBuf>,
+}
+
+impl GroupOutcome {
+    /// Whether every file of the group was taken in.
+    pub fn all_ok(&self) -> bool {
+        self.results.iter().all(|r| r.result.is_ok())
+    }
+}
+
+/// Ingest one group: its sidecar (if any) goes with each recording or transcript in it. Audio
+/// goes first, so that a transcript arriving with it finds the call waiting.
+pub async fn ingest_group(deps: &Deps, tenant: &TenantId, group: &DropGroup) -> GroupOutcome {
+    let mut contents = Vec::new();
+    let mut results = Vec::new();
+    for path in &group.files {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => contents.push((path.clone(), bytes)),
+            Err(e) => results.push(GroupResult {
+                path: path.clone(),
+                result: Err(Error::from(e).context(path.display())),
+            }),
+        }
+    }
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let kind = |p: &Path, bytes: &[u8]| formats::classify(&name(p), bytes).map(|c| c.kind);
+    let sidecar = contents
+        .iter()
+        .position(|(p, b)| matches!(kind(p, b), Ok(FileKind::Sidecar)))
+        .map(|i| contents.remove(i));
+    if contents.is_empty()
+        && let Some((path, bytes)) = sidecar
+    {
+        // A sidecar alone: ingest reports why that is not a call.
+        let drop = FileDrop {
+            tenant: tenant.clone(),
+            file_name: name(&path),
+            content: bytes,
+            sidecar: None,
+            received_at: Utc::now(),
+        };
+        results.push(GroupResult {
+            path,
+            result: ingest::ingest_file(deps, drop).await,
+        });
+        return GroupOutcome {
+            results,
+            sidecar: None,
+        };
+    }
+    contents.sort_by_key(|(p, b)| !matches!(kind(p, b), Ok(FileKind::Audio)));
+    for (path, bytes) in contents {
+        let drop = FileDrop {
+            tenant: tenant.clone(),
+            file_name: name(&path),
+            content: bytes,
+            sidecar: sidecar.as_ref().map(|(p, b)| (name(p), b.clone())),
+            received_at: Utc::now(),
+        };
+        results.push(GroupResult {
+            path,
+            result: ingest::ingest_file(deps, drop).await,
+        });
+    }
+    GroupOutcome {
+        results,
+        sidecar: sidecar.map(|(p, _)| p),
+    }
+}
+
+/// Watches `DIR/inbox`.
+pub struct Inbox {
+    app: LocalApp,
+    /// How long a lone sidecar waits for its recording or transcript before it is rejected.
+    pub sidecar_grace: Duration,
+    pub poll: Duration,
+}
+
+impl Inbox {
+    pub fn new(app: LocalApp) -> Self {
+        Self {
+            app,
+            sidecar_grace: Duration::from_secs(60),
+            poll: Duration::from_millis(500),
+        }
+    }
+
+    /// Files in the inbox with their size and modification time.
+    fn list(&self) -> Result<HashMap<PathBuf, (u64, Option<SystemTime>)>> {
+        let mut out = HashMap::new();
+        for entry in std::fs::read_dir(self.app.inbox_dir())? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_file() {
+                out.insert(entry.path(), (meta.len(), meta.modified().ok()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ingest every group whose files are all `settled`, and move the files out of the inbox.
+    pub async fn process(
+        &self,
+        settled: &HashMap<PathBuf, (u64, Option<SystemTime>)>,
+    ) -> Result<usize> {
+        let mut done = 0;
+        for group in group_files(settled.keys().cloned()) {
+            let lone_sidecar = group.files.iter().all(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                n.to_ascii_lowercase().ends_with(".meta.json")
+            });
+            if lone_sidecar {
+                let young = group.files.iter().any(|p| {
+                    settled[p]
+                        .1
+                        .and_then(|m| m.elapsed().ok())
+                        .is_none_or(|age| age < self.sidecar_grace)
+                });
+                if young {
+                    continue; // its recording may still be on the way
+                }
+            }
+            let outcome = ingest_group(&self.app.deps, &self.app.deps.config.tenant, &group).await;
+            let mut retry_later = false;
+            for r in &outcome.results {
+                done += 1;
+                match &r.result {
+                    Ok(report) => {
+                        info!(file = %r.path.display(), call_id = %report.call.call_id, outcome = ?report.outcome, "inbox file ingested");
+                        std::fs::remove_file(&r.path)?;
+                    }
+                    Err(e) if e.is_retryable() => {
+                        retry_later = true;
+                        warn!(file = %r.path.display(), error = %e.report(), "will retry");
+                    }
+                    Err(e) => {
+                        warn!(file = %r.path.display(), error = %e, "inbox file rejected");
+                        self.reject(&r.path, &e.to_string())?;
+                    }
+                }
+            }
+            // The sidecar goes with its files: removed when they were taken in, kept beside
+            // them in rejected/ when one was not.
+            if let Some(sidecar) = &outcome.sidecar {
+                if outcome.all_ok() {
+                    std::fs::remove_file(sidecar)?;
+                } else if !retry_later {
+                    self.reject(
+                        sidecar,
+                        "the recording or transcript it describes was rejected",
+                    )?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    fn reject(&self, path: &Path, reason: &str) -> Result<()> {
+        let dir = self.app.rejected_dir();
+        std::fs::create_dir_all(&dir)?;
+        let name = path.file_name().unwrap_or_default();
+        std::fs::rename(path, dir.join(name))?;
+        let mut note = dir.join(name).into_os_string();
+        note.push(".error.txt");
+        std::fs::write(note, format!("{reason}\n"))?;
+        Ok(())
+    }
+
+    /// Scan until `stop`. A file is taken when its size and time did not change between two scans.
+    pub async fn watch(&self, stop: &mut tokio::sync::watch::Receiver<bool>) {
+        let mut previous: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
+        while !*stop.borrow() {
+            match self.list() {
+                Ok(now) => {
+                    let settled: HashMap<_, _> = now
+                        .iter()
+                        .filter(|(p, s)| previous.get(*p) == Some(s))
+                        .map(|(p, s)| (p.clone(), *s))
+                        .collect();
+                    if !settled.is_empty()
+                        && let Err(e) = self.process(&settled).await
+                    {
+                        warn!(error = %e.report(), "inbox scan failed");
+                    }
+                    previous = now;
+                }
+                Err(e) => warn!(error = %e.report(), "cannot read the inbox"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Local mode: the handlers over the embedded store, with a worker for the job queue and an
+//! inbox folder watched the way the bucket is on AWS. Layout of a data folder:
+//!
+//! ```text
+//! DIR/leadscore.db   leads, calls, rules, score ledgers, the job queue (SQLite)
+//! DIR/blobs/         recordings and transcripts (the bucket)
+//! DIR/inbox/         drop calls here
+//! DIR/rejected/      files that could not be ingested, each with a `.error.txt` saying why
+//! ```
+
+mod inbox;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
+pub use worker::Worker;
+
+use crate::adapters::local::{FileBlobStore, NoSpeechEngine, SqliteStore};
+use crate::{Config, Deps, Result};
+
+/// A data folder opened for use.
+#[derive(Clone)]
+pub struct LocalApp {
+    pub deps: Deps,
+    pub store: SqliteStore,
+    pub data_dir: PathBuf,
+}
+
+impl LocalApp {
+    pub fn open(data_dir: &Path, config: Config) -> Result<Self> {
+        std::fs::create_dir_all(data_dir.join("inbox"))?;
+        let store = SqliteStore::open(&data_dir.join("leadscore.db"))?;
+        let deps = Deps {
+            leads: Arc::new(store.clone()),
+            calls: Arc::new(store.clone()),
+            rules: Arc::new(store.clone()),
+            blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
+            queue: Arc::new(store.clone()),
+            transcriber: Arc::new(NoSpeechEngine),
+            config,
+        };
+        Ok(Self {
+            deps,
+            store,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    pub fn inbox_dir(&self) -> PathBuf {
+        self.data_dir.join("inbox")
+    }
+
+    pub fn rejected_dir(&self) -> PathBuf {
+        self.data_dir.join("rejected")
+    }
+
+    pub fn worker(&self) -> Worker {
+        Worker::new(self.deps.clone(), self.store.clone())
+    }
+}
+
+/// Serve the API on `listener`, watch the inbox and run the worker, until `shutdown` resolves.
+pub async fn serve(
+    app: LocalApp,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = app.worker();
+    let mut worker_stop = stop_rx.clone();
+    let worker_task = tokio::spawn(async move { worker.run(&mut worker_stop).await });
+    let inbox = Inbox::new(app.clone());
+    let mut inbox_stop = stop_rx.clone();
+    let inbox_task = tokio::spawn(async move { inbox.watch(&mut inbox_stop).await });
+
+    let router = crate::handlers::api::router(app.deps.clone())
+        .layer(axum::middleware::from_fn(log_request));
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    let _ = worker_task.await;
+    let _ = inbox_task.await;
+    served.map_err(|e| crate::Error::internal("the HTTP server failed", e))
+}
+
+/// One log line per request (method, path, status, time), at debug level.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    resp
+}

@@ -1,0 +1,92 @@
+//! The local queue's consumer: claims jobs from the store, runs them through the handlers,
+//! retries what may pass and buries what will not (the local dead-letter queue).
+
+use std::time::Duration;
+
+use tracing::{Instrument, info_span, warn};
+
+use crate::adapters::local::SqliteStore;
+use crate::handlers;
+use crate::{Deps, Result};
+
+/// A job is tried this many times before it is buried.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Clone)]
+pub struct Worker {
+    deps: Deps,
+    store: SqliteStore,
+    /// How long a claimed job is held; if its worker dies, another takes it after this.
+    pub lease: Duration,
+    /// How long to wait between polls when the queue is empty.
+    pub idle_poll: Duration,
+}
+
+impl Worker {
+    pub fn new(deps: Deps, store: SqliteStore) -> Self {
+        Self {
+            deps,
+            store,
+            lease: Duration::from_secs(10),
+            idle_poll: Duration::from_millis(200),
+        }
+    }
+
+    /// Claim and run one ready job. Returns whether there was one.
+    pub async fn run_one(&self) -> Result<bool> {
+        let Some(claimed) = self.store.claim(self.lease).await? else {
+            return Ok(false);
+        };
+        let span = info_span!("job", id = claimed.id, key = %claimed.job.key(), attempt = claimed.attempts);
+        async {
+            match handlers::run_job(&self.deps, &claimed.job).await {
+                Ok(()) => self.store.complete(claimed.id).await,
+                Err(e) if e.is_retryable() && claimed.attempts < MAX_ATTEMPTS => {
+                    let delay = Duration::from_millis(200 * 2u64.pow(claimed.attempts));
+                    warn!(error = %e.report(), ?delay, "job failed; will retry");
+                    self.store.retry(claimed.id, &e.report(), delay).await
+                }
+                Err(e) => {
+                    let reason = e.report();
+                    warn!(error = %reason, "job failed for good");
+                    handlers::record_failure(&self.deps, &claimed.job, &reason).await?;
+                    self.store.bury(claimed.id, &reason).await
+                }
+            }
+        }
+        .instrument(span)
+        .await?;
+        Ok(true)
+    }
+
+    /// Run jobs until none is waiting (including ones waiting to be retried). Returns how many ran.
+    pub async fn drain(&self) -> Result<usize> {
+        let mut ran = 0;
+        loop {
+            if self.run_one().await? {
+                ran += 1;
+                continue;
+            }
+            let counts = self.store.queue_counts().await?;
+            if counts.pending == 0 && counts.running == 0 {
+                return Ok(ran);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Run until `stop` turns true.
+    pub async fn run(&self, stop: &mut tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match self.run_one().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => warn!(error = %e.report(), "the worker could not reach the queue"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.idle_poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Ports: the small traits the handlers use to reach storage, queues and speech engines.
+//! Local mode implements them over SQLite and files (`adapters::local`); on AWS over DynamoDB,
+//! S3, SQS and Amazon Transcribe. Every method is scoped by tenant.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
+    TenantId, Tier,
+};
+use crate::error::Result;
+
+/// Filters and paging for a ranked list of leads (highest score first, unscored last).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadQuery {
+    pub tier: Option<Tier>,
+    pub min_score: Option<u8>,
+    pub max_score: Option<u8>,
+    /// CRM status, exact (case-insensitive).
+    pub status: Option<String>,
+    /// Matches name, company, e-mail or phone (substring, case-insensitive).
+    pub q: Option<String>,
+    /// 1..=200; 50 when unset.
+    pub limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl LeadQuery {
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(50).clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[async_trait]
+pub trait LeadStore: Send + Sync {
+    async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>>;
+    async fn find_lead_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Lead>>;
+    /// Store a new lead. `Conflict` when its id or phone number is taken in the tenant.
+    async fn insert_lead(&self, lead: &Lead) -> Result<()>;
+    /// Store `lead` if the stored copy still has `lead.version`; returns the stored lead with
+    /// its new version. `Conflict` when someone else updated it first, or the new phone number
+    /// belongs to another lead.
+    async fn update_lead(&self, lead: &Lead) -> Result<Lead>;
+    async fn list_leads(&self, tenant: &TenantId, query: &LeadQuery) -> Result<Page<Lead>>;
+    /// Count `call` among the lead's calls (once, however often it is noted) and move
+    /// `last_called_at` forward to `at` if later. Returns the updated lead.
+    async fn note_call(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        call: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<Lead>;
+    /// Store the lead's new score (with `lead.version` as the expected version) and append
+    /// `change` to its score ledger, atomically. Returns `false`, changing nothing, when
+    /// `change.cause` was already applied to this lead.
+    async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool>;
+    /// The lead's score ledger, oldest first.
+    async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>>;
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>>;
+    /// Store a new call. Returns `false`, changing nothing, when a call with its id exists.
+    async fn insert_call(&self, call: &Call) -> Result<bool>;
+    /// Store `call` if the stored copy still has `call.version`; returns the stored call.
+    async fn update_call(&self, call: &Call) -> Result<Call>;
+    /// A lead's calls, oldest first.
+    async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>>;
+}
+
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>>;
+    async fn get_rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Option<ScoringRule>>;
+    /// `Conflict` when the id is taken.
+    async fn insert_rule(&self, rule: &ScoringRule) -> Result<()>;
+    /// Optimistic update, as for leads.
+    async fn update_rule(&self, rule: &ScoringRule) -> Result<ScoringRule>;
+    /// Give a tenant its starting rules, the first time only (a tenant that later deletes or
+    /// disables them is not re-seeded). Returns whether it seeded.
+    async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool>;
+}
+
+/// Recordings and transcripts, by key (`recordings/<tenant>/...`, `transcripts/<tenant>/...`).
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    /// `NotFound` when there is no such blob.
+    async fn get(&self, key: &str) -> Result<Vec<u8>>;
+}
+
+/// Work for the asynchronous stages, delivered at least once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    Analyze {
+        tenant_id: TenantId,
+        call_id: CallId,
+    },
+    Score {
+        tenant_id: TenantId,
+        lead_id: LeadId,
+        cause: ScoreCause,
+    },
+}
+
+impl Job {
+    /// Identifies the work: a queue may drop a job whose key is already waiting.
+    pub fn key(&self) -> String {
+        match self {
+            Job::Analyze { tenant_id, call_id } => format!("analyze/{tenant_id}/{call_id}"),
+            Job::Score {
+                tenant_id,
+                lead_id,
+                cause,
+            } => format!("score/{tenant_id}/{lead_id}/{}", cause.key()),
+        }
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        match self {
+            Job::Analyze { tenant_id, .. } | Job::Score { tenant_id, .. } => tenant_id,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, job: &Job) -> Result<()>;
+}
+
+/// What a speech engine said when asked to transcribe a recording.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TranscriptionStart {
+    /// Transcription is running; its result arrives through the `transcribed` handler.
+    Started { job_name: String },
+    /// No engine can transcribe this here; the call waits for a transcript. The reason says
+    /// what to do.
+    Unavailable { reason: String },
+}
+
+#[async_trait]
+pub trait Transcriber: Send + Sync {
+    async fn start(&self, call: &Call, media_key: &str) -> Result<TranscriptionStart>;
+}

@@ -1,0 +1,405 @@
+//! Lead features: everything the rules can test, each with the evidence behind its value.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Analysis, Call, Direction, Evidence, Hit, Lead};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Bool,
+    Num,
+    Str,
+    List,
+}
+
+impl FieldType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Bool => "true/false value",
+            FieldType::Num => "number",
+            FieldType::Str => "string",
+            FieldType::List => "list",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Num(f64),
+    Str(String),
+}
+
+impl Value {
+    fn show(&self) -> String {
+        match self {
+            Value::Bool(b) => b.to_string(),
+            Value::Num(n) if n.fract() == 0.0 => format!("{n:.0}"),
+            Value::Num(n) => format!("{n:.2}"),
+            Value::Str(s) => s.clone(),
+        }
+    }
+}
+
+const INTENT_KINDS: &[&str] = &[
+    "pricing",
+    "meeting",
+    "purchase",
+    "timeline",
+    "budget",
+    "decision_maker",
+    "callback",
+    "competitor",
+    "interest",
+];
+const OBJECTION_KINDS: &[&str] = &["not_interested", "too_expensive", "do_not_call"];
+const JUNK_KINDS: &[&str] = &["wrong_number", "spam", "voicemail"];
+
+/// The feature catalogue: every field the rule language knows, its type and meaning.
+pub const FIELDS: &[(&str, FieldType, &str)] = &[
+    ("calls.count", FieldType::Num, "calls with the lead"),
+    (
+        "calls.inbound",
+        FieldType::Num,
+        "calls the lead made to the tenant",
+    ),
+    (
+        "calls.last_7d",
+        FieldType::Num,
+        "calls in the 7 days up to the latest one",
+    ),
+    (
+        "call.duration",
+        FieldType::Num,
+        "length of the latest call, seconds",
+    ),
+    (
+        "call.direction",
+        FieldType::Str,
+        "\"inbound\" or \"outbound\", latest call",
+    ),
+    (
+        "call.days_ago",
+        FieldType::Num,
+        "days since the latest call",
+    ),
+    (
+        "sentiment.customer",
+        FieldType::Num,
+        "customer sentiment -1..1, latest analysed call",
+    ),
+    (
+        "sentiment.trend",
+        FieldType::Num,
+        "customer sentiment at the end minus the start of the latest call",
+    ),
+    (
+        "customer.questions",
+        FieldType::Num,
+        "questions the customer asked, all calls",
+    ),
+    (
+        "customer.talk_ratio",
+        FieldType::Num,
+        "customer's share of the words 0..1, latest call",
+    ),
+    (
+        "intent.pricing",
+        FieldType::Bool,
+        "asked about price or a quote",
+    ),
+    (
+        "intent.meeting",
+        FieldType::Bool,
+        "asked for a demo, visit or meeting",
+    ),
+    (
+        "intent.purchase",
+        FieldType::Bool,
+        "said they want to buy or go ahead",
+    ),
+    ("intent.timeline", FieldType::Bool, "named a timeline"),
+    (
+        "intent.budget",
+        FieldType::Bool,
+        "mentioned a budget or financing",
+    ),
+    (
+        "intent.decision_maker",
+        FieldType::Bool,
+        "said they make the decision",
+    ),
+    (
+        "intent.callback",
+        FieldType::Bool,
+        "asked to be called back",
+    ),
+    (
+        "intent.competitor",
+        FieldType::Bool,
+        "mentioned a competitor or other quotes",
+    ),
+    (
+        "intent.interest",
+        FieldType::Bool,
+        "said they are interested",
+    ),
+    (
+        "objection.not_interested",
+        FieldType::Bool,
+        "said they are not interested",
+    ),
+    (
+        "objection.too_expensive",
+        FieldType::Bool,
+        "said it costs too much",
+    ),
+    (
+        "objection.do_not_call",
+        FieldType::Bool,
+        "asked not to be called",
+    ),
+    (
+        "junk.wrong_number",
+        FieldType::Bool,
+        "latest call was a wrong number",
+    ),
+    (
+        "junk.spam",
+        FieldType::Bool,
+        "latest call was spam or a robocall",
+    ),
+    (
+        "junk.voicemail",
+        FieldType::Bool,
+        "latest call reached voicemail",
+    ),
+    (
+        "caller.country",
+        FieldType::Str,
+        "ISO country of the lead's number, e.g. \"US\"",
+    ),
+    ("lead.source", FieldType::Str, "the lead's source"),
+    ("lead.status", FieldType::Str, "the lead's CRM status"),
+];
+
+/// The catalogue's own name (a `'static` str) and type for a field name.
+pub fn field_type(name: &str) -> Option<(&'static str, FieldType)> {
+    FIELDS.iter().find(|f| f.0 == name).map(|f| (f.0, f.1))
+}
+
+/// The closest known field to a misspelt one, if any is close.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    FIELDS
+        .iter()
+        .map(|f| (f.0, edit_distance(name, f.0)))
+        .filter(|(_, d)| *d <= 3)
+        .min_by_key(|(_, d)| *d)
+        .map(|(f, _)| f)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A lead's feature values, with evidence for each.
+#[derive(Debug, Default)]
+pub struct Features {
+    values: BTreeMap<&'static str, Value>,
+    evidence: BTreeMap<&'static str, Vec<Evidence>>,
+}
+
+/// At most this many pieces of evidence per feature.
+const MAX_EVIDENCE: usize = 3;
+
+impl Features {
+    pub fn get(&self, field: &str) -> Option<Value> {
+        self.values.get(field).cloned()
+    }
+
+    /// The evidence for a field: quotes where the value came from speech, else the value itself.
+    pub fn evidence(&self, field: &'static str) -> Vec<Evidence> {
+        match self.evidence.get(field) {
+            Some(e) if !e.is_empty() => e.clone(),
+            _ => self
+                .values
+                .get(field)
+                .map(|v| {
+                    vec![Evidence::Field {
+                        name: field.to_owned(),
+                        value: v.show(),
+                    }]
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn set(&mut self, field: &'static str, v: Value) {
+        debug_assert!(
+            field_type(field).is_some(),
+            "{field} is not in the catalogue"
+        );
+        self.values.insert(field, v);
+    }
+
+    fn quote(&mut self, field: &'static str, call: &Call, hit: &Hit) {
+        let list = self.evidence.entry(field).or_default();
+        if list.len() < MAX_EVIDENCE {
+            list.push(Evidence::Quote {
+                call_id: call.call_id.clone(),
+                speaker: hit.speaker.clone(),
+                at: hit.at,
+                text: hit.quote.clone(),
+            });
+        }
+    }
+
+    /// Compute from a lead and its calls (any order). Only analysed calls feed the
+    /// transcript features.
+    pub fn compute(lead: &Lead, calls: &[Call], now: DateTime<Utc>) -> Self {
+        let mut f = Features::default();
+        let mut calls: Vec<&Call> = calls.iter().collect();
+        calls.sort_by_key(|c| c.call_start_time);
+        let count = calls.len().max(lead.call_count as usize);
+        f.set("calls.count", Value::Num(count as f64));
+        f.set(
+            "calls.inbound",
+            Value::Num(
+                calls
+                    .iter()
+                    .filter(|c| c.direction == Direction::Inbound)
+                    .count() as f64,
+            ),
+        );
+        if let Some(latest) = calls.last() {
+            let week_before = latest.call_start_time - chrono::Duration::days(7);
+            let recent = calls
+                .iter()
+                .filter(|c| c.call_start_time >= week_before)
+                .count();
+            f.set("calls.last_7d", Value::Num(recent as f64));
+            if let Some(d) = latest.call_duration {
+                f.set("call.duration", Value::Num(d.round()));
+            }
+            let dir = match latest.direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+            };
+            f.set("call.direction", Value::Str(dir.into()));
+            let days = (now - latest.call_start_time).num_hours() as f64 / 24.0;
+            f.set(
+                "call.days_ago",
+                Value::Num((days.max(0.0) * 10.0).round() / 10.0),
+            );
+        }
+        if let Some(country) = lead.phone_number.region() {
+            f.set("caller.country", Value::Str(country));
+        }
+        if let Some(s) = &lead.source {
+            f.set("lead.source", Value::Str(s.clone()));
+        }
+        if let Some(s) = &lead.crm_lead_status {
+            f.set("lead.status", Value::Str(s.clone()));
+        }
+
+        let analysed: Vec<(&Call, &Analysis)> = calls
+            .iter()
+            .filter_map(|c| Some((*c, c.analysis.as_ref()?)))
+            .collect();
+        for (kinds, prefix, pick) in [
+            (
+                INTENT_KINDS,
+                "intent.",
+                (|a: &Analysis| &a.intents) as fn(&Analysis) -> &Vec<Hit>,
+            ),
+            (OBJECTION_KINDS, "objection.", |a: &Analysis| &a.objections),
+        ] {
+            for kind in kinds {
+                let field = field_type(&format!("{prefix}{kind}"))
+                    .expect("catalogued")
+                    .0;
+                let mut any = false;
+                // Newest calls first, so the freshest quotes are the evidence.
+                for (call, a) in analysed.iter().rev() {
+                    for hit in pick(a).iter().filter(|h| h.kind == *kind) {
+                        any = true;
+                        f.quote(field, call, hit);
+                    }
+                }
+                f.set(field, Value::Bool(any));
+            }
+        }
+        let questions: u32 = analysed
+            .iter()
+            .map(|(_, a)| a.talk.customer_questions)
+            .sum();
+        f.set("customer.questions", Value::Num(f64::from(questions)));
+        if let Some((call, a)) = analysed.last() {
+            f.set(
+                "sentiment.customer",
+                Value::Num(round2(a.sentiment.customer)),
+            );
+            f.set(
+                "sentiment.trend",
+                Value::Num(round2(
+                    a.sentiment.customer_end - a.sentiment.customer_start,
+                )),
+            );
+            f.set(
+                "customer.talk_ratio",
+                Value::Num(round2(a.talk.customer_talk_ratio)),
+            );
+            let mood = if a.sentiment.customer >= 0.0 {
+                "positive"
+            } else {
+                "negative"
+            };
+            for q in a.quotes.iter().filter(|q| q.kind == mood) {
+                f.quote("sentiment.customer", call, q);
+            }
+            for kind in JUNK_KINDS {
+                let field = field_type(&format!("junk.{kind}")).expect("catalogued").0;
+                let hits: Vec<&Hit> = a.junk.iter().filter(|h| h.kind == *kind).collect();
+                for h in &hits {
+                    f.quote(field, call, h);
+                }
+                f.set(field, Value::Bool(!hits.is_empty()));
+            }
+        }
+        f
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_names_are_unique_and_suggestions_are_close() {
+        let mut names: Vec<&str> = FIELDS.iter().map(|f| f.0).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FIELDS.len());
+        assert_eq!(suggest("intent.prcing"), Some("intent.pricing"));
+        assert_eq!(suggest("colour"), None);
+    }
+}
