@@ -1,1 +1,382 @@
-fn main() {}
+//! `leadscore`: the whole product on one machine. Calls go in (files in an inbox, or the REST
+//! API); ranked leads with their reasons come out.
+
+mod output;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use include_dir::{Dir, include_dir};
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::domain::{LeadId, PhoneNumber, TenantId, Tier};
+use shared::local::{self, Inbox, LocalApp};
+use shared::ports::LeadQuery;
+
+/// The bundled sample: 42 sales calls from 23 callers of a fictional solar installer.
+static SAMPLES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../samples/calls");
+
+#[derive(Parser)]
+#[command(
+    name = "leadscore",
+    version,
+    about = "Score sales leads from their calls: who to call first, and why.",
+    long_about = "Score sales leads from their calls: who to call first, and why.\n\n\
+        leadscore reads call transcripts (Amazon Transcribe JSON, WebVTT, SRT or `Speaker: text`), finds buying \
+        signals, objections and the caller's mood, and ranks the leads with the evidence behind each score. \
+        Everything lives in one data folder: a SQLite database, the files, and an inbox to drop calls into.\n\n\
+        Start with `leadscore demo`, then `leadscore show <lead>` on the top lead.",
+    after_help = "Examples:\n  leadscore demo                      score the bundled sample calls\n  \
+        leadscore show +14155550134         why this caller has the score they have\n  \
+        leadscore ingest ~/exports/calls    ingest a folder of transcripts and sidecars\n  \
+        leadscore serve --port 8080         REST API on 127.0.0.1:8080, inbox watched"
+)]
+struct Cli {
+    /// The data folder: database, files, and the inbox (DIR/inbox) watched by `serve`.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADSCORE_DATA_DIR",
+        default_value = "./leadscore-data"
+    )]
+    data_dir: PathBuf,
+    /// The tenant (customer account) to act for; local mode has one by default.
+    #[arg(long, global = true, env = "LEADSCORE_TENANT", default_value = TenantId::DEFAULT)]
+    tenant: String,
+    /// Country of phone numbers written without a +country code (ISO 3166, e.g. US, GB).
+    #[arg(long, global = true, env = "LEADSCORE_REGION", default_value = "US")]
+    region: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load the bundled sample calls into the data folder, score them, and print the ranked leads.
+    ///
+    /// Safe to run again: calls already in the data folder are recognised and not counted twice.
+    Demo,
+    /// Serve the REST API on 127.0.0.1 and process files dropped into DIR/inbox.
+    ///
+    /// Drop a transcript (and optionally `<name>.meta.json` with the caller's number) into the
+    /// inbox; it is taken once it stops changing, and its lead appears in GET /leads within
+    /// seconds. Files that cannot be ingested move to DIR/rejected with a `.error.txt` beside them.
+    Serve {
+        /// Port on 127.0.0.1; 0 picks a free one (the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
+    ///
+    /// Files with the same stem are one call: `x.vtt` + `x.meta.json`. The files stay where they are.
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List leads, hottest first.
+    Leads {
+        /// Print JSON (the REST API's GET /leads shape) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only this tier: hot, warm or cold.
+        #[arg(long)]
+        tier: Option<String>,
+        /// At most this many leads.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one lead: its score, the reasons with their evidence, and its calls.
+    Show {
+        /// A lead id (ld_...), a phone number, or part of a name or company.
+        lead: String,
+        /// Print JSON (the REST API's GET /leads/{id} shape).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve { .. }));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let tenant = TenantId::parse(&cli.tenant)?;
+    let config = shared::Config {
+        tenant: tenant.clone(),
+        default_region: cli.region.clone(),
+        ..Default::default()
+    };
+    let app = LocalApp::open(&cli.data_dir, config)
+        .with_context(|| format!("cannot open the data folder {}", cli.data_dir.display()))?;
+    match cli.command {
+        Command::Demo => demo(&app).await,
+        Command::Serve { port } => serve(app, port).await,
+        Command::Ingest { paths } => ingest(&app, paths).await,
+        Command::Leads { json, tier, limit } => {
+            let tier = tier
+                .map(|t| {
+                    Tier::parse(&t)
+                        .with_context(|| format!("`{t}` is not a tier: use hot, warm or cold"))
+                })
+                .transpose()?;
+            let page = app
+                .deps
+                .leads
+                .list_leads(
+                    &tenant,
+                    &LeadQuery {
+                        tier,
+                        limit: Some(limit),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if json {
+                emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "leads": page.items, "next_cursor": page.next_cursor })
+                    )?
+                ))?;
+            } else {
+                emit(&output::leads_table(&page.items))?;
+            }
+            Ok(())
+        }
+        Command::Show { lead, json } => {
+            let id = resolve_lead(&app, &tenant, &lead, &cli.region).await?;
+            let detail = shared::handlers::api::lead_detail(&app.deps, &tenant, &id).await?;
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&detail)?))?;
+            } else {
+                emit(&output::lead_detail(&detail))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Find a lead by id, phone number, or a unique match on name or company.
+async fn resolve_lead(
+    app: &LocalApp,
+    tenant: &TenantId,
+    needle: &str,
+    region: &str,
+) -> Result<LeadId> {
+    if let Ok(id) = LeadId::parse(needle)
+        && app.deps.leads.get_lead(tenant, &id).await?.is_some()
+    {
+        return Ok(id);
+    }
+    if let Ok(phone) = PhoneNumber::parse_with_region(needle, Some(region))
+        && let Some(lead) = app.deps.leads.find_lead_by_phone(tenant, &phone).await?
+    {
+        return Ok(lead.lead_id);
+    }
+    let page = app
+        .deps
+        .leads
+        .list_leads(
+            tenant,
+            &LeadQuery {
+                q: Some(needle.to_owned()),
+                limit: Some(10),
+                ..Default::default()
+            },
+        )
+        .await?;
+    match page.items.as_slice() {
+        [one] => Ok(one.lead_id.clone()),
+        [] => bail!(
+            "no lead matches `{needle}`: give a lead id, a phone number, or part of a name (see `leadscore leads`)"
+        ),
+        many => bail!(
+            "`{needle}` matches {} leads ({}); be more specific",
+            many.len(),
+            many.iter()
+                .map(|l| l.display_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Write to standard output; a reader that went away (`| head`) ends the output quietly.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
+    }
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<10} [{bar:30}] {pos}/{len}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn demo(app: &LocalApp) -> Result<()> {
+    // Drop the samples into the inbox, exactly as a telephony export would.
+    let inbox_dir = app.inbox_dir();
+    for file in SAMPLES.files() {
+        std::fs::write(inbox_dir.join(file.path()), file.contents())?;
+    }
+    let groups = local::group_files(SAMPLES.files().map(|f| f.path().to_owned())).len();
+    let bar = progress(groups as u64, "ingesting");
+    let mut tally = output::Tally::default();
+    Inbox::new(app.clone())
+        .process_all(&mut |outcome| {
+            tally.add(outcome);
+            bar.inc(1);
+        })
+        .await?;
+    bar.finish_and_clear();
+    let scored = drain(app).await?;
+    emit(&format!("{}\n", tally.summary(scored)))?;
+    print_problems(app, &tally).await?;
+    let page = app
+        .deps
+        .leads
+        .list_leads(
+            &app.deps.config.tenant,
+            &LeadQuery {
+                limit: Some(100),
+                ..Default::default()
+            },
+        )
+        .await?;
+    emit(&output::leads_table(&page.items))?;
+    emit(&format!(
+        "\nWhy? `leadscore --data-dir {} show <lead>` shows the evidence behind a score.\n",
+        app.data_dir.display()
+    ))?;
+    Ok(())
+}
+
+/// Run queued analysis and scoring to the end, with a spinner.
+async fn drain(app: &LocalApp) -> Result<usize> {
+    let pending = app.store.queue_counts().await?.pending;
+    let bar = progress(pending, "scoring");
+    let worker = app.worker();
+    let mut ran = 0;
+    loop {
+        if worker.run_one().await? {
+            ran += 1;
+            bar.set_length(
+                bar.length()
+                    .unwrap_or(0)
+                    .max(ran as u64 + app.store.queue_counts().await?.pending),
+            );
+            bar.inc(1);
+            continue;
+        }
+        let counts = app.store.queue_counts().await?;
+        if counts.pending == 0 && counts.running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bar.finish_and_clear();
+    Ok(ran)
+}
+
+async fn print_problems(app: &LocalApp, tally: &output::Tally) -> Result<()> {
+    for (file, err) in &tally.errors {
+        eprintln!("  rejected {file}: {err}");
+    }
+    for (job, err) in app.store.dead_jobs().await? {
+        eprintln!("  failed {}: {err}", job.key());
+    }
+    Ok(())
+}
+
+async fn ingest(app: &LocalApp, paths: Vec<PathBuf>) -> Result<()> {
+    let mut files = Vec::new();
+    for p in &paths {
+        if p.is_dir() {
+            for entry in
+                std::fs::read_dir(p).with_context(|| format!("cannot read {}", p.display()))?
+            {
+                let path = entry?.path();
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            bail!("{} is neither a file nor a folder", p.display());
+        }
+    }
+    let groups = local::group_files(files);
+    let bar = progress(groups.len() as u64, "ingesting");
+    let mut tally = output::Tally::default();
+    for group in &groups {
+        let outcome = local::ingest_group(&app.deps, &app.deps.config.tenant, group).await;
+        let lines: String = outcome
+            .results
+            .iter()
+            .map(|r| output::file_line(r) + "\n")
+            .collect();
+        bar.suspend(|| emit(&lines))?;
+        tally.add(&outcome);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let scored = drain(app).await?;
+    emit(&format!("{}\n", tally.summary(scored)))?;
+    for (job, err) in app.store.dead_jobs().await? {
+        eprintln!("  failed {}: {err}", job.key());
+    }
+    if tally.errors.is_empty() {
+        Ok(())
+    } else {
+        bail!("{} file(s) could not be ingested", tally.errors.len())
+    }
+}
+
+async fn serve(app: LocalApp, port: u16) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("cannot listen on 127.0.0.1:{port} (is another server using it? try --port 0)")
+        })?;
+    let addr = listener.local_addr()?;
+    println!(
+        "leadscore is serving http://{addr} (data in {})",
+        app.data_dir.display()
+    );
+    println!(
+        "drop calls into {} ; GET http://{addr}/leads for the ranked leads; Ctrl-C stops",
+        app.inbox_dir().display()
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    local::serve(app, listener, shutdown).await?;
+    Ok(())
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::text::{sentences, tokens};
-use crate::domain::Transcript;
+use crate::domain::Segment;
 
 const STOP: &[&str] = &[
     "a",
@@ -193,17 +193,23 @@ const STOP: &[&str] = &[
     "yours",
 ];
 
-/// The top `n` keyword phrases of a transcript, best first.
-pub fn extract(transcript: &Transcript, n: usize) -> Vec<String> {
+/// The top `n` keyword phrases of some segments, best first. Words in `exclude` (speaker
+/// names, say) never form part of a keyword.
+pub fn extract<'a>(
+    segments: impl IntoIterator<Item = &'a Segment>,
+    exclude: &[String],
+    n: usize,
+) -> Vec<String> {
     let mut candidates: Vec<Vec<String>> = Vec::new();
-    for seg in &transcript.segments {
+    for seg in segments {
         for sentence in sentences(&seg.text) {
             for chunk in sentence.split([',', ';', ':', '(', ')', '"']) {
                 let mut run: Vec<String> = Vec::new();
                 for t in tokens(chunk) {
                     let keep = t.chars().count() >= 3
                         && !t.chars().all(|c| c.is_ascii_digit())
-                        && STOP.binary_search(&t.as_str()).is_err();
+                        && STOP.binary_search(&t.as_str()).is_err()
+                        && !exclude.contains(&t);
                     if keep {
                         run.push(t);
                     } else if !run.is_empty() {
@@ -278,7 +284,7 @@ mod tests {
             b"Caller: We need solar panels for the warehouse roof.\nAgent: Solar panels on a flat warehouse roof work well.\nCaller: And a battery backup, yeah.",
         )
         .unwrap();
-        let k = extract(&t, 3);
+        let k = extract(&t.segments, &["caller".to_owned()], 3);
         assert!(k.iter().any(|p| p.contains("solar panels")), "{k:?}");
         assert!(!k.iter().any(|p| p == "yeah"), "{k:?}");
     }

@@ -14,12 +14,16 @@ mod text;
 pub use roles::detect_roles;
 pub use sentiment::compound;
 
-use crate::domain::{Analysis, Hit, SentimentSummary, TalkMetrics, Transcript};
+use crate::domain::{Analysis, Direction, Hit, SentimentSummary, TalkMetrics, Transcript};
 
 /// Analyse a transcript. `agent_hint` is the agent's speaker label from call metadata, which
-/// overrides role detection.
-pub fn analyze(transcript: &Transcript, agent_hint: Option<&str>) -> Analysis {
-    let roles = detect_roles(transcript, agent_hint);
+/// overrides role detection; `direction` says who answered.
+pub fn analyze(
+    transcript: &Transcript,
+    agent_hint: Option<&str>,
+    direction: Direction,
+) -> Analysis {
+    let roles = detect_roles(transcript, agent_hint, direction);
     let is_customer = |speaker: &str| match (&roles.customer, &roles.agent) {
         (Some(c), _) => c == speaker,
         (None, Some(a)) => a != speaker,
@@ -105,13 +109,30 @@ pub fn analyze(transcript: &Transcript, agent_hint: Option<&str>) -> Analysis {
         }
     }
 
+    // What the customer talked about; everything said, when no one is known to be the customer.
+    let names: Vec<String> = transcript
+        .speakers()
+        .iter()
+        .flat_map(|s| text::tokens(s))
+        .collect();
+    let theirs: Vec<_> = transcript
+        .segments
+        .iter()
+        .filter(|s| is_customer(&s.speaker))
+        .collect();
+    let keywords = if theirs.is_empty() {
+        keywords::extract(&transcript.segments, &names, 8)
+    } else {
+        keywords::extract(theirs, &names, 8)
+    };
+
     Analysis {
         roles,
         sentiment,
         intents,
         objections,
         junk,
-        keywords: keywords::extract(transcript, 8),
+        keywords,
         talk,
         quotes: kept,
     }

@@ -134,7 +134,6 @@ const OBJECTIONS: &[(&str, &[&str])] = &[
             "not looking",
             "don't need",
             "do not need",
-            "not right now",
             "not a good time",
             "not for us",
         ],

@@ -1,6 +1,6 @@
 //! Who is the customer and who the agent.
 
-use crate::domain::{Roles, Transcript};
+use crate::domain::{Direction, Roles, Transcript};
 
 /// Phrases agents open with.
 const AGENT_MARKERS: &[&str] = &[
@@ -28,8 +28,8 @@ const AGENT_NAMES: &[&str] = &[
 const CUSTOMER_NAMES: &[&str] = &["customer", "caller", "client", "prospect", "lead", "buyer"];
 
 /// Decide roles: metadata first, then speaker names that say it, then the greeting, then who
-/// spoke first.
-pub fn detect_roles(t: &Transcript, agent_hint: Option<&str>) -> Roles {
+/// spoke first (the tenant answers inbound calls; the lead answers outbound ones).
+pub fn detect_roles(t: &Transcript, agent_hint: Option<&str>, direction: Direction) -> Roles {
     let speakers = t.speakers();
     let other = |agent: &str| {
         speakers
@@ -103,7 +103,10 @@ pub fn detect_roles(t: &Transcript, agent_hint: Option<&str>) -> Roles {
     {
         return decided(agent, 0.85, "agent greeting");
     }
-    decided(speakers[0], 0.55, "first speaker answers the call")
+    match direction {
+        Direction::Inbound => decided(speakers[0], 0.55, "the agent answers an inbound call"),
+        Direction::Outbound => decided(speakers[1], 0.55, "the lead answers an outbound call"),
+    }
 }
 
 #[cfg(test)]

@@ -185,10 +185,22 @@ impl Inbox {
         Ok(out)
     }
 
+    /// Ingest everything in the inbox now, whether or not it has settled (for callers that
+    /// put the files there themselves). `on_group` hears of each group as it is done.
+    pub async fn process_all(
+        &self,
+        on_group: &mut (dyn FnMut(&GroupOutcome) + Send),
+    ) -> Result<usize> {
+        let all = self.list()?;
+        self.process(&all, on_group).await
+    }
+
     /// Ingest every group whose files are all `settled`, and move the files out of the inbox.
+    /// Returns how many files were handled.
     pub async fn process(
         &self,
         settled: &HashMap<PathBuf, (u64, Option<SystemTime>)>,
+        on_group: &mut (dyn FnMut(&GroupOutcome) + Send),
     ) -> Result<usize> {
         let mut done = 0;
         for group in group_files(settled.keys().cloned()) {
@@ -238,6 +250,7 @@ impl Inbox {
                     )?;
                 }
             }
+            on_group(&outcome);
         }
         Ok(done)
     }
@@ -265,7 +278,7 @@ impl Inbox {
                         .map(|(p, s)| (p.clone(), *s))
                         .collect();
                     if !settled.is_empty()
-                        && let Err(e) = self.process(&settled).await
+                        && let Err(e) = self.process(&settled, &mut |_| {}).await
                     {
                         warn!(error = %e.report(), "inbox scan failed");
                     }

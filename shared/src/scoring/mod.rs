@@ -131,9 +131,9 @@ pub const DEFAULT_RULES: &[(&str, &str, f64, &str)] = &[
     ),
     (
         "default-repeat",
-        "calls.count >= 2",
+        "calls.inbound >= 2",
         10.0,
-        "Called more than once",
+        "Called us more than once",
     ),
     (
         "default-long-call",
@@ -208,7 +208,7 @@ mod tests {
 
     fn call(tenant: &TenantId, lead: &Lead, text: &str, minutes_ago: i64) -> Call {
         let transcript = parse_transcript(TranscriptFormat::PlainText, text.as_bytes()).unwrap();
-        let analysis = crate::analysis::analyze(&transcript, None);
+        let analysis = crate::analysis::analyze(&transcript, None, Direction::Inbound);
         let now = Utc::now();
         Call {
             tenant_id: tenant.clone(),

@@ -140,37 +140,35 @@ async fn create_lead(
 }
 
 /// A call as the API shows it: the stored call plus its transcript as text.
-#[derive(Serialize)]
-struct CallView {
+#[derive(Debug, Serialize)]
+pub struct CallView {
     #[serde(flatten)]
-    call: Call,
-    call_transcript: Option<String>,
+    pub call: Call,
+    pub call_transcript: Option<String>,
 }
 
-#[derive(Serialize)]
-struct LeadDetail {
+/// A lead with everything behind its score: its calls (with transcripts) and its score ledger.
+#[derive(Debug, Serialize)]
+pub struct LeadDetail {
     #[serde(flatten)]
-    lead: Lead,
-    calls: Vec<CallView>,
-    score_history: Vec<ScoreChange>,
+    pub lead: Lead,
+    pub calls: Vec<CallView>,
+    pub score_history: Vec<ScoreChange>,
 }
 
-async fn get_lead(State(deps): State<Deps>, Path(id): Path<String>) -> ApiResult<Json<LeadDetail>> {
-    let tenant = tenant(&deps);
-    let id = lead_id(&id)?;
+/// Gather a lead's detail view (`GET /leads/{id}`, `leadscore show`).
+pub async fn lead_detail(deps: &Deps, tenant: &TenantId, id: &LeadId) -> crate::Result<LeadDetail> {
     let lead = deps
         .leads
-        .get_lead(&tenant, &id)
+        .get_lead(tenant, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
     let mut calls = Vec::new();
-    for call in deps.calls.calls_for_lead(&tenant, &id).await? {
+    for call in deps.calls.calls_for_lead(tenant, id).await? {
         let call_transcript = match &call.transcript_key {
-            Some(key) => Some(
-                serde_json::from_slice::<Transcript>(&deps.blobs.get(key).await?)
-                    .map_err(Error::from)?
-                    .to_text(),
-            ),
+            Some(key) => {
+                Some(serde_json::from_slice::<Transcript>(&deps.blobs.get(key).await?)?.to_text())
+            }
             None => None,
         };
         calls.push(CallView {
@@ -178,12 +176,18 @@ async fn get_lead(State(deps): State<Deps>, Path(id): Path<String>) -> ApiResult
             call_transcript,
         });
     }
-    let score_history = deps.leads.score_history(&tenant, &id).await?;
-    Ok(Json(LeadDetail {
+    let score_history = deps.leads.score_history(tenant, id).await?;
+    Ok(LeadDetail {
         lead,
         calls,
         score_history,
-    }))
+    })
+}
+
+async fn get_lead(State(deps): State<Deps>, Path(id): Path<String>) -> ApiResult<Json<LeadDetail>> {
+    Ok(Json(
+        lead_detail(&deps, &tenant(&deps), &lead_id(&id)?).await?,
+    ))
 }
 
 async fn update_lead(

@@ -1,0 +1,214 @@
+//! Human-readable output: tables and details for a terminal.
+
+use std::fmt::Write;
+
+use shared::domain::{CallStatus, Evidence, Lead};
+use shared::handlers::api::LeadDetail;
+use shared::handlers::ingest::Outcome;
+use shared::local::{GroupOutcome, GroupResult};
+
+/// Counts of what ingest did, and the files it rejected.
+#[derive(Default)]
+pub struct Tally {
+    pub created: usize,
+    pub attached: usize,
+    pub duplicate: usize,
+    pub errors: Vec<(String, String)>,
+}
+
+impl Tally {
+    pub fn add(&mut self, outcome: &GroupOutcome) {
+        for r in &outcome.results {
+            match &r.result {
+                Ok(report) => match report.outcome {
+                    Outcome::Created => self.created += 1,
+                    Outcome::Attached => self.attached += 1,
+                    Outcome::Duplicate => self.duplicate += 1,
+                },
+                Err(e) => self.errors.push((file_name(r), e.to_string())),
+            }
+        }
+    }
+
+    pub fn summary(&self, jobs: usize) -> String {
+        format!(
+            "{} new calls, {} added to earlier calls, {} already ingested, {} rejected; {} analysis and scoring steps run",
+            self.created,
+            self.attached,
+            self.duplicate,
+            self.errors.len(),
+            jobs
+        )
+    }
+}
+
+fn file_name(r: &GroupResult) -> String {
+    r.path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One line per file for `leadscore ingest`.
+pub fn file_line(r: &GroupResult) -> String {
+    match &r.result {
+        Ok(report) => {
+            let what = match report.outcome {
+                Outcome::Created => "new call",
+                Outcome::Attached => "added to call",
+                Outcome::Duplicate => "already ingested",
+            };
+            format!(
+                "  {:<44} {what} {} ({})",
+                file_name(r),
+                report.call.call_id,
+                report.call.status.as_str()
+            )
+        }
+        Err(e) => format!("  {:<44} REJECTED: {e}", file_name(r)),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+/// The ranked list.
+pub fn leads_table(leads: &[Lead]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5}  TOP REASONS",
+        "RANK", "SCORE", "TIER", "LEAD", "PHONE", "CALLS"
+    );
+    for (i, l) in leads.iter().enumerate() {
+        let reasons = l
+            .factors
+            .iter()
+            .take(3)
+            .map(|f| format!("{} ({:+})", f.description, f.points))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let _ = writeln!(
+            out,
+            "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5}  {}",
+            i + 1,
+            l.lead_score.map_or("-".to_owned(), |s| s.to_string()),
+            l.tier.map_or("-", |t| t.as_str()),
+            truncate(&l.display_name(), 22),
+            l.phone_number.as_str(),
+            l.call_count,
+            if reasons.is_empty() {
+                "(no rule matched yet)".to_owned()
+            } else {
+                reasons
+            }
+        );
+    }
+    if leads.is_empty() {
+        out.push_str("(no leads yet: `leadscore demo`, or drop calls into the inbox)\n");
+    }
+    out
+}
+
+/// One lead in full.
+pub fn lead_detail(d: &LeadDetail) -> String {
+    let l = &d.lead;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}  ({})",
+        l.display_name(),
+        l.phone_number,
+        l.lead_id
+    );
+    if let Some(c) = &l.company {
+        let _ = writeln!(out, "  company: {c}");
+    }
+    let _ = writeln!(
+        out,
+        "  score:   {} ({})   calls: {}   customer sentiment: {}",
+        l.lead_score.map_or("-".to_owned(), |s| s.to_string()),
+        l.tier.map_or("unscored", |t| t.as_str()),
+        l.call_count,
+        l.ai_sentiment
+            .map_or("-".to_owned(), |s| format!("{s:+.2}"))
+    );
+    if !l.ai_keywords.is_empty() {
+        let _ = writeln!(out, "  keywords: {}", l.ai_keywords.join(", "));
+    }
+    let _ = writeln!(out, "\nWhy this score:");
+    if l.factors.is_empty() {
+        let _ = writeln!(out, "  no rule matched yet");
+    }
+    for f in &l.factors {
+        let _ = writeln!(out, "  {:+6}  {}  [{}]", f.points, f.description, f.rule_id);
+        for e in &f.evidence {
+            match e {
+                Evidence::Quote {
+                    call_id,
+                    speaker,
+                    at,
+                    text,
+                } => {
+                    let who = d
+                        .calls
+                        .iter()
+                        .find(|c| &c.call.call_id == call_id)
+                        .map_or(String::new(), |c| {
+                            format!("{} ", c.call.call_start_time.format("%Y-%m-%d"))
+                        });
+                    let _ = writeln!(
+                        out,
+                        "          {who}@{}:{:02} {speaker}: \"{}\"",
+                        (at.max(0.0) as u64) / 60,
+                        (at.max(0.0) as u64) % 60,
+                        text
+                    );
+                }
+                Evidence::Field { name, value } => {
+                    let _ = writeln!(out, "          {name} = {value}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(out, "\nCalls:");
+    for c in &d.calls {
+        let call = &c.call;
+        let detail = call.status_detail.as_deref().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  {}  {:<8} {:>5}s  {:<19} {}  {}",
+            call.call_start_time.format("%Y-%m-%d %H:%M UTC"),
+            format!("{:?}", call.direction).to_lowercase(),
+            call.call_duration
+                .map_or("-".to_owned(), |d| format!("{d:.0}")),
+            call.status.as_str(),
+            call.call_id,
+            if call.status == CallStatus::Failed || call.status == CallStatus::AwaitingTranscript {
+                detail
+            } else {
+                ""
+            }
+        );
+    }
+    if d.score_history.len() > 1 {
+        let _ = writeln!(out, "\nScore history:");
+        for h in &d.score_history {
+            let _ = writeln!(
+                out,
+                "  {}  {:>3} -> {:>3} ({})  {}",
+                h.at.format("%Y-%m-%d %H:%M:%S"),
+                h.previous.map_or("-".to_owned(), |p| p.to_string()),
+                h.score,
+                h.tier.as_str(),
+                h.cause.key()
+            );
+        }
+    }
+    out
+}
