@@ -14,10 +14,14 @@ pub enum Error {
     /// The thing asked for does not exist (in the caller's tenant).
     #[error("{0} not found")]
     NotFound(String),
-    /// The write clashes with what is stored: a duplicate with different content, or a
-    /// concurrent update (optimistic concurrency). Nothing was changed.
+    /// The write clashes with what is stored (a duplicate with different content, a phone
+    /// number another lead has). Nothing was changed; retrying will not help.
     #[error("{0}")]
     Conflict(String),
+    /// Someone else updated the record between our read and our write (optimistic
+    /// concurrency). Nothing was changed: read again and retry.
+    #[error("{0}")]
+    Concurrent(String),
     /// A dependency failed in a way that may pass: retry.
     #[error("{message}")]
     Transient {
@@ -47,6 +51,10 @@ impl Error {
         Error::Conflict(msg.into())
     }
 
+    pub fn concurrent(msg: impl Into<String>) -> Self {
+        Error::Concurrent(msg.into())
+    }
+
     pub fn internal(msg: impl Into<String>, source: impl Into<Source>) -> Self {
         Error::Internal {
             message: msg.into(),
@@ -64,7 +72,7 @@ impl Error {
     /// Whether trying the same work again may succeed (queue consumers use this to decide
     /// between a retry and recording a permanent failure).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Transient { .. } | Error::Conflict(_))
+        matches!(self, Error::Transient { .. } | Error::Concurrent(_))
     }
 
     /// Prefix a validation message with where the bad input came from.

@@ -1,1 +1,8 @@
+//! Integration tests: the REST API over a real socket, the pipeline on the embedded store
+//! (a real SQLite file in a temporary folder), the inbox, and recovery after a crash.
 
+mod formats;
+mod helpers;
+mod leads_api;
+mod pipeline;
+mod recovery;

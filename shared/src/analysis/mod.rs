@@ -152,6 +152,7 @@ mod tests {
         analyze(
             &parse_transcript(TranscriptFormat::PlainText, t.as_bytes()).unwrap(),
             None,
+            Direction::Inbound,
         )
     }
 

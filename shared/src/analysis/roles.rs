@@ -119,7 +119,21 @@ mod tests {
         detect_roles(
             &parse_transcript(TranscriptFormat::PlainText, text.as_bytes()).unwrap(),
             hint,
+            Direction::Inbound,
         )
+    }
+
+    #[test]
+    fn without_other_clues_direction_says_who_answered() {
+        let t = parse_transcript(TranscriptFormat::PlainText, b"A: Hello?\nB: Hi there.").unwrap();
+        assert_eq!(
+            detect_roles(&t, None, Direction::Inbound).agent.as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            detect_roles(&t, None, Direction::Outbound).agent.as_deref(),
+            Some("B")
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! on: a transcript is normalised and queued for analysis; audio goes to the speech engine, or
 //! waits for a transcript where there is none.
 //!
-//! A call is identified by its external id when the metadata has one, else by its file stem,
-//! so the parts of one call (`x.wav`, `x.vtt`, `x.meta.json`) meet on one call, and the same
-//! file delivered twice changes nothing.
+//! A call is identified by its file stem (for the API: its external id, or a digest of the
+//! submission), so the parts of one call (`x.wav`, `x.vtt`, `x.meta.json`) meet on one call,
+//! and the same file delivered twice changes nothing.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -125,25 +125,44 @@ pub async fn register(
     artifact: Artifact,
     received_at: DateTime<Utc>,
 ) -> Result<IngestReport> {
-    let identity = match &metadata.external_id {
-        Some(ext) => format!("external:{ext}"),
-        None => format!("name:{source_name}"),
-    };
+    // The stem names the call, so every part of it meets on one call whether or not each part
+    // came with its sidecar.
+    let identity = format!("name:{source_name}");
     let call_id = CallId::derive(tenant, &identity);
-    let (mut call, created) = match deps.calls.get_call(tenant, &call_id).await? {
-        Some(existing) => (existing, false),
-        None => create_call(deps, tenant, call_id, source_name, &metadata, received_at).await?,
-    };
-    // Count the call on its lead; idempotent, so a retry after a crash finishes the job.
-    deps.leads
-        .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
-        .await?;
-
-    let attached = attach(deps, &mut call, artifact).await?;
-    let outcome = match (created, attached) {
-        (true, _) => Outcome::Created,
-        (false, true) => Outcome::Attached,
-        (false, false) => Outcome::Duplicate,
+    // Concurrent deliveries of one call race on its version: the losers re-read, and then
+    // find the work done (a duplicate) or still to do.
+    let mut tries = 0;
+    let (call, outcome) = loop {
+        let (mut call, created) = match deps.calls.get_call(tenant, &call_id).await? {
+            Some(existing) => (existing, false),
+            None => {
+                create_call(
+                    deps,
+                    tenant,
+                    call_id.clone(),
+                    source_name,
+                    &metadata,
+                    received_at,
+                )
+                .await?
+            }
+        };
+        // Count the call on its lead; idempotent, so a retry after a crash finishes the job.
+        deps.leads
+            .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
+            .await?;
+        match attach(deps, &mut call, artifact.clone()).await {
+            Ok(attached) => {
+                let outcome = match (created, attached) {
+                    (true, _) => Outcome::Created,
+                    (false, true) => Outcome::Attached,
+                    (false, false) => Outcome::Duplicate,
+                };
+                break (call, outcome);
+            }
+            Err(Error::Concurrent(_)) if tries < 5 => tries += 1,
+            Err(e) => return Err(e),
+        }
     };
     // Re-drive the next stage: if an earlier delivery stopped between storing the call and
     // queueing its job, this one finishes the job (queues drop duplicates).
@@ -274,7 +293,7 @@ async fn lead_for(
                 }
                 lead.updated_at = Utc::now();
                 match deps.leads.update_lead(&lead).await {
-                    Err(Error::Conflict(_)) => continue,
+                    Err(Error::Concurrent(_)) => continue,
                     other => return other,
                 }
             }
@@ -290,7 +309,7 @@ async fn lead_for(
             }
         }
     }
-    Err(Error::conflict(format!(
+    Err(Error::concurrent(format!(
         "the lead for {phone} kept changing; try again"
     )))
 }

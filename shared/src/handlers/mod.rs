@@ -54,7 +54,7 @@ pub(crate) async fn mark_failed(
         };
         call.fail(stage, reason);
         match deps.calls.update_call(&call).await {
-            Err(crate::Error::Conflict(_)) => continue,
+            Err(crate::Error::Concurrent(_)) => continue,
             other => return other.map(|_| ()),
         }
     }

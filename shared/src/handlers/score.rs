@@ -54,7 +54,7 @@ pub async fn handle(
         lead.updated_at = now;
         let saved = match deps.leads.save_score(&lead, &change).await {
             Ok(saved) => saved,
-            Err(Error::Conflict(_)) => continue,
+            Err(Error::Concurrent(_)) => continue,
             Err(e) => return Err(e),
         };
         if let ScoreCause::NewCall { call_id } = cause {
@@ -66,7 +66,7 @@ pub async fn handle(
         }
         return Ok(Scored::AlreadyApplied);
     }
-    Err(Error::conflict(format!(
+    Err(Error::concurrent(format!(
         "lead {lead_id} kept changing while it was scored; try again"
     )))
 }
@@ -86,7 +86,7 @@ async fn mark_scored(
         }
         call.set_status(CallStatus::Scored, Some(format!("lead scored {value}")));
         match deps.calls.update_call(&call).await {
-            Err(Error::Conflict(_)) => continue,
+            Err(Error::Concurrent(_)) => continue,
             other => return other.map(|_| ()),
         }
     }

@@ -1,4 +1,5 @@
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
@@ -38,11 +39,11 @@ impl BlobStore for FileBlobStore {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let dir = path.parent().expect("a key has a parent under the root");
             std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!(
-                ".{}.tmp-{}",
-                path.file_name().unwrap_or_default().to_string_lossy(),
-                std::process::id()
-            ));
+            // A temp name of its own per write: concurrent writers of one key never share one.
+            static WRITES: AtomicU64 = AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, Ordering::Relaxed);
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = dir.join(format!(".{file}.tmp-{}-{n}", std::process::id()));
             {
                 use std::io::Write;
                 let mut f = std::fs::File::create(&tmp)?;
@@ -82,6 +83,16 @@ mod tests {
             store.get("recordings/t/b.vtt").await,
             Err(Error::NotFound(_))
         ));
+        // Concurrent writes of one key all succeed, and one of them wins whole.
+        let writes = (0..16u8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.put("k/same", &[i; 4096]).await })
+        });
+        for w in writes.collect::<Vec<_>>() {
+            w.await.unwrap().unwrap();
+        }
+        let got = store.get("k/same").await.unwrap();
+        assert!(got.len() == 4096 && got.iter().all(|b| *b == got[0]));
         for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
             assert!(
                 matches!(store.put(bad, b"x").await, Err(Error::Validation(_))),

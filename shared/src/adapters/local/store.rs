@@ -342,7 +342,7 @@ fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
         return Err(
             match read_lead(c, lead.tenant_id.as_str(), lead.lead_id.as_str())? {
                 None => Error::not_found(format!("lead {}", lead.lead_id)),
-                Some(_) => Error::conflict(format!(
+                Some(_) => Error::concurrent(format!(
                     "lead {} was changed by someone else; read it again",
                     lead.lead_id
                 )),
@@ -631,7 +631,7 @@ impl CallStore for SqliteStore {
                 return Err(
                     match read_call(c, call.tenant_id.as_str(), call.call_id.as_str())? {
                         None => Error::not_found(format!("call {}", call.call_id)),
-                        Some(_) => Error::conflict(format!(
+                        Some(_) => Error::concurrent(format!(
                             "call {} was changed by someone else; read it again",
                             call.call_id
                         )),
@@ -733,7 +733,7 @@ impl RuleStore for SqliteStore {
             if n == 0 {
                 return Err(match read_rule(c, rule.tenant_id.as_str(), rule.rule_id.as_str())? {
                     None => Error::not_found(format!("rule {}", rule.rule_id)),
-                    Some(_) => Error::conflict(format!("rule {} was changed by someone else; read it again", rule.rule_id)),
+                    Some(_) => Error::concurrent(format!("rule {} was changed by someone else; read it again", rule.rule_id)),
                 });
             }
             Ok(next)
@@ -838,7 +838,7 @@ mod tests {
         b.company = Some("B".into());
         let err = s.update_lead(&b).await.unwrap_err();
         // THEN the second is told to re-read, and the first write stands
-        assert!(matches!(err, Error::Conflict(_)));
+        assert!(matches!(err, Error::Concurrent(_)));
         let stored = s.get_lead(&l.tenant_id, &l.lead_id).await.unwrap().unwrap();
         assert_eq!(
             (

@@ -210,11 +210,11 @@ async fn update_lead(
         match deps.leads.update_lead(&lead).await {
             // A concurrent write moved the version: re-apply the patch to the fresh copy. A
             // phone number taken by another lead is a conflict to report.
-            Err(Error::Conflict(m)) if m.contains("changed by someone else") => continue,
+            Err(Error::Concurrent(_)) => continue,
             other => return Ok(Json(other?)),
         }
     }
-    Err(ApiError(Error::conflict(format!(
+    Err(ApiError(Error::concurrent(format!(
         "lead {id} kept changing; try again"
     ))))
 }

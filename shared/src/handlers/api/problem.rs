@@ -45,6 +45,11 @@ impl IntoResponse for ApiError {
                 "conflict",
                 "Conflict with stored data",
             ),
+            Error::Concurrent(_) => (
+                StatusCode::CONFLICT,
+                "concurrent-update",
+                "Changed by someone else; retry",
+            ),
             Error::Transient { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

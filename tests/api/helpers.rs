@@ -1,0 +1,171 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use shared::local::LocalApp;
+
+/// Logs stay quiet unless `TEST_LOG` is set.
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("debug")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+/// A running local server: API on a real socket, inbox watched, worker running.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: LocalApp,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app(data_dir: &Path) -> TestApp {
+    init_logs();
+    let app = LocalApp::open(data_dir, shared::Config::default()).expect("open the data folder");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = app.clone();
+    let handle = tokio::spawn(async move {
+        shared::local::serve(served, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        addr,
+        app,
+        client: reqwest::Client::new(),
+        stop: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Poll `GET path` until `done` holds for the body; panics with the last body after 30 s.
+    pub async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, body) = self.get(path).await;
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "gave up waiting on {path}; last body: {body:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the queue is empty and no inbox file is left.
+    pub async fn settle(&self) {
+        let start = Instant::now();
+        loop {
+            let counts = self.app.store.queue_counts().await.unwrap();
+            let inbox_empty = std::fs::read_dir(self.app.inbox_dir())
+                .unwrap()
+                .next()
+                .is_none();
+            if counts.pending == 0 && counts.running == 0 && inbox_empty {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the pipeline did not settle: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A file of the bundled sample set.
+pub fn sample(name: &str) -> PathBuf {
+    repo_root().join("samples/calls").join(name)
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// Put a file into the inbox the way a slow exporter would: written elsewhere, then moved in.
+pub fn drop_into(app: &LocalApp, name: &str, bytes: &[u8]) {
+    let staging = app.data_dir.join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join(name), bytes).unwrap();
+    std::fs::rename(staging.join(name), app.inbox_dir().join(name)).unwrap();
+}
+
+pub fn drop_sample(app: &LocalApp, name: &str) {
+    drop_into(app, name, &std::fs::read(sample(name)).unwrap());
+}
+
+/// The lead with this phone number in a `GET /leads` body.
+pub fn lead_by_phone<'a>(leads: &'a Value, phone: &str) -> Option<&'a Value> {
+    leads["leads"]
+        .as_array()?
+        .iter()
+        .find(|l| l["phone_number"] == phone)
+}
