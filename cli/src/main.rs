@@ -107,12 +107,14 @@ fn main() -> Result<()> {
 }
 
 fn init_logging(serving: bool) {
+    use std::io::IsTerminal;
     let default = if serving { "info" } else { "warn" };
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }
@@ -366,14 +368,18 @@ async fn serve(app: LocalApp, port: u16) -> Result<()> {
             format!("cannot listen on 127.0.0.1:{port} (is another server using it? try --port 0)")
         })?;
     let addr = listener.local_addr()?;
-    println!(
-        "leadscore is serving http://{addr} (data in {})",
-        app.data_dir.display()
-    );
-    println!(
-        "drop calls into {} ; GET http://{addr}/leads for the ranked leads; Ctrl-C stops",
+    // One write, and a closed stdout is no reason for a server to stop.
+    let banner = format!(
+        "leadscore is serving http://{addr} (data in {})\n\
+         drop calls into {} ; GET http://{addr}/leads for the ranked leads; Ctrl-C stops\n",
+        app.data_dir.display(),
         app.inbox_dir().display()
     );
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

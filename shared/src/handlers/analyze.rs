@@ -9,7 +9,7 @@ use crate::domain::{CallId, CallStatus, ScoreCause, TenantId, Transcript};
 use crate::error::{Error, Result};
 use crate::ports::Job;
 
-#[instrument(skip(deps))]
+#[instrument(skip_all, fields(tenant = %tenant, call_id = %call_id))]
 pub async fn handle(deps: &Deps, tenant: &TenantId, call_id: &CallId) -> Result<()> {
     let mut call = deps
         .calls

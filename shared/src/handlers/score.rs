@@ -18,7 +18,7 @@ pub enum Scored {
     AlreadyApplied,
 }
 
-#[instrument(skip(deps))]
+#[instrument(skip_all, fields(tenant = %tenant, lead_id = %lead_id, cause = %cause.key()))]
 pub async fn handle(
     deps: &Deps,
     tenant: &TenantId,

@@ -261,7 +261,7 @@ mod tests {
         // WHEN it is scored under the default rules
         let score = score_lead(
             &lead,
-            &[c.clone()],
+            std::slice::from_ref(&c),
             &default_rules(&tenant, now),
             &TierThresholds::default(),
             now,
@@ -312,7 +312,13 @@ mod tests {
             5,
         );
         let mut rules = default_rules(&tenant, now);
-        let score = score_lead(&lead, &[c.clone()], &rules, &TierThresholds::default(), now);
+        let score = score_lead(
+            &lead,
+            std::slice::from_ref(&c),
+            &rules,
+            &TierThresholds::default(),
+            now,
+        );
         assert_eq!((score.value, score.tier), (0, Tier::Cold));
         assert!(
             score

@@ -275,7 +275,16 @@ impl SqliteStore {
     }
 }
 
-fn lead_row(lead: &Lead) -> Result<(i64, Option<&'static str>, Option<String>, String, String)> {
+/// A lead's indexed columns and its document.
+struct LeadRow {
+    rank: i64,
+    tier: Option<&'static str>,
+    status: Option<String>,
+    search: String,
+    doc: String,
+}
+
+fn lead_row(lead: &Lead) -> Result<LeadRow> {
     let search = [
         lead.first_name.as_deref(),
         lead.last_name.as_deref(),
@@ -288,13 +297,13 @@ fn lead_row(lead: &Lead) -> Result<(i64, Option<&'static str>, Option<String>, S
     .collect::<Vec<_>>()
     .join(" ")
     .to_lowercase();
-    Ok((
-        lead.lead_score.map_or(-1, i64::from),
-        lead.tier.map(|t| t.as_str()),
-        lead.crm_lead_status.as_ref().map(|s| s.to_lowercase()),
+    Ok(LeadRow {
+        rank: lead.lead_score.map_or(-1, i64::from),
+        tier: lead.tier.map(|t| t.as_str()),
+        status: lead.crm_lead_status.as_ref().map(|s| s.to_lowercase()),
         search,
-        serde_json::to_string(lead)?,
-    ))
+        doc: serde_json::to_string(lead)?,
+    })
 }
 
 fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
@@ -313,7 +322,13 @@ fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
 fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
     let mut next = lead.clone();
     next.version = lead.version + 1;
-    let (rank, tier, status, search, doc) = lead_row(&next)?;
+    let LeadRow {
+        rank,
+        tier,
+        status,
+        search,
+        doc,
+    } = lead_row(&next)?;
     let changed = c
         .execute(
             "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9
@@ -383,7 +398,7 @@ impl LeadStore for SqliteStore {
     async fn insert_lead(&self, lead: &Lead) -> Result<()> {
         let lead = lead.clone();
         self.with(move |c| {
-            let (rank, tier, status, search, doc) = lead_row(&lead)?;
+            let LeadRow { rank, tier, status, search, doc } = lead_row(&lead)?;
             c.execute(
                 "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

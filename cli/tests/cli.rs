@@ -1,0 +1,220 @@
+//! The `leadscore` command as a user runs it: the demo, `serve` with the inbox across a hard
+//! kill and restart, `ingest`, `leads`, `show`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn leadscore(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run leadscore")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The ranked table's rows: lines that start with a rank.
+fn rows(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<usize>().is_ok())
+                && l.contains(" +")
+        })
+        .collect()
+}
+
+fn samples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/calls")
+}
+
+#[test]
+fn demo_ranks_the_samples_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = leadscore(dir.path(), &["demo"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let out = stdout(&first);
+    assert!(out.contains("42 new calls"), "{out}");
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 23, "{out}");
+    assert!(
+        rows[0].contains(" hot "),
+        "the top lead is hot: {}",
+        rows[0]
+    );
+    assert!(rows.last().unwrap().contains(" cold "));
+    assert!(out.contains("Said they are ready to buy (+25)"));
+
+    let second = leadscore(dir.path(), &["demo"]);
+    let again = stdout(&second);
+    assert!(
+        again.contains("0 new calls") && again.contains("42 already ingested"),
+        "{again}"
+    );
+    assert_eq!(rows, self::rows(&again), "the ranking is the same");
+
+    // `show` explains a lead with quotes; `--json` is the API's shape.
+    let show = stdout(&leadscore(dir.path(), &["show", "+1 415 555 0134"]));
+    assert!(
+        show.contains("Dana Whitfield") && show.contains("Why this score:"),
+        "{show}"
+    );
+    assert!(
+        show.contains("\"How much would something like that cost?\""),
+        "{show}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&leadscore(dir.path(), &["show", "whitfield", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(json["calls"].as_array().unwrap().len(), 2);
+    let leads: serde_json::Value = serde_json::from_slice(
+        &leadscore(dir.path(), &["leads", "--json", "--tier", "hot"]).stdout,
+    )
+    .unwrap();
+    assert!(
+        leads["leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["tier"] == "hot")
+    );
+
+    let missing = leadscore(dir.path(), &["show", "nobody-at-all"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no lead matches `nobody-at-all`"));
+}
+
+#[test]
+fn ingest_reports_each_file_and_fails_on_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = tempfile::tempdir().unwrap();
+    for name in ["call-001.vtt", "call-001.meta.json"] {
+        std::fs::copy(samples().join(name), drops.path().join(name)).unwrap();
+    }
+    std::fs::write(
+        drops.path().join("20261102T141503Z_+16175550188.srt"),
+        "not a subtitle file",
+    )
+    .unwrap();
+    let out = leadscore(dir.path(), &["ingest", drops.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(!out.status.success(), "a bad file makes the command fail");
+    assert!(
+        text.contains("call-001.vtt") && text.contains("new call"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REJECTED") && text.contains("line 1: expected a subtitle number"),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 file(s) could not be ingested"));
+    // The good call was scored anyway, and the files were left where they were.
+    assert!(stdout(&leadscore(dir.path(), &["leads"])).contains("Dana Whitfield"));
+    assert!(drops.path().join("call-001.vtt").exists());
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `leadscore serve --port 0` and read the address it prints.
+fn serve(data_dir: &Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    // Keep reading whatever else it prints, as a terminal would.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the server prints its address")
+        .to_owned();
+    (Server(child), url)
+}
+
+fn get_leads(url: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("{url}/leads"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn serve_picks_up_a_dropped_call_and_keeps_it_across_a_hard_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = serve(dir.path());
+    // Drop a sample call into the inbox.
+    let inbox = dir.path().join("inbox");
+    for name in ["call-041.json", "call-041.meta.json"] {
+        std::fs::copy(samples().join(name), inbox.join(name)).unwrap();
+    }
+    let started = Instant::now();
+    let ranked = loop {
+        let body = get_leads(&url);
+        if body["leads"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|l| l["lead_score"].is_number()))
+        {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the dropped call never appeared: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let lead = ranked["leads"][0].clone();
+    assert_eq!(lead["first_name"], "Ben");
+    assert_eq!(lead["tier"], "hot");
+
+    // Kill it hard (no graceful shutdown), start again: the lead is still there.
+    drop(server);
+    let (_server, url) = serve(dir.path());
+    let after = get_leads(&url);
+    assert_eq!(after["leads"][0]["lead_id"], lead["lead_id"]);
+    assert_eq!(after["leads"][0]["lead_score"], lead["lead_score"]);
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = stdout(&out);
+    for cmd in ["demo", "serve", "ingest", "leads", "show", "--data-dir"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+}

@@ -1,0 +1,55 @@
+//! The sample events in events/ are real events of the types the Lambda functions take, and
+//! their messages are leadscore's own.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::sqs::SqsEvent;
+use shared::ports::Job;
+
+use crate::helpers::repo_root;
+
+fn event(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("events").join(name)).unwrap()
+}
+
+#[test]
+fn s3_put_names_a_recording_under_a_tenant() {
+    let e: S3Event = serde_json::from_slice(&event("s3-recording-put.json")).unwrap();
+    let key = e.records[0].s3.object.key.as_deref().unwrap();
+    let mut parts = key.splitn(3, '/');
+    assert_eq!(parts.next(), Some("recordings"));
+    shared::domain::TenantId::parse(parts.next().unwrap()).unwrap();
+    let file = parts.next().unwrap();
+    shared::formats::classify(file, b"WEBVTT").unwrap();
+}
+
+#[test]
+fn transcribe_state_change_carries_a_job_name() {
+    let e: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_slice(&event("transcribe-job-completed.json")).unwrap();
+    assert_eq!(e.detail_type, "Transcribe Job State Change");
+    assert_eq!(e.detail["TranscriptionJobStatus"], "COMPLETED");
+    let name = e.detail["TranscriptionJobName"].as_str().unwrap();
+    let (tenant, call) = name.split_once("--").unwrap();
+    shared::domain::TenantId::parse(tenant).unwrap();
+    shared::domain::CallId::parse(call).unwrap();
+}
+
+#[test]
+fn sqs_bodies_are_leadscore_jobs() {
+    for (name, kind) in [("sqs-analyze.json", "analyze"), ("sqs-score.json", "score")] {
+        let e: SqsEvent = serde_json::from_slice(&event(name)).unwrap();
+        let job: Job = serde_json::from_str(e.records[0].body.as_deref().unwrap()).unwrap();
+        assert!(job.key().starts_with(kind), "{name}: {job:?}");
+    }
+}
+
+#[test]
+fn api_request_is_a_get_of_leads_with_a_tenant_claim() {
+    let e: ApiGatewayV2httpRequest =
+        serde_json::from_slice(&event("apigw-get-leads.json")).unwrap();
+    assert_eq!(e.raw_path.as_deref(), Some("/leads"));
+    let claims = &e.request_context.authorizer.unwrap().jwt.unwrap().claims;
+    assert_eq!(claims.get("tenant_id").map(String::as_str), Some("default"));
+}
