@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod api;
 pub mod ingest;
 pub mod score;
+pub mod transcribed;
 
 use crate::Deps;
 use crate::domain::{Stage, TenantId};

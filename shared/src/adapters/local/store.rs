@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types::Value as Sql};
+use serde::de::DeserializeOwned;
 
 use crate::domain::{
     Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, TenantId,
@@ -306,16 +307,45 @@ fn lead_row(lead: &Lead) -> Result<LeadRow> {
     })
 }
 
-fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
-    let doc: Option<String> = c
-        .query_row(
-            "SELECT doc FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",
-            [tenant, id],
-            |r| r.get(0),
-        )
-        .optional()?;
+/// One JSON document, or none.
+fn get_doc<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<T>> {
+    let doc: Option<String> = c.query_row(sql, params, |r| r.get(0)).optional()?;
     doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
         .transpose()
+}
+
+/// Every JSON document a query returns, in its order.
+fn list_docs<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare(sql)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+    rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+}
+
+/// Why a compare-and-set update changed no row: the record is gone, or someone else wrote first.
+fn not_updated(exists: bool, what: &str, id: &str) -> Error {
+    if exists {
+        Error::concurrent(format!(
+            "{what} {id} was changed by someone else; read it again"
+        ))
+    } else {
+        Error::not_found(format!("{what} {id}"))
+    }
+}
+
+fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
+    get_doc(
+        c,
+        "SELECT doc FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",
+        [tenant, id],
+    )
 }
 
 /// Write `lead` over the stored copy at `lead.version`, as `lead.version + 1`.
@@ -354,15 +384,11 @@ fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
             }
         })?;
     if changed == 0 {
-        return Err(
-            match read_lead(c, lead.tenant_id.as_str(), lead.lead_id.as_str())? {
-                None => Error::not_found(format!("lead {}", lead.lead_id)),
-                Some(_) => Error::concurrent(format!(
-                    "lead {} was changed by someone else; read it again",
-                    lead.lead_id
-                )),
-            },
-        );
+        return Err(not_updated(
+            read_lead(c, lead.tenant_id.as_str(), lead.lead_id.as_str())?.is_some(),
+            "lead",
+            lead.lead_id.as_str(),
+        ));
     }
     Ok(next)
 }
@@ -382,15 +408,11 @@ impl LeadStore for SqliteStore {
     ) -> Result<Option<Lead>> {
         let (t, p) = (tenant.clone(), phone.clone());
         self.with(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM leads WHERE tenant_id = ?1 AND phone = ?2",
-                    [t.as_str(), p.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
-                .transpose()
+            get_doc(
+                c,
+                "SELECT doc FROM leads WHERE tenant_id = ?1 AND phone = ?2",
+                [t.as_str(), p.as_str()],
+            )
         })
         .await
     }
@@ -560,11 +582,11 @@ impl LeadStore for SqliteStore {
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
         let (t, l) = (tenant.clone(), lead.clone());
         self.with(move |c| {
-            let mut stmt = c.prepare(
+            list_docs(
+                c,
                 "SELECT doc FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([t.as_str(), l.as_str()], |r| r.get::<_, String>(0))?;
-            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+                [t.as_str(), l.as_str()],
+            )
         })
         .await
     }
@@ -582,15 +604,11 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
 }
 
 fn read_call(c: &Connection, tenant: &str, id: &str) -> Result<Option<Call>> {
-    let doc: Option<String> = c
-        .query_row(
-            "SELECT doc FROM calls WHERE tenant_id = ?1 AND call_id = ?2",
-            [tenant, id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
-        .transpose()
+    get_doc(
+        c,
+        "SELECT doc FROM calls WHERE tenant_id = ?1 AND call_id = ?2",
+        [tenant, id],
+    )
 }
 
 #[async_trait]
@@ -643,15 +661,11 @@ impl CallStore for SqliteStore {
                 ],
             )?;
             if n == 0 {
-                return Err(
-                    match read_call(c, call.tenant_id.as_str(), call.call_id.as_str())? {
-                        None => Error::not_found(format!("call {}", call.call_id)),
-                        Some(_) => Error::concurrent(format!(
-                            "call {} was changed by someone else; read it again",
-                            call.call_id
-                        )),
-                    },
-                );
+                return Err(not_updated(
+                    read_call(c, call.tenant_id.as_str(), call.call_id.as_str())?.is_some(),
+                    "call",
+                    call.call_id.as_str(),
+                ));
             }
             Ok(next)
         })
@@ -661,26 +675,22 @@ impl CallStore for SqliteStore {
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
         let (t, l) = (tenant.clone(), lead.clone());
         self.with(move |c| {
-            let mut stmt = c.prepare(
+            list_docs(
+                c,
                 "SELECT doc FROM calls WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY started_at, call_id",
-            )?;
-            let rows = stmt.query_map([t.as_str(), l.as_str()], |r| r.get::<_, String>(0))?;
-            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+                [t.as_str(), l.as_str()],
+            )
         })
         .await
     }
 }
 
 fn read_rule(c: &Connection, tenant: &str, id: &str) -> Result<Option<ScoringRule>> {
-    let doc: Option<String> = c
-        .query_row(
-            "SELECT doc FROM rules WHERE tenant_id = ?1 AND rule_id = ?2",
-            [tenant, id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
-        .transpose()
+    get_doc(
+        c,
+        "SELECT doc FROM rules WHERE tenant_id = ?1 AND rule_id = ?2",
+        [tenant, id],
+    )
 }
 
 fn insert_rule_row(c: &Connection, rule: &ScoringRule) -> Result<()> {
@@ -711,10 +721,11 @@ impl RuleStore for SqliteStore {
     async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
         let t = tenant.clone();
         self.with(move |c| {
-            let mut stmt =
-                c.prepare("SELECT doc FROM rules WHERE tenant_id = ?1 ORDER BY rule_id")?;
-            let rows = stmt.query_map([t.as_str()], |r| r.get::<_, String>(0))?;
-            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+            list_docs(
+                c,
+                "SELECT doc FROM rules WHERE tenant_id = ?1 ORDER BY rule_id",
+                [t.as_str()],
+            )
         })
         .await
     }
@@ -746,10 +757,7 @@ impl RuleStore for SqliteStore {
                 ],
             )?;
             if n == 0 {
-                return Err(match read_rule(c, rule.tenant_id.as_str(), rule.rule_id.as_str())? {
-                    None => Error::not_found(format!("rule {}", rule.rule_id)),
-                    Some(_) => Error::concurrent(format!("rule {} was changed by someone else; read it again", rule.rule_id)),
-                });
+                return Err(not_updated(read_rule(c, rule.tenant_id.as_str(), rule.rule_id.as_str())?.is_some(), "rule", rule.rule_id.as_str()));
             }
             Ok(next)
         })
