@@ -123,6 +123,25 @@ pub enum Job {
 }
 
 impl Job {
+    /// Analyse this call's transcript.
+    pub fn analyze(call: &Call) -> Self {
+        Job::Analyze {
+            tenant_id: call.tenant_id.clone(),
+            call_id: call.call_id.clone(),
+        }
+    }
+
+    /// Re-score this call's lead because the call was analysed.
+    pub fn score_new_call(call: &Call) -> Self {
+        Job::Score {
+            tenant_id: call.tenant_id.clone(),
+            lead_id: call.lead_id.clone(),
+            cause: ScoreCause::NewCall {
+                call_id: call.call_id.clone(),
+            },
+        }
+    }
+
     /// Identifies the work: a queue may drop a job whose key is already waiting.
     pub fn key(&self) -> String {
         match self {

@@ -5,7 +5,7 @@ use tracing::{info, instrument};
 
 use crate::Deps;
 use crate::analysis;
-use crate::domain::{CallId, CallStatus, ScoreCause, TenantId, Transcript};
+use crate::domain::{CallId, CallStatus, TenantId, Transcript};
 use crate::error::{Error, Result};
 use crate::ports::Job;
 
@@ -20,7 +20,7 @@ pub async fn handle(deps: &Deps, tenant: &TenantId, call_id: &CallId) -> Result<
         CallStatus::Transcribed => {}
         // Already analysed (a repeated delivery): make sure scoring was queued, then stop.
         CallStatus::Analyzed => {
-            return queue_score(deps, &call.tenant_id, &call.lead_id, call_id).await;
+            return deps.queue.send(&Job::score_new_call(&call)).await;
         }
         CallStatus::Scored => return Ok(()),
         other => {
@@ -53,22 +53,5 @@ pub async fn handle(deps: &Deps, tenant: &TenantId, call_id: &CallId) -> Result<
     call.set_status(CallStatus::Analyzed, Some(detail));
     let call = deps.calls.update_call(&call).await?;
     info!(lead_id = %call.lead_id, "analysed");
-    queue_score(deps, &call.tenant_id, &call.lead_id, call_id).await
-}
-
-async fn queue_score(
-    deps: &Deps,
-    tenant: &TenantId,
-    lead: &crate::domain::LeadId,
-    call_id: &CallId,
-) -> Result<()> {
-    deps.queue
-        .send(&Job::Score {
-            tenant_id: tenant.clone(),
-            lead_id: lead.clone(),
-            cause: ScoreCause::NewCall {
-                call_id: call_id.clone(),
-            },
-        })
-        .await
+    deps.queue.send(&Job::score_new_call(&call)).await
 }

@@ -132,11 +132,12 @@ pub async fn register(
     // Concurrent deliveries of one call race on its version: the losers re-read, and then
     // find the work done (a duplicate) or still to do.
     let mut tries = 0;
+    let mut created_here = false;
     let (call, outcome) = loop {
-        let (mut call, created) = match deps.calls.get_call(tenant, &call_id).await? {
-            Some(existing) => (existing, false),
+        let mut call = match deps.calls.get_call(tenant, &call_id).await? {
+            Some(existing) => existing,
             None => {
-                create_call(
+                let (call, created) = create_call(
                     deps,
                     tenant,
                     call_id.clone(),
@@ -144,16 +145,18 @@ pub async fn register(
                     &metadata,
                     received_at,
                 )
-                .await?
+                .await?;
+                created_here |= created;
+                call
             }
         };
         // Count the call on its lead; idempotent, so a retry after a crash finishes the job.
         deps.leads
             .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
             .await?;
-        match attach(deps, &mut call, artifact.clone()).await {
+        match attach(deps, &mut call, &artifact).await {
             Ok(attached) => {
-                let outcome = match (created, attached) {
+                let outcome = match (created_here, attached) {
                     (true, _) => Outcome::Created,
                     (false, true) => Outcome::Attached,
                     (false, false) => Outcome::Duplicate,
@@ -167,25 +170,8 @@ pub async fn register(
     // Re-drive the next stage: if an earlier delivery stopped between storing the call and
     // queueing its job, this one finishes the job (queues drop duplicates).
     match call.status {
-        CallStatus::Transcribed => {
-            deps.queue
-                .send(&Job::Analyze {
-                    tenant_id: tenant.clone(),
-                    call_id: call.call_id.clone(),
-                })
-                .await?
-        }
-        CallStatus::Analyzed => {
-            deps.queue
-                .send(&Job::Score {
-                    tenant_id: tenant.clone(),
-                    lead_id: call.lead_id.clone(),
-                    cause: crate::domain::ScoreCause::NewCall {
-                        call_id: call.call_id.clone(),
-                    },
-                })
-                .await?
-        }
+        CallStatus::Transcribed => deps.queue.send(&Job::analyze(&call)).await?,
+        CallStatus::Analyzed => deps.queue.send(&Job::score_new_call(&call)).await?,
         _ => {}
     }
     info!(call_id = %call.call_id, lead_id = %call.lead_id, ?outcome, status = call.status.as_str(), "ingested");
@@ -315,7 +301,7 @@ async fn lead_for(
 }
 
 /// Attach the artifact; returns whether anything changed.
-async fn attach(deps: &Deps, call: &mut Call, artifact: Artifact) -> Result<bool> {
+async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<bool> {
     let digest = sha256(artifact.content());
     let tenant = call.tenant_id.clone();
     match artifact {
@@ -333,9 +319,9 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: Artifact) -> Result<bool
             let key = format!(
                 "recordings/{tenant}/{}/{}",
                 call.call_id,
-                safe_name(&file_name)
+                safe_name(file_name)
             );
-            deps.blobs.put(&key, &content).await?;
+            deps.blobs.put(&key, content).await?;
             call.recording_key = Some(key.clone());
             call.recording_sha256 = Some(digest);
             let waiting_for_audio = call.transcript_key.is_none()
@@ -377,12 +363,12 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: Artifact) -> Result<bool
             let source_key = format!(
                 "transcripts/{tenant}/{}/source/{}",
                 call.call_id,
-                safe_name(&file_name)
+                safe_name(file_name)
             );
-            deps.blobs.put(&source_key, &content).await?;
+            deps.blobs.put(&source_key, content).await?;
             call.transcript_source_key = Some(source_key);
             call.transcript_sha256 = Some(digest);
-            accept_transcript(deps, call, &file_name, format, &content).await?;
+            accept_transcript(deps, call, file_name, *format, content).await?;
             Ok(true)
         }
     }
@@ -419,12 +405,7 @@ pub async fn accept_transcript(
                 )),
             );
             *call = deps.calls.update_call(call).await?;
-            deps.queue
-                .send(&Job::Analyze {
-                    tenant_id: call.tenant_id.clone(),
-                    call_id: call.call_id.clone(),
-                })
-                .await
+            deps.queue.send(&Job::analyze(call)).await
         }
         Err(e) => {
             call.fail(
