@@ -3,7 +3,7 @@
 
 mod output;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -87,6 +87,23 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Analyse one transcript file: roles, sentiment, intents and objections with quotes, keywords.
+    ///
+    /// Reads any transcript format (Transcribe JSON, .vtt, .srt, `Speaker: text`); stores nothing.
+    Analyze {
+        file: PathBuf,
+        /// Print the analysis as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Which way the call went (who answered): inbound or outbound.
+        #[arg(long, default_value = "inbound")]
+        direction: String,
+        /// The agent's speaker label or channel, if known (overrides role detection).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Score the sentiment of each line of standard input: one VADER compound score (-1..1) per line.
+    Sentiment,
     /// Show one lead: its score, the reasons with their evidence, and its calls.
     Show {
         /// A lead id (ld_...), a phone number, or part of a name or company.
@@ -120,6 +137,17 @@ fn init_logging(serving: bool) {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // Commands that need no data folder.
+    match &cli.command {
+        Command::Sentiment => return sentiment(),
+        Command::Analyze {
+            file,
+            json,
+            direction,
+            agent,
+        } => return analyze(file, *json, direction, agent.as_deref()),
+        _ => {}
+    }
     let tenant = TenantId::parse(&cli.tenant)?;
     let config = shared::Config {
         tenant: tenant.clone(),
@@ -163,6 +191,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Sentiment | Command::Analyze { .. } => unreachable!("handled above"),
         Command::Show { lead, json } => {
             let id = resolve_lead(&app, &tenant, &lead, &cli.region).await?;
             let detail = shared::handlers::api::lead_detail(&app.deps, &tenant, &id).await?;
@@ -173,6 +202,55 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `leadscore sentiment`: a compound score per line of standard input.
+fn sentiment() -> Result<()> {
+    use std::io::{BufRead, BufWriter, Write};
+    let stdin = std::io::stdin().lock();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for line in stdin.split(b'\n') {
+        let bytes = line?;
+        let text = shared::formats::decode_text(&bytes);
+        let score = shared::analysis::compound(text.trim_end_matches('\r'));
+        if let Err(e) = writeln!(out, "{score:.4}") {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(e.into());
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `leadscore analyze FILE`: the analysis of one transcript, without storing anything.
+fn analyze(file: &Path, json: bool, direction: &str, agent: Option<&str>) -> Result<()> {
+    let direction = match direction.to_ascii_lowercase().as_str() {
+        "inbound" | "in" => shared::domain::Direction::Inbound,
+        "outbound" | "out" => shared::domain::Direction::Outbound,
+        other => bail!("`{other}` is not a direction: use inbound or outbound"),
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let format = match shared::formats::classify(&name, &bytes)?.kind {
+        shared::formats::FileKind::Transcript(f) => f,
+        shared::formats::FileKind::Audio => bail!("{name} is audio: analyze takes a transcript"),
+        shared::formats::FileKind::Sidecar => bail!("{name} is call metadata, not a transcript"),
+    };
+    let transcript = shared::formats::parse_transcript(format, &bytes)
+        .with_context(|| format!("cannot read {name}"))?;
+    let analysis = shared::analysis::analyze(&transcript, agent, direction);
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&analysis)?))
+    } else {
+        emit(&output::analysis(&name, &transcript, &analysis))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use shared::domain::{CallStatus, Evidence, Lead};
+use shared::domain::{Analysis, CallStatus, Evidence, Hit, Lead, Transcript};
 use shared::handlers::api::LeadDetail;
 use shared::handlers::ingest::Outcome;
 use shared::local::{GroupOutcome, GroupResult};
@@ -210,5 +210,67 @@ pub fn lead_detail(d: &LeadDetail) -> String {
             );
         }
     }
+    out
+}
+
+fn clock(at: f64) -> String {
+    let s = at.max(0.0) as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn hits(out: &mut String, title: &str, hits: &[Hit]) {
+    let _ = writeln!(out, "{title}:");
+    if hits.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for h in hits {
+        let _ = writeln!(
+            out,
+            "  {:<15} @{} {}: \"{}\"",
+            h.kind,
+            clock(h.at),
+            h.speaker,
+            h.quote
+        );
+    }
+}
+
+/// `leadscore analyze`.
+pub fn analysis(name: &str, t: &Transcript, a: &Analysis) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{name}: {} transcript, {} segments, {} speakers, {}",
+        t.format.label(),
+        t.segments.len(),
+        t.speakers().len(),
+        clock(t.duration())
+    );
+    let _ = writeln!(
+        out,
+        "roles: customer {}, agent {} (confidence {:.2}: {})",
+        a.roles.customer.as_deref().unwrap_or("?"),
+        a.roles.agent.as_deref().unwrap_or("?"),
+        a.roles.confidence,
+        a.roles.method
+    );
+    let s = &a.sentiment;
+    let _ = writeln!(
+        out,
+        "sentiment: customer {:+.2} (start {:+.2}, end {:+.2}), agent {:+.2}, whole call {:+.2}",
+        s.customer, s.customer_start, s.customer_end, s.agent, s.overall
+    );
+    let _ = writeln!(
+        out,
+        "talk: customer {:.0}% of words, {} questions",
+        a.talk.customer_talk_ratio * 100.0,
+        a.talk.customer_questions
+    );
+    hits(&mut out, "intents", &a.intents);
+    hits(&mut out, "objections", &a.objections);
+    if !a.junk.is_empty() {
+        hits(&mut out, "junk", &a.junk);
+    }
+    let _ = writeln!(out, "keywords: {}", a.keywords.join(", "));
     out
 }

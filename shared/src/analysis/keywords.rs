@@ -1,10 +1,9 @@
 //! RAKE keywords (Rose et al. 2010): candidate phrases are runs of words between stop words and
 //! punctuation; a word scores its degree over its frequency; a phrase the sum of its words.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
-use super::text::{sentences, tokens};
-use crate::domain::Segment;
+use super::text::Token;
 
 const STOP: &[&str] = &[
     "a",
@@ -193,45 +192,60 @@ const STOP: &[&str] = &[
     "yours",
 ];
 
-/// The top `n` keyword phrases of some segments, best first. Words in `exclude` (speaker
-/// names, say) never form part of a keyword.
-pub fn extract<'a>(
-    segments: impl IntoIterator<Item = &'a Segment>,
-    exclude: &[String],
-    n: usize,
-) -> Vec<String> {
-    let mut candidates: Vec<Vec<String>> = Vec::new();
-    for seg in segments {
-        for sentence in sentences(&seg.text) {
-            for chunk in sentence.split([',', ';', ':', '(', ')', '"']) {
-                let mut run: Vec<String> = Vec::new();
-                for t in tokens(chunk) {
-                    let keep = t.chars().count() >= 3
-                        && !t.chars().all(|c| c.is_ascii_digit())
-                        && STOP.binary_search(&t.as_str()).is_err()
-                        && !exclude.contains(&t);
-                    if keep {
-                        run.push(t);
-                    } else if !run.is_empty() {
-                        candidates.push(std::mem::take(&mut run));
-                    }
+/// Collects RAKE candidates sentence by sentence, then ranks them.
+pub struct Rake<'a> {
+    candidates: Vec<Vec<String>>,
+    /// Words (speaker names, say) that never form part of a keyword.
+    exclude: &'a [String],
+}
+
+impl<'a> Rake<'a> {
+    pub fn new(exclude: &'a [String]) -> Self {
+        Self {
+            candidates: Vec::new(),
+            exclude,
+        }
+    }
+
+    /// Add one sentence's tokens: runs of content words within a chunk are candidates.
+    pub fn add(&mut self, tokens: &[Token]) {
+        for chunk in tokens.chunk_by(|a, b| a.chunk == b.chunk) {
+            let mut run: Vec<String> = Vec::new();
+            for t in chunk {
+                let w = &t.word;
+                let keep = w.chars().nth(2).is_some()
+                    && !w.bytes().all(|b| b.is_ascii_digit())
+                    && STOP.binary_search(&w.as_str()).is_err()
+                    && !self.exclude.contains(w);
+                if keep {
+                    run.push(w.clone());
+                } else if !run.is_empty() {
+                    self.candidates.push(std::mem::take(&mut run));
                 }
-                if !run.is_empty() {
-                    candidates.push(run);
-                }
+            }
+            if !run.is_empty() {
+                self.candidates.push(run);
             }
         }
     }
+
+    /// The top `n` keyword phrases, best first.
+    pub fn top(self, n: usize) -> Vec<String> {
+        top(self.candidates, n)
+    }
+}
+
+fn top(candidates: Vec<Vec<String>>, n: usize) -> Vec<String> {
     let candidates: Vec<Vec<String>> = candidates.into_iter().filter(|c| c.len() <= 3).collect();
-    let mut freq: HashMap<&str, f64> = HashMap::new();
-    let mut degree: HashMap<&str, f64> = HashMap::new();
+    let mut freq: HashMap<&str, f64> = HashMap::default();
+    let mut degree: HashMap<&str, f64> = HashMap::default();
     for c in &candidates {
         for w in c {
             *freq.entry(w).or_default() += 1.0;
             *degree.entry(w).or_default() += c.len() as f64;
         }
     }
-    let mut phrases: HashMap<String, (f64, usize)> = HashMap::new();
+    let mut phrases: HashMap<String, (f64, usize)> = HashMap::default();
     for c in &candidates {
         let score: f64 = c
             .iter()
@@ -284,7 +298,14 @@ mod tests {
             b"Caller: We need solar panels for the warehouse roof.\nAgent: Solar panels on a flat warehouse roof work well.\nCaller: And a battery backup, yeah.",
         )
         .unwrap();
-        let k = extract(&t.segments, &["caller".to_owned()], 3);
+        let exclude = ["caller".to_owned()];
+        let mut rake = Rake::new(&exclude);
+        for seg in &t.segments {
+            for sentence in crate::analysis::text::sentences(&seg.text) {
+                rake.add(&crate::analysis::text::tokens_marked(sentence));
+            }
+        }
+        let k = rake.top(3);
         assert!(k.iter().any(|p| p.contains("solar panels")), "{k:?}");
         assert!(!k.iter().any(|p| p == "yeah"), "{k:?}");
     }

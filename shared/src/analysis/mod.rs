@@ -1,9 +1,9 @@
 //! Transcript analysis: who is the customer, how they felt, what they asked for and objected
 //! to, and what the call was about. Pure functions over a [`Transcript`].
 //!
-//! This is the first version: a compact VADER-style sentiment lexicon with negation and
-//! intensifiers, phrase lists for intents and objections that respect negation and speaker
-//! role, and RAKE keywords. Every finding carries the sentence and second it came from.
+//! Sentiment is VADER (a port of vaderSentiment 3.3.2 with its lexicon) per utterance;
+//! intents and objections come from phrase lists that respect negation and speaker role;
+//! keywords are RAKE's. Every finding carries the sentence and second it came from.
 
 mod keywords;
 mod phrases;
@@ -12,7 +12,7 @@ mod sentiment;
 mod text;
 
 pub use roles::detect_roles;
-pub use sentiment::compound;
+pub use sentiment::{compound, compound_opt};
 
 use crate::domain::{Analysis, Direction, Hit, SentimentSummary, TalkMetrics, Transcript};
 
@@ -37,21 +37,34 @@ pub fn analyze(
     let mut customer_scores = Vec::new();
     let mut agent_scores = Vec::new();
     let mut talk = TalkMetrics::default();
+    // Keywords: what the customer talked about (everything said, when nobody is known to be
+    // the customer); speaker names are never keywords.
+    let names: Vec<String> = transcript
+        .speakers()
+        .iter()
+        .flat_map(|s| text::tokens(s))
+        .collect();
+    let mut rake = keywords::Rake::new(&names);
 
     for (i, seg) in transcript.segments.iter().enumerate() {
         let customer = is_customer(&seg.speaker);
-        let mut seg_scores = Vec::new();
+        // VADER scores an utterance as a whole; sentences only choose the quotes.
+        let segment_score = sentiment::compound_opt(&seg.text);
+        if let Some(score) = segment_score {
+            if customer {
+                customer_scores.push(score);
+            } else {
+                agent_scores.push(score);
+            }
+        }
+        let single_sentence = text::sentences(&seg.text).nth(1).is_none();
         for sentence in text::sentences(&seg.text) {
-            let tokens = text::tokens(sentence);
-            if tokens.is_empty() {
+            let words = text::count_words(sentence) as u32;
+            if words == 0 {
                 continue;
             }
-            let score = sentiment::score_tokens(&tokens, sentence);
-            if let Some(s) = score {
-                seg_scores.push(s);
-            }
             if customer {
-                talk.customer_words += tokens.len() as u32;
+                talk.customer_words += words;
                 if sentence.trim_end().ends_with('?') {
                     talk.customer_questions += 1;
                 }
@@ -62,22 +75,22 @@ pub fn analyze(
                     speaker: seg.speaker.clone(),
                     quote: sentence.trim().to_owned(),
                 };
-                let found = phrases::find(sentence);
+                let tokens = text::tokens_marked(sentence);
+                let found = phrases::find_marked(&tokens);
+                rake.add(&tokens);
                 intents.extend(found.intents.iter().map(|k| hit(k)));
                 objections.extend(found.objections.iter().map(|k| hit(k)));
                 junk.extend(found.junk.iter().map(|k| hit(k)));
+                let score = if single_sentence {
+                    segment_score
+                } else {
+                    sentiment::compound_opt(sentence)
+                };
                 if let Some(s) = score.filter(|s| s.abs() >= 0.3) {
                     quotes.push((s, hit(if s > 0.0 { "positive" } else { "negative" })));
                 }
             } else {
-                talk.agent_words += tokens.len() as u32;
-            }
-        }
-        if let Some(mean) = mean(&seg_scores) {
-            if customer {
-                customer_scores.push(mean);
-            } else {
-                agent_scores.push(mean);
+                talk.agent_words += words;
             }
         }
     }
@@ -109,22 +122,7 @@ pub fn analyze(
         }
     }
 
-    // What the customer talked about; everything said, when no one is known to be the customer.
-    let names: Vec<String> = transcript
-        .speakers()
-        .iter()
-        .flat_map(|s| text::tokens(s))
-        .collect();
-    let theirs: Vec<_> = transcript
-        .segments
-        .iter()
-        .filter(|s| is_customer(&s.speaker))
-        .collect();
-    let keywords = if theirs.is_empty() {
-        keywords::extract(&transcript.segments, &names, 8)
-    } else {
-        keywords::extract(theirs, &names, 8)
-    };
+    let keywords = rake.top(8);
 
     Analysis {
         roles,

@@ -4,7 +4,13 @@
 //! interest ("I'm not really interested") is an objection. Objection and junk phrases carry
 //! their own negation and are taken as said.
 
-use super::text::{is_negator, tokens};
+use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
+
+#[cfg(test)]
+use super::text::tokens_marked;
+use super::text::{Token, is_negator};
 
 /// (kind, phrases). A phrase is matched on whole words.
 const INTENTS: &[(&str, &[&str])] = &[
@@ -214,71 +220,115 @@ pub struct Found {
     pub junk: Vec<&'static str>,
 }
 
-/// Where `phrase` occurs in `tokens`, as token start positions.
-fn positions(tokens: &[String], phrase: &str) -> Vec<usize> {
-    let words: Vec<&str> = phrase.split(' ').collect();
-    if words.len() > tokens.len() {
-        return Vec::new();
-    }
-    (0..=tokens.len() - words.len())
-        .filter(|&i| words.iter().enumerate().all(|(k, w)| tokens[i + k] == *w))
-        .collect()
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Intent,
+    Interest,
+    Objection,
+    Junk,
 }
+
+struct Phrase {
+    words: Vec<&'static str>,
+    group: Group,
+    kind: &'static str,
+}
+
+/// Every phrase, indexed by its first word: matching costs one lookup per word.
+static INDEX: LazyLock<FxHashMap<&'static str, Vec<Phrase>>> = LazyLock::new(|| {
+    let mut index: FxHashMap<&'static str, Vec<Phrase>> = FxHashMap::default();
+    let mut add = |group: Group, kind: &'static str, phrase: &'static str| {
+        let words: Vec<&'static str> = phrase.split(' ').collect();
+        index
+            .entry(words[0])
+            .or_default()
+            .push(Phrase { words, group, kind });
+    };
+    for (groups, group) in [
+        (INTENTS, Group::Intent),
+        (OBJECTIONS, Group::Objection),
+        (JUNK, Group::Junk),
+    ] {
+        for &(kind, phrases) in groups {
+            for p in phrases {
+                add(group, kind, p);
+            }
+        }
+    }
+    for p in INTEREST {
+        add(Group::Interest, "interest", p);
+    }
+    index
+});
 
 /// How many words before a phrase a negator still negates it.
 const NEGATION_WINDOW: usize = 4;
 
-fn negated(tokens: &[String], at: usize) -> bool {
+fn negated(tokens: &[Token], at: usize) -> bool {
     tokens[at.saturating_sub(NEGATION_WINDOW)..at]
         .iter()
-        .any(|t| is_negator(t))
+        .any(|t| is_negator(&t.word))
 }
 
 /// Find signals in a sentence. Negation reaches back at most [`NEGATION_WINDOW`] words and
 /// never across a comma or semicolon ("No, I'd love a quote" asks for a quote).
+#[cfg(test)]
 pub fn find(sentence: &str) -> Found {
+    find_marked(&tokens_marked(sentence))
+}
+
+/// [`find`] over a sentence's tokens.
+pub fn find_marked(tokens: &[Token]) -> Found {
     let mut found = Found::default();
-    for clause in sentence.split([',', ';']) {
-        find_in_clause(&tokens(clause), &mut found);
+    for clause in tokens.chunk_by(|a, b| a.clause == b.clause) {
+        find_in_clause(clause, &mut found);
     }
     found
 }
 
-fn find_in_clause(tokens: &[String], found: &mut Found) {
-    let push = |list: &mut Vec<&'static str>, kind: &'static str| {
-        if !list.contains(&kind) {
-            list.push(kind);
-        }
-    };
-    for &(kind, phrases) in OBJECTIONS {
-        if phrases.iter().any(|p| !positions(tokens, p).is_empty()) {
-            push(&mut found.objections, kind);
-        }
+fn push(list: &mut Vec<&'static str>, kind: &'static str) {
+    if !list.contains(&kind) {
+        list.push(kind);
     }
-    for &(kind, phrases) in JUNK {
-        if phrases.iter().any(|p| !positions(tokens, p).is_empty()) {
-            push(&mut found.junk, kind);
-        }
-    }
-    for p in INTEREST {
-        for at in positions(tokens, p) {
-            if negated(tokens, at) {
-                push(&mut found.objections, "not_interested");
-            } else {
-                push(&mut found.intents, "interest");
+}
+
+fn find_in_clause(tokens: &[Token], found: &mut Found) {
+    // (group, kind, position) of every phrase in the clause.
+    let mut hits: Vec<(Group, &'static str, usize)> = Vec::new();
+    for (at, t) in tokens.iter().enumerate() {
+        if let Some(phrases) = INDEX.get(t.word.as_str()) {
+            for p in phrases {
+                let end = at + p.words.len();
+                if end <= tokens.len()
+                    && tokens[at..end]
+                        .iter()
+                        .zip(&p.words)
+                        .all(|(a, b)| a.word == *b)
+                {
+                    hits.push((p.group, p.kind, at));
+                }
             }
         }
     }
+    for &(group, kind, at) in &hits {
+        match group {
+            Group::Objection => push(&mut found.objections, kind),
+            Group::Junk => push(&mut found.junk, kind),
+            Group::Interest if negated(tokens, at) => push(&mut found.objections, "not_interested"),
+            Group::Interest => push(&mut found.intents, kind),
+            Group::Intent => {}
+        }
+    }
     // A clause that objects ("we don't need a quote") asks for nothing.
-    if found.objections.contains(&"not_interested") || found.objections.contains(&"do_not_call") {
+    if found
+        .objections
+        .iter()
+        .any(|k| matches!(*k, "not_interested" | "do_not_call"))
+    {
         return;
     }
-    for &(kind, phrases) in INTENTS {
-        if phrases.iter().any(|p| {
-            positions(tokens, p)
-                .into_iter()
-                .any(|at| !negated(tokens, at))
-        }) {
+    for &(group, kind, at) in &hits {
+        if group == Group::Intent && !negated(tokens, at) {
             push(&mut found.intents, kind);
         }
     }
