@@ -47,6 +47,10 @@ struct Cli {
     /// Country of phone numbers written without a +country code (ISO 3166, e.g. US, GB).
     #[arg(long, global = true, env = "LEADSCORE_REGION", default_value = "US")]
     region: String,
+    /// Keep transcripts as delivered. Without it, stored transcripts have phone numbers, e-mail
+    /// addresses, card and social security numbers masked, and delivered files are not kept.
+    #[arg(long, global = true, env = "LEADSCORE_KEEP_ORIGINALS")]
+    keep_originals: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,6 +156,7 @@ async fn run(cli: Cli) -> Result<()> {
     let config = shared::Config {
         tenant: tenant.clone(),
         default_region: cli.region.clone(),
+        keep_original_transcripts: cli.keep_originals,
         ..Default::default()
     };
     let app = LocalApp::open(&cli.data_dir, config)

@@ -9,6 +9,10 @@ pub struct Config {
     /// Where numbers written without a country code are from (ISO 3166, e.g. "US").
     pub default_region: String,
     pub tiers: TierThresholds,
+    /// Keep transcripts as delivered. Off by default: stored transcripts have phone numbers,
+    /// e-mail addresses, card and social security numbers masked, and the delivered file is
+    /// not kept.
+    pub keep_original_transcripts: bool,
 }
 
 impl Default for Config {
@@ -17,6 +21,7 @@ impl Default for Config {
             tenant: TenantId::default_tenant(),
             default_region: "US".to_owned(),
             tiers: TierThresholds::default(),
+            keep_original_transcripts: false,
         }
     }
 }

@@ -6,4 +6,5 @@ mod formats;
 mod helpers;
 mod leads_api;
 mod pipeline;
+mod privacy;
 mod recovery;

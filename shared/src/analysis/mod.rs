@@ -7,6 +7,7 @@
 
 mod keywords;
 mod phrases;
+pub mod redact;
 mod roles;
 mod sentiment;
 mod text;

@@ -149,6 +149,10 @@ pub struct Call {
     /// Speaker label of the agent, when metadata says so.
     pub agent_speaker: Option<String>,
     pub analysis: Option<Analysis>,
+    /// How many PII items (phone numbers, e-mail addresses, card and social security numbers)
+    /// were masked in the stored transcript.
+    #[serde(default)]
+    pub pii_masked: u32,
     /// Seed-schema mirrors of the analysis: customer sentiment and keywords.
     pub sentiment_score: Option<f64>,
     pub keywords: Vec<String>,

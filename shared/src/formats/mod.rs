@@ -108,14 +108,20 @@ fn looks_like_transcribe_output(content: &[u8]) -> bool {
 
 /// Parse a transcript of a known format. Errors say where (line, item) and what is wrong.
 pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Transcript> {
-    let transcript = match format {
-        TranscriptFormat::AmazonTranscribe => transcribe::parse(content)?,
-        TranscriptFormat::WebVtt => webvtt::parse(&decode_text(content))?,
-        TranscriptFormat::Srt => srt::parse(&decode_text(content))?,
-        TranscriptFormat::PlainText => text::parse(&decode_text(content))?,
+    let parsed = match format {
+        TranscriptFormat::AmazonTranscribe => transcribe::parse(content),
+        TranscriptFormat::WebVtt => webvtt::parse(&decode_text(content)),
+        TranscriptFormat::Srt => srt::parse(&decode_text(content)),
+        TranscriptFormat::PlainText => text::parse(&decode_text(content)),
         TranscriptFormat::Segments => serde_json::from_slice(content)
-            .map_err(|e| Error::validation(format!("not a segments JSON document: {e}")))?,
+            .map_err(|e| Error::validation(format!("not a segments JSON document: {e}"))),
     };
+    // Error messages quote the input; they go to logs and call statuses, so mask PII in them.
+    let transcript = parsed.map_err(|e| match e {
+        Error::Validation(m) => Error::Validation(crate::analysis::redact::redact(&m).into_owned()),
+        other => other,
+    })?;
+
     if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
         return Err(Error::validation(format!(
             "the {} transcript has no words in it",

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
 use crate::Deps;
+use crate::analysis::redact::{redact, redact_transcript};
 use crate::domain::{
     Call, CallId, CallStatus, Direction, Lead, NewLead, PhoneNumber, Stage, TenantId,
     TranscriptFormat,
@@ -77,7 +78,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// Ingest one dropped file.
-#[instrument(skip_all, fields(tenant = %drop.tenant, file = %drop.file_name))]
+#[instrument(skip_all, fields(tenant = %drop.tenant, file = %redact(&drop.file_name)))]
 pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
     let classified = formats::classify(&drop.file_name, &drop.content)?;
     let artifact = match classified.kind {
@@ -236,6 +237,7 @@ async fn create_call(
         failed_stage: None,
         agent_speaker: m.agent_speaker.clone(),
         analysis: None,
+        pii_masked: 0,
         sentiment_score: None,
         keywords: Vec::new(),
         attributes: m.attributes.clone(),
@@ -360,13 +362,16 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
                 }
                 _ => {}
             }
-            let source_key = format!(
-                "transcripts/{tenant}/{}/source/{}",
-                call.call_id,
-                safe_name(file_name)
-            );
-            deps.blobs.put(&source_key, content).await?;
-            call.transcript_source_key = Some(source_key);
+            // The file as delivered is kept only where the tenant allows unredacted text.
+            if deps.config.keep_original_transcripts {
+                let source_key = format!(
+                    "transcripts/{tenant}/{}/source/{}",
+                    call.call_id,
+                    safe_name(file_name)
+                );
+                deps.blobs.put(&source_key, content).await?;
+                call.transcript_source_key = Some(source_key);
+            }
             call.transcript_sha256 = Some(digest);
             accept_transcript(deps, call, file_name, *format, content).await?;
             Ok(true)
@@ -384,7 +389,12 @@ pub async fn accept_transcript(
     content: &[u8],
 ) -> Result<()> {
     match formats::parse_transcript(format, content) {
-        Ok(transcript) => {
+        Ok(mut transcript) => {
+            let masked = if deps.config.keep_original_transcripts {
+                0
+            } else {
+                redact_transcript(&mut transcript)
+            };
             let key = format!(
                 "transcripts/{}/{}/transcript.json",
                 call.tenant_id, call.call_id
@@ -393,15 +403,20 @@ pub async fn accept_transcript(
                 .put(&key, &serde_json::to_vec(&transcript)?)
                 .await?;
             call.transcript_key = Some(key);
+            call.pii_masked = masked as u32;
             if call.call_duration.is_none() {
                 call.call_duration = Some((transcript.duration() * 10.0).round() / 10.0);
             }
             call.set_status(
                 CallStatus::Transcribed,
                 Some(format!(
-                    "{} transcript, {} segments",
+                    "{} transcript, {} segments{}",
                     format.label(),
-                    transcript.segments.len()
+                    transcript.segments.len(),
+                    match masked {
+                        0 => String::new(),
+                        n => format!(", {n} PII items masked"),
+                    }
                 )),
             );
             *call = deps.calls.update_call(call).await?;

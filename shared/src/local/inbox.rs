@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::LocalApp;
 use crate::Deps;
+use crate::analysis::redact::redact;
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
 use crate::formats::{self, FileKind};
@@ -225,15 +226,15 @@ impl Inbox {
                 done += 1;
                 match &r.result {
                     Ok(report) => {
-                        info!(file = %r.path.display(), call_id = %report.call.call_id, outcome = ?report.outcome, "inbox file ingested");
+                        info!(file = %redact(&r.path.display().to_string()), call_id = %report.call.call_id, outcome = ?report.outcome, "inbox file ingested");
                         std::fs::remove_file(&r.path)?;
                     }
                     Err(e) if e.is_retryable() => {
                         retry_later = true;
-                        warn!(file = %r.path.display(), error = %e.report(), "will retry");
+                        warn!(file = %redact(&r.path.display().to_string()), error = %redact(&e.report()), "will retry");
                     }
                     Err(e) => {
-                        warn!(file = %r.path.display(), error = %e, "inbox file rejected");
+                        warn!(file = %redact(&r.path.display().to_string()), error = %redact(&e.to_string()), "inbox file rejected");
                         self.reject(&r.path, &e.to_string())?;
                     }
                 }
