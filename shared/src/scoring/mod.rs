@@ -234,7 +234,6 @@ mod tests {
             keywords: analysis.keywords.clone(),
             pii_masked: 0,
             analysis: Some(analysis),
-            pii_masked: 0,
             attributes: Default::default(),
             created_at: now,
             updated_at: now,
