@@ -48,6 +48,18 @@ with open(hour, "w") as f:
             if words >= 9000:
                 break
 
+# 1 MB and 10 MB transcripts, to see that time grows linearly with the text.
+big = {}
+for mb in (1, 10):
+    path = os.path.join(args.work, f"big{mb}.txt")
+    with open(path, "w") as f:
+        size = 0
+        while size < mb * 1_000_000:
+            for t in texts:
+                f.write(t)
+                size += len(t.encode())
+    big[mb] = path
+
 # ---- sentiment accuracy ----
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
@@ -96,6 +108,7 @@ import sys  # noqa: E402
 ref = json.loads(subprocess.run(ONE_CORE + [sys.executable, ref_script, corpus, "20"], capture_output=True, text=True, check=True).stdout)
 ours = json.loads(subprocess.run(ONE_CORE + [os.path.join(args.bin, "analysis-bench"), "speed", corpus, "5"], capture_output=True, text=True, check=True).stdout)
 mem = json.loads(subprocess.run([os.path.join(args.bin, "analysis-bench"), "memory", hour], capture_output=True, text=True, check=True).stdout)
+scaling = {mb: json.loads(subprocess.run([os.path.join(args.bin, "analysis-bench"), "memory", path], capture_output=True, text=True, check=True).stdout) for mb, path in big.items()}
 
 print(f"corpus: {len(texts)} transcripts (CaSiNo + ABCD), {corpus_bytes / 1e3:.0f} kB; one-hour transcript {mem['bytes'] / 1e3:.0f} kB")
 print()
@@ -111,3 +124,6 @@ print(f"  ratio            {ours['transcripts_per_second'] / ref['transcripts_pe
 print()
 print(f"one-hour transcript: analysed in {mem['seconds'] * 1e3:.1f} ms, peak memory {mem['peak_kib'] / 1024:.1f} MiB "
       f"({(mem['peak_kib'] - mem['peak_kib_before']) / 1024:.1f} MiB above the process's {mem['peak_kib_before'] / 1024:.1f} MiB at start)")
+print(f"scaling: 1 MB in {scaling[1]['seconds']:.3f} s ({scaling[1]['peak_kib'] / 1024:.0f} MiB peak), "
+      f"10 MB in {scaling[10]['seconds']:.3f} s ({scaling[10]['peak_kib'] / 1024:.0f} MiB peak): "
+      f"{scaling[10]['seconds'] / scaling[1]['seconds']:.1f}x the time for 10x the text")

@@ -51,6 +51,12 @@ struct Cli {
     /// addresses, card and social security numbers masked, and delivered files are not kept.
     #[arg(long, global = true, env = "LEADSCORE_KEEP_ORIGINALS")]
     keep_originals: bool,
+    /// A keyword to count in every call, with the times it was said (repeat for more).
+    #[arg(long = "track", global = true, value_name = "KEYWORD")]
+    tracked: Vec<String>,
+    /// A topic to add to the taxonomy, as `name=phrase,phrase,...` (repeat for more).
+    #[arg(long = "topic", global = true, value_name = "NAME=PHRASES", value_parser = parse_topic)]
+    topics: Vec<shared::analysis::topics::Topic>,
     #[command(subcommand)]
     command: Command,
 }
@@ -118,6 +124,26 @@ enum Command {
     },
 }
 
+fn parse_topic(s: &str) -> Result<shared::analysis::topics::Topic, String> {
+    let (name, phrases) = s
+        .split_once('=')
+        .ok_or("write a topic as `name=phrase,phrase`")?;
+    let keywords: Vec<String> = phrases
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if name.trim().is_empty() || keywords.is_empty() {
+        return Err(
+            "a topic needs a name and at least one phrase: `batteries=battery,powerwall`".into(),
+        );
+    }
+    Ok(shared::analysis::topics::Topic {
+        name: name.trim().to_owned(),
+        keywords,
+    })
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve { .. }));
@@ -149,7 +175,16 @@ async fn run(cli: Cli) -> Result<()> {
             json,
             direction,
             agent,
-        } => return analyze(file, *json, direction, agent.as_deref()),
+        } => {
+            return analyze(
+                file,
+                *json,
+                direction,
+                agent.as_deref(),
+                &cli.tracked,
+                &cli.topics,
+            );
+        }
         _ => {}
     }
     let tenant = TenantId::parse(&cli.tenant)?;
@@ -157,6 +192,10 @@ async fn run(cli: Cli) -> Result<()> {
         tenant: tenant.clone(),
         default_region: cli.region.clone(),
         keep_original_transcripts: cli.keep_originals,
+        vocabulary: std::sync::Arc::new(shared::analysis::topics::Vocabulary::new(
+            &cli.tracked,
+            &cli.topics,
+        )),
         ..Default::default()
     };
     let app = LocalApp::open(&cli.data_dir, config)
@@ -233,7 +272,14 @@ fn sentiment() -> Result<()> {
 }
 
 /// `leadscore analyze FILE`: the analysis of one transcript, without storing anything.
-fn analyze(file: &Path, json: bool, direction: &str, agent: Option<&str>) -> Result<()> {
+fn analyze(
+    file: &Path,
+    json: bool,
+    direction: &str,
+    agent: Option<&str>,
+    tracked: &[String],
+    topics: &[shared::analysis::topics::Topic],
+) -> Result<()> {
     let direction = match direction.to_ascii_lowercase().as_str() {
         "inbound" | "in" => shared::domain::Direction::Inbound,
         "outbound" | "out" => shared::domain::Direction::Outbound,
@@ -251,7 +297,13 @@ fn analyze(file: &Path, json: bool, direction: &str, agent: Option<&str>) -> Res
     };
     let transcript = shared::formats::parse_transcript(format, &bytes)
         .with_context(|| format!("cannot read {name}"))?;
-    let analysis = shared::analysis::analyze(&transcript, agent, direction);
+    let vocabulary = shared::analysis::topics::Vocabulary::new(tracked, topics);
+    let hints = shared::analysis::Hints {
+        agent,
+        direction,
+        vocabulary: &vocabulary,
+    };
+    let analysis = shared::analysis::analyze_with(&transcript, &hints);
     if json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&analysis)?))
     } else {

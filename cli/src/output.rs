@@ -262,9 +262,18 @@ pub fn analysis(name: &str, t: &Transcript, a: &Analysis) -> String {
     );
     let _ = writeln!(
         out,
-        "talk: customer {:.0}% of words, {} questions",
+        "talk: customer {:.0}% of words, {} questions, longest turn {:.0}s; silence {:.0}s (longest {:.0}s)",
         a.talk.customer_talk_ratio * 100.0,
-        a.talk.customer_questions
+        a.talk.customer_questions,
+        a.talk.longest_customer_turn,
+        a.talk.silence,
+        a.talk.longest_silence
+    );
+    let _ = writeln!(
+        out,
+        "topic: {}{}",
+        a.topic.as_deref().unwrap_or("none"),
+        if a.is_junk() { " (junk call)" } else { "" }
     );
     hits(&mut out, "intents", &a.intents);
     hits(&mut out, "objections", &a.objections);
@@ -272,5 +281,18 @@ pub fn analysis(name: &str, t: &Transcript, a: &Analysis) -> String {
         hits(&mut out, "junk", &a.junk);
     }
     let _ = writeln!(out, "keywords: {}", a.keywords.join(", "));
+    for k in &a.tracked_keywords {
+        let times: Vec<String> = k.at.iter().map(|t| clock(*t)).collect();
+        let _ = writeln!(
+            out,
+            "tracked: {} x{} at {}",
+            k.keyword,
+            k.count,
+            times.join(", ")
+        );
+    }
+    for n in &a.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     out
 }

@@ -1,5 +1,8 @@
 //! Settings that are the same for every request of a process.
 
+use std::sync::Arc;
+
+use crate::analysis::topics::Vocabulary;
 use crate::domain::{TenantId, TierThresholds};
 
 #[derive(Debug, Clone)]
@@ -13,6 +16,9 @@ pub struct Config {
     /// e-mail addresses, card and social security numbers masked, and the delivered file is
     /// not kept.
     pub keep_original_transcripts: bool,
+    /// The tenant's tracked keywords and topics (added to the default taxonomy), compiled
+    /// once: `Vocabulary::new(&keywords, &topics)`.
+    pub vocabulary: Arc<Vocabulary>,
 }
 
 impl Default for Config {
@@ -22,6 +28,7 @@ impl Default for Config {
             default_region: "US".to_owned(),
             tiers: TierThresholds::default(),
             keep_original_transcripts: false,
+            vocabulary: Vocabulary::shared_default(),
         }
     }
 }

@@ -124,3 +124,96 @@ fn every_bundled_sample_parses() {
     }
     assert!(transcripts >= 40, "the sample set has {transcripts} calls");
 }
+
+#[test]
+fn roles_on_both_transcribe_samples() {
+    use shared::analysis::{Hints, analyze_with};
+    use shared::domain::Direction;
+    // Channel identification: each channel is a party; metadata settles which one is ours.
+    let channels = transcribe("tscribe_02-channel-identification.json");
+    let detected = analyze_with(&channels, &Hints::default()).roles;
+    assert!(
+        detected.customer.is_some()
+            && detected.agent.is_some()
+            && detected.customer != detected.agent
+    );
+    assert!(
+        detected.confidence < 1.0,
+        "a read-aloud passage has no greeting to be sure from"
+    );
+    let told = analyze_with(
+        &channels,
+        &Hints {
+            agent: Some("ch_0"),
+            ..Hints::default()
+        },
+    )
+    .roles;
+    assert_eq!(
+        (
+            told.agent.as_deref(),
+            told.customer.as_deref(),
+            told.confidence
+        ),
+        (Some("ch_0"), Some("ch_1"), 1.0)
+    );
+    // Speaker labels, three voices: the one who answers an inbound call is the agent.
+    let speakers = transcribe("tscribe_03-speaker-identification.json");
+    let r = analyze_with(
+        &speakers,
+        &Hints {
+            direction: Direction::Inbound,
+            ..Hints::default()
+        },
+    )
+    .roles;
+    assert_eq!(r.agent.as_deref(), Some("spk_0"));
+    assert!(r.customer.as_deref().is_some_and(|c| c != "spk_0"));
+}
+
+#[test]
+fn roles_match_the_sidecars_on_the_bundled_calls() {
+    use shared::analysis::{Hints, analyze_with};
+    let dir = repo_root().join("samples/calls");
+    let (mut checked, mut right) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".meta.json") else {
+            continue;
+        };
+        let side: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let Some(agent) = side["agent"].as_str() else {
+            continue;
+        };
+        // Text formats name the agent; Transcribe outputs label voices, not people.
+        let Some(transcript) = ["txt", "vtt", "srt"].iter().find_map(|ext| {
+            let p = dir.join(format!("{stem}.{ext}"));
+            let bytes = std::fs::read(&p).ok()?;
+            let FileKind::Transcript(f) = classify(p.file_name()?.to_str()?, &bytes).ok()?.kind
+            else {
+                return None;
+            };
+            parse_transcript(f, &bytes).ok()
+        }) else {
+            continue;
+        };
+        let meta = CallMetadata::from_sidecar(&std::fs::read(&path).unwrap(), "US").unwrap();
+        let roles = analyze_with(
+            &transcript,
+            &Hints {
+                direction: meta.direction.unwrap_or_default(),
+                ..Hints::default()
+            },
+        )
+        .roles;
+        checked += 1;
+        right += usize::from(roles.agent.as_deref() == Some(agent));
+    }
+    assert!(checked >= 20, "{checked} calls checked");
+    assert_eq!(
+        right, checked,
+        "the agent is found on every bundled call with a named agent"
+    );
+}

@@ -11,11 +11,36 @@ pub mod redact;
 mod roles;
 mod sentiment;
 mod text;
+pub mod topics;
 
 pub use roles::detect_roles;
 pub use sentiment::{compound, compound_opt};
 
 use crate::domain::{Analysis, Direction, Hit, SentimentSummary, TalkMetrics, Transcript};
+
+/// What is known about a call besides its words.
+#[derive(Debug, Clone, Copy)]
+pub struct Hints<'a> {
+    /// The agent's speaker label from call metadata; overrides role detection.
+    pub agent: Option<&'a str>,
+    /// Who answered: the tenant (inbound) or the lead (outbound).
+    pub direction: Direction,
+    /// The tenant's topics and tracked keywords, compiled.
+    pub vocabulary: &'a topics::Vocabulary,
+}
+
+static DEFAULT_VOCABULARY: std::sync::LazyLock<std::sync::Arc<topics::Vocabulary>> =
+    std::sync::LazyLock::new(topics::Vocabulary::shared_default);
+
+impl Default for Hints<'_> {
+    fn default() -> Self {
+        Self {
+            agent: None,
+            direction: Direction::Inbound,
+            vocabulary: &DEFAULT_VOCABULARY,
+        }
+    }
+}
 
 /// Analyse a transcript. `agent_hint` is the agent's speaker label from call metadata, which
 /// overrides role detection; `direction` says who answered.
@@ -24,6 +49,19 @@ pub fn analyze(
     agent_hint: Option<&str>,
     direction: Direction,
 ) -> Analysis {
+    analyze_with(
+        transcript,
+        &Hints {
+            agent: agent_hint,
+            direction,
+            ..Hints::default()
+        },
+    )
+}
+
+/// Analyse a transcript with everything known about the call and the tenant.
+pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
+    let (agent_hint, direction) = (hints.agent, hints.direction);
     let roles = detect_roles(transcript, agent_hint, direction);
     let is_customer = |speaker: &str| match (&roles.customer, &roles.agent) {
         (Some(c), _) => c == speaker,
@@ -46,6 +84,9 @@ pub fn analyze(
         .flat_map(|s| text::tokens(s))
         .collect();
     let mut rake = keywords::Rake::new(&names);
+    let mut mentions = hints.vocabulary.mentions();
+    let mut english_words = 0usize;
+    let mut all_words = 0usize;
 
     for (i, seg) in transcript.segments.iter().enumerate() {
         let customer = is_customer(&seg.speaker);
@@ -79,6 +120,12 @@ pub fn analyze(
                 let tokens = text::tokens_marked(sentence);
                 let found = phrases::find_marked(&tokens);
                 rake.add(&tokens);
+                hints.vocabulary.count(&mut mentions, &tokens, seg.start);
+                all_words += tokens.len();
+                english_words += tokens
+                    .iter()
+                    .filter(|t| text::is_common_english(&t.word))
+                    .count();
                 intents.extend(found.intents.iter().map(|k| hit(k)));
                 objections.extend(found.objections.iter().map(|k| hit(k)));
                 junk.extend(found.junk.iter().map(|k| hit(k)));
@@ -124,6 +171,23 @@ pub fn analyze(
     }
 
     let keywords = rake.top(8);
+    talk_timing(transcript, &is_customer, &mut talk);
+
+    let mut notes = Vec::new();
+    if transcript.segments.is_empty() {
+        notes.push("the transcript is empty".to_owned());
+    } else if talk.customer_words == 0 {
+        notes.push("no speech from the customer was found, so there are no intents, objections or customer sentiment".to_owned());
+    }
+    if all_words >= 20 && (english_words as f64) < 0.15 * all_words as f64 {
+        notes.push(
+            "the customer's words do not look like English; sentiment, intents and keywords only understand English"
+                .to_owned(),
+        );
+    }
+
+    let topic = hints.vocabulary.topic(&mentions);
+    let tracked_keywords = hints.vocabulary.tracked_mentions(mentions);
 
     Analysis {
         roles,
@@ -132,9 +196,43 @@ pub fn analyze(
         objections,
         junk,
         keywords,
+        tracked_keywords,
+        topic,
         talk,
         quotes: kept,
+        notes,
     }
+    .with_junk_topic()
+}
+
+/// Turn-taking and silence from the segments' times.
+fn talk_timing(t: &Transcript, is_customer: &dyn Fn(&str) -> bool, talk: &mut TalkMetrics) {
+    // The customer's longest turn: consecutive customer segments.
+    let mut turn_start: Option<f64> = None;
+    for seg in &t.segments {
+        if is_customer(&seg.speaker) {
+            let start = *turn_start.get_or_insert(seg.start);
+            talk.longest_customer_turn = talk.longest_customer_turn.max(seg.end - start);
+        } else {
+            turn_start = None;
+        }
+    }
+    // Silence: gaps not covered by anyone's speech.
+    let mut spans: Vec<(f64, f64)> = t.segments.iter().map(|s| (s.start, s.end)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut covered_to: Option<f64> = None;
+    for (start, end) in spans {
+        if let Some(to) = covered_to
+            && start > to
+        {
+            talk.silence += start - to;
+            talk.longest_silence = talk.longest_silence.max(start - to);
+        }
+        covered_to = Some(covered_to.map_or(end, |to| to.max(end)));
+    }
+    talk.longest_customer_turn = (talk.longest_customer_turn * 100.0).round() / 100.0;
+    talk.silence = (talk.silence * 100.0).round() / 100.0;
+    talk.longest_silence = (talk.longest_silence * 100.0).round() / 100.0;
 }
 
 fn mean(xs: &[f64]) -> Option<f64> {
@@ -144,7 +242,7 @@ fn mean(xs: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TranscriptFormat;
+    use crate::domain::{Transcript, TranscriptFormat};
     use crate::formats::parse_transcript;
 
     fn analyze_text(t: &str) -> Analysis {
@@ -216,5 +314,115 @@ mod tests {
             "{:?}",
             a.junk
         );
+    }
+
+    #[test]
+    fn turns_silence_topic_and_tracked_keywords() {
+        // GIVEN a timed call about a broken inverter, with a gap and a two-segment customer turn
+        let t = parse_transcript(
+            TranscriptFormat::PlainText,
+            b"[00:00] Agent: Thanks for calling Brightline, this is Maya.\n\
+              [00:04] Caller: Our inverter shows an error and the system is down.\n\
+              [00:09] Caller: We need a technician to fix it.\n\
+              [00:20] Agent: I can send someone tomorrow.\n",
+        )
+        .unwrap();
+        let vocabulary =
+            topics::Vocabulary::new(&["inverter".to_owned(), "warranty".to_owned()], &[]);
+        let a = analyze_with(
+            &t,
+            &Hints {
+                vocabulary: &vocabulary,
+                ..Hints::default()
+            },
+        );
+        // THEN
+        assert_eq!(a.topic.as_deref(), Some("support issue"));
+        assert_eq!(a.tracked_keywords.len(), 1, "only keywords that were said");
+        assert_eq!(
+            (a.tracked_keywords[0].count, a.tracked_keywords[0].at[0]),
+            (1, 4.0)
+        );
+        assert!(a.talk.longest_customer_turn > 7.0, "{:?}", a.talk);
+        assert!(
+            a.talk.longest_silence > 5.0 && a.talk.silence >= a.talk.longest_silence,
+            "{:?}",
+            a.talk
+        );
+        assert!(!a.is_junk());
+    }
+
+    #[test]
+    fn junk_calls_are_junk_and_say_so() {
+        let a = analyze_text(
+            "Caller: This is an automated message about your car's extended warranty. Press one.\n",
+        );
+        assert!(a.is_junk());
+        assert_eq!(a.topic.as_deref(), Some("junk"));
+        let vm = analyze_text(
+            "Caller: You've reached Rachel. Please leave a message after the beep.\nAgent: Hi Rachel, Maya here.\n",
+        );
+        assert!(vm.is_junk(), "a voicemail without conversation");
+    }
+
+    #[test]
+    fn odd_input_gives_a_result_and_a_reason() {
+        // Another language
+        let a = analyze_text(
+            "Agente: Gracias por llamar a Brightline, habla Maya.\n\
+             Cliente: Quisiera saber el precio de los paneles solares para mi casa en Tucson, por favor, y si tienen financiamiento disponible este mes.\n",
+        );
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.contains("do not look like English")),
+            "{:?}",
+            a.notes
+        );
+        // Only the agent speaks
+        let t = parse_transcript(
+            TranscriptFormat::PlainText,
+            b"Agent: Hello? Is anyone there?\n",
+        )
+        .unwrap();
+        let a = analyze_with(
+            &t,
+            &Hints {
+                agent: Some("Agent"),
+                ..Hints::default()
+            },
+        );
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.contains("no speech from the customer")),
+            "{:?}",
+            a.notes
+        );
+        // Empty, and control characters
+        let empty = Transcript {
+            format: TranscriptFormat::Segments,
+            by_channel: false,
+            segments: vec![],
+        };
+        assert_eq!(
+            analyze_with(&empty, &Hints::default()).notes,
+            ["the transcript is empty"]
+        );
+        let a = analyze_text("Agent: hi\u{0}\u{7}there\nCaller: I'd like\u{1b}[31m a quote\u{8}\n");
+        assert!(a.intents.iter().any(|h| h.kind == "pricing"));
+    }
+
+    #[test]
+    fn a_long_transcript_is_analysed_whole() {
+        // Two megabytes in one call: many turns, and one enormous turn without punctuation.
+        let turn = "Caller: How much would panels cost for our warehouse roof? We want them this month.\nAgent: About forty thousand.\n";
+        let mut text = turn.repeat(2_000_000 / turn.len());
+        text.push_str("Caller: ");
+        text.push_str(&"really great ".repeat(20_000));
+        text.push('\n');
+        let a = analyze_text(&text);
+        assert!(a.intents.len() > 10_000);
+        assert!(a.sentiment.customer > 0.0);
     }
 }

@@ -2,20 +2,46 @@
 
 use crate::domain::{Direction, Roles, Transcript};
 
-/// Phrases agents open with.
-const AGENT_MARKERS: &[&str] = &[
-    "thank you for calling",
-    "thanks for calling",
-    "how can i help",
-    "how may i help",
-    "how can i assist",
-    "this is",
-    "my name is",
-    "speaking",
-    "calling from",
-    "calling with",
-    "reaching out from",
+/// Phrases agents open with, and how sure each makes us: "thanks for calling" is an agent's;
+/// "this is", "speaking" and "calling from" are said by callers too.
+const AGENT_MARKERS: &[(&str, u32)] = &[
+    ("thank you for calling", 3),
+    ("thanks for calling", 3),
+    ("how can i help", 3),
+    ("how may i help", 3),
+    ("how can i assist", 3),
+    ("reaching out from", 2),
+    ("calling with", 2),
+    ("this is", 1),
+    ("my name is", 1),
+    ("speaking", 1),
+    ("calling from", 1),
 ];
+
+/// How strongly a speaker's opening turns sound like the agent's: the markers, plus "<Name>
+/// from <Company>" (a capitalised word after "from"), the way agents introduce themselves.
+fn agent_score(t: &Transcript, speaker: &str) -> u32 {
+    t.segments
+        .iter()
+        .filter(|seg| seg.speaker == speaker)
+        .take(3)
+        .map(|seg| {
+            let l = seg.text.to_lowercase();
+            let markers: u32 = AGENT_MARKERS
+                .iter()
+                .filter(|(m, _)| l.contains(m))
+                .map(|(_, w)| w)
+                .sum();
+            let intro = seg
+                .text
+                .split(" from ")
+                .skip(1)
+                .any(|rest| rest.starts_with(char::is_uppercase));
+            markers + if intro { 2 } else { 0 }
+        })
+        .sum()
+}
+
 const AGENT_NAMES: &[&str] = &[
     "agent",
     "rep",
@@ -79,29 +105,27 @@ pub fn detect_roles(t: &Transcript, agent_hint: Option<&str>, direction: Directi
             method: "one speaker only".into(),
         };
     }
-    // The speaker whose opening turns carry an agent's greeting.
-    let greeting = speakers.iter().max_by_key(|s| {
-        t.segments
-            .iter()
-            .filter(|seg| seg.speaker == **s)
-            .take(3)
-            .map(|seg| {
-                let l = seg.text.to_lowercase();
-                AGENT_MARKERS.iter().filter(|m| l.contains(*m)).count()
-            })
-            .sum::<usize>()
-    });
-    if let Some(agent) = greeting
-        && t.segments
-            .iter()
-            .filter(|seg| seg.speaker == **agent)
-            .take(3)
-            .any(|seg| {
-                let l = seg.text.to_lowercase();
-                AGENT_MARKERS.iter().any(|m| l.contains(m))
-            })
+    // The speaker whose opening turns sound most like an agent's; who answered breaks ties
+    // (the tenant answers inbound calls, the lead outbound ones).
+    let answerer = match direction {
+        Direction::Inbound => speakers[0],
+        Direction::Outbound => speakers[1],
+    };
+    let scored: Vec<(u32, &str)> = speakers
+        .iter()
+        .map(|s| (agent_score(t, s) * 2 + u32::from(*s == answerer), *s))
+        .collect();
+    if let Some(&(best, agent)) = scored.iter().max_by_key(|(score, _)| *score)
+        && best >= 2
     {
-        return decided(agent, 0.85, "agent greeting");
+        let runner_up = scored
+            .iter()
+            .filter(|(_, s)| *s != agent)
+            .map(|(score, _)| *score)
+            .max()
+            .unwrap_or(0);
+        let confidence = if best >= runner_up + 4 { 0.9 } else { 0.75 };
+        return decided(agent, confidence, "agent greeting");
     }
     match direction {
         Direction::Inbound => decided(speakers[0], 0.55, "the agent answers an inbound call"),

@@ -98,6 +98,24 @@ pub struct TalkMetrics {
     pub customer_questions: u32,
     pub customer_words: u32,
     pub agent_words: u32,
+    /// The customer's longest turn (consecutive segments), seconds.
+    #[serde(default)]
+    pub longest_customer_turn: f64,
+    /// Time nobody spoke between the first word and the last, seconds.
+    #[serde(default)]
+    pub silence: f64,
+    /// The longest stretch nobody spoke, seconds.
+    #[serde(default)]
+    pub longest_silence: f64,
+}
+
+/// How often a keyword the tenant tracks was said, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeywordCount {
+    pub keyword: String,
+    pub count: u32,
+    /// Seconds from the start of the call, one per mention.
+    pub at: Vec<f64>,
 }
 
 /// What the analyze stage found in a call's transcript.
@@ -112,9 +130,39 @@ pub struct Analysis {
     /// Junk-call signals (wrong number, spam, voicemail), with quotes.
     pub junk: Vec<Hit>,
     pub keywords: Vec<String>,
+    /// The tenant's tracked keywords that were said.
+    #[serde(default)]
+    pub tracked_keywords: Vec<KeywordCount>,
+    /// What the call was about, from the topic taxonomy (`junk` for junk calls).
+    #[serde(default)]
+    pub topic: Option<String>,
     pub talk: TalkMetrics,
     /// Sentiment-bearing quotes from the customer: the most positive and the most negative.
     pub quotes: Vec<Hit>,
+    /// What the analysis could not do, and why (no customer speech, not English, ...).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Analysis {
+    /// Junk calls get the topic `junk`, whatever else was said.
+    pub fn with_junk_topic(mut self) -> Self {
+        if self.is_junk() {
+            self.topic = Some("junk".to_owned());
+        }
+        self
+    }
+
+    /// A wrong number, spam or a voicemail with no conversation: scored as junk, and kept out
+    /// of model training.
+    pub fn is_junk(&self) -> bool {
+        self.junk
+            .iter()
+            .any(|h| h.kind == "wrong_number" || h.kind == "spam")
+            || (self.junk.iter().any(|h| h.kind == "voicemail")
+                && self.talk.customer_questions == 0
+                && self.intents.is_empty())
+    }
 }
 
 /// A phone call between a lead and the tenant. Field names follow the seed schema

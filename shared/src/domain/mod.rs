@@ -9,7 +9,8 @@ mod score;
 mod transcript;
 
 pub use call::{
-    Analysis, Call, CallStatus, Direction, Hit, Roles, SentimentSummary, Stage, TalkMetrics,
+    Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,
+    TalkMetrics,
 };
 pub use ids::{CallId, LeadId, RuleId, TenantId};
 pub use lead::{Lead, LeadPatch, NewLead};

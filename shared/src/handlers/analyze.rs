@@ -36,7 +36,12 @@ pub async fn handle(deps: &Deps, tenant: &TenantId, call_id: &CallId) -> Result<
         ))
     })?;
     let transcript: Transcript = serde_json::from_slice(&deps.blobs.get(&key).await?)?;
-    let found = analysis::analyze(&transcript, call.agent_speaker.as_deref(), call.direction);
+    let hints = analysis::Hints {
+        agent: call.agent_speaker.as_deref(),
+        direction: call.direction,
+        vocabulary: &deps.config.vocabulary,
+    };
+    let found = analysis::analyze_with(&transcript, &hints);
     call.sentiment_score = Some((found.sentiment.customer * 1000.0).round() / 1000.0);
     call.keywords = found.keywords.clone();
     let detail = format!(
