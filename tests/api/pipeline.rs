@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::helpers::{drop_into, drop_sample, lead_by_phone, sample, spawn_app};
 
@@ -379,5 +378,4 @@ async fn a_lone_sidecar_waits_then_is_rejected() {
         note.contains("no recording or transcript named `orphan.*`"),
         "{note}"
     );
-    let _: Value = Value::Null;
 }

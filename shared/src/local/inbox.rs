@@ -205,9 +205,11 @@ impl Inbox {
     ) -> Result<usize> {
         let mut done = 0;
         for group in group_files(settled.keys().cloned()) {
+            // Only call metadata so far (`x.meta.json`, or an `x.json` that is not a transcript).
             let lone_sidecar = group.files.iter().all(|p| {
-                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                n.to_ascii_lowercase().ends_with(".meta.json")
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let content = std::fs::read(p).unwrap_or_default();
+                matches!(formats::classify(name, &content), Ok(c) if c.kind == FileKind::Sidecar)
             });
             if lone_sidecar {
                 let young = group.files.iter().any(|p| {

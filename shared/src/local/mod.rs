@@ -11,7 +11,6 @@
 mod inbox;
 mod worker;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,15 +77,12 @@ pub async fn serve(
 
     let router = crate::handlers::api::router(app.deps.clone())
         .layer(axum::middleware::from_fn(log_request));
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    })
-    .await;
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
     let _ = worker_task.await;
     let _ = inbox_task.await;
     served.map_err(|e| crate::Error::internal("the HTTP server failed", e))
