@@ -4,7 +4,6 @@
 mod output;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -416,27 +415,15 @@ async fn demo(app: &LocalApp) -> Result<()> {
 
 /// Run queued analysis and scoring to the end, with a spinner.
 async fn drain(app: &LocalApp) -> Result<usize> {
-    let pending = app.store.queue_counts().await?.pending;
-    let bar = progress(pending, "scoring");
-    let worker = app.worker();
-    let mut ran = 0;
-    loop {
-        if worker.run_one().await? {
-            ran += 1;
-            bar.set_length(
-                bar.length()
-                    .unwrap_or(0)
-                    .max(ran as u64 + app.store.queue_counts().await?.pending),
-            );
-            bar.inc(1);
-            continue;
-        }
-        let counts = app.store.queue_counts().await?;
-        if counts.pending == 0 && counts.running == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let bar = progress(app.store.queue_counts().await?.pending, "scoring");
+    // Analysis queues scoring, so the total grows as jobs run.
+    let ran = app
+        .worker()
+        .drain_with(&mut |ran, left| {
+            bar.set_length(ran as u64 + left.pending + left.running);
+            bar.set_position(ran as u64);
+        })
+        .await?;
     bar.finish_and_clear();
     Ok(ran)
 }

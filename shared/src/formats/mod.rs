@@ -39,10 +39,9 @@ pub struct Classified {
 /// Classify a file by name, looking into `.json` content to tell a Transcribe output from a
 /// sidecar. Unsupported and empty files are rejected with the reason.
 pub fn classify(file_name: &str, content: &[u8]) -> Result<Classified> {
-    let lower = file_name.to_ascii_lowercase();
-    if let Some(stem) = strip_suffix_ci(file_name, &lower, ".meta.json") {
+    if is_sidecar_name(file_name) {
         return Ok(Classified {
-            stem,
+            stem: stem(file_name).to_owned(),
             kind: FileKind::Sidecar,
         });
     }
@@ -83,11 +82,25 @@ pub fn classify(file_name: &str, content: &[u8]) -> Result<Classified> {
     })
 }
 
-fn strip_suffix_ci(name: &str, lower: &str, suffix: &str) -> Option<String> {
-    lower
-        .ends_with(suffix)
-        .then(|| name[..name.len() - suffix.len()].to_owned())
-        .filter(|s| !s.is_empty())
+fn is_sidecar_name(file_name: &str) -> bool {
+    file_name.len() > ".meta.json".len() && file_name.to_ascii_lowercase().ends_with(".meta.json")
+}
+
+/// The stem a file belongs to: `x.meta.json` -> `x`, `x.vtt` -> `x`. Files with the same stem
+/// are parts of one call.
+pub fn stem(file_name: &str) -> &str {
+    if is_sidecar_name(file_name) {
+        return &file_name[..file_name.len() - ".meta.json".len()];
+    }
+    file_name
+        .rsplit_once('.')
+        .map_or(file_name, |(s, _)| if s.is_empty() { file_name } else { s })
+}
+
+/// Whether telling this file's kind needs its content (only `.json`: a Transcribe output or a
+/// sidecar).
+pub fn needs_content(file_name: &str) -> bool {
+    !is_sidecar_name(file_name) && file_name.to_ascii_lowercase().ends_with(".json")
 }
 
 fn supported() -> String {
@@ -98,12 +111,21 @@ fn supported() -> String {
 }
 
 fn looks_like_transcribe_output(content: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(content)
+    // Scan for `results` with `items` or `transcripts` without building a JSON tree.
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        results: Option<Results>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Results {
+        items: Option<IgnoredAny>,
+        transcripts: Option<IgnoredAny>,
+    }
+    serde_json::from_slice::<Probe>(content)
         .ok()
-        .is_some_and(|v| {
-            v.get("results")
-                .is_some_and(|r| r.get("items").is_some() || r.get("transcripts").is_some())
-        })
+        .and_then(|p| p.results)
+        .is_some_and(|r| r.items.is_some() || r.transcripts.is_some())
 }
 
 /// Parse a transcript of a known format. Errors say where (line, item) and what is wrong.
@@ -204,6 +226,22 @@ mod tests {
         let err = k("a.vtt", b"").unwrap_err().to_string();
         assert!(err.contains("is empty"), "{err}");
         assert!(k("noextension", b"x").is_err());
+    }
+
+    #[test]
+    fn stems_group_a_call_and_only_json_needs_reading() {
+        for (name, stem_of) in [
+            ("x.meta.json", "x"),
+            ("X.META.JSON", "X"),
+            ("x.vtt", "x"),
+            ("a.b.srt", "a.b"),
+            (".hidden", ".hidden"),
+        ] {
+            assert_eq!(stem(name), stem_of, "{name}");
+        }
+        assert!(
+            needs_content("x.json") && !needs_content("x.meta.json") && !needs_content("x.wav")
+        );
     }
 
     #[test]

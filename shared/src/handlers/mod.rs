@@ -49,15 +49,34 @@ pub(crate) async fn mark_failed(
     stage: Stage,
     reason: &str,
 ) -> Result<()> {
+    modify_call(deps, tenant, call_id, |call| {
+        call.fail(stage, reason);
+        true
+    })
+    .await
+}
+
+/// Change a stored call with `change` (which returns whether it changed anything), re-reading
+/// and retrying when someone else wrote first. A call that no longer exists is left alone.
+pub(crate) async fn modify_call(
+    deps: &Deps,
+    tenant: &TenantId,
+    call_id: &crate::domain::CallId,
+    change: impl Fn(&mut crate::domain::Call) -> bool,
+) -> Result<()> {
     for _ in 0..5 {
         let Some(mut call) = deps.calls.get_call(tenant, call_id).await? else {
             return Ok(());
         };
-        call.fail(stage, reason);
+        if !change(&mut call) {
+            return Ok(());
+        }
         match deps.calls.update_call(&call).await {
             Err(crate::Error::Concurrent(_)) => continue,
             other => return other.map(|_| ()),
         }
     }
-    Ok(())
+    Err(crate::Error::concurrent(format!(
+        "call {call_id} kept changing; try again"
+    )))
 }

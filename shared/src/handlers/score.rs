@@ -61,7 +61,11 @@ pub async fn handle(
             mark_scored(deps, tenant, call_id, score.value).await?;
         }
         if saved {
-            info!(score = score.value, tier = score.tier.as_str(), cause = %cause.key(), "lead scored");
+            info!(
+                score = score.value,
+                tier = score.tier.as_str(),
+                "lead scored"
+            );
             return Ok(Scored::Saved(score));
         }
         return Ok(Scored::AlreadyApplied);
@@ -77,20 +81,14 @@ async fn mark_scored(
     call_id: &crate::domain::CallId,
     value: u8,
 ) -> Result<()> {
-    for _ in 0..5 {
-        let Some(mut call) = deps.calls.get_call(tenant, call_id).await? else {
-            return Ok(());
-        };
+    super::modify_call(deps, tenant, call_id, |call| {
         if call.status != CallStatus::Analyzed {
-            return Ok(());
+            return false;
         }
         call.set_status(CallStatus::Scored, Some(format!("lead scored {value}")));
-        match deps.calls.update_call(&call).await {
-            Err(Error::Concurrent(_)) => continue,
-            other => return other.map(|_| ()),
-        }
-    }
-    Ok(())
+        true
+    })
+    .await
 }
 
 /// The tenant's rules, seeding the defaults the first time a tenant is seen.

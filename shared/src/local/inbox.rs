@@ -32,16 +32,6 @@ pub struct GroupResult {
     pub result: Result<IngestReport>,
 }
 
-/// The stem of a file name as far as grouping goes: `x.meta.json` -> `x`, `x.vtt` -> `x`.
-fn name_stem(name: &str) -> &str {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".meta.json") && name.len() > ".meta.json".len() {
-        return &name[..name.len() - ".meta.json".len()];
-    }
-    name.rsplit_once('.')
-        .map_or(name, |(s, _)| if s.is_empty() { name } else { s })
-}
-
 /// Skip hidden files and files still being written by common tools.
 fn ignored(name: &str) -> bool {
     name.starts_with('.')
@@ -61,7 +51,7 @@ pub fn group_files(paths: impl IntoIterator<Item = PathBuf>) -> Vec<DropGroup> {
             continue;
         }
         let stem = p
-            .with_file_name(name_stem(name))
+            .with_file_name(formats::stem(name))
             .to_string_lossy()
             .into_owned();
         groups.entry(stem).or_default().push(p);
@@ -95,27 +85,31 @@ impl GroupOutcome {
 /// Ingest one group: its sidecar (if any) goes with each recording or transcript in it. Audio
 /// goes first, so that a transcript arriving with it finds the call waiting.
 pub async fn ingest_group(deps: &Deps, tenant: &TenantId, group: &DropGroup) -> GroupOutcome {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    // (path, content, kind): each file read and classified once.
     let mut contents = Vec::new();
     let mut results = Vec::new();
     for path in &group.files {
         match tokio::fs::read(path).await {
-            Ok(bytes) => contents.push((path.clone(), bytes)),
+            Ok(bytes) => {
+                let kind = formats::classify(&name(path), &bytes).ok().map(|c| c.kind);
+                contents.push((path.clone(), bytes, kind));
+            }
             Err(e) => results.push(GroupResult {
                 path: path.clone(),
                 result: Err(Error::from(e).context(path.display())),
             }),
         }
     }
-    let name = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let kind = |p: &Path, bytes: &[u8]| formats::classify(&name(p), bytes).map(|c| c.kind);
     let sidecar = contents
         .iter()
-        .position(|(p, b)| matches!(kind(p, b), Ok(FileKind::Sidecar)))
-        .map(|i| contents.remove(i));
+        .position(|(_, _, k)| *k == Some(FileKind::Sidecar))
+        .map(|i| contents.remove(i))
+        .map(|(p, b, _)| (p, b));
     if contents.is_empty()
         && let Some((path, bytes)) = sidecar
     {
@@ -136,8 +130,8 @@ pub async fn ingest_group(deps: &Deps, tenant: &TenantId, group: &DropGroup) -> 
             sidecar: None,
         };
     }
-    contents.sort_by_key(|(p, b)| !matches!(kind(p, b), Ok(FileKind::Audio)));
-    for (path, bytes) in contents {
+    contents.sort_by_key(|(_, _, k)| *k != Some(FileKind::Audio));
+    for (path, bytes, _) in contents {
         let drop = FileDrop {
             tenant: tenant.clone(),
             file_name: name(&path),
@@ -205,10 +199,15 @@ impl Inbox {
     ) -> Result<usize> {
         let mut done = 0;
         for group in group_files(settled.keys().cloned()) {
-            // Only call metadata so far (`x.meta.json`, or an `x.json` that is not a transcript).
+            // Only call metadata so far (`x.meta.json`, or an `x.json` that is not a
+            // transcript). Only `.json` files are read to tell.
             let lone_sidecar = group.files.iter().all(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                let content = std::fs::read(p).unwrap_or_default();
+                let content = if formats::needs_content(name) {
+                    std::fs::read(p).unwrap_or_default()
+                } else {
+                    b"-".to_vec()
+                };
                 matches!(formats::classify(name, &content), Ok(c) if c.kind == FileKind::Sidecar)
             });
             if lone_sidecar {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tracing::{Instrument, info_span, warn};
 
-use crate::adapters::local::SqliteStore;
+use crate::adapters::local::{QueueCounts, SqliteStore};
 use crate::handlers;
 use crate::{Deps, Result};
 
@@ -61,10 +61,19 @@ impl Worker {
 
     /// Run jobs until none is waiting (including ones waiting to be retried). Returns how many ran.
     pub async fn drain(&self) -> Result<usize> {
+        self.drain_with(&mut |_, _| {}).await
+    }
+
+    /// [`drain`](Self::drain), telling `on_job` after each job how many ran and what is left.
+    pub async fn drain_with(
+        &self,
+        on_job: &mut (dyn FnMut(usize, QueueCounts) + Send),
+    ) -> Result<usize> {
         let mut ran = 0;
         loop {
             if self.run_one().await? {
                 ran += 1;
+                on_job(ran, self.store.queue_counts().await?);
                 continue;
             }
             let counts = self.store.queue_counts().await?;
