@@ -107,7 +107,16 @@ pub async fn tenant_rules(deps: &Deps, tenant: &TenantId) -> Result<Vec<ScoringR
     Ok(rules)
 }
 
-/// Queue every lead of the tenant for re-scoring with `cause` (after a rule change).
+/// A rule was created or changed: re-score every lead of its tenant, once per rule version.
+pub async fn rule_changed(deps: &Deps, rule: &ScoringRule) -> Result<usize> {
+    let cause = ScoreCause::RuleChanged {
+        rule_id: rule.rule_id.clone(),
+        version: rule.version,
+    };
+    rescore_all(deps, &rule.tenant_id, &cause).await
+}
+
+/// Queue every lead of the tenant for re-scoring with `cause`.
 pub async fn rescore_all(deps: &Deps, tenant: &TenantId, cause: &ScoreCause) -> Result<usize> {
     let mut query = crate::ports::LeadQuery {
         limit: Some(crate::ports::LeadQuery::MAX_LIMIT),

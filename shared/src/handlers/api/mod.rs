@@ -20,7 +20,7 @@ pub use problem::ApiError;
 
 use crate::Deps;
 use crate::domain::{
-    Call, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreCause, ScoreChange,
+    Call, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreChange,
     ScoringRule, TenantId, Transcript, TranscriptFormat,
 };
 use crate::error::Error;
@@ -241,11 +241,7 @@ async fn create_rule(
     let rule = draft.merge(&tenant, None, Utc::now())?;
     scoring::validate_criteria(&rule.criteria)?;
     deps.rules.insert_rule(&rule).await?;
-    let cause = ScoreCause::RuleChanged {
-        rule_id: rule.rule_id.clone(),
-        version: rule.version,
-    };
-    score::rescore_all(&deps, &tenant, &cause).await?;
+    score::rule_changed(&deps, &rule).await?;
     let location = format!("/scoring_rules/{}", rule.rule_id);
     Ok((
         StatusCode::CREATED,
@@ -273,11 +269,7 @@ async fn update_rule(
     let rule = draft.merge(&tenant, Some(&current), Utc::now())?;
     scoring::validate_criteria(&rule.criteria)?;
     let stored = deps.rules.update_rule(&rule).await?;
-    let cause = ScoreCause::RuleChanged {
-        rule_id: stored.rule_id.clone(),
-        version: stored.version,
-    };
-    score::rescore_all(&deps, &tenant, &cause).await?;
+    score::rule_changed(&deps, &stored).await?;
     Ok(Json(stored))
 }
 
