@@ -101,44 +101,44 @@ pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
         }
         let single_sentence = text::sentences(&seg.text).nth(1).is_none();
         for sentence in text::sentences(&seg.text) {
-            let words = text::count_words(sentence) as u32;
-            if words == 0 {
+            if !customer {
+                talk.agent_words += text::count_words(sentence) as u32;
                 continue;
             }
-            if customer {
-                talk.customer_words += words;
-                if sentence.trim_end().ends_with('?') {
-                    talk.customer_questions += 1;
-                }
-                let hit = |kind: &str| Hit {
-                    kind: kind.to_owned(),
-                    segment: i,
-                    at: seg.start,
-                    speaker: seg.speaker.clone(),
-                    quote: sentence.trim().to_owned(),
-                };
-                let tokens = text::tokens_marked(sentence);
-                let found = phrases::find_marked(&tokens);
-                rake.add(&tokens);
-                hints.vocabulary.count(&mut mentions, &tokens, seg.start);
-                all_words += tokens.len();
-                english_words += tokens
-                    .iter()
-                    .filter(|t| text::is_common_english(&t.word))
-                    .count();
-                intents.extend(found.intents.iter().map(|k| hit(k)));
-                objections.extend(found.objections.iter().map(|k| hit(k)));
-                junk.extend(found.junk.iter().map(|k| hit(k)));
-                let score = if single_sentence {
-                    segment_score
-                } else {
-                    sentiment::compound_opt(sentence)
-                };
-                if let Some(s) = score.filter(|s| s.abs() >= 0.3) {
-                    quotes.push((s, hit(if s > 0.0 { "positive" } else { "negative" })));
-                }
+            // The customer's sentence is tokenised once, for every analyser.
+            let tokens = text::tokens_marked(sentence);
+            if tokens.is_empty() {
+                continue;
+            }
+            talk.customer_words += tokens.len() as u32;
+            if sentence.trim_end().ends_with('?') {
+                talk.customer_questions += 1;
+            }
+            let hit = |kind: &str| Hit {
+                kind: kind.to_owned(),
+                segment: i,
+                at: seg.start,
+                speaker: seg.speaker.clone(),
+                quote: sentence.trim().to_owned(),
+            };
+            let found = phrases::find_marked(&tokens);
+            rake.add(&tokens);
+            hints.vocabulary.count(&mut mentions, &tokens, seg.start);
+            all_words += tokens.len();
+            english_words += tokens
+                .iter()
+                .filter(|t| text::is_common_english(&t.word))
+                .count();
+            intents.extend(found.intents.iter().map(|k| hit(k)));
+            objections.extend(found.objections.iter().map(|k| hit(k)));
+            junk.extend(found.junk.iter().map(|k| hit(k)));
+            let score = if single_sentence {
+                segment_score
             } else {
-                talk.agent_words += words;
+                sentiment::compound_opt(sentence)
+            };
+            if let Some(s) = score.filter(|s| s.abs() >= 0.3) {
+                quotes.push((s, hit(if s > 0.0 { "positive" } else { "negative" })));
             }
         }
     }
