@@ -11,6 +11,9 @@ pub enum Error {
     /// The input is wrong; the message says what and where. Retrying will not help.
     #[error("{0}")]
     Validation(String),
+    /// The request does not say who makes it (no tenant in its credentials).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The thing asked for does not exist (in the caller's tenant).
     #[error("{0} not found")]
     NotFound(String),

@@ -12,6 +12,8 @@ pub mod domain;
 pub mod error;
 pub mod formats;
 pub mod handlers;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod local;
 pub mod ports;
 pub mod scoring;

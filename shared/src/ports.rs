@@ -105,6 +105,16 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
     /// `NotFound` when there is no such blob.
     async fn get(&self, key: &str) -> Result<Vec<u8>>;
+    /// A URL a client can `PUT` the blob to for `expires_in`, where the store has such URLs
+    /// (S3's presigned URLs); `None` where it has not (local files).
+    async fn upload_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// Work for the asynchronous stages, delivered at least once.
@@ -164,6 +174,13 @@ impl Job {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, job: &Job) -> Result<()>;
+    /// Send many jobs (batched where the queue can).
+    async fn send_all(&self, jobs: &[Job]) -> Result<()> {
+        for job in jobs {
+            self.send(job).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a speech engine said when asked to transcribe a recording.

@@ -80,6 +80,22 @@ impl Lead {
         }
     }
 
+    /// What `q` searches in a lead list: name, company, e-mail and phone number, lower-case.
+    pub fn search_text(&self) -> String {
+        [
+            self.first_name.as_deref(),
+            self.last_name.as_deref(),
+            self.company.as_deref(),
+            self.email.as_deref(),
+            Some(self.phone_number.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+    }
+
     /// Fill fields the lead does not have yet (metadata from a call never overwrites what a
     /// person entered).
     pub fn fill_missing(&mut self, patch: &NewLead) {

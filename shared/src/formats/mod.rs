@@ -1,6 +1,7 @@
 //! Input formats: transcripts (Amazon Transcribe JSON, WebVTT, SRT, `Speaker: text`) and call
 //! metadata (a sidecar JSON file, or the file name). Pure functions from bytes to domain types.
 
+pub mod audio;
 mod metadata;
 mod srt;
 mod text;
@@ -34,6 +35,13 @@ pub enum FileKind {
 pub struct Classified {
     pub stem: String,
     pub kind: FileKind,
+}
+
+/// Whether a file name is a recording's (by its extension).
+pub fn is_audio(file_name: &str) -> bool {
+    file_name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && AUDIO_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+    })
 }
 
 /// Classify a file by name, looking into `.json` content to tell a Transcribe output from a

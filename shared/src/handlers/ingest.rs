@@ -34,12 +34,22 @@ pub struct FileDrop {
     pub received_at: DateTime<Utc>,
 }
 
+/// A recording's bytes, or where they already are.
+#[derive(Debug, Clone)]
+pub enum Media {
+    /// The bytes, to be stored under the call.
+    Bytes(Vec<u8>),
+    /// Already in the blob store under `key` (a recording dropped into the bucket);
+    /// `fingerprint` tells one content from another (S3's ETag).
+    Stored { key: String, fingerprint: String },
+}
+
 /// The recording or transcript being attached to a call.
 #[derive(Debug, Clone)]
 pub enum Artifact {
     Audio {
         file_name: String,
-        content: Vec<u8>,
+        media: Media,
     },
     Transcript {
         file_name: String,
@@ -49,9 +59,18 @@ pub enum Artifact {
 }
 
 impl Artifact {
-    fn content(&self) -> &[u8] {
+    /// Tells one content from another: a digest of the bytes, or the store's fingerprint.
+    fn digest(&self) -> String {
         match self {
-            Artifact::Audio { content, .. } | Artifact::Transcript { content, .. } => content,
+            Artifact::Audio {
+                media: Media::Bytes(content),
+                ..
+            }
+            | Artifact::Transcript { content, .. } => sha256(content),
+            Artifact::Audio {
+                media: Media::Stored { fingerprint, .. },
+                ..
+            } => format!("stored:{fingerprint}"),
         }
     }
 }
@@ -90,7 +109,7 @@ pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
         }
         FileKind::Audio => Artifact::Audio {
             file_name: drop.file_name.clone(),
-            content: drop.content,
+            media: Media::Bytes(drop.content),
         },
         FileKind::Transcript(format) => Artifact::Transcript {
             file_name: drop.file_name.clone(),
@@ -98,14 +117,7 @@ pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
             content: drop.content,
         },
     };
-    let region = &deps.config.default_region;
-    let from_name = CallMetadata::from_file_name(&classified.stem, region);
-    let metadata = match &drop.sidecar {
-        Some((name, bytes)) => CallMetadata::from_sidecar(bytes, region)
-            .map_err(|e| e.context(format!("`{name}`")))?
-            .or(from_name),
-        None => from_name,
-    };
+    let metadata = metadata_for(deps, &classified.stem, drop.sidecar.as_ref())?;
     register(
         deps,
         &drop.tenant,
@@ -115,6 +127,23 @@ pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
         drop.received_at,
     )
     .await
+}
+
+/// What is known of call `stem`: its sidecar `(file name, content)` if one came, over what
+/// the file name says.
+pub fn metadata_for(
+    deps: &Deps,
+    stem: &str,
+    sidecar: Option<&(String, Vec<u8>)>,
+) -> Result<CallMetadata> {
+    let region = &deps.config.default_region;
+    let from_name = CallMetadata::from_file_name(stem, region);
+    Ok(match sidecar {
+        Some((name, bytes)) => CallMetadata::from_sidecar(bytes, region)
+            .map_err(|e| e.context(format!("`{name}`")))?
+            .or(from_name),
+        None => from_name,
+    })
 }
 
 /// Register (or find) the call for `metadata` and attach `artifact` to it.
@@ -177,6 +206,39 @@ pub async fn register(
     }
     info!(call_id = %call.call_id, lead_id = %call.lead_id, ?outcome, status = call.status.as_str(), "ingested");
     Ok(IngestReport { outcome, call })
+}
+
+/// A file that cannot be taken (too large, a format no engine reads): the call it was for is
+/// registered and marked failed with `reason`, so the failure shows where people look. A call
+/// that already has its transcript is left alone. Without a lead to attach the call to there
+/// is no call; the caller logs the rejection. Returns the failed call, if any.
+pub async fn reject(
+    deps: &Deps,
+    tenant: &TenantId,
+    source_name: &str,
+    metadata: &CallMetadata,
+    reason: &str,
+    received_at: DateTime<Utc>,
+) -> Result<Option<Call>> {
+    let call_id = CallId::derive(tenant, &format!("name:{source_name}"));
+    let call = match deps.calls.get_call(tenant, &call_id).await? {
+        Some(call) => call,
+        None => {
+            match create_call(deps, tenant, call_id, source_name, metadata, received_at).await {
+                Ok((call, _)) => call,
+                Err(Error::Validation(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    deps.leads
+        .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
+        .await?;
+    if call.transcript_key.is_some() {
+        return Ok(Some(call));
+    }
+    super::mark_failed(deps, tenant, &call.call_id, Stage::Ingest, reason).await?;
+    deps.calls.get_call(tenant, &call.call_id).await
 }
 
 async fn create_call(
@@ -304,10 +366,10 @@ async fn lead_for(
 
 /// Attach the artifact; returns whether anything changed.
 async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<bool> {
-    let digest = sha256(artifact.content());
+    let digest = artifact.digest();
     let tenant = call.tenant_id.clone();
     match artifact {
-        Artifact::Audio { file_name, content } => {
+        Artifact::Audio { file_name, media } => {
             match &call.recording_sha256 {
                 Some(d) if *d == digest => return Ok(false),
                 Some(_) => {
@@ -318,12 +380,18 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
                 }
                 None => {}
             }
-            let key = format!(
-                "recordings/{tenant}/{}/{}",
-                call.call_id,
-                safe_name(file_name)
-            );
-            deps.blobs.put(&key, content).await?;
+            let key = match media {
+                Media::Bytes(content) => {
+                    let key = format!(
+                        "recordings/{tenant}/{}/{}",
+                        call.call_id,
+                        safe_name(file_name)
+                    );
+                    deps.blobs.put(&key, content).await?;
+                    key
+                }
+                Media::Stored { key, .. } => key.clone(),
+            };
             call.recording_key = Some(key.clone());
             call.recording_sha256 = Some(digest);
             let waiting_for_audio = call.transcript_key.is_none()

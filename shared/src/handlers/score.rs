@@ -125,16 +125,17 @@ pub async fn rescore_all(deps: &Deps, tenant: &TenantId, cause: &ScoreCause) -> 
     let mut queued = 0;
     loop {
         let page = deps.leads.list_leads(tenant, &query).await?;
-        for lead in &page.items {
-            deps.queue
-                .send(&Job::Score {
-                    tenant_id: tenant.clone(),
-                    lead_id: lead.lead_id.clone(),
-                    cause: cause.clone(),
-                })
-                .await?;
-            queued += 1;
-        }
+        let jobs: Vec<Job> = page
+            .items
+            .iter()
+            .map(|lead| Job::Score {
+                tenant_id: tenant.clone(),
+                lead_id: lead.lead_id.clone(),
+                cause: cause.clone(),
+            })
+            .collect();
+        deps.queue.send_all(&jobs).await?;
+        queued += jobs.len();
         match page.next_cursor {
             Some(c) => query.cursor = Some(c),
             None => return Ok(queued),

@@ -286,18 +286,7 @@ struct LeadRow {
 }
 
 fn lead_row(lead: &Lead) -> Result<LeadRow> {
-    let search = [
-        lead.first_name.as_deref(),
-        lead.last_name.as_deref(),
-        lead.company.as_deref(),
-        lead.email.as_deref(),
-        Some(lead.phone_number.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ")
-    .to_lowercase();
+    let search = lead.search_text();
     Ok(LeadRow {
         rank: lead.lead_score.map_or(-1, i64::from),
         tier: lead.tier.map(|t| t.as_str()),

@@ -7,7 +7,8 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -31,8 +32,16 @@ use crate::scoring;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The API's routes over `deps`.
+/// The API for local mode: every request acts for `deps.config.tenant`.
 pub fn router(deps: Deps) -> Router {
+    let tenant = deps.config.tenant.clone();
+    routes(deps).layer(axum::Extension(tenant))
+}
+
+/// The API's routes over `deps`. Each request acts for the `TenantId` in its extensions, put
+/// there by a layer in front (local mode's single tenant, or the JWT claim on AWS); a request
+/// without one is refused with 401.
+pub fn routes(deps: Deps) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/leads", get(list_leads).post(create_lead))
@@ -48,8 +57,23 @@ pub fn router(deps: Deps) -> Router {
 }
 
 /// The tenant a request acts for. Local mode has one; on AWS the authorizer's claim names it.
-fn tenant(deps: &Deps) -> TenantId {
-    deps.config.tenant.clone()
+struct Tenant(TenantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<TenantId>()
+            .cloned()
+            .map(Tenant)
+            .ok_or_else(|| {
+                ApiError(Error::Unauthorized(
+                    "the request names no tenant: send a bearer token with a tenant claim".into(),
+                ))
+            })
+    }
 }
 
 /// Parse a JSON body; the error names the field, line and column.
@@ -93,6 +117,7 @@ struct LeadList {
 
 async fn list_leads(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     q: Result<Query<LeadQuery>, QueryRejection>,
 ) -> ApiResult<Json<LeadList>> {
     let q = query(q)?;
@@ -104,7 +129,7 @@ async fn list_leads(
             LeadQuery::MAX_LIMIT
         )));
     }
-    let page = deps.leads.list_leads(&tenant(&deps), &q).await?;
+    let page = deps.leads.list_leads(&tenant, &q).await?;
     Ok(Json(LeadList {
         leads: page.items,
         next_cursor: page.next_cursor,
@@ -113,12 +138,12 @@ async fn list_leads(
 
 async fn create_lead(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let new: NewLead = body(&headers, &bytes)?;
     let phone = new.validate(&deps.config.default_region)?;
-    let tenant = tenant(&deps);
     if let Some(existing) = deps.leads.find_lead_by_phone(&tenant, &phone).await? {
         return Err(ApiError(Error::conflict(format!(
             "lead {} already has the phone number {phone}",
@@ -184,19 +209,21 @@ pub async fn lead_detail(deps: &Deps, tenant: &TenantId, id: &LeadId) -> crate::
     })
 }
 
-async fn get_lead(State(deps): State<Deps>, Path(id): Path<String>) -> ApiResult<Json<LeadDetail>> {
-    Ok(Json(
-        lead_detail(&deps, &tenant(&deps), &lead_id(&id)?).await?,
-    ))
+async fn get_lead(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LeadDetail>> {
+    Ok(Json(lead_detail(&deps, &tenant, &lead_id(&id)?).await?))
 }
 
 async fn update_lead(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Json<Lead>> {
-    let tenant = tenant(&deps);
     let id = lead_id(&id)?;
     let patch: LeadPatch = body(&headers, &bytes)?;
     for _ in 0..5 {
@@ -224,18 +251,18 @@ struct RuleList {
     scoring_rules: Vec<ScoringRule>,
 }
 
-async fn list_rules(State(deps): State<Deps>) -> ApiResult<Json<RuleList>> {
-    let scoring_rules = score::tenant_rules(&deps, &tenant(&deps)).await?;
+async fn list_rules(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResult<Json<RuleList>> {
+    let scoring_rules = score::tenant_rules(&deps, &tenant).await?;
     Ok(Json(RuleList { scoring_rules }))
 }
 
 async fn create_rule(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let draft: RuleDraft = body(&headers, &bytes)?;
-    let tenant = tenant(&deps);
     // Make sure the defaults exist first, so a tenant's first own rule adds to them.
     score::tenant_rules(&deps, &tenant).await?;
     let rule = draft.merge(&tenant, None, Utc::now())?;
@@ -253,11 +280,11 @@ async fn create_rule(
 
 async fn update_rule(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Json<ScoringRule>> {
-    let tenant = tenant(&deps);
     let id = RuleId::parse(&id)?;
     let draft: RuleDraft = body(&headers, &bytes)?;
     score::tenant_rules(&deps, &tenant).await?;
@@ -287,6 +314,7 @@ struct CallAccepted {
 /// `{"format": "segments", "segments": [{"speaker", "start", "end", "text"}]}`.
 async fn submit_call(
     State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
@@ -327,8 +355,7 @@ async fn submit_call(
         format,
         content,
     };
-    let report =
-        ingest::register(&deps, &tenant(&deps), &name, metadata, artifact, Utc::now()).await?;
+    let report = ingest::register(&deps, &tenant, &name, metadata, artifact, Utc::now()).await?;
     let status = match report.outcome {
         ingest::Outcome::Duplicate => StatusCode::OK,
         _ => StatusCode::ACCEPTED,

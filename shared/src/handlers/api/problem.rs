@@ -39,6 +39,11 @@ impl IntoResponse for ApiError {
                 "validation",
                 "The request is not valid",
             ),
+            Error::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Who is asking is not known",
+            ),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Error::Conflict(_) => (
                 StatusCode::CONFLICT,

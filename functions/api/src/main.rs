@@ -1,0 +1,12 @@
+//! The API function: API Gateway HTTP API requests, served by the same axum router as local
+//! mode, each acting for the tenant named by the JWT authorizer's claim.
+
+use lambda_runtime::Error;
+use shared::adapters::aws::AwsApp;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = AwsApp::from_env().await?;
+    lambda_http::run(shared::lambda::api(&app)).await
+}

@@ -1,0 +1,19 @@
+//! The ingest function: S3 `ObjectCreated` events for `recordings/<tenant>/<file>`.
+
+use aws_lambda_events::event::s3::S3Event;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws::AwsApp;
+use shared::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = &AwsApp::from_env().await?;
+    run(service_fn(|event: LambdaEvent<S3Event>| async move {
+        let run_for = lambda::time_left(event.context.deadline);
+        lambda::on_s3_event(app, event.payload, run_for)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,21 @@
+//! The transcribed function: EventBridge "Transcribe Job State Change" events.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws::AwsApp;
+use shared::lambda::{self, TranscribeJobStateChange};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = &AwsApp::from_env().await?;
+    run(service_fn(
+        |event: LambdaEvent<EventBridgeEvent<TranscribeJobStateChange>>| async move {
+            let run_for = lambda::time_left(event.context.deadline);
+            lambda::on_transcribe_event(app, event.payload, run_for)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,222 @@
+//! AWS adapters: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`) and Amazon
+//! Transcribe (`transcribe`), and the settings a function reads from its environment.
+//!
+//! The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the same binaries
+//! run against a local emulator; S3 is then addressed path-style, which emulators need.
+
+mod dynamo;
+mod idempotency;
+mod s3;
+mod sqs;
+mod transcribe;
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+pub use dynamo::{DynamoStore, Tables};
+pub use idempotency::{Claim, DynamoIdempotency};
+pub use s3::S3BlobStore;
+pub use sqs::SqsQueue;
+pub use transcribe::AmazonTranscribe;
+
+use crate::error::{Error, Result};
+use crate::{Config, Deps};
+
+/// What a function needs to know about its deployment, from environment variables set by the
+/// SAM template.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tables: Tables,
+    pub idempotency_table: String,
+    pub bucket: String,
+    pub analyze_queue_url: String,
+    pub score_queue_url: String,
+    /// Recordings and transcripts larger than this are refused (`MAX_OBJECT_BYTES`).
+    pub max_object_bytes: u64,
+    /// Ask Transcribe to redact PII in its output (`TRANSCRIBE_REDACT_PII`).
+    pub transcribe_redact_pii: bool,
+    /// The language calls are in, as Transcribe names it (`TRANSCRIBE_LANGUAGE`, `en-US`).
+    pub transcribe_language: String,
+    /// The JWT claim that names the caller's tenant (`TENANT_CLAIM`, `tenant_id`).
+    pub tenant_claim: String,
+    pub config: Config,
+}
+
+impl Settings {
+    /// 500 MiB: larger than a 4-hour 16 kHz mono WAV; Transcribe itself takes up to 2 GB.
+    pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 500 * 1024 * 1024;
+
+    /// Read the settings from the process environment; the error names a missing variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read the settings through `var` (the environment, or a map in tests).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let required = |name: &str| {
+            var(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                Error::validation(format!(
+                    "the environment variable {name} is not set; the SAM template sets it \
+                     (infra/template.yaml)"
+                ))
+            })
+        };
+        let flag = |name: &str| -> Result<bool> {
+            match var(name).as_deref().map(str::trim) {
+                None | Some("") => Ok(false),
+                Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+                Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+                Some(v) => Err(Error::validation(format!(
+                    "the environment variable {name} is `{v}`; use true or false"
+                ))),
+            }
+        };
+        let mut config = Config::default();
+        if let Some(region) = var("DEFAULT_PHONE_REGION").filter(|r| !r.trim().is_empty()) {
+            config.default_region = region.trim().to_ascii_uppercase();
+        }
+        config.keep_original_transcripts = flag("KEEP_ORIGINAL_TRANSCRIPTS")?;
+        let max_object_bytes = match var("MAX_OBJECT_BYTES") {
+            None => Self::DEFAULT_MAX_OBJECT_BYTES,
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::validation(format!(
+                    "the environment variable MAX_OBJECT_BYTES is `{v}`; use a number of bytes"
+                ))
+            })?,
+        };
+        Ok(Self {
+            tables: Tables {
+                leads: required("LEADS_TABLE")?,
+                calls: required("CALLS_TABLE")?,
+                rules: required("RULES_TABLE")?,
+            },
+            idempotency_table: required("IDEMPOTENCY_TABLE")?,
+            bucket: required("BUCKET")?,
+            analyze_queue_url: required("ANALYZE_QUEUE_URL")?,
+            score_queue_url: required("SCORE_QUEUE_URL")?,
+            max_object_bytes,
+            transcribe_redact_pii: flag("TRANSCRIBE_REDACT_PII")?,
+            transcribe_language: var("TRANSCRIBE_LANGUAGE")
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| "en-US".to_owned()),
+            tenant_claim: var("TENANT_CLAIM")
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| "tenant_id".to_owned()),
+            config,
+        })
+    }
+}
+
+/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), over
+/// one HTTPS client whose TLS is rustls on ring.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .load()
+        .await
+}
+
+/// The handlers' dependencies on AWS, plus the idempotency store the event glue uses.
+#[derive(Clone)]
+pub struct AwsApp {
+    pub deps: Deps,
+    pub idempotency: DynamoIdempotency,
+    pub transcribe: AmazonTranscribe,
+    pub settings: Settings,
+}
+
+impl AwsApp {
+    /// Connect the adapters. S3 is addressed path-style when an endpoint is overridden (an
+    /// emulator), virtual-hosted otherwise.
+    pub fn new(sdk: &SdkConfig, settings: Settings) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some() || custom_s3_endpoint())
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+        let store = DynamoStore::new(dynamo.clone(), settings.tables.clone());
+        let transcribe = AmazonTranscribe::new(
+            aws_sdk_transcribe::Client::new(sdk),
+            s3.clone(),
+            settings.bucket.clone(),
+            &settings.transcribe_language,
+            settings.transcribe_redact_pii,
+        );
+        let deps = Deps {
+            leads: Arc::new(store.clone()),
+            calls: Arc::new(store.clone()),
+            rules: Arc::new(store),
+            blobs: Arc::new(S3BlobStore::new(s3.clone(), settings.bucket.clone())),
+            queue: Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                settings.analyze_queue_url.clone(),
+                settings.score_queue_url.clone(),
+            )),
+            transcriber: Arc::new(transcribe.clone()),
+            config: settings.config.clone(),
+        };
+        Self {
+            deps,
+            idempotency: DynamoIdempotency::new(dynamo, settings.idempotency_table.clone()),
+            transcribe,
+            settings,
+        }
+    }
+
+    /// Everything from the environment: what a function does once, at start.
+    pub async fn from_env() -> Result<Self> {
+        let settings = Settings::from_env()?;
+        Ok(Self::new(&sdk_config().await, settings))
+    }
+}
+
+fn custom_s3_endpoint() -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+}
+
+/// Turn an SDK error into ours: throttling, timeouts and 5xx are worth retrying; anything else
+/// is a bug in how we call AWS (or a missing resource) and is reported with its message.
+pub(crate) fn sdk_error<E, R>(what: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static + aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            let code = e.err().code().unwrap_or_default();
+            code.contains("Throttl")
+                || code.contains("ProvisionedThroughputExceeded")
+                || code == "RequestLimitExceeded"
+                || code == "InternalServerError"
+                || code == "ServiceUnavailable"
+                || code == "SlowDown"
+                || code == "LimitExceededException"
+                || code == "TransactionConflict"
+                || code == "TransactionInProgressException"
+        }
+        _ => false,
+    };
+    let message = match &err {
+        SdkError::ServiceError(e) => format!(
+            "{what}: {}: {}",
+            e.err().code().unwrap_or("error"),
+            e.err().message().unwrap_or("no message")
+        ),
+        other => format!("{what}: {other}"),
+    };
+    if retryable {
+        Error::transient(message, err)
+    } else {
+        Error::internal(message, err)
+    }
+}

@@ -1,0 +1,105 @@
+//! The job queues on SQS: analysis jobs to one queue, scoring jobs to another, so each stage
+//! has its own function, concurrency and dead-letter queue.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::sdk_error;
+use crate::error::{Error, Result};
+use crate::ports::{Job, Queue};
+
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    analyze_url: String,
+    score_url: String,
+}
+
+impl SqsQueue {
+    /// SQS takes at most ten messages per batch.
+    const BATCH: usize = 10;
+
+    pub fn new(client: Client, analyze_url: String, score_url: String) -> Self {
+        Self {
+            client,
+            analyze_url,
+            score_url,
+        }
+    }
+
+    fn url(&self, job: &Job) -> &str {
+        match job {
+            Job::Analyze { .. } => &self.analyze_url,
+            Job::Score { .. } => &self.score_url,
+        }
+    }
+
+    async fn send_batch(&self, url: &str, jobs: &[&Job]) -> Result<()> {
+        let mut entries = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(job)?)
+                    .build()
+                    .map_err(|e| Error::internal("an SQS batch entry is incomplete", e))?,
+            );
+        }
+        let mut pending = entries;
+        // Entries SQS could not take this time are sent again, twice at most.
+        for _ in 0..3 {
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(pending.clone()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("SQS SendMessageBatch", e))?;
+            let failed = out.failed();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if let Some(f) = failed.iter().find(|f| f.sender_fault()) {
+                return Err(Error::internal(
+                    format!(
+                        "SQS refused a job: {}: {}",
+                        f.code(),
+                        f.message().unwrap_or_default()
+                    ),
+                    "SendMessageBatch",
+                ));
+            }
+            pending.retain(|e| failed.iter().any(|f| f.id() == e.id()));
+        }
+        Err(Error::transient(
+            format!("SQS did not take {} jobs after three tries", pending.len()),
+            "SendMessageBatch",
+        ))
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, job: &Job) -> Result<()> {
+        self.client
+            .send_message()
+            .queue_url(self.url(job))
+            .message_body(serde_json::to_string(job)?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn send_all(&self, jobs: &[Job]) -> Result<()> {
+        for url in [&self.analyze_url, &self.score_url] {
+            let mine: Vec<&Job> = jobs.iter().filter(|j| self.url(j) == url).collect();
+            for chunk in mine.chunks(Self::BATCH) {
+                self.send_batch(url, chunk).await?;
+            }
+        }
+        Ok(())
+    }
+}

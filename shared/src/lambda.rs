@@ -1,0 +1,412 @@
+//! What the Lambda functions do with their events, so that each function binary is only wiring
+//! and the tests drive exactly this code:
+//!
+//! - `on_s3_event` (ingest): a recording or transcript created under `recordings/<tenant>/`;
+//! - `on_transcribe_event` (transcribed): Amazon Transcribe's "Transcribe Job State Change";
+//! - `on_sqs_batch` (analyze, score): a batch of jobs, reporting the ones that failed;
+//! - `api`: the REST API's router, acting for the tenant the JWT authorizer's claim names.
+//!
+//! Every event is claimed in the idempotency table before it is handled and marked done after,
+//! so a redelivery is skipped; the handlers are idempotent besides, so a redelivery that slips
+//! through (after a crash between the work and the record) changes nothing either.
+//!
+//! Failures: bad input is logged (and recorded on its call where there is one) and not retried;
+//! a failure that may pass is returned (S3 and EventBridge: the invocation is retried, then goes
+//! to the function's dead-letter queue) or reported as a batch item failure (SQS: that message
+//! alone is retried, then goes to the queue's dead-letter queue).
+
+use std::time::Duration;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use axum::Router;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::adapters::aws::{AwsApp, Claim, DynamoIdempotency};
+use crate::analysis::redact::redact;
+use crate::domain::{TenantId, TranscriptFormat};
+use crate::error::{Error, Result};
+use crate::formats::{self, FileKind};
+use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
+use crate::handlers::transcribed::{self, TranscriptionResult};
+use crate::handlers::{api, record_failure, run_job};
+use crate::ports::Job;
+
+/// How long a handler has before Lambda stops it: from the invocation's deadline (epoch ms).
+pub fn time_left(deadline_ms: u64) -> Duration {
+    let now = Utc::now().timestamp_millis().max(0) as u64;
+    Duration::from_millis(deadline_ms.saturating_sub(now)).max(Duration::from_secs(1))
+}
+
+/// Run `work` once per `key`: skipped when done before, refused (retryable) while another
+/// invocation runs it. A failure releases the claim so a retry runs it again; bad input is
+/// done with (it would fail the same way every time).
+async fn once<F>(app: &AwsApp, key: &str, run_for: Duration, work: F) -> Result<()>
+where
+    F: Future<Output = Result<()>>,
+{
+    match app.idempotency.claim(key, run_for).await? {
+        Claim::Completed => {
+            info!("already handled; skipped");
+            return Ok(());
+        }
+        Claim::InProgress => {
+            return Err(Error::concurrent(
+                "another invocation is handling this event; try again later",
+            ));
+        }
+        Claim::Acquired => {}
+    }
+    let result = work.await;
+    match &result {
+        Err(e) if e.is_retryable() => app.idempotency.release(key).await?,
+        _ => app.idempotency.complete(key).await?,
+    }
+    result
+}
+
+/// `recordings/<tenant>/<file>` → the tenant and the file name.
+fn recording_path(key: &str) -> Result<(TenantId, &str)> {
+    let rest = key.strip_prefix("recordings/").ok_or_else(|| {
+        Error::validation(format!(
+            "`{key}` is not under recordings/; recordings go to recordings/<tenant>/<file>"
+        ))
+    })?;
+    match rest.split('/').collect::<Vec<_>>()[..] {
+        [tenant, file] if !file.is_empty() => Ok((
+            TenantId::parse(tenant).map_err(|e| e.context(format!("`{key}`")))?,
+            file,
+        )),
+        _ => Err(Error::validation(format!(
+            "`{key}` is not of the form recordings/<tenant>/<file>"
+        ))),
+    }
+}
+
+/// S3 event keys are URL-encoded, with `+` for a space.
+fn decode_key(raw: &str) -> String {
+    let plus_decoded = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_decoded)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The ingest function: every object created under `recordings/`.
+pub async fn on_s3_event(app: &AwsApp, event: S3Event, run_for: Duration) -> Result<()> {
+    let mut retry = None;
+    for record in &event.records {
+        let key = decode_key(record.s3.object.key.as_deref().unwrap_or_default());
+        let span = info_span!("object", key = %redact(&key));
+        if let Err(e) = on_s3_record(app, record, &key, run_for)
+            .instrument(span)
+            .await
+        {
+            // The other records are still handled; the event is retried for this one (the
+            // records done meanwhile are skipped then).
+            error!(key = %redact(&key), error = %e, "ingest failed; the event will be retried");
+            retry = Some(e);
+        }
+    }
+    retry.map_or(Ok(()), Err)
+}
+
+async fn on_s3_record(
+    app: &AwsApp,
+    record: &S3EventRecord,
+    key: &str,
+    run_for: Duration,
+) -> Result<()> {
+    let event_name = record.event_name.as_deref().unwrap_or_default();
+    if !event_name.starts_with("ObjectCreated") {
+        info!(event_name, "not an object creation; ignored");
+        return Ok(());
+    }
+    let (tenant, file_name) = match recording_path(key) {
+        Ok(found) => found,
+        Err(e) => {
+            warn!(reason = %e, "rejected: no tenant");
+            return Ok(());
+        }
+    };
+    let object = &record.s3.object;
+    let fingerprint = object
+        .e_tag
+        .clone()
+        .or_else(|| object.sequencer.clone())
+        .unwrap_or_default();
+    let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+    let claim = DynamoIdempotency::key("ingest", &format!("{bucket}/{key}#{fingerprint}"));
+    let size = object.size.unwrap_or(0).max(0) as u64;
+    let work = ingest_object(
+        app,
+        &tenant,
+        file_name,
+        key,
+        size,
+        fingerprint,
+        record.event_time,
+    );
+    once(app, &claim, run_for, async {
+        match work.await {
+            Err(e) if !e.is_retryable() => {
+                warn!(tenant = %tenant, reason = %e, "rejected");
+                Ok(())
+            }
+            other => other,
+        }
+    })
+    .await
+}
+
+async fn ingest_object(
+    app: &AwsApp,
+    tenant: &TenantId,
+    file_name: &str,
+    key: &str,
+    size: u64,
+    fingerprint: String,
+    received_at: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let deps = &app.deps;
+    let stem = formats::stem(file_name);
+    let sidecar_name = format!("{stem}.meta.json");
+    if file_name == sidecar_name {
+        info!("call metadata; read when its recording or transcript arrives");
+        return Ok(());
+    }
+    let sidecar_key = format!("recordings/{tenant}/{sidecar_name}");
+    let sidecar = match deps.blobs.get(&sidecar_key).await {
+        Ok(bytes) => Some((sidecar_name, bytes)),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let limit = app.settings.max_object_bytes;
+    let refusal = if size > limit {
+        Some(format!(
+            "`{file_name}` is {size} bytes; the limit is {limit} bytes (MAX_OBJECT_BYTES)"
+        ))
+    } else if size == 0 {
+        Some(format!("`{file_name}` is empty"))
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())?;
+        let call = ingest::reject(deps, tenant, stem, &metadata, &reason, received_at).await?;
+        return Err(Error::validation(match call {
+            Some(call) => format!("{reason}; call {} marked failed", call.call_id),
+            None => reason,
+        }));
+    }
+    if formats::is_audio(file_name) {
+        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())?;
+        let artifact = Artifact::Audio {
+            file_name: file_name.to_owned(),
+            media: Media::Stored {
+                key: key.to_owned(),
+                fingerprint,
+            },
+        };
+        return match ingest::register(deps, tenant, stem, metadata.clone(), artifact, received_at)
+            .await
+        {
+            // A recording Transcribe cannot take: say so on its call.
+            Err(Error::Validation(reason)) => {
+                ingest::reject(deps, tenant, stem, &metadata, &reason, received_at).await?;
+                Err(Error::Validation(reason))
+            }
+            other => other.map(|_| ()),
+        };
+    }
+    let content = deps.blobs.get(key).await?;
+    let classified = formats::classify(file_name, &content)?;
+    if classified.kind == FileKind::Sidecar {
+        info!("call metadata; read when its recording or transcript arrives");
+        return Ok(());
+    }
+    let drop = FileDrop {
+        tenant: tenant.clone(),
+        file_name: file_name.to_owned(),
+        content,
+        sidecar,
+        received_at,
+    };
+    ingest::ingest_file(deps, drop).await.map(|_| ())
+}
+
+/// The detail of Amazon Transcribe's "Transcribe Job State Change" event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TranscribeJobStateChange {
+    pub transcription_job_name: String,
+    pub transcription_job_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// The transcribed function.
+pub async fn on_transcribe_event(
+    app: &AwsApp,
+    event: EventBridgeEvent<TranscribeJobStateChange>,
+    run_for: Duration,
+) -> Result<()> {
+    let detail = &event.detail;
+    let (tenant, call_id) = match transcribed::parse_job_name(&detail.transcription_job_name) {
+        Ok(ids) => ids,
+        Err(e) => {
+            warn!(reason = %e, "rejected: not a leadscore job");
+            return Ok(());
+        }
+    };
+    let result = match detail.transcription_job_status.as_str() {
+        "COMPLETED" => TranscriptionResult::Completed {
+            key: transcribed::output_key(&tenant, &call_id),
+            format: TranscriptFormat::AmazonTranscribe,
+        },
+        "FAILED" => TranscriptionResult::Failed {
+            reason: match &detail.failure_reason {
+                Some(r) => r.clone(),
+                None => app
+                    .transcribe
+                    .failure_reason(&detail.transcription_job_name)
+                    .await?
+                    .unwrap_or_else(|| "Amazon Transcribe gave no reason".to_owned()),
+            },
+        },
+        other => {
+            info!(status = other, "job not finished; ignored");
+            return Ok(());
+        }
+    };
+    let identity = event
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{}#{:?}", detail.transcription_job_name, result));
+    let claim = DynamoIdempotency::key("transcribed", &identity);
+    let span = info_span!("transcription", job = %detail.transcription_job_name);
+    once(app, &claim, run_for, async {
+        match transcribed::handle(&app.deps, &tenant, &call_id, result).await {
+            Err(e) if !e.is_retryable() => {
+                warn!(reason = %e, "rejected");
+                Ok(())
+            }
+            other => other,
+        }
+    })
+    .instrument(span)
+    .await
+}
+
+/// The analyze and score functions: every message of the batch is handled on its own, and
+/// the ones that failed are reported so that SQS retries them alone.
+pub async fn on_sqs_batch(app: &AwsApp, event: SqsEvent, run_for: Duration) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let span = info_span!("message", message_id = %id);
+        if let Err(e) = on_sqs_message(app, message, &id, run_for)
+            .instrument(span)
+            .await
+        {
+            warn!(message_id = %id, error = %e, "message failed; SQS will retry it");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn on_sqs_message(
+    app: &AwsApp,
+    message: &SqsMessage,
+    id: &str,
+    run_for: Duration,
+) -> Result<()> {
+    let body = message.body.as_deref().unwrap_or_default();
+    let job: Job = serde_json::from_str(body).map_err(|e| {
+        error!(reason = %e, "poison message: the body is not a job; it goes to the dead-letter queue after its retries");
+        Error::validation(format!("the message body is not a job: {e}"))
+    })?;
+    let claim = DynamoIdempotency::key("job", id);
+    let result = once(app, &claim, run_for, run_job(&app.deps, &job)).await;
+    if let Err(e) = &result
+        && !e.is_retryable()
+    {
+        // Bad input fails the same way every time: say why on the call. The message is still
+        // reported, so it ends in the dead-letter queue, where the alarm shows it.
+        record_failure(&app.deps, &job, &e.to_string()).await?;
+    }
+    result
+}
+
+/// The API function's router: the same routes as local mode, each request acting for the
+/// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
+pub fn api(app: &AwsApp) -> Router {
+    let claim = app.settings.tenant_claim.clone();
+    api::routes(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
+        move |mut request: axum::http::Request<axum::body::Body>| {
+            if let Some(tenant) = tenant_from_claims(&request, &claim) {
+                request.extensions_mut().insert(tenant);
+            }
+            request
+        },
+    ))
+}
+
+fn tenant_from_claims<B>(request: &axum::http::Request<B>, claim: &str) -> Option<TenantId> {
+    use lambda_http::request::RequestContext;
+    let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
+    else {
+        return None;
+    };
+    let value = context
+        .authorizer
+        .as_ref()?
+        .jwt
+        .as_ref()?
+        .claims
+        .get(claim)?;
+    match TenantId::parse(value) {
+        Ok(tenant) => Some(tenant),
+        Err(e) => {
+            warn!(reason = %e, "the token's tenant claim is not a tenant id");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_keys_name_their_tenant() {
+        let (tenant, file) = recording_path("recordings/acme/call 1.wav").unwrap();
+        assert_eq!((tenant.as_str(), file), ("acme", "call 1.wav"));
+        for bad in [
+            "uploads/acme/x.wav",
+            "recordings/x.wav",
+            "recordings/acme/",
+            "recordings/acme/ca_1/x.wav",
+            "recordings/ACME/x.wav",
+        ] {
+            assert!(recording_path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            decode_key("recordings/acme/call+1%2B2.wav"),
+            "recordings/acme/call 1+2.wav"
+        );
+    }
+
+    #[test]
+    fn time_left_counts_down_to_the_deadline() {
+        let now = Utc::now().timestamp_millis() as u64;
+        let left = time_left(now + 30_000);
+        assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30));
+        assert_eq!(time_left(now - 5_000), Duration::from_secs(1));
+    }
+}
