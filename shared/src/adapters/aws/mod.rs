@@ -109,17 +109,19 @@ impl Settings {
     }
 }
 
-/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), over
-/// one HTTPS client whose TLS is rustls on ring.
+/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await
+    loader().load().await
+}
+
+/// The SDK's configuration loader over one HTTPS client whose TLS is rustls on ring (the SDK's
+/// default client is left out of the build; see the workspace Cargo.toml).
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    )
 }
 
 /// The handlers' dependencies on AWS, plus the idempotency store the event glue uses.

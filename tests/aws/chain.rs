@@ -1,0 +1,422 @@
+//! The whole chain on the AWS adapters: a recording put in S3 -> ingest (S3 event) starts a
+//! Transcribe job -> Transcribe's output appears in the bucket -> transcribed (EventBridge
+//! event) -> a real SQS message -> analyze -> score -> the lead in DynamoDB -> GET /leads
+//! through API Gateway's event to the API function's router.
+
+use std::time::Duration;
+
+use shared::domain::{CallId, CallStatus, Lead, PhoneNumber, ScoreChange, TenantId};
+use shared::handlers::transcribed::{job_name, output_key};
+use shared::ports::Job;
+
+use crate::emulator::{Cloud, workspace};
+use crate::feed;
+
+const CALLER: &str = "+14155550134";
+
+fn tenant() -> TenantId {
+    TenantId::parse("acme").unwrap()
+}
+
+fn call_id(stem: &str) -> CallId {
+    CallId::derive(&tenant(), &format!("name:{stem}"))
+}
+
+/// A WAV header with `channels` channels, then a little silence: what a telephony export
+/// writes (Transcribe itself is played by the test, so the audio need not say anything).
+pub fn wav(channels: u16) -> Vec<u8> {
+    let data = vec![0u8; 3200];
+    let mut w = b"RIFF".to_vec();
+    w.extend((36 + data.len() as u32).to_le_bytes());
+    w.extend(b"WAVEfmt \x10\0\0\0\x01\0");
+    w.extend(channels.to_le_bytes());
+    w.extend(8000u32.to_le_bytes());
+    w.extend((8000 * 2 * u32::from(channels)).to_le_bytes());
+    w.extend((2 * channels).to_le_bytes());
+    w.extend(16u16.to_le_bytes());
+    w.extend(b"data");
+    w.extend((data.len() as u32).to_le_bytes());
+    w.extend(data);
+    w
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(workspace().join("samples/calls").join(name)).unwrap()
+}
+
+async fn lead(cloud: &Cloud, phone: &str) -> Lead {
+    cloud
+        .app
+        .deps
+        .leads
+        .find_lead_by_phone(
+            &tenant(),
+            &PhoneNumber::parse_with_region(phone, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("the caller's lead")
+}
+
+async fn history(cloud: &Cloud, lead: &Lead) -> Vec<ScoreChange> {
+    cloud
+        .app
+        .deps
+        .leads
+        .score_history(&tenant(), &lead.lead_id)
+        .await
+        .unwrap()
+}
+
+async fn transcription_jobs(cloud: &Cloud) -> Vec<String> {
+    cloud
+        .transcribe
+        .list_transcription_jobs()
+        .send()
+        .await
+        .unwrap()
+        .transcription_job_summaries()
+        .iter()
+        .filter_map(|j| j.transcription_job_name().map(str::to_owned))
+        .collect()
+}
+
+/// Everything a user could see of the result.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    score: Option<u8>,
+    call_count: u32,
+    calls: usize,
+    call_status: CallStatus,
+    ledger: Vec<(String, u8)>,
+    jobs: Vec<String>,
+}
+
+async fn outcome(cloud: &Cloud) -> Outcome {
+    let lead = lead(cloud, CALLER).await;
+    let calls = cloud
+        .app
+        .deps
+        .calls
+        .calls_for_lead(&tenant(), &lead.lead_id)
+        .await
+        .unwrap();
+    Outcome {
+        score: lead.lead_score,
+        call_count: lead.call_count,
+        calls: calls.len(),
+        call_status: calls[0].status,
+        ledger: history(cloud, &lead)
+            .await
+            .iter()
+            .map(|c| (c.cause.key(), c.score))
+            .collect(),
+        jobs: transcription_jobs(cloud).await,
+    }
+}
+
+/// The chain for call-002 (a stereo recording with its sidecar), each event delivered `times`
+/// times.
+async fn run_chain(cloud: &Cloud, times: usize) {
+    let sidecar = feed::upload(
+        cloud,
+        "recordings/acme/call-002.meta.json",
+        &sample("call-002.meta.json"),
+    )
+    .await;
+    let recording = feed::upload(cloud, "recordings/acme/call-002.wav", &wav(2)).await;
+    for _ in 1..times {
+        feed::ingest(cloud, &sidecar).await;
+        feed::ingest(cloud, &recording).await;
+    }
+    let id = call_id("call-002");
+    let job = job_name(&tenant(), &id);
+    // Transcribe writes its output where it was told to.
+    feed::put(cloud, &output_key(&tenant(), &id), &sample("call-002.json")).await;
+    let done = feed::transcribe_event(&job, "COMPLETED", None);
+    for _ in 0..times {
+        feed::transcribed(cloud, &done).await;
+    }
+    feed::settle(cloud, times).await;
+}
+
+#[tokio::test]
+async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
+    let cloud = Cloud::start().await;
+    // Another caller first: a transcript dropped instead of audio, with a colder call.
+    feed::upload(
+        &cloud,
+        "recordings/acme/20261104T150000Z_+18885550142_+14155550100_inbound.txt",
+        &sample("20261104T150000Z_+18885550142_+14155550100_inbound.txt"),
+    )
+    .await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/call-002.meta.json",
+        &sample("call-002.meta.json"),
+    )
+    .await;
+    feed::upload(&cloud, "recordings/acme/call-002.wav", &wav(2)).await;
+
+    // Ingest started one Transcribe job, named after the call, on both channels.
+    let id = call_id("call-002");
+    let job = cloud
+        .transcribe
+        .get_transcription_job()
+        .transcription_job_name(job_name(&tenant(), &id))
+        .send()
+        .await
+        .expect("a Transcribe job for the call")
+        .transcription_job
+        .unwrap();
+    assert_eq!(
+        job.media().and_then(|m| m.media_file_uri()),
+        Some("s3://leadscore-test-recordings/recordings/acme/call-002.wav")
+    );
+    assert_eq!(job.media_format().map(|f| f.as_str()), Some("wav"));
+    assert_eq!(
+        job.settings().and_then(|s| s.channel_identification()),
+        Some(true)
+    );
+    let call = cloud
+        .app
+        .deps
+        .calls
+        .get_call(&tenant(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.status, CallStatus::Transcribing);
+    assert_eq!(call.external_id.as_deref(), Some("CA0002BRIGHTLINE"));
+
+    feed::put(
+        &cloud,
+        &output_key(&tenant(), &id),
+        &sample("call-002.json"),
+    )
+    .await;
+    feed::transcribed(
+        &cloud,
+        &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+
+    let dana = lead(&cloud, CALLER).await;
+    assert_eq!(dana.first_name.as_deref(), Some("Dana"));
+    assert_eq!(dana.call_count, 1);
+    let score = dana.lead_score.expect("scored");
+    let call = cloud
+        .app
+        .deps
+        .calls
+        .get_call(&tenant(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.status, CallStatus::Scored, "{:?}", call.status_detail);
+    let analysis = call.analysis.as_ref().unwrap();
+    assert!(
+        analysis
+            .intents
+            .iter()
+            .any(|h| h.quote.contains("schedule")),
+        "{:?}",
+        analysis.intents
+    );
+
+    // GET /leads as API Gateway delivers it, for the tenant in the token.
+    let (status, body) = feed::api(&cloud, "GET", "/leads", Some("acme")).await;
+    assert_eq!(status, 200, "{body}");
+    let leads = body["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 2, "{body}");
+    assert_eq!(leads[0]["lead_id"], dana.lead_id.as_str());
+    assert_eq!(leads[0]["lead_score"], score);
+    let scores: Vec<u64> = leads
+        .iter()
+        .map(|l| l["lead_score"].as_u64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    let (status, body) = feed::api(
+        &cloud,
+        "GET",
+        &format!("/leads/{}", dana.lead_id),
+        Some("acme"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Another tenant sees none of it; no tenant at all is refused.
+    let (status, body) = feed::api(&cloud, "GET", "/leads", Some("globex")).await;
+    assert_eq!((status, body["leads"].as_array().unwrap().len()), (200, 0));
+    let (status, body) = feed::api(
+        &cloud,
+        "GET",
+        &format!("/leads/{}", dana.lead_id),
+        Some("globex"),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = feed::api(&cloud, "GET", "/leads", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "urn:leadscore:problem:unauthorized");
+}
+
+#[tokio::test]
+async fn every_event_delivered_twice_gives_the_same_result() {
+    let once = Cloud::start().await;
+    run_chain(&once, 1).await;
+    let expected = outcome(&once).await;
+    assert_eq!(expected.call_count, 1);
+    assert_eq!(expected.ledger.len(), 1, "{expected:?}");
+    assert_eq!(expected.jobs.len(), 1);
+
+    let twice = Cloud::start().await;
+    run_chain(&twice, 2).await;
+    assert_eq!(outcome(&twice).await, expected);
+
+    // Redeliveries after the idempotency records are gone (expired, or lost in a crash between
+    // the work and the record): the handlers themselves change nothing.
+    let records = twice
+        .dynamo
+        .scan()
+        .table_name("idempotency")
+        .send()
+        .await
+        .unwrap();
+    assert!(records.count() > 0);
+    for item in records.items() {
+        twice
+            .dynamo
+            .delete_item()
+            .table_name("idempotency")
+            .key("id", item["id"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    run_chain(&twice, 1).await;
+    let lead = lead(&twice, CALLER).await;
+    twice
+        .app
+        .deps
+        .queue
+        .send(&Job::score_new_call(
+            &twice
+                .app
+                .deps
+                .calls
+                .calls_for_lead(&tenant(), &lead.lead_id)
+                .await
+                .unwrap()[0],
+        ))
+        .await
+        .unwrap();
+    feed::settle(&twice, 1).await;
+    assert_eq!(outcome(&twice).await, expected);
+}
+
+#[tokio::test]
+async fn a_poison_message_fails_alone_and_ends_in_its_dead_letter_queue() {
+    let cloud = Cloud::start().await;
+    run_chain(&cloud, 1).await;
+    let dana = lead(&cloud, CALLER).await;
+    let settings = &cloud.app.settings;
+    let neighbour = Job::Score {
+        tenant_id: tenant(),
+        lead_id: dana.lead_id.clone(),
+        cause: shared::domain::ScoreCause::Recompute {
+            nonce: "poison-test".into(),
+        },
+    };
+    cloud.app.deps.queue.send(&neighbour).await.unwrap();
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&settings.score_queue_url)
+        .message_body("{\"job\": \"score\", \"tenant_id\": ")
+        .send()
+        .await
+        .unwrap();
+
+    let responses = feed::pump(
+        &cloud,
+        &settings.score_queue_url,
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    // The poison message was reported on every try, and nothing else was.
+    let failures: Vec<usize> = responses
+        .iter()
+        .map(|r| r.batch_item_failures.len())
+        .collect();
+    assert!(failures.iter().all(|&f| f <= 1), "{failures:?}");
+    assert!(failures.iter().sum::<usize>() >= 1, "{failures:?}");
+
+    let dead = cloud
+        .sqs
+        .receive_message()
+        .queue_url(&cloud.score_dlq)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = dead.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies, ["{\"job\": \"score\", \"tenant_id\": "]);
+    assert_eq!(
+        feed::queue_depth(&cloud, &settings.score_queue_url).await,
+        (0, 0)
+    );
+    // The neighbour was applied exactly once.
+    let ledger = history(&cloud, &dana).await;
+    let recomputes = ledger
+        .iter()
+        .filter(|c| c.cause.key() == "recompute:poison-test")
+        .count();
+    assert_eq!(recomputes, 1);
+}
+
+#[tokio::test]
+async fn concurrent_updates_of_one_lead_lose_nothing() {
+    let cloud = Cloud::start().await;
+    run_chain(&cloud, 1).await;
+    let before = lead(&cloud, CALLER).await;
+    let deps = &cloud.app.deps;
+    let n = 8;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let deps = deps.clone();
+        let lead_id = before.lead_id.clone();
+        tasks.push(tokio::spawn(async move {
+            // As SQS would: a job that lost a race is retried.
+            let job = Job::Score {
+                tenant_id: tenant(),
+                lead_id: lead_id.clone(),
+                cause: shared::domain::ScoreCause::Recompute {
+                    nonce: format!("n{i}"),
+                },
+            };
+            let mut tries = 0;
+            loop {
+                match shared::handlers::run_job(&deps, &job).await {
+                    Err(e) if e.is_retryable() && tries < 50 => tries += 1,
+                    other => break other.unwrap(),
+                }
+            }
+            let call = CallId::parse(&format!("ca_extra{i}")).unwrap();
+            deps.leads
+                .note_call(&tenant(), &lead_id, &call, chrono::Utc::now())
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let after = lead(&cloud, CALLER).await;
+    assert_eq!(after.call_count, before.call_count + n);
+    let ledger = history(&cloud, &after).await;
+    assert_eq!(ledger.len(), 1 + n as usize, "{ledger:?}");
+    assert_eq!(after.version, before.version + 2 * u64::from(n));
+}

@@ -1,0 +1,328 @@
+//! The local AWS: the project's Python tools (moto's server, cfn-lint, SAM CLI, cargo-lambda)
+//! installed on first use into `target/tools/venv` from `tools/requirements.txt`, and a moto
+//! server per test on a free port of 127.0.0.1, stopped when the test ends, with the bucket,
+//! queues and tables the template declares.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
+};
+use serde_yaml::Value;
+use shared::adapters::aws::{AwsApp, Settings};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The tools' `bin` folder, installing them first if `tools/requirements.txt` changed since.
+/// Test processes that start together wait on a file lock for the one that installs.
+pub fn tools_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = workspace();
+        let requirements = root.join("tools/requirements.txt");
+        let dir = root.join("target/tools");
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = File::create(dir.join(".lock")).unwrap();
+        lock.lock().expect("lock target/tools");
+        let venv = dir.join("venv");
+        let stamp = venv.join(".requirements");
+        let wanted = std::fs::read_to_string(&requirements).expect("tools/requirements.txt");
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+            let log = dir.join("install.log");
+            eprintln!(
+                "installing the test tools into {} (log: {})",
+                venv.display(),
+                log.display()
+            );
+            let _ = std::fs::remove_dir_all(&venv);
+            let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+            run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
+            run_logged(
+                Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(&requirements),
+                &log,
+            );
+            std::fs::write(&stamp, wanted).unwrap();
+        }
+        venv.join("bin")
+    })
+}
+
+fn run_logged(cmd: &mut Command, log: &Path) {
+    let out = File::options().create(true).append(true).open(log).unwrap();
+    let status = cmd
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        status.success(),
+        "{cmd:?} failed: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A moto server, stopped on drop.
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+}
+
+impl Emulator {
+    pub async fn start() -> Self {
+        let bin = tools_bin();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin.join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let url = format!("http://127.0.0.1:{port}");
+        let emulator = Self { child, url };
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client
+            .get(format!("{}/moto-api/", emulator.url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not answer on {} within a minute",
+                emulator.url
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        emulator
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        shared::adapters::aws::loader()
+            .endpoint_url(&self.url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The emulator with the deployment's resources, and the app the functions would build.
+pub struct Cloud {
+    pub app: AwsApp,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub transcribe: aws_sdk_transcribe::Client,
+    pub analyze_dlq: String,
+    pub score_dlq: String,
+    pub emulator: Emulator,
+}
+
+pub const BUCKET: &str = "leadscore-test-recordings";
+/// Tries before a message goes to its dead-letter queue (the template says 5; fewer keeps the
+/// tests short).
+pub const MAX_RECEIVES: u32 = 2;
+
+impl Cloud {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let emulator = Emulator::start().await;
+        let sdk = emulator.sdk().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        for (logical, name) in [
+            ("LeadsTable", "leads"),
+            ("CallsTable", "calls"),
+            ("RulesTable", "rules"),
+            ("IdempotencyTable", "idempotency"),
+        ] {
+            create_table_from_template(&dynamo, logical, name).await;
+        }
+        let (analyze, analyze_dlq) = queue_with_dlq(&sqs, "analyze").await;
+        let (score, score_dlq) = queue_with_dlq(&sqs, "score").await;
+        let vars = HashMap::from([
+            ("LEADS_TABLE", "leads".to_owned()),
+            ("CALLS_TABLE", "calls".to_owned()),
+            ("RULES_TABLE", "rules".to_owned()),
+            ("IDEMPOTENCY_TABLE", "idempotency".to_owned()),
+            ("BUCKET", BUCKET.to_owned()),
+            ("ANALYZE_QUEUE_URL", analyze),
+            ("SCORE_QUEUE_URL", score),
+        ]);
+        let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        adjust(&mut settings);
+        let app = AwsApp::new(&sdk, settings);
+        Self {
+            app,
+            s3,
+            sqs,
+            dynamo,
+            transcribe: aws_sdk_transcribe::Client::new(&sdk),
+            analyze_dlq,
+            score_dlq,
+            emulator,
+        }
+    }
+}
+
+async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&A::QueueArn]
+        .clone();
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(A::VisibilityTimeout, "1")
+        .attributes(
+            A::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (url, dlq)
+}
+
+/// The template, parsed once.
+pub fn template() -> &'static Value {
+    static T: OnceLock<Value> = OnceLock::new();
+    T.get_or_init(|| {
+        let text = std::fs::read_to_string(workspace().join("infra/template.yaml")).unwrap();
+        serde_yaml::from_str(&text).expect("infra/template.yaml is YAML")
+    })
+}
+
+fn text(v: &Value, field: &str) -> String {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} in {v:?}"))
+        .to_owned()
+}
+
+fn key_schema(v: &Value) -> Vec<KeySchemaElement> {
+    v["KeySchema"]
+        .as_sequence()
+        .expect("KeySchema")
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName"))
+                .key_type(KeyType::from(text(k, "KeyType").as_str()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn projection(v: &Value) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(
+            text(&v["Projection"], "ProjectionType").as_str(),
+        ))
+        .build()
+}
+
+/// Create the table the template declares as `logical`, under `name`: the tests run on the
+/// very keys and indexes that deploy.
+async fn create_table_from_template(dynamo: &aws_sdk_dynamodb::Client, logical: &str, name: &str) {
+    let props = &template()["Resources"][logical]["Properties"];
+    assert!(props.is_mapping(), "the template has no table {logical}");
+    let mut request = dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(text(props, "BillingMode").as_str()))
+        .set_key_schema(Some(key_schema(props)));
+    for a in props["AttributeDefinitions"].as_sequence().unwrap() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(a, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(text(a, "AttributeType").as_str()))
+                .build()
+                .unwrap(),
+        );
+    }
+    for g in props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(g, "IndexName"))
+                .set_key_schema(Some(key_schema(g)))
+                .projection(projection(g))
+                .build()
+                .unwrap(),
+        );
+    }
+    for l in props["LocalSecondaryIndexes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        request = request.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(text(l, "IndexName"))
+                .set_key_schema(Some(key_schema(l)))
+                .projection(projection(l))
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap();
+}

@@ -1,0 +1,251 @@
+//! Playing AWS's part: objects put into the bucket, and the events S3, EventBridge, SQS and
+//! API Gateway would deliver, made from the samples in `events/` and handed to the same
+//! functions the Lambda binaries call.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::Value;
+use shared::lambda::{self, TranscribeJobStateChange};
+use tower::ServiceExt;
+
+use crate::emulator::{BUCKET, Cloud, workspace};
+
+const RUN_FOR: Duration = Duration::from_secs(60);
+
+fn sample(name: &str) -> Value {
+    let text = std::fs::read_to_string(workspace().join("events").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Put an object into the bucket; returns its ETag.
+pub async fn put(cloud: &Cloud, key: &str, bytes: &[u8]) -> String {
+    cloud
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(bytes.to_vec().into())
+        .send()
+        .await
+        .unwrap()
+        .e_tag
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// The S3 notification for a created object (keys in events are URL-encoded, `+` for space).
+pub fn s3_event(key: &str, size: usize, etag: &str) -> S3Event {
+    let mut event = sample("s3-recording-put.json");
+    let encoded = key
+        .replace('%', "%25")
+        .replace('+', "%2B")
+        .replace(' ', "+");
+    let s3 = &mut event["Records"][0]["s3"];
+    s3["bucket"]["name"] = BUCKET.into();
+    s3["object"]["key"] = encoded.into();
+    s3["object"]["size"] = size.into();
+    s3["object"]["eTag"] = etag.into();
+    serde_json::from_value(event).unwrap()
+}
+
+/// Put an object and deliver its notification to the ingest function.
+pub async fn upload(cloud: &Cloud, key: &str, bytes: &[u8]) -> S3Event {
+    let etag = put(cloud, key, bytes).await;
+    let event = s3_event(key, bytes.len(), &etag);
+    ingest(cloud, &event).await;
+    event
+}
+
+pub async fn ingest(cloud: &Cloud, event: &S3Event) {
+    lambda::on_s3_event(&cloud.app, event.clone(), RUN_FOR)
+        .await
+        .expect("ingest");
+}
+
+pub fn transcribe_event(
+    job: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> EventBridgeEvent<TranscribeJobStateChange> {
+    let mut event = sample("transcribe-job-completed.json");
+    event["id"] = format!("evt-{job}-{status}").into();
+    event["detail"]["TranscriptionJobName"] = job.into();
+    event["detail"]["TranscriptionJobStatus"] = status.into();
+    if let Some(r) = reason {
+        event["detail"]["FailureReason"] = r.into();
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+pub async fn transcribed(cloud: &Cloud, event: &EventBridgeEvent<TranscribeJobStateChange>) {
+    lambda::on_transcribe_event(&cloud.app, event.clone(), RUN_FOR)
+        .await
+        .expect("transcribed");
+}
+
+pub async fn queue_depth(cloud: &Cloud, url: &str) -> (u64, u64) {
+    let attrs = cloud
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let n = |a: &QueueAttributeName| attrs.get(a).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (
+        n(&QueueAttributeName::ApproximateNumberOfMessages),
+        n(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// Receive one batch as Lambda's SQS poller does, as the event the function gets.
+pub async fn receive(cloud: &Cloud, url: &str) -> Option<(SqsEvent, Vec<String>)> {
+    let out = cloud
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let messages = out.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return None;
+    }
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "eventSource": "aws:sqs",
+                "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<std::collections::HashMap<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {},
+            })
+        })
+        .collect();
+    let handles = messages
+        .iter()
+        .map(|m| m.receipt_handle().unwrap_or_default().to_owned())
+        .collect();
+    let event = serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    Some((event, handles))
+}
+
+/// Deliver every message of the queue to `on_sqs_batch`, `times` times each (an at-least-once
+/// redelivery), and delete the ones not reported failed, as Lambda's poller does. Returns the
+/// responses. Stops when the queue is empty, or after `patience` when messages keep failing.
+pub async fn pump(
+    cloud: &Cloud,
+    url: &str,
+    times: usize,
+    patience: Duration,
+) -> Vec<SqsBatchResponse> {
+    let started = Instant::now();
+    let mut responses = Vec::new();
+    loop {
+        let Some((event, handles)) = receive(cloud, url).await else {
+            let (visible, in_flight) = queue_depth(cloud, url).await;
+            if visible + in_flight == 0 || started.elapsed() > patience {
+                return responses;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        let mut failed = Vec::new();
+        for _ in 0..times {
+            let response = lambda::on_sqs_batch(&cloud.app, event.clone(), RUN_FOR).await;
+            failed.extend(
+                response
+                    .batch_item_failures
+                    .iter()
+                    .map(|f| f.item_identifier.clone()),
+            );
+            responses.push(response);
+        }
+        for (record, handle) in event.records.iter().zip(handles) {
+            if !failed.contains(record.message_id.as_ref().unwrap()) {
+                cloud
+                    .sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Run the analyze and score queues until both are empty.
+pub async fn settle(cloud: &Cloud, times: usize) {
+    let settings = &cloud.app.settings;
+    for _ in 0..3 {
+        pump(
+            cloud,
+            &settings.analyze_queue_url,
+            times,
+            Duration::from_secs(5),
+        )
+        .await;
+        pump(
+            cloud,
+            &settings.score_queue_url,
+            times,
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+}
+
+/// A request through API Gateway (HTTP API, JWT authorizer) to the API function's router.
+pub async fn api(
+    cloud: &Cloud,
+    method: &str,
+    path_and_query: &str,
+    tenant_claim: Option<&str>,
+) -> (u16, Value) {
+    let mut event = sample("apigw-get-leads.json");
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = query.into();
+    event["queryStringParameters"] = serde_json::Value::Object(
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect(),
+    );
+    event["routeKey"] = format!("{method} {path}").into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    match tenant_claim {
+        Some(t) => claims["tenant_id"] = t.into(),
+        None => {
+            claims.as_object_mut().unwrap().remove("tenant_id");
+        }
+    }
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
+    let response = lambda::api(&cloud.app).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}

@@ -1,0 +1,7 @@
+//! The AWS side against a local emulator: moto's server (started per test on 127.0.0.1 by
+//! `emulator.rs`, from the tools the suite installs for itself), the tables the SAM template
+//! declares, and the same event glue the Lambda binaries run.
+
+mod chain;
+mod emulator;
+mod feed;
