@@ -177,62 +177,86 @@ async fn ingest_object(
         info!("call metadata; read when its recording or transcript arrives");
         return Ok(());
     }
-    let sidecar_key = format!("recordings/{tenant}/{sidecar_name}");
-    let sidecar = match deps.blobs.get(&sidecar_key).await {
+    let sidecar = match deps
+        .blobs
+        .get(&format!("recordings/{tenant}/{sidecar_name}"))
+        .await
+    {
         Ok(bytes) => Some((sidecar_name, bytes)),
         Err(Error::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
-    let limit = app.settings.max_object_bytes;
-    let refusal = if size > limit {
-        Some(format!(
-            "`{file_name}` is {size} bytes; the limit is {limit} bytes (MAX_OBJECT_BYTES)"
-        ))
-    } else if size == 0 {
-        Some(format!("`{file_name}` is empty"))
-    } else {
-        None
+    let object = Object {
+        tenant,
+        file_name,
+        key,
+        size,
+        fingerprint,
+        received_at,
     };
-    if let Some(reason) = refusal {
-        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())?;
-        let call = ingest::reject(deps, tenant, stem, &metadata, &reason, received_at).await?;
-        return Err(Error::validation(match call {
-            Some(call) => format!("{reason}; call {} marked failed", call.call_id),
-            None => reason,
-        }));
+    let result = take(app, &object, sidecar.as_ref()).await;
+    if let Err(Error::Validation(reason)) = &result {
+        // Say why on the call, where people look (when the file names its caller).
+        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())
+            .or_else(|_| ingest::metadata_for(deps, stem, None))?;
+        if let Some(call) =
+            ingest::reject(deps, tenant, stem, &metadata, reason, received_at).await?
+        {
+            info!(call_id = %call.call_id, status = call.status.as_str(), "the call shows why");
+        }
     }
-    if formats::is_audio(file_name) {
-        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())?;
+    result
+}
+
+/// An object that arrived in the bucket.
+struct Object<'a> {
+    tenant: &'a TenantId,
+    file_name: &'a str,
+    key: &'a str,
+    size: u64,
+    fingerprint: String,
+    received_at: chrono::DateTime<Utc>,
+}
+
+/// Attach the object to its call: audio where it lies, a transcript read and normalised.
+async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>) -> Result<()> {
+    let deps = &app.deps;
+    let limit = app.settings.max_object_bytes;
+    if o.size > limit {
+        return Err(Error::validation(format!(
+            "`{}` is {} bytes; the limit is {limit} bytes (MAX_OBJECT_BYTES)",
+            o.file_name, o.size
+        )));
+    }
+    if o.size == 0 {
+        return Err(Error::validation(format!("`{}` is empty", o.file_name)));
+    }
+    let stem = formats::stem(o.file_name);
+    if formats::is_audio(o.file_name) {
         let artifact = Artifact::Audio {
-            file_name: file_name.to_owned(),
+            file_name: o.file_name.to_owned(),
             media: Media::Stored {
-                key: key.to_owned(),
-                fingerprint,
+                key: o.key.to_owned(),
+                fingerprint: o.fingerprint.clone(),
             },
         };
-        return match ingest::register(deps, tenant, stem, metadata.clone(), artifact, received_at)
+        let metadata = ingest::metadata_for(deps, stem, sidecar)?;
+        return ingest::register(deps, o.tenant, stem, metadata, artifact, o.received_at)
             .await
-        {
-            // A recording Transcribe cannot take: say so on its call.
-            Err(Error::Validation(reason)) => {
-                ingest::reject(deps, tenant, stem, &metadata, &reason, received_at).await?;
-                Err(Error::Validation(reason))
-            }
-            other => other.map(|_| ()),
-        };
+            .map(|_| ());
     }
-    let content = deps.blobs.get(key).await?;
-    let classified = formats::classify(file_name, &content)?;
+    let content = deps.blobs.get(o.key).await?;
+    let classified = formats::classify(o.file_name, &content)?;
     if classified.kind == FileKind::Sidecar {
         info!("call metadata; read when its recording or transcript arrives");
         return Ok(());
     }
     let drop = FileDrop {
-        tenant: tenant.clone(),
-        file_name: file_name.to_owned(),
+        tenant: o.tenant.clone(),
+        file_name: o.file_name.to_owned(),
         content,
-        sidecar,
-        received_at,
+        sidecar: sidecar.cloned(),
+        received_at: o.received_at,
     };
     ingest::ingest_file(deps, drop).await.map(|_| ())
 }

@@ -1,52 +1,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use shared::local::LocalApp;
 
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-/// Everything logged in this test process so far (every test's lines).
-pub fn captured_logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
-}
-
-/// Where log lines go: the in-memory capture, and stderr too when `TEST_LOG` is set.
-struct Tee;
-
-impl std::io::Write for Tee {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(buf);
-        if std::env::var_os("TEST_LOG").is_some() {
-            std::io::stderr().write_all(buf)?;
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One subscriber for the whole test process: lines are captured (so tests can check what is
-/// logged), and shown only when `TEST_LOG` is set.
-pub fn init_logs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let level = if std::env::var_os("TEST_LOG").is_some() {
-            "debug"
-        } else {
-            "info"
-        };
-        tracing_subscriber::fmt()
-            .with_env_filter(level)
-            .with_writer(|| Tee)
-            .with_ansi(false)
-            .init();
-    });
-}
+pub use crate::logs::{captured as captured_logs, init as init_logs};
 
 /// A running local server: API on a real socket, inbox watched, worker running.
 pub struct TestApp {

@@ -4,6 +4,8 @@
 mod events;
 mod formats;
 mod helpers;
+#[path = "../common/logs.rs"]
+mod logs;
 mod leads_api;
 mod pipeline;
 mod privacy;

@@ -74,7 +74,8 @@ fn run_logged(cmd: &mut Command, log: &Path) {
     );
 }
 
-/// A moto server, stopped on drop.
+/// A moto server (`tools/moto_serial.py`: one request at a time, so that each is atomic as on
+/// AWS), stopped on drop.
 pub struct Emulator {
     child: Child,
     pub url: String,
@@ -88,8 +89,9 @@ impl Emulator {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(bin.join("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(bin.join("python"))
+            .arg(workspace().join("tools/moto_serial.py"))
+            .args(["127.0.0.1", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -140,7 +142,6 @@ pub struct Cloud {
     pub sqs: aws_sdk_sqs::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub transcribe: aws_sdk_transcribe::Client,
-    pub analyze_dlq: String,
     pub score_dlq: String,
     pub emulator: Emulator,
 }
@@ -174,7 +175,7 @@ impl Cloud {
         ] {
             create_table_from_template(&dynamo, logical, name).await;
         }
-        let (analyze, analyze_dlq) = queue_with_dlq(&sqs, "analyze").await;
+        let (analyze, _) = queue_with_dlq(&sqs, "analyze").await;
         let (score, score_dlq) = queue_with_dlq(&sqs, "score").await;
         let vars = HashMap::from([
             ("LEADS_TABLE", "leads".to_owned()),
@@ -194,7 +195,6 @@ impl Cloud {
             sqs,
             dynamo,
             transcribe: aws_sdk_transcribe::Client::new(&sdk),
-            analyze_dlq,
             score_dlq,
             emulator,
         }

@@ -5,3 +5,6 @@
 mod chain;
 mod emulator;
 mod feed;
+mod bad_input;
+#[path = "../common/logs.rs"]
+mod logs;

@@ -210,7 +210,7 @@ pub async fn register(
 
 /// A file that cannot be taken (too large, a format no engine reads): the call it was for is
 /// registered and marked failed with `reason`, so the failure shows where people look. A call
-/// that already has its transcript is left alone. Without a lead to attach the call to there
+/// that already has its transcript, or failed already, is left alone. Without a lead to attach the call to there
 /// is no call; the caller logs the rejection. Returns the failed call, if any.
 pub async fn reject(
     deps: &Deps,
@@ -234,7 +234,8 @@ pub async fn reject(
     deps.leads
         .note_call(tenant, &call.lead_id, &call.call_id, call.call_start_time)
         .await?;
-    if call.transcript_key.is_some() {
+    // A call with its transcript is fine; one that failed already says why.
+    if call.transcript_key.is_some() || call.status == CallStatus::Failed {
         return Ok(Some(call));
     }
     super::mark_failed(deps, tenant, &call.call_id, Stage::Ingest, reason).await?;
