@@ -3,6 +3,7 @@
 //! declares, and the same event glue the Lambda binaries run.
 
 mod chain;
+mod store;
 mod emulator;
 mod feed;
 mod bad_input;

@@ -498,11 +498,14 @@ impl LeadStore for DynamoStore {
             values.insert(":tier".into(), s(t.as_str()));
         }
         if let Some(status) = &q.status {
-            filters.push("status_lc = :status");
+            filters.push("#status = :status");
+            names.insert("#status".into(), "status_lc".into());
             values.insert(":status".into(), s(status.to_lowercase()));
         }
         if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            filters.push("contains(search, :q)");
+            // Names go through placeholders: DynamoDB reserves hundreds of words (`search`).
+            filters.push("contains(#search, :q)");
+            names.insert("#search".into(), "search".into());
             values.insert(":q".into(), s(text.to_lowercase()));
         }
         let mut items: Vec<(String, Lead)> = Vec::new();
