@@ -293,6 +293,11 @@ async fn submitted_segments_and_bad_transcripts() {
         ),
         (r#"[1, 2]"#, "the body is not valid"),
         ("", "no body"),
+        // Audio goes through the inbox here; upload URLs are the S3 deployment's.
+        (
+            r#"{"caller": "+13035550182", "recording": {"file_name": "c.wav"}}"#,
+            "drop the file (and its .meta.json) into the inbox",
+        ),
     ] {
         let (status, problem) = app.send(Method::POST, "/calls", body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

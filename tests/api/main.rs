@@ -4,9 +4,9 @@
 mod events;
 mod formats;
 mod helpers;
+mod leads_api;
 #[path = "../common/logs.rs"]
 mod logs;
-mod leads_api;
 mod pipeline;
 mod privacy;
 mod recovery;

@@ -22,7 +22,13 @@ async fn call_status(cloud: &Cloud, stem: &str) -> Option<(CallStatus, Option<St
         .get_call(&tenant(), &id)
         .await
         .unwrap()
-        .map(|c| (c.status, c.failed_stage, c.status_detail.unwrap_or_default()))
+        .map(|c| {
+            (
+                c.status,
+                c.failed_stage,
+                c.status_detail.unwrap_or_default(),
+            )
+        })
 }
 
 async fn calls_stored(cloud: &Cloud) -> i32 {
@@ -121,8 +127,14 @@ async fn unusable_files_fail_their_call_with_the_reason() {
     let (status, stage, detail) = call_status(&cloud, "20261120T170300Z_+14155550137_inbound")
         .await
         .unwrap();
-    assert_eq!((status, stage), (CallStatus::Failed, Some(Stage::Transcribe)));
-    assert!(detail.contains("not a readable WebVTT transcript"), "{detail}");
+    assert_eq!(
+        (status, stage),
+        (CallStatus::Failed, Some(Stage::Transcribe))
+    );
+    assert!(
+        detail.contains("not a readable WebVTT transcript"),
+        "{detail}"
+    );
 
     assert_eq!(call_status(&cloud, "mystery").await, None);
     assert!(
@@ -158,7 +170,10 @@ async fn a_failed_transcription_says_why_on_its_call() {
         .settings
         .unwrap();
     assert_eq!(
-        (settings.show_speaker_labels(), settings.max_speaker_labels()),
+        (
+            settings.show_speaker_labels(),
+            settings.max_speaker_labels()
+        ),
         (Some(true), Some(2))
     );
     let reason = "The media format provided does not match the detected media format.";
@@ -166,7 +181,10 @@ async fn a_failed_transcription_says_why_on_its_call() {
     feed::transcribed(&cloud, &failed).await;
     feed::transcribed(&cloud, &failed).await;
     let (status, stage, detail) = call_status(&cloud, stem).await.unwrap();
-    assert_eq!((status, stage), (CallStatus::Failed, Some(Stage::Transcribe)));
+    assert_eq!(
+        (status, stage),
+        (CallStatus::Failed, Some(Stage::Transcribe))
+    );
     assert!(detail.contains(reason), "{detail}");
 
     // Events for jobs leadscore did not start, or for calls it does not know, are logged.
@@ -212,5 +230,8 @@ async fn a_missing_setting_is_named() {
     let err = shared::adapters::aws::Settings::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
         .err()
         .unwrap();
-    assert!(err.to_string().contains("MAX_OBJECT_BYTES is `lots`"), "{err}");
+    assert!(
+        err.to_string().contains("MAX_OBJECT_BYTES is `lots`"),
+        "{err}"
+    );
 }

@@ -420,3 +420,121 @@ async fn concurrent_updates_of_one_lead_lose_nothing() {
     assert_eq!(ledger.len(), 1 + n as usize, "{ledger:?}");
     assert_eq!(after.version, before.version + 2 * u64::from(n));
 }
+
+/// `POST /calls` with a recording's file name: the metadata is kept beside where the audio will
+/// land, the client `PUT`s the audio to the presigned URL, and its arrival starts the chain with
+/// that metadata. Bad requests are refused and store nothing.
+#[tokio::test]
+async fn a_recording_uploaded_through_the_api_becomes_a_call_with_its_metadata() {
+    let cloud = Cloud::start().await;
+    let request = serde_json::json!({
+        "caller": "+1 (512) 555-0147",
+        "external_id": "CA-77",
+        "first_name": "Rosa",
+        "recording": {"file_name": "Rosa call.WAV"},
+    });
+    let (status, ticket) =
+        feed::api_with(&cloud, "POST", "/calls", Some("acme"), Some(request)).await;
+    assert_eq!(status, 201, "{ticket}");
+    assert_eq!(ticket["method"], "PUT");
+    assert_eq!(ticket["key"], "recordings/acme/CA-77.wav");
+    let id = call_id("CA-77");
+    assert_eq!(ticket["call_id"], id.to_string());
+    let url = ticket["upload_url"].as_str().unwrap();
+    assert!(url.starts_with(&cloud.emulator.url), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "a presigned URL: {url}");
+
+    // The client uploads with nothing but the URL.
+    let put = reqwest::Client::new()
+        .put(url)
+        .body(wav(1))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{:?}", put.text().await);
+    let head = cloud
+        .s3
+        .head_object()
+        .bucket(crate::emulator::BUCKET)
+        .key("recordings/acme/CA-77.wav")
+        .send()
+        .await
+        .unwrap();
+    let etag = head.e_tag().unwrap().trim_matches('"').to_owned();
+    feed::ingest(
+        &cloud,
+        &feed::s3_event("recordings/acme/CA-77.wav", wav(1).len(), &etag),
+    )
+    .await;
+
+    let call = cloud
+        .app
+        .deps
+        .calls
+        .get_call(&tenant(), &id)
+        .await
+        .unwrap()
+        .expect("the upload made the call");
+    assert_eq!(
+        call.status,
+        CallStatus::Transcribing,
+        "{:?}",
+        call.status_detail
+    );
+    assert_eq!(call.external_id.as_deref(), Some("CA-77"));
+    let rosa = lead(&cloud, "+15125550147").await;
+    assert_eq!(rosa.first_name.as_deref(), Some("Rosa"));
+    assert_eq!(
+        transcription_jobs(&cloud).await,
+        vec![job_name(&tenant(), &id)]
+    );
+
+    for (body, problem) in [
+        (
+            serde_json::json!({"caller": "+15125550147", "recording": {"file_name": "notes.pdf"}}),
+            "recording.file_name: `notes.pdf` is not a recording",
+        ),
+        (
+            serde_json::json!({"caller": "+15125550147", "recording": {"file_name": "../x.wav"}}),
+            "recording.file_name: required, a plain file name",
+        ),
+        (
+            serde_json::json!({"caller": "+15125550147", "recording": {}}),
+            "recording.file_name: required",
+        ),
+        (
+            serde_json::json!({"caller": "not a phone", "recording": {"file_name": "y.wav"}}),
+            "caller",
+        ),
+        (
+            serde_json::json!({"recording": {"file_name": "z.wav"}, "transcript": {"format": "text", "content": "A: hi"}}),
+            "send one of them, not both",
+        ),
+    ] {
+        let (status, answer) =
+            feed::api_with(&cloud, "POST", "/calls", Some("acme"), Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        let detail = answer["detail"].as_str().unwrap();
+        assert!(detail.contains(problem), "{detail}");
+    }
+    let keys: Vec<String> = cloud
+        .s3
+        .list_objects_v2()
+        .bucket(crate::emulator::BUCKET)
+        .prefix("recordings/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "recordings/acme/CA-77.meta.json",
+            "recordings/acme/CA-77.wav"
+        ],
+        "refused requests store nothing"
+    );
+}

@@ -17,10 +17,12 @@ use aws_sdk_dynamodb::types::{
 use serde_yaml::Value;
 use shared::adapters::aws::{AwsApp, Settings};
 
+/// The workspace root (the folder with `Cargo.lock`), from whichever member's tests include this.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("a workspace root above the package")
         .to_owned()
 }
 
@@ -143,6 +145,10 @@ pub struct Cloud {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub transcribe: aws_sdk_transcribe::Client,
     pub score_dlq: String,
+    /// The functions' environment for these resources (as the template sets it), without the
+    /// endpoint and credentials (for the function binaries' own tests).
+    #[allow(dead_code)]
+    pub env: HashMap<&'static str, String>,
     pub emulator: Emulator,
 }
 
@@ -196,6 +202,7 @@ impl Cloud {
             dynamo,
             transcribe: aws_sdk_transcribe::Client::new(&sdk),
             score_dlq,
+            env: vars,
             emulator,
         }
     }

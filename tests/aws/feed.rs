@@ -217,7 +217,23 @@ pub async fn api(
     path_and_query: &str,
     tenant_claim: Option<&str>,
 ) -> (u16, Value) {
+    api_with(cloud, method, path_and_query, tenant_claim, None).await
+}
+
+/// An API Gateway request with a JSON body.
+pub async fn api_with(
+    cloud: &Cloud,
+    method: &str,
+    path_and_query: &str,
+    tenant_claim: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut event = sample("apigw-get-leads.json");
+    if let Some(body) = body {
+        event["body"] = body.to_string().into();
+        event["isBase64Encoded"] = false.into();
+        event["headers"]["content-type"] = "application/json".into();
+    }
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));

@@ -2,10 +2,11 @@
 //! `emulator.rs`, from the tools the suite installs for itself), the tables the SAM template
 //! declares, and the same event glue the Lambda binaries run.
 
+mod bad_input;
 mod chain;
-mod store;
 mod emulator;
 mod feed;
-mod bad_input;
+mod infra;
 #[path = "../common/logs.rs"]
 mod logs;
+mod store;

@@ -27,10 +27,17 @@ async fn a_phone_number_belongs_to_one_lead_and_updates_never_cross() {
     let first = lead(1);
     leads.insert_lead(&first).await.unwrap();
     let err = leads.insert_lead(&lead(1)).await.unwrap_err();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("phone number +14155550001")), "{err}");
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("phone number +14155550001")),
+        "{err}"
+    );
     let err = leads.insert_lead(&first).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    let found = leads.find_lead_by_phone(&tenant(), &phone(1)).await.unwrap().unwrap();
+    let found = leads
+        .find_lead_by_phone(&tenant(), &phone(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.lead_id, first.lead_id);
     // Other tenants have their own numbers.
     let elsewhere = Lead::new(TenantId::parse("globex").unwrap(), phone(1), Utc::now());
@@ -43,9 +50,19 @@ async fn a_phone_number_belongs_to_one_lead_and_updates_never_cross() {
     assert_eq!(a.version, found.version + 1);
     let mut stale = found.clone();
     stale.company = Some("Stale Co".into());
-    assert!(matches!(leads.update_lead(&stale).await, Err(Error::Concurrent(_))));
-    let stored = leads.get_lead(&tenant(), &first.lead_id).await.unwrap().unwrap();
-    assert_eq!((stored.first_name.as_deref(), stored.company.as_deref()), (Some("Ann"), None));
+    assert!(matches!(
+        leads.update_lead(&stale).await,
+        Err(Error::Concurrent(_))
+    ));
+    let stored = leads
+        .get_lead(&tenant(), &first.lead_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.first_name.as_deref(), stored.company.as_deref()),
+        (Some("Ann"), None)
+    );
 
     // A new number moves the claim; a number another lead has is refused.
     let second = lead(2);
@@ -53,29 +70,56 @@ async fn a_phone_number_belongs_to_one_lead_and_updates_never_cross() {
     let mut moved = stored.clone();
     moved.phone_number = phone(3);
     let moved = leads.update_lead(&moved).await.unwrap();
-    assert!(leads.find_lead_by_phone(&tenant(), &phone(1)).await.unwrap().is_none());
+    assert!(
+        leads
+            .find_lead_by_phone(&tenant(), &phone(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
-        leads.find_lead_by_phone(&tenant(), &phone(3)).await.unwrap().unwrap().lead_id,
+        leads
+            .find_lead_by_phone(&tenant(), &phone(3))
+            .await
+            .unwrap()
+            .unwrap()
+            .lead_id,
         first.lead_id
     );
     let mut clash = moved.clone();
     clash.phone_number = phone(2);
     let err = leads.update_lead(&clash).await.unwrap_err();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("+14155550002")), "{err}");
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("+14155550002")),
+        "{err}"
+    );
     leads.insert_lead(&lead(1)).await.unwrap();
 
     let mut gone = lead(9);
     gone.version = 3;
-    assert!(matches!(leads.update_lead(&gone).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        leads.update_lead(&gone).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 /// Every page of a listing: (name, score) in the order served.
 async fn list(cloud: &Cloud, mut q: LeadQuery) -> Vec<(String, Option<u8>)> {
     let mut out = Vec::new();
     loop {
-        let page = cloud.app.deps.leads.list_leads(&tenant(), &q).await.unwrap();
+        let page = cloud
+            .app
+            .deps
+            .leads
+            .list_leads(&tenant(), &q)
+            .await
+            .unwrap();
         assert!(page.items.len() <= q.limit() as usize);
-        out.extend(page.items.into_iter().map(|l| (l.first_name.unwrap(), l.lead_score)));
+        out.extend(
+            page.items
+                .into_iter()
+                .map(|l| (l.first_name.unwrap(), l.lead_score)),
+        );
         match page.next_cursor {
             Some(c) => q.cursor = Some(c),
             None => return out,
@@ -96,42 +140,66 @@ async fn lead_lists_are_ranked_filtered_and_paged() {
         l.tier = score.map(|s| shared::domain::TierThresholds::default().tier(s));
         leads.insert_lead(&l).await.unwrap();
     }
-    let all = list(&cloud, LeadQuery {
-        limit: Some(2),
-        ..Default::default()
-    })
+    let all = list(
+        &cloud,
+        LeadQuery {
+            limit: Some(2),
+            ..Default::default()
+        },
+    )
     .await;
     let ranked: Vec<Option<u8>> = all.iter().map(|(_, s)| *s).collect();
-    assert_eq!(ranked, [Some(90), Some(70), Some(70), Some(40), Some(10), None, None]);
+    assert_eq!(
+        ranked,
+        [Some(90), Some(70), Some(70), Some(40), Some(10), None, None]
+    );
     let mut names: Vec<&String> = all.iter().map(|(n, _)| n).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), scores.len());
 
-    let hot = list(&cloud, LeadQuery {
-        tier: Some(Tier::Hot),
-        ..Default::default()
-    })
+    let hot = list(
+        &cloud,
+        LeadQuery {
+            tier: Some(Tier::Hot),
+            ..Default::default()
+        },
+    )
     .await;
-    assert_eq!(hot.iter().map(|(_, s)| *s).collect::<Vec<_>>(), [Some(90), Some(70), Some(70)]);
-    let band = list(&cloud, LeadQuery {
-        min_score: Some(40),
-        max_score: Some(70),
-        limit: Some(1),
-        ..Default::default()
-    })
+    assert_eq!(
+        hot.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [Some(90), Some(70), Some(70)]
+    );
+    let band = list(
+        &cloud,
+        LeadQuery {
+            min_score: Some(40),
+            max_score: Some(70),
+            limit: Some(1),
+            ..Default::default()
+        },
+    )
     .await;
-    assert_eq!(band.iter().map(|(_, s)| *s).collect::<Vec<_>>(), [Some(70), Some(70), Some(40)]);
-    let won = list(&cloud, LeadQuery {
-        status: Some("won".into()),
-        ..Default::default()
-    })
+    assert_eq!(
+        band.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [Some(70), Some(70), Some(40)]
+    );
+    let won = list(
+        &cloud,
+        LeadQuery {
+            status: Some("won".into()),
+            ..Default::default()
+        },
+    )
     .await;
     assert_eq!(won.len(), 3);
-    let named = list(&cloud, LeadQuery {
-        q: Some("PERSON5".into()),
-        ..Default::default()
-    })
+    let named = list(
+        &cloud,
+        LeadQuery {
+            q: Some("PERSON5".into()),
+            ..Default::default()
+        },
+    )
     .await;
     assert_eq!(named, [("Person5".to_owned(), Some(10))]);
 
@@ -166,7 +234,12 @@ async fn rules_are_seeded_once_and_updated_safely() {
         updated_at: now,
         version: 0,
     };
-    assert!(rules.seed_rules(&tenant(), &[rule("a"), rule("b")]).await.unwrap());
+    assert!(
+        rules
+            .seed_rules(&tenant(), &[rule("a"), rule("b")])
+            .await
+            .unwrap()
+    );
     assert!(!rules.seed_rules(&tenant(), &[rule("c")]).await.unwrap());
     let listed: Vec<String> = rules
         .list_rules(&tenant())
@@ -176,10 +249,20 @@ async fn rules_are_seeded_once_and_updated_safely() {
         .map(|r| r.rule_id.to_string())
         .collect();
     assert_eq!(listed, ["a", "b"]);
-    assert!(matches!(rules.insert_rule(&rule("a")).await, Err(Error::Conflict(_))));
-    let mut a = rules.get_rule(&tenant(), &RuleId::parse("a").unwrap()).await.unwrap().unwrap();
+    assert!(matches!(
+        rules.insert_rule(&rule("a")).await,
+        Err(Error::Conflict(_))
+    ));
+    let mut a = rules
+        .get_rule(&tenant(), &RuleId::parse("a").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     a.weight = 25.0;
     let updated = rules.update_rule(&a).await.unwrap();
     assert_eq!(updated.version, 1);
-    assert!(matches!(rules.update_rule(&a).await, Err(Error::Concurrent(_))));
+    assert!(matches!(
+        rules.update_rule(&a).await,
+        Err(Error::Concurrent(_))
+    ));
 }

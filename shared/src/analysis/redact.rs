@@ -90,7 +90,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn classify(text: &str, range: &Range<usize>, digits: &[u8], groups: &[usize]) -> Option<Pii> {

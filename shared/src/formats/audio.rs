@@ -46,7 +46,8 @@ mod tests {
         // fLaC, last-block flag + type 0, length 34, then STREAMINFO with 8 kHz, 2 channels.
         let mut flac = b"fLaC\x80\0\0\x22".to_vec();
         flac.extend([0x10, 0, 0x10, 0, 0, 0, 0, 0, 0, 0]);
-        flac.extend([0x01, 0xf4, 0x02 | 0x0]);
+        // 20 bits of rate (0x01f40), then 3 bits of channels - 1 (1): 0x01 0xf4 0b0000_0010.
+        flac.extend([0x01, 0xf4, 0x02]);
         flac.extend([0u8; 21]);
         assert_eq!(channels(&flac), Some(2));
     }

@@ -21,11 +21,11 @@ pub use problem::ApiError;
 
 use crate::Deps;
 use crate::domain::{
-    Call, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreChange,
+    Call, CallId, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreChange,
     ScoringRule, TenantId, Transcript, TranscriptFormat,
 };
 use crate::error::Error;
-use crate::formats::CallMetadata;
+use crate::formats::{self, CallMetadata};
 use crate::handlers::{ingest, score};
 use crate::ports::LeadQuery;
 use crate::scoring;
@@ -319,9 +319,18 @@ async fn submit_call(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let mut doc: serde_json::Map<String, serde_json::Value> = body(&headers, &bytes)?;
+    if let Some(recording) = doc.remove("recording") {
+        if doc.contains_key("transcript") {
+            return Err(ApiError::validation(
+                "recording, transcript: send one of them, not both",
+            ));
+        }
+        return recording_upload(&deps, &tenant, recording, doc).await;
+    }
     let transcript = doc.remove("transcript").ok_or_else(|| {
         ApiError::validation(
-            "transcript: required, e.g. {\"format\": \"text\", \"content\": \"Agent: Hello\"}",
+            "transcript: required (or `recording` to upload audio), e.g. \
+             {\"format\": \"text\", \"content\": \"Agent: Hello\"}",
         )
     })?;
     let (format, content) = transcript_body(transcript)?;
@@ -369,6 +378,82 @@ async fn submit_call(
         status_detail: report.call.status_detail,
     };
     Ok((status, [(header::LOCATION, location)], Json(accepted)).into_response())
+}
+
+/// How long an upload URL from `POST /calls` stays valid.
+const UPLOAD_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+#[derive(Serialize)]
+struct UploadTicket {
+    call_id: String,
+    /// `PUT` the audio here, as it is, before `expires_at`.
+    upload_url: String,
+    method: &'static str,
+    key: String,
+    expires_at: chrono::DateTime<Utc>,
+}
+
+/// `POST /calls` with `"recording": {"file_name": "call-7.wav"}`: the call's metadata is kept
+/// beside where the recording will land (`<name>.meta.json`, as a telephony export would
+/// write it) and the answer carries a presigned URL to `PUT` the audio to; its arrival starts
+/// the pipeline like any recording. Where the blob store has no such URLs (local mode), the
+/// answer says to drop the file into the inbox instead, and nothing is stored.
+async fn recording_upload(
+    deps: &Deps,
+    tenant: &TenantId,
+    recording: serde_json::Value,
+    doc: serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<Response> {
+    let file_name = recording
+        .get("file_name")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default()
+        .trim();
+    if file_name.is_empty() || file_name.contains(['/', '\\']) || file_name.starts_with('.') {
+        return Err(ApiError::validation(
+            "recording.file_name: required, a plain file name such as \"call-7.wav\"",
+        ));
+    }
+    if !formats::is_audio(file_name) {
+        return Err(ApiError::validation(format!(
+            "recording.file_name: `{}` is not a recording this service transcribes ({})",
+            file_name,
+            formats::AUDIO_EXTENSIONS.join(", ")
+        )));
+    }
+    let sidecar = serde_json::to_vec(&doc).map_err(Error::from)?;
+    let metadata = CallMetadata::from_sidecar(&sidecar, &deps.config.default_region)?;
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .unwrap_or_default();
+    let name = match &metadata.external_id {
+        Some(external) => external.clone(),
+        None => formats::stem(file_name).to_owned(),
+    };
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(ApiError::validation(
+            "external_id: cannot name a file; use letters, digits, dashes",
+        ));
+    }
+    let key = format!("recordings/{tenant}/{name}.{}", ext.to_ascii_lowercase());
+    let Some(upload_url) = deps.blobs.upload_url(&key, UPLOAD_URL_LIFETIME).await? else {
+        return Err(ApiError::validation(
+            "recording: this deployment takes recordings through its inbox folder, not by \
+             upload URL; drop the file (and its .meta.json) into the inbox, or send a transcript",
+        ));
+    };
+    deps.blobs
+        .put(&format!("recordings/{tenant}/{name}.meta.json"), &sidecar)
+        .await?;
+    let ticket = UploadTicket {
+        call_id: CallId::derive(tenant, &format!("name:{name}")).to_string(),
+        upload_url,
+        method: "PUT",
+        key,
+        expires_at: Utc::now() + UPLOAD_URL_LIFETIME,
+    };
+    Ok((StatusCode::CREATED, Json(ticket)).into_response())
 }
 
 fn transcript_body(v: serde_json::Value) -> ApiResult<(TranscriptFormat, Vec<u8>)> {

@@ -1,0 +1,118 @@
+//! The deployment itself: the SAM template passes both linters, and every function builds the
+//! way `sam build` builds it (cargo-lambda, release, arm64 for provided.al2023). The tools come
+//! from `tools/requirements.txt` and run offline.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::emulator::{tools_bin, workspace};
+
+/// The functions `infra/template.yaml` deploys, by the package that builds each.
+const FUNCTIONS: [&str; 5] = ["ingest", "transcribed", "analyze", "score", "api"];
+
+fn run(cmd: &mut Command) -> String {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+/// The tools first on the PATH (cargo-lambda finds its zig there), telemetry off.
+fn tool(name: &str) -> Command {
+    let bin = tools_bin();
+    let mut cmd = Command::new(name);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.to_owned()];
+    dirs.extend(std::env::split_paths(&path));
+    cmd.current_dir(workspace())
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    cmd
+}
+
+#[test]
+fn the_template_passes_cfn_lint() {
+    run(tool("cfn-lint").arg("infra/template.yaml"));
+}
+
+#[test]
+fn the_template_passes_sam_validate_lint() {
+    let out = run(tool("sam").args(["validate", "--lint"]));
+    assert!(out.contains("is a valid SAM Template"), "{out}");
+}
+
+/// The template's functions are exactly the packages under `functions/`.
+#[test]
+fn the_template_deploys_every_function_package() {
+    let template = crate::emulator::template();
+    let mut deployed: Vec<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| {
+            assert_eq!(
+                r["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda")
+            );
+            // SAM resolves CodeUri from the template's folder and runs cargo-lambda there.
+            let uri = r["Properties"]["CodeUri"].as_str().expect("CodeUri");
+            let dir = workspace().join("infra").join(uri).canonicalize().unwrap();
+            assert!(dir.join("Cargo.toml").is_file(), "{uri} is a package");
+            assert_eq!(dir.parent().unwrap(), workspace().join("functions"));
+            dir.file_name().unwrap().to_str().unwrap().to_owned()
+        })
+        .collect();
+    deployed.sort();
+    let mut packages: Vec<String> = std::fs::read_dir(workspace().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    packages.sort();
+    assert_eq!(deployed, packages);
+    let mut expected = FUNCTIONS.map(str::to_owned).to_vec();
+    expected.sort();
+    assert_eq!(packages, expected);
+}
+
+/// `cargo lambda build --release --arm64`, as `sam build` runs it, into its own target folder
+/// (the test's own cargo holds the lock on the usual one).
+#[test]
+fn every_function_builds_for_lambda_arm64() {
+    let target = workspace().join("target/lambda-build");
+    let mut cmd = tool("cargo");
+    cmd.args(["lambda", "build", "--release", "--arm64", "--locked"])
+        .env("CARGO_TARGET_DIR", &target);
+    for f in FUNCTIONS {
+        cmd.args(["--package", f]);
+    }
+    run(&mut cmd);
+    for f in FUNCTIONS {
+        let bootstrap = target.join("lambda").join(f).join("bootstrap");
+        let elf = read_head(&bootstrap);
+        assert_eq!(
+            &elf[..4],
+            b"\x7fELF",
+            "{} is an ELF binary",
+            bootstrap.display()
+        );
+        // e_machine 183: AArch64, what an arm64 Lambda runs.
+        assert_eq!(
+            u16::from_le_bytes([elf[18], elf[19]]),
+            183,
+            "{f} is built for arm64"
+        );
+    }
+}
+
+fn read_head(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes[..20].to_vec()
+}
