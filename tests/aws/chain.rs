@@ -178,14 +178,7 @@ async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
         job.settings().and_then(|s| s.channel_identification()),
         Some(true)
     );
-    let call = cloud
-        .app
-        .deps
-        .calls
-        .get_call(&tenant(), &id)
-        .await
-        .unwrap()
-        .unwrap();
+    let call = feed::call(&cloud, &tenant(), &id).await;
     assert_eq!(call.status, CallStatus::Transcribing);
     assert_eq!(call.external_id.as_deref(), Some("CA0002BRIGHTLINE"));
 
@@ -206,14 +199,7 @@ async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
     assert_eq!(dana.first_name.as_deref(), Some("Dana"));
     assert_eq!(dana.call_count, 1);
     let score = dana.lead_score.expect("scored");
-    let call = cloud
-        .app
-        .deps
-        .calls
-        .get_call(&tenant(), &id)
-        .await
-        .unwrap()
-        .unwrap();
+    let call = feed::call(&cloud, &tenant(), &id).await;
     assert_eq!(call.status, CallStatus::Scored, "{:?}", call.status_detail);
     let analysis = call.analysis.as_ref().unwrap();
     assert!(
@@ -467,14 +453,7 @@ async fn a_recording_uploaded_through_the_api_becomes_a_call_with_its_metadata()
     )
     .await;
 
-    let call = cloud
-        .app
-        .deps
-        .calls
-        .get_call(&tenant(), &id)
-        .await
-        .unwrap()
-        .expect("the upload made the call");
+    let call = feed::call(&cloud, &tenant(), &id).await;
     assert_eq!(
         call.status,
         CallStatus::Transcribing,

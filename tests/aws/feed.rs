@@ -9,6 +9,7 @@ use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::Value;
+use shared::domain::{Call, CallId, TenantId};
 use shared::lambda::{self, TranscribeJobStateChange};
 use tower::ServiceExt;
 
@@ -264,4 +265,16 @@ pub async fn api_with(
         .await
         .unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// The stored call, which must exist.
+pub async fn call(cloud: &Cloud, tenant: &TenantId, id: &CallId) -> Call {
+    cloud
+        .app
+        .deps
+        .calls
+        .get_call(tenant, id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("call {id} is stored"))
 }
