@@ -296,3 +296,102 @@ pub fn analysis(name: &str, t: &Transcript, a: &Analysis) -> String {
     }
     out
 }
+
+/// The report `leadscore train` prints.
+pub fn training(
+    table: &shared::model::Table,
+    model: &shared::model::Model,
+    dry_run: bool,
+) -> String {
+    let m = &model.metrics;
+    let mut out = String::new();
+    let numeric = table.columns.iter().filter(|c| c.is_numeric()).count();
+    let _ = writeln!(
+        out,
+        "{} leads, {} converted ({:.1}%; `{}` = `{}`){}",
+        m.rows,
+        m.positives,
+        100.0 * m.positives as f64 / m.rows as f64,
+        model.target,
+        model.positive,
+        if table.rows_without_target > 0 {
+            format!(
+                "; {} rows without an outcome left out",
+                table.rows_without_target
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{} features: {} numeric, {} categorical",
+        m.features,
+        numeric,
+        m.features - numeric
+    );
+    for (name, why) in &model.skipped {
+        let _ = writeln!(out, "  left out `{name}`: {why}");
+    }
+    let _ = writeln!(out, "\n{}-fold stratified cross-validation (AUC):", m.folds);
+    for c in &m.candidates {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:.4}{}",
+            format!("{:?}", c.kind).to_lowercase(),
+            c.auc,
+            if c.kind == m.kind { "  <- chosen" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\ncalibrated probabilities: AUC {:.4}, Brier score {:.4}, calibration error {:.4}",
+        m.auc, m.brier, m.calibration_error
+    );
+    let t = &m.at_threshold;
+    let _ = writeln!(
+        out,
+        "at probability >= {:.2}: {} leads flagged, precision {:.3}, recall {:.3}, F1 {:.3}",
+        t.threshold, t.flagged, t.precision, t.recall, t.f1
+    );
+    match m.time_split_auc {
+        Some(auc) => {
+            let _ = writeln!(
+                out,
+                "time-ordered: trained on the first {:.0}% of rows, AUC {:.4} on the last {:.0}%",
+                100.0 * (1.0 - m.holdout),
+                auc,
+                100.0 * m.holdout
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "time-ordered check skipped: too few rows or one outcome at the end"
+            );
+        }
+    }
+    let _ = writeln!(out, "\ndecile  leads  predicted  converted   lift");
+    for d in &m.deciles {
+        let _ = writeln!(
+            out,
+            "{:>6}  {:>5}  {:>8.1}%  {:>8.1}%  {:>5.2}x",
+            d.decile,
+            d.leads,
+            100.0 * d.predicted,
+            100.0 * d.converted,
+            d.lift
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\ntrained in {:.1} s; {}",
+        m.train_seconds,
+        if dry_run {
+            "not saved (--dry-run)".to_owned()
+        } else {
+            format!("saved as model version {}", model.version)
+        }
+    );
+    out
+}

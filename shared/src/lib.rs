@@ -15,6 +15,7 @@ pub mod handlers;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod local;
+pub mod model;
 pub mod ports;
 pub mod scoring;
 

@@ -1,0 +1,137 @@
+//! A tenant's model: trained on past leads with known outcomes (a CRM export, or the outcomes
+//! reps record), it gives a calibrated probability that a lead converts. Artifacts are versioned
+//! JSON with the metrics they were trained with; a failed training leaves the model in force.
+
+pub mod boost;
+pub mod calibrate;
+pub mod encode;
+pub mod logistic;
+pub mod metrics;
+pub mod table;
+pub mod train;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::ports::BlobStore;
+pub use encode::Raw;
+pub use table::{Table, TargetSpec, read_csv};
+pub use train::{Metrics, TrainOptions, train};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Logistic,
+    Boosted,
+    /// The mean of the two models' log-odds.
+    Blend,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Model {
+    pub format: u32,
+    /// 1, 2, ... per tenant; 0 until saved.
+    pub version: u64,
+    pub trained_at: DateTime<Utc>,
+    pub target: String,
+    pub positive: String,
+    pub kind: ModelKind,
+    pub encoder: encode::Encoder,
+    pub logistic: Option<logistic::Logistic>,
+    pub boosted: Option<boost::Booster>,
+    pub calibrator: calibrate::Isotonic,
+    /// Columns of the training data left out, and why.
+    pub skipped: Vec<(String, String)>,
+    pub metrics: Metrics,
+}
+
+/// Where a tenant's models live in the blob store, and which one is in force.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Current {
+    pub version: u64,
+    pub key: String,
+    pub trained_at: DateTime<Utc>,
+    pub auc: f64,
+}
+
+impl Model {
+    pub const FORMAT: u32 = 1;
+
+    /// The calibrated probability for one row (values in the order of `encoder.features`).
+    pub fn probability(&self, row: &[Raw]) -> f64 {
+        self.calibrator.apply(self.margin(row))
+    }
+
+    fn margin(&self, row: &[Raw]) -> f64 {
+        let linear = || {
+            let mut x = Vec::new();
+            self.encoder.linear(row, &mut x);
+            self.logistic.as_ref().map_or(0.0, |m| m.margin(&x))
+        };
+        let trees = || {
+            let mut x = Vec::new();
+            self.encoder.tree(row, &mut x);
+            self.boosted.as_ref().map_or(0.0, |m| m.margin(&x))
+        };
+        match self.kind {
+            ModelKind::Logistic => linear(),
+            ModelKind::Boosted => trees(),
+            ModelKind::Blend => (linear() + trees()) / 2.0,
+        }
+    }
+
+    /// The model's inputs, by name.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.encoder
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
+    fn current_key(tenant: &TenantId) -> String {
+        format!("models/{tenant}/current.json")
+    }
+
+    /// The model in force for `tenant`, if one was saved.
+    pub async fn load(blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Option<Self>> {
+        let current: Current = match blobs.get(&Self::current_key(tenant)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::internal(format!("models/{tenant}/current.json is damaged"), e)
+            })?,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let bytes = blobs.get(&current.key).await?;
+        let model: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal(format!("{} is damaged", current.key), e))?;
+        Ok(Some(model))
+    }
+
+    /// Save as the tenant's next version and put it in force: the artifact first, then the
+    /// pointer, so a reader sees the old model or the new one, never half of one.
+    pub async fn save(mut self, blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Self> {
+        let previous = match blobs.get(&Self::current_key(tenant)).await {
+            Ok(bytes) => serde_json::from_slice::<Current>(&bytes)
+                .map(|c| c.version)
+                .unwrap_or(0),
+            Err(Error::NotFound(_)) => 0,
+            Err(e) => return Err(e),
+        };
+        self.version = previous + 1;
+        let key = format!("models/{tenant}/v{:06}.json", self.version);
+        blobs.put(&key, &serde_json::to_vec(&self)?).await?;
+        let current = Current {
+            version: self.version,
+            key,
+            trained_at: self.trained_at,
+            auc: self.metrics.auc,
+        };
+        blobs
+            .put(&Self::current_key(tenant), &serde_json::to_vec(&current)?)
+            .await?;
+        Ok(self)
+    }
+}
