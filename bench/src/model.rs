@@ -1,7 +1,10 @@
 //! Figures for the model: how long training takes on a CRM export (each model's fit, and the
 //! whole cross-validated `train`), and how long predicting one row takes.
 //!
-//! usage: model-bench train CSV TARGET POSITIVE [DROP,COLS]
+//! usage: model-bench train CSV TARGET POSITIVE [DROP,COLS] [FOLDS_OUT]
+//!
+//! FOLDS_OUT: write each row's cross-validation fold (one per line), so that a reference
+//! implementation can be scored on the very same split.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant};
 use shared::model::boost::{BoostParams, Booster};
 use shared::model::encode::{Encoder, table_row};
 use shared::model::logistic::Logistic;
+use shared::model::train::stratified_folds;
 use shared::model::{TargetSpec, TrainOptions, read_csv, train};
 
 fn main() {
@@ -19,9 +23,10 @@ fn main() {
             &args[3],
             &args[4],
             args.get(5).map(String::as_str).unwrap_or(""),
+            args.get(6).map(Path::new),
         ),
         _ => {
-            eprintln!("usage: model-bench train CSV TARGET POSITIVE [DROP,COLS]");
+            eprintln!("usage: model-bench train CSV TARGET POSITIVE [DROP,COLS] [FOLDS_OUT]");
             std::process::exit(2);
         }
     }
@@ -31,7 +36,7 @@ fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn train_figures(csv: &Path, target: &str, positive: &str, drop: &str) {
+fn train_figures(csv: &Path, target: &str, positive: &str, drop: &str, folds_out: Option<&Path>) {
     let started = Instant::now();
     let bytes = std::fs::read(csv).expect("read the CSV");
     let spec = TargetSpec {
@@ -46,6 +51,12 @@ fn train_figures(csv: &Path, target: &str, positive: &str, drop: &str) {
     let table = read_csv(&bytes, &spec).expect("a usable CSV");
     let read = started.elapsed();
     let rows: Vec<usize> = (0..table.rows()).collect();
+    if let Some(out) = folds_out {
+        let options = TrainOptions::default();
+        let folds = stratified_folds(&table.target, options.folds, options.seed);
+        let text: String = folds.iter().map(|f| format!("{f}\n")).collect();
+        std::fs::write(out, text).expect("write the folds");
+    }
 
     let t = Instant::now();
     let encoder = Encoder::fit(&table, &rows);
@@ -110,6 +121,7 @@ fn train_figures(csv: &Path, target: &str, positive: &str, drop: &str) {
     println!(
         "{}",
         serde_json::json!({
+            "kind": model.metrics.kind,
             "auc": model.metrics.auc,
             "brier": model.metrics.brier,
             "calibration_error": model.metrics.calibration_error,

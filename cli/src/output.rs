@@ -333,14 +333,22 @@ pub fn training(
     for (name, why) in &model.skipped {
         let _ = writeln!(out, "  left out `{name}`: {why}");
     }
-    let _ = writeln!(out, "\n{}-fold stratified cross-validation (AUC):", m.folds);
+    let _ = writeln!(
+        out,
+        "\nAUC         {}-fold CV   time-ordered (first {:.0}% -> last {:.0}%)",
+        m.folds,
+        100.0 * (1.0 - m.holdout),
+        100.0 * m.holdout
+    );
     for c in &m.candidates {
         let _ = writeln!(
             out,
-            "  {:<9} {:.4}{}",
+            "  {:<9}  {:.4}     {}{}",
             format!("{:?}", c.kind).to_lowercase(),
             c.auc,
-            if c.kind == m.kind { "  <- chosen" } else { "" }
+            c.time_split_auc
+                .map_or_else(|| "-     ".to_owned(), |a| format!("{a:.4}")),
+            if c.kind == m.kind { "   <- chosen" } else { "" }
         );
     }
     let _ = writeln!(
@@ -354,22 +362,11 @@ pub fn training(
         "at probability >= {:.2}: {} leads flagged, precision {:.3}, recall {:.3}, F1 {:.3}",
         t.threshold, t.flagged, t.precision, t.recall, t.f1
     );
-    match m.time_split_auc {
-        Some(auc) => {
-            let _ = writeln!(
-                out,
-                "time-ordered: trained on the first {:.0}% of rows, AUC {:.4} on the last {:.0}%",
-                100.0 * (1.0 - m.holdout),
-                auc,
-                100.0 * m.holdout
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "time-ordered check skipped: too few rows or one outcome at the end"
-            );
-        }
+    if m.time_split_auc.is_none() {
+        let _ = writeln!(
+            out,
+            "time-ordered check skipped: too few rows, or one outcome only at the end"
+        );
     }
     let _ = writeln!(out, "\ndecile  leads  predicted  converted   lift");
     for d in &m.deciles {
