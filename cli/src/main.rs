@@ -120,8 +120,9 @@ enum Command {
     /// detected, and empty cells and placeholders such as "Select" or "N/A" count as missing.
     /// Prints cross-validated figures (AUC, precision/recall/F1 at --threshold, Brier score,
     /// calibration and lift by decile, and AUC on a time-ordered split: the last rows held out),
-    /// then saves the model as the tenant's next version. If anything is wrong with the file,
-    /// nothing is saved and the model in force stays.
+    /// then saves the model as the tenant's next version and re-scores the tenant's leads with
+    /// it (reading each model column from the lead's CRM fields, or its features by catalogue
+    /// name). If anything is wrong with the file, nothing is saved and the model in force stays.
     #[command(
         after_help = "Example:\n  leadscore train --csv bank-additional-full.csv --target y --positive yes --drop duration"
     )]
@@ -618,7 +619,10 @@ async fn train(
     let model = if dry_run {
         model
     } else {
-        model.save(app.deps.blobs.as_ref(), tenant).await?
+        // In force at once: the tenant's leads are re-scored with it.
+        let model = shared::handlers::model::adopt(&app.deps, tenant, model).await?;
+        drain(app).await?;
+        model
     };
     if json {
         let mut doc = serde_json::to_value(&model.metrics)?;

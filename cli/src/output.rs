@@ -138,6 +138,17 @@ pub fn lead_detail(d: &LeadDetail) -> String {
         l.ai_sentiment
             .map_or("-".to_owned(), |s| format!("{s:+.2}"))
     );
+    if let Some(p) = l.probability {
+        let _ = writeln!(out, "  converts with probability {:.0}%", p * 100.0);
+    }
+    if let Some(o) = &l.outcome {
+        let _ = writeln!(
+            out,
+            "  outcome: {} on {}",
+            if o.converted { "won" } else { "lost" },
+            o.at.format("%Y-%m-%d")
+        );
+    }
     if !l.ai_keywords.is_empty() {
         let _ = writeln!(out, "  keywords: {}", l.ai_keywords.join(", "));
     }
@@ -146,7 +157,14 @@ pub fn lead_detail(d: &LeadDetail) -> String {
         let _ = writeln!(out, "  no rule matched yet");
     }
     for f in &l.factors {
-        let _ = writeln!(out, "  {:+6}  {}  [{}]", f.points, f.description, f.rule_id);
+        let _ = writeln!(
+            out,
+            "  {:+6.1}  {}  [{}]",
+            f.points, f.description, f.rule_id
+        );
+        if let Some(note) = &f.note {
+            let _ = writeln!(out, "          ({note})");
+        }
         for e in &f.evidence {
             match e {
                 Evidence::Quote {
@@ -172,6 +190,13 @@ pub fn lead_detail(d: &LeadDetail) -> String {
                 }
                 Evidence::Field { name, value } => {
                     let _ = writeln!(out, "          {name} = {value}");
+                }
+                Evidence::Sms { text, at } => {
+                    let _ = writeln!(
+                        out,
+                        "          SMS {}: \"{text}\"",
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    );
                 }
             }
         }

@@ -382,6 +382,26 @@ async fn rule_changes_rescore_every_lead_and_bad_rules_are_rejected() {
         ),
         (r#"{"criteria": "intent.pricing"}"#, "weight: required"),
         (
+            r#"{"criteria": "calls.count / (2 - 2) > 1", "weight": 5}"#,
+            "at column 15: division by zero",
+        ),
+        (
+            r#"{"criteria": "lead.source matches '\\w{100}{100}'", "weight": 5}"#,
+            "at column 21: the pattern is too large",
+        ),
+        (
+            r#"{"criteria": "intent.pricing", "weight": 5, "group_cap": 10}"#,
+            "group_cap: the rule has no group",
+        ),
+        (
+            r#"{"criteria": "intent.pricing", "weight": 5, "half_life_days": -3}"#,
+            "half_life_days: -3 is outside",
+        ),
+        (
+            r#"{"rule_id": "model", "criteria": "intent.pricing", "weight": 5}"#,
+            "`model` is reserved",
+        ),
+        (
             r#"{"rule_id": "bakeries", "criteria": "intent.pricing", "weight": 1}"#,
             "already exists",
         ),

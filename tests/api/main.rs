@@ -10,3 +10,4 @@ mod logs;
 mod pipeline;
 mod privacy;
 mod recovery;
+mod scoring_api;

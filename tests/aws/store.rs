@@ -230,6 +230,9 @@ async fn rules_are_seeded_once_and_updated_safely() {
         weight: 10.0,
         description: "repeat caller".into(),
         enabled: true,
+        group: Some("engagement".into()),
+        group_cap: Some(20.0),
+        half_life_days: Some(14.0),
         created_at: now,
         updated_at: now,
         version: 0,
@@ -258,6 +261,7 @@ async fn rules_are_seeded_once_and_updated_safely() {
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(a, rule("a"), "a rule reads back as it was written");
     a.weight = 25.0;
     let updated = rules.update_rule(&a).await.unwrap();
     assert_eq!(updated.version, 1);

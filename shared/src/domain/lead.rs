@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -32,10 +34,140 @@ pub struct Lead {
     pub ai_sentiment: Option<f64>,
     #[serde(default)]
     pub ai_keywords: Vec<String>,
+    /// The calibrated probability that the lead converts, once the tenant has a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Other fields from the tenant's CRM, by the CRM's names (`stage`, `interactions`,
+    /// `industry`, ...): rules read `crm.stage` and `crm.interactions`, and a model trained on
+    /// a CRM export reads its columns from here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub crm: BTreeMap<String, String>,
+    /// SMS engagement, kept up to date by the SMS handler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsEngagement>,
+    /// A rep's adjustment: added to every score the lead gets until it is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<Adjustment>,
+    /// What became of the lead, as a rep recorded it: the labels a tenant's model learns from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version: bumped by every stored update.
     pub version: u64,
+}
+
+/// A rep's manual adjustment to a lead's score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adjustment {
+    /// -100..100 points.
+    pub points: f64,
+    pub reason: String,
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a client sends to adjust a score (`PUT /leads/{id}/adjustment`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentDraft {
+    pub points: f64,
+    pub reason: String,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+impl AdjustmentDraft {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<Adjustment> {
+        if !self.points.is_finite() || !(-100.0..=100.0).contains(&self.points) {
+            return Err(Error::validation(format!(
+                "points: {} is outside -100..100",
+                self.points
+            )));
+        }
+        if self.reason.trim().is_empty() {
+            return Err(Error::validation(
+                "reason: required; say why, so the next rep knows",
+            ));
+        }
+        check_text("reason", &Some(self.reason.clone()))?;
+        check_text("by", &self.by)?;
+        Ok(Adjustment {
+            points: self.points,
+            reason: self.reason.trim().to_owned(),
+            by: self.by.clone(),
+            at: now,
+        })
+    }
+}
+
+/// A lead's outcome, as recorded by a rep (`PUT /leads/{id}/outcome`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Whether the lead converted (`"won"`) or not (`"lost"`).
+    pub converted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a client sends to record an outcome.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeDraft {
+    /// `won` or `lost`.
+    pub outcome: String,
+    /// The deal's value, for ROI reports.
+    #[serde(default)]
+    pub value: Option<f64>,
+}
+
+impl OutcomeDraft {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<Outcome> {
+        let converted = match self.outcome.to_ascii_lowercase().as_str() {
+            "won" | "converted" => true,
+            "lost" | "not_converted" => false,
+            other => {
+                return Err(Error::validation(format!(
+                    "outcome: `{other}` is not `won` or `lost`"
+                )));
+            }
+        };
+        if let Some(v) = self.value
+            && (!v.is_finite() || v < 0.0)
+        {
+            return Err(Error::validation(format!(
+                "value: {v} is not an amount of money"
+            )));
+        }
+        Ok(Outcome {
+            converted,
+            value: self.value,
+            at: now,
+        })
+    }
+}
+
+/// A lead's SMS engagement. The fields are what rules and models read (`sms.*`); the SMS
+/// handler keeps them up to date from the messages it sees.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsEngagement {
+    pub opted_in: bool,
+    /// The lead sent STOP (or another opt-out word).
+    pub opted_out: bool,
+    pub sent: u32,
+    pub replies: u32,
+    pub link_clicks: u32,
+    /// Intents of the lead's replies: `call_me`, `schedule`, `pricing`, `not_interested`, ...
+    pub intents: Vec<String>,
+    /// The median minutes from a message to the lead's reply.
+    pub reply_minutes: Option<f64>,
+    /// The latest survey answer, 0..10.
+    pub survey_score: Option<f64>,
+    /// The latest reply, for evidence.
+    pub last_reply: Option<String>,
+    pub last_reply_at: Option<DateTime<Utc>>,
 }
 
 impl Lead {
@@ -58,6 +190,11 @@ impl Lead {
             last_called_at: None,
             ai_sentiment: None,
             ai_keywords: Vec::new(),
+            probability: None,
+            crm: BTreeMap::new(),
+            sms: None,
+            adjustment: None,
+            outcome: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -110,6 +247,9 @@ impl Lead {
         fill(&mut self.email, &patch.email);
         fill(&mut self.source, &patch.source);
         fill(&mut self.crm_lead_status, &patch.crm_lead_status);
+        for (k, v) in &patch.crm {
+            self.crm.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
 }
 
@@ -130,6 +270,9 @@ pub struct NewLead {
     pub source: Option<String>,
     #[serde(default)]
     pub crm_lead_status: Option<String>,
+    /// Other CRM fields by name, e.g. `{"stage": "qualified", "interactions": "3"}`.
+    #[serde(default)]
+    pub crm: BTreeMap<String, String>,
 }
 
 impl NewLead {
@@ -143,6 +286,7 @@ impl NewLead {
         check_text("source", &self.source)?;
         check_text("crm_lead_status", &self.crm_lead_status)?;
         check_email(&self.email)?;
+        check_crm(self.crm.iter().map(|(k, v)| (k, Some(v))))?;
         Ok(phone)
     }
 }
@@ -165,6 +309,9 @@ pub struct LeadPatch {
     pub source: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub crm_lead_status: Option<Option<String>>,
+    /// CRM fields to set; `null` removes one. Fields not named stay.
+    #[serde(default)]
+    pub crm: BTreeMap<String, Option<String>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -203,6 +350,19 @@ impl LeadPatch {
         if let Some(e) = &self.email {
             check_email(e)?;
         }
+        check_crm(self.crm.iter().map(|(k, v)| (k, v.as_ref())))?;
+        let mut crm = lead.crm.clone();
+        for (k, v) in &self.crm {
+            match v {
+                Some(v) => crm.insert(k.clone(), v.clone()),
+                None => crm.remove(k),
+            };
+        }
+        if crm.len() > MAX_CRM_FIELDS {
+            return Err(Error::validation(format!(
+                "crm: a lead keeps at most {MAX_CRM_FIELDS} CRM fields"
+            )));
+        }
         if let Some(p) = phone {
             lead.phone_number = p;
         }
@@ -217,8 +377,35 @@ impl LeadPatch {
         set(&mut lead.email, &self.email);
         set(&mut lead.source, &self.source);
         set(&mut lead.crm_lead_status, &self.crm_lead_status);
+        lead.crm = crm;
         Ok(())
     }
+}
+
+const MAX_CRM_FIELDS: usize = 50;
+
+fn check_crm<'a>(fields: impl Iterator<Item = (&'a String, Option<&'a String>)>) -> Result<()> {
+    let mut n = 0;
+    for (k, v) in fields {
+        n += 1;
+        if k.is_empty()
+            || k.len() > 64
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
+        {
+            return Err(Error::validation(format!(
+                "crm: `{k}` is not a field name (up to 64 letters, digits, spaces, `_`, `-`, `.`)"
+            )));
+        }
+        check_text(&format!("crm.{k}"), &v.cloned())?;
+    }
+    if n > MAX_CRM_FIELDS {
+        return Err(Error::validation(format!(
+            "crm: {n} fields; a lead keeps at most {MAX_CRM_FIELDS}"
+        )));
+    }
+    Ok(())
 }
 
 fn check_text(field: &str, v: &Option<String>) -> Result<()> {

@@ -13,8 +13,13 @@ pub use call::{
     TalkMetrics,
 };
 pub use ids::{CallId, LeadId, RuleId, TenantId};
-pub use lead::{Lead, LeadPatch, NewLead};
+pub use lead::{
+    Adjustment, AdjustmentDraft, Lead, LeadPatch, NewLead, Outcome, OutcomeDraft, SmsEngagement,
+};
 pub use phone::PhoneNumber;
 pub use rule::{RuleDraft, ScoringRule};
-pub use score::{Evidence, Factor, Score, ScoreCause, ScoreChange, Tier, TierThresholds};
+pub use score::{
+    Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, TenantSettings, Tier,
+    TierThresholds,
+};
 pub use transcript::{Segment, Transcript, TranscriptFormat};

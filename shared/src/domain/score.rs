@@ -1,7 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, RuleId};
+use super::{CallId, RuleId, TenantId};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ports::BlobStore;
 
 /// How hot a lead is: which leads a rep calls first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -56,6 +59,48 @@ impl TierThresholds {
     }
 }
 
+/// A tenant's own settings (`GET`/`PUT /settings`), kept in the blob store beside its models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    pub tiers: TierThresholds,
+}
+
+impl TenantSettings {
+    pub fn validate(&self) -> Result<()> {
+        let TierThresholds { hot, warm } = self.tiers;
+        if !(1..=100).contains(&hot) || warm == 0 || warm >= hot {
+            return Err(Error::validation(format!(
+                "tiers: need 0 < warm < hot <= 100, got warm {warm} and hot {hot}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn key(tenant: &TenantId) -> String {
+        format!("settings/{tenant}.json")
+    }
+
+    /// The tenant's settings, or the deployment's defaults when it has saved none.
+    pub async fn load(blobs: &dyn BlobStore, tenant: &TenantId, config: &Config) -> Result<Self> {
+        match blobs.get(&Self::key(tenant)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::internal(format!("{} is damaged", Self::key(tenant)), e)),
+            Err(Error::NotFound(_)) => Ok(Self {
+                tiers: config.tiers,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn save(&self, blobs: &dyn BlobStore, tenant: &TenantId) -> Result<()> {
+        self.validate()?;
+        blobs
+            .put(&Self::key(tenant), &serde_json::to_vec(self)?)
+            .await
+    }
+}
+
 /// What a factor rests on: something said on a call, or a value of the lead's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -71,15 +116,39 @@ pub enum Evidence {
         name: String,
         value: String,
     },
+    /// A text message from the lead.
+    Sms {
+        text: String,
+        at: DateTime<Utc>,
+    },
 }
 
-/// One reason for a score: a rule that matched, the points it gave and why.
+/// Where a factor comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorKind {
+    /// A scoring rule matched (`rule_id` names it).
+    #[default]
+    Rule,
+    /// The tenant's model moved the score from the rules' points (`rule_id` is `model`).
+    Model,
+    /// A rep adjusted the score by hand (`rule_id` is `manual`).
+    Manual,
+}
+
+/// One reason for a score: what contributed, the points it gave and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Factor {
+    #[serde(default)]
+    pub kind: FactorKind,
     pub rule_id: RuleId,
     pub description: String,
+    /// What it added to the score (after decay and group caps, for rules).
     pub points: f64,
     pub evidence: Vec<Evidence>,
+    /// How the points were arrived at, when not simply the rule's weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Why a lead was (re)scored. `key()` makes each cause count once.
@@ -92,6 +161,12 @@ pub enum ScoreCause {
     RuleChanged { rule_id: RuleId, version: u64 },
     /// Someone asked for a re-score (the CLI or an operator); `nonce` tells requests apart.
     Recompute { nonce: String },
+    /// The tenant's model changed (trained from outcomes or a CRM export).
+    ModelChanged { version: u64 },
+    /// A rep adjusted the score or removed an adjustment; `at` tells adjustments apart.
+    Manual { at: DateTime<Utc> },
+    /// The lead's data changed (CRM fields, SMS engagement).
+    LeadChanged { version: u64 },
 }
 
 impl ScoreCause {
@@ -101,6 +176,9 @@ impl ScoreCause {
             ScoreCause::NewCall { call_id } => format!("call:{call_id}"),
             ScoreCause::RuleChanged { rule_id, version } => format!("rule:{rule_id}@{version}"),
             ScoreCause::Recompute { nonce } => format!("recompute:{nonce}"),
+            ScoreCause::ModelChanged { version } => format!("model:{version}"),
+            ScoreCause::Manual { at } => format!("manual:{}", at.timestamp_micros()),
+            ScoreCause::LeadChanged { version } => format!("lead:{version}"),
         }
     }
 }
@@ -111,8 +189,13 @@ pub struct Score {
     /// 0..100.
     pub value: u8,
     pub tier: Tier,
-    /// Matched rules, largest absolute contribution first.
+    /// What moved the score, largest absolute contribution first.
     pub factors: Vec<Factor>,
+    /// The probability the lead converts: the tenant's calibrated model, blended with the
+    /// rules while the model has few outcomes to go on. `None` until a model exists.
+    pub probability: Option<f64>,
+    /// The model version behind `probability`.
+    pub model_version: Option<u64>,
 }
 
 /// One entry of a lead's score ledger: what changed, and why.

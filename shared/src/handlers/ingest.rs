@@ -275,6 +275,7 @@ async fn create_call(
         email: m.email.clone(),
         source: Some(m.source.clone().unwrap_or_else(|| "call".to_owned())),
         crm_lead_status: None,
+        crm: Default::default(),
     };
     details.validate(&deps.config.default_region)?;
     let lead = lead_for(deps, tenant, &lead_phone, &details).await?;

@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod api;
 pub mod ingest;
+pub mod model;
 pub mod score;
 pub mod transcribed;
 

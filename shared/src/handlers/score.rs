@@ -5,8 +5,11 @@ use chrono::Utc;
 use tracing::{info, instrument};
 
 use crate::Deps;
-use crate::domain::{CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId};
+use crate::domain::{
+    CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId, TenantSettings,
+};
 use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::ports::Job;
 use crate::scoring;
 
@@ -25,7 +28,9 @@ pub async fn handle(
     lead_id: &LeadId,
     cause: &ScoreCause,
 ) -> Result<Scored> {
-    let rules = tenant_rules(deps, tenant).await?;
+    let rules = scoring::RuleSet::compile(&tenant_rules(deps, tenant).await?);
+    let model = Model::load_cached(deps.blobs.as_ref(), tenant).await?;
+    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
     // Optimistic concurrency: if the lead changes between read and write, score it again.
     for _ in 0..8 {
         let mut lead = deps
@@ -35,7 +40,13 @@ pub async fn handle(
             .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
         let calls = deps.calls.calls_for_lead(tenant, lead_id).await?;
         let now = Utc::now();
-        let score = scoring::score_lead(&lead, &calls, &rules, &deps.config.tiers, now);
+        let cx = scoring::Context {
+            rules: &rules,
+            model: model.as_deref(),
+            tiers: &settings.tiers,
+            now,
+        };
+        let score = scoring::score_lead(&lead, &calls, &cx);
         let change = ScoreChange {
             cause: cause.clone(),
             previous: lead.lead_score,
@@ -46,6 +57,7 @@ pub async fn handle(
         lead.lead_score = Some(score.value);
         lead.tier = Some(score.tier);
         lead.factors = score.factors.clone();
+        lead.probability = score.probability;
         lead.score_updated_at = Some(now);
         if let Some(latest) = calls.iter().rev().find(|c| c.analysis.is_some()) {
             lead.ai_sentiment = latest.sentiment_score;

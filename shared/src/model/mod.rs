@@ -10,6 +10,9 @@ pub mod metrics;
 pub mod table;
 pub mod train;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +85,22 @@ impl Model {
         }
     }
 
+    /// Each input's effect on this row's log-odds: how much lower (or higher) they would be had
+    /// the input been unknown. Indices follow `encoder.features`.
+    pub fn effects(&self, row: &[Raw]) -> Vec<(usize, f64)> {
+        let full = self.margin(row);
+        let mut masked = row.to_vec();
+        (0..row.len())
+            .filter(|&i| !matches!(row[i], Raw::Missing))
+            .map(|i| {
+                let kept = std::mem::replace(&mut masked[i], Raw::Missing);
+                let effect = full - self.margin(&masked);
+                masked[i] = kept;
+                (i, effect)
+            })
+            .collect()
+    }
+
     /// The model's inputs, by name.
     pub fn feature_names(&self) -> Vec<&str> {
         self.encoder
@@ -107,6 +126,39 @@ impl Model {
         let bytes = blobs.get(&current.key).await?;
         let model: Self = serde_json::from_slice(&bytes)
             .map_err(|e| Error::internal(format!("{} is damaged", current.key), e))?;
+        Ok(Some(model))
+    }
+
+    /// The model in force, kept in memory between calls while its version stays current
+    /// (a warm Lambda reads only the small pointer).
+    pub async fn load_cached(
+        blobs: &dyn BlobStore,
+        tenant: &TenantId,
+    ) -> Result<Option<Arc<Self>>> {
+        static CACHE: OnceLock<Mutex<HashMap<TenantId, Arc<Model>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let current: Current = match blobs.get(&Self::current_key(tenant)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::internal(format!("models/{tenant}/current.json is damaged"), e)
+            })?,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if let Some(m) = cache.lock().expect("not poisoned").get(tenant)
+            && m.version == current.version
+            && m.trained_at == current.trained_at
+        {
+            return Ok(Some(m.clone()));
+        }
+        let bytes = blobs.get(&current.key).await?;
+        let model: Arc<Self> = Arc::new(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::internal(format!("{} is damaged", current.key), e))?,
+        );
+        cache
+            .lock()
+            .expect("not poisoned")
+            .insert(tenant.clone(), model.clone());
         Ok(Some(model))
     }
 

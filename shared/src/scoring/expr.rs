@@ -5,17 +5,25 @@
 //! or       := and ("or" and)*
 //! and      := unary ("and" unary)*
 //! unary    := "not" unary | compare
-//! compare  := operand (("==" | "!=" | "<" | "<=" | ">" | ">=") operand
-//!                     | "in" list | "between" operand "and" operand)?
+//! compare  := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum
+//!                 | "in" list | "between" sum "and" sum | "matches" string)?
+//! sum      := product (("+" | "-") product)*
+//! product  := negate (("*" | "/") negate)*
+//! negate   := "-" negate | operand
 //! operand  := number | string | true | false | field | list | "(" expr ")"
 //! list     := "[" (operand ("," operand)*)? "]"
 //! ```
 //! Fields are dotted names from the feature catalogue (`intent.pricing`, `calls.count`).
-//! Expressions are type-checked when a rule is saved: an unknown field or a comparison of a
-//! number with a string is rejected with its column. Evaluation cannot loop or fail: a missing
-//! value makes a comparison false.
+//! Expressions are type-checked when a rule is saved: an unknown field, a comparison of a
+//! number with a string, a division by a constant zero or a pattern that does not compile (or
+//! would compile to more than [`MAX_PATTERN_BYTES`]) is rejected with its column and reason.
+//! Evaluation cannot loop or fail: a missing value, or a division by a field that is zero,
+//! has no value, and a comparison with no value is false. Patterns run on the `regex` crate,
+//! whose matching time is linear in the text, so no pattern can stall a score.
 
 use std::fmt;
+
+use regex::{Regex, RegexBuilder};
 
 use super::features::{FieldType, Value, field_type, suggest};
 use crate::error::{Error, Result};
@@ -28,6 +36,24 @@ pub enum CmpOp {
     Le,
     Gt,
     Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A compiled `matches` pattern (case-insensitive, like every string comparison here).
+#[derive(Debug, Clone)]
+pub struct Pattern(Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +69,9 @@ pub enum Expr {
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     In(Box<Expr>, Vec<Expr>),
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    Neg(Box<Expr>),
+    Matches(Box<Expr>, Pattern),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +95,10 @@ impl fmt::Display for Tok {
 
 const MAX_LEN: usize = 1000;
 const MAX_DEPTH: usize = 32;
+/// The most memory one compiled `matches` pattern may take (the `regex` crate's size limit).
+pub const MAX_PATTERN_BYTES: usize = 64 * 1024;
+/// The longest `matches` pattern, in characters.
+const MAX_PATTERN_LEN: usize = 200;
 
 fn err(col: usize, msg: impl fmt::Display) -> Error {
     Error::validation(format!("criteria: at column {col}: {msg}"))
@@ -87,9 +120,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>> {
         let start = i;
         if c.is_whitespace() {
             i += 1;
-        } else if c.is_ascii_digit()
-            || (c == '-' && chars.get(i + 1).is_some_and(|n| n.1.is_ascii_digit()))
-        {
+        } else if c.is_ascii_digit() {
             i += 1;
             while i < chars.len() && (chars[i].1.is_ascii_digit() || chars[i].1 == '.') {
                 i += 1;
@@ -134,7 +165,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>> {
                 .collect();
             let op = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two);
             let op = op.or_else(|| {
-                ["<", ">", "(", ")", "[", "]", ","]
+                ["<", ">", "(", ")", "[", "]", ",", "+", "-", "*", "/"]
                     .into_iter()
                     .find(|o| o.starts_with(c))
             });
@@ -225,7 +256,7 @@ impl Parser {
         self.compare()
     }
     fn compare(&mut self) -> Result<(Expr, usize)> {
-        let left = self.operand()?;
+        let left = self.sum()?;
         let op = match self.peek() {
             Some(Tok::Op("==")) => Some(CmpOp::Eq),
             Some(Tok::Op("!=")) => Some(CmpOp::Ne),
@@ -237,7 +268,7 @@ impl Parser {
         };
         if let Some(op) = op {
             self.pos += 1;
-            let right = self.operand()?;
+            let right = self.sum()?;
             return Ok((Expr::Cmp(op, Box::new(left.0), Box::new(right.0)), left.1));
         }
         if self.is_word("in") {
@@ -250,7 +281,7 @@ impl Parser {
         }
         if self.is_word("between") {
             self.pos += 1;
-            let lo = self.operand()?;
+            let lo = self.sum()?;
             if !self.is_word("and") {
                 return Err(err(
                     self.col(),
@@ -261,13 +292,77 @@ impl Parser {
                 ));
             }
             self.pos += 1;
-            let hi = self.operand()?;
+            let hi = self.sum()?;
             return Ok((
                 Expr::Between(Box::new(left.0), Box::new(lo.0), Box::new(hi.0)),
                 left.1,
             ));
         }
+        if self.is_word("matches") {
+            self.pos += 1;
+            let col = self.col();
+            let Some(Tok::Str(src)) = self.peek().cloned() else {
+                return Err(err(
+                    col,
+                    format!(
+                        "`matches` takes a pattern in quotes, e.g. \"^(web|ads)\", found {}",
+                        self.found()
+                    ),
+                ));
+            };
+            self.pos += 1;
+            return Ok((Expr::Matches(Box::new(left.0), compile(&src, col)?), left.1));
+        }
         Ok(left)
+    }
+    fn sum(&mut self) -> Result<(Expr, usize)> {
+        let mut left = self.product()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Op("+")) => ArithOp::Add,
+                Some(Tok::Op("-")) => ArithOp::Sub,
+                _ => return Ok(left),
+            };
+            self.pos += 1;
+            let right = self.product()?;
+            left = (arith(op, left.0, right.0), left.1);
+        }
+    }
+    fn product(&mut self) -> Result<(Expr, usize)> {
+        let mut left = self.negate()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Op("*")) => ArithOp::Mul,
+                Some(Tok::Op("/")) => ArithOp::Div,
+                _ => return Ok(left),
+            };
+            self.pos += 1;
+            let right = self.negate()?;
+            if op == ArithOp::Div && right.0 == Expr::Num(0.0) {
+                return Err(err(right.1, "division by zero"));
+            }
+            left = (arith(op, left.0, right.0), left.1);
+        }
+    }
+    fn negate(&mut self) -> Result<(Expr, usize)> {
+        if !self.is_op("-") {
+            return self.operand();
+        }
+        let col = self.col();
+        self.pos += 1;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(col, "the expression is nested too deeply"));
+        }
+        let inner = self.negate()?;
+        self.depth -= 1;
+        Ok((
+            match inner.0 {
+                Expr::Num(n) => Expr::Num(-n),
+                e => Expr::Neg(Box::new(e)),
+            },
+            col,
+        ))
     }
     fn operand(&mut self) -> Result<(Expr, usize)> {
         let col = self.col();
@@ -284,7 +379,7 @@ impl Parser {
             Tok::Ident(w) if w.eq_ignore_ascii_case("true") => Expr::Bool(true),
             Tok::Ident(w) if w.eq_ignore_ascii_case("false") => Expr::Bool(false),
             Tok::Ident(w)
-                if ["and", "or", "not", "in", "between"]
+                if ["and", "or", "not", "in", "between", "matches"]
                     .iter()
                     .any(|k| w.eq_ignore_ascii_case(k)) =>
             {
@@ -312,7 +407,7 @@ impl Parser {
                 if !self.is_op("]") {
                     loop {
                         let item_col = self.col();
-                        let (item, _) = self.operand()?;
+                        let (item, _) = self.negate()?;
                         if !matches!(item, Expr::Num(_) | Expr::Str(_)) {
                             return Err(err(item_col, "list items are numbers or strings"));
                         }
@@ -336,6 +431,62 @@ impl Parser {
         };
         Ok((e, col))
     }
+}
+
+/// `a op b`, folded to a number when both sides are numbers (so that `2 - 2` is a constant
+/// zero a division can be refused for).
+fn arith(op: ArithOp, a: Expr, b: Expr) -> Expr {
+    if let (Expr::Num(x), Expr::Num(y)) = (&a, &b)
+        && let Some(v) = apply(op, *x, *y)
+    {
+        return Expr::Num(v);
+    }
+    Expr::Arith(op, Box::new(a), Box::new(b))
+}
+
+/// The arithmetic itself; no value for a division by zero or a result that is not finite.
+fn apply(op: ArithOp, x: f64, y: f64) -> Option<f64> {
+    let v = match op {
+        ArithOp::Add => x + y,
+        ArithOp::Sub => x - y,
+        ArithOp::Mul => x * y,
+        ArithOp::Div if y == 0.0 => return None,
+        ArithOp::Div => x / y,
+    };
+    v.is_finite().then_some(v)
+}
+
+fn compile(src: &str, col: usize) -> Result<Pattern> {
+    if src.chars().count() > MAX_PATTERN_LEN {
+        return Err(err(
+            col,
+            format!("the pattern is longer than {MAX_PATTERN_LEN} characters"),
+        ));
+    }
+    RegexBuilder::new(src)
+        .case_insensitive(true)
+        .size_limit(MAX_PATTERN_BYTES)
+        .dfa_size_limit(MAX_PATTERN_BYTES)
+        .nest_limit(MAX_DEPTH as u32)
+        .build()
+        .map(Pattern)
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => err(
+                col,
+                format!(
+                    "the pattern is too large: it compiles to more than {} KiB; \
+                     use fewer repetitions or alternatives",
+                    MAX_PATTERN_BYTES / 1024
+                ),
+            ),
+            other => err(
+                col,
+                format!(
+                    "the pattern does not compile: {}",
+                    other.to_string().lines().last().unwrap_or_default().trim()
+                ),
+            ),
+        })
 }
 
 /// Parse and type-check criteria. The result is a boolean expression.
@@ -423,6 +574,35 @@ fn type_of(e: &Expr) -> Result<FieldType> {
             }
             FieldType::Bool
         }
+        Expr::Arith(_, a, b) => {
+            for part in [a, b] {
+                if type_of(part)? != FieldType::Num {
+                    return Err(Error::validation(format!(
+                        "criteria: arithmetic takes numbers, and `{}` is not one",
+                        describe(part)
+                    )));
+                }
+            }
+            FieldType::Num
+        }
+        Expr::Neg(x) => {
+            if type_of(x)? != FieldType::Num {
+                return Err(Error::validation(format!(
+                    "criteria: `-` takes a number, and `{}` is not one",
+                    describe(x)
+                )));
+            }
+            FieldType::Num
+        }
+        Expr::Matches(x, _) => {
+            if type_of(x)? != FieldType::Str {
+                return Err(Error::validation(format!(
+                    "criteria: `matches` tests text, and `{}` is not text",
+                    describe(x)
+                )));
+            }
+            FieldType::Bool
+        }
         Expr::Between(x, lo, hi) => {
             for part in [x, lo, hi] {
                 if type_of(part)? != FieldType::Num {
@@ -463,8 +643,8 @@ pub fn fields(e: &Expr) -> Vec<&'static str> {
     fn walk(e: &Expr, out: &mut Vec<&'static str>) {
         match e {
             Expr::Field(f) if !out.contains(f) => out.push(f),
-            Expr::Not(x) => walk(x, out),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
+            Expr::Not(x) | Expr::Neg(x) | Expr::Matches(x, _) => walk(x, out),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) => {
                 walk(a, out);
                 walk(b, out);
             }
@@ -527,6 +707,18 @@ fn value(e: &Expr, get: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
                 _ => false,
             }))
         }
+        Expr::Arith(op, a, b) => match (value(a, get)?, value(b, get)?) {
+            (Value::Num(x), Value::Num(y)) => Value::Num(apply(*op, x, y)?),
+            _ => return None,
+        },
+        Expr::Neg(x) => match value(x, get)? {
+            Value::Num(n) => Value::Num(-n),
+            _ => return None,
+        },
+        Expr::Matches(x, pattern) => match value(x, get)? {
+            Value::Str(s) => Value::Bool(pattern.0.is_match(&s)),
+            _ => return None,
+        },
         Expr::Between(x, lo, hi) => match (value(x, get)?, value(lo, get)?, value(hi, get)?) {
             (Value::Num(v), Value::Num(l), Value::Num(h)) => Value::Bool(l <= v && v <= h),
             _ => return None,
@@ -544,6 +736,7 @@ mod tests {
             "intent.meeting" => Some(Value::Bool(false)),
             "sentiment.customer" => Some(Value::Num(0.5)),
             "calls.count" => Some(Value::Num(3.0)),
+            "calls.inbound" => Some(Value::Num(0.0)),
             "caller.country" => Some(Value::Str("US".into())),
             _ => None,
         }
@@ -571,6 +764,27 @@ mod tests {
             "(intent.meeting or intent.pricing) and not (calls.count < 2)"
         ));
         assert!(holds("caller.country == 'us'"));
+        assert!(holds("calls.count + 1 >= 4 and calls.count - 4 == -1"));
+        assert!(holds(
+            "1 + 2 * 3 == 7 and (1 + 2) * 3 == 9 and 7 - 2 - 1 == 4"
+        ));
+        assert!(holds("calls.count / 2 == 1.5 and calls.count * -2 < -5"));
+        assert!(holds("-sentiment.customer == -0.5 and - -calls.count == 3"));
+        assert!(holds("calls.count between 1 + 1 and 2 * 2"));
+        assert!(holds("calls.count in [-1, 3]"));
+        assert!(holds("caller.country matches \"^u\""));
+        assert!(holds(
+            "caller.country matches 'S$' and not caller.country matches '^(ca|mx)$'"
+        ));
+    }
+
+    #[test]
+    fn a_division_by_a_field_that_is_zero_has_no_value() {
+        // calls.inbound is 0 in `get`: no value, so neither comparison holds
+        assert!(!holds("calls.count / calls.inbound > 1"));
+        assert!(!holds("calls.count / calls.inbound <= 1"));
+        assert!(holds("not calls.count / calls.inbound > 1"));
+        assert!(!holds("lead.source matches '.*'"));
     }
 
     #[test]
@@ -606,6 +820,27 @@ mod tests {
         assert!(e(&"not ".repeat(100)).contains("nested too deeply"));
         assert!(e(&"(".repeat(100)).contains("nested too deeply"));
         assert!(e("intent.pricing intent.meeting").contains("expected `and`, `or` or the end"));
+        assert_eq!(
+            e("calls.count / 0 > 1"),
+            "criteria: at column 15: division by zero"
+        );
+        assert!(e("calls.count / (2 - 2) > 1").contains("column 15: division by zero"));
+        assert!(e("intent.pricing + 1 > 2").contains("arithmetic takes numbers"));
+        assert!(e("-caller.country == 'x'").contains("`-` takes a number"));
+        assert!(e("caller.country matches 3").contains("column 24: `matches` takes a pattern"));
+        assert!(e("calls.count matches 'x'").contains("`matches` tests text"));
+        assert!(
+            e("caller.country matches '(ab'").contains("column 24: the pattern does not compile")
+        );
+        let huge = e("caller.country matches '\\w{100}{100}'");
+        assert!(
+            huge.contains("column 24: the pattern is too large"),
+            "{huge}"
+        );
+        assert!(
+            e(&format!("caller.country matches '{}'", "a".repeat(201))).contains("longer than 200")
+        );
+        assert!(e(&"-".repeat(100)).contains("nested too deeply"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Utc, Weekday};
 
+use super::caller::CallerPlace;
 use crate::domain::{Analysis, Call, Direction, Evidence, Hit, Lead};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,8 +182,78 @@ pub const FIELDS: &[(&str, FieldType, &str)] = &[
         FieldType::Str,
         "ISO country of the lead's number, e.g. \"US\"",
     ),
+    (
+        "caller.state",
+        FieldType::Str,
+        "US state or Canadian province of a North American number's area code, e.g. \"TX\"",
+    ),
+    (
+        "caller.timezone",
+        FieldType::Str,
+        "time zone of a North American number's area code, e.g. \"America/Chicago\"",
+    ),
+    (
+        "local_hour",
+        FieldType::Num,
+        "the caller's local hour 0..23 at the latest call",
+    ),
+    (
+        "local_weekday",
+        FieldType::Str,
+        "the caller's local weekday at the latest call: \"mon\" .. \"sun\"",
+    ),
+    (
+        "business_hours",
+        FieldType::Bool,
+        "the latest call was Monday to Friday, 9:00 to 17:00 the caller's time",
+    ),
     ("lead.source", FieldType::Str, "the lead's source"),
     ("lead.status", FieldType::Str, "the lead's CRM status"),
+    (
+        "lead.age_days",
+        FieldType::Num,
+        "days since the lead was created",
+    ),
+    ("crm.stage", FieldType::Str, "the CRM's `stage` field"),
+    (
+        "crm.interactions",
+        FieldType::Num,
+        "the CRM's `interactions` field: prior touches",
+    ),
+    ("sms.opted_in", FieldType::Bool, "agreed to receive texts"),
+    ("sms.opted_out", FieldType::Bool, "sent STOP"),
+    ("sms.sent", FieldType::Num, "texts sent to the lead"),
+    ("sms.replies", FieldType::Num, "texts the lead sent back"),
+    (
+        "sms.link_clicks",
+        FieldType::Num,
+        "links in texts the lead opened",
+    ),
+    (
+        "sms.intent.call_me",
+        FieldType::Bool,
+        "a reply asked for a call",
+    ),
+    (
+        "sms.intent.schedule",
+        FieldType::Bool,
+        "a reply asked to book a time",
+    ),
+    (
+        "sms.intent.not_interested",
+        FieldType::Bool,
+        "a reply declined",
+    ),
+    (
+        "sms.reply_minutes",
+        FieldType::Num,
+        "median minutes the lead takes to reply",
+    ),
+    (
+        "sms.survey_score",
+        FieldType::Num,
+        "the lead's latest survey answer 0..10",
+    ),
 ];
 
 /// The catalogue's own name (a `'static` str) and type for a field name.
@@ -222,6 +293,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub struct Features {
     values: BTreeMap<&'static str, Value>,
     evidence: BTreeMap<&'static str, Vec<Evidence>>,
+    /// When the freshest evidence for a field was seen (for decay), where it has a time.
+    seen: BTreeMap<&'static str, DateTime<Utc>>,
 }
 
 /// At most this many pieces of evidence per feature.
@@ -230,6 +303,20 @@ const MAX_EVIDENCE: usize = 3;
 impl Features {
     pub fn get(&self, field: &str) -> Option<Value> {
         self.values.get(field).cloned()
+    }
+
+    pub fn value_ref(&self, field: &str) -> Option<&Value> {
+        self.values.get(field)
+    }
+
+    /// Every field with a value, in catalogue-name order.
+    pub fn values(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.values.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// When the freshest evidence for `field` was seen, if it comes from something dated.
+    pub fn seen(&self, field: &str) -> Option<DateTime<Utc>> {
+        self.seen.get(field).copied()
     }
 
     /// The evidence for a field: quotes where the value came from speech, else the value itself.
@@ -258,6 +345,8 @@ impl Features {
     }
 
     fn quote(&mut self, field: &'static str, call: &Call, hit: &Hit) {
+        let seen = self.seen.entry(field).or_insert(call.call_start_time);
+        *seen = (*seen).max(call.call_start_time);
         let list = self.evidence.entry(field).or_default();
         if list.len() < MAX_EVIDENCE {
             list.push(Evidence::Quote {
@@ -273,6 +362,7 @@ impl Features {
     /// transcript features.
     pub fn compute(lead: &Lead, calls: &[Call], now: DateTime<Utc>) -> Self {
         let mut f = Features::default();
+        let place = CallerPlace::of(&lead.phone_number);
         let mut calls: Vec<&Call> = calls.iter().collect();
         calls.sort_by_key(|c| c.call_start_time);
         let count = calls.len().max(lead.call_count as usize);
@@ -306,9 +396,35 @@ impl Features {
                 "call.days_ago",
                 Value::Num((days.max(0.0) * 10.0).round() / 10.0),
             );
+            if let Some(local) = place.local_time(latest.call_start_time) {
+                f.set("local_hour", Value::Num(f64::from(local.hour)));
+                f.set(
+                    "local_weekday",
+                    Value::Str(weekday_name(local.weekday).to_owned()),
+                );
+                f.set("business_hours", Value::Bool(local.business_hours()));
+            }
+            for field in [
+                "calls.count",
+                "calls.inbound",
+                "calls.last_7d",
+                "call.duration",
+                "call.direction",
+                "local_hour",
+                "local_weekday",
+                "business_hours",
+            ] {
+                f.seen.insert(field, latest.call_start_time);
+            }
         }
-        if let Some(country) = lead.phone_number.region() {
+        if let Some(country) = place.country {
             f.set("caller.country", Value::Str(country));
+        }
+        if let Some(state) = place.state {
+            f.set("caller.state", Value::Str(state.to_owned()));
+        }
+        if let Some(tz) = place.tz {
+            f.set("caller.timezone", Value::Str(tz.name().to_owned()));
         }
         if let Some(s) = &lead.source {
             f.set("lead.source", Value::Str(s.clone()));
@@ -316,6 +432,21 @@ impl Features {
         if let Some(s) = &lead.crm_lead_status {
             f.set("lead.status", Value::Str(s.clone()));
         }
+        f.set(
+            "lead.age_days",
+            Value::Num(((now - lead.created_at).num_hours().max(0) as f64 / 24.0).floor()),
+        );
+        if let Some(stage) = lead.crm.get("stage") {
+            f.set("crm.stage", Value::Str(stage.clone()));
+        }
+        if let Some(n) = lead
+            .crm
+            .get("interactions")
+            .and_then(|v| v.trim().parse().ok())
+        {
+            f.set("crm.interactions", Value::Num(n));
+        }
+        f.sms(lead);
 
         let analysed: Vec<(&Call, &Analysis)> = calls
             .iter()
@@ -372,6 +503,13 @@ impl Features {
             for q in a.quotes.iter().filter(|q| q.kind == mood) {
                 f.quote("sentiment.customer", call, q);
             }
+            for field in [
+                "sentiment.customer",
+                "sentiment.trend",
+                "customer.talk_ratio",
+            ] {
+                f.seen.insert(field, call.call_start_time);
+            }
             for kind in JUNK_KINDS {
                 let field = field_type(&format!("junk.{kind}")).expect("catalogued").0;
                 let hits: Vec<&Hit> = a.junk.iter().filter(|h| h.kind == *kind).collect();
@@ -382,6 +520,53 @@ impl Features {
             }
         }
         f
+    }
+}
+
+impl Features {
+    fn sms(&mut self, lead: &Lead) {
+        let Some(sms) = &lead.sms else { return };
+        self.set("sms.opted_in", Value::Bool(sms.opted_in));
+        self.set("sms.opted_out", Value::Bool(sms.opted_out));
+        self.set("sms.sent", Value::Num(f64::from(sms.sent)));
+        self.set("sms.replies", Value::Num(f64::from(sms.replies)));
+        self.set("sms.link_clicks", Value::Num(f64::from(sms.link_clicks)));
+        if let Some(m) = sms.reply_minutes {
+            self.set("sms.reply_minutes", Value::Num(m.round()));
+        }
+        if let Some(s) = sms.survey_score {
+            self.set("sms.survey_score", Value::Num(s));
+        }
+        for (field, kind) in [
+            ("sms.intent.call_me", "call_me"),
+            ("sms.intent.schedule", "schedule"),
+            ("sms.intent.not_interested", "not_interested"),
+        ] {
+            let said = sms.intents.iter().any(|i| i == kind);
+            self.set(field, Value::Bool(said));
+            if let (true, Some(text), Some(at)) = (said, &sms.last_reply, sms.last_reply_at) {
+                self.evidence.insert(
+                    field,
+                    vec![Evidence::Sms {
+                        text: text.clone(),
+                        at,
+                    }],
+                );
+                self.seen.insert(field, at);
+            }
+        }
+    }
+}
+
+fn weekday_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
     }
 }
 

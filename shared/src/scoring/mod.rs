@@ -1,56 +1,118 @@
 //! Scoring: lead features, the rule language, the default rules and the score itself.
 //!
-//! This first engine is rule-based: each enabled rule whose criteria hold adds its weight in
-//! points; the score is the sum clamped to 0..100, and each matching rule is a factor with the
-//! evidence of the features it read.
+//! A score is built in three steps, each leaving factors that explain it:
+//! 1. **Rules.** Each enabled rule whose criteria hold adds its weight in points, faded by its
+//!    half-life (by the age of its freshest evidence) and held to its group's cap. The sum,
+//!    clamped to 0..100, is the rules' score.
+//! 2. **Model.** When the tenant has a model, its calibrated probability is blended with the
+//!    rules' score, weighted by how many outcomes the model learnt from: `n / (n + 200)`, so a
+//!    new tenant leans on its rules and an established one on its outcomes. The score is
+//!    100 times the blended probability.
+//! 3. **Adjustment.** A rep's manual adjustment is added last, so it survives every re-score.
 
+pub mod caller;
 pub mod expr;
 pub mod features;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Call, Factor, Lead, RuleId, Score, ScoringRule, TenantId, TierThresholds};
+use crate::domain::{
+    Call, Evidence, Factor, FactorKind, Lead, RuleId, Score, ScoringRule, TenantId, TierThresholds,
+};
 use crate::error::Result;
+use crate::model::{Model, Raw};
 pub use features::{FIELDS, Features, FieldType, Value};
+
+/// Labelled outcomes at which the model and the rules weigh the same.
+pub const COLD_START_OUTCOMES: f64 = 200.0;
 
 /// Check a rule's criteria; the error gives the column and the reason.
 pub fn validate_criteria(criteria: &str) -> Result<()> {
     expr::parse(criteria).map(|_| ())
 }
 
-/// Score a lead from its calls under the tenant's rules.
-pub fn score_lead(
-    lead: &Lead,
-    calls: &[Call],
-    rules: &[ScoringRule],
-    thresholds: &TierThresholds,
-    now: DateTime<Utc>,
-) -> Score {
-    let features = Features::compute(lead, calls, now);
-    let mut factors = Vec::new();
-    for rule in rules.iter().filter(|r| r.enabled) {
-        let expr = match expr::parse(&rule.criteria) {
-            Ok(e) => e,
-            Err(e) => {
-                // Rules are checked when saved; one that no longer parses (the catalogue
-                // changed) is skipped rather than blocking every score.
-                tracing::warn!(rule_id = %rule.rule_id, error = %e, "skipping a rule that does not parse");
-                continue;
-            }
-        };
-        if expr::eval(&expr, &|f| features.get(f)) {
-            let evidence = expr::fields(&expr)
-                .into_iter()
-                .flat_map(|f| features.evidence(f))
-                .take(4)
-                .collect();
-            factors.push(Factor {
-                rule_id: rule.rule_id.clone(),
-                description: rule.description.clone(),
-                points: rule.weight,
-                evidence,
-            });
-        }
+/// A tenant's enabled rules, parsed once for many scores.
+pub struct RuleSet {
+    rules: Vec<(ScoringRule, expr::Expr)>,
+}
+
+impl RuleSet {
+    pub fn compile(rules: &[ScoringRule]) -> Self {
+        let rules = rules
+            .iter()
+            .filter(|r| r.enabled)
+            .filter_map(|rule| match expr::parse(&rule.criteria) {
+                Ok(e) => Some((rule.clone(), e)),
+                Err(e) => {
+                    // Rules are checked when saved; one that no longer parses (the catalogue
+                    // changed) is skipped rather than blocking every score.
+                    tracing::warn!(rule_id = %rule.rule_id, error = %e, "skipping a rule that does not parse");
+                    None
+                }
+            })
+            .collect();
+        Self { rules }
+    }
+
+    /// The smallest cap any enabled rule of `group` names.
+    fn cap(&self, group: &str) -> Option<f64> {
+        self.rules
+            .iter()
+            .filter(|(r, _)| r.group.as_deref() == Some(group))
+            .filter_map(|(r, _)| r.group_cap)
+            .min_by(f64::total_cmp)
+    }
+}
+
+/// Everything a score depends on besides the lead and its calls.
+pub struct Context<'a> {
+    pub rules: &'a RuleSet,
+    pub model: Option<&'a Model>,
+    pub tiers: &'a TierThresholds,
+    pub now: DateTime<Utc>,
+}
+
+/// Score a lead from its calls, its data, the tenant's rules and model, and any adjustment.
+pub fn score_lead(lead: &Lead, calls: &[Call], cx: &Context) -> Score {
+    let features = Features::compute(lead, calls, cx.now);
+    let mut factors = rule_factors(&features, cx);
+    let rules_total: f64 = factors.iter().map(|f| f.points).sum();
+    let rules_value = rules_total.clamp(0.0, 100.0);
+
+    let mut value = rules_value;
+    let mut probability = None;
+    if let Some(model) = cx.model {
+        let row = model_row(model, &features, lead);
+        let p_model = model.probability(&row);
+        let n = model.metrics.rows as f64;
+        let weight = n / (n + COLD_START_OUTCOMES);
+        let p = weight * p_model + (1.0 - weight) * rules_value / 100.0;
+        probability = Some(p);
+        value = 100.0 * p;
+        factors.push(model_factor(
+            model,
+            &row,
+            p_model,
+            weight,
+            value - rules_value,
+        ));
+    }
+    if let Some(adj) = &lead.adjustment {
+        value = (value + adj.points).clamp(0.0, 100.0);
+        factors.push(Factor {
+            kind: FactorKind::Manual,
+            rule_id: RuleId::parse("manual").expect("a valid id"),
+            description: match &adj.by {
+                Some(by) => format!("Adjusted by {by}"),
+                None => "Adjusted by hand".to_owned(),
+            },
+            points: adj.points,
+            evidence: vec![Evidence::Field {
+                name: "reason".to_owned(),
+                value: adj.reason.clone(),
+            }],
+            note: Some(format!("since {}", adj.at.format("%Y-%m-%d %H:%M UTC"))),
+        });
     }
     factors.sort_by(|a, b| {
         b.points
@@ -58,16 +120,170 @@ pub fn score_lead(
             .total_cmp(&a.points.abs())
             .then_with(|| a.rule_id.cmp(&b.rule_id))
     });
-    let total: f64 = factors.iter().map(|f| f.points).sum();
-    let value = total.round().clamp(0.0, 100.0) as u8;
+    let value = value.round().clamp(0.0, 100.0) as u8;
     Score {
         value,
-        tier: thresholds.tier(value),
+        tier: cx.tiers.tier(value),
         factors,
+        probability,
+        model_version: cx.model.map(|m| m.version),
     }
 }
 
-/// The rules a new tenant starts with: (id, criteria, points, description).
+/// The matching rules' factors, faded by age and held to their groups' caps.
+fn rule_factors(features: &Features, cx: &Context) -> Vec<Factor> {
+    let mut matched: Vec<(Factor, Option<&str>)> = Vec::new();
+    for (rule, expr) in &cx.rules.rules {
+        if !expr::eval(expr, &|f| features.get(f)) {
+            continue;
+        }
+        let fields = expr::fields(expr);
+        let mut points = rule.weight;
+        let mut note = None;
+        let freshest = fields.iter().filter_map(|f| features.seen(f)).max();
+        if let (Some(half_life), Some(seen)) = (rule.half_life_days, freshest) {
+            let age_days = ((cx.now - seen).num_seconds().max(0) as f64) / 86_400.0;
+            let factor = 0.5f64.powf(age_days / half_life);
+            points *= factor;
+            if factor < 0.995 {
+                note = Some(format!(
+                    "{:.0}% of {} points: the evidence is {age_days:.1} days old and the \
+                     half-life is {half_life} days",
+                    factor * 100.0,
+                    rule.weight
+                ));
+            }
+        }
+        let evidence = fields
+            .into_iter()
+            .flat_map(|f| features.evidence(f))
+            .take(4)
+            .collect();
+        matched.push((
+            Factor {
+                kind: FactorKind::Rule,
+                rule_id: rule.rule_id.clone(),
+                description: rule.description.clone(),
+                points,
+                evidence,
+                note,
+            },
+            rule.group.as_deref(),
+        ));
+    }
+    // Group caps: a group's positive points add to at most its cap, its negative ones to at
+    // least minus the cap, each scaled down in proportion.
+    let mut groups: Vec<&str> = matched.iter().filter_map(|(_, g)| *g).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        let Some(cap) = cx.rules.cap(group) else {
+            continue;
+        };
+        for sign in [1.0, -1.0] {
+            let members = |f: &Factor, g: Option<&str>| g == Some(group) && f.points * sign > 0.0;
+            let total: f64 = matched
+                .iter()
+                .filter(|(f, g)| members(f, *g))
+                .map(|(f, _)| f.points * sign)
+                .sum();
+            if total <= cap {
+                continue;
+            }
+            let scale = cap / total;
+            for (f, g) in matched.iter_mut() {
+                if members(f, *g) {
+                    f.points *= scale;
+                    let capped = format!(
+                        "group `{group}` adds at most {cap} points together ({total:.1} matched)"
+                    );
+                    f.note = Some(match f.note.take() {
+                        Some(n) => format!("{n}; {capped}"),
+                        None => capped,
+                    });
+                }
+            }
+        }
+    }
+    matched.into_iter().map(|(f, _)| f).collect()
+}
+
+/// The model's inputs for a lead: each column the model was trained on, read from the lead's
+/// features by catalogue name (`calls.count`) or from its CRM fields by the CRM's name.
+pub fn model_row<'a>(model: &Model, features: &'a Features, lead: &'a Lead) -> Vec<Raw<'a>> {
+    model
+        .encoder
+        .features
+        .iter()
+        .map(|f| {
+            if let Some(v) = features.value_ref(&f.name) {
+                match v {
+                    Value::Num(n) => Raw::Number(*n),
+                    Value::Bool(b) => Raw::Text(if *b { "true" } else { "false" }),
+                    Value::Str(s) => Raw::Text(s),
+                }
+            } else if let Some(v) = lead.crm.get(&f.name) {
+                Raw::Text(v)
+            } else {
+                Raw::Missing
+            }
+        })
+        .collect()
+}
+
+/// The model's factor: how far it moved the score from the rules, and the inputs that moved
+/// its probability most (each input's effect is the change in log-odds had it been unknown).
+fn model_factor(model: &Model, row: &[Raw], p_model: f64, weight: f64, points: f64) -> Factor {
+    let mut effects = model.effects(row);
+    effects.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    let shown: Vec<String> = effects
+        .iter()
+        .take(3)
+        .filter(|(_, e)| e.abs() >= 0.05)
+        .map(|(i, e)| {
+            format!(
+                "{} {}",
+                model.encoder.features[*i].name,
+                if *e > 0.0 { "raised it" } else { "lowered it" }
+            )
+        })
+        .collect();
+    Factor {
+        kind: FactorKind::Model,
+        rule_id: RuleId::parse("model").expect("a valid id"),
+        description: format!(
+            "Model v{}: {:.0}% of leads like this converted",
+            model.version,
+            p_model * 100.0
+        ),
+        points,
+        evidence: effects
+            .iter()
+            .take(3)
+            .filter(|(_, e)| e.abs() >= 0.05)
+            .map(|(i, _)| Evidence::Field {
+                name: model.encoder.features[*i].name.clone(),
+                value: match &row[*i] {
+                    Raw::Number(n) if n.fract() == 0.0 => format!("{n:.0}"),
+                    Raw::Number(n) => format!("{n:.2}"),
+                    Raw::Text(t) => (*t).to_owned(),
+                    Raw::Missing => "unknown".to_owned(),
+                },
+            })
+            .collect(),
+        note: Some(format!(
+            "trained on {} outcomes, weighted {:.0}% against the rules{}{}",
+            model.metrics.rows,
+            weight * 100.0,
+            if shown.is_empty() { "" } else { "; " },
+            shown.join(", ")
+        )),
+    }
+}
+
+/// The rules a new tenant starts with: (id, criteria, points, description). The buying
+/// signals together add at most 80 points. None decays: a score with a half-life changes with
+/// the clock, so decay is for a tenant to choose rule by rule.
 pub const DEFAULT_RULES: &[(&str, &str, f64, &str)] = &[
     (
         "default-pricing",
@@ -177,18 +393,33 @@ pub const DEFAULT_RULES: &[(&str, &str, f64, &str)] = &[
 pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> {
     DEFAULT_RULES
         .iter()
-        .map(|(id, criteria, weight, description)| ScoringRule {
-            tenant_id: tenant.clone(),
-            rule_id: RuleId::parse(id).expect("default rule ids are valid"),
-            criteria: (*criteria).to_owned(),
-            weight: *weight,
-            description: (*description).to_owned(),
-            enabled: true,
-            created_at: now,
-            updated_at: now,
-            version: 0,
+        .map(|(id, criteria, weight, description)| {
+            let (group, group_cap) = default_rule_shape(criteria);
+            ScoringRule {
+                tenant_id: tenant.clone(),
+                rule_id: RuleId::parse(id).expect("default rule ids are valid"),
+                criteria: (*criteria).to_owned(),
+                weight: *weight,
+                description: (*description).to_owned(),
+                enabled: true,
+                group,
+                group_cap,
+                half_life_days: None,
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            }
         })
         .collect()
+}
+
+/// Group and cap of a default rule: intents are buying signals, together at most 80 points.
+fn default_rule_shape(criteria: &str) -> (Option<String>, Option<f64>) {
+    let buying = criteria.starts_with("intent.");
+    (
+        buying.then(|| "buying_signals".to_owned()),
+        buying.then_some(80.0),
+    )
 }
 
 #[cfg(test)]
@@ -198,6 +429,17 @@ mod tests {
         CallId, CallStatus, Direction, Evidence, PhoneNumber, Tier, TranscriptFormat,
     };
     use crate::formats::parse_transcript;
+
+    const TIERS: TierThresholds = TierThresholds { hot: 70, warm: 40 };
+
+    fn cx(rules: &RuleSet, now: DateTime<Utc>) -> Context<'_> {
+        Context {
+            rules,
+            model: None,
+            tiers: &TIERS,
+            now,
+        }
+    }
 
     #[test]
     fn default_rules_all_parse() {
@@ -260,13 +502,8 @@ mod tests {
             60,
         );
         // WHEN it is scored under the default rules
-        let score = score_lead(
-            &lead,
-            std::slice::from_ref(&c),
-            &default_rules(&tenant, now),
-            &TierThresholds::default(),
-            now,
-        );
+        let rules = RuleSet::compile(&default_rules(&tenant, now));
+        let score = score_lead(&lead, std::slice::from_ref(&c), &cx(&rules, now));
         // THEN it is hot, and the pricing factor quotes the sentence and second it came from
         assert_eq!(score.tier, Tier::Hot, "{score:#?}");
         let pricing = score
@@ -316,9 +553,7 @@ mod tests {
         let score = score_lead(
             &lead,
             std::slice::from_ref(&c),
-            &rules,
-            &TierThresholds::default(),
-            now,
+            &cx(&RuleSet::compile(&rules), now),
         );
         assert_eq!((score.value, score.tier), (0, Tier::Cold));
         assert!(
@@ -330,7 +565,141 @@ mod tests {
         for r in &mut rules {
             r.enabled = false;
         }
-        let score = score_lead(&lead, &[c], &rules, &TierThresholds::default(), now);
+        let score = score_lead(&lead, &[c], &cx(&RuleSet::compile(&rules), now));
         assert!(score.factors.is_empty());
+    }
+
+    fn rule(id: &str, criteria: &str, weight: f64) -> ScoringRule {
+        let mut r = default_rules(&TenantId::default_tenant(), Utc::now())[0].clone();
+        r.rule_id = RuleId::parse(id).unwrap();
+        r.criteria = criteria.into();
+        r.weight = weight;
+        r.description = id.into();
+        (r.group, r.group_cap, r.half_life_days) = (None, None, None);
+        r
+    }
+
+    fn pricing_lead(days_ago: i64) -> (Lead, Call, DateTime<Utc>) {
+        let tenant = TenantId::default_tenant();
+        let now = Utc::now();
+        let lead = Lead::new(
+            tenant.clone(),
+            PhoneNumber::parse("+15125550147").unwrap(),
+            now,
+        );
+        let c = call(
+            &tenant,
+            &lead,
+            "Agent: Brightline, Maya speaking.\nCaller: How much would a quote be? We'd love a site visit.\n",
+            days_ago * 24 * 60,
+        );
+        (lead, c, now)
+    }
+
+    #[test]
+    fn points_halve_with_each_half_life_of_the_evidence() {
+        let mut r = rule("pricing", "intent.pricing", 40.0);
+        r.half_life_days = Some(10.0);
+        let points = |days: i64| {
+            let (lead, c, now) = pricing_lead(days);
+            let rules = RuleSet::compile(std::slice::from_ref(&r));
+            let s = score_lead(&lead, &[c], &cx(&rules, now));
+            (s.factors[0].points, s.factors[0].note.clone())
+        };
+        let (fresh, note) = points(0);
+        assert!((fresh - 40.0).abs() < 0.01, "{fresh}");
+        assert_eq!(note, None);
+        let (ten, note) = points(10);
+        assert!((ten - 20.0).abs() < 0.01, "{ten}");
+        assert!(note.unwrap().contains("half-life is 10 days"));
+        let (thirty, _) = points(30);
+        assert!((thirty - 5.0).abs() < 0.01, "{thirty}");
+    }
+
+    #[test]
+    fn a_group_adds_no_more_than_its_cap() {
+        let (lead, c, now) = pricing_lead(0);
+        let mut rules = vec![
+            rule("pricing", "intent.pricing", 30.0),
+            rule("meeting", "intent.meeting", 30.0),
+            rule("fresh", "call.days_ago < 1", 10.0),
+        ];
+        for r in &mut rules[..2] {
+            r.group = Some("buying".into());
+        }
+        rules[1].group_cap = Some(45.0);
+        let s = score_lead(&lead, &[c], &cx(&RuleSet::compile(&rules), now));
+        let points = |id: &str| {
+            s.factors
+                .iter()
+                .find(|f| f.rule_id.as_str() == id)
+                .unwrap()
+                .points
+        };
+        assert!((points("pricing") - 22.5).abs() < 1e-9);
+        assert!((points("meeting") - 22.5).abs() < 1e-9);
+        assert_eq!(
+            points("fresh"),
+            10.0,
+            "rules outside the group are untouched"
+        );
+        assert_eq!(s.value, 55);
+        assert!(
+            s.factors[0]
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("group `buying`")
+        );
+    }
+
+    #[test]
+    fn an_adjustment_is_added_last_and_named() {
+        let (mut lead, c, now) = pricing_lead(0);
+        let rules = RuleSet::compile(&[rule("pricing", "intent.pricing", 50.0)]);
+        lead.adjustment = Some(crate::domain::Adjustment {
+            points: 25.0,
+            reason: "Signed the LOI on site".into(),
+            by: Some("maya".into()),
+            at: now,
+        });
+        let s = score_lead(&lead, std::slice::from_ref(&c), &cx(&rules, now));
+        assert_eq!((s.value, s.tier), (75, Tier::Hot));
+        let manual = s
+            .factors
+            .iter()
+            .find(|f| f.kind == FactorKind::Manual)
+            .unwrap();
+        assert_eq!(manual.points, 25.0);
+        assert_eq!(manual.description, "Adjusted by maya");
+        assert!(
+            matches!(&manual.evidence[0], Evidence::Field { value, .. } if value == "Signed the LOI on site")
+        );
+        // The score stays in 0..100 whatever the adjustment.
+        lead.adjustment.as_mut().unwrap().points = 90.0;
+        assert_eq!(score_lead(&lead, &[c], &cx(&rules, now)).value, 100);
+    }
+
+    #[test]
+    fn tiers_follow_the_tenant_thresholds() {
+        let (lead, c, now) = pricing_lead(0);
+        let rules = RuleSet::compile(&[rule("pricing", "intent.pricing", 50.0)]);
+        let strict = TierThresholds { hot: 80, warm: 51 };
+        let generous = TierThresholds { hot: 50, warm: 20 };
+        for (tiers, tier) in [
+            (&strict, Tier::Cold),
+            (&TIERS, Tier::Warm),
+            (&generous, Tier::Hot),
+        ] {
+            let s = score_lead(
+                &lead,
+                std::slice::from_ref(&c),
+                &Context {
+                    tiers,
+                    ..cx(&rules, now)
+                },
+            );
+            assert_eq!((s.value, s.tier), (50, tier));
+        }
     }
 }

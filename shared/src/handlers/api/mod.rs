@@ -3,6 +3,10 @@
 
 mod problem;
 
+use crate::domain::{AdjustmentDraft, OutcomeDraft, ScoreCause, TenantSettings};
+use crate::handlers::model as tenant_model;
+use crate::model::{Model, TrainOptions};
+use crate::ports::Job;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -46,6 +50,14 @@ pub fn routes(deps: Deps) -> Router {
         .route("/health", get(health))
         .route("/leads", get(list_leads).post(create_lead))
         .route("/leads/{id}", get(get_lead).put(update_lead))
+        .route(
+            "/leads/{id}/adjustment",
+            put(adjust_lead).delete(remove_adjustment),
+        )
+        .route("/leads/{id}/outcome", put(record_outcome))
+        .route("/settings", get(get_settings).put(put_settings))
+        .route("/model", get(get_model))
+        .route("/model/train", post(train_model))
         .route("/scoring_rules", get(list_rules).post(create_rule))
         .route("/scoring_rules/{id}", put(update_rule))
         .route("/calls", post(submit_call))
@@ -226,24 +238,192 @@ async fn update_lead(
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
     let patch: LeadPatch = body(&headers, &bytes)?;
+    let lead = modify_lead(&deps, &tenant, &id, |lead| {
+        patch.apply(lead, &deps.config.default_region)
+    })
+    .await?;
+    // CRM fields and the source feed rules and the model: score the lead as it now stands.
+    deps.queue
+        .send(&Job::Score {
+            tenant_id: tenant,
+            lead_id: id,
+            cause: ScoreCause::LeadChanged {
+                version: lead.version,
+            },
+        })
+        .await?;
+    Ok(Json(lead))
+}
+
+/// Read, change and store a lead, again from a fresh copy when a concurrent write moved its
+/// version. `change` validates before it changes anything.
+async fn modify_lead(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &LeadId,
+    mut change: impl FnMut(&mut Lead) -> crate::error::Result<()>,
+) -> ApiResult<Lead> {
     for _ in 0..5 {
         let mut lead = deps
             .leads
-            .get_lead(&tenant, &id)
+            .get_lead(tenant, id)
             .await?
             .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
-        patch.apply(&mut lead, &deps.config.default_region)?;
+        change(&mut lead)?;
         lead.updated_at = Utc::now();
         match deps.leads.update_lead(&lead).await {
-            // A concurrent write moved the version: re-apply the patch to the fresh copy. A
-            // phone number taken by another lead is a conflict to report.
+            // A phone number taken by another lead is a conflict to report.
             Err(Error::Concurrent(_)) => continue,
-            other => return Ok(Json(other?)),
+            other => return Ok(other?),
         }
     }
     Err(ApiError(Error::concurrent(format!(
         "lead {id} kept changing; try again"
     ))))
+}
+
+/// `PUT /leads/{id}/adjustment`: `{"points": 15, "reason": "...", "by": "maya"}`. The lead is
+/// re-scored at once; the adjustment is added to every later score until it is removed.
+async fn adjust_lead(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<Lead>> {
+    let id = lead_id(&id)?;
+    let draft: AdjustmentDraft = body(&headers, &bytes)?;
+    let adjustment = draft.validate(Utc::now())?;
+    let at = adjustment.at;
+    modify_lead(&deps, &tenant, &id, |lead| {
+        lead.adjustment = Some(adjustment.clone());
+        Ok(())
+    })
+    .await?;
+    rescored(&deps, &tenant, &id, ScoreCause::Manual { at }).await
+}
+
+/// `DELETE /leads/{id}/adjustment`: back to the computed score.
+async fn remove_adjustment(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Lead>> {
+    let id = lead_id(&id)?;
+    modify_lead(&deps, &tenant, &id, |lead| {
+        lead.adjustment
+            .take()
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(format!("lead {} has no adjustment", lead.lead_id)))
+    })
+    .await?;
+    rescored(&deps, &tenant, &id, ScoreCause::Manual { at: Utc::now() }).await
+}
+
+async fn rescored(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &LeadId,
+    cause: ScoreCause,
+) -> ApiResult<Json<Lead>> {
+    score::handle(deps, tenant, id, &cause).await?;
+    let lead = deps
+        .leads
+        .get_lead(tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+    Ok(Json(lead))
+}
+
+/// `PUT /leads/{id}/outcome`: `{"outcome": "won" | "lost", "value": 1200}`. Outcomes are what
+/// `POST /model/train` learns from.
+async fn record_outcome(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<Lead>> {
+    let id = lead_id(&id)?;
+    let draft: OutcomeDraft = body(&headers, &bytes)?;
+    let outcome = draft.validate(Utc::now())?;
+    let lead = modify_lead(&deps, &tenant, &id, |lead| {
+        lead.outcome = Some(outcome.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(Json(lead))
+}
+
+async fn get_settings(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<Json<TenantSettings>> {
+    Ok(Json(
+        TenantSettings::load(deps.blobs.as_ref(), &tenant, &deps.config).await?,
+    ))
+}
+
+/// `PUT /settings`: `{"tiers": {"hot": 75, "warm": 45}}`; every lead is re-tiered.
+async fn put_settings(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<TenantSettings>> {
+    let settings: TenantSettings = body(&headers, &bytes)?;
+    settings.save(deps.blobs.as_ref(), &tenant).await?;
+    let nonce = format!("settings@{}", Utc::now().timestamp_micros());
+    score::rescore_all(&deps, &tenant, &ScoreCause::Recompute { nonce }).await?;
+    Ok(Json(settings))
+}
+
+#[derive(Serialize)]
+struct ModelSummary {
+    version: u64,
+    trained_at: chrono::DateTime<Utc>,
+    target: String,
+    kind: crate::model::ModelKind,
+    features: Vec<String>,
+    metrics: crate::model::Metrics,
+}
+
+impl From<&Model> for ModelSummary {
+    fn from(m: &Model) -> Self {
+        Self {
+            version: m.version,
+            trained_at: m.trained_at,
+            target: m.target.clone(),
+            kind: m.kind,
+            features: m.feature_names().into_iter().map(str::to_owned).collect(),
+            metrics: m.metrics.clone(),
+        }
+    }
+}
+
+/// `GET /model`: the model in force and the metrics it was trained with.
+async fn get_model(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<Json<ModelSummary>> {
+    let model = Model::load_cached(deps.blobs.as_ref(), &tenant)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(
+                "no model yet: record outcomes and POST /model/train, or run `leadscore train`",
+            )
+        })?;
+    Ok(Json(ModelSummary::from(model.as_ref())))
+}
+
+/// `POST /model/train`: retrain from the recorded outcomes and put the model in force; on
+/// failure the current model stays.
+async fn train_model(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<(StatusCode, Json<ModelSummary>)> {
+    let model = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;
+    Ok((StatusCode::CREATED, Json(ModelSummary::from(&model))))
 }
 
 #[derive(Serialize)]
