@@ -90,7 +90,7 @@ pub fn leads_table(leads: &[Lead]) -> String {
             .factors
             .iter()
             .take(3)
-            .map(|f| format!("{} ({:+})", f.description, f.points))
+            .map(|f| format!("{} ({})", f.description, points(f.points)))
             .collect::<Vec<_>>()
             .join("; ");
         let _ = writeln!(
@@ -416,4 +416,14 @@ pub fn training(
         }
     );
     out
+}
+
+/// Points as a rep reads them: `+25`, `-10`, `+21.1` (after a cap or decay).
+fn points(p: f64) -> String {
+    let tenths = (p * 10.0).round() / 10.0;
+    if tenths.fract() == 0.0 {
+        format!("{tenths:+.0}")
+    } else {
+        format!("{tenths:+.1}")
+    }
 }

@@ -77,7 +77,13 @@ pub async fn outcomes_csv(deps: &Deps, tenant: &TenantId) -> Result<Vec<u8>> {
     let mut crm_fields: Vec<&str> = labelled
         .iter()
         .flat_map(|l| l.crm.keys().map(String::as_str))
-        .filter(|k| !FIELDS.iter().any(|f| f.0 == *k) && *k != TARGET)
+        // `stage` and `interactions` are catalogue fields already (`crm.stage`, ...).
+        .filter(|k| {
+            !FIELDS
+                .iter()
+                .any(|f| f.0 == *k || f.0.strip_prefix("crm.") == Some(*k))
+                && *k != TARGET
+        })
         .collect();
     crm_fields.sort_unstable();
     crm_fields.dedup();

@@ -5,9 +5,10 @@
 //!    half-life (by the age of its freshest evidence) and held to its group's cap. The sum,
 //!    clamped to 0..100, is the rules' score.
 //! 2. **Model.** When the tenant has a model, its calibrated probability is blended with the
-//!    rules' score, weighted by how many outcomes the model learnt from: `n / (n + 200)`, so a
-//!    new tenant leans on its rules and an established one on its outcomes. The score is
-//!    100 times the blended probability.
+//!    rules' score, weighted by how many outcomes the model learnt from, `n / (n + 200)`, times
+//!    the share of its inputs known for the lead: a new tenant leans on its rules and an
+//!    established one on its outcomes, and a model trained on CRM columns a lead lacks does
+//!    not speak for it. The score is 100 times the blended probability.
 //! 3. **Adjustment.** A rep's manual adjustment is added last, so it survives every re-score.
 
 pub mod caller;
@@ -84,8 +85,12 @@ pub fn score_lead(lead: &Lead, calls: &[Call], cx: &Context) -> Score {
     if let Some(model) = cx.model {
         let row = model_row(model, &features, lead);
         let p_model = model.probability(&row);
+        // A model learnt from outcomes counts for more the more outcomes it saw, and only as
+        // far as it knows this lead: with none of its inputs known it says nothing about it.
         let n = model.metrics.rows as f64;
-        let weight = n / (n + COLD_START_OUTCOMES);
+        let known = row.iter().filter(|v| !matches!(v, Raw::Missing)).count();
+        let coverage = known as f64 / row.len().max(1) as f64;
+        let weight = n / (n + COLD_START_OUTCOMES) * coverage;
         let p = weight * p_model + (1.0 - weight) * rules_value / 100.0;
         probability = Some(p);
         value = 100.0 * p;
@@ -93,7 +98,7 @@ pub fn score_lead(lead: &Lead, calls: &[Call], cx: &Context) -> Score {
             model,
             &row,
             p_model,
-            weight,
+            (weight, known),
             value - rules_value,
         ));
     }
@@ -233,7 +238,13 @@ pub fn model_row<'a>(model: &Model, features: &'a Features, lead: &'a Lead) -> V
 
 /// The model's factor: how far it moved the score from the rules, and the inputs that moved
 /// its probability most (each input's effect is the change in log-odds had it been unknown).
-fn model_factor(model: &Model, row: &[Raw], p_model: f64, weight: f64, points: f64) -> Factor {
+fn model_factor(
+    model: &Model,
+    row: &[Raw],
+    p_model: f64,
+    (weight, known): (f64, usize),
+    points: f64,
+) -> Factor {
     let mut effects = model.effects(row);
     effects.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     let shown: Vec<String> = effects
@@ -272,8 +283,10 @@ fn model_factor(model: &Model, row: &[Raw], p_model: f64, weight: f64, points: f
             })
             .collect(),
         note: Some(format!(
-            "trained on {} outcomes, weighted {:.0}% against the rules{}{}",
+            "trained on {} outcomes; knows {known} of its {} inputs for this lead; weighted \
+             {:.0}% against the rules{}{}",
             model.metrics.rows,
+            row.len(),
             weight * 100.0,
             if shown.is_empty() { "" } else { "; " },
             shown.join(", ")
