@@ -114,19 +114,15 @@ impl Model {
         format!("models/{tenant}/current.json")
     }
 
-    /// The model in force for `tenant`, if one was saved.
-    pub async fn load(blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Option<Self>> {
-        let current: Current = match blobs.get(&Self::current_key(tenant)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+    /// The pointer to the model in force, if the tenant has one.
+    async fn current(blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Option<Current>> {
+        match blobs.get(&Self::current_key(tenant)).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 Error::internal(format!("models/{tenant}/current.json is damaged"), e)
-            })?,
-            Err(Error::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let bytes = blobs.get(&current.key).await?;
-        let model: Self = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::internal(format!("{} is damaged", current.key), e))?;
-        Ok(Some(model))
+            }),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The model in force, kept in memory between calls while its version stays current
@@ -137,12 +133,8 @@ impl Model {
     ) -> Result<Option<Arc<Self>>> {
         static CACHE: OnceLock<Mutex<HashMap<TenantId, Arc<Model>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        let current: Current = match blobs.get(&Self::current_key(tenant)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::internal(format!("models/{tenant}/current.json is damaged"), e)
-            })?,
-            Err(Error::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(current) = Self::current(blobs, tenant).await? else {
+            return Ok(None);
         };
         if let Some(m) = cache.lock().expect("not poisoned").get(tenant)
             && m.version == current.version
@@ -165,13 +157,7 @@ impl Model {
     /// Save as the tenant's next version and put it in force: the artifact first, then the
     /// pointer, so a reader sees the old model or the new one, never half of one.
     pub async fn save(mut self, blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Self> {
-        let previous = match blobs.get(&Self::current_key(tenant)).await {
-            Ok(bytes) => serde_json::from_slice::<Current>(&bytes)
-                .map(|c| c.version)
-                .unwrap_or(0),
-            Err(Error::NotFound(_)) => 0,
-            Err(e) => return Err(e),
-        };
+        let previous = Self::current(blobs, tenant).await?.map_or(0, |c| c.version);
         self.version = previous + 1;
         let key = format!("models/{tenant}/v{:06}.json", self.version);
         blobs.put(&key, &serde_json::to_vec(&self)?).await?;

@@ -37,10 +37,18 @@ impl Value {
     fn show(&self) -> String {
         match self {
             Value::Bool(b) => b.to_string(),
-            Value::Num(n) if n.fract() == 0.0 => format!("{n:.0}"),
-            Value::Num(n) => format!("{n:.2}"),
+            Value::Num(n) => show_number(*n),
             Value::Str(s) => s.clone(),
         }
+    }
+}
+
+/// A number as evidence shows it: `3`, `0.42`.
+pub(crate) fn show_number(n: f64) -> String {
+    if n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.2}")
     }
 }
 

@@ -247,10 +247,13 @@ fn model_factor(
 ) -> Factor {
     let mut effects = model.effects(row);
     effects.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    let shown: Vec<String> = effects
-        .iter()
+    let top: Vec<(usize, f64)> = effects
+        .into_iter()
         .take(3)
         .filter(|(_, e)| e.abs() >= 0.05)
+        .collect();
+    let shown: Vec<String> = top
+        .iter()
         .map(|(i, e)| {
             format!(
                 "{} {}",
@@ -268,15 +271,12 @@ fn model_factor(
             p_model * 100.0
         ),
         points,
-        evidence: effects
+        evidence: top
             .iter()
-            .take(3)
-            .filter(|(_, e)| e.abs() >= 0.05)
             .map(|(i, _)| Evidence::Field {
                 name: model.encoder.features[*i].name.clone(),
                 value: match &row[*i] {
-                    Raw::Number(n) if n.fract() == 0.0 => format!("{n:.0}"),
-                    Raw::Number(n) => format!("{n:.2}"),
+                    Raw::Number(n) => features::show_number(*n),
                     Raw::Text(t) => (*t).to_owned(),
                     Raw::Missing => "unknown".to_owned(),
                 },

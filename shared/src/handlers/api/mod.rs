@@ -3,10 +3,6 @@
 
 mod problem;
 
-use crate::domain::{AdjustmentDraft, OutcomeDraft, ScoreCause, TenantSettings};
-use crate::handlers::model as tenant_model;
-use crate::model::{Model, TrainOptions};
-use crate::ports::Job;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -25,13 +21,16 @@ pub use problem::ApiError;
 
 use crate::Deps;
 use crate::domain::{
-    Call, CallId, CallStatus, Lead, LeadId, LeadPatch, NewLead, RuleDraft, RuleId, ScoreChange,
-    ScoringRule, TenantId, Transcript, TranscriptFormat,
+    AdjustmentDraft, Call, CallId, CallStatus, Lead, LeadId, LeadPatch, NewLead, OutcomeDraft,
+    RuleDraft, RuleId, ScoreCause, ScoreChange, ScoringRule, TenantId, TenantSettings, Transcript,
+    TranscriptFormat,
 };
 use crate::error::Error;
 use crate::formats::{self, CallMetadata};
+use crate::handlers::model as tenant_model;
 use crate::handlers::{ingest, score};
-use crate::ports::LeadQuery;
+use crate::model::{Model, TrainOptions};
+use crate::ports::{Job, LeadQuery};
 use crate::scoring;
 
 type ApiResult<T> = Result<T, ApiError>;
