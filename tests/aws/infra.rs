@@ -116,3 +116,71 @@ fn read_head(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     bytes[..20].to_vec()
 }
+
+/// What each function's handlers do in the bucket, by key prefix: the template must grant it.
+/// (S3 answers a read of a missing key with 403 unless the reader may list the bucket, so a
+/// function that reads optional objects, such as a tenant's settings, needs `s3:ListBucket`.)
+const BUCKET_ACCESS: &[(&str, &str, &[&str])] = &[
+    ("IngestFunction", "s3:GetObject", &["recordings/"]),
+    ("IngestFunction", "s3:PutObject", &["transcripts/"]),
+    ("IngestFunction", "s3:ListBucket", &[""]),
+    ("TranscribedFunction", "s3:GetObject", &["transcripts/"]),
+    ("TranscribedFunction", "s3:PutObject", &["transcripts/"]),
+    ("AnalyzeFunction", "s3:GetObject", &["transcripts/"]),
+    ("ScoreFunction", "s3:GetObject", &["settings/", "models/"]),
+    ("ScoreFunction", "s3:ListBucket", &[""]),
+    (
+        "ApiFunction",
+        "s3:GetObject",
+        &[
+            "recordings/",
+            "transcripts/",
+            "settings/",
+            "models/",
+            "secrets/",
+        ],
+    ),
+    (
+        "ApiFunction",
+        "s3:PutObject",
+        &["recordings/", "settings/", "models/", "secrets/"],
+    ),
+    ("ApiFunction", "s3:ListBucket", &[""]),
+];
+
+#[test]
+fn every_function_may_reach_the_objects_its_handlers_use() {
+    let template = crate::emulator::template();
+    for (function, action, prefixes) in BUCKET_ACCESS {
+        let statements = template["Resources"][function]["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{function} has policies"))
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default());
+        // Resources as written (`!Sub "arn:...:s3:::<bucket>/settings/*"`), one string each.
+        let granted: Vec<String> = statements
+            .filter(|s| {
+                s["Action"]
+                    .as_sequence()
+                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(action)))
+                    && s.get("Condition").is_none()
+            })
+            .flat_map(|s| match &s["Resource"] {
+                serde_yaml::Value::Sequence(list) => list.clone(),
+                one => vec![one.clone()],
+            })
+            .map(|r| serde_yaml::to_string(&r).unwrap())
+            .collect();
+        for prefix in *prefixes {
+            let wanted = if prefix.is_empty() {
+                "-${AWS::Region}".to_owned()
+            } else {
+                format!("-${{AWS::Region}}/{prefix}*")
+            };
+            assert!(
+                granted.iter().any(|r| r.trim_end().ends_with(&wanted)),
+                "{function} lacks {action} on `{prefix}*` in the bucket; it has {granted:?}"
+            );
+        }
+    }
+}
