@@ -57,6 +57,14 @@ struct Cli {
     /// A topic to add to the taxonomy, as `name=phrase,phrase,...` (repeat for more).
     #[arg(long = "topic", global = true, value_name = "NAME=PHRASES", value_parser = parse_topic)]
     topics: Vec<shared::analysis::topics::Topic>,
+    /// The Twilio auth token that signs webhooks to `serve` (Twilio console, Account Info); a
+    /// tenant's own, saved with PUT /settings/twilio, comes first.
+    #[arg(long, global = true, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    twilio_auth_token: Option<String>,
+    /// The address Twilio reaches `serve` at (a tunnel, a proxy), e.g. https://abc.ngrok.app:
+    /// Twilio signs the URL it calls, so behind a proxy the signature is checked against this.
+    #[arg(long, global = true, env = "LEADSCORE_PUBLIC_URL")]
+    public_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -235,6 +243,8 @@ async fn run(cli: Cli) -> Result<()> {
             &cli.tracked,
             &cli.topics,
         )),
+        twilio_auth_token: cli.twilio_auth_token.clone(),
+        public_url: cli.public_url.clone(),
         ..Default::default()
     };
     let app = LocalApp::open(&cli.data_dir, config)

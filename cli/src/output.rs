@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use shared::domain::{Analysis, CallStatus, Evidence, Hit, Lead, Transcript};
+use shared::domain::{
+    Analysis, CallStatus, Evidence, Hit, Lead, SmsDirection, SmsEventKind, Transcript,
+};
 use shared::handlers::api::LeadDetail;
 use shared::handlers::ingest::Outcome;
 use shared::local::{GroupOutcome, GroupResult};
@@ -82,8 +84,8 @@ pub fn leads_table(leads: &[Lead]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5}  TOP REASONS",
-        "RANK", "SCORE", "TIER", "LEAD", "PHONE", "CALLS"
+        "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5} {:<5}  TOP REASONS",
+        "RANK", "SCORE", "TIER", "LEAD", "PHONE", "CALLS", "SMS"
     );
     for (i, l) in leads.iter().enumerate() {
         let reasons = l
@@ -95,13 +97,14 @@ pub fn leads_table(leads: &[Lead]) -> String {
             .join("; ");
         let _ = writeln!(
             out,
-            "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5}  {}",
+            "{:>4} {:>5}  {:<5} {:<22} {:<14} {:>5} {:<5}  {}",
             i + 1,
             l.lead_score.map_or("-".to_owned(), |s| s.to_string()),
             l.tier.map_or("-", |t| t.as_str()),
             truncate(&l.display_name(), 22),
             l.phone_number.as_str(),
             l.call_count,
+            sms_consent(l),
             if reasons.is_empty() {
                 "(no rule matched yet)".to_owned()
             } else {
@@ -113,6 +116,15 @@ pub fn leads_table(leads: &[Lead]) -> String {
         out.push_str("(no leads yet: `leadscore demo`, or drop calls into the inbox)\n");
     }
     out
+}
+
+/// A lead's consent to texts, in a word: `STOP` (opted out: never text), `in`, or `-`.
+fn sms_consent(l: &Lead) -> &'static str {
+    match &l.sms {
+        Some(s) if s.opted_out => "STOP",
+        Some(s) if s.opted_in => "in",
+        _ => "-",
+    }
 }
 
 /// One lead in full.
@@ -191,10 +203,17 @@ pub fn lead_detail(d: &LeadDetail) -> String {
                 Evidence::Field { name, value } => {
                     let _ = writeln!(out, "          {name} = {value}");
                 }
-                Evidence::Sms { text, at } => {
+                Evidence::Sms { text, at, .. } => {
                     let _ = writeln!(
                         out,
                         "          SMS {}: \"{text}\"",
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                }
+                Evidence::Click { url, at } => {
+                    let _ = writeln!(
+                        out,
+                        "          opened {url} at {}",
                         at.format("%Y-%m-%d %H:%M UTC")
                     );
                 }
@@ -220,6 +239,70 @@ pub fn lead_detail(d: &LeadDetail) -> String {
                 ""
             }
         );
+    }
+    if let Some(s) = &l.sms {
+        let consent = if s.opted_out {
+            "OPTED OUT (STOP): do not text"
+        } else if s.opted_in {
+            "opted in"
+        } else {
+            "no consent on record"
+        };
+        let _ = writeln!(
+            out,
+            "\nTexts: {consent}; {} sent, {} replies, {} link clicks{}",
+            s.sent,
+            s.replies,
+            s.link_clicks,
+            s.reply_minutes
+                .map_or(String::new(), |m| format!(", replies in {m} min (median)"))
+        );
+        if s.sent_after_opt_out > 0 {
+            let _ = writeln!(
+                out,
+                "  WARNING: {} text(s) sent after the lead opted out",
+                s.sent_after_opt_out
+            );
+        }
+    }
+    for e in &d.sms_log {
+        let when = e.at.format("%Y-%m-%d %H:%M");
+        let line = match &e.kind {
+            SmsEventKind::Message(m) => {
+                let arrow = match m.direction {
+                    SmsDirection::Inbound => "<-",
+                    SmsDirection::Outbound => "->",
+                };
+                let text = if m.body.is_empty() && !m.media.is_empty() {
+                    format!("[{} media]", m.media.len())
+                } else {
+                    format!("\"{}\"", truncate(&m.body, 70))
+                };
+                let intents: Vec<&str> = m.intents.iter().map(|i| i.intent.as_str()).collect();
+                if intents.is_empty() {
+                    format!("{arrow} {text}")
+                } else {
+                    format!("{arrow} {text}  ({})", intents.join(", "))
+                }
+            }
+            SmsEventKind::Consent(c) => {
+                format!("consent: {:?} via {} ({})", c.action, c.via, c.evidence).to_lowercase()
+            }
+            SmsEventKind::Click { url, .. } => format!("opened {url}"),
+            SmsEventKind::SurveyCompleted {
+                survey_id, answers, ..
+            } => format!(
+                "completed survey {survey_id}: {}",
+                answers
+                    .iter()
+                    .map(|a| format!("{}={}", a.question_id, a.answer))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            SmsEventKind::SurveyStarted { survey_id, .. } => format!("survey {survey_id} started"),
+            SmsEventKind::Status { .. } => continue,
+        };
+        let _ = writeln!(out, "  {when}  {line}");
     }
     if d.score_history.len() > 1 {
         let _ = writeln!(out, "\nScore history:");

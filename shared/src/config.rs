@@ -19,6 +19,13 @@ pub struct Config {
     /// The tenant's tracked keywords and topics (added to the default taxonomy), compiled
     /// once: `Vocabulary::new(&keywords, &topics)`.
     pub vocabulary: Arc<Vocabulary>,
+    /// The Twilio auth token that signs webhooks for tenants that saved none of their own
+    /// (`TWILIO_AUTH_TOKEN`).
+    pub twilio_auth_token: Option<String>,
+    /// The address Twilio calls the API at (`PUBLIC_URL`, e.g. `https://sms.example.com`),
+    /// when it is not what the request's Host header says (a proxy, a path mapping): the
+    /// signature covers the URL as Twilio sees it.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -29,6 +36,8 @@ impl Default for Config {
             tiers: TierThresholds::default(),
             keep_original_transcripts: false,
             vocabulary: Vocabulary::shared_default(),
+            twilio_auth_token: None,
+            public_url: None,
         }
     }
 }

@@ -14,6 +14,10 @@ pub enum Error {
     /// The request does not say who makes it (no tenant in its credentials).
     #[error("{0}")]
     Unauthorized(String),
+    /// The request says who makes it, but is not allowed or not genuine (a webhook whose
+    /// signature does not verify). Nothing was done.
+    #[error("{0}")]
+    Forbidden(String),
     /// The thing asked for does not exist (in the caller's tenant).
     #[error("{0} not found")]
     NotFound(String),

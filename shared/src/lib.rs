@@ -18,12 +18,13 @@ pub mod local;
 pub mod model;
 pub mod ports;
 pub mod scoring;
+pub mod sms;
 
 use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{Error, Result};
-use ports::{BlobStore, CallStore, LeadStore, Queue, RuleStore, Transcriber};
+use ports::{BlobStore, CallStore, LeadStore, Queue, RuleStore, SmsStore, Transcriber};
 
 /// Everything a handler needs, behind ports.
 #[derive(Clone)]
@@ -31,6 +32,7 @@ pub struct Deps {
     pub leads: Arc<dyn LeadStore>,
     pub calls: Arc<dyn CallStore>,
     pub rules: Arc<dyn RuleStore>,
+    pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub transcriber: Arc<dyn Transcriber>,

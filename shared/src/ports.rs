@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
-    TenantId, Tier,
+    SmsEvent, TenantId, Tier, TrackedLink,
 };
 use crate::error::Result;
 
@@ -97,6 +97,20 @@ pub trait RuleStore: Send + Sync {
     /// Give a tenant its starting rules, the first time only (a tenant that later deletes or
     /// disables them is not re-seeded). Returns whether it seeded.
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool>;
+}
+
+/// Each lead's SMS log (messages, statuses, consent, clicks, surveys) and tracked links.
+#[async_trait]
+pub trait SmsStore: Send + Sync {
+    /// Append `event` to its lead's log, once: `false`, changing nothing, when the tenant
+    /// already has an event with its id (a replayed webhook).
+    async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool>;
+    /// A lead's SMS log, oldest first.
+    async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>>;
+    /// Store a new tracked link. `Conflict` when its token is taken.
+    async fn insert_link(&self, link: &TrackedLink) -> Result<()>;
+    /// A tracked link by its token, whatever its tenant: the token is the short link.
+    async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>>;
 }
 
 /// Recordings and transcripts, by key (`recordings/<tenant>/...`, `transcripts/<tenant>/...`).

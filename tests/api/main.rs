@@ -11,3 +11,4 @@ mod pipeline;
 mod privacy;
 mod recovery;
 mod scoring_api;
+mod texts;

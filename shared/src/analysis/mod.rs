@@ -10,7 +10,7 @@ mod phrases;
 pub mod redact;
 mod roles;
 mod sentiment;
-mod text;
+pub(crate) mod text;
 pub mod topics;
 
 pub use roles::detect_roles;

@@ -148,26 +148,51 @@ impl OutcomeDraft {
     }
 }
 
-/// A lead's SMS engagement. The fields are what rules and models read (`sms.*`); the SMS
-/// handler keeps them up to date from the messages it sees.
+/// A lead's SMS engagement: what rules and models read as `sms.*`. It is a fold over the lead's
+/// SMS log (`crate::sms::engagement`), kept on the lead so that scoring reads one record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SmsEngagement {
     pub opted_in: bool,
-    /// The lead sent STOP (or another opt-out word).
+    /// The lead revoked consent (STOP, or a reply asking to stop). Never texted again, earns no
+    /// SMS points, and is kept: the ledger is the record.
     pub opted_out: bool,
+    /// When consent last changed.
+    pub consent_at: Option<DateTime<Utc>>,
+    /// Texts sent to the lead and not failed.
     pub sent: u32,
+    /// Texts sent after the lead opted out: each one a compliance problem to look into.
+    pub sent_after_opt_out: u32,
+    /// Texts from the lead, consent keywords aside.
     pub replies: u32,
     pub link_clicks: u32,
-    /// Intents of the lead's replies: `call_me`, `schedule`, `pricing`, `not_interested`, ...
-    pub intents: Vec<String>,
-    /// The median minutes from a message to the lead's reply.
-    pub reply_minutes: Option<f64>,
-    /// The latest survey answer, 0..10.
+    /// Clicks on links about prices (labelled so, or to a pricing page).
+    pub pricing_clicks: u32,
+    pub surveys_completed: u32,
+    /// The latest completed survey's scale answers, 0..10.
     pub survey_score: Option<f64>,
+    /// The median minutes from a text to the lead's reply.
+    pub reply_minutes: Option<f64>,
+    /// Reply intents with the message that said each, newest first (a few per intent).
+    pub intents: Vec<SmsIntentHit>,
     /// The latest reply, for evidence.
     pub last_reply: Option<String>,
     pub last_reply_at: Option<DateTime<Utc>>,
+    pub last_click_at: Option<DateTime<Utc>>,
+    /// Where the latest click went, for evidence.
+    pub last_click_url: Option<String>,
+    pub last_survey_at: Option<DateTime<Utc>>,
+}
+
+/// A reply intent and the message it was found in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsIntentHit {
+    pub intent: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub message_sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 impl Lead {

@@ -6,6 +6,7 @@ mod lead;
 mod phone;
 mod rule;
 mod score;
+mod sms;
 mod transcript;
 
 pub use call::{
@@ -15,11 +16,17 @@ pub use call::{
 pub use ids::{CallId, LeadId, RuleId, TenantId};
 pub use lead::{
     Adjustment, AdjustmentDraft, Lead, LeadPatch, NewLead, Outcome, OutcomeDraft, SmsEngagement,
+    SmsIntentHit,
 };
 pub use phone::PhoneNumber;
 pub use rule::{RuleDraft, ScoringRule};
 pub use score::{
     Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, TenantSettings, Tier,
     TierThresholds,
+};
+pub use sms::{
+    Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, SmsDirection, SmsEvent,
+    SmsEventKind, SmsIntent, SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion,
+    TrackedLink,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};

@@ -64,6 +64,10 @@ impl TierThresholds {
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     pub tiers: TierThresholds,
+    /// Surveys by text: a lead texts a survey's trigger word (or the API starts one) and its
+    /// replies answer the questions in order.
+    #[serde(default)]
+    pub surveys: Vec<super::Survey>,
 }
 
 impl TenantSettings {
@@ -73,6 +77,24 @@ impl TenantSettings {
             return Err(Error::validation(format!(
                 "tiers: need 0 < warm < hot <= 100, got warm {warm} and hot {hot}"
             )));
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut triggers = std::collections::HashSet::new();
+        for s in &self.surveys {
+            s.validate()?;
+            if !ids.insert(&s.id) {
+                return Err(Error::validation(format!(
+                    "surveys: the id `{}` is used twice",
+                    s.id
+                )));
+            }
+            if let Some(t) = &s.trigger
+                && !triggers.insert(crate::sms::intent::keyword_form(t))
+            {
+                return Err(Error::validation(format!(
+                    "surveys: the trigger `{t}` starts two surveys"
+                )));
+            }
         }
         Ok(())
     }
@@ -88,6 +110,7 @@ impl TenantSettings {
                 .map_err(|e| Error::internal(format!("{} is damaged", Self::key(tenant)), e)),
             Err(Error::NotFound(_)) => Ok(Self {
                 tiers: config.tiers,
+                surveys: Vec::new(),
             }),
             Err(e) => Err(e),
         }
@@ -119,6 +142,13 @@ pub enum Evidence {
     /// A text message from the lead.
     Sms {
         text: String,
+        at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_sid: Option<String>,
+    },
+    /// The lead opened a tracked link.
+    Click {
+        url: String,
         at: DateTime<Utc>,
     },
 }
@@ -165,8 +195,10 @@ pub enum ScoreCause {
     ModelChanged { version: u64 },
     /// A rep adjusted the score or removed an adjustment; `at` tells adjustments apart.
     Manual { at: DateTime<Utc> },
-    /// The lead's data changed (CRM fields, SMS engagement).
+    /// The lead's data changed (CRM fields).
     LeadChanged { version: u64 },
+    /// Something happened in the lead's texts (`event_id` from its SMS log).
+    Sms { event_id: String },
 }
 
 impl ScoreCause {
@@ -179,6 +211,7 @@ impl ScoreCause {
             ScoreCause::ModelChanged { version } => format!("model:{version}"),
             ScoreCause::Manual { at } => format!("manual:{}", at.timestamp_micros()),
             ScoreCause::LeadChanged { version } => format!("lead:{version}"),
+            ScoreCause::Sms { event_id } => format!("sms:{event_id}"),
         }
     }
 }

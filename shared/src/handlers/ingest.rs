@@ -15,8 +15,7 @@ use tracing::{info, instrument};
 use crate::Deps;
 use crate::analysis::redact::{redact, redact_transcript};
 use crate::domain::{
-    Call, CallId, CallStatus, Direction, Lead, NewLead, PhoneNumber, Stage, TenantId,
-    TranscriptFormat,
+    Call, CallId, CallStatus, Direction, NewLead, Stage, TenantId, TranscriptFormat,
 };
 use crate::error::{Error, Result};
 use crate::formats::{self, CallMetadata, FileKind};
@@ -278,7 +277,7 @@ async fn create_call(
         crm: Default::default(),
     };
     details.validate(&deps.config.default_region)?;
-    let lead = lead_for(deps, tenant, &lead_phone, &details).await?;
+    let lead = super::lead_for(deps, tenant, &lead_phone, &details).await?;
     let now = Utc::now();
     let call = Call {
         tenant_id: tenant.clone(),
@@ -325,45 +324,6 @@ async fn create_call(
             })?;
         Ok((existing, false))
     }
-}
-
-/// The tenant's lead for a phone number, created if there is none. Metadata fills only the
-/// fields the lead does not have yet.
-async fn lead_for(
-    deps: &Deps,
-    tenant: &TenantId,
-    phone: &PhoneNumber,
-    details: &NewLead,
-) -> Result<Lead> {
-    for _ in 0..5 {
-        match deps.leads.find_lead_by_phone(tenant, phone).await? {
-            Some(mut lead) => {
-                let before = lead.clone();
-                lead.fill_missing(details);
-                if lead == before {
-                    return Ok(lead);
-                }
-                lead.updated_at = Utc::now();
-                match deps.leads.update_lead(&lead).await {
-                    Err(Error::Concurrent(_)) => continue,
-                    other => return other,
-                }
-            }
-            None => {
-                let mut lead = Lead::new(tenant.clone(), phone.clone(), Utc::now());
-                lead.fill_missing(details);
-                match deps.leads.insert_lead(&lead).await {
-                    Ok(()) => return Ok(lead),
-                    // Created concurrently by another delivery: use that one.
-                    Err(Error::Conflict(_)) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-    }
-    Err(Error::concurrent(format!(
-        "the lead for {phone} kept changing; try again"
-    )))
 }
 
 /// Attach the artifact; returns whether anything changed.

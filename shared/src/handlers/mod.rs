@@ -7,11 +7,14 @@ pub mod api;
 pub mod ingest;
 pub mod model;
 pub mod score;
+pub mod sms;
 pub mod transcribed;
 
+use chrono::Utc;
+
 use crate::Deps;
-use crate::domain::{Stage, TenantId};
-use crate::error::Result;
+use crate::domain::{Lead, LeadId, NewLead, PhoneNumber, Stage, TenantId};
+use crate::error::{Error, Result};
 use crate::ports::Job;
 
 /// Run one queued job through its handler.
@@ -79,5 +82,71 @@ pub(crate) async fn modify_call(
     }
     Err(crate::Error::concurrent(format!(
         "call {call_id} kept changing; try again"
+    )))
+}
+
+/// The tenant's lead for a phone number, created if there is none. Metadata fills only the
+/// fields the lead does not have yet.
+pub(crate) async fn lead_for(
+    deps: &Deps,
+    tenant: &TenantId,
+    phone: &PhoneNumber,
+    details: &NewLead,
+) -> Result<Lead> {
+    for _ in 0..5 {
+        match deps.leads.find_lead_by_phone(tenant, phone).await? {
+            Some(mut lead) => {
+                let before = lead.clone();
+                lead.fill_missing(details);
+                if lead == before {
+                    return Ok(lead);
+                }
+                lead.updated_at = Utc::now();
+                match deps.leads.update_lead(&lead).await {
+                    Err(Error::Concurrent(_)) => continue,
+                    other => return other,
+                }
+            }
+            None => {
+                let mut lead = Lead::new(tenant.clone(), phone.clone(), Utc::now());
+                lead.fill_missing(details);
+                match deps.leads.insert_lead(&lead).await {
+                    Ok(()) => return Ok(lead),
+                    // Created concurrently by another delivery: use that one.
+                    Err(Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(Error::concurrent(format!(
+        "the lead for {phone} kept changing; try again"
+    )))
+}
+
+/// Change a stored lead with `change`, re-reading and retrying when someone else updated it
+/// first (optimistic concurrency). `NotFound` when there is no such lead.
+pub(crate) async fn modify_lead(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &LeadId,
+    mut change: impl FnMut(&mut Lead) -> Result<()>,
+) -> Result<Lead> {
+    for _ in 0..5 {
+        let mut lead = deps
+            .leads
+            .get_lead(tenant, id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+        change(&mut lead)?;
+        lead.updated_at = Utc::now();
+        match deps.leads.update_lead(&lead).await {
+            // A phone number taken by another lead is a conflict to report.
+            Err(Error::Concurrent(_)) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::concurrent(format!(
+        "lead {id} kept changing; try again"
     )))
 }

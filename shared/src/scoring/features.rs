@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc, Weekday};
 
 use super::caller::CallerPlace;
-use crate::domain::{Analysis, Call, Direction, Evidence, Hit, Lead};
+use crate::domain::{Analysis, Call, Direction, Evidence, Hit, Lead, SmsIntentHit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -229,13 +229,35 @@ pub const FIELDS: &[(&str, FieldType, &str)] = &[
         "the CRM's `interactions` field: prior touches",
     ),
     ("sms.opted_in", FieldType::Bool, "agreed to receive texts"),
-    ("sms.opted_out", FieldType::Bool, "sent STOP"),
-    ("sms.sent", FieldType::Num, "texts sent to the lead"),
-    ("sms.replies", FieldType::Num, "texts the lead sent back"),
+    (
+        "sms.opted_out",
+        FieldType::Bool,
+        "revoked consent to texts (STOP); while true, no other sms field has a value",
+    ),
+    (
+        "sms.sent",
+        FieldType::Num,
+        "texts sent to the lead and not failed",
+    ),
+    (
+        "sms.replies",
+        FieldType::Num,
+        "texts the lead sent, consent keywords aside",
+    ),
     (
         "sms.link_clicks",
         FieldType::Num,
-        "links in texts the lead opened",
+        "tracked links the lead opened",
+    ),
+    (
+        "sms.pricing_click",
+        FieldType::Bool,
+        "opened a tracked link about prices",
+    ),
+    (
+        "sms.intent.interested",
+        FieldType::Bool,
+        "a reply said yes or showed interest",
     ),
     (
         "sms.intent.call_me",
@@ -245,7 +267,12 @@ pub const FIELDS: &[(&str, FieldType, &str)] = &[
     (
         "sms.intent.schedule",
         FieldType::Bool,
-        "a reply asked to book a time",
+        "a reply asked to book a time or proposed one",
+    ),
+    (
+        "sms.intent.pricing",
+        FieldType::Bool,
+        "a reply asked about prices",
     ),
     (
         "sms.intent.not_interested",
@@ -253,14 +280,29 @@ pub const FIELDS: &[(&str, FieldType, &str)] = &[
         "a reply declined",
     ),
     (
+        "sms.intent.wrong_number",
+        FieldType::Bool,
+        "a reply said it is the wrong number",
+    ),
+    (
+        "sms.intent.stop",
+        FieldType::Bool,
+        "a reply asked for no more texts",
+    ),
+    (
         "sms.reply_minutes",
         FieldType::Num,
-        "median minutes the lead takes to reply",
+        "median minutes from a text to the lead's reply",
+    ),
+    (
+        "sms.surveys_completed",
+        FieldType::Num,
+        "surveys by text the lead answered in full",
     ),
     (
         "sms.survey_score",
         FieldType::Num,
-        "the lead's latest survey answer 0..10",
+        "the latest completed survey's scale answers, 0..10",
     ),
 ];
 
@@ -531,37 +573,99 @@ impl Features {
     }
 }
 
+/// Reply intents a lead who opted out still counts for: they speak against texting.
+const SMS_DECLINES: [&str; 3] = ["not_interested", "wrong_number", "stop"];
+
 impl Features {
+    /// The SMS fields. A lead who opted out earns nothing from texting: only `sms.opted_out`
+    /// and the replies that decline have values.
     fn sms(&mut self, lead: &Lead) {
         let Some(sms) = &lead.sms else { return };
-        self.set("sms.opted_in", Value::Bool(sms.opted_in));
         self.set("sms.opted_out", Value::Bool(sms.opted_out));
+        if let Some(at) = sms.consent_at {
+            self.seen.insert("sms.opted_out", at);
+        }
+        for (field, kind) in [
+            ("sms.intent.interested", "interested"),
+            ("sms.intent.call_me", "call_me"),
+            ("sms.intent.schedule", "schedule"),
+            ("sms.intent.pricing", "pricing"),
+            ("sms.intent.not_interested", "not_interested"),
+            ("sms.intent.wrong_number", "wrong_number"),
+            ("sms.intent.stop", "stop"),
+        ] {
+            if sms.opted_out && !SMS_DECLINES.contains(&kind) {
+                continue;
+            }
+            let hits: Vec<&SmsIntentHit> =
+                sms.intents.iter().filter(|h| h.intent == kind).collect();
+            self.set(field, Value::Bool(!hits.is_empty()));
+            if let Some(newest) = hits.first() {
+                self.seen.insert(field, newest.at);
+            }
+            if !hits.is_empty() {
+                let evidence = hits
+                    .iter()
+                    .take(MAX_EVIDENCE)
+                    .map(|h| Evidence::Sms {
+                        text: match &h.when {
+                            Some(when) => format!("{} (proposed: {when})", h.text),
+                            None => h.text.clone(),
+                        },
+                        at: h.at,
+                        message_sid: Some(h.message_sid.clone()),
+                    })
+                    .collect();
+                self.evidence.insert(field, evidence);
+            }
+        }
+        if sms.opted_out {
+            return;
+        }
+        self.set("sms.opted_in", Value::Bool(sms.opted_in));
         self.set("sms.sent", Value::Num(f64::from(sms.sent)));
         self.set("sms.replies", Value::Num(f64::from(sms.replies)));
         self.set("sms.link_clicks", Value::Num(f64::from(sms.link_clicks)));
+        self.set("sms.pricing_click", Value::Bool(sms.pricing_clicks > 0));
+        self.set(
+            "sms.surveys_completed",
+            Value::Num(f64::from(sms.surveys_completed)),
+        );
         if let Some(m) = sms.reply_minutes {
-            self.set("sms.reply_minutes", Value::Num(m.round()));
+            self.set("sms.reply_minutes", Value::Num(m));
         }
         if let Some(s) = sms.survey_score {
             self.set("sms.survey_score", Value::Num(s));
         }
-        for (field, kind) in [
-            ("sms.intent.call_me", "call_me"),
-            ("sms.intent.schedule", "schedule"),
-            ("sms.intent.not_interested", "not_interested"),
+        for (field, at) in [
+            ("sms.opted_in", sms.consent_at),
+            ("sms.replies", sms.last_reply_at),
+            ("sms.reply_minutes", sms.last_reply_at),
+            ("sms.link_clicks", sms.last_click_at),
+            ("sms.pricing_click", sms.last_click_at),
+            ("sms.surveys_completed", sms.last_survey_at),
+            ("sms.survey_score", sms.last_survey_at),
         ] {
-            let said = sms.intents.iter().any(|i| i == kind);
-            self.set(field, Value::Bool(said));
-            if let (true, Some(text), Some(at)) = (said, &sms.last_reply, sms.last_reply_at) {
-                self.evidence.insert(
-                    field,
-                    vec![Evidence::Sms {
-                        text: text.clone(),
-                        at,
-                    }],
-                );
+            if let Some(at) = at {
                 self.seen.insert(field, at);
             }
+        }
+        if let (Some(text), Some(at)) = (&sms.last_reply, sms.last_reply_at) {
+            let reply = vec![Evidence::Sms {
+                text: text.clone(),
+                at,
+                message_sid: None,
+            }];
+            self.evidence.insert("sms.replies", reply.clone());
+            self.evidence.insert("sms.reply_minutes", reply);
+        }
+        if let (Some(url), Some(at)) = (&sms.last_click_url, sms.last_click_at) {
+            let click = vec![Evidence::Click {
+                url: url.clone(),
+                at,
+            }];
+            self.evidence.insert("sms.link_clicks", click.clone());
+            self.evidence.insert("sms.pricing_click", click);
         }
     }
 }

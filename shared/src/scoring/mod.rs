@@ -400,6 +400,72 @@ pub const DEFAULT_RULES: &[(&str, &str, f64, &str)] = &[
         -5.0,
         "Only reached voicemail",
     ),
+    (
+        "default-sms-opt-in",
+        "sms.opted_in",
+        10.0,
+        "Agreed to receive texts",
+    ),
+    (
+        "default-sms-call-me",
+        "sms.intent.call_me",
+        25.0,
+        "Asked by text for a call",
+    ),
+    (
+        "default-sms-schedule",
+        "sms.intent.schedule",
+        20.0,
+        "Asked by text to book a time",
+    ),
+    (
+        "default-sms-interested",
+        "sms.intent.interested",
+        10.0,
+        "Said yes or showed interest by text",
+    ),
+    (
+        "default-sms-pricing",
+        "sms.intent.pricing",
+        10.0,
+        "Asked about prices by text",
+    ),
+    (
+        "default-sms-pricing-click",
+        "sms.pricing_click",
+        15.0,
+        "Opened the pricing link",
+    ),
+    (
+        "default-sms-click",
+        "sms.link_clicks >= 1 and not sms.pricing_click",
+        5.0,
+        "Opened a link in a text",
+    ),
+    (
+        "default-sms-survey",
+        "sms.surveys_completed >= 1",
+        10.0,
+        "Completed a survey by text",
+    ),
+    (
+        "default-sms-fast-reply",
+        "sms.reply_minutes <= 5",
+        10.0,
+        "Replies to texts within five minutes",
+    ),
+    (
+        "default-sms-not-interested",
+        "sms.intent.not_interested",
+        -25.0,
+        "Declined by text",
+    ),
+    (
+        "default-sms-wrong-number",
+        "sms.intent.wrong_number",
+        -60.0,
+        "Texted that it is the wrong number",
+    ),
 ];
 
 /// The default rule set for a tenant.
@@ -407,7 +473,7 @@ pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> 
     DEFAULT_RULES
         .iter()
         .map(|(id, criteria, weight, description)| {
-            let (group, group_cap) = default_rule_shape(criteria);
+            let (group, group_cap, half_life_days) = default_rule_shape(criteria);
             ScoringRule {
                 tenant_id: tenant.clone(),
                 rule_id: RuleId::parse(id).expect("default rule ids are valid"),
@@ -417,7 +483,7 @@ pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> 
                 enabled: true,
                 group,
                 group_cap,
-                half_life_days: None,
+                half_life_days,
                 created_at: now,
                 updated_at: now,
                 version: 0,
@@ -426,13 +492,33 @@ pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> 
         .collect()
 }
 
-/// Group and cap of a default rule: intents are buying signals, together at most 80 points.
-fn default_rule_shape(criteria: &str) -> (Option<String>, Option<f64>) {
-    let buying = criteria.starts_with("intent.");
-    (
-        buying.then(|| "buying_signals".to_owned()),
-        buying.then_some(80.0),
-    )
+/// Group, cap and half-life of a default rule. Intents on calls are buying signals, together
+/// at most 80 points. What a lead does by text counts for at most 60 points and fades in days
+/// (a "call me" is worth half as much two days later); opting in and declining do not fade.
+fn default_rule_shape(criteria: &str) -> (Option<String>, Option<f64>, Option<f64>) {
+    let half_life = [
+        ("sms.intent.call_me", 2.0),
+        ("sms.intent.schedule", 3.0),
+        ("sms.intent.interested", 3.0),
+        ("sms.intent.pricing", 3.0),
+        ("sms.pricing_click", 2.0),
+        ("sms.link_clicks", 2.0),
+        ("sms.reply_minutes", 3.0),
+        ("sms.surveys_completed", 14.0),
+    ]
+    .iter()
+    .find(|(field, _)| criteria.starts_with(field))
+    .map(|(_, days)| *days);
+    if criteria.starts_with("intent.") {
+        (Some("buying_signals".to_owned()), Some(80.0), None)
+    } else if criteria.starts_with("sms.")
+        && !criteria.starts_with("sms.intent.not_")
+        && !criteria.starts_with("sms.intent.wrong")
+    {
+        (Some("sms_engagement".to_owned()), Some(60.0), half_life)
+    } else {
+        (None, None, None)
+    }
 }
 
 #[cfg(test)]

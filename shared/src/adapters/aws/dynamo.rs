@@ -12,6 +12,11 @@
 //! Calls table: `TENANT#<t>` / `CALL#<id>`, with the local secondary index `by_lead` on
 //! `lead_start` (`<lead>#<start>#<call>`), which, unlike a GSI, reads consistently.
 //!
+//! SMS, in the Leads table: per lead, under `TENANT#<t>#LEAD#<id>`, `SMS#<at>#<event>` (the SMS
+//! log in time order), written in one transaction with `TENANT#<t>` / `SMSEVENT#<event>`, the
+//! claim that makes an event id count once in its tenant; tracked links as `LINK#<token>` /
+//! `LINK` (a token is global: it is the whole short link).
+//!
 //! Rules table: `TENANT#<t>` / `RULE#<id>`, and `TENANT#<t>` / `SEEDED` once the tenant was
 //! given its starting rules.
 //!
@@ -32,10 +37,11 @@ use serde::de::DeserializeOwned;
 
 use super::sdk_error;
 use crate::domain::{
-    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, TenantId,
+    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, SmsEvent, TenantId,
+    TrackedLink,
 };
 use crate::error::{Error, Result};
-use crate::ports::{CallStore, LeadQuery, LeadStore, Page, RuleStore};
+use crate::ports::{CallStore, LeadQuery, LeadStore, Page, RuleStore, SmsStore};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -720,5 +726,59 @@ impl RuleStore for DynamoStore {
                 .await?;
         }
         self.put_if_new(&self.tables.rules, marker).await
+    }
+}
+#[async_trait]
+impl SmsStore for DynamoStore {
+    async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool> {
+        let mut claim = key(
+            tenant_pk(&event.tenant_id),
+            format!("SMSEVENT#{}", event.event_id),
+        );
+        claim.insert("lead_id".into(), s(event.lead_id.as_str()));
+        let mut item = to_item(event)?;
+        item.extend(key(
+            lead_pk(&event.tenant_id, &event.lead_id),
+            format!("SMS#{}#{}", sortable(event.at), event.event_id),
+        ));
+        let table = &self.tables.leads;
+        match self
+            .transact(vec![put_new(table, claim)?, put_new(table, item)?])
+            .await?
+        {
+            Transacted::Done => Ok(true),
+            Transacted::ConditionFailed(_) => Ok(false),
+        }
+    }
+
+    async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>> {
+        self.query_all(
+            &self.tables.leads,
+            None,
+            lead_pk(tenant, lead),
+            "SMS#".to_owned(),
+        )
+        .await
+    }
+
+    async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
+        let mut item = to_item(link)?;
+        item.extend(key(format!("LINK#{}", link.token), "LINK".to_owned()));
+        if self.put_if_new(&self.tables.leads, item).await? {
+            Ok(())
+        } else {
+            Err(Error::conflict(format!(
+                "link token {} is taken",
+                link.token
+            )))
+        }
+    }
+
+    async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>> {
+        self.get_as(
+            &self.tables.leads,
+            key(format!("LINK#{token}"), "LINK".to_owned()),
+        )
+        .await
     }
 }

@@ -78,6 +78,8 @@ impl Settings {
             config.default_region = region.trim().to_ascii_uppercase();
         }
         config.keep_original_transcripts = flag("KEEP_ORIGINAL_TRANSCRIPTS")?;
+        config.twilio_auth_token = var("TWILIO_AUTH_TOKEN").filter(|t| !t.trim().is_empty());
+        config.public_url = var("PUBLIC_URL").filter(|u| !u.trim().is_empty());
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
             Some(v) => v.trim().parse().map_err(|_| {
@@ -153,7 +155,8 @@ impl AwsApp {
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
-            rules: Arc::new(store),
+            rules: Arc::new(store.clone()),
+            sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), settings.bucket.clone())),
             queue: Arc::new(SqsQueue::new(
                 aws_sdk_sqs::Client::new(sdk),

@@ -12,13 +12,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types
 use serde::de::DeserializeOwned;
 
 use crate::domain::{
-    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, TenantId,
+    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, SmsEvent, TenantId,
+    TrackedLink,
 };
 use crate::error::{Error, Result};
-use crate::ports::{CallStore, Job, LeadQuery, LeadStore, Page, Queue, RuleStore};
+use crate::ports::{CallStore, Job, LeadQuery, LeadStore, Page, Queue, RuleStore, SmsStore};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the ones applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tenants (
     tenant_id    TEXT PRIMARY KEY,
     rules_seeded INTEGER NOT NULL DEFAULT 0
@@ -84,7 +86,26 @@ CREATE TABLE jobs (
 -- One waiting copy of each job: a second send of the same work is dropped.
 CREATE UNIQUE INDEX jobs_waiting ON jobs (job_key) WHERE state IN ('pending', 'running');
 CREATE INDEX jobs_ready ON jobs (state, available_at);
-"#];
+"#,
+    r#"
+CREATE TABLE sms_events (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    event_id  TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    UNIQUE (tenant_id, event_id)
+);
+CREATE INDEX sms_events_by_lead ON sms_events (tenant_id, lead_id, at, seq);
+CREATE TABLE links (
+    token     TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    doc       TEXT NOT NULL
+);
+"#,
+];
 
 /// A job taken from the queue, held under a lease until completed, retried or buried.
 #[derive(Debug, Clone)]
@@ -792,6 +813,68 @@ impl Queue for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl SmsStore for SqliteStore {
+    async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool> {
+        let doc = serde_json::to_string(event)?;
+        let row = (
+            event.tenant_id.to_string(),
+            event.lead_id.to_string(),
+            event.event_id.clone(),
+            ts(event.at),
+        );
+        self.with(move |c| {
+            let added = c.execute(
+                "INSERT INTO sms_events (tenant_id, lead_id, event_id, at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, event_id) DO NOTHING",
+                params![row.0, row.1, row.2, row.3, doc],
+            )?;
+            Ok(added == 1)
+        })
+        .await
+    }
+
+    async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        self.with(move |c| {
+            list_docs(
+                c,
+                "SELECT doc FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY at, seq",
+                params![tenant, lead],
+            )
+        })
+        .await
+    }
+
+    async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
+        let doc = serde_json::to_string(link)?;
+        let row = (
+            link.token.clone(),
+            link.tenant_id.to_string(),
+            link.lead_id.to_string(),
+        );
+        self.with(move |c| {
+            match c.execute(
+                "INSERT INTO links (token, tenant_id, lead_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![row.0, row.1, row.2, doc],
+            ) {
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => {
+                    Err(Error::conflict(format!("link token {} is taken", row.0)))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>> {
+        let token = token.to_owned();
+        self.with(move |c| get_doc(c, "SELECT doc FROM links WHERE token = ?1", params![token]))
+            .await
     }
 }
 

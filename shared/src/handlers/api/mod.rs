@@ -2,6 +2,7 @@
 //! function serves behind API Gateway, unchanged.
 
 mod problem;
+mod texts;
 
 use axum::Json;
 use axum::Router;
@@ -22,13 +23,13 @@ pub use problem::ApiError;
 use crate::Deps;
 use crate::domain::{
     AdjustmentDraft, Call, CallId, CallStatus, Lead, LeadId, LeadPatch, NewLead, OutcomeDraft,
-    RuleDraft, RuleId, ScoreCause, ScoreChange, ScoringRule, TenantId, TenantSettings, Transcript,
-    TranscriptFormat,
+    RuleDraft, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, TenantId, TenantSettings,
+    Transcript, TranscriptFormat,
 };
 use crate::error::Error;
 use crate::formats::{self, CallMetadata};
 use crate::handlers::model as tenant_model;
-use crate::handlers::{ingest, score};
+use crate::handlers::{self, ingest, score};
 use crate::model::{Model, TrainOptions};
 use crate::ports::{Job, LeadQuery};
 use crate::scoring;
@@ -60,6 +61,17 @@ pub fn routes(deps: Deps) -> Router {
         .route("/scoring_rules", get(list_rules).post(create_rule))
         .route("/scoring_rules/{id}", put(update_rule))
         .route("/calls", post(submit_call))
+        .route("/settings/twilio", put(texts::put_twilio_account))
+        .route("/leads/{id}/messages", post(texts::log_message))
+        .route(
+            "/leads/{id}/consent",
+            get(texts::consent_ledger).post(texts::record_consent),
+        )
+        .route("/leads/{id}/links", post(texts::create_link))
+        .route("/leads/{id}/surveys", post(texts::start_survey))
+        // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
+        .route("/twilio/{tenant}/{hook}", post(texts::twilio_webhook))
+        .route("/r/{token}", get(texts::follow_link))
         .fallback(|| async { ApiError(Error::not_found("no such endpoint")) })
         .method_not_allowed_fallback(|| async {
             ApiError(Error::validation("this endpoint does not take that method"))
@@ -190,6 +202,8 @@ pub struct LeadDetail {
     pub lead: Lead,
     pub calls: Vec<CallView>,
     pub score_history: Vec<ScoreChange>,
+    /// The lead's texts, consent changes, clicks and surveys, oldest first.
+    pub sms_log: Vec<SmsEvent>,
 }
 
 /// Gather a lead's detail view (`GET /leads/{id}`, `leadscore show`).
@@ -213,10 +227,13 @@ pub async fn lead_detail(deps: &Deps, tenant: &TenantId, id: &LeadId) -> crate::
         });
     }
     let score_history = deps.leads.score_history(tenant, id).await?;
+    let events = deps.sms.sms_events(tenant, id).await?;
+    let sms_log = crate::sms::ordered(&events).into_iter().cloned().collect();
     Ok(LeadDetail {
         lead,
         calls,
         score_history,
+        sms_log,
     })
 }
 
@@ -237,7 +254,7 @@ async fn update_lead(
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
     let patch: LeadPatch = body(&headers, &bytes)?;
-    let lead = modify_lead(&deps, &tenant, &id, |lead| {
+    let lead = handlers::modify_lead(&deps, &tenant, &id, |lead| {
         patch.apply(lead, &deps.config.default_region)
     })
     .await?;
@@ -254,33 +271,6 @@ async fn update_lead(
     Ok(Json(lead))
 }
 
-/// Read, change and store a lead, again from a fresh copy when a concurrent write moved its
-/// version. `change` validates before it changes anything.
-async fn modify_lead(
-    deps: &Deps,
-    tenant: &TenantId,
-    id: &LeadId,
-    mut change: impl FnMut(&mut Lead) -> crate::error::Result<()>,
-) -> ApiResult<Lead> {
-    for _ in 0..5 {
-        let mut lead = deps
-            .leads
-            .get_lead(tenant, id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
-        change(&mut lead)?;
-        lead.updated_at = Utc::now();
-        match deps.leads.update_lead(&lead).await {
-            // A phone number taken by another lead is a conflict to report.
-            Err(Error::Concurrent(_)) => continue,
-            other => return Ok(other?),
-        }
-    }
-    Err(ApiError(Error::concurrent(format!(
-        "lead {id} kept changing; try again"
-    ))))
-}
-
 /// `PUT /leads/{id}/adjustment`: `{"points": 15, "reason": "...", "by": "maya"}`. The lead is
 /// re-scored at once; the adjustment is added to every later score until it is removed.
 async fn adjust_lead(
@@ -294,7 +284,7 @@ async fn adjust_lead(
     let draft: AdjustmentDraft = body(&headers, &bytes)?;
     let adjustment = draft.validate(Utc::now())?;
     let at = adjustment.at;
-    modify_lead(&deps, &tenant, &id, |lead| {
+    handlers::modify_lead(&deps, &tenant, &id, |lead| {
         lead.adjustment = Some(adjustment.clone());
         Ok(())
     })
@@ -309,7 +299,7 @@ async fn remove_adjustment(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
-    modify_lead(&deps, &tenant, &id, |lead| {
+    handlers::modify_lead(&deps, &tenant, &id, |lead| {
         lead.adjustment
             .take()
             .map(|_| ())
@@ -346,7 +336,7 @@ async fn record_outcome(
     let id = lead_id(&id)?;
     let draft: OutcomeDraft = body(&headers, &bytes)?;
     let outcome = draft.validate(Utc::now())?;
-    let lead = modify_lead(&deps, &tenant, &id, |lead| {
+    let lead = handlers::modify_lead(&deps, &tenant, &id, |lead| {
         lead.outcome = Some(outcome.clone());
         Ok(())
     })

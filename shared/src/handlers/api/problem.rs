@@ -44,6 +44,7 @@ impl IntoResponse for ApiError {
                 "unauthorized",
                 "Who is asking is not known",
             ),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Error::Conflict(_) => (
                 StatusCode::CONFLICT,

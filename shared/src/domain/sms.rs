@@ -1,0 +1,448 @@
+//! Text messages with a lead, as a per-lead log of events: messages both ways, delivery
+//! statuses, consent changes, link clicks and surveys. The log is append-only and every event
+//! has an id that is unique in its tenant (a Twilio `MessageSid`, a click's window, an API
+//! request), so a replayed webhook adds nothing. Everything the lead shows about texting
+//! (`Lead::sms`) is a fold over this log (`crate::sms::engagement`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{LeadId, TenantId};
+use crate::error::{Error, Result};
+
+/// One event in a lead's SMS log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsEvent {
+    pub tenant_id: TenantId,
+    pub lead_id: LeadId,
+    /// Unique in the tenant: `msg:<sid>`, `status:<sid>:<status>`, `consent:<sid>`,
+    /// `consent:api:<id>`, `click:<token>:<window>`, `survey:<sid>`, `survey-done:<run>`.
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub kind: SmsEventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SmsEventKind {
+    /// A text from or to the lead.
+    Message(SmsMessage),
+    /// A delivery status of an outbound message (Twilio's status callback).
+    Status {
+        sid: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+    },
+    /// A change of consent: the consent ledger.
+    Consent(ConsentChange),
+    /// The lead opened a tracked link.
+    Click {
+        token: String,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
+    /// A survey was put to the lead (its trigger word, or the API).
+    SurveyStarted { survey_id: String, run_id: String },
+    /// The lead answered every question of a survey.
+    SurveyCompleted {
+        survey_id: String,
+        run_id: String,
+        answers: Vec<SurveyAnswer>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsDirection {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsMessage {
+    /// Twilio's `MessageSid`, or an id the API gave a message logged another way.
+    pub sid: String,
+    pub direction: SmsDirection,
+    /// As sent: empty for a picture-only MMS or a message known only from a status callback.
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<SmsMedia>,
+    /// For outbound messages, the latest delivery status known when it was logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Reply intents found in an inbound message, each with its evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<SmsIntent>,
+    /// The consent keyword the message is (`STOP`, `START`, `HELP`, ...), if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    /// Where it came from: `twilio` or `api`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsMedia {
+    pub content_type: String,
+    pub url: String,
+}
+
+/// A reply intent found in a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsIntent {
+    /// `interested`, `call_me`, `schedule`, `pricing`, `not_interested`, `wrong_number`, `stop`.
+    pub intent: String,
+    /// The words that said it.
+    pub phrase: String,
+    /// For `schedule` (and `call_me`), the time the lead proposed, as written ("tomorrow at 3pm").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentAction {
+    OptIn,
+    OptOut,
+    /// The lead asked for help (HELP, INFO): recorded, consent unchanged.
+    Help,
+}
+
+/// An entry of the consent ledger: what changed, and on what evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentChange {
+    pub action: ConsentAction,
+    /// `keyword` (a text from the lead), `reply` (a reply that asked to stop, in words) or
+    /// `api` (the tenant recorded it: a web form, a call, paper).
+    pub via: String,
+    /// The message that carried it (`via` keyword or reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_sid: Option<String>,
+    /// The keyword or words as the lead sent them, or the source the tenant named.
+    pub evidence: String,
+    /// Who recorded it, for `api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// What a client sends to record consent (`POST /leads/{id}/consent`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDraft {
+    /// `opt_in` or `opt_out`.
+    pub action: ConsentAction,
+    /// Where consent was given or revoked: "web form /pricing", "phone call", ...
+    pub source: String,
+    /// When, if not now (a form submitted earlier); not in the future.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+impl ConsentDraft {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(ConsentChange, DateTime<Utc>)> {
+        if self.action == ConsentAction::Help {
+            return Err(Error::validation(
+                "action: `help` is something a lead texts, not a consent to record; use `opt_in` or `opt_out`",
+            ));
+        }
+        let source = self.source.trim();
+        if source.is_empty() || source.chars().count() > 200 {
+            return Err(Error::validation(
+                "source: required, at most 200 characters: say where consent was given (\"web form\")",
+            ));
+        }
+        let at = self.at.unwrap_or(now);
+        if at > now + chrono::Duration::minutes(5) {
+            return Err(Error::validation(format!("at: {at} is in the future")));
+        }
+        Ok((
+            ConsentChange {
+                action: self.action,
+                via: "api".to_owned(),
+                message_sid: None,
+                evidence: source.to_owned(),
+                by: self.by.clone(),
+            },
+            at,
+        ))
+    }
+}
+
+/// A link in a text that tells the tenant when the lead opens it (`GET /r/{token}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedLink {
+    /// 12 characters of base62: the whole short link's secret.
+    pub token: String,
+    pub tenant_id: TenantId,
+    pub lead_id: LeadId,
+    /// Where it goes: an absolute http(s) URL, checked when the link is made.
+    pub url: String,
+    /// What the link is ("pricing", "brochure"): a click on a link labelled, or going to a
+    /// page named, pricing counts as a pricing click.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a client sends to make a tracked link (`POST /leads/{id}/links`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDraft {
+    pub url: String,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+impl LinkDraft {
+    /// The target, checked: an absolute http or https URL with a host, at most 2,000 characters.
+    pub fn target(&self) -> Result<String> {
+        let raw = self.url.trim();
+        if raw.len() > 2000 {
+            return Err(Error::validation("url: longer than 2,000 characters"));
+        }
+        let url = url::Url::parse(raw)
+            .map_err(|e| Error::validation(format!("url: `{raw}` is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::validation(format!(
+                "url: `{raw}` is not an http(s) address with a host"
+            )));
+        }
+        if let Some(label) = &self.label
+            && (label.trim().is_empty() || label.chars().count() > 60)
+        {
+            return Err(Error::validation("label: 1 to 60 characters"));
+        }
+        Ok(url.to_string())
+    }
+}
+
+impl TrackedLink {
+    /// A fresh random token: 12 base62 characters (71 bits).
+    pub fn new_token() -> String {
+        const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        (0..12)
+            .map(|_| {
+                let d = DIGITS[(n % 62) as usize] as char;
+                n /= 62;
+                d
+            })
+            .collect()
+    }
+
+    /// Whether `token` could be a token at all (so that junk never reaches the store).
+    pub fn plausible_token(token: &str) -> bool {
+        token.len() == 12 && token.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// A pricing link: labelled so, or going to a page about prices.
+    pub fn is_pricing(url: &str, label: Option<&str>) -> bool {
+        let about_price = |s: &str| {
+            let s = s.to_lowercase();
+            s.contains("pric") || s.contains("quote") || s.contains("plans")
+        };
+        label.is_some_and(about_price) || url::Url::parse(url).is_ok_and(|u| about_price(u.path()))
+    }
+}
+
+/// A short survey by text. Tenants define them in their settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Survey {
+    pub id: String,
+    /// A word the lead can text to take the survey ("FEEDBACK"); without one, the API starts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    pub questions: Vec<SurveyQuestion>,
+    /// Sent when the last question is answered.
+    #[serde(default = "Survey::default_thanks")]
+    pub thanks: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyQuestion {
+    pub id: String,
+    /// As texted to the lead; say how to answer ("Reply 1-5").
+    pub text: String,
+    pub answers: Answers,
+}
+
+/// What counts as an answer to a question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Answers {
+    /// A whole number in `min..=max` ("4", "I'd say 4").
+    Scale { min: i32, max: i32 },
+    /// One of these words or phrases, case-insensitive ("yes", "next week").
+    Choices(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyAnswer {
+    pub question_id: String,
+    /// The answer as matched: the number, or the choice as the survey spells it.
+    pub answer: String,
+    /// On a scale question, where the answer sits, 0..10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    pub message_sid: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Survey {
+    fn default_thanks() -> String {
+        "Thank you for your answers!".to_owned()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let name = format!("survey `{}`", self.id);
+        let id_ok = |id: &str| {
+            !id.is_empty()
+                && id.len() <= 40
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !id_ok(&self.id) {
+            return Err(Error::validation(format!(
+                "surveys: id `{}` must be 1-40 letters, digits, - or _",
+                self.id
+            )));
+        }
+        if self.questions.is_empty() || self.questions.len() > 10 {
+            return Err(Error::validation(format!(
+                "{name}: needs 1 to 10 questions, has {}",
+                self.questions.len()
+            )));
+        }
+        if let Some(t) = &self.trigger {
+            let word = crate::sms::intent::keyword_form(t);
+            if word.is_empty()
+                || word.len() > 20
+                || !word.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(Error::validation(format!(
+                    "{name}: trigger `{t}` must be one word of letters and digits"
+                )));
+            }
+            if crate::sms::intent::consent_keyword(t).is_some() {
+                return Err(Error::validation(format!(
+                    "{name}: trigger `{t}` is a consent keyword (STOP, START, HELP, ...)"
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for q in &self.questions {
+            if !id_ok(&q.id) || !seen.insert(q.id.as_str()) {
+                return Err(Error::validation(format!(
+                    "{name}: question id `{}` is empty, malformed or repeated",
+                    q.id
+                )));
+            }
+            if q.text.trim().is_empty() || q.text.chars().count() > 320 {
+                return Err(Error::validation(format!(
+                    "{name}: question `{}` needs a text of at most 320 characters",
+                    q.id
+                )));
+            }
+            match &q.answers {
+                Answers::Scale { min, max } if min >= max || *max - *min > 100 => {
+                    return Err(Error::validation(format!(
+                        "{name}: question `{}` needs a scale min < max (at most 100 apart), got {min}..{max}",
+                        q.id
+                    )));
+                }
+                Answers::Choices(c)
+                    if c.is_empty()
+                        || c.iter()
+                            .any(|c| crate::sms::intent::keyword_form(c).is_empty()) =>
+                {
+                    return Err(Error::validation(format!(
+                        "{name}: question `{}` needs at least one non-empty choice",
+                        q.id
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_go_only_to_web_addresses() {
+        let draft = |url: &str| LinkDraft {
+            url: url.to_owned(),
+            label: None,
+        };
+        assert_eq!(
+            draft("https://acme.test/pricing?x=1").target().unwrap(),
+            "https://acme.test/pricing?x=1"
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "ftp://acme.test/",
+            "https://",
+        ] {
+            let e = draft(bad).target().unwrap_err().to_string();
+            assert!(e.contains("url:"), "{bad}: {e}");
+        }
+        assert!(TrackedLink::is_pricing("https://acme.test/Pricing", None));
+        assert!(TrackedLink::is_pricing(
+            "https://acme.test/x",
+            Some("Price list")
+        ));
+        assert!(!TrackedLink::is_pricing(
+            "https://pricing.acme.test/about",
+            None
+        ));
+    }
+
+    #[test]
+    fn tokens_are_twelve_base62_characters_and_differ() {
+        let (a, b) = (TrackedLink::new_token(), TrackedLink::new_token());
+        assert!(TrackedLink::plausible_token(&a) && TrackedLink::plausible_token(&b));
+        assert_ne!(a, b);
+        assert!(!TrackedLink::plausible_token("../../etc/pa"));
+    }
+
+    #[test]
+    fn surveys_are_checked() {
+        let survey: Survey = serde_json::from_value(serde_json::json!({
+            "id": "fit",
+            "trigger": "Survey",
+            "questions": [
+                {"id": "likely", "text": "How likely are you to buy? Reply 1-5", "answers": {"scale": {"min": 1, "max": 5}}},
+                {"id": "when", "text": "When? Reply NOW or LATER", "answers": {"choices": ["now", "later"]}}
+            ]
+        }))
+        .unwrap();
+        survey.validate().unwrap();
+        let mut stop = survey.clone();
+        stop.trigger = Some("stop".into());
+        assert!(
+            stop.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("consent keyword")
+        );
+        let mut flat = survey.clone();
+        flat.questions[0].answers = Answers::Scale { min: 5, max: 5 };
+        assert!(
+            flat.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("min < max")
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! The API's texting routes: Twilio's webhooks (signed, in Twilio's wire format), tracked-link
+//! redirects, and the tenant's own calls for consent, outbound messages, links and surveys.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use super::{ApiError, ApiResult, Tenant, body, lead_id};
+use crate::Deps;
+use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
+use crate::error::Error;
+use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
+use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
+
+/// `PUT /settings/twilio`: `{"auth_token": "...", "account_sid": "AC..."}`. The token is never
+/// shown again.
+pub(super) async fn put_twilio_account(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let account: TwilioAccount = body(&headers, &bytes)?;
+    account.save(&deps, &tenant).await?;
+    Ok(Json(serde_json::json!({
+        "account_sid": account.account_sid,
+        "auth_token": "saved",
+        "webhooks": {
+            "incoming_message": format!("/twilio/{tenant}/sms"),
+            "status_callback": format!("/twilio/{tenant}/status"),
+        }
+    })))
+}
+
+/// The URL Twilio requested, as it signed it: `PUBLIC_URL` and the path when configured, else
+/// the scheme and host the request came with (API Gateway and proxies set
+/// `X-Forwarded-Proto`).
+fn requested_url(deps: &Deps, headers: &HeaderMap, uri: &Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if let Some(base) = &deps.config.public_url {
+        return format!("{}{path}", base.trim_end_matches('/'));
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let proto = header("x-forwarded-proto")
+        .map(|p| p.split(',').next().unwrap_or(p).trim().to_owned())
+        .or_else(|| uri.scheme_str().map(str::to_owned))
+        .unwrap_or_else(|| "http".to_owned());
+    let host = header("host")
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    format!("{proto}://{host}{path}")
+}
+
+fn forbidden(why: impl Into<String>) -> ApiError {
+    ApiError(Error::Forbidden(why.into()))
+}
+
+/// `POST /twilio/{tenant}/sms` (a message comes in) and `POST /twilio/{tenant}/status` (status
+/// callback). A request whose `X-Twilio-Signature` does not verify against the tenant's auth
+/// token is refused with 403 and stores nothing. The answer is TwiML.
+pub(super) async fn twilio_webhook(
+    State(deps): State<Deps>,
+    Path((tenant, hook)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let tenant = TenantId::parse(&tenant)
+        .map_err(|_| ApiError(Error::not_found(format!("tenant `{tenant}`"))))?;
+    if !matches!(hook.as_str(), "sms" | "status") {
+        return Err(ApiError(Error::not_found(format!(
+            "webhook `{hook}`: Twilio's hooks are /twilio/{tenant}/sms and /twilio/{tenant}/status"
+        ))));
+    }
+    let Some(account) = TwilioAccount::load(&deps, &tenant).await? else {
+        warn!(tenant = %tenant, "a Twilio webhook for a tenant with no auth token: refused");
+        return Err(forbidden(format!(
+            "tenant {tenant} has no Twilio auth token to check signatures with; PUT /settings/twilio"
+        )));
+    };
+    let signature = headers
+        .get(twilio::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| forbidden("X-Twilio-Signature: missing; only Twilio may call this"))?;
+    let algorithm = Algorithm::from_settings(
+        headers
+            .get(twilio::SIGNATURE_SETTINGS_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let url = requested_url(&deps, &headers, &uri);
+    let form;
+    let signed = if json {
+        twilio::Body::Json(&bytes)
+    } else {
+        form = twilio::parse_form(&bytes);
+        twilio::Body::Form(&form)
+    };
+    if !twilio::verify(algorithm, &account.auth_token, &url, signed, signature) {
+        warn!(tenant = %tenant, url = %url, "a webhook whose signature does not verify: refused");
+        return Err(forbidden(format!(
+            "X-Twilio-Signature does not match this request to {url} under the tenant's auth token"
+        )));
+    }
+    let params = if json {
+        twilio::parse_json(&bytes)?
+    } else {
+        twilio::parse_form(&bytes)
+    };
+    let from_account = params
+        .iter()
+        .find(|(k, _)| k == "AccountSid")
+        .map(|(_, v)| v.as_str());
+    if let (Some(want), Some(got)) = (&account.account_sid, from_account)
+        && want != got
+    {
+        return Err(forbidden(format!(
+            "AccountSid {got} is not the tenant's Twilio account"
+        )));
+    }
+    let now = Utc::now();
+    let reply = match hook.as_str() {
+        "sms" => sms::receive(&deps, &tenant, Inbound::from_params(&params)?, now).await?,
+        _ => {
+            sms::delivery_status(&deps, &tenant, StatusCallback::from_params(&params)?, now)
+                .await?;
+            None
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        twilio::twiml(reply.as_deref()),
+    )
+        .into_response())
+}
+
+/// `GET /r/{token}`: a tracked link. Counts the click and redirects (302) to the link's target;
+/// a token that is no link gets 404 and goes nowhere.
+pub(super) async fn follow_link(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    match sms::click(&deps, &token, Utc::now()).await? {
+        Some(url) => Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, url),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+                (header::REFERRER_POLICY, "no-referrer".to_owned()),
+            ],
+        )
+            .into_response()),
+        None => Err(ApiError(Error::not_found(format!("link `{token}`")))),
+    }
+}
+
+/// `POST /leads/{id}/messages`: log a text the tenant sent another way (a CRM, a phone), so
+/// that the lead's reply time can be measured.
+pub(super) async fn log_message(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<SmsEvent>)> {
+    let draft: OutboundDraft = body(&headers, &bytes)?;
+    let ev = sms::log_outbound(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(ev)))
+}
+
+/// The consent ledger as an auditor reads it.
+#[derive(Serialize)]
+pub(super) struct ConsentView {
+    lead_id: String,
+    phone_number: String,
+    opted_in: bool,
+    opted_out: bool,
+    /// Every consent change, oldest first, with the message or request that made it.
+    ledger: Vec<SmsEvent>,
+}
+
+/// `GET /leads/{id}/consent`.
+pub(super) async fn consent_ledger(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConsentView>> {
+    let id = lead_id(&id)?;
+    let lead = deps
+        .leads
+        .get_lead(&tenant, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+    let events = deps.sms.sms_events(&tenant, &id).await?;
+    let SmsEngagement {
+        opted_in,
+        opted_out,
+        ..
+    } = crate::sms::engagement(&events);
+    Ok(Json(ConsentView {
+        lead_id: id.to_string(),
+        phone_number: lead.phone_number.to_string(),
+        opted_in,
+        opted_out,
+        ledger: sms::consent_ledger(&events).into_iter().cloned().collect(),
+    }))
+}
+
+/// `POST /leads/{id}/consent`: `{"action": "opt_in", "source": "web form /pricing", "at": ...}`.
+/// An `Idempotency-Key` header makes a retried request count once.
+pub(super) async fn record_consent(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<SmsEvent>)> {
+    let draft: ConsentDraft = body(&headers, &bytes)?;
+    let key = headers.get("idempotency-key").map(|v| {
+        v.to_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|_| "\u{0}".to_owned())
+    });
+    let ev = sms::record_consent(
+        &deps,
+        &tenant,
+        &lead_id(&id)?,
+        &draft,
+        key.as_deref(),
+        Utc::now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(ev)))
+}
+
+#[derive(Serialize)]
+pub(super) struct LinkView {
+    #[serde(flatten)]
+    link: TrackedLink,
+    /// The short link to put in a text: `/r/<token>` on this API.
+    short_path: String,
+}
+
+/// `POST /leads/{id}/links`: `{"url": "https://acme.test/pricing", "label": "pricing"}`.
+pub(super) async fn create_link(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<LinkView>)> {
+    let draft: LinkDraft = body(&headers, &bytes)?;
+    let link = sms::create_link(&deps, &tenant, &lead_id(&id)?, &draft, Utc::now()).await?;
+    let short_path = format!("/r/{}", link.token);
+    Ok((StatusCode::CREATED, Json(LinkView { link, short_path })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SurveyRequest {
+    survey: String,
+}
+
+/// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and returns its
+/// first question to text; the lead's replies answer it.
+pub(super) async fn start_survey(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let req: SurveyRequest = body(&headers, &bytes)?;
+    let (run_id, question) =
+        sms::start_survey(&deps, &tenant, &lead_id(&id)?, &req.survey, Utc::now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"run_id": run_id, "first_question": question})),
+    ))
+}

@@ -1,0 +1,552 @@
+//! Texting: Twilio's inbound messages and status callbacks, messages logged through the API,
+//! consent, tracked links and surveys. Each puts events in the lead's SMS log (each event id
+//! once), folds the log into the lead's engagement, and queues a re-score naming the event.
+//! A replayed request adds nothing and gets the same answer.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::Deps;
+use crate::domain::{
+    ConsentAction, ConsentChange, ConsentDraft, Lead, LeadId, LinkDraft, NewLead, PhoneNumber,
+    ScoreCause, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId, TenantSettings,
+    TrackedLink,
+};
+use crate::error::{Error, Result};
+use crate::ports::Job;
+use crate::sms::twilio::{Inbound, StatusCallback};
+use crate::sms::{self, intent};
+
+/// A tenant's Twilio credentials (`PUT /settings/twilio`), kept apart from its settings so that
+/// reading settings never shows the token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioAccount {
+    /// The auth token that signs the account's webhooks.
+    pub auth_token: String,
+    /// When set, webhooks from any other account are refused.
+    #[serde(default)]
+    pub account_sid: Option<String>,
+}
+
+impl TwilioAccount {
+    fn key(tenant: &TenantId) -> String {
+        format!("secrets/{tenant}/twilio.json")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let t = self.auth_token.trim();
+        if t.len() < 16 || t.len() > 128 || t.chars().any(char::is_whitespace) {
+            return Err(Error::validation(
+                "auth_token: the account's auth token (Twilio console, Account Info), 16 to 128 characters",
+            ));
+        }
+        if let Some(sid) = &self.account_sid
+            && !(sid.starts_with("AC")
+                && sid.len() == 34
+                && sid.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(Error::validation(format!(
+                "account_sid: `{sid}` is not an account SID (AC and 32 characters)"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn save(&self, deps: &Deps, tenant: &TenantId) -> Result<()> {
+        self.validate()?;
+        deps.blobs
+            .put(&Self::key(tenant), &serde_json::to_vec(self)?)
+            .await
+    }
+
+    /// The tenant's account, or the deployment's token (`TWILIO_AUTH_TOKEN`) when it has saved
+    /// none; `None` when neither exists.
+    pub async fn load(deps: &Deps, tenant: &TenantId) -> Result<Option<Self>> {
+        match deps.blobs.get(&Self::key(tenant)).await {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+                Error::internal(format!("{} is damaged", Self::key(tenant)), e)
+            })?)),
+            Err(Error::NotFound(_)) => {
+                Ok(deps
+                    .config
+                    .twilio_auth_token
+                    .clone()
+                    .map(|auth_token| Self {
+                        auth_token,
+                        account_sid: None,
+                    }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The tenant's lead for the other party of a text, created (source `sms`) if the number is new.
+async fn lead_for_number(deps: &Deps, tenant: &TenantId, raw: &str) -> Result<Lead> {
+    let phone = PhoneNumber::parse_with_region(raw, Some(&deps.config.default_region))
+        .map_err(|e| e.context("From/To"))?;
+    let details = NewLead {
+        phone_number: phone.to_string(),
+        source: Some("sms".to_owned()),
+        ..NewLead::default()
+    };
+    super::lead_for(deps, tenant, &phone, &details).await
+}
+
+fn event(lead: &Lead, event_id: String, at: DateTime<Utc>, kind: SmsEventKind) -> SmsEvent {
+    SmsEvent {
+        tenant_id: lead.tenant_id.clone(),
+        lead_id: lead.lead_id.clone(),
+        event_id,
+        at,
+        kind,
+    }
+}
+
+/// An inbound text: logged once by its `MessageSid`, with its consent keyword and intents.
+/// Returns the text to send back (a survey's next question), if any.
+pub async fn receive(
+    deps: &Deps,
+    tenant: &TenantId,
+    msg: Inbound,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let lead = lead_for_number(deps, tenant, &msg.from).await?;
+    let (keyword, intents) = intent::analyze(&msg.body);
+    let message_event = format!("msg:{}", msg.sid);
+    let stop_in_words = intents.iter().any(|i| i.intent == "stop");
+    let consent = match (keyword, stop_in_words) {
+        (Some((action, word)), _) => Some(ConsentChange {
+            action,
+            via: "keyword".to_owned(),
+            message_sid: Some(msg.sid.clone()),
+            evidence: word.to_owned(),
+            by: None,
+        }),
+        // "Please stop texting me" revokes consent as surely as STOP does.
+        (None, true) => Some(ConsentChange {
+            action: ConsentAction::OptOut,
+            via: "reply".to_owned(),
+            message_sid: Some(msg.sid.clone()),
+            evidence: msg.body.clone(),
+            by: None,
+        }),
+        (None, false) => None,
+    };
+    let fresh = deps
+        .sms
+        .append_sms_event(&event(
+            &lead,
+            message_event.clone(),
+            now,
+            SmsEventKind::Message(SmsMessage {
+                sid: msg.sid.clone(),
+                direction: SmsDirection::Inbound,
+                body: msg.body.clone(),
+                media: msg.media.clone(),
+                status: None,
+                intents,
+                keyword: keyword.map(|(_, k)| k.to_owned()),
+                source: "twilio".to_owned(),
+            }),
+        ))
+        .await?;
+    if !fresh {
+        info!(tenant = %tenant, sid = %msg.sid, "a replayed message: already logged");
+    }
+    // The rest is idempotent, so a replay finishes what a crash interrupted.
+    let at = stored_time(deps, &lead, &message_event)
+        .await?
+        .unwrap_or(now);
+    if let Some(change) = consent {
+        deps.sms
+            .append_sms_event(&event(
+                &lead,
+                format!("consent:{}", msg.sid),
+                at,
+                SmsEventKind::Consent(change),
+            ))
+            .await?;
+    }
+    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let events = deps.sms.sms_events(tenant, &lead.lead_id).await?;
+    let progress = sms::survey_progress(&events, &settings.surveys);
+    let opted_out = sms::engagement(&events).opted_out;
+    let mut reply = progress.replies.get(&msg.sid).cloned();
+    // A survey's trigger word starts it, unless one is under way or the lead opted out.
+    if progress.open.is_none() && !opted_out && reply.is_none() {
+        let word = intent::keyword_form(&msg.body);
+        if let Some(survey) = settings.surveys.iter().find(|s| {
+            s.trigger
+                .as_deref()
+                .is_some_and(|t| intent::keyword_form(t) == word)
+        }) {
+            deps.sms
+                .append_sms_event(&event(
+                    &lead,
+                    format!("survey:{}", msg.sid),
+                    at,
+                    SmsEventKind::SurveyStarted {
+                        survey_id: survey.id.clone(),
+                        run_id: msg.sid.clone(),
+                    },
+                ))
+                .await?;
+            reply = Some(survey.questions[0].text.clone());
+        }
+    }
+    settle(deps, &lead.lead_id, tenant, &message_event, &settings).await?;
+    Ok(if opted_out { None } else { reply })
+}
+
+/// When the log has the event, the time it was first logged (a replay keeps the original).
+async fn stored_time(deps: &Deps, lead: &Lead, event_id: &str) -> Result<Option<DateTime<Utc>>> {
+    Ok(deps
+        .sms
+        .sms_events(&lead.tenant_id, &lead.lead_id)
+        .await?
+        .into_iter()
+        .find(|e| e.event_id == event_id)
+        .map(|e| e.at))
+}
+
+/// A delivery status of an outbound text. A message not seen before (sent from Twilio's console,
+/// a CRM, a campaign tool) is logged from its first callback, so replies can be timed against it.
+pub async fn delivery_status(
+    deps: &Deps,
+    tenant: &TenantId,
+    cb: StatusCallback,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let lead = lead_for_number(deps, tenant, &cb.to).await?;
+    deps.sms
+        .append_sms_event(&event(
+            &lead,
+            format!("msg:{}", cb.sid),
+            now,
+            SmsEventKind::Message(SmsMessage {
+                sid: cb.sid.clone(),
+                direction: SmsDirection::Outbound,
+                body: cb.body.clone().unwrap_or_default(),
+                media: Vec::new(),
+                status: Some(cb.status.clone()),
+                intents: Vec::new(),
+                keyword: None,
+                source: "twilio".to_owned(),
+            }),
+        ))
+        .await?;
+    let status_event = format!("status:{}:{}", cb.sid, cb.status);
+    deps.sms
+        .append_sms_event(&event(
+            &lead,
+            status_event.clone(),
+            now,
+            SmsEventKind::Status {
+                sid: cb.sid,
+                status: cb.status,
+                error_code: cb.error_code,
+            },
+        ))
+        .await?;
+    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    settle(deps, &lead.lead_id, tenant, &status_event, &settings).await?;
+    Ok(())
+}
+
+/// A text the tenant sent some other way (`POST /leads/{id}/messages`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundDraft {
+    pub body: String,
+    /// When it was sent, if not now; not in the future.
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The sender's id for the message (a Twilio `MessageSid`, a CRM's id): logging it twice
+    /// logs it once.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+pub async fn log_outbound(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    draft: OutboundDraft,
+    now: DateTime<Utc>,
+) -> Result<SmsEvent> {
+    let lead = existing_lead(deps, tenant, lead_id).await?;
+    if draft.body.chars().count() > 1600 {
+        return Err(Error::validation(
+            "body: longer than 1,600 characters, more than a text can carry",
+        ));
+    }
+    let at = not_future("sent_at", draft.sent_at, now)?;
+    let sid = match draft.id {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id
+        }
+        Some(id) => {
+            return Err(Error::validation(format!(
+                "id: `{id}` must be 1-64 letters, digits, - or _"
+            )));
+        }
+        None => format!("api-{}", uuid::Uuid::now_v7().simple()),
+    };
+    let ev = event(
+        &lead,
+        format!("msg:{sid}"),
+        at,
+        SmsEventKind::Message(SmsMessage {
+            sid,
+            direction: SmsDirection::Outbound,
+            body: draft.body,
+            media: Vec::new(),
+            status: Some("sent".to_owned()),
+            intents: Vec::new(),
+            keyword: None,
+            source: "api".to_owned(),
+        }),
+    );
+    if deps.sms.append_sms_event(&ev).await? {
+        let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+        settle(deps, lead_id, tenant, &ev.event_id, &settings).await?;
+    }
+    Ok(ev)
+}
+
+fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let at = at.unwrap_or(now);
+    if at > now + chrono::Duration::minutes(5) {
+        return Err(Error::validation(format!("{field}: {at} is in the future")));
+    }
+    Ok(at)
+}
+
+async fn existing_lead(deps: &Deps, tenant: &TenantId, id: &LeadId) -> Result<Lead> {
+    deps.leads
+        .get_lead(tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("lead {id}")))
+}
+
+/// Consent recorded by the tenant (`POST /leads/{id}/consent`). `request_id` (the client's
+/// `Idempotency-Key`) makes a retried request count once.
+pub async fn record_consent(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    draft: &ConsentDraft,
+    request_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SmsEvent> {
+    let lead = existing_lead(deps, tenant, lead_id).await?;
+    let (change, at) = draft.validate(now)?;
+    let id = match request_id {
+        Some(k) if !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_owned()
+        }
+        Some(_) => {
+            return Err(Error::validation(
+                "Idempotency-Key: 1-100 visible ASCII characters",
+            ));
+        }
+        None => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let ev = event(
+        &lead,
+        format!("consent:api:{id}"),
+        at,
+        SmsEventKind::Consent(change),
+    );
+    if deps.sms.append_sms_event(&ev).await? {
+        let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+        settle(deps, lead_id, tenant, &ev.event_id, &settings).await?;
+    }
+    Ok(ev)
+}
+
+/// The consent ledger: every consent change, oldest first.
+pub fn consent_ledger(events: &[SmsEvent]) -> Vec<&SmsEvent> {
+    sms::ordered(events)
+        .into_iter()
+        .filter(|e| matches!(e.kind, SmsEventKind::Consent(_)))
+        .collect()
+}
+
+/// A tracked link for a lead (`POST /leads/{id}/links`).
+pub async fn create_link(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    draft: &LinkDraft,
+    now: DateTime<Utc>,
+) -> Result<TrackedLink> {
+    let lead = existing_lead(deps, tenant, lead_id).await?;
+    let url = draft.target()?;
+    for _ in 0..3 {
+        let link = TrackedLink {
+            token: TrackedLink::new_token(),
+            tenant_id: lead.tenant_id.clone(),
+            lead_id: lead.lead_id.clone(),
+            url: url.clone(),
+            label: draft.label.as_ref().map(|l| l.trim().to_owned()),
+            created_at: now,
+        };
+        match deps.sms.insert_link(&link).await {
+            Ok(()) => return Ok(link),
+            // 71 random bits: a clash is all but impossible, and a new token settles it.
+            Err(Error::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::internal(
+        "no free link token after three tries",
+        std::fmt::Error,
+    ))
+}
+
+/// Clicks of one link within this long count once (a double tap, a link preview fetching it).
+pub const CLICK_WINDOW_SECS: i64 = 10 * 60;
+
+/// A click on a tracked link (`GET /r/{token}`): where to send the browser, or `None` for a
+/// token that is not a link. The click counts once per link per window.
+pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+    if !TrackedLink::plausible_token(token) {
+        return Ok(None);
+    }
+    let Some(link) = deps.sms.get_link(token).await? else {
+        return Ok(None);
+    };
+    let tenant = &link.tenant_id;
+    let events = deps.sms.sms_events(tenant, &link.lead_id).await?;
+    let recent = events.iter().any(|e| {
+        matches!(&e.kind, SmsEventKind::Click { token: t, .. } if *t == link.token)
+            && (now - e.at).num_seconds().abs() < CLICK_WINDOW_SECS
+    });
+    if !recent {
+        let ev = SmsEvent {
+            tenant_id: tenant.clone(),
+            lead_id: link.lead_id.clone(),
+            event_id: format!(
+                "click:{}:{}",
+                link.token,
+                now.timestamp() / CLICK_WINDOW_SECS
+            ),
+            at: now,
+            kind: SmsEventKind::Click {
+                token: link.token.clone(),
+                url: link.url.clone(),
+                label: link.label.clone(),
+            },
+        };
+        if deps.sms.append_sms_event(&ev).await? {
+            let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+            settle(deps, &link.lead_id, tenant, &ev.event_id, &settings).await?;
+        }
+    }
+    Ok(Some(link.url))
+}
+
+/// Put a survey to a lead (`POST /leads/{id}/surveys`): returns the first question, for the
+/// tenant to text; the lead's replies answer it.
+pub async fn start_survey(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    survey_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, String)> {
+    let lead = existing_lead(deps, tenant, lead_id).await?;
+    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let survey = settings
+        .surveys
+        .iter()
+        .find(|s| s.id == survey_id)
+        .ok_or_else(|| {
+            Error::not_found(format!("survey `{survey_id}` (define it in /settings)"))
+        })?;
+    let events = deps.sms.sms_events(tenant, lead_id).await?;
+    if sms::engagement(&events).opted_out {
+        return Err(Error::conflict(format!(
+            "lead {lead_id} opted out of texts; it may not be surveyed by text"
+        )));
+    }
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let ev = event(
+        &lead,
+        format!("survey:api:{run_id}"),
+        now,
+        SmsEventKind::SurveyStarted {
+            survey_id: survey.id.clone(),
+            run_id: run_id.clone(),
+        },
+    );
+    deps.sms.append_sms_event(&ev).await?;
+    Ok((run_id, survey.questions[0].text.clone()))
+}
+
+/// Bring the lead up to date with its log: record surveys just completed, fold the log into
+/// the lead's engagement, and queue a re-score for `cause`. The log is read after the lead in
+/// each attempt, so that of two concurrent writers the one that stores last has seen both
+/// events.
+async fn settle(
+    deps: &Deps,
+    lead_id: &LeadId,
+    tenant: &TenantId,
+    cause: &str,
+    settings: &TenantSettings,
+) -> Result<()> {
+    let events = deps.sms.sms_events(tenant, lead_id).await?;
+    for run in sms::survey_progress(&events, &settings.surveys).unrecorded {
+        let at = run.answers.last().map_or_else(Utc::now, |a| a.at);
+        deps.sms
+            .append_sms_event(&SmsEvent {
+                tenant_id: tenant.clone(),
+                lead_id: lead_id.clone(),
+                event_id: format!("survey-done:{}", run.run_id),
+                at,
+                kind: SmsEventKind::SurveyCompleted {
+                    survey_id: run.survey.id.clone(),
+                    run_id: run.run_id.clone(),
+                    answers: run.answers.clone(),
+                },
+            })
+            .await?;
+    }
+    let mut attempts = 0;
+    loop {
+        let Some(mut lead) = deps.leads.get_lead(tenant, lead_id).await? else {
+            return Err(Error::not_found(format!("lead {lead_id}")));
+        };
+        let events = deps.sms.sms_events(tenant, lead_id).await?;
+        let engagement = Some(sms::engagement(&events));
+        if lead.sms == engagement {
+            break;
+        }
+        lead.sms = engagement;
+        lead.updated_at = Utc::now();
+        match deps.leads.update_lead(&lead).await {
+            Ok(_) => break,
+            Err(Error::Concurrent(_)) if attempts < 5 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    deps.queue
+        .send(&Job::Score {
+            tenant_id: tenant.clone(),
+            lead_id: lead_id.clone(),
+            cause: ScoreCause::Sms {
+                event_id: cause.to_owned(),
+            },
+        })
+        .await
+}
