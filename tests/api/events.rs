@@ -53,3 +53,37 @@ fn api_request_is_a_get_of_leads_with_a_tenant_claim() {
     let claims = &e.request_context.authorizer.unwrap().jwt.unwrap().claims;
     assert_eq!(claims.get("tenant_id").map(String::as_str), Some("default"));
 }
+
+#[test]
+fn the_twilio_webhook_is_signed_for_its_url_and_body() {
+    use base64::Engine;
+    use shared::sms::twilio::{self, Algorithm, Body, Inbound};
+    let e: ApiGatewayV2httpRequest =
+        serde_json::from_slice(&event("apigw-twilio-sms.json")).unwrap();
+    assert!(
+        e.request_context.authorizer.is_none(),
+        "Twilio sends no token"
+    );
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(e.body.as_deref().unwrap())
+        .unwrap();
+    let params = twilio::parse_form(&body);
+    let url = format!(
+        "https://{}{}",
+        e.headers["host"].to_str().unwrap(),
+        e.raw_path.as_deref().unwrap()
+    );
+    let signature = e.headers["x-twilio-signature"].to_str().unwrap();
+    let token = "0123456789abcdef0123456789abcdef";
+    assert!(twilio::verify(
+        Algorithm::HmacSha1,
+        token,
+        &url,
+        Body::Form(&params),
+        signature
+    ));
+    assert_eq!(
+        Inbound::from_params(&params).unwrap().body,
+        "Yes! Please call me tomorrow at 3pm"
+    );
+}

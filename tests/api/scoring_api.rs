@@ -124,7 +124,10 @@ async fn tier_thresholds_are_the_tenants_own() {
     assert!((6..100).contains(&base), "{lead:#}");
 
     let (_, settings) = app.get("/settings").await;
-    assert_eq!(settings, json!({"tiers": {"hot": 70, "warm": 40}, "surveys": []}));
+    assert_eq!(
+        settings,
+        json!({"tiers": {"hot": 70, "warm": 40}, "surveys": []})
+    );
     for body in [
         r#"{"tiers": {"hot": 40, "warm": 40}}"#,
         r#"{"tiers": {"hot": 101, "warm": 40}}"#,

@@ -17,7 +17,7 @@ use crate::emulator::{BUCKET, Cloud, workspace};
 
 const RUN_FOR: Duration = Duration::from_secs(60);
 
-fn sample(name: &str) -> Value {
+pub fn sample(name: &str) -> Value {
     let text = std::fs::read_to_string(workspace().join("events").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
@@ -265,6 +265,19 @@ pub async fn api_with(
         .await
         .unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Hand an API Gateway event to the API function's router, as it is: the status, the
+/// headers and the body as text.
+pub async fn api_event(cloud: &Cloud, event: &Value) -> (u16, axum::http::HeaderMap, String) {
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
+    let response = lambda::api(&cloud.app).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
 /// The stored call, which must exist.

@@ -10,3 +10,4 @@ mod infra;
 #[path = "../common/logs.rs"]
 mod logs;
 mod store;
+mod texts;

@@ -1,0 +1,179 @@
+//! Texting on AWS: Twilio's webhook through API Gateway to the API function, the SMS log in
+//! DynamoDB, and the score function re-scoring the lead from the score queue.
+
+use base64::Engine;
+use serde_json::{Value, json};
+use shared::domain::{PhoneNumber, TenantId};
+use shared::sms::twilio::{self, Algorithm};
+
+use crate::emulator::Cloud;
+use crate::feed;
+
+/// The token `events/apigw-twilio-sms.json` is signed with.
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+/// The sender in the captured webhook.
+const LEAD: &str = "+19253920364";
+
+/// The sample webhook event with another message id and text, signed for its URL.
+fn webhook(sid: &str, text: &str) -> Value {
+    let mut event = feed::sample("apigw-twilio-sms.json");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64.decode(event["body"].as_str().unwrap()).unwrap();
+    let params: Vec<(String, String)> = twilio::parse_form(&body)
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "MessageSid" | "SmsSid" | "SmsMessageSid" => (k, sid.to_owned()),
+            "Body" => (k, text.to_owned()),
+            _ => (k, v),
+        })
+        .collect();
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &params {
+        form.append_pair(k, v);
+    }
+    event["body"] = b64.encode(form.finish()).into();
+    let url = format!("https://{HOST}/twilio/acme/sms");
+    event["headers"]["x-twilio-signature"] =
+        twilio::signature(Algorithm::HmacSha1, TOKEN, &url, &params).into();
+    event
+}
+
+async fn lead(cloud: &Cloud) -> shared::domain::Lead {
+    cloud
+        .app
+        .deps
+        .leads
+        .find_lead_by_phone(
+            &TenantId::parse("acme").unwrap(),
+            &PhoneNumber::parse(LEAD).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("the texter is a lead")
+}
+
+#[tokio::test]
+async fn a_signed_reply_through_api_gateway_rescores_its_lead_once() {
+    let cloud = Cloud::start().await;
+    let (status, body) = feed::api_with(
+        &cloud,
+        "PUT",
+        "/settings/twilio",
+        Some("acme"),
+        Some(json!({"auth_token": TOKEN})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The sample event as API Gateway delivers it (no JWT: Twilio signs instead), twice.
+    let event = feed::sample("apigw-twilio-sms.json");
+    for _ in 0..2 {
+        let (status, headers, twiml) = feed::api_event(&cloud, &event).await;
+        assert_eq!(status, 200, "{twiml}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/xml")
+        );
+        assert!(twiml.ends_with("<Response></Response>"), "{twiml}");
+    }
+    // A forged copy: same signature, another text.
+    let mut forged = event.clone();
+    forged["body"] = webhook("SM1521fa559fb923c1ed64f56cd1bed8ef", "send $1000")["body"].clone();
+    let (status, _, text) = feed::api_event(&cloud, &forged).await;
+    assert_eq!(status, 403, "{text}");
+
+    feed::settle(&cloud, 1).await;
+    let scored = lead(&cloud).await;
+    assert_eq!(scored.source.as_deref(), Some("sms"));
+    let sms = scored.sms.as_ref().unwrap();
+    assert_eq!(sms.replies, 1, "the replay counted once");
+    assert_eq!(
+        sms.last_reply.as_deref(),
+        Some("Yes! Please call me tomorrow at 3pm")
+    );
+    let call_me = scored
+        .factors
+        .iter()
+        .find(|f| f.rule_id.as_str() == "default-sms-call-me")
+        .expect("scored on the reply");
+    assert!(call_me.points > 20.0, "{call_me:?}");
+    let score = scored.lead_score.unwrap();
+    let events = cloud
+        .app
+        .deps
+        .sms
+        .sms_events(&scored.tenant_id, &scored.lead_id)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+
+    // STOP: opted out, SMS points gone, the lead and its log kept.
+    let (status, _, _) = feed::api_event(&cloud, &webhook("SM2", "STOP")).await;
+    assert_eq!(status, 200);
+    feed::settle(&cloud, 1).await;
+    let stopped = lead(&cloud).await;
+    assert!(stopped.sms.as_ref().unwrap().opted_out);
+    assert!(
+        stopped.lead_score.unwrap() < score,
+        "{score} -> {:?}",
+        stopped.lead_score
+    );
+    let (status, consent) = feed::api(
+        &cloud,
+        "GET",
+        &format!("/leads/{}/consent", stopped.lead_id),
+        Some("acme"),
+    )
+    .await;
+    assert_eq!(status, 200, "{consent}");
+    assert_eq!(consent["ledger"][0]["action"], "opt_out");
+    assert_eq!(consent["ledger"][0]["message_sid"], "SM2");
+}
+
+#[tokio::test]
+async fn a_tracked_link_redirects_through_api_gateway_and_counts_its_click() {
+    let cloud = Cloud::start().await;
+    feed::api_with(
+        &cloud,
+        "PUT",
+        "/settings/twilio",
+        Some("acme"),
+        Some(json!({"auth_token": TOKEN})),
+    )
+    .await;
+    feed::api_event(&cloud, &webhook("SM1", "How much is it?")).await;
+    let id = lead(&cloud).await.lead_id;
+    let (status, link) = feed::api_with(
+        &cloud,
+        "POST",
+        &format!("/leads/{id}/links"),
+        Some("acme"),
+        Some(json!({"url": "https://acme.test/pricing"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{link}");
+    let mut click = feed::sample("apigw-get-leads.json");
+    let path = link["short_path"].as_str().unwrap();
+    click["rawPath"] = path.into();
+    click["rawQueryString"] = "".into();
+    click["requestContext"]["http"]["path"] = path.into();
+    click["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, headers, _) = feed::api_event(&cloud, &click).await;
+    assert_eq!(status, 302);
+    assert_eq!(headers["location"], "https://acme.test/pricing");
+    feed::settle(&cloud, 1).await;
+    let clicked = lead(&cloud).await;
+    assert_eq!(clicked.sms.unwrap().pricing_clicks, 1);
+    assert!(
+        clicked
+            .factors
+            .iter()
+            .any(|f| f.rule_id.as_str() == "default-sms-pricing-click")
+    );
+}
