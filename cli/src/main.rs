@@ -463,8 +463,12 @@ async fn demo(app: &LocalApp) -> Result<()> {
         })
         .await?;
     bar.finish_and_clear();
+    let texts = demo_texts(app).await?;
     let scored = drain(app).await?;
     emit(&format!("{}\n", tally.summary(scored)))?;
+    emit(&format!(
+        "{texts} SMS conversations (replies, a pricing-link click, STOP) went through the Twilio handlers\n"
+    ))?;
     print_problems(app, &tally).await?;
     let page = app
         .deps
@@ -483,6 +487,97 @@ async fn demo(app: &LocalApp) -> Result<()> {
         app.data_dir.display()
     ))?;
     Ok(())
+}
+
+/// A text in the bundled conversations (`samples/sms/conversations.json`).
+#[derive(serde::Deserialize)]
+struct DemoText {
+    minutes_ago: i64,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    link: Option<shared::domain::LinkDraft>,
+    #[serde(default)]
+    click: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct DemoConversation {
+    lead: String,
+    messages: Vec<DemoText>,
+}
+
+/// Play the bundled SMS conversations through the same handlers Twilio's webhooks reach, as
+/// if they happened in the last few hours. A conversation already in the data folder is left.
+async fn demo_texts(app: &LocalApp) -> Result<usize> {
+    use shared::handlers::sms;
+    use shared::sms::twilio::{Inbound, StatusCallback};
+    let deps = &app.deps;
+    let tenant = &deps.config.tenant;
+    let conversations: Vec<DemoConversation> =
+        serde_json::from_str(include_str!("../../samples/sms/conversations.json"))?;
+    let now = chrono::Utc::now();
+    let mut played = 0;
+    for (c, conversation) in conversations.iter().enumerate() {
+        let phone = shared::domain::PhoneNumber::parse(&conversation.lead)?;
+        let first_sid = format!("SMdemo{c:02}00");
+        if let Some(lead) = deps.leads.find_lead_by_phone(tenant, &phone).await?
+            && deps
+                .sms
+                .sms_events(tenant, &lead.lead_id)
+                .await?
+                .iter()
+                .any(|e| e.event_id == format!("msg:{first_sid}"))
+        {
+            continue;
+        }
+        let mut link = None;
+        for (i, m) in conversation.messages.iter().enumerate() {
+            let at = now - chrono::Duration::minutes(m.minutes_ago);
+            let sid = format!("SMdemo{c:02}{i:02}");
+            if m.click {
+                let token: &String = link.as_ref().context("a click before any link")?;
+                sms::click(deps, token, at).await?;
+                continue;
+            }
+            if m.direction.as_deref() == Some("inbound") {
+                let text = Inbound {
+                    sid,
+                    account_sid: None,
+                    from: conversation.lead.clone(),
+                    to: Some("+14155550100".to_owned()),
+                    body: m.body.clone(),
+                    media: Vec::new(),
+                };
+                sms::receive(deps, tenant, text, at).await?;
+                continue;
+            }
+            let mut body = m.body.clone();
+            if let Some(draft) = &m.link {
+                let lead = deps
+                    .leads
+                    .find_lead_by_phone(tenant, &phone)
+                    .await?
+                    .context("a link for a lead that has not texted")?;
+                let made = sms::create_link(deps, tenant, &lead.lead_id, draft, at).await?;
+                body = format!("{body} http://127.0.0.1:8080/r/{}", made.token);
+                link = Some(made.token);
+            }
+            let sent = StatusCallback {
+                sid,
+                account_sid: None,
+                status: "delivered".to_owned(),
+                to: conversation.lead.clone(),
+                error_code: None,
+                body: Some(body),
+            };
+            sms::delivery_status(deps, tenant, sent, at).await?;
+        }
+        played += 1;
+    }
+    Ok(played)
 }
 
 /// Run queued analysis and scoring to the end, with a spinner.

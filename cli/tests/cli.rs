@@ -46,8 +46,19 @@ fn demo_ranks_the_samples_and_a_second_run_changes_nothing() {
     );
     let out = stdout(&first);
     assert!(out.contains("42 new calls"), "{out}");
+    assert!(out.contains("5 SMS conversations"), "{out}");
     let rows = rows(&out);
-    assert_eq!(rows.len(), 23, "{out}");
+    // 23 callers, and one lead who only texted.
+    assert_eq!(rows.len(), 24, "{out}");
+    let row = |phone: &str| rows.iter().find(|r| r.contains(phone)).unwrap().to_owned();
+    // Texted STOP: marked, kept.
+    assert!(row("+17025550156").contains(" STOP "), "{out}");
+    // Opened the pricing link and asked by text for a call: hot, with that reason first.
+    let robert = row("+16175550125");
+    assert!(
+        robert.contains(" hot ") && robert.contains("Asked by text for a call"),
+        "{robert}"
+    );
     assert!(
         rows[0].contains(" hot "),
         "the top lead is hot: {}",
@@ -59,7 +70,9 @@ fn demo_ranks_the_samples_and_a_second_run_changes_nothing() {
     let second = leadscore(dir.path(), &["demo"]);
     let again = stdout(&second);
     assert!(
-        again.contains("0 new calls") && again.contains("42 already ingested"),
+        again.contains("0 new calls")
+            && again.contains("42 already ingested")
+            && again.contains("0 SMS conversations"),
         "{again}"
     );
     assert_eq!(rows, self::rows(&again), "the ranking is the same");
