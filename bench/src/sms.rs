@@ -100,14 +100,19 @@ async fn main() {
             if history.iter().any(|h| h.cause.key() == cause) {
                 break;
             }
-            assert!(sent.elapsed() < Duration::from_secs(30), "no re-score for {sid}");
+            assert!(
+                sent.elapsed() < Duration::from_secs(30),
+                "no re-score for {sid}"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         rescored_ms.push(sent.elapsed().as_secs_f64() * 1e3);
     }
     let total = started.elapsed().as_secs_f64();
     let n = answer_ms.len();
-    println!("{n} signed webhooks from {leads} leads, one at a time, each waited on until re-scored");
+    println!(
+        "{n} signed webhooks from {leads} leads, one at a time, each waited on until re-scored"
+    );
     println!(
         "  webhook answered (TwiML):   p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms",
         percentile(&mut answer_ms, 0.5),

@@ -92,8 +92,10 @@ impl Worker {
                 Ok(false) => {}
                 Err(e) => warn!(error = %e.report(), "the worker could not reach the queue"),
             }
+            // Polling still finds jobs queued by another process and retries coming due.
             tokio::select! {
                 _ = tokio::time::sleep(self.idle_poll) => {}
+                _ = self.store.job_queued() => {}
                 _ = stop.changed() => {}
             }
         }

@@ -127,6 +127,8 @@ pub struct QueueCounts {
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Wakes this process's worker when a job is queued, so it need not wait for its next poll.
+    queued: Arc<tokio::sync::Notify>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -173,6 +175,7 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            queued: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -192,6 +195,11 @@ impl SqliteStore {
     }
 
     // ---- the local queue's consumer side (Lambda gets these from SQS) ----
+
+    /// Resolves when a job is queued through this store (or one was since the last call).
+    pub async fn job_queued(&self) {
+        self.queued.notified().await;
+    }
 
     /// Take the next job that is ready, or whose holder's lease ran out (its worker died).
     pub async fn claim(&self, lease: Duration) -> Result<Option<ClaimedJob>> {
@@ -812,7 +820,9 @@ impl Queue for SqliteStore {
             )?;
             Ok(())
         })
-        .await
+        .await?;
+        self.queued.notify_one();
+        Ok(())
     }
 }
 
