@@ -98,11 +98,14 @@ pub(super) async fn twilio_webhook(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
     let url = requested_url(&deps, &headers, &uri);
-    let form;
+    let form = if json {
+        Vec::new()
+    } else {
+        twilio::parse_form(&bytes)
+    };
     let signed = if json {
         twilio::Body::Json(&bytes)
     } else {
-        form = twilio::parse_form(&bytes);
         twilio::Body::Form(&form)
     };
     if !twilio::verify(algorithm, &account.auth_token, &url, signed, signature) {
@@ -111,10 +114,11 @@ pub(super) async fn twilio_webhook(
             "X-Twilio-Signature does not match this request to {url} under the tenant's auth token"
         )));
     }
+    // Read only once the signature holds: a forged body is refused, not parsed.
     let params = if json {
         twilio::parse_json(&bytes)?
     } else {
-        twilio::parse_form(&bytes)
+        form
     };
     let from_account = params
         .iter()
