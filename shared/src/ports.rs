@@ -144,6 +144,12 @@ pub enum Job {
         lead_id: LeadId,
         cause: ScoreCause,
     },
+    /// Transcribe a call's recording with a speech engine that runs here (local mode).
+    Transcribe {
+        tenant_id: TenantId,
+        call_id: CallId,
+        media_key: String,
+    },
 }
 
 impl Job {
@@ -175,12 +181,17 @@ impl Job {
                 lead_id,
                 cause,
             } => format!("score/{tenant_id}/{lead_id}/{}", cause.key()),
+            Job::Transcribe {
+                tenant_id, call_id, ..
+            } => format!("transcribe/{tenant_id}/{call_id}"),
         }
     }
 
     pub fn tenant(&self) -> &TenantId {
         match self {
-            Job::Analyze { tenant_id, .. } | Job::Score { tenant_id, .. } => tenant_id,
+            Job::Analyze { tenant_id, .. }
+            | Job::Score { tenant_id, .. }
+            | Job::Transcribe { tenant_id, .. } => tenant_id,
         }
     }
 }
@@ -202,12 +213,38 @@ pub trait Queue: Send + Sync {
 pub enum TranscriptionStart {
     /// Transcription is running; its result arrives through the `transcribed` handler.
     Started { job_name: String },
+    /// The engine runs in this process: queue a `Job::Transcribe`, whose worker calls
+    /// [`Transcriber::transcribe`].
+    RunHere,
     /// No engine can transcribe this here; the call waits for a transcript. The reason says
     /// what to do.
     Unavailable { reason: String },
 }
 
+/// What a speech engine that runs here heard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    /// Segments with start and end seconds, text and confidence; by channel for stereo.
+    pub transcript: crate::domain::Transcript,
+    /// Seconds of audio, from the audio itself.
+    pub duration: f64,
+    /// Seconds the engine computed for it (real-time factor = this / `duration`).
+    pub compute_seconds: f64,
+    /// The engine process's peak resident memory, where it reports one.
+    pub peak_rss_mib: Option<f64>,
+}
+
 #[async_trait]
 pub trait Transcriber: Send + Sync {
     async fn start(&self, call: &Call, media_key: &str) -> Result<TranscriptionStart>;
+
+    /// Transcribe a recording now (engines that answer `RunHere`). `Validation` when the audio
+    /// cannot be transcribed (the reason goes on the call); other errors may pass on a retry.
+    async fn transcribe(&self, audio: &[u8], extension: &str) -> Result<Speech> {
+        let _ = (audio, extension);
+        Err(crate::error::Error::internal(
+            "this speech engine does not transcribe in process",
+            std::fmt::Error,
+        ))
+    }
 }

@@ -11,4 +11,5 @@ mod pipeline;
 mod privacy;
 mod recovery;
 mod scoring_api;
+mod speech;
 mod texts;

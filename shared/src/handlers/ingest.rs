@@ -326,6 +326,36 @@ async fn create_call(
     }
 }
 
+/// Set a call's status for how its speech engine answered. Where the engine runs here, the
+/// job to queue once the call is stored (queued earlier, a worker could finish it first and
+/// have its result overwritten).
+fn begin_transcription(call: &mut Call, key: &str, start: TranscriptionStart) -> Option<Job> {
+    match start {
+        TranscriptionStart::Started { job_name } => {
+            call.set_status(
+                CallStatus::Transcribing,
+                Some(format!("transcription job {job_name} is running")),
+            );
+            None
+        }
+        TranscriptionStart::RunHere => {
+            call.set_status(
+                CallStatus::Transcribing,
+                Some("transcribing with the local speech engine".to_owned()),
+            );
+            Some(Job::Transcribe {
+                tenant_id: call.tenant_id.clone(),
+                call_id: call.call_id.clone(),
+                media_key: key.to_owned(),
+            })
+        }
+        TranscriptionStart::Unavailable { reason } => {
+            call.set_status(CallStatus::AwaitingTranscript, Some(reason));
+            None
+        }
+    }
+}
+
 /// Attach the artifact; returns whether anything changed.
 async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<bool> {
     let digest = artifact.digest();
@@ -333,6 +363,28 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
     match artifact {
         Artifact::Audio { file_name, media } => {
             match &call.recording_sha256 {
+                // Delivered again while it waits for a speech engine: if one is here now
+                // (installed since), start it.
+                Some(d)
+                    if *d == digest
+                        && call.status == CallStatus::AwaitingTranscript
+                        && call.transcript_key.is_none() =>
+                {
+                    let Some(key) = call.recording_key.clone() else {
+                        return Ok(false);
+                    };
+                    match deps.transcriber.start(call, &key).await? {
+                        TranscriptionStart::Unavailable { .. } => return Ok(false),
+                        start => {
+                            let job = begin_transcription(call, &key, start);
+                            *call = deps.calls.update_call(call).await?;
+                            if let Some(job) = job {
+                                deps.queue.send(&job).await?;
+                            }
+                            return Ok(true);
+                        }
+                    }
+                }
                 Some(d) if *d == digest => return Ok(false),
                 Some(_) => {
                     return Err(Error::conflict(format!(
@@ -361,18 +413,15 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
                     call.status,
                     CallStatus::Received | CallStatus::AwaitingTranscript | CallStatus::Failed
                 );
+            let mut job = None;
             if waiting_for_audio {
-                match deps.transcriber.start(call, &key).await? {
-                    TranscriptionStart::Started { job_name } => call.set_status(
-                        CallStatus::Transcribing,
-                        Some(format!("transcription job {job_name} is running")),
-                    ),
-                    TranscriptionStart::Unavailable { reason } => {
-                        call.set_status(CallStatus::AwaitingTranscript, Some(reason))
-                    }
-                }
+                let start = deps.transcriber.start(call, &key).await?;
+                job = begin_transcription(call, &key, start);
             }
             *call = deps.calls.update_call(call).await?;
+            if let Some(job) = job {
+                deps.queue.send(&job).await?;
+            }
             Ok(true)
         }
         Artifact::Transcript {

@@ -28,6 +28,11 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
         } => score::handle(deps, tenant_id, lead_id, cause)
             .await
             .map(|_| ()),
+        Job::Transcribe {
+            tenant_id,
+            call_id,
+            media_key,
+        } => transcribed::run_here(deps, tenant_id, call_id, media_key).await,
     }
 }
 
@@ -42,6 +47,9 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
             ..
         } => (tenant_id, call_id, Stage::Score),
         Job::Score { .. } => return Ok(()),
+        Job::Transcribe {
+            tenant_id, call_id, ..
+        } => (tenant_id, call_id, Stage::Transcribe),
     };
     mark_failed(deps, tenant, call_id, stage, reason).await
 }

@@ -91,6 +91,56 @@ pub async fn handle(
     )))
 }
 
+/// Transcribe a call's recording with the engine that runs here (local mode's `Job::Transcribe`),
+/// then apply the result as any engine's: the duration from the audio where the call has none,
+/// the transcript normalised onto the call, or the reason it could not be transcribed.
+#[instrument(skip_all, fields(tenant = %tenant, call_id = %call_id))]
+pub async fn run_here(
+    deps: &Deps,
+    tenant: &TenantId,
+    call_id: &CallId,
+    media_key: &str,
+) -> Result<()> {
+    let Some(call) = deps.calls.get_call(tenant, call_id).await? else {
+        return Ok(());
+    };
+    if call.transcript_key.is_some() {
+        return Ok(());
+    }
+    let audio = deps.blobs.get(media_key).await?;
+    let extension = media_key.rsplit_once('.').map_or("", |(_, e)| e);
+    let result = match deps.transcriber.transcribe(&audio, extension).await {
+        Ok(speech) if speech.transcript.segments.is_empty() => TranscriptionResult::Failed {
+            reason: format!(
+                "no speech was heard in {:.0} seconds of audio (silence, or not a call)",
+                speech.duration
+            ),
+        },
+        Ok(speech) => {
+            let duration = speech.duration;
+            crate::handlers::modify_call(deps, tenant, call_id, |call| {
+                let unset = call.call_duration.is_none();
+                if unset {
+                    call.call_duration = Some((duration * 10.0).round() / 10.0);
+                }
+                unset
+            })
+            .await?;
+            let key = format!("transcripts/{tenant}/{call_id}/speech.json");
+            deps.blobs
+                .put(&key, &serde_json::to_vec(&speech.transcript)?)
+                .await?;
+            TranscriptionResult::Completed {
+                key,
+                format: TranscriptFormat::Segments,
+            }
+        }
+        Err(Error::Validation(reason)) => TranscriptionResult::Failed { reason },
+        Err(e) => return Err(e),
+    };
+    handle(deps, tenant, call_id, result).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
 pub use worker::Worker;
 
-use crate::adapters::local::{FileBlobStore, NoSpeechEngine, SqliteStore};
+use crate::adapters::local::{FileBlobStore, NoSpeechEngine, SqliteStore, WhisperEngine};
 use crate::{Config, Deps, Result};
 
 /// A data folder opened for use.
@@ -39,7 +39,10 @@ impl LocalApp {
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             queue: Arc::new(store.clone()),
-            transcriber: Arc::new(NoSpeechEngine),
+            transcriber: match WhisperEngine::locate(data_dir) {
+                Some(engine) => Arc::new(engine),
+                None => Arc::new(NoSpeechEngine),
+            },
             config,
         };
         Ok(Self {

@@ -30,7 +30,9 @@ impl SqsQueue {
 
     fn url(&self, job: &Job) -> &str {
         match job {
-            Job::Analyze { .. } => &self.analyze_url,
+            // Amazon Transcribe runs its own jobs; a local engine's job is never sent here, and
+            // would be refused by the analyze function's transcriber if it were.
+            Job::Analyze { .. } | Job::Transcribe { .. } => &self.analyze_url,
             Job::Score { .. } => &self.score_url,
         }
     }

@@ -1,10 +1,13 @@
 //! Local adapters: an embedded SQLite database for leads, calls, rules and the job queue; a
-//! folder of files in place of the bucket; and the statement that no speech engine is here.
+//! folder of files in place of the bucket; and a local speech engine (faster-whisper), or the
+//! statement that none is installed.
 
 mod files;
+pub mod speech;
 mod store;
 mod transcriber;
 
 pub use files::FileBlobStore;
+pub use speech::WhisperEngine;
 pub use store::{ClaimedJob, QueueCounts, SqliteStore};
 pub use transcriber::NoSpeechEngine;

@@ -14,8 +14,8 @@ impl Transcriber for NoSpeechEngine {
     async fn start(&self, call: &Call, _media_key: &str) -> Result<TranscriptionStart> {
         Ok(TranscriptionStart::Unavailable {
             reason: format!(
-                "waiting for a transcript: no speech engine is set up in local mode; drop a transcript named \
-                 `{stem}.vtt`, `{stem}.srt`, `{stem}.txt` or `{stem}.json` (Amazon Transcribe) into the inbox",
+                "{} (`{stem}.vtt`, `{stem}.srt`, `{stem}.txt` or `{stem}.json`)",
+                super::speech::install_hint(),
                 stem = call.source_name
             ),
         })
