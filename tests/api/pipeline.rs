@@ -332,6 +332,13 @@ async fn audio_waits_for_its_transcript_then_goes_on() {
         "the status says what to do: {call}"
     );
     assert!(
+        call["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("run `leadscore speech install`"),
+        "and how to install the engine: {call}"
+    );
+    assert!(
         call["recording_key"]
             .as_str()
             .unwrap()
