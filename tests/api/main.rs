@@ -13,3 +13,5 @@ mod recovery;
 mod scoring_api;
 mod speech;
 mod texts;
+#[path = "../common/venv.rs"]
+mod venv;

@@ -2,9 +2,7 @@
 //! `target/tools/speech` from `tools/speech/requirements.txt` (PyPI), transcribing the sample
 //! recordings in `samples/audio/` (made by `samples/audio/make.sh` with espeak-ng and sox).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -16,40 +14,10 @@ use crate::helpers::{drop_into, lead_by_phone, repo_root, spawn_app};
 const STEREO: &str = "20261120T160000Z_+15305550111_+14155550100_inbound.wav";
 const MONO: &str = "20261121T181500Z_+17205550122_+14155550100_inbound.flac";
 
-/// The engine's virtualenv, installed once (test processes that start together wait on a lock).
+/// The engine's virtualenv, installed once.
 fn engine_venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let root = repo_root();
-        let dir = root.join("target/tools/speech");
-        std::fs::create_dir_all(&dir).unwrap();
-        let lock = File::create(dir.join(".lock")).unwrap();
-        lock.lock().expect("lock target/tools/speech");
-        let venv = dir.join("venv");
-        let stamp = venv.join(".requirements");
-        let requirements = root.join("tools/speech/requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).unwrap();
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-            eprintln!("installing the speech engine into {}", venv.display());
-            let _ = std::fs::remove_dir_all(&venv);
-            let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            for cmd in [
-                Command::new(&python).arg("-m").arg("venv").arg(&venv),
-                Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                    .arg(&requirements),
-            ] {
-                let out = cmd.output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "{cmd:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::fs::write(&stamp, wanted).unwrap();
-        }
-        venv
-    })
+    VENV.get_or_init(|| crate::venv::installed("speech", "tools/speech/requirements.txt"))
 }
 
 /// A data folder whose speech engine is the installed one (as `leadscore speech install` leaves it).

@@ -4,7 +4,6 @@
 //! queues and tables the template declares.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -17,63 +16,12 @@ use aws_sdk_dynamodb::types::{
 use serde_yaml::Value;
 use shared::adapters::aws::{AwsApp, Settings};
 
-/// The workspace root (the folder with `Cargo.lock`), from whichever member's tests include this.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|dir| dir.join("Cargo.lock").is_file())
-        .expect("a workspace root above the package")
-        .to_owned()
-}
+pub use crate::venv::workspace;
 
 /// The tools' `bin` folder, installing them first if `tools/requirements.txt` changed since.
-/// Test processes that start together wait on a file lock for the one that installs.
 pub fn tools_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = workspace();
-        let requirements = root.join("tools/requirements.txt");
-        let dir = root.join("target/tools");
-        std::fs::create_dir_all(&dir).unwrap();
-        let lock = File::create(dir.join(".lock")).unwrap();
-        lock.lock().expect("lock target/tools");
-        let venv = dir.join("venv");
-        let stamp = venv.join(".requirements");
-        let wanted = std::fs::read_to_string(&requirements).expect("tools/requirements.txt");
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-            let log = dir.join("install.log");
-            eprintln!(
-                "installing the test tools into {} (log: {})",
-                venv.display(),
-                log.display()
-            );
-            let _ = std::fs::remove_dir_all(&venv);
-            let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-            run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
-            run_logged(
-                Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                    .arg(&requirements),
-                &log,
-            );
-            std::fs::write(&stamp, wanted).unwrap();
-        }
-        venv.join("bin")
-    })
-}
-
-fn run_logged(cmd: &mut Command, log: &Path) {
-    let out = File::options().create(true).append(true).open(log).unwrap();
-    let status = cmd
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        status.success(),
-        "{cmd:?} failed: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    BIN.get_or_init(|| crate::venv::installed("", "tools/requirements.txt").join("bin"))
 }
 
 /// A moto server (`tools/moto_serial.py`: one request at a time, so that each is atomic as on

@@ -11,3 +11,5 @@ mod infra;
 mod logs;
 mod store;
 mod texts;
+#[path = "../common/venv.rs"]
+mod venv;

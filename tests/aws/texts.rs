@@ -39,6 +39,21 @@ fn webhook(sid: &str, text: &str) -> Value {
     event
 }
 
+/// The emulator, with tenant acme's Twilio auth token saved through the API.
+async fn cloud_with_token() -> Cloud {
+    let cloud = Cloud::start().await;
+    let (status, body) = feed::api_with(
+        &cloud,
+        "PUT",
+        "/settings/twilio",
+        Some("acme"),
+        Some(json!({"auth_token": TOKEN})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    cloud
+}
+
 async fn lead(cloud: &Cloud) -> shared::domain::Lead {
     cloud
         .app
@@ -55,16 +70,7 @@ async fn lead(cloud: &Cloud) -> shared::domain::Lead {
 
 #[tokio::test]
 async fn a_signed_reply_through_api_gateway_rescores_its_lead_once() {
-    let cloud = Cloud::start().await;
-    let (status, body) = feed::api_with(
-        &cloud,
-        "PUT",
-        "/settings/twilio",
-        Some("acme"),
-        Some(json!({"auth_token": TOKEN})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let cloud = cloud_with_token().await;
 
     // The sample event as API Gateway delivers it (no JWT: Twilio signs instead), twice.
     let event = feed::sample("apigw-twilio-sms.json");
@@ -135,15 +141,7 @@ async fn a_signed_reply_through_api_gateway_rescores_its_lead_once() {
 
 #[tokio::test]
 async fn a_tracked_link_redirects_through_api_gateway_and_counts_its_click() {
-    let cloud = Cloud::start().await;
-    feed::api_with(
-        &cloud,
-        "PUT",
-        "/settings/twilio",
-        Some("acme"),
-        Some(json!({"auth_token": TOKEN})),
-    )
-    .await;
+    let cloud = cloud_with_token().await;
     feed::api_event(&cloud, &webhook("SM1", "How much is it?")).await;
     let id = lead(&cloud).await.lead_id;
     let (status, link) = feed::api_with(

@@ -6,6 +6,9 @@
 #[allow(dead_code)]
 #[path = "../../../tests/aws/emulator.rs"]
 mod emulator;
+#[allow(dead_code)]
+#[path = "../../../tests/common/venv.rs"]
+mod venv;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

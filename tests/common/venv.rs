@@ -1,0 +1,65 @@
+//! Python tools the tests install for themselves: a virtualenv under `target/tools/<name>` made
+//! from a requirements file on first use, and again whenever that file changes. Test processes
+//! that start together wait on a file lock for the one that installs.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (the folder with `Cargo.lock`), from whichever member's tests include this.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("a workspace root above the package")
+        .to_owned()
+}
+
+/// `target/tools/<name>/venv` (or `target/tools/venv` for `name` ""), with `requirements`
+/// (relative to the workspace) installed. `PYTHON` names the interpreter, `python3` by default.
+pub fn installed(name: &str, requirements: &str) -> PathBuf {
+    let root = workspace();
+    let requirements = root.join(requirements);
+    let dir = root.join("target/tools").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = File::create(dir.join(".lock")).unwrap();
+    lock.lock().expect("lock the tools folder");
+    let venv = dir.join("venv");
+    let stamp = venv.join(".requirements");
+    let wanted = std::fs::read_to_string(&requirements)
+        .unwrap_or_else(|e| panic!("{}: {e}", requirements.display()));
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let log = dir.join("install.log");
+        eprintln!(
+            "installing {} into {} (log: {})",
+            requirements.display(),
+            venv.display(),
+            log.display()
+        );
+        let _ = std::fs::remove_dir_all(&venv);
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
+        run_logged(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements),
+            &log,
+        );
+        std::fs::write(&stamp, wanted).unwrap();
+    }
+    venv
+}
+
+pub fn run_logged(cmd: &mut Command, log: &Path) {
+    let out = File::options().create(true).append(true).open(log).unwrap();
+    let status = cmd
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        status.success(),
+        "{cmd:?} failed: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
