@@ -181,6 +181,9 @@ pub struct SmsEngagement {
     pub last_click_at: Option<DateTime<Utc>>,
     /// Where the latest click went, for evidence.
     pub last_click_url: Option<String>,
+    /// The latest click on a link about prices, for evidence.
+    pub last_pricing_click_url: Option<String>,
+    pub last_pricing_click_at: Option<DateTime<Utc>>,
     pub last_survey_at: Option<DateTime<Utc>>,
 }
 

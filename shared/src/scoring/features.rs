@@ -642,7 +642,7 @@ impl Features {
             ("sms.replies", sms.last_reply_at),
             ("sms.reply_minutes", sms.last_reply_at),
             ("sms.link_clicks", sms.last_click_at),
-            ("sms.pricing_click", sms.last_click_at),
+            ("sms.pricing_click", sms.last_pricing_click_at),
             ("sms.surveys_completed", sms.last_survey_at),
             ("sms.survey_score", sms.last_survey_at),
         ] {
@@ -659,13 +659,23 @@ impl Features {
             self.evidence.insert("sms.replies", reply.clone());
             self.evidence.insert("sms.reply_minutes", reply);
         }
-        if let (Some(url), Some(at)) = (&sms.last_click_url, sms.last_click_at) {
-            let click = vec![Evidence::Click {
-                url: url.clone(),
-                at,
-            }];
-            self.evidence.insert("sms.link_clicks", click.clone());
-            self.evidence.insert("sms.pricing_click", click);
+        for (field, url, at) in [
+            ("sms.link_clicks", &sms.last_click_url, sms.last_click_at),
+            (
+                "sms.pricing_click",
+                &sms.last_pricing_click_url,
+                sms.last_pricing_click_at,
+            ),
+        ] {
+            if let (Some(url), Some(at)) = (url, at) {
+                self.evidence.insert(
+                    field,
+                    vec![Evidence::Click {
+                        url: url.clone(),
+                        at,
+                    }],
+                );
+            }
         }
     }
 }

@@ -129,6 +129,8 @@ pub fn engagement(events: &[SmsEvent]) -> SmsEngagement {
                 e.link_clicks += 1;
                 if TrackedLink::is_pricing(url, label.as_deref()) {
                     e.pricing_clicks += 1;
+                    e.last_pricing_click_url = Some(url.clone());
+                    e.last_pricing_click_at = Some(ev.at);
                 }
                 e.last_click_at = Some(ev.at);
                 e.last_click_url = Some(url.clone());

@@ -249,3 +249,30 @@ fn the_log_folds_the_same_in_any_stored_order() {
     log.events.reverse();
     assert_eq!(engagement(&log.events), forward);
 }
+
+#[test]
+fn a_pricing_click_keeps_its_own_evidence_after_other_clicks() {
+    let mut log = Log::new();
+    for (id, minutes, url) in [
+        ("click:a:1", 0, "https://acme.test/pricing"),
+        ("click:b:1", 5, "https://acme.test/about"),
+    ] {
+        log.push(
+            id,
+            minutes,
+            SmsEventKind::Click {
+                token: id.to_owned(),
+                url: url.to_owned(),
+                label: None,
+            },
+        );
+    }
+    let e = engagement(&log.events);
+    assert_eq!((e.link_clicks, e.pricing_clicks), (2, 1));
+    assert_eq!(e.last_click_url.as_deref(), Some("https://acme.test/about"));
+    assert_eq!(
+        e.last_pricing_click_url.as_deref(),
+        Some("https://acme.test/pricing")
+    );
+    assert_eq!(e.last_pricing_click_at, Some(t0()));
+}
