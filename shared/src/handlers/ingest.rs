@@ -356,6 +356,15 @@ fn begin_transcription(call: &mut Call, key: &str, start: TranscriptionStart) ->
     }
 }
 
+/// Store the call, then queue its transcription job if it has one.
+async fn store_then_queue(deps: &Deps, call: &mut Call, job: Option<Job>) -> Result<()> {
+    *call = deps.calls.update_call(call).await?;
+    if let Some(job) = job {
+        deps.queue.send(&job).await?;
+    }
+    Ok(())
+}
+
 /// Attach the artifact; returns whether anything changed.
 async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<bool> {
     let digest = artifact.digest();
@@ -377,10 +386,7 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
                         TranscriptionStart::Unavailable { .. } => return Ok(false),
                         start => {
                             let job = begin_transcription(call, &key, start);
-                            *call = deps.calls.update_call(call).await?;
-                            if let Some(job) = job {
-                                deps.queue.send(&job).await?;
-                            }
+                            store_then_queue(deps, call, job).await?;
                             return Ok(true);
                         }
                     }
@@ -418,10 +424,7 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
                 let start = deps.transcriber.start(call, &key).await?;
                 job = begin_transcription(call, &key, start);
             }
-            *call = deps.calls.update_call(call).await?;
-            if let Some(job) = job {
-                deps.queue.send(&job).await?;
-            }
+            store_then_queue(deps, call, job).await?;
             Ok(true)
         }
         Artifact::Transcript {

@@ -156,22 +156,26 @@ pub async fn receive(
     if !fresh {
         info!(tenant = %tenant, sid = %msg.sid, "a replayed message: already logged");
     }
-    // The rest is idempotent, so a replay finishes what a crash interrupted.
-    let at = stored_time(deps, &lead, &message_event)
-        .await?
-        .unwrap_or(now);
+    // The rest is idempotent, so a replay finishes what a crash interrupted. The log is read
+    // once here; what this request adds to it is added to that copy too.
+    let mut events = deps.sms.sms_events(tenant, &lead.lead_id).await?;
+    // A replay keeps the time the message was first logged.
+    let at = events
+        .iter()
+        .find(|e| e.event_id == message_event)
+        .map_or(now, |e| e.at);
     if let Some(change) = consent {
-        deps.sms
-            .append_sms_event(&event(
-                &lead,
-                format!("consent:{}", msg.sid),
-                at,
-                SmsEventKind::Consent(change),
-            ))
-            .await?;
+        let ev = event(
+            &lead,
+            format!("consent:{}", msg.sid),
+            at,
+            SmsEventKind::Consent(change),
+        );
+        if deps.sms.append_sms_event(&ev).await? {
+            events.push(ev);
+        }
     }
     let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-    let events = deps.sms.sms_events(tenant, &lead.lead_id).await?;
     let progress = sms::survey_progress(&events, &settings.surveys);
     let opted_out = sms::engagement(&events).opted_out;
     let mut reply = progress.replies.get(&msg.sid).cloned();
@@ -183,33 +187,31 @@ pub async fn receive(
                 .as_deref()
                 .is_some_and(|t| intent::keyword_form(t) == word)
         }) {
-            deps.sms
-                .append_sms_event(&event(
-                    &lead,
-                    format!("survey:{}", msg.sid),
-                    at,
-                    SmsEventKind::SurveyStarted {
-                        survey_id: survey.id.clone(),
-                        run_id: msg.sid.clone(),
-                    },
-                ))
-                .await?;
+            let ev = event(
+                &lead,
+                format!("survey:{}", msg.sid),
+                at,
+                SmsEventKind::SurveyStarted {
+                    survey_id: survey.id.clone(),
+                    run_id: msg.sid.clone(),
+                },
+            );
+            if deps.sms.append_sms_event(&ev).await? {
+                events.push(ev);
+            }
             reply = Some(survey.questions[0].text.clone());
         }
     }
-    settle(deps, &lead.lead_id, tenant, &message_event, &settings).await?;
+    settle(
+        deps,
+        &lead.lead_id,
+        tenant,
+        &message_event,
+        &settings,
+        Some(events),
+    )
+    .await?;
     Ok(if opted_out { None } else { reply })
-}
-
-/// When the log has the event, the time it was first logged (a replay keeps the original).
-async fn stored_time(deps: &Deps, lead: &Lead, event_id: &str) -> Result<Option<DateTime<Utc>>> {
-    Ok(deps
-        .sms
-        .sms_events(&lead.tenant_id, &lead.lead_id)
-        .await?
-        .into_iter()
-        .find(|e| e.event_id == event_id)
-        .map(|e| e.at))
 }
 
 /// A delivery status of an outbound text. A message not seen before (sent from Twilio's console,
@@ -252,7 +254,7 @@ pub async fn delivery_status(
         ))
         .await?;
     let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-    settle(deps, &lead.lead_id, tenant, &status_event, &settings).await?;
+    settle(deps, &lead.lead_id, tenant, &status_event, &settings, None).await?;
     Ok(())
 }
 
@@ -318,7 +320,7 @@ pub async fn log_outbound(
     );
     if deps.sms.append_sms_event(&ev).await? {
         let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-        settle(deps, lead_id, tenant, &ev.event_id, &settings).await?;
+        settle(deps, lead_id, tenant, &ev.event_id, &settings, None).await?;
     }
     Ok(ev)
 }
@@ -369,7 +371,7 @@ pub async fn record_consent(
     );
     if deps.sms.append_sms_event(&ev).await? {
         let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-        settle(deps, lead_id, tenant, &ev.event_id, &settings).await?;
+        settle(deps, lead_id, tenant, &ev.event_id, &settings, None).await?;
     }
     Ok(ev)
 }
@@ -427,7 +429,7 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
         return Ok(None);
     };
     let tenant = &link.tenant_id;
-    let events = deps.sms.sms_events(tenant, &link.lead_id).await?;
+    let mut events = deps.sms.sms_events(tenant, &link.lead_id).await?;
     let recent = events.iter().any(|e| {
         matches!(&e.kind, SmsEventKind::Click { token: t, .. } if *t == link.token)
             && (now - e.at).num_seconds().abs() < CLICK_WINDOW_SECS
@@ -450,7 +452,9 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
         };
         if deps.sms.append_sms_event(&ev).await? {
             let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-            settle(deps, &link.lead_id, tenant, &ev.event_id, &settings).await?;
+            let cause = ev.event_id.clone();
+            events.push(ev);
+            settle(deps, &link.lead_id, tenant, &cause, &settings, Some(events)).await?;
         }
     }
     Ok(Some(link.url))
@@ -495,17 +499,22 @@ pub async fn start_survey(
 }
 
 /// Bring the lead up to date with its log: record surveys just completed, fold the log into
-/// the lead's engagement, and queue a re-score for `cause`. The log is read after the lead in
-/// each attempt, so that of two concurrent writers the one that stores last has seen both
-/// events.
+/// the lead's engagement, and queue a re-score for `cause`. `known` is the log as the caller
+/// already has it, with its own additions (read here otherwise). The log is read again after
+/// the lead in each attempt to store it, so that of two concurrent writers the one that stores
+/// last has seen both events.
 async fn settle(
     deps: &Deps,
     lead_id: &LeadId,
     tenant: &TenantId,
     cause: &str,
     settings: &TenantSettings,
+    known: Option<Vec<SmsEvent>>,
 ) -> Result<()> {
-    let events = deps.sms.sms_events(tenant, lead_id).await?;
+    let events = match known {
+        Some(events) => events,
+        None => deps.sms.sms_events(tenant, lead_id).await?,
+    };
     for run in sms::survey_progress(&events, &settings.surveys).unrecorded {
         let at = run.answers.last().map_or_else(Utc::now, |a| a.at);
         deps.sms
