@@ -10,10 +10,12 @@
 //! so a redelivery is skipped; the handlers are idempotent besides, so a redelivery that slips
 //! through (after a crash between the work and the record) changes nothing either.
 //!
-//! Failures: bad input is logged (and recorded on its call where there is one) and not retried;
-//! a failure that may pass is returned (S3 and EventBridge: the invocation is retried, then goes
-//! to the function's dead-letter queue) or reported as a batch item failure (SQS: that message
-//! alone is retried, then goes to the queue's dead-letter queue).
+//! Failures: a failure that may pass is returned (S3 and EventBridge: the invocation is
+//! retried, then goes to the function's dead-letter queue) or reported as a batch item failure
+//! (SQS: that message alone is retried, then goes to the queue's dead-letter queue). A
+//! permanent one (bad input) is recorded on its call where there is one, counted in the
+//! `PermanentFailures` metric (alarmed on), logged redacted, and not retried: an SQS message
+//! goes to its stage's dead-letter queue at once, with the reason in its attributes.
 
 use std::time::Duration;
 
@@ -42,8 +44,9 @@ pub fn time_left(deadline_ms: u64) -> Duration {
 }
 
 /// Run `work` once per `key`: skipped when done before, refused (retryable) while another
-/// invocation runs it. A failure releases the claim so a retry runs it again; bad input is
-/// done with (it would fail the same way every time).
+/// invocation runs it. Success completes the claim; any failure releases it, so the retry (or
+/// the redelivery) runs the work again. Work that ends a permanent failure itself (records it
+/// and hands the event on) returns `Ok`.
 async fn once<F>(app: &AwsApp, key: &str, run_for: Duration, work: F) -> Result<()>
 where
     F: Future<Output = Result<()>>,
@@ -62,10 +65,33 @@ where
     }
     let result = work.await;
     match &result {
-        Err(e) if e.is_retryable() => app.idempotency.release(key).await?,
-        _ => app.idempotency.complete(key).await?,
+        Ok(()) => app.idempotency.complete(key).await?,
+        Err(_) => app.idempotency.release(key).await?,
     }
     result
+}
+
+/// The metric a permanent failure counts in, in CloudWatch's embedded metric format: one JSON
+/// line on standard output, which Lambda's log agent turns into `leadscore/PermanentFailures`
+/// (no dimensions, so one alarm covers every stage; the stage is a property to search by).
+pub fn permanent_failure_metric(stage: &str) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "leadscore",
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "PermanentFailures", "Unit": "Count"}],
+            }],
+        },
+        "stage": stage,
+        "PermanentFailures": 1,
+    })
+    .to_string()
+}
+
+fn count_permanent_failure(stage: &str) {
+    println!("{}", permanent_failure_metric(stage));
 }
 
 /// `recordings/<tenant>/<file>` → the tenant and the file name.
@@ -152,7 +178,8 @@ async fn on_s3_record(
     once(app, &claim, run_for, async {
         match work.await {
             Err(e) if !e.is_retryable() => {
-                warn!(tenant = %tenant, reason = %e, "rejected");
+                warn!(tenant = %tenant, reason = %redact(&e.to_string()), "rejected");
+                count_permanent_failure("ingest");
                 Ok(())
             }
             other => other,
@@ -314,7 +341,8 @@ pub async fn on_transcribe_event(
     once(app, &claim, run_for, async {
         match transcribed::handle(&app.deps, &tenant, &call_id, result).await {
             Err(e) if !e.is_retryable() => {
-                warn!(reason = %e, "rejected");
+                warn!(reason = %redact(&e.to_string()), "rejected");
+                count_permanent_failure("transcribed");
                 Ok(())
             }
             other => other,
@@ -351,20 +379,41 @@ async fn on_sqs_message(
     run_for: Duration,
 ) -> Result<()> {
     let body = message.body.as_deref().unwrap_or_default();
-    let job: Job = serde_json::from_str(body).map_err(|e| {
-        error!(reason = %e, "poison message: the body is not a job; it goes to the dead-letter queue after its retries");
-        Error::validation(format!("the message body is not a job: {e}"))
-    })?;
+    let job: Job = match serde_json::from_str(body) {
+        Ok(job) => job,
+        Err(e) => {
+            let reason = format!("the message body is not a job: {e}");
+            return give_up(app, body, "decode", &reason).await;
+        }
+    };
     let claim = DynamoIdempotency::key("job", id);
-    let result = once(app, &claim, run_for, run_job(&app.deps, &job)).await;
-    if let Err(e) = &result
-        && !e.is_retryable()
-    {
-        // Bad input fails the same way every time: say why on the call. The message is still
-        // reported, so it ends in the dead-letter queue, where the alarm shows it.
-        record_failure(&app.deps, &job, &e.to_string()).await?;
+    once(app, &claim, run_for, async {
+        match run_job(&app.deps, &job).await {
+            Err(e) if !e.is_retryable() => {
+                // Bad input fails the same way every time: say why on the call, and move the
+                // message to the dead-letter queue now rather than retrying it.
+                let reason = e.to_string();
+                record_failure(&app.deps, &job, &reason).await?;
+                give_up(app, body, job.stage(), &reason).await
+            }
+            other => other,
+        }
+    })
+    .await
+}
+
+/// A message that can never succeed: into the stage's dead-letter queue with the reason
+/// (redacted), counted in the `PermanentFailures` metric the template alarms on. Without a
+/// dead-letter queue configured the message is reported failed, so SQS moves it there after
+/// its tries.
+async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<()> {
+    let reason = redact(reason);
+    error!(stage, reason = %reason, "failed for good; the message goes to the dead-letter queue");
+    count_permanent_failure(stage);
+    match &app.settings.dead_letter_queue_url {
+        Some(dlq) => app.sqs.dead_letter(dlq, body, stage, &reason).await,
+        None => Err(Error::validation(reason)),
     }
-    result
 }
 
 /// The API function's router: the same routes as local mode, each request acting for the
@@ -424,6 +473,20 @@ mod tests {
             decode_key("recordings/acme/call+1%2B2.wav"),
             "recordings/acme/call 1+2.wav"
         );
+    }
+
+    #[test]
+    fn a_permanent_failure_is_one_embedded_metric_line() {
+        let line = permanent_failure_metric("score");
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "leadscore");
+        assert_eq!(directive["Metrics"][0]["Name"], "PermanentFailures");
+        // Every metric named in the directive is a number at the top level.
+        assert_eq!(v["PermanentFailures"], 1);
+        assert_eq!(v["stage"], "score");
+        assert!(v["_aws"]["Timestamp"].as_i64().unwrap() > 1_700_000_000_000);
     }
 
     #[test]

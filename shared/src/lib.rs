@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{Error, Result};
-use ports::{BlobStore, CallStore, LeadStore, Queue, RuleStore, SmsStore, Transcriber};
+use ports::{
+    BlobStore, CallStore, LeadStore, Queue, RuleStore, SecretStore, SmsStore, Transcriber,
+};
 
 /// Everything a handler needs, behind ports.
 #[derive(Clone)]
@@ -34,6 +36,7 @@ pub struct Deps {
     pub rules: Arc<dyn RuleStore>,
     pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub secrets: Arc<dyn SecretStore>,
     pub queue: Arc<dyn Queue>,
     pub transcriber: Arc<dyn Transcriber>,
     pub config: Config,

@@ -131,6 +131,55 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// Per-tenant secrets (a Twilio auth token; later CRM tokens, webhook secrets, API-key hashes):
+/// kept apart from data and blobs, encrypted at rest on AWS (SSM SecureString), readable only
+/// by the owner locally (0600 files in a 0700 folder). A secret is never logged, never put in
+/// a blob, never returned by the API after it is saved.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The tenant's secret `name`, or `None` when it has none.
+    async fn get_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<Option<String>>;
+    /// Save (or replace) the tenant's secret `name`.
+    async fn put_secret(&self, tenant: &TenantId, name: &SecretName, value: &str) -> Result<()>;
+}
+
+/// What a secret is called within its tenant: 1 to 64 of `a-z 0-9 _ -`, so it is one safe
+/// component of a file path or a parameter name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SecretName(String);
+
+impl SecretName {
+    /// A tenant's Twilio account (auth token and account SID).
+    pub fn twilio() -> Self {
+        Self("twilio".to_owned())
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(crate::Error::validation(format!(
+                "`{name}` is not a secret name: 1 to 64 of a-z, 0-9, _ and -"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecretName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Work for the asynchronous stages, delivered at least once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
@@ -169,6 +218,15 @@ impl Job {
             cause: ScoreCause::NewCall {
                 call_id: call.call_id.clone(),
             },
+        }
+    }
+
+    /// The stage that runs it, as logs and metrics name it.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Job::Analyze { .. } => "analyze",
+            Job::Score { .. } => "score",
+            Job::Transcribe { .. } => "transcribe",
         }
     }
 

@@ -3,7 +3,7 @@
 //! server per test on a free port of 127.0.0.1, stopped when the test ends, with the bucket,
 //! queues and tables the template declares.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -15,6 +15,8 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_yaml::Value;
 use shared::adapters::aws::{AwsApp, Settings};
+
+use crate::iam::{Function, Recorder};
 
 pub use crate::venv::workspace;
 
@@ -67,14 +69,35 @@ impl Emulator {
     }
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        shared::adapters::aws::loader()
-            .endpoint_url(&self.url)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
+        // Boxed: the loader's future is large in a debug build, and a test holds several.
+        Box::pin(
+            shared::adapters::aws::loader()
+                .endpoint_url(&self.url)
+                .region(aws_config::Region::new(crate::iam::REGION))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "testing", "testing", None, None, "moto",
+                ))
+                .load(),
+        )
+        .await
+    }
+
+    /// The SDK as `function` has it: its own key, and every request it sends recorded.
+    pub async fn sdk_for(&self, function: Function, recorder: &Recorder) -> aws_config::SdkConfig {
+        let base = self.sdk().await;
+        let inner = base.http_client().expect("the loader sets an HTTP client");
+        base.into_builder()
+            .http_client(recorder.client(function, inner))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new(
+                    function.access_key(),
+                    "testing",
+                    None,
+                    None,
+                    "function",
+                ),
             ))
-            .load()
-            .await
+            .build()
     }
 }
 
@@ -85,13 +108,18 @@ impl Drop for Emulator {
     }
 }
 
-/// The emulator with the deployment's resources, and the app the functions would build.
+/// The emulator with the deployment's resources, and the apps the functions would build.
 pub struct Cloud {
+    /// The test's own view (its calls are not a function's, so not recorded).
     pub app: AwsApp,
+    /// What each function builds, its AWS calls recorded in `recorder`.
+    functions: BTreeMap<Function, AwsApp>,
+    pub recorder: Recorder,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub transcribe: aws_sdk_transcribe::Client,
+    pub analyze_dlq: String,
     pub score_dlq: String,
     /// The functions' environment for these resources (as the template sets it), without the
     /// endpoint and credentials (for the function binaries' own tests).
@@ -100,7 +128,8 @@ pub struct Cloud {
     pub emulator: Emulator,
 }
 
-pub const BUCKET: &str = "leadscore-test-recordings";
+/// As the template names it: `${AWS::StackName}-recordings-${AWS::AccountId}-${AWS::Region}`.
+pub const BUCKET: &str = "leadscore-recordings-123456789012-us-east-1";
 /// Tries before a message goes to its dead-letter queue (the template says 5; fewer keeps the
 /// tests short).
 pub const MAX_RECEIVES: u32 = 2;
@@ -129,7 +158,7 @@ impl Cloud {
         ] {
             create_table_from_template(&dynamo, logical, name).await;
         }
-        let (analyze, _) = queue_with_dlq(&sqs, "analyze").await;
+        let (analyze, analyze_dlq) = queue_with_dlq(&sqs, "analyze").await;
         let (score, score_dlq) = queue_with_dlq(&sqs, "score").await;
         let vars = HashMap::from([
             ("LEADS_TABLE", "leads".to_owned()),
@@ -139,19 +168,52 @@ impl Cloud {
             ("BUCKET", BUCKET.to_owned()),
             ("ANALYZE_QUEUE_URL", analyze),
             ("SCORE_QUEUE_URL", score),
+            ("SECRETS_PREFIX", format!("/{}/tenants", crate::iam::STACK)),
         ]);
         let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
         adjust(&mut settings);
+        let recorder = Recorder::default();
+        let mut functions = BTreeMap::new();
+        for f in Function::ALL {
+            let sdk = emulator.sdk_for(f, &recorder).await;
+            // As the template sets it for the queue consumers.
+            let mut settings = settings.clone();
+            settings.dead_letter_queue_url = match f {
+                Function::Analyze => Some(analyze_dlq.clone()),
+                Function::Score => Some(score_dlq.clone()),
+                _ => None,
+            };
+            functions.insert(f, AwsApp::new(&sdk, settings));
+        }
         let app = AwsApp::new(&sdk, settings);
         Self {
             app,
+            functions,
+            recorder,
             s3,
             sqs,
             dynamo,
             transcribe: aws_sdk_transcribe::Client::new(&sdk),
+            analyze_dlq,
             score_dlq,
             env: vars,
             emulator,
+        }
+    }
+}
+
+impl Cloud {
+    /// The app `function` runs with.
+    pub fn function(&self, function: Function) -> &AwsApp {
+        &self.functions[&function]
+    }
+}
+
+/// Every AWS call the functions made in the test must be one their role allows.
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.recorder.assert_granted();
         }
     }
 }

@@ -14,6 +14,7 @@ use shared::lambda::{self, TranscribeJobStateChange};
 use tower::ServiceExt;
 
 use crate::emulator::{BUCKET, Cloud, workspace};
+use crate::iam::Function;
 
 const RUN_FOR: Duration = Duration::from_secs(60);
 
@@ -63,7 +64,7 @@ pub async fn upload(cloud: &Cloud, key: &str, bytes: &[u8]) -> S3Event {
 }
 
 pub async fn ingest(cloud: &Cloud, event: &S3Event) {
-    lambda::on_s3_event(&cloud.app, event.clone(), RUN_FOR)
+    lambda::on_s3_event(cloud.function(Function::Ingest), event.clone(), RUN_FOR)
         .await
         .expect("ingest");
 }
@@ -84,9 +85,13 @@ pub fn transcribe_event(
 }
 
 pub async fn transcribed(cloud: &Cloud, event: &EventBridgeEvent<TranscribeJobStateChange>) {
-    lambda::on_transcribe_event(&cloud.app, event.clone(), RUN_FOR)
-        .await
-        .expect("transcribed");
+    lambda::on_transcribe_event(
+        cloud.function(Function::Transcribed),
+        event.clone(),
+        RUN_FOR,
+    )
+    .await
+    .expect("transcribed");
 }
 
 pub async fn queue_depth(cloud: &Cloud, url: &str) -> (u64, u64) {
@@ -153,6 +158,15 @@ pub async fn pump(
     times: usize,
     patience: Duration,
 ) -> Vec<SqsBatchResponse> {
+    let consumer = if *url == cloud.app.settings.analyze_queue_url {
+        Function::Analyze
+    } else {
+        assert_eq!(
+            *url, cloud.app.settings.score_queue_url,
+            "a queue a function consumes"
+        );
+        Function::Score
+    };
     let started = Instant::now();
     let mut responses = Vec::new();
     loop {
@@ -166,7 +180,8 @@ pub async fn pump(
         };
         let mut failed = Vec::new();
         for _ in 0..times {
-            let response = lambda::on_sqs_batch(&cloud.app, event.clone(), RUN_FOR).await;
+            let response =
+                lambda::on_sqs_batch(cloud.function(consumer), event.clone(), RUN_FOR).await;
             failed.extend(
                 response
                     .batch_item_failures
@@ -259,7 +274,10 @@ pub async fn api_with(
         }
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = lambda::api(&cloud.app).oneshot(request).await.unwrap();
+    let response = lambda::api(cloud.function(Function::Api))
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
@@ -271,7 +289,10 @@ pub async fn api_with(
 /// headers and the body as text.
 pub async fn api_event(cloud: &Cloud, event: &Value) -> (u16, axum::http::HeaderMap, String) {
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = lambda::api(&cloud.app).oneshot(request).await.unwrap();
+    let response = lambda::api(cloud.function(Function::Api))
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)

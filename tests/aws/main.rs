@@ -6,6 +6,8 @@ mod bad_input;
 mod chain;
 mod emulator;
 mod feed;
+mod grants;
+mod iam;
 mod infra;
 #[path = "../common/logs.rs"]
 mod logs;

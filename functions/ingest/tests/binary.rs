@@ -7,6 +7,9 @@
 #[path = "../../../tests/aws/emulator.rs"]
 mod emulator;
 #[allow(dead_code)]
+#[path = "../../../tests/aws/iam.rs"]
+mod iam;
+#[allow(dead_code)]
 #[path = "../../../tests/common/venv.rs"]
 mod venv;
 

@@ -196,12 +196,16 @@ pub async fn register(
             Err(e) => return Err(e),
         }
     };
-    // Re-drive the next stage: if an earlier delivery stopped between storing the call and
-    // queueing its job, this one finishes the job (queues drop duplicates).
-    match call.status {
-        CallStatus::Transcribed => deps.queue.send(&Job::analyze(&call)).await?,
-        CallStatus::Analyzed => deps.queue.send(&Job::score_new_call(&call)).await?,
-        _ => {}
+    // Re-drive the next stage when this delivery changed nothing: an earlier delivery may have
+    // stopped between storing the call and queueing its job, and this one finishes the job.
+    // A delivery that attached its file queued the next stage itself; queueing it again
+    // would cost a second message, which SQS (unlike the embedded queue) keeps.
+    if outcome == Outcome::Duplicate {
+        match call.status {
+            CallStatus::Transcribed => deps.queue.send(&Job::analyze(&call)).await?,
+            CallStatus::Analyzed => deps.queue.send(&Job::score_new_call(&call)).await?,
+            _ => {}
+        }
     }
     info!(call_id = %call.call_id, lead_id = %call.lead_id, ?outcome, status = call.status.as_str(), "ingested");
     Ok(IngestReport { outcome, call })

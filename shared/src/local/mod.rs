@@ -4,6 +4,7 @@
 //! ```text
 //! DIR/leadscore.db   leads, calls, rules, score ledgers, the job queue (SQLite)
 //! DIR/blobs/         recordings and transcripts (the bucket)
+//! DIR/secrets/       per-tenant secrets such as Twilio auth tokens (0700; files 0600)
 //! DIR/inbox/         drop calls here
 //! DIR/rejected/      files that could not be ingested, each with a `.error.txt` saying why
 //! ```
@@ -17,7 +18,11 @@ use std::sync::Arc;
 pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
 pub use worker::Worker;
 
-use crate::adapters::local::{FileBlobStore, NoSpeechEngine, SqliteStore, WhisperEngine};
+use crate::adapters::local::{
+    FileBlobStore, FileSecretStore, NoSpeechEngine, SqliteStore, WhisperEngine,
+};
+use crate::domain::TenantId;
+use crate::ports::{SecretName, SecretStore};
 use crate::{Config, Deps, Result};
 
 /// A data folder opened for use.
@@ -32,12 +37,15 @@ impl LocalApp {
     pub fn open(data_dir: &Path, config: Config) -> Result<Self> {
         std::fs::create_dir_all(data_dir.join("inbox"))?;
         let store = SqliteStore::open(&data_dir.join("leadscore.db"))?;
+        let secrets = FileSecretStore::new(data_dir.join("secrets"));
+        move_secrets_out_of_blobs(data_dir, &secrets)?;
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
+            secrets: Arc::new(secrets),
             queue: Arc::new(store.clone()),
             transcriber: match WhisperEngine::locate(data_dir) {
                 Some(engine) => Arc::new(engine),
@@ -63,6 +71,30 @@ impl LocalApp {
     pub fn worker(&self) -> Worker {
         Worker::new(self.deps.clone(), self.store.clone())
     }
+}
+
+/// Data folders written before the secret store kept Twilio tokens as blobs
+/// (`blobs/secrets/<tenant>/twilio.json`, world-readable): move each into the secret store and
+/// remove the blob.
+fn move_secrets_out_of_blobs(data_dir: &Path, secrets: &FileSecretStore) -> Result<()> {
+    let old = data_dir.join("blobs").join("secrets");
+    let Ok(tenants) = std::fs::read_dir(&old) else {
+        return Ok(());
+    };
+    for entry in tenants.flatten() {
+        let file = entry.path().join("twilio.json");
+        let Ok(tenant) = TenantId::parse(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        if let Ok(value) = std::fs::read_to_string(&file) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            runtime.block_on(secrets.put_secret(&tenant, &SecretName::twilio(), &value))?;
+            std::fs::remove_file(&file)?;
+        }
+        let _ = std::fs::remove_dir(entry.path());
+    }
+    let _ = std::fs::remove_dir(&old);
+    Ok(())
 }
 
 /// Serve the API on `listener`, watch the inbox and run the worker, until `shutdown` resolves.

@@ -1,7 +1,7 @@
 //! Idempotency records, in the manner of Powertools for AWS Lambda: before an event is handled
 //! its key is claimed (`INPROGRESS`, for as long as a function may run); once handled it is
 //! marked `COMPLETED` and kept for a while, so a redelivery within that time is skipped
-//! outright; a failure releases the claim so that the retry runs. Records expire through the
+//! outright; a failure releases the claim (`RELEASED`, claimable again) so that the retry runs. Records expire through the
 //! table's TTL on `expiration`.
 
 use std::time::Duration;
@@ -64,12 +64,13 @@ impl DynamoIdempotency {
             .item("in_progress_expiry", epoch(run_for))
             .item("expiration", epoch(Self::KEEP))
             .condition_expression(
-                "attribute_not_exists(id) OR expiration < :now \
+                "attribute_not_exists(id) OR expiration < :now OR #status = :released \
                  OR (#status = :in_progress AND in_progress_expiry < :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", epoch(Duration::ZERO))
             .expression_attribute_values(":in_progress", s("INPROGRESS"))
+            .expression_attribute_values(":released", s("RELEASED"))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -109,13 +110,16 @@ impl DynamoIdempotency {
 
     /// Handling failed: let the retry run.
     pub async fn release(&self, key: &str) -> Result<()> {
+        // Overwritten rather than deleted: the functions need no DeleteItem on the table.
         self.client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .key("id", s(key))
+            .item("id", s(key))
+            .item("status", s("RELEASED"))
+            .item("expiration", epoch(Self::KEEP))
             .send()
             .await
-            .map_err(|e| sdk_error("DynamoDB DeleteItem (idempotency)", e))?;
+            .map_err(|e| sdk_error("DynamoDB PutItem (idempotency release)", e))?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! AWS adapters: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`) and Amazon
-//! Transcribe (`transcribe`), and the settings a function reads from its environment.
+//! AWS adapters: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`), SSM Parameter
+//! Store (`ssm`, secrets) and Amazon Transcribe (`transcribe`), and the settings a function
+//! reads from its environment.
 //!
 //! The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the same binaries
 //! run against a local emulator; S3 is then addressed path-style, which emulators need.
@@ -8,6 +9,7 @@ mod dynamo;
 mod idempotency;
 mod s3;
 mod sqs;
+mod ssm;
 mod transcribe;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
 pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
+pub use ssm::SsmSecretStore;
 pub use transcribe::AmazonTranscribe;
 
 use crate::error::{Error, Result};
@@ -33,6 +36,12 @@ pub struct Settings {
     pub bucket: String,
     pub analyze_queue_url: String,
     pub score_queue_url: String,
+    /// Where tenants' secrets live in SSM Parameter Store (`SECRETS_PREFIX`, `/<stack>/tenants`).
+    pub secrets_prefix: String,
+    /// Where a queue consumer puts a message that failed for good (`DEAD_LETTER_QUEUE_URL`, its
+    /// queue's dead-letter queue). Without it such a message is reported failed until SQS
+    /// moves it there after its `maxReceiveCount`.
+    pub dead_letter_queue_url: Option<String>,
     /// Recordings and transcripts larger than this are refused (`MAX_OBJECT_BYTES`).
     pub max_object_bytes: u64,
     /// Ask Transcribe to redact PII in its output (`TRANSCRIBE_REDACT_PII`).
@@ -98,6 +107,8 @@ impl Settings {
             bucket: required("BUCKET")?,
             analyze_queue_url: required("ANALYZE_QUEUE_URL")?,
             score_queue_url: required("SCORE_QUEUE_URL")?,
+            secrets_prefix: required("SECRETS_PREFIX")?,
+            dead_letter_queue_url: var("DEAD_LETTER_QUEUE_URL").filter(|u| !u.trim().is_empty()),
             max_object_bytes,
             transcribe_redact_pii: flag("TRANSCRIBE_REDACT_PII")?,
             transcribe_language: var("TRANSCRIBE_LANGUAGE")
@@ -130,6 +141,7 @@ pub fn loader() -> aws_config::ConfigLoader {
 #[derive(Clone)]
 pub struct AwsApp {
     pub deps: Deps,
+    pub sqs: SqsQueue,
     pub idempotency: DynamoIdempotency,
     pub transcribe: AmazonTranscribe,
     pub settings: Settings,
@@ -152,22 +164,28 @@ impl AwsApp {
             &settings.transcribe_language,
             settings.transcribe_redact_pii,
         );
+        let sqs = SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            settings.analyze_queue_url.clone(),
+            settings.score_queue_url.clone(),
+        );
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), settings.bucket.clone())),
-            queue: Arc::new(SqsQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                settings.analyze_queue_url.clone(),
-                settings.score_queue_url.clone(),
+            secrets: Arc::new(SsmSecretStore::new(
+                aws_sdk_ssm::Client::new(sdk),
+                &settings.secrets_prefix,
             )),
+            queue: Arc::new(sqs.clone()),
             transcriber: Arc::new(transcribe.clone()),
             config: settings.config.clone(),
         };
         Self {
             deps,
+            sqs,
             idempotency: DynamoIdempotency::new(dynamo, settings.idempotency_table.clone()),
             transcribe,
             settings,

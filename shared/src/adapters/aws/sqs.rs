@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::sdk_error;
 use crate::error::{Error, Result};
@@ -26,6 +26,36 @@ impl SqsQueue {
             analyze_url,
             score_url,
         }
+    }
+
+    /// Put a message that failed for good into a dead-letter queue as it came, with why in its
+    /// attributes (`failure_reason`, `failed_stage`), so it can be read, fixed and redriven.
+    pub async fn dead_letter(
+        &self,
+        dlq_url: &str,
+        body: &str,
+        stage: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let text = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| Error::internal("an SQS message attribute is incomplete", e))
+        };
+        // SQS takes attribute values up to the message's own 256 KiB; a reason is a sentence.
+        let reason: String = reason.chars().take(2000).collect();
+        self.client
+            .send_message()
+            .queue_url(dlq_url)
+            .message_body(body)
+            .message_attributes("failed_stage", text(stage)?)
+            .message_attributes("failure_reason", text(&reason)?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS SendMessage (dead-letter queue)", e))?;
+        Ok(())
     }
 
     fn url(&self, job: &Job) -> &str {

@@ -1,0 +1,78 @@
+//! Per-tenant secrets as SSM Parameter Store `SecureString` parameters, encrypted with the
+//! account's `aws/ssm` key: `<prefix>/<tenant>/<name>`, the prefix (`SECRETS_PREFIX`) being
+//! `/<stack>/tenants` as the template sets it, so each function's policy can name exactly the
+//! parameters it may read. Standard parameters: free, up to 4 KB each.
+
+use async_trait::async_trait;
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::types::ParameterType;
+use tracing::instrument;
+
+use super::sdk_error;
+use crate::domain::TenantId;
+use crate::error::{Error, Result};
+use crate::ports::{SecretName, SecretStore};
+
+#[derive(Clone)]
+pub struct SsmSecretStore {
+    client: Client,
+    prefix: String,
+}
+
+impl SsmSecretStore {
+    pub fn new(client: Client, prefix: &str) -> Self {
+        Self {
+            client,
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn name(&self, tenant: &TenantId, secret: &SecretName) -> String {
+        format!("{}/{tenant}/{secret}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl SecretStore for SsmSecretStore {
+    #[instrument(skip(self))]
+    async fn get_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<Option<String>> {
+        let parameter = self.name(tenant, name);
+        match self
+            .client
+            .get_parameter()
+            .name(&parameter)
+            .with_decryption(true)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(err) => match err.as_service_error() {
+                Some(GetParameterError::ParameterNotFound(_)) => Ok(None),
+                _ => Err(sdk_error(&format!("SSM GetParameter {parameter}"), err)),
+            },
+        }
+    }
+
+    // The value is skipped: it is the secret.
+    #[instrument(skip(self, value))]
+    async fn put_secret(&self, tenant: &TenantId, name: &SecretName, value: &str) -> Result<()> {
+        if value.len() > 4096 {
+            return Err(Error::validation(format!(
+                "the secret {name} is {} bytes; at most 4096 are kept",
+                value.len()
+            )));
+        }
+        let parameter = self.name(tenant, name);
+        self.client
+            .put_parameter()
+            .name(&parameter)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("SSM PutParameter {parameter}"), e))?;
+        Ok(())
+    }
+}
