@@ -237,7 +237,7 @@ fn init_logging(serving: bool) {
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(shared::telemetry::Redacting::new(std::io::stderr))
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();

@@ -272,7 +272,15 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
             .await
             .map(|_| ());
     }
-    let content = deps.blobs.get(o.key).await?;
+    let content = match deps.blobs.get(o.key).await {
+        Ok(content) => content,
+        // A redelivery of a transcript already taken (and removed, below).
+        Err(Error::NotFound(_)) => {
+            info!("the object is gone: taken by an earlier delivery");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let classified = formats::classify(o.file_name, &content)?;
     if classified.kind == FileKind::Sidecar {
         info!("call metadata; read when its recording or transcript arrives");
@@ -285,7 +293,13 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
         sidecar: sidecar.cloned(),
         received_at: o.received_at,
     };
-    ingest::ingest_file(deps, drop).await.map(|_| ())
+    ingest::ingest_file(deps, drop).await?;
+    // The call holds the transcript redacted; the file as delivered is not kept (as the inbox
+    // removes a taken file), unless the deployment keeps originals.
+    if !deps.config.keep_original_transcripts {
+        deps.blobs.delete(o.key).await?;
+    }
+    Ok(())
 }
 
 /// The detail of Amazon Transcribe's "Transcribe Job State Change" event.

@@ -19,6 +19,7 @@ pub mod model;
 pub mod ports;
 pub mod scoring;
 pub mod sms;
+pub mod telemetry;
 
 use std::sync::Arc;
 

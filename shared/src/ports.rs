@@ -119,6 +119,8 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
     /// `NotFound` when there is no such blob.
     async fn get(&self, key: &str) -> Result<Vec<u8>>;
+    /// Remove the blob; removing one that is not there is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
     /// A URL a client can `PUT` the blob to for `expires_in`, where the store has such URLs
     /// (S3's presigned URLs); `None` where it has not (local files).
     async fn upload_url(

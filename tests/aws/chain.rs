@@ -268,9 +268,34 @@ async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["type"], "urn:leadscore:problem:unauthorized");
 
+    let transcript_call = call_id("20261104T150000Z_+18885550142_+14155550100_inbound");
+    // The transcript file as delivered is gone from recordings/ (its redacted copy is the
+    // call's); the recording and its sidecar stay until the bucket's lifecycle expires them.
+    let keys: Vec<String> = cloud
+        .s3
+        .list_objects_v2()
+        .bucket(crate::emulator::BUCKET)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert!(
+        keys.iter().all(|k| !k.ends_with("_inbound.txt")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&format!(
+            "transcripts/acme/{transcript_call}/transcript.json"
+        )),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"recordings/acme/call-002.wav".to_owned()));
+
     // One message per stage per call: SQS keeps every message it is sent, so a second one
     // would be a second analysis and a second scoring.
-    let transcript_call = call_id("20261104T150000Z_+18885550142_+14155550100_inbound");
     assert_eq!(
         messages_per_call(&cloud),
         BTreeMap::from([
@@ -395,6 +420,66 @@ async fn a_poison_message_fails_alone_and_ends_in_its_dead_letter_queue() {
         .filter(|c| c.cause.key() == "recompute:poison-test")
         .count();
     assert_eq!(recomputes, 1);
+}
+
+/// No log line of the chain names a caller: not the numbers of the calls, not a number quoted
+/// by an error about a bad sidecar, not an e-mail address. The capture writes through the same
+/// redaction the functions' subscribers write through.
+#[tokio::test]
+async fn the_logs_of_the_chain_name_no_phone_number_or_email() {
+    crate::logs::init();
+    let cloud = Cloud::start().await;
+    run_chain(&cloud, 2).await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/20261104T150000Z_+18885550142_+14155550100_inbound.txt",
+        &sample("20261104T150000Z_+18885550142_+14155550100_inbound.txt"),
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+    // Bad input whose errors quote what they refuse.
+    feed::upload(
+        &cloud,
+        "recordings/acme/bad-1.meta.json",
+        br#"{"caller": "+1 (512) 555-01", "email": "rosa.diaz@example.com"}"#,
+    )
+    .await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/bad-1.txt",
+        b"Agent: hello\nCaller: hi",
+    )
+    .await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/bad-2.meta.json",
+        br#"{"caller": "+15125550199", "email": "not an address rosa.diaz@example.com"}"#,
+    )
+    .await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/bad-2.txt",
+        b"Agent: hello\nCaller: hi",
+    )
+    .await;
+    let logged = crate::logs::captured();
+    assert!(
+        logged.contains("rejected"),
+        "the bad files were logged: {logged}"
+    );
+    for pii in [
+        "4155550134",
+        "555-0134",
+        "8885550142",
+        "4155550100",
+        "512) 555",
+        "5125550199",
+        "rosa.diaz",
+        "example.com",
+    ] {
+        let line = logged.lines().find(|l| l.contains(pii));
+        assert!(line.is_none(), "`{pii}` was logged: {line:?}");
+    }
 }
 
 /// The messages in a dead-letter queue: body, `failed_stage` and `failure_reason`.

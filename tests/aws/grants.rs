@@ -65,35 +65,26 @@ async fn every_grant_is_used() {
     let cloud = Cloud::start().await;
     let settings = cloud.app.settings.clone();
 
-    // A transcript dropped without a sidecar (so the optional sidecar read is a 404), analysed
-    // but not yet scored when its delivery is repeated after the record of it was lost: ingest
-    // re-drives the score job.
+    // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,
+    // and removed from recordings/.
     let transcript = "recordings/acme/20261104T150000Z_+18885550142_+14155550100_inbound.txt";
-    let event = feed::upload(
+    feed::upload(
         &cloud,
         transcript,
         &sample("20261104T150000Z_+18885550142_+14155550100_inbound.txt"),
     )
     .await;
-    feed::pump(
-        &cloud,
-        &settings.analyze_queue_url,
-        1,
-        std::time::Duration::from_secs(5),
-    )
-    .await;
-    forget_handled_events(&cloud).await;
-    feed::ingest(&cloud, &event).await;
     feed::settle(&cloud, 1).await;
 
-    // A recording with its sidecar, transcribed by Amazon Transcribe.
+    // A recording with its sidecar, transcribed by Amazon Transcribe and analysed; its score
+    // job is lost, and so is the record of its delivery: the delivery repeated re-drives it.
     feed::upload(
         &cloud,
         "recordings/acme/call-002.meta.json",
         &sample("call-002.meta.json"),
     )
     .await;
-    feed::upload(&cloud, "recordings/acme/call-002.wav", &wav(2)).await;
+    let recording = feed::upload(&cloud, "recordings/acme/call-002.wav", &wav(2)).await;
     let id = call_id("call-002");
     feed::put(
         &cloud,
@@ -106,7 +97,27 @@ async fn every_grant_is_used() {
         &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
     )
     .await;
+    feed::pump(
+        &cloud,
+        &settings.analyze_queue_url,
+        1,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    cloud
+        .sqs
+        .purge_queue()
+        .queue_url(&settings.score_queue_url)
+        .send()
+        .await
+        .unwrap();
+    forget_handled_events(&cloud).await;
+    feed::ingest(&cloud, &recording).await;
     feed::settle(&cloud, 1).await;
+    assert_eq!(
+        feed::call(&cloud, &tenant(), &id).await.status,
+        shared::domain::CallStatus::Scored
+    );
 
     // A transcription that failed without saying why in its event: the function asks.
     feed::upload(

@@ -36,7 +36,8 @@ pub fn init() {
         };
         tracing_subscriber::fmt()
             .with_env_filter(level)
-            .with_writer(|| Tee)
+            // Through the redaction the product's processes write through.
+            .with_writer(shared::telemetry::Redacting::new(|| Tee))
             .with_ansi(false)
             .init();
     });

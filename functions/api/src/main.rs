@@ -6,7 +6,10 @@ use shared::adapters::aws::AwsApp;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    // Every line through the redaction, in Lambda's log format and level settings.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(
+        shared::telemetry::Redacting::new(std::io::stdout),
+    );
     let app = AwsApp::from_env().await?;
     lambda_http::run(shared::lambda::api(&app)).await
 }

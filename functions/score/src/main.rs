@@ -8,7 +8,10 @@ use shared::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    // Every line through the redaction, in Lambda's log format and level settings.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(
+        shared::telemetry::Redacting::new(std::io::stdout),
+    );
     let app = &AwsApp::from_env().await?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let run_for = lambda::time_left(event.context.deadline);

@@ -44,7 +44,8 @@ pub struct Settings {
     pub dead_letter_queue_url: Option<String>,
     /// Recordings and transcripts larger than this are refused (`MAX_OBJECT_BYTES`).
     pub max_object_bytes: u64,
-    /// Ask Transcribe to redact PII in its output (`TRANSCRIBE_REDACT_PII`).
+    /// Ask Transcribe to redact PII in its output (`TRANSCRIBE_REDACT_PII`, true unless set
+    /// to false).
     pub transcribe_redact_pii: bool,
     /// The language calls are in, as Transcribe names it (`TRANSCRIBE_LANGUAGE`, `en-US`).
     pub transcribe_language: String,
@@ -72,9 +73,9 @@ impl Settings {
                 ))
             })
         };
-        let flag = |name: &str| -> Result<bool> {
+        let flag_or = |name: &str, unset: bool| -> Result<bool> {
             match var(name).as_deref().map(str::trim) {
-                None | Some("") => Ok(false),
+                None | Some("") => Ok(unset),
                 Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
                 Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
                 Some(v) => Err(Error::validation(format!(
@@ -86,7 +87,7 @@ impl Settings {
         if let Some(region) = var("DEFAULT_PHONE_REGION").filter(|r| !r.trim().is_empty()) {
             config.default_region = region.trim().to_ascii_uppercase();
         }
-        config.keep_original_transcripts = flag("KEEP_ORIGINAL_TRANSCRIPTS")?;
+        config.keep_original_transcripts = flag_or("KEEP_ORIGINAL_TRANSCRIPTS", false)?;
         config.twilio_auth_token = var("TWILIO_AUTH_TOKEN").filter(|t| !t.trim().is_empty());
         config.public_url = var("PUBLIC_URL").filter(|u| !u.trim().is_empty());
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
@@ -110,7 +111,7 @@ impl Settings {
             secrets_prefix: required("SECRETS_PREFIX")?,
             dead_letter_queue_url: var("DEAD_LETTER_QUEUE_URL").filter(|u| !u.trim().is_empty()),
             max_object_bytes,
-            transcribe_redact_pii: flag("TRANSCRIBE_REDACT_PII")?,
+            transcribe_redact_pii: flag_or("TRANSCRIBE_REDACT_PII", true)?,
             transcribe_language: var("TRANSCRIBE_LANGUAGE")
                 .filter(|l| !l.trim().is_empty())
                 .unwrap_or_else(|| "en-US".to_owned()),

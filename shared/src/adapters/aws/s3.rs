@@ -37,6 +37,18 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<()> {
+        // S3 answers a missing key's delete with success too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("S3 DeleteObject {key}"), e))?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>> {
         let out = match self
             .client
