@@ -25,6 +25,11 @@ pub enum Error {
     /// number another lead has). Nothing was changed; retrying will not help.
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key came back with another request: the first request's result stands,
+    /// and this one was not carried out (HTTP 422, as the IETF's Idempotency-Key draft and
+    /// Stripe answer).
+    #[error("{0}")]
+    KeyReused(String),
     /// Someone else updated the record between our read and our write (optimistic
     /// concurrency). Nothing was changed: read again and retry.
     #[error("{0}")]

@@ -495,3 +495,114 @@ async fn status_callbacks_media_long_and_foreign_texts_are_logged_without_double
     assert!(text.contains("MessageSid"), "{text}");
     app.stop().await;
 }
+
+/// POST a JSON body with an `Idempotency-Key`: the status, whether it was a replay, the body.
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, bool, Value) {
+    let resp = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .header("Idempotency-Key", key)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let replayed = resp.headers().get("idempotent-replayed").is_some();
+    (status, replayed, resp.json().await.unwrap())
+}
+
+/// An idempotency key answers only the request it was first used with: the same key for
+/// another lead is another request (an opt-out is never lost to a key collision), and the same
+/// key with another body is refused with 422, recording nothing. A real retry gets the first
+/// answer again.
+#[tokio::test]
+async fn idempotency_keys_answer_only_their_own_request() {
+    let (_dir, app) = app_with_twilio().await;
+    let mut ids = Vec::new();
+    for phone in ["+15125550147", "+15125550148"] {
+        let (status, lead) = app
+            .send(
+                Method::POST,
+                "/leads",
+                &json!({ "phone_number": phone }).to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{lead}");
+        ids.push(lead["lead_id"].as_str().unwrap().to_owned());
+    }
+    let (a, b) = (&ids[0], &ids[1]);
+    let opt_in = json!({"action": "opt_in", "source": "web form"});
+    let opt_out = json!({"action": "opt_out", "source": "phone call"});
+
+    let (status, replayed, first) =
+        post_with_key(&app, &format!("/leads/{a}/consent"), "k-1", opt_in.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false), "{first}");
+    // The same key, another lead: its own request, stored.
+    let (status, replayed, other) =
+        post_with_key(&app, &format!("/leads/{b}/consent"), "k-1", opt_out.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false), "{other}");
+    let (_, ledger_b) = app.get(&format!("/leads/{b}/consent")).await;
+    assert_eq!(ledger_b["opted_out"], true, "{ledger_b}");
+    // The same key and lead with another body: refused, nothing stored.
+    let (status, _, problem) =
+        post_with_key(&app, &format!("/leads/{a}/consent"), "k-1", opt_out.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "urn:leadscore:problem:idempotency-key-reused"
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`k-1`"),
+        "{problem}"
+    );
+    let (_, ledger_a) = app.get(&format!("/leads/{a}/consent")).await;
+    assert_eq!(
+        ledger_a["ledger"].as_array().unwrap().len(),
+        1,
+        "{ledger_a}"
+    );
+    assert_eq!(ledger_a["opted_in"], true);
+    // A retry of the first request: its first answer, marked as a replay.
+    let (status, replayed, again) =
+        post_with_key(&app, &format!("/leads/{a}/consent"), "k-1", opt_in).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, true));
+    assert_eq!(again, first);
+
+    // A logged message's id is its key the same way.
+    let message = |body: &str| json!({"id": "crm-msg-7", "body": body});
+    let (status, logged) = app
+        .send(
+            Method::POST,
+            &format!("/leads/{a}/messages"),
+            &message("Quote attached").to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{logged}");
+    let (status, again) = app
+        .send(
+            Method::POST,
+            &format!("/leads/{a}/messages"),
+            &message("Quote attached").to_string(),
+        )
+        .await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &logged));
+    for (lead, body) in [(a, "Another text"), (b, "Quote attached")] {
+        let (status, problem) = app
+            .send(
+                Method::POST,
+                &format!("/leads/{lead}/messages"),
+                &message(body).to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    }
+    let (_, lead) = app.get(&format!("/leads/{a}")).await;
+    assert_eq!(lead["sms"]["sent"], 1, "{:#}", lead["sms"]);
+    app.stop().await;
+}

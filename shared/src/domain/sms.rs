@@ -16,11 +16,26 @@ pub struct SmsEvent {
     pub tenant_id: TenantId,
     pub lead_id: LeadId,
     /// Unique in the tenant: `msg:<sid>`, `status:<sid>:<status>`, `consent:<sid>`,
-    /// `consent:api:<id>`, `click:<token>:<window>`, `survey:<sid>`, `survey-done:<run>`.
+    /// `consent:api:<lead>:<key>`, `click:<token>:<window>`, `survey:<sid>`, `survey-done:<run>`.
     pub event_id: String,
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub kind: SmsEventKind,
+    /// For an event an API request made: a digest of that request, so a retry with the same
+    /// key is told from another request that reuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
+}
+
+impl SmsEvent {
+    /// A digest of a request's parsed body (key order and spacing do not matter).
+    pub fn request_digest(request: &impl Serialize) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_value(request)
+            .and_then(|v| serde_json::to_vec(&v))
+            .unwrap_or_default();
+        hex::encode(Sha256::digest(canonical))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +143,7 @@ pub struct ConsentChange {
 }
 
 /// What a client sends to record consent (`POST /leads/{id}/consent`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentDraft {
     /// `opt_in` or `opt_out`.

@@ -103,6 +103,7 @@ fn event(lead: &Lead, event_id: String, at: DateTime<Utc>, kind: SmsEventKind) -
         event_id,
         at,
         kind,
+        request_sha256: None,
     }
 }
 
@@ -260,7 +261,7 @@ pub async fn delivery_status(
 }
 
 /// A text the tenant sent some other way (`POST /leads/{id}/messages`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundDraft {
     pub body: String,
@@ -273,14 +274,68 @@ pub struct OutboundDraft {
     pub id: Option<String>,
 }
 
+/// What an API request recorded: its event, and whether an earlier request with the same key
+/// had recorded it already (the retry gets the first request's answer).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub event: SmsEvent,
+    pub replayed: bool,
+}
+
+/// Append an event an API request made. When its id is taken, the stored event answers a retry
+/// of the same request (same lead, same body), and anything else is refused with `KeyReused`,
+/// recording nothing. Either way the lead's summary is settled, so a request that died half-way
+/// is finished by its retry.
+async fn append_requested(
+    deps: &Deps,
+    mut ev: SmsEvent,
+    request: &impl Serialize,
+    key_name: &str,
+) -> Result<Recorded> {
+    ev.request_sha256 = Some(SmsEvent::request_digest(request));
+    let (event, replayed) = if deps.sms.append_sms_event(&ev).await? {
+        (ev, false)
+    } else {
+        let stored = deps
+            .sms
+            .sms_events(&ev.tenant_id, &ev.lead_id)
+            .await?
+            .into_iter()
+            .find(|e| e.event_id == ev.event_id);
+        match stored {
+            Some(stored) if stored.request_sha256 == ev.request_sha256 => (stored, true),
+            _ => {
+                return Err(Error::KeyReused(format!(
+                    "{key_name} was used before with another request (another body or another \
+                     lead); that request's result stands and nothing was recorded now. Use a \
+                     new key for a new request"
+                )));
+            }
+        }
+    };
+    let settings =
+        TenantSettings::load(deps.blobs.as_ref(), &event.tenant_id, &deps.config).await?;
+    settle(
+        deps,
+        &event.lead_id,
+        &event.tenant_id,
+        &event.event_id,
+        &settings,
+        None,
+    )
+    .await?;
+    Ok(Recorded { event, replayed })
+}
+
 pub async fn log_outbound(
     deps: &Deps,
     tenant: &TenantId,
     lead_id: &LeadId,
     draft: OutboundDraft,
     now: DateTime<Utc>,
-) -> Result<SmsEvent> {
+) -> Result<Recorded> {
     let lead = existing_lead(deps, tenant, lead_id).await?;
+    let request = draft.clone();
     if draft.body.chars().count() > 1600 {
         return Err(Error::validation(
             "body: longer than 1,600 characters, more than a text can carry",
@@ -304,6 +359,7 @@ pub async fn log_outbound(
         }
         None => format!("api-{}", uuid::Uuid::now_v7().simple()),
     };
+    let key_name = format!("id `{sid}`");
     let ev = event(
         &lead,
         format!("msg:{sid}"),
@@ -319,11 +375,7 @@ pub async fn log_outbound(
             source: "api".to_owned(),
         }),
     );
-    if deps.sms.append_sms_event(&ev).await? {
-        let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-        settle(deps, lead_id, tenant, &ev.event_id, &settings, None).await?;
-    }
-    Ok(ev)
+    append_requested(deps, ev, &request, &key_name).await
 }
 
 fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
@@ -342,7 +394,8 @@ async fn existing_lead(deps: &Deps, tenant: &TenantId, id: &LeadId) -> Result<Le
 }
 
 /// Consent recorded by the tenant (`POST /leads/{id}/consent`). `request_id` (the client's
-/// `Idempotency-Key`) makes a retried request count once.
+/// `Idempotency-Key`, scoped to the lead) makes a retried request count once; the same key
+/// with another body is refused.
 pub async fn record_consent(
     deps: &Deps,
     tenant: &TenantId,
@@ -350,7 +403,7 @@ pub async fn record_consent(
     draft: &ConsentDraft,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<SmsEvent> {
+) -> Result<Recorded> {
     let lead = existing_lead(deps, tenant, lead_id).await?;
     let (change, at) = draft.validate(now)?;
     let id = match request_id {
@@ -364,17 +417,15 @@ pub async fn record_consent(
         }
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
+    // The key is the client's: scoped to this lead, so one used for another lead is another
+    // request (event ids are unique in the tenant).
     let ev = event(
         &lead,
-        format!("consent:api:{id}"),
+        format!("consent:api:{}:{id}", lead.lead_id),
         at,
         SmsEventKind::Consent(change),
     );
-    if deps.sms.append_sms_event(&ev).await? {
-        let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
-        settle(deps, lead_id, tenant, &ev.event_id, &settings, None).await?;
-    }
-    Ok(ev)
+    append_requested(deps, ev, draft, &format!("Idempotency-Key `{id}`")).await
 }
 
 /// The consent ledger: every consent change, oldest first.
@@ -445,6 +496,7 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
                 now.timestamp() / CLICK_WINDOW_SECS
             ),
             at: now,
+            request_sha256: None,
             kind: SmsEventKind::Click {
                 token: link.token.clone(),
                 url: link.url.clone(),
@@ -524,6 +576,7 @@ async fn settle(
                 lead_id: lead_id.clone(),
                 event_id: format!("survey-done:{}", run.run_id),
                 at,
+                request_sha256: None,
                 kind: SmsEventKind::SurveyCompleted {
                     survey_id: run.survey.id.clone(),
                     run_id: run.run_id.clone(),

@@ -27,6 +27,7 @@ impl Log {
             event_id: id.to_owned(),
             at: t0() + Duration::minutes(minutes),
             kind,
+            request_sha256: None,
         });
     }
 

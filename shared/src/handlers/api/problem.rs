@@ -51,6 +51,11 @@ impl IntoResponse for ApiError {
                 "conflict",
                 "Conflict with stored data",
             ),
+            Error::KeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "The idempotency key was used with another request",
+            ),
             Error::Concurrent(_) => (
                 StatusCode::CONFLICT,
                 "concurrent-update",

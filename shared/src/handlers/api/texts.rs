@@ -175,10 +175,10 @@ pub(super) async fn log_message(
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<SmsEvent>)> {
+) -> ApiResult<Response> {
     let draft: OutboundDraft = body(&headers, &bytes)?;
-    let ev = sms::log_outbound(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
-    Ok((StatusCode::CREATED, Json(ev)))
+    let recorded = sms::log_outbound(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
+    Ok(created(recorded))
 }
 
 /// The consent ledger as an auditor reads it.
@@ -227,14 +227,14 @@ pub(super) async fn record_consent(
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<SmsEvent>)> {
+) -> ApiResult<Response> {
     let draft: ConsentDraft = body(&headers, &bytes)?;
     let key = headers.get("idempotency-key").map(|v| {
         v.to_str()
             .map(str::to_owned)
             .unwrap_or_else(|_| "\u{0}".to_owned())
     });
-    let ev = sms::record_consent(
+    let recorded = sms::record_consent(
         &deps,
         &tenant,
         &lead_id(&id)?,
@@ -243,7 +243,20 @@ pub(super) async fn record_consent(
         Utc::now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(ev)))
+    Ok(created(recorded))
+}
+
+/// 201 with the event; a retry gets the first request's event again, marked
+/// `Idempotent-Replayed: true` (as Stripe marks a replayed response).
+fn created(recorded: sms::Recorded) -> Response {
+    let mut response = (StatusCode::CREATED, Json(recorded.event)).into_response();
+    if recorded.replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 #[derive(Serialize)]
