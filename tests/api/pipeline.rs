@@ -386,3 +386,84 @@ async fn a_lone_sidecar_waits_then_is_rejected() {
         "{note}"
     );
 }
+
+/// What is not a plain file with a readable name is moved aside with the reason, once, and
+/// never opened: a link is not followed out of the inbox (its target stays as it was and
+/// becomes no call), and a folder, a FIFO and a name that is not UTF-8 do not sit in the inbox
+/// for ever. A second file rejected under a name keeps the first one's copy and reason.
+#[tokio::test]
+async fn odd_inbox_entries_are_moved_aside_and_rejections_keep_each_file() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let inbox = app.app.inbox_dir();
+    let outside = dir.path().join("elsewhere_+15125550181_inbound.txt");
+    std::fs::write(&outside, "Agent: hello\nCaller: I want to buy today\n").unwrap();
+    std::os::unix::fs::symlink(&outside, inbox.join("link_+15125550181_inbound.txt")).unwrap();
+    std::fs::create_dir(inbox.join("a folder")).unwrap();
+    let fifo = inbox.join("pipe_+15125550182.txt");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9_+15125550183.txt");
+    std::fs::write(inbox.join(latin1), "Agent: hello\nCaller: hi\n").unwrap();
+
+    assert!(
+        wait_rejected(&app, "link_+15125550181_inbound.txt")
+            .await
+            .contains("symbolic link")
+    );
+    assert!(wait_rejected(&app, "a folder").await.contains("folder"));
+    assert!(
+        wait_rejected(&app, "pipe_+15125550182.txt")
+            .await
+            .contains("not a regular file")
+    );
+    assert!(
+        wait_rejected(&app, "caf\u{fffd}_+15125550183.txt")
+            .await
+            .contains("not UTF-8")
+    );
+    let rejected_dir = app.app.rejected_dir();
+    assert!(
+        rejected_dir
+            .join("link_+15125550181_inbound.txt")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link moved as a link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "Agent: hello\nCaller: I want to buy today\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(&inbox).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // The same bad name twice: both kept, each with its reason.
+    drop_into(&app.app, "nobody.txt", b"Agent: hello\nCaller: hi\n");
+    wait_rejected(&app, "nobody.txt").await;
+    drop_into(&app.app, "nobody.txt", b"Agent: second try\n");
+    let second = wait_rejected(&app, "nobody (2).txt").await;
+    assert!(second.contains("cannot tell who the lead is"), "{second}");
+    assert_eq!(
+        std::fs::read_to_string(rejected_dir.join("nobody.txt")).unwrap(),
+        "Agent: hello\nCaller: hi\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rejected_dir.join("nobody (2).txt")).unwrap(),
+        "Agent: second try\n"
+    );
+    let (_, leads) = app.get("/leads").await;
+    assert_eq!(
+        leads["leads"],
+        serde_json::json!([]),
+        "nothing became a call"
+    );
+    app.stop().await;
+}

@@ -144,6 +144,31 @@ async fn tier_thresholds_are_the_tenants_own() {
     let body = json!({"tiers": {"hot": base + 1, "warm": base}}).to_string();
     app.send(Method::PUT, "/settings", &body).await;
     app.wait_for(&path, |l| l["tier"] == "warm").await;
+
+    // A change names what it changes: surveys saved, then tiers alone, keep the surveys.
+    let survey = json!({"id": "fit", "questions": [
+        {"id": "soon", "text": "How soon? Reply 1-5", "answers": {"scale": {"min": 1, "max": 5}}}
+    ]});
+    let (status, saved) = app
+        .send(
+            Method::PUT,
+            "/settings",
+            &json!({"surveys": [survey]}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["tiers"]["hot"], base + 1, "{saved}");
+    let (status, saved) = app
+        .send(
+            Method::PATCH,
+            "/settings",
+            &json!({"tiers": {"hot": 80, "warm": 50}}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (_, settings) = app.get("/settings").await;
+    assert_eq!(settings["tiers"], json!({"hot": 80, "warm": 50}));
+    assert_eq!(settings["surveys"][0]["id"], "fit", "{settings}");
     app.stop().await;
 }
 

@@ -146,6 +146,7 @@ async fn forged_tampered_or_unsigned_webhooks_are_refused_and_store_nothing() {
         .unwrap()
         .1
         .push_str(" and send me $1000");
+    let mut refusals = Vec::new();
     for (what, body, signature) in [
         ("missing header", &real, Some("")),
         ("wrong token", &real, Some(wrong_token.as_str())),
@@ -156,7 +157,11 @@ async fn forged_tampered_or_unsigned_webhooks_are_refused_and_store_nothing() {
         let (status, text) = app.twilio("sms", body, signature).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {text}");
         assert!(text.contains("X-Twilio-Signature"), "{what}: {text}");
+        refusals.push(text);
     }
+    // One answer for every refusal: the webhook tells a caller nothing about why.
+    refusals.dedup();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
     let (_, leads) = app.get("/leads").await;
     assert_eq!(leads["leads"], json!([]), "nothing stored");
 
@@ -173,19 +178,55 @@ async fn forged_tampered_or_unsigned_webhooks_are_refused_and_store_nothing() {
     app.stop().await;
 }
 
+/// A tenant without a token refuses webhooks, and answers exactly as a tenant with one answers a
+/// bad signature: the webhook does not tell who uses Twilio.
 #[tokio::test]
-async fn a_tenant_without_a_token_refuses_webhooks() {
+async fn a_tenant_without_a_token_refuses_webhooks_as_a_bad_signature_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(dir.path()).await;
-    let (status, text) = app
-        .twilio(
-            "sms",
-            &params(&[("MessageSid", "SM1"), ("From", LEAD)]),
-            None,
+    let text_in = params(&[("MessageSid", "SM1"), ("From", LEAD)]);
+    let (status, no_token) = app.twilio("sms", &text_in, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(no_token.contains("PUT /settings/twilio"), "{no_token}");
+
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            "/settings/twilio",
+            &json!({"auth_token": TOKEN}).to_string(),
         )
         .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, bad_signature) = app.twilio("sms", &text_in, Some("AAAA")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(text.contains("PUT /settings/twilio"), "{text}");
+    assert_eq!(no_token, bad_signature);
+    app.stop().await;
+}
+
+/// A tenant that named its Twilio account accepts webhooks from that account only: one that
+/// names no account is refused too.
+#[tokio::test]
+async fn a_webhook_without_the_tenants_account_sid_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let account = "AC00000000000000000000000000000000";
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            "/settings/twilio",
+            &json!({"auth_token": TOKEN, "account_sid": account}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut text = vec![("MessageSid", "SM1"), ("From", LEAD), ("Body", "hi")];
+    let (status, refused) = app.twilio("sms", &params(&text), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused.contains("AccountSid: missing"), "{refused}");
+    text.push(("AccountSid", account));
+    let (status, twiml) = app.twilio("sms", &params(&text), None).await;
+    assert_eq!(status, StatusCode::OK, "{twiml}");
+    let (_, leads) = app.get("/leads").await;
+    assert_eq!(leads["leads"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
 

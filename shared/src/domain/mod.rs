@@ -21,8 +21,8 @@ pub use lead::{
 pub use phone::PhoneNumber;
 pub use rule::{RuleDraft, ScoringRule};
 pub use score::{
-    Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, TenantSettings, Tier,
-    TierThresholds,
+    Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, SettingsPatch, TenantSettings,
+    Tier, TierThresholds,
 };
 pub use sms::{
     Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, SmsDirection, SmsEvent,

@@ -70,6 +70,28 @@ pub struct TenantSettings {
     pub surveys: Vec<super::Survey>,
 }
 
+/// A change to a tenant's settings (`PUT` or `PATCH /settings`): each field it names replaces
+/// that field; a field it does not name keeps its value.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default)]
+    pub tiers: Option<TierThresholds>,
+    #[serde(default)]
+    pub surveys: Option<Vec<super::Survey>>,
+}
+
+impl SettingsPatch {
+    pub fn apply(self, settings: &mut TenantSettings) {
+        if let Some(tiers) = self.tiers {
+            settings.tiers = tiers;
+        }
+        if let Some(surveys) = self.surveys {
+            settings.surveys = surveys;
+        }
+    }
+}
+
 impl TenantSettings {
     pub fn validate(&self) -> Result<()> {
         let TierThresholds { hot, warm } = self.tiers;

@@ -213,7 +213,11 @@ pub struct LinkDraft {
 }
 
 impl LinkDraft {
-    /// The target, checked: an absolute http or https URL with a host, at most 2,000 characters.
+    /// The target, checked: an absolute http or https URL with a public host name or address,
+    /// no user name or password in it, at most 2,000 characters. A short link in a text must
+    /// not hand a lead's phone credentials or send it to a host on the sender's own network
+    /// (`localhost`, `*.local`, `*.internal`, loopback, private, link-local, shared or
+    /// unspecified addresses).
     pub fn target(&self) -> Result<String> {
         let raw = self.url.trim();
         if raw.len() > 2000 {
@@ -226,6 +230,17 @@ impl LinkDraft {
                 "url: `{raw}` is not an http(s) address with a host"
             )));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::validation(
+                "url: a link must not carry a user name or password (`name:password@host`)",
+            ));
+        }
+        if let Some(why) = internal_host(&url) {
+            return Err(Error::validation(format!(
+                "url: `{}` is {why}; a link a lead opens must point at a public address",
+                url.host_str().unwrap_or_default()
+            )));
+        }
         if let Some(label) = &self.label
             && (label.trim().is_empty() || label.chars().count() > 60)
         {
@@ -233,6 +248,47 @@ impl LinkDraft {
         }
         Ok(url.to_string())
     }
+}
+
+/// Why `url`'s host is not a public one, if it is not.
+fn internal_host(url: &url::Url) -> Option<&'static str> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let v4_internal = |ip: Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            // 100.64.0.0/10, carrier-grade NAT's shared space.
+            || (a == 100 && (64..128).contains(&b))
+    };
+    let ip = match url.host()? {
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let internal = name == "localhost"
+                || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
+                    .iter()
+                    .any(|suffix| name.ends_with(suffix))
+                || !name.contains('.');
+            return internal.then_some("an internal host name");
+        }
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+    };
+    let internal = match ip {
+        IpAddr::V4(v4) => v4_internal(v4),
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                // fc00::/7 unique local, fe80::/10 link-local.
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(v4_internal)
+        }
+    };
+    internal.then_some("an address on a private network")
 }
 
 impl TrackedLink {
@@ -408,9 +464,34 @@ mod tests {
             "/relative",
             "ftp://acme.test/",
             "https://",
+            "http://user:secret@acme.test/",
+            "https://token@acme.test/",
+            "http://localhost:8080/admin",
+            "http://router.local/",
+            "http://intranet/",
+            "http://127.0.0.1/",
+            "http://10.0.0.5/",
+            "http://172.16.3.4/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://2130706433/",
         ] {
             let e = draft(bad).target().unwrap_err().to_string();
             assert!(e.contains("url:"), "{bad}: {e}");
+            assert!(!e.contains("secret"), "{bad}: {e}");
+        }
+        for good in [
+            "https://93.184.216.34/",
+            "https://[2606:4700::1111]/",
+            "https://pay.acme.co.uk/",
+        ] {
+            assert!(draft(good).target().is_ok(), "{good}");
         }
         assert!(TrackedLink::is_pricing("https://acme.test/Pricing", None));
         assert!(TrackedLink::is_pricing(

@@ -221,10 +221,11 @@ fn looks_like_phone(token: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '(' | ')'))
 }
 
-/// RFC 3339, or a date and time without a zone (taken as UTC).
+/// RFC 3339; RFC 2822 (Twilio's `StartTime`: `Sat, 28 Nov 2026 17:00:00 +0000`); or a date
+/// and time without a zone (taken as UTC).
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s).or_else(|_| DateTime::parse_from_rfc2822(s)) {
         return Some(t.with_timezone(&Utc));
     }
     [
@@ -278,6 +279,20 @@ mod tests {
 
         let m = CallMetadata::from_file_name("recording", "US");
         assert_eq!(m, CallMetadata::default());
+    }
+
+    #[test]
+    fn twilios_own_start_time_is_read() {
+        // As Twilio's Call resource and recording callbacks write it (RFC 2822).
+        let m = CallMetadata::from_sidecar(
+            br#"{"From":"+14155550134","StartTime":"Sat, 28 Nov 2026 17:00:00 +0000"}"#,
+            "US",
+        )
+        .unwrap();
+        assert_eq!(
+            m.started_at.unwrap().to_rfc3339(),
+            "2026-11-28T17:00:00+00:00"
+        );
     }
 
     #[test]

@@ -480,6 +480,16 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
     let Some(link) = deps.sms.get_link(token).await? else {
         return Ok(None);
     };
+    // Links stored before targets were checked as they are now go nowhere.
+    let still_allowed = LinkDraft {
+        url: link.url.clone(),
+        label: None,
+    }
+    .target()
+    .is_ok();
+    if !still_allowed {
+        return Ok(None);
+    }
     let tenant = &link.tenant_id;
     let mut events = deps.sms.sms_events(tenant, &link.lead_id).await?;
     let recent = events.iter().any(|e| {

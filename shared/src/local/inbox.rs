@@ -150,6 +150,28 @@ pub async fn ingest_group(deps: &Deps, tenant: &TenantId, group: &DropGroup) -> 
     }
 }
 
+/// `dir/name`, or `dir/<stem> (2).<ext>`, `(3)`, ... when a file (or its note) is there: a
+/// second rejection under one name keeps the first.
+fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let taken = |p: &Path| {
+        let mut note = p.as_os_str().to_owned();
+        note.push(".error.txt");
+        p.symlink_metadata().is_ok() || Path::new(&note).exists()
+    };
+    let first = dir.join(name);
+    if !taken(&first) {
+        return first;
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    (2..)
+        .map(|n| dir.join(format!("{stem} ({n}){ext}")))
+        .find(|p| !taken(p))
+        .expect("a free name")
+}
+
 /// Watches `DIR/inbox`.
 pub struct Inbox {
     app: LocalApp,
@@ -167,14 +189,42 @@ impl Inbox {
         }
     }
 
-    /// Files in the inbox with their size and modification time.
+    /// Files in the inbox with their size and modification time. What is not a plain file
+    /// with a readable name (a link, a folder, a FIFO or socket, a name that is not UTF-8) is
+    /// moved to `rejected/` with the reason, once, and never opened: a link is moved as a link,
+    /// never followed out of the inbox.
     fn list(&self) -> Result<HashMap<PathBuf, (u64, Option<SystemTime>)>> {
         let mut out = HashMap::new();
         for entry in std::fs::read_dir(self.app.inbox_dir())? {
             let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            // `DirEntry::metadata` does not follow links.
             let meta = entry.metadata()?;
-            if meta.is_file() {
-                out.insert(entry.path(), (meta.len(), meta.modified().ok()));
+            let kind = meta.file_type();
+            let unusable = match name.to_str() {
+                None => Some("its name is not UTF-8 text; rename it and drop it again"),
+                Some(n) if ignored(n) => continue,
+                Some(_) if kind.is_symlink() => Some(
+                    "it is a symbolic link; links are not followed out of the inbox: copy the \
+                     file itself in",
+                ),
+                Some(_) if kind.is_dir() => {
+                    Some("it is a folder; folders are not read: drop the files themselves")
+                }
+                Some(_) if !kind.is_file() => {
+                    Some("it is not a regular file (a FIFO, socket or device); only files are read")
+                }
+                Some(_) => None,
+            };
+            match unusable {
+                Some(why) => {
+                    warn!(file = %redact(&name.to_string_lossy()), why, "inbox entry moved aside");
+                    self.reject(&path, why)?;
+                }
+                None => {
+                    out.insert(path, (meta.len(), meta.modified().ok()));
+                }
             }
         }
         Ok(out)
@@ -257,12 +307,19 @@ impl Inbox {
         Ok(done)
     }
 
+    /// Move `path` (as it is: a link stays a link) to `rejected/` under a name no earlier
+    /// rejection holds, with `<name>.error.txt` beside it saying why.
     fn reject(&self, path: &Path, reason: &str) -> Result<()> {
         let dir = self.app.rejected_dir();
         std::fs::create_dir_all(&dir)?;
-        let name = path.file_name().unwrap_or_default();
-        std::fs::rename(path, dir.join(name))?;
-        let mut note = dir.join(name).into_os_string();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let target = free_name(&dir, &name);
+        std::fs::rename(path, &target)?;
+        let mut note = target.into_os_string();
         note.push(".error.txt");
         std::fs::write(note, format!("{reason}\n"))?;
         Ok(())

@@ -18,9 +18,7 @@ use std::sync::Arc;
 pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
 pub use worker::Worker;
 
-use crate::adapters::local::{
-    FileBlobStore, FileSecretStore, NoSpeechEngine, SqliteStore, WhisperEngine,
-};
+use crate::adapters::local::{FileBlobStore, FileSecretStore, LocalSpeech, SqliteStore};
 use crate::domain::TenantId;
 use crate::ports::{SecretName, SecretStore};
 use crate::{Config, Deps, Result};
@@ -47,10 +45,7 @@ impl LocalApp {
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),
             queue: Arc::new(store.clone()),
-            transcriber: match WhisperEngine::locate(data_dir) {
-                Some(engine) => Arc::new(engine),
-                None => Arc::new(NoSpeechEngine),
-            },
+            transcriber: Arc::new(LocalSpeech::new(data_dir)),
             config,
         };
         Ok(Self {

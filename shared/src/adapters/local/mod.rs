@@ -12,4 +12,4 @@ pub use files::FileBlobStore;
 pub use secrets::FileSecretStore;
 pub use speech::WhisperEngine;
 pub use store::{ClaimedJob, QueueCounts, SqliteStore};
-pub use transcriber::NoSpeechEngine;
+pub use transcriber::{LocalSpeech, NoSpeechEngine};

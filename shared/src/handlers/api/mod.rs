@@ -23,8 +23,8 @@ pub use problem::ApiError;
 use crate::Deps;
 use crate::domain::{
     AdjustmentDraft, Call, CallId, CallStatus, Lead, LeadId, LeadPatch, NewLead, OutcomeDraft,
-    RuleDraft, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, TenantId, TenantSettings,
-    Transcript, TranscriptFormat,
+    RuleDraft, RuleId, ScoreCause, ScoreChange, ScoringRule, SettingsPatch, SmsEvent, TenantId,
+    TenantSettings, Transcript, TranscriptFormat,
 };
 use crate::error::Error;
 use crate::formats::{self, CallMetadata};
@@ -55,7 +55,10 @@ pub fn routes(deps: Deps) -> Router {
             put(adjust_lead).delete(remove_adjustment),
         )
         .route("/leads/{id}/outcome", put(record_outcome))
-        .route("/settings", get(get_settings).put(put_settings))
+        .route(
+            "/settings",
+            get(get_settings).put(put_settings).patch(put_settings),
+        )
         .route("/model", get(get_model))
         .route("/model/train", post(train_model))
         .route("/scoring_rules", get(list_rules).post(create_rule))
@@ -72,10 +75,20 @@ pub fn routes(deps: Deps) -> Router {
         // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
         .route("/twilio/{tenant}/{hook}", post(texts::twilio_webhook))
         .route("/r/{token}", get(texts::follow_link))
-        .fallback(|| async { ApiError(Error::not_found("no such endpoint")) })
-        .method_not_allowed_fallback(|| async {
-            ApiError(Error::validation("this endpoint does not take that method"))
-        })
+        .fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                ApiError(Error::not_found(format!(
+                    "endpoint {method} {}",
+                    uri.path()
+                )))
+            },
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            problem::MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::map_response(
+            problem::router_errors_as_problems,
+        ))
         .with_state(deps)
 }
 
@@ -360,7 +373,11 @@ async fn put_settings(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Json<TenantSettings>> {
-    let settings: TenantSettings = body(&headers, &bytes)?;
+    // What the request does not name keeps its value (PUT and PATCH alike): sending only the
+    // tiers must not wipe the surveys.
+    let patch: SettingsPatch = body(&headers, &bytes)?;
+    let mut settings = TenantSettings::load(deps.blobs.as_ref(), &tenant, &deps.config).await?;
+    patch.apply(&mut settings);
     settings.save(deps.blobs.as_ref(), &tenant).await?;
     let nonce = format!("settings@{}", Utc::now().timestamp_micros());
     score::rescore_all(&deps, &tenant, &ScoreCause::Recompute { nonce }).await?;
@@ -751,6 +768,44 @@ mod tests {
 
         let (status, _, _) = call(&deps, "GET", "/nowhere", "").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_routers_own_answers_are_problem_documents_too() {
+        let (_d, deps) = deps();
+        // GIVEN requests the router answers itself: a path that is not there, a method the
+        // path does not take, a body past the limit
+        let (status, body, ct) = call(&deps, "GET", "/nowhere", "").await;
+        // THEN each is a problem document that says what is wrong
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["detail"], "endpoint GET /nowhere not found");
+
+        let req = Request::builder()
+            .method("DELETE")
+            .uri("/scoring_rules")
+            .body(Body::empty())
+            .unwrap();
+        let resp = router(deps.clone()).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = resp.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["type"], "urn:leadscore:problem:method-not-allowed");
+        assert!(body["detail"].as_str().unwrap().contains("Allow"), "{body}");
+
+        let huge = format!(
+            r#"{{"phone_number": "+14155550134", "first_name": "{}"}}"#,
+            "x".repeat(problem::MAX_BODY_BYTES)
+        );
+        let (status, body, ct) = call(&deps, "POST", "/leads", &huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        assert_eq!(body["type"], "urn:leadscore:problem:too-large");
     }
 
     #[tokio::test]

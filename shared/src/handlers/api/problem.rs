@@ -31,6 +31,50 @@ impl ApiError {
     }
 }
 
+/// The largest request body the API reads (a transcript sent as JSON included); API Gateway's
+/// own limit is 10 MB and Lambda's 6 MB.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// What the router itself answers (a method the path does not take, a body past the limit)
+/// comes as plain text from axum: the same problem documents as every other error.
+pub async fn router_errors_as_problems(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let status = response.status();
+    if is_problem {
+        return response;
+    }
+    let (slug, title, detail) = match status {
+        // axum adds `Allow` once this layer has run, so the detail points at it.
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "this endpoint does not take that method; the Allow header lists the ones it takes"
+                .to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            "Request body too large",
+            format!("the request body is over the limit of {MAX_BODY_BYTES} bytes"),
+        ),
+        _ => return response,
+    };
+    let body = Problem {
+        kind: format!("urn:leadscore:problem:{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = match &self.0 {

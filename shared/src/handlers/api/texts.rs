@@ -57,6 +57,10 @@ fn requested_url(deps: &Deps, headers: &HeaderMap, uri: &Uri) -> String {
     format!("{proto}://{host}{path}")
 }
 
+/// Checked against when a tenant has no token, only so that its refusal costs what a bad
+/// signature's does: such a tenant is refused whatever the signature.
+const UNGUESSABLE_TOKEN: &str = "no tenant token: nothing verifies against this";
+
 fn forbidden(why: impl Into<String>) -> ApiError {
     ApiError(Error::Forbidden(why.into()))
 }
@@ -78,16 +82,24 @@ pub(super) async fn twilio_webhook(
             "webhook `{hook}`: Twilio's hooks are /twilio/{tenant}/sms and /twilio/{tenant}/status"
         ))));
     }
-    let Some(account) = TwilioAccount::load(&deps, &tenant).await? else {
-        warn!(tenant = %tenant, "a Twilio webhook for a tenant with no auth token: refused");
-        return Err(forbidden(format!(
-            "tenant {tenant} has no Twilio auth token to check signatures with; PUT /settings/twilio"
-        )));
+    // Every refusal before the signature holds gets the same answer, so that the webhook does
+    // not tell who uses Twilio (a tenant with no token is checked against a token nobody has,
+    // at the same cost); the log says which it was.
+    let account = TwilioAccount::load(&deps, &tenant).await?;
+    let refused = |why: &str| {
+        warn!(tenant = %tenant, why, "a Twilio webhook refused");
+        forbidden(
+            "X-Twilio-Signature does not verify for this request: only Twilio, signing with the \
+             account's auth token saved for this tenant (PUT /settings/twilio), may call this",
+        )
     };
+    let token = account
+        .as_ref()
+        .map_or(UNGUESSABLE_TOKEN, |a| a.auth_token.as_str());
     let signature = headers
         .get(twilio::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| forbidden("X-Twilio-Signature: missing; only Twilio may call this"))?;
+        .unwrap_or_default();
     let algorithm = Algorithm::from_settings(
         headers
             .get(twilio::SIGNATURE_SETTINGS_HEADER)
@@ -108,11 +120,15 @@ pub(super) async fn twilio_webhook(
     } else {
         twilio::Body::Form(&form)
     };
-    if !twilio::verify(algorithm, &account.auth_token, &url, signed, signature) {
-        warn!(tenant = %tenant, url = %url, "a webhook whose signature does not verify: refused");
-        return Err(forbidden(format!(
-            "X-Twilio-Signature does not match this request to {url} under the tenant's auth token"
-        )));
+    let verified = twilio::verify(algorithm, token, &url, signed, signature);
+    let Some(account) = account else {
+        return Err(refused("the tenant has no Twilio auth token"));
+    };
+    if signature.is_empty() {
+        return Err(refused("no X-Twilio-Signature"));
+    }
+    if !verified {
+        return Err(refused("the signature does not verify"));
     }
     // Read only once the signature holds: a forged body is refused, not parsed.
     let params = if json {
@@ -124,12 +140,14 @@ pub(super) async fn twilio_webhook(
         .iter()
         .find(|(k, _)| k == "AccountSid")
         .map(|(_, v)| v.as_str());
-    if let (Some(want), Some(got)) = (&account.account_sid, from_account)
-        && want != got
+    if let Some(want) = &account.account_sid
+        && from_account != Some(want.as_str())
     {
-        return Err(forbidden(format!(
-            "AccountSid {got} is not the tenant's Twilio account"
-        )));
+        return Err(forbidden(match from_account {
+            Some(got) => format!("AccountSid {got} is not the tenant's Twilio account"),
+            None => "AccountSid: missing; the tenant accepts webhooks from its own account only"
+                .to_owned(),
+        }));
     }
     let now = Utc::now();
     let reply = match hook.as_str() {
