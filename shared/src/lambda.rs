@@ -272,6 +272,8 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
             .await
             .map(|_| ());
     }
+    // Refused by its size from the event, before it is read.
+    formats::check_transcript_size(&format!("`{}`", o.file_name), o.size)?;
     let content = match deps.blobs.get(o.key).await {
         Ok(content) => content,
         // A redelivery of a transcript already taken (and removed, below).

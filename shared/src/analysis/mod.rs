@@ -192,17 +192,46 @@ pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
     Analysis {
         roles,
         sentiment,
-        intents,
-        objections,
-        junk,
+        intents: bounded(intents),
+        objections: bounded(objections),
+        junk: bounded(junk),
         keywords,
         tracked_keywords,
         topic,
         talk,
-        quotes: kept,
+        quotes: bounded(kept),
         notes,
     }
     .with_junk_topic()
+}
+
+/// The most quotes a call keeps of one kind of finding (the first ones said). Scoring reads
+/// whether a kind was found, with its quotes as evidence; a transcript that says "price" a
+/// million times must not make a call too large to store (a DynamoDB item holds 400 KB).
+pub const MAX_HITS_PER_KIND: usize = 5;
+/// The longest quote kept, in characters: a sentence past it is cut with an ellipsis.
+pub const MAX_QUOTE_CHARS: usize = 300;
+
+fn bounded(hits: Vec<Hit>) -> Vec<Hit> {
+    let mut per_kind: std::collections::HashMap<String, usize> = Default::default();
+    hits.into_iter()
+        .filter(|h| {
+            let n = per_kind.entry(h.kind.clone()).or_default();
+            *n += 1;
+            *n <= MAX_HITS_PER_KIND
+        })
+        .map(|mut h| {
+            if h.quote.chars().count() > MAX_QUOTE_CHARS {
+                h.quote = h
+                    .quote
+                    .chars()
+                    .take(MAX_QUOTE_CHARS - 1)
+                    .collect::<String>()
+                    + "…";
+            }
+            h
+        })
+        .collect()
 }
 
 /// Turn-taking and silence from the segments' times.
@@ -422,7 +451,22 @@ mod tests {
         text.push_str(&"really great ".repeat(20_000));
         text.push('\n');
         let a = analyze_text(&text);
-        assert!(a.intents.len() > 10_000);
+        // Found, and kept within bounds: a few quotes of each kind, each of bounded length.
+        assert!(
+            a.intents.iter().any(|h| h.kind == "pricing"),
+            "{:?}",
+            a.intents
+        );
+        for hits in [&a.intents, &a.objections, &a.junk, &a.quotes] {
+            for kind in hits.iter().map(|h| &h.kind) {
+                let n = hits.iter().filter(|h| &h.kind == kind).count();
+                assert!(n <= MAX_HITS_PER_KIND, "{n} hits of {kind}");
+            }
+            assert!(
+                hits.iter()
+                    .all(|h| h.quote.chars().count() <= MAX_QUOTE_CHARS)
+            );
+        }
         assert!(a.sentiment.customer > 0.0);
     }
 }

@@ -138,6 +138,10 @@ fn looks_like_transcribe_output(content: &[u8]) -> bool {
 
 /// Parse a transcript of a known format. Errors say where (line, item) and what is wrong.
 pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Transcript> {
+    check_transcript_size(
+        &format!("the {} transcript", format.label()),
+        content.len() as u64,
+    )?;
     let parsed = match format {
         TranscriptFormat::AmazonTranscribe => transcribe::parse(content),
         TranscriptFormat::WebVtt => webvtt::parse(&decode_text(content)),
@@ -158,7 +162,58 @@ pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Tran
             format.label()
         )));
     }
+    check_segments(&transcript)?;
     Ok(transcript)
+}
+
+/// The largest transcript file taken, in bytes: an Amazon Transcribe JSON of a four-hour call
+/// (word by word, with confidences) is about 10 MB; a text transcript of one, 250 KB.
+pub const MAX_TRANSCRIPT_BYTES: u64 = 16 * 1024 * 1024;
+/// The most segments a transcript may have (a four-hour call is a few thousand).
+pub const MAX_SEGMENTS: usize = 50_000;
+/// The longest call taken, in seconds (Amazon Transcribe's own limit is four hours).
+pub const MAX_CALL_SECONDS: f64 = 4.0 * 3600.0;
+
+/// Refuse a transcript file by its size, before it is read: `what` names it in the error.
+/// Recordings are limited separately (`MAX_OBJECT_BYTES` on AWS, 90 minutes locally).
+pub fn check_transcript_size(what: &str, bytes: u64) -> Result<()> {
+    if bytes > MAX_TRANSCRIPT_BYTES {
+        return Err(Error::validation(format!(
+            "{what} is {bytes} bytes; a transcript may be at most {MAX_TRANSCRIPT_BYTES} bytes \
+             (16 MiB)"
+        )));
+    }
+    Ok(())
+}
+
+/// Segment count and times within bounds: every time a number from 0 to `MAX_CALL_SECONDS`,
+/// no segment ending before it starts.
+fn check_segments(t: &Transcript) -> Result<()> {
+    if t.segments.len() > MAX_SEGMENTS {
+        return Err(Error::validation(format!(
+            "the transcript has {} segments; at most {MAX_SEGMENTS} are taken",
+            t.segments.len()
+        )));
+    }
+    for (i, s) in t.segments.iter().enumerate() {
+        let n = i + 1;
+        let in_range = |x: f64| x.is_finite() && (0.0..=MAX_CALL_SECONDS).contains(&x);
+        if !in_range(s.start) || !in_range(s.end) {
+            return Err(Error::validation(format!(
+                "segment {n}: times {} to {} s are not within a call of at most {} hours",
+                s.start,
+                s.end,
+                MAX_CALL_SECONDS / 3600.0
+            )));
+        }
+        if s.end < s.start {
+            return Err(Error::validation(format!(
+                "segment {n}: ends at {} s, before it starts at {} s",
+                s.end, s.start
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Text files arrive as UTF-8 (with or without a byte-order mark) or, from older systems,

@@ -94,6 +94,20 @@ pub async fn ingest_group(deps: &Deps, tenant: &TenantId, group: &DropGroup) -> 
     let mut contents = Vec::new();
     let mut results = Vec::new();
     for path in &group.files {
+        // A transcript or sidecar too large to take is refused by its size, unread.
+        let size = tokio::fs::metadata(path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if !formats::is_audio(&name(path))
+            && let Err(e) = formats::check_transcript_size(&format!("`{}`", name(path)), size)
+        {
+            results.push(GroupResult {
+                path: path.clone(),
+                result: Err(e),
+            });
+            continue;
+        }
         match tokio::fs::read(path).await {
             Ok(bytes) => {
                 let kind = formats::classify(&name(path), &bytes).ok().map(|c| c.kind);

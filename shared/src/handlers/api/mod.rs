@@ -55,6 +55,8 @@ pub fn routes(deps: Deps) -> Router {
             put(adjust_lead).delete(remove_adjustment),
         )
         .route("/leads/{id}/outcome", put(record_outcome))
+        .route("/leads/{id}/sms_log", get(get_sms_log))
+        .route("/calls/{id}/transcript", get(get_transcript))
         .route(
             "/settings",
             get(get_settings).put(put_settings).patch(put_settings),
@@ -200,24 +202,44 @@ async fn create_lead(
         .into_response())
 }
 
-/// A call as the API shows it: the stored call plus its transcript as text.
+/// A call as the API shows it: the stored call plus the start of its transcript as text (the
+/// whole, segment by segment, at `transcript_path`).
 #[derive(Debug, Serialize)]
 pub struct CallView {
     #[serde(flatten)]
     pub call: Call,
+    /// `Speaker: text` lines, up to `TRANSCRIPT_EXCERPT_CHARS` characters.
     pub call_transcript: Option<String>,
+    /// Whether `call_transcript` stops before the transcript does.
+    pub call_transcript_truncated: bool,
+    /// `GET` it for the whole transcript, paged (`/calls/{id}/transcript`).
+    pub transcript_path: Option<String>,
 }
 
-/// A lead with everything behind its score: its calls (with transcripts) and its score ledger.
+/// A lead with everything behind its score: its latest calls (with the start of each
+/// transcript), its score ledger and its latest texts. Bounded whatever the lead's history:
+/// the rest is paged at `/leads/{id}/sms_log` and `/calls/{id}/transcript`.
 #[derive(Debug, Serialize)]
 pub struct LeadDetail {
     #[serde(flatten)]
     pub lead: Lead,
+    /// The latest `DETAIL_CALLS` calls, oldest first.
     pub calls: Vec<CallView>,
+    pub calls_total: usize,
     pub score_history: Vec<ScoreChange>,
-    /// The lead's texts, consent changes, clicks and surveys, oldest first.
+    /// The latest `DETAIL_SMS_EVENTS` texts, consent changes, clicks and surveys, oldest first.
     pub sms_log: Vec<SmsEvent>,
+    pub sms_log_total: usize,
 }
+
+/// How many of a lead's calls its detail shows (the latest).
+pub const DETAIL_CALLS: usize = 50;
+/// How much of each call's transcript the detail shows, in characters.
+pub const TRANSCRIPT_EXCERPT_CHARS: usize = 2_000;
+/// How many of a lead's SMS events its detail shows (the latest).
+pub const DETAIL_SMS_EVENTS: usize = 100;
+/// The largest page of transcript segments or SMS events.
+pub const MAX_PAGE: usize = 500;
 
 /// Gather a lead's detail view (`GET /leads/{id}`, `leadscore show`).
 pub async fn lead_detail(deps: &Deps, tenant: &TenantId, id: &LeadId) -> crate::Result<LeadDetail> {
@@ -226,28 +248,128 @@ pub async fn lead_detail(deps: &Deps, tenant: &TenantId, id: &LeadId) -> crate::
         .get_lead(tenant, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("lead {id}")))?;
+    let all_calls = deps.calls.calls_for_lead(tenant, id).await?;
+    let calls_total = all_calls.len();
     let mut calls = Vec::new();
-    for call in deps.calls.calls_for_lead(tenant, id).await? {
-        let call_transcript = match &call.transcript_key {
+    for call in all_calls
+        .into_iter()
+        .skip(calls_total.saturating_sub(DETAIL_CALLS))
+    {
+        let (call_transcript, call_transcript_truncated) = match &call.transcript_key {
             Some(key) => {
-                Some(serde_json::from_slice::<Transcript>(&deps.blobs.get(key).await?)?.to_text())
+                let text =
+                    serde_json::from_slice::<Transcript>(&deps.blobs.get(key).await?)?.to_text();
+                let truncated = text.chars().count() > TRANSCRIPT_EXCERPT_CHARS;
+                let excerpt = if truncated {
+                    text.chars().take(TRANSCRIPT_EXCERPT_CHARS).collect()
+                } else {
+                    text
+                };
+                (Some(excerpt), truncated)
             }
-            None => None,
+            None => (None, false),
         };
         calls.push(CallView {
+            transcript_path: call
+                .transcript_key
+                .as_ref()
+                .map(|_| format!("/calls/{}/transcript", call.call_id)),
             call,
             call_transcript,
+            call_transcript_truncated,
         });
     }
     let score_history = deps.leads.score_history(tenant, id).await?;
     let events = deps.sms.sms_events(tenant, id).await?;
-    let sms_log = crate::sms::ordered(&events).into_iter().cloned().collect();
+    let ordered = crate::sms::ordered(&events);
+    let sms_log_total = ordered.len();
+    let sms_log = ordered
+        .into_iter()
+        .skip(sms_log_total.saturating_sub(DETAIL_SMS_EVENTS))
+        .cloned()
+        .collect();
     Ok(LeadDetail {
         lead,
         calls,
+        calls_total,
         score_history,
         sms_log,
+        sms_log_total,
     })
+}
+
+/// `?offset=&limit=` for paged lists (oldest first).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+impl PageQuery {
+    fn window<T>(&self, items: Vec<T>) -> serde_json::Value
+    where
+        T: Serialize,
+    {
+        let total = items.len();
+        let limit = self.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let page: Vec<T> = items.into_iter().skip(self.offset).take(limit).collect();
+        let next = self.offset + page.len();
+        serde_json::json!({
+            "items": page,
+            "offset": self.offset,
+            "total": total,
+            "next_offset": (next < total).then_some(next),
+        })
+    }
+}
+
+/// `GET /calls/{id}/transcript?offset=&limit=`: a call's stored (redacted) transcript, a page
+/// of segments at a time (100 unless `limit` says, at most 500).
+async fn get_transcript(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let q = query(q)?;
+    let id = CallId::parse(&id).map_err(ApiError)?;
+    let call = deps
+        .calls
+        .get_call(&tenant, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("call {id}")))?;
+    let key = call.transcript_key.ok_or_else(|| {
+        Error::not_found(format!(
+            "a transcript of call {id} (it is {})",
+            call.status.as_str()
+        ))
+    })?;
+    let transcript: Transcript =
+        serde_json::from_slice(&deps.blobs.get(&key).await?).map_err(Error::from)?;
+    let mut page = q.window(transcript.segments);
+    page["call_id"] = id.to_string().into();
+    Ok(Json(page))
+}
+
+/// `GET /leads/{id}/sms_log?offset=&limit=`: the lead's whole SMS log, oldest first, paged.
+async fn get_sms_log(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let q = query(q)?;
+    let id = lead_id(&id)?;
+    if deps.leads.get_lead(&tenant, &id).await?.is_none() {
+        return Err(ApiError(Error::not_found(format!("lead {id}"))));
+    }
+    let events = deps.sms.sms_events(&tenant, &id).await?;
+    let ordered: Vec<SmsEvent> = crate::sms::ordered(&events).into_iter().cloned().collect();
+    let mut page = q.window(ordered);
+    page["lead_id"] = id.to_string().into();
+    Ok(Json(page))
 }
 
 async fn get_lead(
