@@ -861,7 +861,7 @@ async fn train(
         model
     } else {
         // In force at once: the tenant's leads are re-scored with it.
-        let model = shared::handlers::model::adopt(&app.deps, tenant, model).await?;
+        let (model, _rescore) = shared::handlers::model::adopt(&app.deps, tenant, model).await?;
         drain(app).await?;
         model
     };

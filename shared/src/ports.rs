@@ -58,6 +58,14 @@ pub trait LeadStore: Send + Sync {
     /// belongs to another lead.
     async fn update_lead(&self, lead: &Lead) -> Result<Lead>;
     async fn list_leads(&self, tenant: &TenantId, query: &LeadQuery) -> Result<Page<Lead>>;
+    /// Up to `limit` of the tenant's lead ids after `after`, in id order: a walk over every
+    /// lead that scores changing under it (and so ranks) cannot make skip or repeat one.
+    async fn lead_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<LeadId>>;
     /// Count `call` among the lead's calls (once, however often it is noted) and move
     /// `last_called_at` forward to `at` if later. Returns the updated lead.
     async fn note_call(
@@ -195,6 +203,18 @@ pub enum Job {
         lead_id: LeadId,
         cause: ScoreCause,
     },
+    /// Queue re-scores with `cause` for a page of the tenant's leads (those after `after`, in
+    /// id order), then the next page: a re-score of every lead that never runs inside a
+    /// request and resumes where it stopped. `queued_before` counts the leads of earlier pages.
+    Rescore {
+        tenant_id: TenantId,
+        rescore_id: String,
+        cause: ScoreCause,
+        #[serde(default)]
+        after: Option<LeadId>,
+        #[serde(default)]
+        queued_before: usize,
+    },
     /// Transcribe a call's recording with a speech engine that runs here (local mode).
     Transcribe {
         tenant_id: TenantId,
@@ -227,7 +247,7 @@ impl Job {
     pub fn stage(&self) -> &'static str {
         match self {
             Job::Analyze { .. } => "analyze",
-            Job::Score { .. } => "score",
+            Job::Score { .. } | Job::Rescore { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
         }
     }
@@ -244,6 +264,15 @@ impl Job {
             Job::Transcribe {
                 tenant_id, call_id, ..
             } => format!("transcribe/{tenant_id}/{call_id}"),
+            Job::Rescore {
+                tenant_id,
+                rescore_id,
+                after,
+                ..
+            } => format!(
+                "rescore/{tenant_id}/{rescore_id}/{}",
+                after.as_ref().map_or("", |a| a.as_str())
+            ),
         }
     }
 
@@ -251,6 +280,7 @@ impl Job {
         match self {
             Job::Analyze { tenant_id, .. }
             | Job::Score { tenant_id, .. }
+            | Job::Rescore { tenant_id, .. }
             | Job::Transcribe { tenant_id, .. } => tenant_id,
         }
     }

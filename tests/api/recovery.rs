@@ -169,3 +169,98 @@ async fn concurrent_deliveries_of_one_call_make_one_call_and_one_lead() {
         1
     );
 }
+
+/// A change that re-scores every lead answers at once and re-scores in the background, a page
+/// of leads per job, with a resource to watch; a crash part-way loses nothing: the next start
+/// finishes it, and every lead is re-scored exactly once.
+#[tokio::test]
+async fn a_rescore_of_every_lead_runs_in_pages_and_resumes_after_a_crash() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let leads = 450; // three pages of 200
+    let rescore_path = {
+        let app = LocalApp::open(dir.path(), shared::Config::default()).unwrap();
+        for i in 0..leads {
+            let lead = shared::domain::Lead::new(
+                tenant.clone(),
+                shared::domain::PhoneNumber::parse(&format!("+1512555{:04}", 3000 + i)).unwrap(),
+                chrono::Utc::now(),
+            );
+            app.deps.leads.insert_lead(&lead).await.unwrap();
+        }
+        // GIVEN new tiers saved through the API
+        let response = shared::handlers::api::router(app.deps.clone())
+            .oneshot(
+                Request::put("/settings")
+                    .header("content-type", "application/json")
+                    .body(Body::from(r#"{"tiers": {"hot": 80, "warm": 50}}"#))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        // THEN it answers before any lead is re-scored, naming the re-score to watch
+        assert_eq!(response.status(), 200);
+        let link = response.headers()["link"].to_str().unwrap().to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["tiers"]["hot"], 80);
+        assert_eq!(body["rescore"]["state"], "queued");
+        let path = body["rescore"]["path"].as_str().unwrap().to_owned();
+        assert_eq!(link, format!("<{path}>; rel=\"monitor\""));
+        // WHEN the first page runs, and the process dies holding the second page's job
+        assert!(app.worker().run_one().await.unwrap());
+        let claimed = app
+            .store
+            .claim(Duration::from_millis(200))
+            .await
+            .unwrap()
+            .expect("a job");
+        assert!(matches!(
+            claimed.job,
+            Job::Score { .. } | Job::Rescore { .. }
+        ));
+        path
+    };
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let app = LocalApp::open(dir.path(), shared::Config::default()).unwrap();
+    app.worker().drain().await.unwrap();
+
+    // THEN the re-score finished after the restart, and every lead was re-scored once with it
+    let id = rescore_path.trim_start_matches("/rescores/");
+    let rescore = shared::handlers::score::Rescore::load(&app.deps, &tenant, id)
+        .await
+        .unwrap()
+        .expect("the re-score");
+    assert_eq!(rescore.state, shared::handlers::score::RescoreState::Done);
+    assert_eq!(rescore.leads_queued, leads as usize);
+    let mut after = None;
+    let mut rescored = 0;
+    loop {
+        let ids = app
+            .deps
+            .leads
+            .lead_ids(&tenant, after.as_ref(), 200)
+            .await
+            .unwrap();
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        for id in &ids {
+            let history = app.deps.leads.score_history(&tenant, id).await.unwrap();
+            let with_cause = history
+                .iter()
+                .filter(|c| matches!(&c.cause, ScoreCause::Recompute { nonce } if nonce.starts_with("settings@")))
+                .count();
+            assert_eq!(with_cause, 1, "lead {id}");
+            rescored += 1;
+        }
+        after = Some(last);
+    }
+    assert_eq!(rescored, leads);
+}

@@ -228,9 +228,19 @@ async fn every_grant_is_used() {
         )
         .await;
     }
-    api(&cloud, "POST", "/model/train", None).await;
+    let trained = api(&cloud, "POST", "/model/train", None).await;
     api(&cloud, "GET", "/model", None).await;
     feed::settle(&cloud, 1).await;
+    // The re-score the model started has queued every lead.
+    let rescore = api(
+        &cloud,
+        "GET",
+        trained["rescore"]["path"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(rescore["state"], "done", "{rescore}");
+    assert!(rescore["leads_queued"].as_u64().unwrap() >= 12, "{rescore}");
 
     let unused = cloud.recorder.unused_grants();
     assert!(

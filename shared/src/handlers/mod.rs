@@ -33,6 +33,23 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             call_id,
             media_key,
         } => transcribed::run_here(deps, tenant_id, call_id, media_key).await,
+        Job::Rescore {
+            tenant_id,
+            rescore_id,
+            cause,
+            after,
+            queued_before,
+        } => {
+            score::rescore_page(
+                deps,
+                tenant_id,
+                rescore_id,
+                cause,
+                after.as_ref(),
+                *queued_before,
+            )
+            .await
+        }
     }
 }
 
@@ -46,7 +63,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
             cause: crate::domain::ScoreCause::NewCall { call_id },
             ..
         } => (tenant_id, call_id, Stage::Score),
-        Job::Score { .. } => return Ok(()),
+        Job::Score { .. } | Job::Rescore { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

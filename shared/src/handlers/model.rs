@@ -6,6 +6,7 @@ use tracing::info;
 use crate::Deps;
 use crate::domain::{Lead, ScoreCause, TenantId};
 use crate::error::{Error, Result};
+use crate::handlers::score::Rescore;
 use crate::model::{self, Model, TargetSpec, TrainOptions};
 use crate::ports::LeadQuery;
 use crate::scoring::{FIELDS, Features, Value};
@@ -13,26 +14,30 @@ use crate::scoring::{FIELDS, Features, Value};
 /// The column of the outcomes table that says whether a lead converted.
 const TARGET: &str = "converted";
 
-/// Save `model` as the tenant's next version, put it in force and queue every lead for a
-/// re-score with it. The previous version stays in the store.
-pub async fn adopt(deps: &Deps, tenant: &TenantId, model: Model) -> Result<Model> {
+/// Save `model` as the tenant's next version, put it in force and start a re-score of every
+/// lead with it (in the background). The previous version stays in the store.
+pub async fn adopt(deps: &Deps, tenant: &TenantId, model: Model) -> Result<(Model, Rescore)> {
     let model = model.save(deps.blobs.as_ref(), tenant).await?;
-    let queued = super::score::rescore_all(
+    let rescore = super::score::start_rescore(
         deps,
         tenant,
-        &ScoreCause::ModelChanged {
+        ScoreCause::ModelChanged {
             version: model.version,
         },
     )
     .await?;
-    info!(tenant = %tenant, version = model.version, auc = model.metrics.auc, queued, "model in force");
-    Ok(model)
+    info!(tenant = %tenant, version = model.version, auc = model.metrics.auc, rescore_id = %rescore.rescore_id, "model in force");
+    Ok((model, rescore))
 }
 
 /// Train a model on the leads whose outcome a rep recorded, and put it in force. Each lead is
 /// described as it stood when its outcome was recorded (its calls up to then), so nothing
 /// learnt after the fact leaks into the model. A failure leaves the current model in force.
-pub async fn retrain(deps: &Deps, tenant: &TenantId, options: &TrainOptions) -> Result<Model> {
+pub async fn retrain(
+    deps: &Deps,
+    tenant: &TenantId,
+    options: &TrainOptions,
+) -> Result<(Model, Rescore)> {
     let csv = outcomes_csv(deps, tenant).await?;
     let options = options.clone();
     let trained = tokio::task::spawn_blocking(move || {

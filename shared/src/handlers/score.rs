@@ -1,7 +1,8 @@
 //! Score: recompute a lead's score from its calls under the tenant's rules, and record the
 //! change in its ledger, once per cause.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 
 use crate::Deps;
@@ -120,37 +121,157 @@ pub async fn tenant_rules(deps: &Deps, tenant: &TenantId) -> Result<Vec<ScoringR
 }
 
 /// A rule was created or changed: re-score every lead of its tenant, once per rule version.
-pub async fn rule_changed(deps: &Deps, rule: &ScoringRule) -> Result<usize> {
+pub async fn rule_changed(deps: &Deps, rule: &ScoringRule) -> Result<Rescore> {
     let cause = ScoreCause::RuleChanged {
         rule_id: rule.rule_id.clone(),
         version: rule.version,
     };
-    rescore_all(deps, &rule.tenant_id, &cause).await
+    start_rescore(deps, &rule.tenant_id, cause).await
 }
 
-/// Queue every lead of the tenant for re-scoring with `cause`.
-pub async fn rescore_all(deps: &Deps, tenant: &TenantId, cause: &ScoreCause) -> Result<usize> {
-    let mut query = crate::ports::LeadQuery {
-        limit: Some(crate::ports::LeadQuery::MAX_LIMIT),
-        ..Default::default()
-    };
-    let mut queued = 0;
-    loop {
-        let page = deps.leads.list_leads(tenant, &query).await?;
-        let jobs: Vec<Job> = page
-            .items
-            .iter()
-            .map(|lead| Job::Score {
-                tenant_id: tenant.clone(),
-                lead_id: lead.lead_id.clone(),
-                cause: cause.clone(),
-            })
-            .collect();
-        deps.queue.send_all(&jobs).await?;
-        queued += jobs.len();
-        match page.next_cursor {
-            Some(c) => query.cursor = Some(c),
-            None => return Ok(queued),
+/// How many leads one `Rescore` job queues.
+pub const RESCORE_PAGE: u32 = 200;
+
+/// A re-score of every lead of a tenant: where it stands (`GET /rescores/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rescore {
+    pub rescore_id: String,
+    pub cause: ScoreCause,
+    pub state: RescoreState,
+    /// Leads queued for their re-score so far; each is re-scored moments after.
+    pub leads_queued: usize,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RescoreState {
+    /// Waiting for its first page.
+    Queued,
+    /// Pages of leads are being queued.
+    Running,
+    /// Every lead is queued for its re-score.
+    Done,
+}
+
+impl Rescore {
+    fn key(tenant: &TenantId, id: &str) -> String {
+        format!("rescores/{tenant}/{id}.json")
+    }
+
+    pub fn path(&self) -> String {
+        format!("/rescores/{}", self.rescore_id)
+    }
+
+    /// The re-score `id` of the tenant, if there is one. Ids are ours: anything else is none.
+    pub async fn load(deps: &Deps, tenant: &TenantId, id: &str) -> Result<Option<Self>> {
+        if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        match deps.blobs.get(&Self::key(tenant, id)).await {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
+
+    async fn save(&self, deps: &Deps, tenant: &TenantId) -> Result<()> {
+        deps.blobs
+            .put(
+                &Self::key(tenant, &self.rescore_id),
+                &serde_json::to_vec(self)?,
+            )
+            .await
+    }
+}
+
+/// Re-score every lead of the tenant with `cause`, in the background: a `Rescore` job queues
+/// the leads a page at a time (so no request waits on it, and a crash resumes at the page it
+/// was on). Returns the re-score to watch.
+pub async fn start_rescore(deps: &Deps, tenant: &TenantId, cause: ScoreCause) -> Result<Rescore> {
+    let now = Utc::now();
+    let rescore = Rescore {
+        rescore_id: uuid::Uuid::now_v7().simple().to_string(),
+        cause: cause.clone(),
+        state: RescoreState::Queued,
+        leads_queued: 0,
+        started_at: now,
+        updated_at: now,
+        finished_at: None,
+    };
+    rescore.save(deps, tenant).await?;
+    deps.queue
+        .send(&Job::Rescore {
+            tenant_id: tenant.clone(),
+            rescore_id: rescore.rescore_id.clone(),
+            cause,
+            after: None,
+            queued_before: 0,
+        })
+        .await?;
+    Ok(rescore)
+}
+
+/// One page of a re-score: queue the leads after `after`, record the progress, queue the next
+/// page. Run again (a redelivery) it queues the same leads again, which their score jobs'
+/// cause keys make no-ops, and records the same progress.
+pub async fn rescore_page(
+    deps: &Deps,
+    tenant: &TenantId,
+    rescore_id: &str,
+    cause: &ScoreCause,
+    after: Option<&LeadId>,
+    queued_before: usize,
+) -> Result<()> {
+    let ids = deps.leads.lead_ids(tenant, after, RESCORE_PAGE).await?;
+    let jobs: Vec<Job> = ids
+        .iter()
+        .map(|lead_id| Job::Score {
+            tenant_id: tenant.clone(),
+            lead_id: lead_id.clone(),
+            cause: cause.clone(),
+        })
+        .collect();
+    deps.queue.send_all(&jobs).await?;
+    let queued = queued_before + ids.len();
+    let now = Utc::now();
+    let last_page = ids.len() < RESCORE_PAGE as usize;
+    let mut rescore = Rescore::load(deps, tenant, rescore_id)
+        .await?
+        .unwrap_or(Rescore {
+            rescore_id: rescore_id.to_owned(),
+            cause: cause.clone(),
+            state: RescoreState::Queued,
+            leads_queued: 0,
+            started_at: now,
+            updated_at: now,
+            finished_at: None,
+        });
+    rescore.leads_queued = queued;
+    rescore.updated_at = now;
+    rescore.state = if last_page {
+        RescoreState::Done
+    } else {
+        RescoreState::Running
+    };
+    if last_page {
+        rescore.finished_at = Some(now);
+    }
+    rescore.save(deps, tenant).await?;
+    if let (false, Some(last)) = (last_page, ids.last()) {
+        deps.queue
+            .send(&Job::Rescore {
+                tenant_id: tenant.clone(),
+                rescore_id: rescore_id.to_owned(),
+                cause: cause.clone(),
+                after: Some(last.clone()),
+                queued_before: queued,
+            })
+            .await?;
+    }
+    info!(tenant = %tenant, rescore_id, queued, done = last_page, "re-score page queued");
+    Ok(())
 }

@@ -376,6 +376,40 @@ fn decode_cursor(cursor: &str) -> Result<String> {
 
 #[async_trait]
 impl LeadStore for DynamoStore {
+    async fn lead_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<LeadId>> {
+        // The tenant's partition holds leads (`LEAD#`) beside phone claims and markers; the key
+        // condition reads only the leads, in id order, and only their keys.
+        let low = match after {
+            Some(id) => format!("LEAD#{id}"),
+            None => "LEAD#".to_owned(),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.leads)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+            .expression_attribute_values(":low", s(low.clone()))
+            .expression_attribute_values(":high", s("LEAD#\u{10FFFF}"))
+            .projection_expression("sk")
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query (lead ids)", e))?;
+        out.items()
+            .iter()
+            .filter_map(|item| item.get("sk").and_then(|v| v.as_s().ok()))
+            .filter(|sk| **sk != low)
+            .take(limit as usize)
+            .map(|sk| LeadId::parse(sk.trim_start_matches("LEAD#")))
+            .collect()
+    }
+
     async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
         self.get_as(
             &self.tables.leads,

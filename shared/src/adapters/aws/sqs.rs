@@ -63,7 +63,7 @@ impl SqsQueue {
             // Amazon Transcribe runs its own jobs; a local engine's job is never sent here, and
             // would be refused by the analyze function's transcriber if it were.
             Job::Analyze { .. } | Job::Transcribe { .. } => &self.analyze_url,
-            Job::Score { .. } => &self.score_url,
+            Job::Score { .. } | Job::Rescore { .. } => &self.score_url,
         }
     }
 

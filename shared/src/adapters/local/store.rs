@@ -413,6 +413,31 @@ fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
 
 #[async_trait]
 impl LeadStore for SqliteStore {
+    async fn lead_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<LeadId>> {
+        let (t, after) = (
+            tenant.to_string(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+        );
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT lead_id FROM leads WHERE tenant_id = ? AND lead_id > ? \
+                 ORDER BY lead_id LIMIT ?",
+            )?;
+            let ids = stmt
+                .query_map(rusqlite::params![t, after, limit], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            ids.iter().map(|id| LeadId::parse(id)).collect()
+        })
+        .await
+    }
+
     async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
         let (t, i) = (tenant.clone(), id.clone());
         self.with(move |c| read_lead(c, t.as_str(), i.as_str()))

@@ -57,6 +57,7 @@ pub fn routes(deps: Deps) -> Router {
         .route("/leads/{id}/outcome", put(record_outcome))
         .route("/leads/{id}/sms_log", get(get_sms_log))
         .route("/calls/{id}/transcript", get(get_transcript))
+        .route("/rescores/{id}", get(get_rescore))
         .route(
             "/settings",
             get(get_settings).put(put_settings).patch(put_settings),
@@ -494,7 +495,7 @@ async fn put_settings(
     Tenant(tenant): Tenant,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<Json<TenantSettings>> {
+) -> ApiResult<Response> {
     // What the request does not name keeps its value (PUT and PATCH alike): sending only the
     // tiers must not wipe the surveys.
     let patch: SettingsPatch = body(&headers, &bytes)?;
@@ -502,8 +503,8 @@ async fn put_settings(
     patch.apply(&mut settings);
     settings.save(deps.blobs.as_ref(), &tenant).await?;
     let nonce = format!("settings@{}", Utc::now().timestamp_micros());
-    score::rescore_all(&deps, &tenant, &ScoreCause::Recompute { nonce }).await?;
-    Ok(Json(settings))
+    let rescore = score::start_rescore(&deps, &tenant, ScoreCause::Recompute { nonce }).await?;
+    Ok(with_rescore(StatusCode::OK, &settings, &rescore))
 }
 
 #[derive(Serialize)]
@@ -546,12 +547,52 @@ async fn get_model(
 
 /// `POST /model/train`: retrain from the recorded outcomes and put the model in force; on
 /// failure the current model stays.
-async fn train_model(
+async fn train_model(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResult<Response> {
+    let (model, rescore) = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;
+    Ok(with_rescore(
+        StatusCode::CREATED,
+        ModelSummary::from(&model),
+        &rescore,
+    ))
+}
+
+/// A change that re-scores every lead answers with the change itself and the re-score it
+/// started (which runs in the background): `rescore` in the body, and a `Link` with
+/// `rel="monitor"` to `GET /rescores/{id}`.
+fn with_rescore(status: StatusCode, item: impl Serialize, rescore: &score::Rescore) -> Response {
+    #[derive(Serialize)]
+    struct WithRescore<T> {
+        #[serde(flatten)]
+        item: T,
+        rescore: serde_json::Value,
+    }
+    let body = WithRescore {
+        item,
+        rescore: serde_json::json!({
+            "rescore_id": rescore.rescore_id,
+            "state": rescore.state,
+            "path": rescore.path(),
+        }),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(link) =
+        header::HeaderValue::from_str(&format!("<{}>; rel=\"monitor\"", rescore.path()))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
+}
+
+/// `GET /rescores/{id}`: how far a re-score of every lead has got.
+async fn get_rescore(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-) -> ApiResult<(StatusCode, Json<ModelSummary>)> {
-    let model = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;
-    Ok((StatusCode::CREATED, Json(ModelSummary::from(&model))))
+    Path(id): Path<String>,
+) -> ApiResult<Json<score::Rescore>> {
+    score::Rescore::load(&deps, &tenant, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(Error::not_found(format!("re-score `{id}`"))))
 }
 
 #[derive(Serialize)]
@@ -576,14 +617,13 @@ async fn create_rule(
     let rule = draft.merge(&tenant, None, Utc::now())?;
     scoring::validate_criteria(&rule.criteria)?;
     deps.rules.insert_rule(&rule).await?;
-    score::rule_changed(&deps, &rule).await?;
+    let rescore = score::rule_changed(&deps, &rule).await?;
     let location = format!("/scoring_rules/{}", rule.rule_id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(rule),
-    )
-        .into_response())
+    let mut response = with_rescore(StatusCode::CREATED, &rule, &rescore);
+    if let Ok(location) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 async fn update_rule(
@@ -592,7 +632,7 @@ async fn update_rule(
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<Json<ScoringRule>> {
+) -> ApiResult<Response> {
     let id = RuleId::parse(&id)?;
     let draft: RuleDraft = body(&headers, &bytes)?;
     score::tenant_rules(&deps, &tenant).await?;
@@ -604,8 +644,8 @@ async fn update_rule(
     let rule = draft.merge(&tenant, Some(&current), Utc::now())?;
     scoring::validate_criteria(&rule.criteria)?;
     let stored = deps.rules.update_rule(&rule).await?;
-    score::rule_changed(&deps, &stored).await?;
-    Ok(Json(stored))
+    let rescore = score::rule_changed(&deps, &stored).await?;
+    Ok(with_rescore(StatusCode::OK, &stored, &rescore))
 }
 
 #[derive(Serialize)]
