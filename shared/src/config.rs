@@ -26,6 +26,14 @@ pub struct Config {
     /// when it is not what the request's Host header says (a proxy, a path mapping): the
     /// signature covers the URL as Twilio sees it.
     pub public_url: Option<String>,
+    /// How long a recording or transcript that does not say who called waits for its sidecar
+    /// (`<stem>.meta.json`) before it is failed, and a sidecar for its recording: uploads are
+    /// not ordered (15 minutes; `METADATA_WAIT_SECONDS` on AWS).
+    pub metadata_wait: std::time::Duration,
+}
+
+impl Config {
+    pub const DEFAULT_METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 }
 
 impl Default for Config {
@@ -38,6 +46,7 @@ impl Default for Config {
             vocabulary: Vocabulary::shared_default(),
             twilio_auth_token: None,
             public_url: None,
+            metadata_wait: Self::DEFAULT_METADATA_WAIT,
         }
     }
 }

@@ -201,8 +201,7 @@ async fn ingest_object(
     let stem = formats::stem(file_name);
     let sidecar_name = format!("{stem}.meta.json");
     if file_name == sidecar_name {
-        info!("call metadata; read when its recording or transcript arrives");
-        return Ok(());
+        return sidecar_landed(app, tenant, stem, key, received_at).await;
     }
     let sidecar = match deps
         .blobs
@@ -235,6 +234,78 @@ async fn ingest_object(
     result
 }
 
+/// A sidecar landed: a recording or transcript of its call that arrived first (and waits for
+/// it, not saying who called) is taken now, with it. Arriving first itself, the sidecar is
+/// read when they arrive.
+async fn sidecar_landed(
+    app: &AwsApp,
+    tenant: &TenantId,
+    stem: &str,
+    sidecar_key: &str,
+    received_at: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let deps = &app.deps;
+    let sidecar_name = format!("{stem}.meta.json");
+    let sidecar = (sidecar_name.clone(), deps.blobs.get(sidecar_key).await?);
+    let waiting = deps
+        .blobs
+        .list(&format!("recordings/{tenant}/{stem}."))
+        .await?;
+    let mut taken = 0;
+    for blob in waiting {
+        let Some((_, file_name)) = blob.key.rsplit_once('/') else {
+            continue;
+        };
+        if file_name == sidecar_name || formats::stem(file_name) != stem {
+            continue;
+        }
+        let object = Object {
+            tenant,
+            file_name,
+            key: &blob.key,
+            size: blob.size,
+            fingerprint: blob.fingerprint.clone(),
+            received_at,
+        };
+        take(app, &object, Some(&sidecar)).await?;
+        taken += 1;
+    }
+    info!(taken, "call metadata; the files waiting for it are taken");
+    Ok(())
+}
+
+/// Whether the object must wait for its sidecar (nothing says who called yet, and uploads are
+/// not ordered): then its deadline is queued, and it stays where it landed until the sidecar
+/// lands (`sidecar_landed`) or the deadline fails it.
+async fn awaits_metadata(
+    app: &AwsApp,
+    o: &Object<'_>,
+    sidecar: Option<&(String, Vec<u8>)>,
+) -> Result<bool> {
+    let stem = formats::stem(o.file_name);
+    let decided = ingest::arrival(
+        &app.deps,
+        o.tenant,
+        stem,
+        sidecar,
+        o.received_at,
+        Utc::now(),
+    )
+    .await?;
+    let ingest::Arrival::AwaitMetadata { until } = decided else {
+        return Ok(false);
+    };
+    let deadline = Job::AwaitMetadata {
+        tenant_id: o.tenant.clone(),
+        file_name: o.file_name.to_owned(),
+        received_at: o.received_at,
+    };
+    let left = (until - Utc::now()).to_std().unwrap_or_default();
+    app.deps.queue.send_after(&deadline, left).await?;
+    info!(until = %until, "awaiting its metadata (`<stem>.meta.json`)");
+    Ok(true)
+}
+
 /// An object that arrived in the bucket.
 struct Object<'a> {
     tenant: &'a TenantId,
@@ -260,6 +331,9 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
     }
     let stem = formats::stem(o.file_name);
     if formats::is_audio(o.file_name) {
+        if awaits_metadata(app, o, sidecar).await? {
+            return Ok(());
+        }
         let artifact = Artifact::Audio {
             file_name: o.file_name.to_owned(),
             media: Media::Stored {
@@ -286,6 +360,9 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
     let classified = formats::classify(o.file_name, &content)?;
     if classified.kind == FileKind::Sidecar {
         info!("call metadata; read when its recording or transcript arrives");
+        return Ok(());
+    }
+    if awaits_metadata(app, o, sidecar).await? {
         return Ok(());
     }
     let drop = FileDrop {

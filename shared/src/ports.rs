@@ -121,6 +121,15 @@ pub trait SmsStore: Send + Sync {
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>>;
 }
 
+/// A stored blob, as a listing shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlobInfo {
+    pub key: String,
+    pub size: u64,
+    /// Tells one content from another (S3's ETag; a file's length and modification time).
+    pub fingerprint: String,
+}
+
 /// Recordings and transcripts, by key (`recordings/<tenant>/...`, `transcripts/<tenant>/...`).
 #[async_trait]
 pub trait BlobStore: Send + Sync {
@@ -129,6 +138,8 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Vec<u8>>;
     /// Remove the blob; removing one that is not there is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// The blobs whose keys start with `prefix` (at most 1,000): key, size and fingerprint.
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>>;
     /// A URL a client can `PUT` the blob to for `expires_in`, where the store has such URLs
     /// (S3's presigned URLs); `None` where it has not (local files).
     async fn upload_url(
@@ -215,6 +226,14 @@ pub enum Job {
         #[serde(default)]
         queued_before: usize,
     },
+    /// The wait for a recording's or transcript's sidecar (`file_name` under the tenant's
+    /// recordings, delivered at `received_at`) is over: fail it visibly unless its call exists
+    /// by now.
+    AwaitMetadata {
+        tenant_id: TenantId,
+        file_name: String,
+        received_at: DateTime<Utc>,
+    },
     /// Transcribe a call's recording with a speech engine that runs here (local mode).
     Transcribe {
         tenant_id: TenantId,
@@ -247,6 +266,7 @@ impl Job {
     pub fn stage(&self) -> &'static str {
         match self {
             Job::Analyze { .. } => "analyze",
+            Job::AwaitMetadata { .. } => "ingest",
             Job::Score { .. } | Job::Rescore { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
         }
@@ -264,6 +284,14 @@ impl Job {
             Job::Transcribe {
                 tenant_id, call_id, ..
             } => format!("transcribe/{tenant_id}/{call_id}"),
+            Job::AwaitMetadata {
+                tenant_id,
+                file_name,
+                received_at,
+            } => format!(
+                "await-metadata/{tenant_id}/{file_name}/{}",
+                received_at.timestamp_millis()
+            ),
             Job::Rescore {
                 tenant_id,
                 rescore_id,
@@ -281,6 +309,7 @@ impl Job {
             Job::Analyze { tenant_id, .. }
             | Job::Score { tenant_id, .. }
             | Job::Rescore { tenant_id, .. }
+            | Job::AwaitMetadata { tenant_id, .. }
             | Job::Transcribe { tenant_id, .. } => tenant_id,
         }
     }
@@ -289,6 +318,9 @@ impl Job {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, job: &Job) -> Result<()>;
+    /// Send `job` to be delivered no sooner than `delay` from now (SQS holds a message up to
+    /// 15 minutes; a longer wait is the handler's to renew).
+    async fn send_after(&self, job: &Job, delay: std::time::Duration) -> Result<()>;
     /// Send many jobs (batched where the queue can).
     async fn send_all(&self, jobs: &[Job]) -> Result<()> {
         for job in jobs {

@@ -18,8 +18,21 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(data_dir: &Path) -> TestApp {
+    spawn_app_with(data_dir, shared::Config::default()).await
+}
+
+/// A server whose files wait `seconds` for their sidecar (15 minutes by default).
+pub async fn spawn_app_waiting(data_dir: &Path, seconds: u64) -> TestApp {
+    let config = shared::Config {
+        metadata_wait: Duration::from_secs(seconds),
+        ..shared::Config::default()
+    };
+    spawn_app_with(data_dir, config).await
+}
+
+pub async fn spawn_app_with(data_dir: &Path, config: shared::Config) -> TestApp {
     init_logs();
-    let app = LocalApp::open(data_dir, shared::Config::default()).expect("open the data folder");
+    let app = LocalApp::open(data_dir, config).expect("open the data folder");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");

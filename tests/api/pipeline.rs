@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{drop_into, drop_sample, lead_by_phone, sample, spawn_app};
+use crate::helpers::{drop_into, drop_sample, lead_by_phone, sample, spawn_app, spawn_app_waiting};
 
 #[tokio::test]
 async fn the_whole_sample_set_ranks_buyers_first_and_junk_last() {
@@ -172,7 +172,7 @@ async fn wait_rejected(app: &crate::helpers::TestApp, name: &str) -> String {
 #[tokio::test]
 async fn bad_files_are_rejected_with_reasons_and_harm_nothing_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app(dir.path()).await;
+    let app = spawn_app_waiting(dir.path(), 1).await;
     drop_sample(&app.app, "call-007.meta.json");
     drop_sample(&app.app, "call-007.txt");
     let before = app
@@ -395,7 +395,7 @@ async fn a_lone_sidecar_waits_then_is_rejected() {
 async fn odd_inbox_entries_are_moved_aside_and_rejections_keep_each_file() {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app(dir.path()).await;
+    let app = spawn_app_waiting(dir.path(), 1).await;
     let inbox = app.app.inbox_dir();
     let outside = dir.path().join("elsewhere_+15125550181_inbound.txt");
     std::fs::write(&outside, "Agent: hello\nCaller: I want to buy today\n").unwrap();
@@ -465,5 +465,46 @@ async fn odd_inbox_entries_are_moved_aside_and_rejections_keep_each_file() {
         serde_json::json!([]),
         "nothing became a call"
     );
+    app.stop().await;
+}
+
+/// Uploads are not ordered: a transcript that does not say who called waits for its sidecar
+/// (15 minutes by default) and is taken when the sidecar lands; one whose sidecar never comes
+/// is refused after the wait, saying why.
+#[tokio::test]
+async fn a_transcript_waits_for_a_sidecar_that_lands_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    drop_into(
+        &app.app,
+        "late-1.txt",
+        b"Agent: Acme Solar.\nCaller: Please send me a quote today.\n",
+    );
+    // Several scans later it still waits in the inbox, neither taken nor rejected.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.app.inbox_dir().join("late-1.txt").exists());
+    assert!(!app.app.rejected_dir().join("late-1.txt").exists());
+    drop_into(
+        &app.app,
+        "late-1.meta.json",
+        br#"{"caller": "+15125550171", "caller_name": "Ines Park"}"#,
+    );
+    let leads = app
+        .wait_for("/leads", |b| {
+            lead_by_phone(b, "+15125550171").is_some_and(|l| l["lead_score"].is_number())
+        })
+        .await;
+    assert_eq!(
+        lead_by_phone(&leads, "+15125550171").unwrap()["first_name"],
+        "Ines"
+    );
+    app.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_waiting(dir.path(), 1).await;
+    drop_into(&app.app, "lonely.txt", b"Agent: hello\nCaller: hi\n");
+    let reason = wait_rejected(&app, "lonely.txt").await;
+    assert!(reason.contains("cannot tell who the lead is"), "{reason}");
+    assert!(reason.contains("none came within 1 second"), "{reason}");
     app.stop().await;
 }

@@ -66,7 +66,11 @@ async fn objects_outside_a_tenants_recordings_are_logged_and_left() {
 #[tokio::test]
 async fn unusable_files_fail_their_call_with_the_reason() {
     logs::init();
-    let cloud = Cloud::start_with(|s| s.max_object_bytes = 10_000).await;
+    let cloud = Cloud::start_with(|s| {
+        s.max_object_bytes = 10_000;
+        s.config.metadata_wait = std::time::Duration::from_secs(1);
+    })
+    .await;
     // A format nobody transcribes, an empty file, and one over the size limit.
     feed::upload(
         &cloud,
@@ -101,6 +105,8 @@ async fn unusable_files_fail_their_call_with_the_reason() {
         b"Agent: Thanks for calling Brightline.\nCustomer: Can you send me the pricing? We want to move forward.\n",
     )
     .await;
+    // The one that says nothing of its caller waits a second for its sidecar, then fails.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     feed::settle(&cloud, 1).await;
 
     let (status, stage, detail) = call_status(&cloud, "20261120T170000Z_+14155550134_inbound")

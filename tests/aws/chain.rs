@@ -715,3 +715,72 @@ async fn a_recording_uploaded_through_the_api_becomes_a_call_with_its_metadata()
         "refused requests store nothing"
     );
 }
+
+/// Uploads are not ordered: a transcript that does not say who called waits in the bucket for
+/// its sidecar and is taken when the sidecar lands (before, it was rejected, and the late
+/// sidecar ignored: the call was lost); one whose sidecar never comes fails visibly when the
+/// wait is over, in the dead-letter queue with the reason.
+#[tokio::test]
+async fn a_sidecar_that_lands_after_its_transcript_completes_the_call() {
+    let cloud = Cloud::start_with(|s| s.config.metadata_wait = Duration::from_secs(2)).await;
+    feed::upload(
+        &cloud,
+        "recordings/acme/late-1.txt",
+        b"Agent: Acme Solar.\nCaller: Please send me a quote today.\n",
+    )
+    .await;
+    let id = call_id("late-1");
+    assert!(
+        cloud
+            .app
+            .deps
+            .calls
+            .get_call(&tenant(), &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    feed::upload(
+        &cloud,
+        "recordings/acme/late-1.meta.json",
+        br#"{"caller": "+15125550171", "caller_name": "Ines Park"}"#,
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+    let ines = lead(&cloud, "+15125550171").await;
+    assert_eq!(ines.first_name.as_deref(), Some("Ines"));
+    assert!(ines.lead_score.is_some());
+
+    // Another never gets its sidecar.
+    feed::upload(
+        &cloud,
+        "recordings/acme/lonely.txt",
+        b"Agent: hello\nCaller: hi\n",
+    )
+    .await;
+    // The deadlines come due (SQS holds them until then).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    feed::settle(&cloud, 1).await;
+    let dead = dead_letters(&cloud, &cloud.analyze_dlq).await;
+    assert_eq!(dead.len(), 1, "only the lonely one failed: {dead:?}");
+    assert_eq!(dead[0].1, "ingest");
+    assert!(
+        dead[0]
+            .2
+            .contains("cannot tell who the lead is on call `lonely`"),
+        "{dead:?}"
+    );
+    assert!(dead[0].2.contains("none came within 2 seconds"), "{dead:?}");
+    assert_eq!(
+        cloud
+            .app
+            .deps
+            .calls
+            .get_call(&tenant(), &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CallStatus::Scored
+    );
+}

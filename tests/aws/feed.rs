@@ -47,6 +47,8 @@ pub fn s3_event(key: &str, size: usize, etag: &str) -> S3Event {
         .replace('%', "%25")
         .replace('+', "%2B")
         .replace(' ', "+");
+    // Delivered now, as S3 delivers it moments after the upload.
+    event["Records"][0]["eventTime"] = chrono::Utc::now().to_rfc3339().into();
     let s3 = &mut event["Records"][0]["s3"];
     s3["bucket"]["name"] = BUCKET.into();
     s3["object"]["key"] = encoded.into();

@@ -145,6 +145,96 @@ pub fn metadata_for(
     })
 }
 
+/// What to do with a recording or transcript that arrived at `received_at`, the one decision
+/// both runtimes make (the inbox and the bucket).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// Who the lead is is known (from the sidecar, the file name, or the call already
+    /// registered for the stem): take it in.
+    Take,
+    /// Nothing says who the lead is yet: its sidecar may still be on its way (uploads are not
+    /// ordered), so it waits until `until` (`Config::metadata_wait` after it arrived).
+    AwaitMetadata { until: DateTime<Utc> },
+}
+
+/// Decide for the recording or transcript of call `stem`. After the wait, a file that still
+/// does not say who the lead is is refused (`Validation`) with the reason; a sidecar that does
+/// not parse is refused at once.
+pub async fn arrival(
+    deps: &Deps,
+    tenant: &TenantId,
+    stem: &str,
+    sidecar: Option<&(String, Vec<u8>)>,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Arrival> {
+    let metadata = metadata_for(deps, stem, sidecar)?;
+    if lead_phone(&metadata).is_some() {
+        return Ok(Arrival::Take);
+    }
+    let call_id = CallId::derive(tenant, &format!("name:{stem}"));
+    if deps.calls.get_call(tenant, &call_id).await?.is_some() {
+        return Ok(Arrival::Take);
+    }
+    let until = received_at + deps.config.metadata_wait;
+    if now < until {
+        return Ok(Arrival::AwaitMetadata { until });
+    }
+    Err(Error::validation(format!(
+        "{}; none came within {} after the file",
+        no_lead(stem, &metadata),
+        wait_text(deps.config.metadata_wait)
+    )))
+}
+
+fn wait_text(wait: std::time::Duration) -> String {
+    match wait.as_secs() {
+        s if s >= 120 => format!("{} minutes", s / 60),
+        1 => "1 second".to_owned(),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// The deadline of a file that waited for its sidecar (`Job::AwaitMetadata`, delivered when
+/// the wait is over): nothing to do when its call was registered meanwhile; else the file is
+/// refused with the reason, a permanent failure the runtime makes visible (on AWS the
+/// dead-letter queue, with the reason, and the failure metric).
+pub async fn metadata_deadline(
+    deps: &Deps,
+    tenant: &TenantId,
+    file_name: &str,
+    received_at: DateTime<Utc>,
+) -> Result<()> {
+    let stem = formats::stem(file_name);
+    // As of the deadline, whatever the clocks say: the queue delivers it when it is due.
+    let due = received_at + deps.config.metadata_wait;
+    match arrival(deps, tenant, stem, None, received_at, due.max(Utc::now())).await {
+        Err(e) => Err(e.context(format!("`{}`", redact(file_name)))),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The lead's number on a call: the caller of an inbound call, the callee of an outbound one.
+pub fn lead_phone(m: &CallMetadata) -> Option<crate::domain::PhoneNumber> {
+    match m.direction.unwrap_or_default() {
+        Direction::Inbound => m.caller.clone(),
+        Direction::Outbound => m.callee.clone(),
+    }
+}
+
+fn no_lead(source_name: &str, m: &CallMetadata) -> String {
+    let role = if m.direction.unwrap_or_default() == Direction::Inbound {
+        "caller"
+    } else {
+        "callee"
+    };
+    format!(
+        "cannot tell who the lead is on call `{source_name}`: no {role} number in a sidecar \
+         (`{source_name}.meta.json` with \"{role}\") or in the file name \
+         (e.g. `20261102T141503Z_+14155550134_inbound.vtt`)"
+    )
+}
+
 /// Register (or find) the call for `metadata` and attach `artifact` to it.
 pub async fn register(
     deps: &Deps,
@@ -254,21 +344,8 @@ async fn create_call(
     received_at: DateTime<Utc>,
 ) -> Result<(Call, bool)> {
     let direction = m.direction.unwrap_or_default();
-    let lead_phone = match direction {
-        Direction::Inbound => m.caller.clone(),
-        Direction::Outbound => m.callee.clone(),
-    };
-    let Some(lead_phone) = lead_phone else {
-        let role = if direction == Direction::Inbound {
-            "caller"
-        } else {
-            "callee"
-        };
-        return Err(Error::validation(format!(
-            "cannot tell who the lead is on call `{source_name}`: no {role} number in a sidecar \
-             (`{source_name}.meta.json` with \"{role}\") or in the file name \
-             (e.g. `20261102T141503Z_+14155550134_inbound.vtt`)"
-        )));
+    let Some(lead_phone) = lead_phone(m) else {
+        return Err(Error::validation(no_lead(source_name, m)));
     };
     let details = NewLead {
         phone_number: lead_phone.to_string(),

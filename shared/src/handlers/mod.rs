@@ -33,6 +33,11 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             call_id,
             media_key,
         } => transcribed::run_here(deps, tenant_id, call_id, media_key).await,
+        Job::AwaitMetadata {
+            tenant_id,
+            file_name,
+            received_at,
+        } => ingest::metadata_deadline(deps, tenant_id, file_name, *received_at).await,
         Job::Rescore {
             tenant_id,
             rescore_id,
@@ -63,7 +68,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
             cause: crate::domain::ScoreCause::NewCall { call_id },
             ..
         } => (tenant_id, call_id, Stage::Score),
-        Job::Score { .. } | Job::Rescore { .. } => return Ok(()),
+        Job::Score { .. } | Job::Rescore { .. } | Job::AwaitMetadata { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

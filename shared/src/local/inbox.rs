@@ -197,8 +197,8 @@ pub struct Inbox {
 impl Inbox {
     pub fn new(app: LocalApp) -> Self {
         Self {
+            sidecar_grace: app.deps.config.metadata_wait,
             app,
-            sidecar_grace: Duration::from_secs(60),
             poll: Duration::from_millis(500),
         }
     }
@@ -251,7 +251,8 @@ impl Inbox {
         on_group: &mut (dyn FnMut(&GroupOutcome) + Send),
     ) -> Result<usize> {
         let all = self.list()?;
-        self.process(&all, on_group).await
+        // The caller put every file there itself: nothing is still on its way.
+        self.process_with(&all, false, on_group).await
     }
 
     /// Ingest every group whose files are all `settled`, and move the files out of the inbox.
@@ -261,19 +262,78 @@ impl Inbox {
         settled: &HashMap<PathBuf, (u64, Option<SystemTime>)>,
         on_group: &mut (dyn FnMut(&GroupOutcome) + Send),
     ) -> Result<usize> {
+        self.process_with(settled, true, on_group).await
+    }
+
+    /// `process`, where `wait` says whether a recording or transcript that does not say who
+    /// called may still be waiting for its sidecar (a lone sidecar always waits its grace for
+    /// its recording).
+    async fn process_with(
+        &self,
+        settled: &HashMap<PathBuf, (u64, Option<SystemTime>)>,
+        wait: bool,
+        on_group: &mut (dyn FnMut(&GroupOutcome) + Send),
+    ) -> Result<usize> {
         let mut done = 0;
         for group in group_files(settled.keys().cloned()) {
-            // Only call metadata so far (`x.meta.json`, or an `x.json` that is not a
+            // Which files are call metadata (`x.meta.json`, or an `x.json` that is not a
             // transcript). Only `.json` files are read to tell.
-            let lone_sidecar = group.files.iter().all(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                let content = if formats::needs_content(name) {
-                    std::fs::read(p).unwrap_or_default()
-                } else {
-                    b"-".to_vec()
-                };
-                matches!(formats::classify(name, &content), Ok(c) if c.kind == FileKind::Sidecar)
-            });
+            let kinds: Vec<Option<FileKind>> = group
+                .files
+                .iter()
+                .map(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    let content = if formats::needs_content(name) {
+                        std::fs::read(p).unwrap_or_default()
+                    } else {
+                        b"-".to_vec()
+                    };
+                    formats::classify(name, &content).ok().map(|c| c.kind)
+                })
+                .collect();
+            let sidecars = kinds
+                .iter()
+                .filter(|k| **k == Some(FileKind::Sidecar))
+                .count();
+            let lone_sidecar = sidecars == group.files.len();
+            // Files that are not a call's at all (an unsupported type, empty) are refused by
+            // ingest with their own reason, at once.
+            let calls_only = kinds.iter().all(Option::is_some);
+            if wait && sidecars == 0 && calls_only {
+                // A recording or transcript alone: the one decision the bucket makes too.
+                let arrived = group
+                    .files
+                    .iter()
+                    .filter_map(|p| settled[p].1)
+                    .max()
+                    .map_or_else(Utc::now, chrono::DateTime::<Utc>::from);
+                let tenant = &self.app.deps.config.tenant;
+                match ingest::arrival(
+                    &self.app.deps,
+                    tenant,
+                    &group.stem,
+                    None,
+                    arrived,
+                    Utc::now(),
+                )
+                .await
+                {
+                    Ok(ingest::Arrival::Take) => {}
+                    Ok(ingest::Arrival::AwaitMetadata { .. }) => continue,
+                    Err(e) if e.is_retryable() => {
+                        warn!(error = %redact(&e.report()), "will retry");
+                        continue;
+                    }
+                    Err(e) => {
+                        for path in &group.files {
+                            done += 1;
+                            warn!(file = %redact(&path.display().to_string()), error = %redact(&e.to_string()), "inbox file rejected");
+                            self.reject(path, &e.to_string())?;
+                        }
+                        continue;
+                    }
+                }
+            }
             if lone_sidecar {
                 let young = group.files.iter().any(|p| {
                     settled[p]

@@ -90,6 +90,20 @@ impl Settings {
         config.keep_original_transcripts = flag_or("KEEP_ORIGINAL_TRANSCRIPTS", false)?;
         config.twilio_auth_token = var("TWILIO_AUTH_TOKEN").filter(|t| !t.trim().is_empty());
         config.public_url = var("PUBLIC_URL").filter(|u| !u.trim().is_empty());
+        if let Some(v) = var("METADATA_WAIT_SECONDS").filter(|v| !v.trim().is_empty()) {
+            let seconds: u64 = v.trim().parse().map_err(|_| {
+                Error::validation(format!(
+                    "the environment variable METADATA_WAIT_SECONDS is `{v}`; use a number of seconds"
+                ))
+            })?;
+            if seconds > 900 {
+                return Err(Error::validation(format!(
+                    "the environment variable METADATA_WAIT_SECONDS is {seconds}; at most 900 \
+                     (15 minutes, the longest SQS holds the deadline)"
+                )));
+            }
+            config.metadata_wait = std::time::Duration::from_secs(seconds);
+        }
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
             Some(v) => v.trim().parse().map_err(|_| {

@@ -9,7 +9,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 
 use super::sdk_error;
 use crate::error::{Error, Result};
-use crate::ports::BlobStore;
+use crate::ports::{BlobInfo, BlobStore};
 
 #[derive(Clone)]
 pub struct S3BlobStore {
@@ -35,6 +35,28 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(|e| sdk_error(&format!("S3 PutObject {key}"), e))?;
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("S3 ListObjectsV2 {prefix}"), e))?;
+        Ok(out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(BlobInfo {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    fingerprint: o.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                })
+            })
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -62,7 +62,9 @@ impl SqsQueue {
         match job {
             // Amazon Transcribe runs its own jobs; a local engine's job is never sent here, and
             // would be refused by the analyze function's transcriber if it were.
-            Job::Analyze { .. } | Job::Transcribe { .. } => &self.analyze_url,
+            Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
+                &self.analyze_url
+            }
             Job::Score { .. } | Job::Rescore { .. } => &self.score_url,
         }
     }
@@ -122,6 +124,20 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| sdk_error("SQS SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn send_after(&self, job: &Job, delay: std::time::Duration) -> Result<()> {
+        // SQS holds a message for 15 minutes at most.
+        let seconds = delay.as_secs().min(900) as i32;
+        self.client
+            .send_message()
+            .queue_url(self.url(job))
+            .message_body(serde_json::to_string(job)?)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS SendMessage (delayed)", e))?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::ports::BlobStore;
+use crate::ports::{BlobInfo, BlobStore};
 
 /// Blobs as files under a root folder, in place of the S3 bucket. Writes are atomic (a temp
 /// file renamed into place after fsync), so a crash never leaves half a file under a key.
@@ -66,6 +66,48 @@ impl BlobStore for FileBlobStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>> {
+        // The folder the prefix ends in, then the names in it that go on with the prefix.
+        let (dir_key, name_start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let dir = if dir_key.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir_key)?
+        };
+        let mut found = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata().await?;
+            if !meta.is_file() || !name.starts_with(name_start) || name.starts_with('.') {
+                continue;
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            found.push(BlobInfo {
+                key: if dir_key.is_empty() {
+                    name
+                } else {
+                    format!("{dir_key}/{name}")
+                },
+                size: meta.len(),
+                fingerprint: format!("{}-{modified}", meta.len()),
+            });
+            if found.len() == 1000 {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

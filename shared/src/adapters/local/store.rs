@@ -837,11 +837,16 @@ impl RuleStore for SqliteStore {
 #[async_trait]
 impl Queue for SqliteStore {
     async fn send(&self, job: &Job) -> Result<()> {
+        self.send_after(job, std::time::Duration::ZERO).await
+    }
+
+    async fn send_after(&self, job: &Job, delay: std::time::Duration) -> Result<()> {
         let job = job.clone();
+        let at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
         self.with(move |c| {
             c.execute(
                 "INSERT OR IGNORE INTO jobs (job_key, tenant_id, payload, state, available_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                params![job.key(), job.tenant().as_str(), serde_json::to_string(&job)?, now_ms()],
+                params![job.key(), job.tenant().as_str(), serde_json::to_string(&job)?, at],
             )?;
             Ok(())
         })
