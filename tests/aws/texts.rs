@@ -51,7 +51,58 @@ async fn cloud_with_token() -> Cloud {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.to_string().contains(TOKEN),
+        "the token is never shown again: {body}"
+    );
     cloud
+}
+
+/// The token lives in SSM Parameter Store as a SecureString under the stack's prefix, and
+/// nowhere in the bucket.
+#[tokio::test]
+async fn a_tenants_twilio_token_is_a_secure_parameter_and_not_an_object() {
+    let cloud = cloud_with_token().await;
+    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
+    let parameter = ssm
+        .get_parameter()
+        .name("/leadscore/tenants/acme/twilio")
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(
+        parameter.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    let objects = cloud
+        .s3
+        .list_objects_v2()
+        .bucket(crate::emulator::BUCKET)
+        .send()
+        .await
+        .unwrap();
+    for o in objects.contents() {
+        let key = o.key().unwrap_or_default();
+        let bytes = cloud
+            .s3
+            .get_object()
+            .bucket(crate::emulator::BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "the token is in {key}"
+        );
+    }
 }
 
 async fn lead(cloud: &Cloud) -> shared::domain::Lead {
