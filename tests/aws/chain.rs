@@ -15,11 +15,11 @@ use crate::feed;
 
 const CALLER: &str = "+14155550134";
 
-fn tenant() -> TenantId {
+pub(crate) fn tenant() -> TenantId {
     TenantId::parse("acme").unwrap()
 }
 
-fn call_id(stem: &str) -> CallId {
+pub(crate) fn call_id(stem: &str) -> CallId {
     CallId::derive(&tenant(), &format!("name:{stem}"))
 }
 
@@ -41,7 +41,7 @@ pub fn wav(channels: u16) -> Vec<u8> {
     w
 }
 
-fn sample(name: &str) -> Vec<u8> {
+pub(crate) fn sample(name: &str) -> Vec<u8> {
     std::fs::read(workspace().join("samples/calls").join(name)).unwrap()
 }
 
@@ -331,24 +331,7 @@ async fn every_event_delivered_twice_gives_the_same_result() {
 
     // Redeliveries after the idempotency records are gone (expired, or lost in a crash between
     // the work and the record): the handlers themselves change nothing.
-    let records = twice
-        .dynamo
-        .scan()
-        .table_name("idempotency")
-        .send()
-        .await
-        .unwrap();
-    assert!(records.count() > 0);
-    for item in records.items() {
-        twice
-            .dynamo
-            .delete_item()
-            .table_name("idempotency")
-            .key("id", item["id"].clone())
-            .send()
-            .await
-            .unwrap();
-    }
+    assert!(feed::forget_handled_events(&twice).await > 0);
     run_chain(&twice, 1).await;
     let lead = lead(&twice, CALLER).await;
     twice

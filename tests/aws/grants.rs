@@ -6,45 +6,12 @@
 //! `Cloud` is dropped: every call it made is granted.)
 
 use serde_json::json;
-use shared::domain::{CallId, TenantId};
 use shared::handlers::transcribed::{job_name, output_key};
 use shared::ports::Job;
 
-use crate::chain::wav;
-use crate::emulator::{Cloud, workspace};
+use crate::chain::{call_id, sample, tenant, wav};
+use crate::emulator::Cloud;
 use crate::feed;
-
-fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(workspace().join("samples/calls").join(name)).unwrap()
-}
-
-fn tenant() -> TenantId {
-    TenantId::parse("acme").unwrap()
-}
-
-fn call_id(stem: &str) -> CallId {
-    CallId::derive(&tenant(), &format!("name:{stem}"))
-}
-
-async fn forget_handled_events(cloud: &Cloud) {
-    let records = cloud
-        .dynamo
-        .scan()
-        .table_name("idempotency")
-        .send()
-        .await
-        .unwrap();
-    for item in records.items() {
-        cloud
-            .dynamo
-            .delete_item()
-            .table_name("idempotency")
-            .key("id", item["id"].clone())
-            .send()
-            .await
-            .unwrap();
-    }
-}
 
 async fn api(
     cloud: &Cloud,
@@ -111,7 +78,7 @@ async fn every_grant_is_used() {
         .send()
         .await
         .unwrap();
-    forget_handled_events(&cloud).await;
+    feed::forget_handled_events(&cloud).await;
     feed::ingest(&cloud, &recording).await;
     feed::settle(&cloud, 1).await;
     assert_eq!(

@@ -158,6 +158,18 @@ pub enum RescoreState {
 }
 
 impl Rescore {
+    fn new(rescore_id: String, cause: ScoreCause, now: DateTime<Utc>) -> Self {
+        Self {
+            rescore_id,
+            cause,
+            state: RescoreState::Queued,
+            leads_queued: 0,
+            started_at: now,
+            updated_at: now,
+            finished_at: None,
+        }
+    }
+
     fn key(tenant: &TenantId, id: &str) -> String {
         format!("rescores/{tenant}/{id}.json")
     }
@@ -192,16 +204,8 @@ impl Rescore {
 /// the leads a page at a time (so no request waits on it, and a crash resumes at the page it
 /// was on). Returns the re-score to watch.
 pub async fn start_rescore(deps: &Deps, tenant: &TenantId, cause: ScoreCause) -> Result<Rescore> {
-    let now = Utc::now();
-    let rescore = Rescore {
-        rescore_id: uuid::Uuid::now_v7().simple().to_string(),
-        cause: cause.clone(),
-        state: RescoreState::Queued,
-        leads_queued: 0,
-        started_at: now,
-        updated_at: now,
-        finished_at: None,
-    };
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let rescore = Rescore::new(id, cause.clone(), Utc::now());
     rescore.save(deps, tenant).await?;
     deps.queue
         .send(&Job::Rescore {
@@ -241,15 +245,7 @@ pub async fn rescore_page(
     let last_page = ids.len() < RESCORE_PAGE as usize;
     let mut rescore = Rescore::load(deps, tenant, rescore_id)
         .await?
-        .unwrap_or(Rescore {
-            rescore_id: rescore_id.to_owned(),
-            cause: cause.clone(),
-            state: RescoreState::Queued,
-            leads_queued: 0,
-            started_at: now,
-            updated_at: now,
-            finished_at: None,
-        });
+        .unwrap_or_else(|| Rescore::new(rescore_id.to_owned(), cause.clone(), now));
     rescore.leads_queued = queued;
     rescore.updated_at = now;
     rescore.state = if last_page {
