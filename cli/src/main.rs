@@ -546,10 +546,25 @@ async fn demo(app: &LocalApp) -> Result<()> {
         .await?;
     emit(&output::leads_table(&page.items))?;
     emit(&format!(
-        "\nWhy? `leadscore --data-dir {} show <lead>` shows the evidence behind a score.\n",
+        "\nWhy? `{} --data-dir {} show <lead>` shows the evidence behind a score.\n",
+        invocation(),
         app.data_dir.display()
     ))?;
     Ok(())
+}
+
+/// How to run this command again as the user ran it: `cargo run --` from a checkout (the
+/// binary lies under a cargo `target/` folder), `leadscore` once installed on the PATH.
+fn invocation() -> &'static str {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let built_here = exe
+        .ancestors()
+        .any(|dir| dir.file_name().is_some_and(|n| n == "target"));
+    match (built_here, exe.parent().and_then(|d| d.file_name())) {
+        (true, Some(profile)) if profile == "release" => "cargo run --release --",
+        (true, _) => "cargo run --",
+        (false, _) => "leadscore",
+    }
 }
 
 /// A text in the bundled conversations (`samples/sms/conversations.json`).
@@ -679,14 +694,27 @@ async fn speech_transcribe(data_dir: &Path, files: &[PathBuf], json: bool) -> Re
     use shared::ports::Transcriber;
     let engine = shared::adapters::local::WhisperEngine::locate(data_dir)
         .context("the local speech engine is not installed: run `leadscore speech install`")?;
+    // Each file is reported, and a bad one does not stop the others.
+    let mut failed = 0;
     for file in files {
-        let audio =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let speech = engine
-            .transcribe(&audio, ext)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.report()))?;
+        let heard = match std::fs::read(file) {
+            Ok(audio) => {
+                let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+                engine
+                    .transcribe(&audio, ext)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("cannot read it: {e}")),
+        };
+        let speech = match heard {
+            Ok(speech) => speech,
+            Err(why) => {
+                eprintln!("{}: {why}", file.display());
+                failed += 1;
+                continue;
+            }
+        };
         if json {
             emit(&format!("{}\n", serde_json::to_string(&speech.transcript)?))?;
             continue;
@@ -712,6 +740,9 @@ async fn speech_transcribe(data_dir: &Path, files: &[PathBuf], json: bool) -> Re
                 s.confidence.unwrap_or(0.0)
             ))?;
         }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files could not be transcribed", files.len());
     }
     Ok(())
 }

@@ -55,6 +55,23 @@ async fn leads_are_created_read_updated_and_kept_unique_by_phone() {
         location,
         format!("/leads/{}", lead["lead_id"].as_str().unwrap())
     );
+    // Its phone number finds it too, as `leadscore show` does; neither an id nor a number is
+    // refused, saying so.
+    for by_phone in ["/leads/+14155550134", "/leads/(415)%20555-0134"] {
+        let (status, found) = app.get(by_phone).await;
+        assert_eq!(status, StatusCode::OK, "{by_phone}: {found}");
+        assert_eq!(found["lead_id"], lead["lead_id"]);
+    }
+    let (status, problem) = app.get("/leads/+15125550100").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (status, problem) = app.get("/leads/+12").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("neither a lead id")
+    );
     // The seed schema's names are there.
     for field in [
         "lead_id",
@@ -289,7 +306,11 @@ async fn submitted_segments_and_bad_transcripts() {
         ),
         (
             r#"{"transcript": {"format": "text", "content": "A: hi"}}"#,
-            "cannot tell who the lead is",
+            "caller: required, the lead's phone number",
+        ),
+        (
+            r#"{"direction": "outbound", "caller": "+13035550100", "transcript": {"format": "text", "content": "A: hi"}}"#,
+            "callee: required",
         ),
         (r#"[1, 2]"#, "the body is not valid"),
         ("", "no body"),

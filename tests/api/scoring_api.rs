@@ -185,8 +185,13 @@ async fn recorded_outcomes_train_a_model_that_scores_every_lead() {
             .contains("no lead has an outcome yet"),
         "{problem}"
     );
-    let (status, _) = app.get("/model").await;
+    let (status, problem) = app.get("/model").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        problem["detail"],
+        "the tenant's model (none is trained yet: record outcomes and POST /model/train, or \
+         run `leadscore train`) not found"
+    );
 
     // 60 leads from the CRM; referrals mostly convert, cold lists mostly do not.
     let mut ids = Vec::new();

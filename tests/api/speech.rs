@@ -276,6 +276,11 @@ async fn bad_audio_gets_a_clear_status_and_the_engine_keeps_serving() {
         assert_eq!(call["status"], "failed", "{name}: {call:#}");
         let detail = call["status_detail"].as_str().unwrap();
         assert!(detail.contains(why), "{name}: {detail}");
+        // Said plainly: no errno, no path of the engine's scratch copy.
+        assert!(
+            !detail.contains("Errno") && !detail.contains("scratch"),
+            "{name}: {detail}"
+        );
     }
     let renamed = call_of(&app, "+15305550005").await;
     assert_eq!(renamed["calls"][0]["status"], "scored", "{renamed:#}");

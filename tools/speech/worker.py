@@ -25,6 +25,12 @@ def answer(obj):
     sys.stdout.flush()
 
 
+def plain(e, path):
+    """What went wrong, without the errno or the scratch file's path FFmpeg puts in."""
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return text.replace(path, "the file")
+
+
 def main():
     try:
         import av
@@ -52,7 +58,8 @@ def main():
                     channels = streams[0].channels or 1
                     declared = (container.duration or 0) / 1_000_000
             except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as e:
-                answer({"ok": False, "error": f"the file is not audio that can be decoded ({e})"})
+                answer({"ok": False, "error":
+                        f"the file is not audio that can be decoded ({plain(e, path)})"})
                 continue
             if declared > max_seconds:
                 answer({"ok": False, "error":
@@ -63,7 +70,7 @@ def main():
             try:
                 audio = decode_audio(path, split_stereo=split)
             except Exception as e:  # PyAV raises many kinds on damaged data
-                answer({"ok": False, "error": f"the audio cannot be decoded ({type(e).__name__}: {e})"})
+                answer({"ok": False, "error": f"the audio cannot be decoded ({plain(e, path)})"})
                 continue
             streams = list(audio) if split else [audio]
             duration = len(streams[0]) / 16000

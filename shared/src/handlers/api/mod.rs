@@ -378,7 +378,27 @@ async fn get_lead(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LeadDetail>> {
-    Ok(Json(lead_detail(&deps, &tenant, &lead_id(&id)?).await?))
+    // A lead id, or its phone number (`/leads/+15125550147`), as `leadscore show` takes.
+    let id = match LeadId::parse(&id) {
+        Ok(id) => id,
+        Err(_) => {
+            let phone = crate::domain::PhoneNumber::parse_with_region(
+                &id,
+                Some(&deps.config.default_region),
+            )
+            .map_err(|_| {
+                ApiError::validation(format!(
+                    "`{id}` is neither a lead id (`ld_...`) nor a phone number"
+                ))
+            })?;
+            deps.leads
+                .find_lead_by_phone(&tenant, &phone)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("a lead with the number {phone}")))?
+                .lead_id
+        }
+    };
+    Ok(Json(lead_detail(&deps, &tenant, &id).await?))
 }
 
 async fn update_lead(
@@ -539,7 +559,8 @@ async fn get_model(
         .await?
         .ok_or_else(|| {
             Error::not_found(
-                "no model yet: record outcomes and POST /model/train, or run `leadscore train`",
+                "the tenant's model (none is trained yet: record outcomes and POST \
+                 /model/train, or run `leadscore train`)",
             )
         })?;
     Ok(Json(ModelSummary::from(model.as_ref())))
@@ -657,6 +678,24 @@ struct CallAccepted {
     status_detail: Option<String>,
 }
 
+/// A call sent through the API names its lead's number in the request: the error names the
+/// JSON field (an API client sent no sidecar file and no file name to read it from).
+fn require_lead_number(metadata: &CallMetadata) -> ApiResult<()> {
+    if ingest::lead_phone(metadata).is_some() {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        match metadata.direction.unwrap_or_default() {
+            crate::domain::Direction::Inbound => {
+                "caller: required, the lead's phone number (the caller of an inbound call)"
+            }
+            crate::domain::Direction::Outbound => {
+                "callee: required, the lead's phone number (the callee of an outbound call)"
+            }
+        },
+    ))
+}
+
 /// `POST /calls`: call metadata (the sidecar's fields) plus `transcript`:
 /// `{"format": "webvtt" | "srt" | "text" | "amazon_transcribe", "content": ...}` or
 /// `{"format": "segments", "segments": [{"speaker", "start", "end", "text"}]}`.
@@ -686,6 +725,7 @@ async fn submit_call(
         &serde_json::to_vec(&doc).map_err(Error::from)?,
         &deps.config.default_region,
     )?;
+    require_lead_number(&metadata)?;
     let name = match &metadata.external_id {
         Some(ext) => ext.clone(),
         None => {
@@ -771,6 +811,7 @@ async fn recording_upload(
     }
     let sidecar = serde_json::to_vec(&doc).map_err(Error::from)?;
     let metadata = CallMetadata::from_sidecar(&sidecar, &deps.config.default_region)?;
+    require_lead_number(&metadata)?;
     let ext = file_name
         .rsplit_once('.')
         .map(|(_, e)| e)
