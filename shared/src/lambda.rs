@@ -245,6 +245,13 @@ async fn sidecar_landed(
     received_at: chrono::DateTime<Utc>,
 ) -> Result<()> {
     let deps = &app.deps;
+    // Files wait only while their call does not exist: a call registered already (its file
+    // name said who called) has what it needs, and taking its file again would re-drive it.
+    let call_id = crate::domain::CallId::derive(tenant, &format!("name:{stem}"));
+    if deps.calls.get_call(tenant, &call_id).await?.is_some() {
+        info!("call metadata; its call is registered already");
+        return Ok(());
+    }
     let sidecar_name = format!("{stem}.meta.json");
     let sidecar = (sidecar_name.clone(), deps.blobs.get(sidecar_key).await?);
     let waiting = deps

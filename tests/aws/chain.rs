@@ -767,3 +767,36 @@ async fn a_sidecar_that_lands_after_its_transcript_completes_the_call() {
         CallStatus::Scored
     );
 }
+
+/// A sidecar that lands after its call was registered from the file name (which said who
+/// called) takes nothing again: with the call transcribed and its analysis queued, taking the
+/// recording again would queue a second analysis.
+#[tokio::test]
+async fn a_late_sidecar_for_a_registered_call_changes_nothing() {
+    let cloud = Cloud::start().await;
+    let stem = "20261120T170000Z_+14155550134_inbound";
+    feed::upload(&cloud, &format!("recordings/acme/{stem}.wav"), &wav(2)).await;
+    let id = call_id(stem);
+    feed::put(
+        &cloud,
+        &output_key(&tenant(), &id),
+        &sample("call-002.json"),
+    )
+    .await;
+    feed::transcribed(
+        &cloud,
+        &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
+    )
+    .await;
+    feed::upload(
+        &cloud,
+        &format!("recordings/acme/{stem}.meta.json"),
+        br#"{"caller": "+14155550134", "caller_name": "Late Comer"}"#,
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+    assert_eq!(
+        messages_per_call(&cloud),
+        BTreeMap::from([(id.to_string(), (1, 1))])
+    );
+}
