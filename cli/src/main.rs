@@ -59,14 +59,6 @@ struct Cli {
     /// A topic to add to the taxonomy, as `name=phrase,phrase,...` (repeat for more).
     #[arg(long = "topic", global = true, value_name = "NAME=PHRASES", value_parser = parse_topic)]
     topics: Vec<shared::analysis::topics::Topic>,
-    /// The Twilio auth token that signs webhooks to `serve` (Twilio console, Account Info); a
-    /// tenant's own, saved with PUT /settings/twilio, comes first.
-    #[arg(long, global = true, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
-    twilio_auth_token: Option<String>,
-    /// The address Twilio reaches `serve` at (a tunnel, a proxy), e.g. https://abc.ngrok.app:
-    /// Twilio signs the URL it calls, so behind a proxy the signature is checked against this.
-    #[arg(long, global = true, env = "LEADSCORE_PUBLIC_URL")]
-    public_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,6 +74,7 @@ enum SpeechAction {
     },
     /// Transcribe recordings and print what was heard, the real-time factor and peak memory.
     Transcribe {
+        /// Recordings: WAV, MP3, M4A, FLAC, OGG/Opus and the other telephony formats.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print the transcripts as JSON (the `segments` format).
@@ -109,6 +102,15 @@ enum Command {
         /// Port on 127.0.0.1; 0 picks a free one (the address is printed).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The Twilio auth token that signs webhooks (Twilio console, Account Info); a
+        /// tenant's own, saved with PUT /settings/twilio, comes first.
+        #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+        twilio_auth_token: Option<String>,
+        /// The address Twilio reaches this server at (a tunnel, a proxy), e.g.
+        /// https://abc.ngrok.app: Twilio signs the URL it calls, so behind a proxy the signature
+        /// is checked against this.
+        #[arg(long, env = "LEADSCORE_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
     ///
@@ -134,6 +136,7 @@ enum Command {
     ///
     /// Reads any transcript format (Transcribe JSON, .vtt, .srt, `Speaker: text`); stores nothing.
     Analyze {
+        /// A transcript file: Transcribe JSON, WebVTT, SRT or `Speaker: text`.
         file: PathBuf,
         /// Print the analysis as JSON.
         #[arg(long)]
@@ -288,9 +291,19 @@ async fn run(cli: Cli) -> Result<()> {
             &cli.tracked,
             &cli.topics,
         )),
-        twilio_auth_token: cli.twilio_auth_token.clone(),
-        public_url: cli.public_url.clone(),
         ..Default::default()
+    };
+    let config = match &cli.command {
+        Command::Serve {
+            twilio_auth_token,
+            public_url,
+            ..
+        } => shared::Config {
+            twilio_auth_token: twilio_auth_token.clone(),
+            public_url: public_url.clone(),
+            ..config
+        },
+        _ => config,
     };
     let app = LocalApp::open(&cli.data_dir, config)
         .with_context(|| format!("cannot open the data folder {}", cli.data_dir.display()))?;
@@ -318,7 +331,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             train(&app, &tenant, &csv, &spec, &options, dry_run, json).await
         }
-        Command::Serve { port } => serve(app, port).await,
+        Command::Serve { port, .. } => serve(app, port).await,
         Command::Ingest { paths } => ingest(&app, paths).await,
         Command::Leads { json, tier, limit } => {
             let tier = tier

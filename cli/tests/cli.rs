@@ -240,3 +240,28 @@ fn help_teaches_the_commands() {
         assert!(help.contains(cmd), "--help lacks {cmd}");
     }
 }
+
+/// Each command's help shows the options that command takes: `serve`'s Twilio options are not
+/// in `sentiment --help`, and positional arguments say what they are.
+#[test]
+fn each_commands_help_shows_its_own_options() {
+    let help = |args: &[&str]| {
+        stdout(
+            &Command::new(env!("CARGO_BIN_EXE_leadscore"))
+                .args(args)
+                .arg("--help")
+                .output()
+                .unwrap(),
+        )
+    };
+    let sentiment = help(&["sentiment"]);
+    assert!(!sentiment.contains("--twilio-auth-token"), "{sentiment}");
+    assert!(!sentiment.contains("--public-url"), "{sentiment}");
+    let serve = help(&["serve"]);
+    assert!(
+        serve.contains("--twilio-auth-token") && serve.contains("--public-url"),
+        "{serve}"
+    );
+    assert!(help(&["analyze"]).contains("A transcript file"));
+    assert!(help(&["speech", "transcribe"]).contains("Recordings:"));
+}
