@@ -230,6 +230,17 @@ async fn recorded_outcomes_train_a_model_that_scores_every_lead() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(problem["detail"].as_str().unwrap().contains("`maybe`"));
 
+    // A lead without outcome or CRM fields, there when the model comes.
+    let (status, stranger) = app
+        .send(
+            Method::POST,
+            "/leads",
+            &json!({"phone_number": "+15125559999"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{stranger}");
+    let stranger_path = format!("/leads/{}", stranger["lead_id"].as_str().unwrap());
+
     let (status, model) = app.send(Method::POST, "/model/train", "").await;
     assert_eq!(status, StatusCode::CREATED, "{model}");
     assert_eq!(model["version"], 1);
@@ -277,6 +288,17 @@ async fn recorded_outcomes_train_a_model_that_scores_every_lead() {
             .any(|e| e["name"] == "channel" && e["value"] == "referral"),
         "{why:#}"
     );
+    // A lead the model knows nothing about (no CRM fields) gets no probability: its score is
+    // the rules', and the model factor says so.
+    let stranger = app
+        .wait_for(&stranger_path, |l| factor(l, "model").is_some())
+        .await;
+    assert!(stranger["probability"].is_null(), "{stranger:#}");
+    let note = factor(&stranger, "model").unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(note.contains("knows 0 of its 2 inputs"), "{note}");
     let (_, current) = app.get("/model").await;
     assert_eq!(current["version"], 1);
     app.stop().await;

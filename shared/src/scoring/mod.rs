@@ -92,7 +92,9 @@ pub fn score_lead(lead: &Lead, calls: &[Call], cx: &Context) -> Score {
         let coverage = known as f64 / row.len().max(1) as f64;
         let weight = n / (n + COLD_START_OUTCOMES) * coverage;
         let p = weight * p_model + (1.0 - weight) * rules_value / 100.0;
-        probability = Some(p);
+        // A probability only where the model speaks for the lead: knowing none of its inputs,
+        // `p` would be the rules' points over 100, which are no probability.
+        probability = (known > 0).then_some(p);
         value = 100.0 * p;
         factors.push(model_factor(
             model,
