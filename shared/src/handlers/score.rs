@@ -60,9 +60,8 @@ pub async fn handle(
         lead.factors = score.factors.clone();
         lead.probability = score.probability;
         lead.score_updated_at = Some(now);
-        if let Some(latest) = calls.iter().rev().find(|c| c.analysis.is_some()) {
-            lead.ai_sentiment = latest.sentiment_score;
-            lead.ai_keywords = latest.keywords.clone();
+        if calls.iter().any(|c| c.analysis.is_some()) {
+            (lead.ai_sentiment, lead.ai_keywords) = scoring::lead_voice(&calls, now);
         }
         lead.updated_at = now;
         let saved = match deps.leads.save_score(&lead, &change).await {

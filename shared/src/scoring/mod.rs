@@ -74,6 +74,58 @@ pub struct Context<'a> {
 }
 
 /// Score a lead from its calls, its data, the tenant's rules and model, and any adjustment.
+/// How many keywords a lead shows (`ai_keywords`).
+pub const LEAD_KEYWORDS: usize = 8;
+/// A call's say in its lead's sentiment and keywords halves every this many days.
+pub const VOICE_HALF_LIFE_DAYS: f64 = 30.0;
+
+/// What the lead's calls say, taken together (`ai_sentiment`, `ai_keywords`): each analysed call
+/// that is not junk weighs by its length (a call of unknown length as one minute, any call as at
+/// least ten seconds) and its age (halving every `VOICE_HALF_LIFE_DAYS`). Sentiment is the
+/// weighted mean of the calls' customer sentiment; a keyword scores the weight of each call
+/// that has it, more for the keywords a call puts first, and the best `LEAD_KEYWORDS` are shown.
+/// So one short call does not wipe out what a long one said, and the latest calls count most.
+pub fn lead_voice(calls: &[Call], now: DateTime<Utc>) -> (Option<f64>, Vec<String>) {
+    let mut weights = 0.0;
+    let mut weighted_sentiment = 0.0;
+    let mut keyword_scores: Vec<(String, f64, DateTime<Utc>)> = Vec::new();
+    for call in calls {
+        let Some(analysis) = &call.analysis else {
+            continue;
+        };
+        if analysis.is_junk() {
+            continue;
+        }
+        let age_days = (now - call.call_start_time).num_seconds().max(0) as f64 / 86_400.0;
+        let weight = call.call_duration.unwrap_or(60.0).max(10.0)
+            * 0.5f64.powf(age_days / VOICE_HALF_LIFE_DAYS);
+        if let Some(s) = call.sentiment_score {
+            weights += weight;
+            weighted_sentiment += weight * s;
+        }
+        let n = call.keywords.len().max(1) as f64;
+        for (rank, keyword) in call.keywords.iter().enumerate() {
+            let score = weight * (1.0 - 0.5 * rank as f64 / n);
+            match keyword_scores.iter_mut().find(|(k, ..)| k == keyword) {
+                Some(entry) => {
+                    entry.1 += score;
+                    entry.2 = entry.2.max(call.call_start_time);
+                }
+                None => keyword_scores.push((keyword.clone(), score, call.call_start_time)),
+            }
+        }
+    }
+    let sentiment =
+        (weights > 0.0).then(|| (weighted_sentiment / weights * 1000.0).round() / 1000.0);
+    keyword_scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    let keywords = keyword_scores
+        .into_iter()
+        .take(LEAD_KEYWORDS)
+        .map(|(k, ..)| k)
+        .collect();
+    (sentiment, keywords)
+}
+
 pub fn score_lead(lead: &Lead, calls: &[Call], cx: &Context) -> Score {
     let features = Features::compute(lead, calls, cx.now);
     let mut factors = rule_factors(&features, cx);
@@ -582,6 +634,42 @@ mod tests {
             updated_at: now,
             version: 1,
         }
+    }
+
+    #[test]
+    fn a_leads_voice_is_all_its_calls_weighed_by_length_and_age() {
+        // GIVEN a long, warm call with many keywords, then a short, flat one with one keyword
+        let tenant = TenantId::default_tenant();
+        let now = Utc::now();
+        let lead = Lead::new(
+            tenant.clone(),
+            PhoneNumber::parse("+15125550147").unwrap(),
+            now,
+        );
+        let mut long = call(&tenant, &lead, "Caller: hi", 60 * 24);
+        long.call_duration = Some(600.0);
+        long.sentiment_score = Some(0.72);
+        long.keywords = ["solar panels", "warehouse roof", "battery", "financing"]
+            .map(String::from)
+            .to_vec();
+        let mut short = call(&tenant, &lead, "Caller: ok", 5);
+        short.call_duration = Some(30.0);
+        short.sentiment_score = Some(0.0);
+        short.keywords = vec!["panels".to_owned()];
+        // WHEN the lead's voice is taken from both
+        let (sentiment, keywords) = lead_voice(&[long.clone(), short.clone()], now);
+        // THEN the long call still speaks, the new one adds its word
+        let s = sentiment.unwrap();
+        assert!(s > 0.6 && s < 0.72, "{s}");
+        assert_eq!(keywords.len(), 5);
+        assert_eq!(keywords[0], "solar panels");
+        assert!(keywords.contains(&"panels".to_owned()));
+        // AND a call from a year ago counts for far less than one from today
+        long.call_start_time = now - chrono::Duration::days(365);
+        let (sentiment, _) = lead_voice(&[long, short], now);
+        assert!(sentiment.unwrap() < 0.1, "{sentiment:?}");
+        // AND a lead with no analysed call has none
+        assert_eq!(lead_voice(&[], now), (None, Vec::new()));
     }
 
     #[test]
