@@ -91,7 +91,10 @@ fn the_template_deploys_every_function_package() {
 #[test]
 fn every_function_builds_for_lambda_arm64() {
     let target = workspace().join("target/lambda-build");
-    eprintln!("building the five functions for arm64 (cargo lambda build --arm64)");
+    crate::venv::say(
+        "building the five Lambda functions for arm64 (cargo lambda build --arm64; a few minutes \
+         the first time)",
+    );
     let mut cmd = tool("cargo");
     cmd.args(["lambda", "build", "--arm64", "--locked"])
         .env("CARGO_TARGET_DIR", &target);

@@ -30,12 +30,12 @@ pub fn installed(name: &str, requirements: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e}", requirements.display()));
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         let log = dir.join("install.log");
-        eprintln!(
+        say(&format!(
             "installing {} into {} (log: {})",
             requirements.display(),
             venv.display(),
             log.display()
-        );
+        ));
         let _ = std::fs::remove_dir_all(&venv);
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
@@ -48,6 +48,14 @@ pub fn installed(name: &str, requirements: &str) -> PathBuf {
         std::fs::write(&stamp, wanted).unwrap();
     }
     venv
+}
+
+/// A line on the terminal while the tests run: the test harness captures `println!` and
+/// `eprintln!`, not writes to the process's stderr, so a long step is announced where the
+/// person (or CI's log) waiting on it sees it.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 pub fn run_logged(cmd: &mut Command, log: &Path) {
