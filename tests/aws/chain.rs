@@ -102,6 +102,18 @@ fn messages_per_call(cloud: &Cloud) -> BTreeMap<String, (usize, usize)> {
     per_call
 }
 
+/// Amazon Transcribe finishes call `id`'s job: its output (the sample transcript of call-002)
+/// lands where the job was told to write it, then its "Transcribe Job State Change" reaches
+/// the transcribed function.
+pub(crate) async fn transcription_completes(cloud: &Cloud, id: &CallId) {
+    feed::put(cloud, &output_key(&tenant(), id), &sample("call-002.json")).await;
+    feed::transcribed(
+        cloud,
+        &feed::transcribe_event(&job_name(&tenant(), id), "COMPLETED", None),
+    )
+    .await;
+}
+
 /// Everything a user could see of the result.
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -152,7 +164,6 @@ async fn run_chain(cloud: &Cloud, times: usize) {
     }
     let id = call_id("call-002");
     let job = job_name(&tenant(), &id);
-    // Transcribe writes its output where it was told to.
     feed::put(cloud, &output_key(&tenant(), &id), &sample("call-002.json")).await;
     let done = feed::transcribe_event(&job, "COMPLETED", None);
     for _ in 0..times {
@@ -203,17 +214,7 @@ async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
     assert_eq!(call.status, CallStatus::Transcribing);
     assert_eq!(call.external_id.as_deref(), Some("CA0002BRIGHTLINE"));
 
-    feed::put(
-        &cloud,
-        &output_key(&tenant(), &id),
-        &sample("call-002.json"),
-    )
-    .await;
-    feed::transcribed(
-        &cloud,
-        &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
-    )
-    .await;
+    transcription_completes(&cloud, &id).await;
     feed::settle(&cloud, 1).await;
 
     let dana = lead(&cloud, CALLER).await;
@@ -777,17 +778,7 @@ async fn a_late_sidecar_for_a_registered_call_changes_nothing() {
     let stem = "20261120T170000Z_+14155550134_inbound";
     feed::upload(&cloud, &format!("recordings/acme/{stem}.wav"), &wav(2)).await;
     let id = call_id(stem);
-    feed::put(
-        &cloud,
-        &output_key(&tenant(), &id),
-        &sample("call-002.json"),
-    )
-    .await;
-    feed::transcribed(
-        &cloud,
-        &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
-    )
-    .await;
+    transcription_completes(&cloud, &id).await;
     feed::upload(
         &cloud,
         &format!("recordings/acme/{stem}.meta.json"),

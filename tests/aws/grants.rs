@@ -6,10 +6,10 @@
 //! `Cloud` is dropped: every call it made is granted.)
 
 use serde_json::json;
-use shared::handlers::transcribed::{job_name, output_key};
+use shared::handlers::transcribed::job_name;
 use shared::ports::Job;
 
-use crate::chain::{call_id, sample, tenant, wav};
+use crate::chain::{call_id, sample, tenant, transcription_completes, wav};
 use crate::emulator::Cloud;
 use crate::feed;
 
@@ -53,17 +53,7 @@ async fn every_grant_is_used() {
     .await;
     let recording = feed::upload(&cloud, "recordings/acme/call-002.wav", &wav(2)).await;
     let id = call_id("call-002");
-    feed::put(
-        &cloud,
-        &output_key(&tenant(), &id),
-        &sample("call-002.json"),
-    )
-    .await;
-    feed::transcribed(
-        &cloud,
-        &feed::transcribe_event(&job_name(&tenant(), &id), "COMPLETED", None),
-    )
-    .await;
+    transcription_completes(&cloud, &id).await;
     feed::pump(
         &cloud,
         &settings.analyze_queue_url,
