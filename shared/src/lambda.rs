@@ -35,6 +35,7 @@ use crate::formats::{self, FileKind};
 use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
 use crate::handlers::transcribed::{self, TranscriptionResult};
 use crate::handlers::{api, record_failure, run_job};
+use crate::keys;
 use crate::ports::Job;
 
 /// How long a handler has before Lambda stops it: from the invocation's deadline (epoch ms).
@@ -94,24 +95,6 @@ fn count_permanent_failure(stage: &str) {
     println!("{}", permanent_failure_metric(stage));
 }
 
-/// `recordings/<tenant>/<file>` → the tenant and the file name.
-fn recording_path(key: &str) -> Result<(TenantId, &str)> {
-    let rest = key.strip_prefix("recordings/").ok_or_else(|| {
-        Error::validation(format!(
-            "`{key}` is not under recordings/; recordings go to recordings/<tenant>/<file>"
-        ))
-    })?;
-    match rest.split('/').collect::<Vec<_>>()[..] {
-        [tenant, file] if !file.is_empty() => Ok((
-            TenantId::parse(tenant).map_err(|e| e.context(format!("`{key}`")))?,
-            file,
-        )),
-        _ => Err(Error::validation(format!(
-            "`{key}` is not of the form recordings/<tenant>/<file>"
-        ))),
-    }
-}
-
 /// S3 event keys are URL-encoded, with `+` for a space.
 fn decode_key(raw: &str) -> String {
     let plus_decoded = raw.replace('+', " ");
@@ -150,7 +133,7 @@ async fn on_s3_record(
         info!(event_name, "not an object creation; ignored");
         return Ok(());
     }
-    let (tenant, file_name) = match recording_path(key) {
+    let (tenant, file_name) = match keys::parse_drop(key) {
         Ok(found) => found,
         Err(e) => {
             warn!(reason = %e, "rejected: no tenant");
@@ -203,11 +186,7 @@ async fn ingest_object(
     if file_name == sidecar_name {
         return sidecar_landed(app, tenant, stem, key, received_at).await;
     }
-    let sidecar = match deps
-        .blobs
-        .get(&format!("recordings/{tenant}/{sidecar_name}"))
-        .await
-    {
+    let sidecar = match deps.blobs.get(&keys::drop(tenant, &sidecar_name)).await {
         Ok(bytes) => Some((sidecar_name, bytes)),
         Err(Error::NotFound(_)) => None,
         Err(e) => return Err(e),
@@ -247,17 +226,14 @@ async fn sidecar_landed(
     let deps = &app.deps;
     // Files wait only while their call does not exist: a call registered already (its file
     // name said who called) has what it needs, and taking its file again would re-drive it.
-    let call_id = crate::domain::CallId::derive(tenant, &format!("name:{stem}"));
+    let call_id = keys::call_of_stem(tenant, stem);
     if deps.calls.get_call(tenant, &call_id).await?.is_some() {
         info!("call metadata; its call is registered already");
         return Ok(());
     }
     let sidecar_name = format!("{stem}.meta.json");
     let sidecar = (sidecar_name.clone(), deps.blobs.get(sidecar_key).await?);
-    let waiting = deps
-        .blobs
-        .list(&format!("recordings/{tenant}/{stem}."))
-        .await?;
+    let waiting = deps.blobs.list(&keys::drops_of_stem(tenant, stem)).await?;
     let mut taken = 0;
     for blob in waiting {
         let Some((_, file_name)) = blob.key.rsplit_once('/') else {
@@ -405,7 +381,7 @@ pub async fn on_transcribe_event(
     run_for: Duration,
 ) -> Result<()> {
     let detail = &event.detail;
-    let (tenant, call_id) = match transcribed::parse_job_name(&detail.transcription_job_name) {
+    let (tenant, call_id) = match keys::parse_transcription_job(&detail.transcription_job_name) {
         Ok(ids) => ids,
         Err(e) => {
             warn!(reason = %e, "rejected: not a leadscore job");
@@ -414,7 +390,7 @@ pub async fn on_transcribe_event(
     };
     let result = match detail.transcription_job_status.as_str() {
         "COMPLETED" => TranscriptionResult::Completed {
-            key: transcribed::output_key(&tenant, &call_id),
+            key: keys::transcribe_output(&tenant, &call_id),
             format: TranscriptFormat::AmazonTranscribe,
         },
         "FAILED" => TranscriptionResult::Failed {
@@ -558,7 +534,7 @@ mod tests {
 
     #[test]
     fn recording_keys_name_their_tenant() {
-        let (tenant, file) = recording_path("recordings/acme/call 1.wav").unwrap();
+        let (tenant, file) = keys::parse_drop("recordings/acme/call 1.wav").unwrap();
         assert_eq!((tenant.as_str(), file), ("acme", "call 1.wav"));
         for bad in [
             "uploads/acme/x.wav",
@@ -567,7 +543,7 @@ mod tests {
             "recordings/acme/ca_1/x.wav",
             "recordings/ACME/x.wav",
         ] {
-            assert!(recording_path(bad).is_err(), "{bad}");
+            assert!(keys::parse_drop(bad).is_err(), "{bad}");
         }
         assert_eq!(
             decode_key("recordings/acme/call+1%2B2.wav"),

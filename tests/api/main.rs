@@ -6,11 +6,12 @@ mod events;
 mod formats;
 mod helpers;
 mod leads_api;
-#[path = "../common/logs.rs"]
-mod logs;
 mod pipeline;
 mod privacy;
 mod recovery;
 mod scoring_api;
 mod speech;
+mod stores;
 mod texts;
+
+use testkit::logs;

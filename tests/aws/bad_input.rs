@@ -3,7 +3,7 @@
 //! it go on.
 
 use shared::domain::{CallId, CallStatus, Stage, TenantId};
-use shared::handlers::transcribed::job_name;
+use shared::keys::transcription_job as job_name;
 
 use crate::chain::wav;
 use crate::emulator::Cloud;

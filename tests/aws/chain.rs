@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use shared::domain::{CallId, CallStatus, Lead, PhoneNumber, ScoreCause, ScoreChange, TenantId};
-use shared::handlers::transcribed::{job_name, output_key};
+use shared::keys::{transcribe_output as output_key, transcription_job as job_name};
 use shared::ports::Job;
 
 use crate::emulator::{Cloud, workspace};

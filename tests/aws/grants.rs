@@ -6,7 +6,7 @@
 //! `Cloud` is dropped: every call it made is granted.)
 
 use serde_json::json;
-use shared::handlers::transcribed::job_name;
+use shared::keys::transcription_job as job_name;
 use shared::ports::Job;
 
 use crate::chain::{call_id, sample, tenant, transcription_completes, wav};

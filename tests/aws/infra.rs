@@ -2,13 +2,11 @@
 //! way `sam build` builds it (cargo-lambda, arm64 for provided.al2023). The tools come
 //! from `tools/requirements.txt` and run offline.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::emulator::{tools_bin, workspace};
+use testkit::lambda::{FUNCTIONS, build_command, target_dir, tool};
 
-/// The functions `infra/template.yaml` deploys, by the package that builds each.
-const FUNCTIONS: [&str; 5] = ["ingest", "transcribed", "analyze", "score", "api"];
+use crate::emulator::workspace;
 
 fn run(cmd: &mut Command) -> String {
     let output = cmd
@@ -21,20 +19,6 @@ fn run(cmd: &mut Command) -> String {
     );
     assert!(output.status.success(), "{cmd:?} failed:\n{text}");
     text
-}
-
-/// The tools first on the PATH (cargo-lambda finds its zig there), telemetry off.
-fn tool(name: &str) -> Command {
-    let bin = tools_bin();
-    let mut cmd = Command::new(name);
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![bin.to_owned()];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.current_dir(workspace())
-        .env("PATH", std::env::join_paths(dirs).unwrap())
-        .env("SAM_CLI_TELEMETRY", "0")
-        .env("AWS_DEFAULT_REGION", "us-east-1");
-    cmd
 }
 
 #[test]
@@ -82,29 +66,22 @@ fn the_template_deploys_every_function_package() {
     assert_eq!(packages, expected);
 }
 
-/// `cargo lambda build --arm64`, as `sam build` runs it but in the dev profile, into its own
-/// target folder (the test's own cargo holds the lock on the usual one). What this proves is
-/// that every function cross-compiles and links for arm64 with the zig linker; the release
-/// profile's thin LTO proves nothing more there and took three times as long (about 12 of a
-/// cold run's minutes on two cores). The release packages' sizes are measured separately (the
-/// README's table, from `cargo lambda build --release --arm64`).
+/// Every function cross-compiles and links for arm64 with the zig linker (the dev profile: the
+/// release profile's thin LTO proves nothing more here and took three times as long; the
+/// release packages' sizes are measured separately, the README's table, from `cargo lambda
+/// build --release --arm64`). The build usually started in the background when the tools were
+/// installed (`testkit::lambda`); this one waits for it on cargo's lock.
 #[test]
 fn every_function_builds_for_lambda_arm64() {
-    let target = workspace().join("target/lambda-build");
     crate::venv::say(
-        "building the five Lambda functions for arm64 (cargo lambda build --arm64; a few minutes \
-         the first time)",
+        "waiting for the arm64 build of the five Lambda functions (cargo lambda build --arm64)",
     );
-    let mut cmd = tool("cargo");
-    cmd.args(["lambda", "build", "--arm64", "--locked"])
-        .env("CARGO_TARGET_DIR", &target);
-    for f in FUNCTIONS {
-        cmd.args(["--package", f]);
-    }
-    run(&mut cmd);
+    run(&mut build_command());
+    let target = target_dir();
     for f in FUNCTIONS {
         let bootstrap = target.join("lambda").join(f).join("bootstrap");
-        let elf = read_head(&bootstrap);
+        let elf =
+            std::fs::read(&bootstrap).unwrap_or_else(|e| panic!("{}: {e}", bootstrap.display()));
         assert_eq!(
             &elf[..4],
             b"\x7fELF",
@@ -117,10 +94,10 @@ fn every_function_builds_for_lambda_arm64() {
             183,
             "{f} is built for arm64"
         );
+        // The embedded runtime (feature `local`) stays on the laptop: no SQLite in a function.
+        assert!(
+            !elf.windows(12).any(|w| w == b"sqlite3_open"),
+            "{f} links SQLite: something enables shared's `local` feature for it"
+        );
     }
-}
-
-fn read_head(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes[..20].to_vec()
 }

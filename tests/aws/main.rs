@@ -4,14 +4,10 @@
 
 mod bad_input;
 mod chain;
-mod emulator;
 mod feed;
 mod grants;
-mod iam;
 mod infra;
-#[path = "../common/logs.rs"]
-mod logs;
 mod store;
 mod texts;
-#[path = "../common/venv.rs"]
-mod venv;
+
+use testkit::{emulator, iam, logs, venv};

@@ -3,16 +3,6 @@
 //! the Lambda Runtime API on a real socket (`GET .../invocation/next`, then `POST .../response`
 //! or `.../error`). The same binary `cargo lambda build` packages for `sam deploy`.
 
-#[allow(dead_code)]
-#[path = "../../../tests/aws/emulator.rs"]
-mod emulator;
-#[allow(dead_code)]
-#[path = "../../../tests/aws/iam.rs"]
-mod iam;
-#[allow(dead_code)]
-#[path = "../../../tests/common/venv.rs"]
-mod venv;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,10 +12,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use emulator::{BUCKET, Cloud, workspace};
 use serde_json::Value;
 use shared::domain::{CallId, CallStatus, TenantId};
-use shared::handlers::transcribed::job_name;
+use shared::keys::transcription_job as job_name;
+use testkit::emulator::{BUCKET, Cloud, workspace};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 

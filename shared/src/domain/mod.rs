@@ -27,6 +27,6 @@ pub use score::{
 pub use sms::{
     Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, SmsDirection, SmsEvent,
     SmsEventKind, SmsIntent, SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion,
-    TrackedLink,
+    TrackedLink, consent_keyword, keyword_form,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};

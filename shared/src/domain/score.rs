@@ -1,10 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, RuleId, TenantId};
-use crate::config::Config;
+use super::{CallId, RuleId};
 use crate::error::{Error, Result};
-use crate::ports::BlobStore;
 
 /// How hot a lead is: which leads a rep calls first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -111,7 +109,7 @@ impl TenantSettings {
                 )));
             }
             if let Some(t) = &s.trigger
-                && !triggers.insert(crate::sms::intent::keyword_form(t))
+                && !triggers.insert(super::keyword_form(t))
             {
                 return Err(Error::validation(format!(
                     "surveys: the trigger `{t}` starts two surveys"
@@ -119,30 +117,6 @@ impl TenantSettings {
             }
         }
         Ok(())
-    }
-
-    fn key(tenant: &TenantId) -> String {
-        format!("settings/{tenant}.json")
-    }
-
-    /// The tenant's settings, or the deployment's defaults when it has saved none.
-    pub async fn load(blobs: &dyn BlobStore, tenant: &TenantId, config: &Config) -> Result<Self> {
-        match blobs.get(&Self::key(tenant)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::internal(format!("{} is damaged", Self::key(tenant)), e)),
-            Err(Error::NotFound(_)) => Ok(Self {
-                tiers: config.tiers,
-                surveys: Vec::new(),
-            }),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub async fn save(&self, blobs: &dyn BlobStore, tenant: &TenantId) -> Result<()> {
-        self.validate()?;
-        blobs
-            .put(&Self::key(tenant), &serde_json::to_vec(self)?)
-            .await
     }
 }
 

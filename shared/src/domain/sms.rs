@@ -125,6 +125,41 @@ pub enum ConsentAction {
     Help,
 }
 
+const OPT_OUT: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
+const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
+const HELP: &[&str] = &["HELP", "INFO"];
+
+/// A message as a keyword: upper case, without spaces or the punctuation around words
+/// (" Stop. " and "STOP ALL" are `STOP` and `STOPALL`).
+pub fn keyword_form(body: &str) -> String {
+    body.chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .trim_matches(|c: char| c.is_ascii_punctuation())
+        .to_uppercase()
+}
+
+/// The consent keyword a whole message is (the CTIA keywords carriers honour), if it is one: the action and the keyword.
+pub fn consent_keyword(body: &str) -> Option<(ConsentAction, &'static str)> {
+    let word = keyword_form(body);
+    [
+        (ConsentAction::OptOut, OPT_OUT),
+        (ConsentAction::OptIn, OPT_IN),
+        (ConsentAction::Help, HELP),
+    ]
+    .into_iter()
+    .find_map(|(action, list)| list.iter().find(|k| **k == word).map(|k| (action, *k)))
+}
+
 /// An entry of the consent ledger: what changed, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsentChange {
@@ -392,7 +427,7 @@ impl Survey {
             )));
         }
         if let Some(t) = &self.trigger {
-            let word = crate::sms::intent::keyword_form(t);
+            let word = keyword_form(t);
             if word.is_empty()
                 || word.len() > 20
                 || !word.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -401,7 +436,7 @@ impl Survey {
                     "{name}: trigger `{t}` must be one word of letters and digits"
                 )));
             }
-            if crate::sms::intent::consent_keyword(t).is_some() {
+            if consent_keyword(t).is_some() {
                 return Err(Error::validation(format!(
                     "{name}: trigger `{t}` is a consent keyword (STOP, START, HELP, ...)"
                 )));
@@ -429,9 +464,7 @@ impl Survey {
                     )));
                 }
                 Answers::Choices(c)
-                    if c.is_empty()
-                        || c.iter()
-                            .any(|c| crate::sms::intent::keyword_form(c).is_empty()) =>
+                    if c.is_empty() || c.iter().any(|c| keyword_form(c).is_empty()) =>
                 {
                     return Err(Error::validation(format!(
                         "{name}: question `{}` needs at least one non-empty choice",
@@ -448,6 +481,38 @@ impl Survey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consent_keywords_ignore_case_spaces_and_punctuation() {
+        for (body, action) in [
+            ("STOP", ConsentAction::OptOut),
+            (" stop ", ConsentAction::OptOut),
+            ("Stop.", ConsentAction::OptOut),
+            ("stop all", ConsentAction::OptOut),
+            ("Unsubscribe", ConsentAction::OptOut),
+            ("opt out", ConsentAction::OptOut),
+            ("cancel", ConsentAction::OptOut),
+            ("end", ConsentAction::OptOut),
+            ("quit", ConsentAction::OptOut),
+            ("revoke", ConsentAction::OptOut),
+            ("START", ConsentAction::OptIn),
+            ("yes", ConsentAction::OptIn),
+            ("Unstop", ConsentAction::OptIn),
+            ("help", ConsentAction::Help),
+            ("INFO", ConsentAction::Help),
+        ] {
+            assert_eq!(consent_keyword(body).map(|k| k.0), Some(action), "{body}");
+        }
+        for body in [
+            "stop by tomorrow",
+            "please don't stop",
+            "yes please call",
+            "",
+            "🛑",
+        ] {
+            assert_eq!(consent_keyword(body), None, "{body}");
+        }
+    }
 
     #[test]
     fn links_go_only_to_web_addresses() {

@@ -19,6 +19,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::formats::{self, CallMetadata, FileKind};
+use crate::keys;
 use crate::ports::{Job, TranscriptionStart};
 
 /// A file that arrived (in the inbox, or in the bucket), with its sidecar if one was beside it.
@@ -172,7 +173,7 @@ pub async fn arrival(
     if lead_phone(&metadata).is_some() {
         return Ok(Arrival::Take);
     }
-    let call_id = CallId::derive(tenant, &format!("name:{stem}"));
+    let call_id = keys::call_of_stem(tenant, stem);
     if deps.calls.get_call(tenant, &call_id).await?.is_some() {
         return Ok(Arrival::Take);
     }
@@ -246,8 +247,7 @@ pub async fn register(
 ) -> Result<IngestReport> {
     // The stem names the call, so every part of it meets on one call whether or not each part
     // came with its sidecar.
-    let identity = format!("name:{source_name}");
-    let call_id = CallId::derive(tenant, &identity);
+    let call_id = keys::call_of_stem(tenant, source_name);
     // Concurrent deliveries of one call race on its version: the losers re-read, and then
     // find the work done (a duplicate) or still to do.
     let mut tries = 0;
@@ -313,7 +313,7 @@ pub async fn reject(
     reason: &str,
     received_at: DateTime<Utc>,
 ) -> Result<Option<Call>> {
-    let call_id = CallId::derive(tenant, &format!("name:{source_name}"));
+    let call_id = keys::call_of_stem(tenant, source_name);
     let call = match deps.calls.get_call(tenant, &call_id).await? {
         Some(call) => call,
         None => {
@@ -483,11 +483,7 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
             }
             let key = match media {
                 Media::Bytes(content) => {
-                    let key = format!(
-                        "recordings/{tenant}/{}/{}",
-                        call.call_id,
-                        safe_name(file_name)
-                    );
+                    let key = keys::recording(&tenant, &call.call_id, file_name);
                     deps.blobs.put(&key, content).await?;
                     key
                 }
@@ -527,11 +523,7 @@ async fn attach(deps: &Deps, call: &mut Call, artifact: &Artifact) -> Result<boo
             }
             // The file as delivered is kept only where the tenant allows unredacted text.
             if deps.config.keep_original_transcripts {
-                let source_key = format!(
-                    "transcripts/{tenant}/{}/source/{}",
-                    call.call_id,
-                    safe_name(file_name)
-                );
+                let source_key = keys::transcript_source(&tenant, &call.call_id, file_name);
                 deps.blobs.put(&source_key, content).await?;
                 call.transcript_source_key = Some(source_key);
             }
@@ -558,10 +550,7 @@ pub async fn accept_transcript(
             } else {
                 redact_transcript(&mut transcript)
             };
-            let key = format!(
-                "transcripts/{}/{}/transcript.json",
-                call.tenant_id, call.call_id
-            );
+            let key = keys::transcript(&call.tenant_id, &call.call_id);
             deps.blobs
                 .put(&key, &serde_json::to_vec(&transcript)?)
                 .await?;
@@ -596,25 +585,5 @@ pub async fn accept_transcript(
             *call = deps.calls.update_call(call).await?;
             Err(e.context(format!("`{file_name}`")))
         }
-    }
-}
-
-/// A file name safe as one path component of a blob key.
-fn safe_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let trimmed = cleaned.trim_start_matches('.');
-    if trimmed.is_empty() {
-        "file".to_owned()
-    } else {
-        trimmed.chars().take(150).collect()
     }
 }

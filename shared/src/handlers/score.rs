@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 
 use crate::Deps;
-use crate::domain::{
-    CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId, TenantSettings,
-};
+use crate::domain::{CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::ports::Job;
@@ -31,7 +29,7 @@ pub async fn handle(
 ) -> Result<Scored> {
     let rules = scoring::RuleSet::compile(&tenant_rules(deps, tenant).await?);
     let model = Model::load_cached(deps.blobs.as_ref(), tenant).await?;
-    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let settings = super::settings::load(deps, tenant).await?;
     // Optimistic concurrency: if the lead changes between read and write, score it again.
     for _ in 0..8 {
         let mut lead = deps
@@ -169,10 +167,6 @@ impl Rescore {
         }
     }
 
-    fn key(tenant: &TenantId, id: &str) -> String {
-        format!("rescores/{tenant}/{id}.json")
-    }
-
     pub fn path(&self) -> String {
         format!("/rescores/{}", self.rescore_id)
     }
@@ -182,7 +176,7 @@ impl Rescore {
         if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(None);
         }
-        match deps.blobs.get(&Self::key(tenant, id)).await {
+        match deps.blobs.get(&crate::keys::rescore(tenant, id)).await {
             Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -192,7 +186,7 @@ impl Rescore {
     async fn save(&self, deps: &Deps, tenant: &TenantId) -> Result<()> {
         deps.blobs
             .put(
-                &Self::key(tenant, &self.rescore_id),
+                &crate::keys::rescore(tenant, &self.rescore_id),
                 &serde_json::to_vec(self)?,
             )
             .await

@@ -177,17 +177,17 @@ pub async fn receive(
             events.push(ev);
         }
     }
-    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let settings = super::settings::load(deps, tenant).await?;
     let progress = sms::survey_progress(&events, &settings.surveys);
     let opted_out = sms::engagement(&events).opted_out;
     let mut reply = progress.replies.get(&msg.sid).cloned();
     // A survey's trigger word starts it, unless one is under way or the lead opted out.
     if progress.open.is_none() && !opted_out && reply.is_none() {
-        let word = intent::keyword_form(&msg.body);
+        let word = crate::domain::keyword_form(&msg.body);
         if let Some(survey) = settings.surveys.iter().find(|s| {
             s.trigger
                 .as_deref()
-                .is_some_and(|t| intent::keyword_form(t) == word)
+                .is_some_and(|t| crate::domain::keyword_form(t) == word)
         }) {
             let ev = event(
                 &lead,
@@ -255,7 +255,7 @@ pub async fn delivery_status(
             },
         ))
         .await?;
-    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let settings = super::settings::load(deps, tenant).await?;
     settle(deps, &lead.lead_id, tenant, &status_event, &settings, None).await?;
     Ok(())
 }
@@ -313,8 +313,7 @@ async fn append_requested(
             }
         }
     };
-    let settings =
-        TenantSettings::load(deps.blobs.as_ref(), &event.tenant_id, &deps.config).await?;
+    let settings = super::settings::load(deps, &event.tenant_id).await?;
     settle(
         deps,
         &event.lead_id,
@@ -514,7 +513,7 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
             },
         };
         if deps.sms.append_sms_event(&ev).await? {
-            let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+            let settings = super::settings::load(deps, tenant).await?;
             let cause = ev.event_id.clone();
             events.push(ev);
             settle(deps, &link.lead_id, tenant, &cause, &settings, Some(events)).await?;
@@ -533,7 +532,7 @@ pub async fn start_survey(
     now: DateTime<Utc>,
 ) -> Result<(String, String)> {
     let lead = existing_lead(deps, tenant, lead_id).await?;
-    let settings = TenantSettings::load(deps.blobs.as_ref(), tenant, &deps.config).await?;
+    let settings = super::settings::load(deps, tenant).await?;
     let survey = settings
         .surveys
         .iter()

@@ -22,27 +22,6 @@ pub enum TranscriptionResult {
     },
 }
 
-/// The speech engine's job name for a call: `<tenant>--<call id>` (Transcribe job names are
-/// unique per account, so a second start of the same call is refused).
-pub fn job_name(tenant: &TenantId, call: &CallId) -> String {
-    format!("{tenant}--{call}")
-}
-
-/// The tenant and call a job name was made for.
-pub fn parse_job_name(name: &str) -> Result<(TenantId, CallId)> {
-    let (tenant, call) = name.rsplit_once("--").ok_or_else(|| {
-        Error::validation(format!(
-            "transcription job `{name}` was not started by leadscore (no `<tenant>--<call>`)"
-        ))
-    })?;
-    Ok((TenantId::parse(tenant)?, CallId::parse(call)?))
-}
-
-/// Where the speech engine writes a call's transcript.
-pub fn output_key(tenant: &TenantId, call: &CallId) -> String {
-    format!("transcripts/{tenant}/{call}/transcribe.json")
-}
-
 #[instrument(skip_all, fields(tenant = %tenant, call_id = %call_id))]
 pub async fn handle(
     deps: &Deps,
@@ -126,7 +105,7 @@ pub async fn run_here(
                 unset
             })
             .await?;
-            let key = format!("transcripts/{tenant}/{call_id}/speech.json");
+            let key = crate::keys::speech_output(tenant, call_id);
             deps.blobs
                 .put(&key, &serde_json::to_vec(&speech.transcript)?)
                 .await?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::ports::BlobStore;
 pub use encode::Raw;
 pub use table::{Table, TargetSpec, read_csv};
@@ -110,16 +111,13 @@ impl Model {
             .collect()
     }
 
-    fn current_key(tenant: &TenantId) -> String {
-        format!("models/{tenant}/current.json")
-    }
-
     /// The pointer to the model in force, if the tenant has one.
     async fn current(blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Option<Current>> {
-        match blobs.get(&Self::current_key(tenant)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::internal(format!("models/{tenant}/current.json is damaged"), e)
-            }),
+        let key = keys::current_model(tenant);
+        match blobs.get(&key).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::internal(format!("{key} is damaged"), e)),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -159,7 +157,7 @@ impl Model {
     pub async fn save(mut self, blobs: &dyn BlobStore, tenant: &TenantId) -> Result<Self> {
         let previous = Self::current(blobs, tenant).await?.map_or(0, |c| c.version);
         self.version = previous + 1;
-        let key = format!("models/{tenant}/v{:06}.json", self.version);
+        let key = keys::model(tenant, self.version);
         blobs.put(&key, &serde_json::to_vec(&self)?).await?;
         let current = Current {
             version: self.version,
@@ -168,7 +166,7 @@ impl Model {
             auc: self.metrics.auc,
         };
         blobs
-            .put(&Self::current_key(tenant), &serde_json::to_vec(&current)?)
+            .put(&keys::current_model(tenant), &serde_json::to_vec(&current)?)
             .await?;
         Ok(self)
     }

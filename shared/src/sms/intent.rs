@@ -6,42 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::analysis::text::{is_negator, sentences, tokens_marked};
-use crate::domain::{ConsentAction, SmsIntent};
-
-const OPT_OUT: &[&str] = &[
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-];
-const OPT_IN: &[&str] = &["START", "YES", "UNSTOP"];
-const HELP: &[&str] = &["HELP", "INFO"];
-
-/// A message as a keyword: upper case, without spaces or the punctuation around words
-/// (" Stop. " and "STOP ALL" are `STOP` and `STOPALL`).
-pub fn keyword_form(body: &str) -> String {
-    body.chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .trim_matches(|c: char| c.is_ascii_punctuation())
-        .to_uppercase()
-}
-
-/// The consent keyword a whole message is, if it is one: the action and the keyword.
-pub fn consent_keyword(body: &str) -> Option<(ConsentAction, &'static str)> {
-    let word = keyword_form(body);
-    [
-        (ConsentAction::OptOut, OPT_OUT),
-        (ConsentAction::OptIn, OPT_IN),
-        (ConsentAction::Help, HELP),
-    ]
-    .into_iter()
-    .find_map(|(action, list)| list.iter().find(|k| **k == word).map(|k| (action, *k)))
-}
+use crate::domain::{ConsentAction, SmsIntent, consent_keyword, keyword_form};
 
 /// (intent, phrases). Phrases match whole words within a clause.
 const PHRASES: &[(&str, &[&str])] = &[
@@ -300,38 +265,6 @@ mod tests {
         let mut v: Vec<String> = analyze(body).1.into_iter().map(|i| i.intent).collect();
         v.sort();
         v
-    }
-
-    #[test]
-    fn consent_keywords_ignore_case_spaces_and_punctuation() {
-        for (body, action) in [
-            ("STOP", ConsentAction::OptOut),
-            (" stop ", ConsentAction::OptOut),
-            ("Stop.", ConsentAction::OptOut),
-            ("stop all", ConsentAction::OptOut),
-            ("Unsubscribe", ConsentAction::OptOut),
-            ("opt out", ConsentAction::OptOut),
-            ("cancel", ConsentAction::OptOut),
-            ("end", ConsentAction::OptOut),
-            ("quit", ConsentAction::OptOut),
-            ("revoke", ConsentAction::OptOut),
-            ("START", ConsentAction::OptIn),
-            ("yes", ConsentAction::OptIn),
-            ("Unstop", ConsentAction::OptIn),
-            ("help", ConsentAction::Help),
-            ("INFO", ConsentAction::Help),
-        ] {
-            assert_eq!(consent_keyword(body).map(|k| k.0), Some(action), "{body}");
-        }
-        for body in [
-            "stop by tomorrow",
-            "please don't stop",
-            "yes please call",
-            "",
-            "🛑",
-        ] {
-            assert_eq!(consent_keyword(body), None, "{body}");
-        }
     }
 
     #[test]

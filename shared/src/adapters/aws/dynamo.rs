@@ -36,6 +36,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::sdk_error;
+use tracing::instrument;
+
 use crate::domain::{
     Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, SmsEvent, TenantId,
     TrackedLink,
@@ -376,6 +378,7 @@ fn decode_cursor(cursor: &str) -> Result<String> {
 
 #[async_trait]
 impl LeadStore for DynamoStore {
+    #[instrument(name = "dynamo.lead_ids", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn lead_ids(
         &self,
         tenant: &TenantId,
@@ -410,6 +413,7 @@ impl LeadStore for DynamoStore {
             .collect()
     }
 
+    #[instrument(name = "dynamo.get_lead", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
         self.get_as(
             &self.tables.leads,
@@ -418,6 +422,7 @@ impl LeadStore for DynamoStore {
         .await
     }
 
+    #[instrument(name = "dynamo.find_lead_by_phone", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn find_lead_by_phone(
         &self,
         tenant: &TenantId,
@@ -455,6 +460,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.insert_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn insert_lead(&self, lead: &Lead) -> Result<()> {
         let items = vec![
             put_new(&self.tables.leads, lead_item(lead)?)?,
@@ -473,6 +479,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.update_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
         let stored = self.stored_lead(&lead.tenant_id, &lead.lead_id).await?;
         let what = format!("lead {}", lead.lead_id);
@@ -511,6 +518,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let limit = q.limit() as usize;
         // Key range on the rank: scores between min and max, or everything.
@@ -597,6 +605,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.note_call", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn note_call(
         &self,
         tenant: &TenantId,
@@ -628,6 +637,7 @@ impl LeadStore for DynamoStore {
         )))
     }
 
+    #[instrument(name = "dynamo.save_score", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
         let next = bumped(lead);
         let pk = lead_pk(&lead.tenant_id, &lead.lead_id);
@@ -651,6 +661,7 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
         self.query_all(
             &self.tables.leads,
@@ -664,6 +675,7 @@ impl LeadStore for DynamoStore {
 
 #[async_trait]
 impl CallStore for DynamoStore {
+    #[instrument(name = "dynamo.get_call", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>> {
         self.get_as(
             &self.tables.calls,
@@ -672,10 +684,12 @@ impl CallStore for DynamoStore {
         .await
     }
 
+    #[instrument(name = "dynamo.insert_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
     async fn insert_call(&self, call: &Call) -> Result<bool> {
         self.put_if_new(&self.tables.calls, call_item(call)?).await
     }
 
+    #[instrument(name = "dynamo.update_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
     async fn update_call(&self, call: &Call) -> Result<Call> {
         let mut next = call.clone();
         next.version = call.version + 1;
@@ -690,6 +704,7 @@ impl CallStore for DynamoStore {
         Ok(next)
     }
 
+    #[instrument(name = "dynamo.calls_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
         self.query_all(
             &self.tables.calls,
@@ -703,11 +718,13 @@ impl CallStore for DynamoStore {
 
 #[async_trait]
 impl RuleStore for DynamoStore {
+    #[instrument(name = "dynamo.list_rules", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
         self.query_all(&self.tables.rules, None, tenant_pk(tenant), "RULE#".into())
             .await
     }
 
+    #[instrument(name = "dynamo.get_rule", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Option<ScoringRule>> {
         self.get_as(
             &self.tables.rules,
@@ -716,6 +733,7 @@ impl RuleStore for DynamoStore {
         .await
     }
 
+    #[instrument(name = "dynamo.insert_rule", level = "debug", skip_all, fields(tenant = %rule.tenant_id, rule = %rule.rule_id))]
     async fn insert_rule(&self, rule: &ScoringRule) -> Result<()> {
         if self
             .put_if_new(&self.tables.rules, rule_item(rule)?)
@@ -730,6 +748,7 @@ impl RuleStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.update_rule", level = "debug", skip_all, fields(tenant = %rule.tenant_id, rule = %rule.rule_id))]
     async fn update_rule(&self, rule: &ScoringRule) -> Result<ScoringRule> {
         let mut next = rule.clone();
         next.version = rule.version + 1;
@@ -744,6 +763,7 @@ impl RuleStore for DynamoStore {
         Ok(next)
     }
 
+    #[instrument(name = "dynamo.seed_rules", level = "debug", skip_all, fields(tenant = %tenant, rules = rules.len()))]
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool> {
         let marker = key(tenant_pk(tenant), "SEEDED".into());
         if self
@@ -764,6 +784,7 @@ impl RuleStore for DynamoStore {
 }
 #[async_trait]
 impl SmsStore for DynamoStore {
+    #[instrument(name = "dynamo.append_sms_event", level = "debug", skip_all, fields(tenant = %event.tenant_id, lead = %event.lead_id))]
     async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool> {
         let mut claim = key(
             tenant_pk(&event.tenant_id),
@@ -785,6 +806,7 @@ impl SmsStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.sms_events", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>> {
         self.query_all(
             &self.tables.leads,
@@ -795,6 +817,7 @@ impl SmsStore for DynamoStore {
         .await
     }
 
+    #[instrument(name = "dynamo.insert_link", level = "debug", skip_all)]
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let mut item = to_item(link)?;
         item.extend(key(format!("LINK#{}", link.token), "LINK".to_owned()));
@@ -808,6 +831,7 @@ impl SmsStore for DynamoStore {
         }
     }
 
+    #[instrument(name = "dynamo.get_link", level = "debug", skip_all)]
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>> {
         self.get_as(
             &self.tables.leads,

@@ -8,6 +8,8 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 
 use super::sdk_error;
+use tracing::instrument;
+
 use crate::error::{Error, Result};
 use crate::ports::{BlobInfo, BlobStore};
 
@@ -25,6 +27,7 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
+    #[instrument(name = "s3.put", level = "debug", skip_all, fields(key = %key, bytes = bytes.len()))]
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         self.client
             .put_object()
@@ -37,6 +40,7 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    #[instrument(name = "s3.list", level = "debug", skip_all, fields(prefix = %prefix))]
     async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>> {
         let out = self
             .client
@@ -59,6 +63,7 @@ impl BlobStore for S3BlobStore {
             .collect())
     }
 
+    #[instrument(name = "s3.delete", level = "debug", skip_all, fields(key = %key))]
     async fn delete(&self, key: &str) -> Result<()> {
         // S3 answers a missing key's delete with success too.
         self.client
@@ -71,6 +76,7 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    #[instrument(name = "s3.get", level = "debug", skip_all, fields(key = %key))]
     async fn get(&self, key: &str) -> Result<Vec<u8>> {
         let out = match self
             .client
@@ -95,6 +101,7 @@ impl BlobStore for S3BlobStore {
         Ok(body.into_bytes().to_vec())
     }
 
+    #[instrument(name = "s3.upload_url", level = "debug", skip_all, fields(key = %key))]
     async fn upload_url(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
         let config = PresigningConfig::expires_in(expires_in)
             .map_err(|e| Error::validation(format!("upload URL lifetime: {e}")))?;

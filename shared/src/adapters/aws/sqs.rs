@@ -6,6 +6,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::sdk_error;
+use tracing::instrument;
+
 use crate::error::{Error, Result};
 use crate::ports::{Job, Queue};
 
@@ -116,6 +118,7 @@ impl SqsQueue {
 
 #[async_trait]
 impl Queue for SqsQueue {
+    #[instrument(name = "sqs.send", level = "debug", skip_all)]
     async fn send(&self, job: &Job) -> Result<()> {
         self.client
             .send_message()
@@ -127,6 +130,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    #[instrument(name = "sqs.send_after", level = "debug", skip_all)]
     async fn send_after(&self, job: &Job, delay: std::time::Duration) -> Result<()> {
         // SQS holds a message for 15 minutes at most.
         let seconds = delay.as_secs().min(900) as i32;
@@ -141,6 +145,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    #[instrument(name = "sqs.send_all", level = "debug", skip_all, fields(jobs = jobs.len()))]
     async fn send_all(&self, jobs: &[Job]) -> Result<()> {
         for url in [&self.analyze_url, &self.score_url] {
             let mine: Vec<&Job> = jobs.iter().filter(|j| self.url(j) == url).collect();

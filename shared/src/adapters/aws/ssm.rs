@@ -35,7 +35,7 @@ impl SsmSecretStore {
 
 #[async_trait]
 impl SecretStore for SsmSecretStore {
-    #[instrument(skip(self))]
+    #[instrument(name = "ssm.get_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
     async fn get_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<Option<String>> {
         let parameter = self.name(tenant, name);
         match self
@@ -54,8 +54,8 @@ impl SecretStore for SsmSecretStore {
         }
     }
 
-    // The value is skipped: it is the secret.
-    #[instrument(skip(self, value))]
+    // The value is never a field: it is the secret.
+    #[instrument(name = "ssm.put_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
     async fn put_secret(&self, tenant: &TenantId, name: &SecretName, value: &str) -> Result<()> {
         if value.len() > 4096 {
             return Err(Error::validation(format!(

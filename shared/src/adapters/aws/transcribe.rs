@@ -8,13 +8,13 @@ use aws_sdk_transcribe::operation::start_transcription_job::StartTranscriptionJo
 use aws_sdk_transcribe::types::{
     ContentRedaction, LanguageCode, Media, MediaFormat, RedactionOutput, RedactionType, Settings,
 };
-use tracing::info;
+use tracing::{info, instrument};
 
 use super::sdk_error;
 use crate::domain::Call;
 use crate::error::{Error, Result};
 use crate::formats::audio;
-use crate::handlers::transcribed::{job_name, output_key};
+use crate::keys;
 use crate::ports::{Transcriber, TranscriptionStart};
 
 #[derive(Clone)]
@@ -103,9 +103,10 @@ pub fn media_format(key: &str) -> Result<MediaFormat> {
 
 #[async_trait]
 impl Transcriber for AmazonTranscribe {
+    #[instrument(name = "transcribe.start", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id, media_key = %media_key))]
     async fn start(&self, call: &Call, media_key: &str) -> Result<TranscriptionStart> {
         let format = media_format(media_key)?;
-        let name = job_name(&call.tenant_id, &call.call_id);
+        let name = keys::transcription_job(&call.tenant_id, &call.call_id);
         let channels = self.channels(media_key).await;
         // Two channels: one party on each, which tells agent from caller best. Otherwise
         // Transcribe tells the two voices apart.
@@ -129,7 +130,7 @@ impl Transcriber for AmazonTranscribe {
                     .build(),
             )
             .output_bucket_name(&self.bucket)
-            .output_key(output_key(&call.tenant_id, &call.call_id))
+            .output_key(keys::transcribe_output(&call.tenant_id, &call.call_id))
             .settings(settings);
         if self.redact_pii {
             request = request.content_redaction(

@@ -3,6 +3,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
+use tracing::instrument;
+
 use crate::error::{Error, Result};
 use crate::ports::{BlobInfo, BlobStore};
 
@@ -33,6 +35,7 @@ impl FileBlobStore {
 
 #[async_trait]
 impl BlobStore for FileBlobStore {
+    #[instrument(name = "files.put", level = "debug", skip_all, fields(key = %key, bytes = bytes.len()))]
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let path = self.path(key)?;
         let bytes = bytes.to_vec();
@@ -57,6 +60,7 @@ impl BlobStore for FileBlobStore {
         .map_err(|e| Error::internal("blob write task failed", e))?
     }
 
+    #[instrument(name = "files.get", level = "debug", skip_all, fields(key = %key))]
     async fn get(&self, key: &str) -> Result<Vec<u8>> {
         let path = self.path(key)?;
         match tokio::fs::read(&path).await {
@@ -68,6 +72,7 @@ impl BlobStore for FileBlobStore {
         }
     }
 
+    #[instrument(name = "files.list", level = "debug", skip_all, fields(prefix = %prefix))]
     async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>> {
         // The folder the prefix ends in, then the names in it that go on with the prefix.
         let (dir_key, name_start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
@@ -110,6 +115,7 @@ impl BlobStore for FileBlobStore {
         Ok(found)
     }
 
+    #[instrument(name = "files.delete", level = "debug", skip_all, fields(key = %key))]
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
+use tracing::instrument;
+
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
 use crate::ports::{SecretName, SecretStore};
@@ -44,6 +46,7 @@ fn private_dir(dir: &Path) -> Result<()> {
 
 #[async_trait]
 impl SecretStore for FileSecretStore {
+    #[instrument(name = "secrets.get_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
     async fn get_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<Option<String>> {
         let path = self.path(tenant, name);
         match tokio::fs::read(&path).await {
@@ -55,6 +58,7 @@ impl SecretStore for FileSecretStore {
         }
     }
 
+    #[instrument(name = "secrets.put_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
     async fn put_secret(&self, tenant: &TenantId, name: &SecretName, value: &str) -> Result<()> {
         let root = self.root.clone();
         let path = self.path(tenant, name);

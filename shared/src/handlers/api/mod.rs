@@ -30,6 +30,7 @@ use crate::error::Error;
 use crate::formats::{self, CallMetadata};
 use crate::handlers::model as tenant_model;
 use crate::handlers::{self, ingest, score};
+use crate::keys;
 use crate::model::{Model, TrainOptions};
 use crate::ports::{Job, LeadQuery};
 use crate::scoring;
@@ -504,9 +505,7 @@ async fn get_settings(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<TenantSettings>> {
-    Ok(Json(
-        TenantSettings::load(deps.blobs.as_ref(), &tenant, &deps.config).await?,
-    ))
+    Ok(Json(handlers::settings::load(&deps, &tenant).await?))
 }
 
 /// `PUT /settings`: `{"tiers": {"hot": 75, "warm": 45}}`; every lead is re-tiered.
@@ -519,9 +518,9 @@ async fn put_settings(
     // What the request does not name keeps its value (PUT and PATCH alike): sending only the
     // tiers must not wipe the surveys.
     let patch: SettingsPatch = body(&headers, &bytes)?;
-    let mut settings = TenantSettings::load(deps.blobs.as_ref(), &tenant, &deps.config).await?;
+    let mut settings = handlers::settings::load(&deps, &tenant).await?;
     patch.apply(&mut settings);
-    settings.save(deps.blobs.as_ref(), &tenant).await?;
+    handlers::settings::save(&deps, &tenant, &settings).await?;
     let nonce = format!("settings@{}", Utc::now().timestamp_micros());
     let rescore = score::start_rescore(&deps, &tenant, ScoreCause::Recompute { nonce }).await?;
     Ok(with_rescore(StatusCode::OK, &settings, &rescore))
@@ -825,7 +824,7 @@ async fn recording_upload(
             "external_id: cannot name a file; use letters, digits, dashes",
         ));
     }
-    let key = format!("recordings/{tenant}/{name}.{}", ext.to_ascii_lowercase());
+    let key = keys::drop(tenant, &format!("{name}.{}", ext.to_ascii_lowercase()));
     let Some(upload_url) = deps.blobs.upload_url(&key, UPLOAD_URL_LIFETIME).await? else {
         return Err(ApiError::validation(
             "recording: this deployment takes recordings through its inbox folder, not by \
@@ -833,10 +832,10 @@ async fn recording_upload(
         ));
     };
     deps.blobs
-        .put(&format!("recordings/{tenant}/{name}.meta.json"), &sidecar)
+        .put(&keys::drop(tenant, &format!("{name}.meta.json")), &sidecar)
         .await?;
     let ticket = UploadTicket {
-        call_id: CallId::derive(tenant, &format!("name:{name}")).to_string(),
+        call_id: keys::call_of_stem(tenant, &name).to_string(),
         upload_url,
         method: "PUT",
         key,

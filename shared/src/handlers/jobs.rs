@@ -1,0 +1,70 @@
+//! The job dispatcher: which handler runs a queued job, and where a job that failed for good
+//! is recorded. Both runtimes' workers (the local one and the Lambda queue consumers) call
+//! these two and nothing else.
+
+use crate::Deps;
+use crate::domain::Stage;
+use crate::error::Result;
+use crate::ports::Job;
+
+use super::records::mark_failed;
+use super::{analyze, ingest, score, transcribed};
+
+/// Run one queued job through its handler.
+pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job {
+        Job::Analyze { tenant_id, call_id } => analyze::handle(deps, tenant_id, call_id).await,
+        Job::Score {
+            tenant_id,
+            lead_id,
+            cause,
+        } => score::handle(deps, tenant_id, lead_id, cause)
+            .await
+            .map(|_| ()),
+        Job::Transcribe {
+            tenant_id,
+            call_id,
+            media_key,
+        } => transcribed::run_here(deps, tenant_id, call_id, media_key).await,
+        Job::AwaitMetadata {
+            tenant_id,
+            file_name,
+            received_at,
+        } => ingest::metadata_deadline(deps, tenant_id, file_name, *received_at).await,
+        Job::Rescore {
+            tenant_id,
+            rescore_id,
+            cause,
+            after,
+            queued_before,
+        } => {
+            score::rescore_page(
+                deps,
+                tenant_id,
+                rescore_id,
+                cause,
+                after.as_ref(),
+                *queued_before,
+            )
+            .await
+        }
+    }
+}
+
+/// A job failed for good (bad input, or out of retries): say so on the call it was for, so the
+/// failure is visible where people look.
+pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> {
+    let (tenant, call_id, stage) = match job {
+        Job::Analyze { tenant_id, call_id } => (tenant_id, call_id, Stage::Analyze),
+        Job::Score {
+            tenant_id,
+            cause: crate::domain::ScoreCause::NewCall { call_id },
+            ..
+        } => (tenant_id, call_id, Stage::Score),
+        Job::Score { .. } | Job::Rescore { .. } | Job::AwaitMetadata { .. } => return Ok(()),
+        Job::Transcribe {
+            tenant_id, call_id, ..
+        } => (tenant_id, call_id, Stage::Transcribe),
+    };
+    mark_failed(deps, tenant, call_id, stage, reason).await
+}

@@ -1,0 +1,577 @@
+//! The promises every store makes, written once and held against each store: the embedded
+//! SQLite store (`tests/api/stores.rs`) and the DynamoDB store on moto (`tests/aws/store.rs`).
+//! A port's documentation (`shared::ports`) states the promise; a function here checks it
+//! through the port alone, so a store that passes here may replace another.
+//!
+//! `store_contract!(open)` makes one `#[tokio::test]` per promise, where `open` is an async
+//! expression giving `(guard, Deps)`: the guard keeps the store alive (a temporary folder, an
+//! emulator) until the test ends. A port added later (API keys, webhooks, CRM links, usage)
+//! adds its promises here, and both stores are held to them.
+
+use chrono::{Duration, Utc};
+use shared::Deps;
+use shared::Error;
+use shared::domain::{
+    Call, CallId, CallStatus, ConsentAction, ConsentChange, Direction, Lead, LeadId, PhoneNumber,
+    RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier,
+    TierThresholds, TrackedLink,
+};
+use shared::ports::LeadQuery;
+
+/// The promises, by the name of the test each becomes.
+pub const PROMISES: [&str; 12] = [
+    "one_lead_per_phone_number_per_tenant",
+    "stale_updates_are_refused_and_lose_nothing",
+    "a_new_number_moves_the_claim",
+    "a_call_is_counted_once_however_often_it_is_noted",
+    "a_score_cause_applies_once",
+    "lead_lists_are_ranked_filtered_and_paged",
+    "lead_ids_walk_every_lead_once",
+    "calls_are_stored_once_and_updated_safely",
+    "rules_are_seeded_once_and_updated_safely",
+    "sms_events_are_kept_once_in_time_order",
+    "tracked_links_are_found_by_token_alone",
+    "tenants_never_see_each_other",
+];
+
+/// One `#[tokio::test]` per promise, each on a store `open` makes.
+#[macro_export]
+macro_rules! store_contract {
+    ($open:expr) => {
+        $crate::store_contract!(@each $open;
+            one_lead_per_phone_number_per_tenant,
+            stale_updates_are_refused_and_lose_nothing,
+            a_new_number_moves_the_claim,
+            a_call_is_counted_once_however_often_it_is_noted,
+            a_score_cause_applies_once,
+            lead_lists_are_ranked_filtered_and_paged,
+            lead_ids_walk_every_lead_once,
+            calls_are_stored_once_and_updated_safely,
+            rules_are_seeded_once_and_updated_safely,
+            sms_events_are_kept_once_in_time_order,
+            tracked_links_are_found_by_token_alone,
+            tenants_never_see_each_other,
+        );
+    };
+    (@each $open:expr; $($promise:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $promise() {
+                let (_store, deps) = $open.await;
+                $crate::contract::$promise(&deps).await;
+            }
+        )*
+    };
+}
+
+fn acme() -> TenantId {
+    TenantId::parse("acme").unwrap()
+}
+
+fn globex() -> TenantId {
+    TenantId::parse("globex").unwrap()
+}
+
+fn phone(n: u32) -> PhoneNumber {
+    PhoneNumber::parse(&format!("+1415555{n:04}")).unwrap()
+}
+
+fn lead(tenant: &TenantId, n: u32) -> Lead {
+    Lead::new(tenant.clone(), phone(n), Utc::now())
+}
+
+fn call(lead: &Lead, id: &str) -> Call {
+    let now = Utc::now();
+    Call {
+        tenant_id: lead.tenant_id.clone(),
+        call_id: CallId::parse(id).unwrap(),
+        lead_id: lead.lead_id.clone(),
+        call_start_time: now,
+        call_duration: Some(60.0),
+        direction: Direction::Inbound,
+        caller: lead.phone_number.clone(),
+        callee: None,
+        external_id: None,
+        source_name: id.to_owned(),
+        recording_key: None,
+        recording_sha256: None,
+        transcript_source_key: None,
+        transcript_sha256: None,
+        transcript_key: None,
+        status: CallStatus::Received,
+        status_detail: None,
+        failed_stage: None,
+        agent_speaker: None,
+        analysis: None,
+        pii_masked: 0,
+        sentiment_score: None,
+        keywords: Vec::new(),
+        attributes: Default::default(),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
+}
+
+fn rule(tenant: &TenantId, id: &str) -> ScoringRule {
+    let now = Utc::now();
+    ScoringRule {
+        tenant_id: tenant.clone(),
+        rule_id: RuleId::parse(id).unwrap(),
+        criteria: "calls.count >= 2".into(),
+        weight: 10.0,
+        description: "repeat caller".into(),
+        enabled: true,
+        group: Some("engagement".into()),
+        group_cap: Some(20.0),
+        half_life_days: Some(14.0),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
+}
+
+fn consent(lead: &Lead, id: &str, at: chrono::DateTime<Utc>) -> SmsEvent {
+    SmsEvent {
+        tenant_id: lead.tenant_id.clone(),
+        lead_id: lead.lead_id.clone(),
+        event_id: id.to_owned(),
+        at,
+        kind: SmsEventKind::Consent(ConsentChange {
+            action: ConsentAction::OptOut,
+            via: "api".into(),
+            message_sid: None,
+            evidence: "asked on the phone".into(),
+            by: None,
+        }),
+        request_sha256: None,
+    }
+}
+
+/// `insert_lead`: `Conflict` when the phone number (or id) is taken in the tenant, and the
+/// message names the number; another tenant may have the same number.
+pub async fn one_lead_per_phone_number_per_tenant(deps: &Deps) {
+    let leads = &deps.leads;
+    let first = lead(&acme(), 1);
+    leads.insert_lead(&first).await.unwrap();
+    let err = leads.insert_lead(&lead(&acme(), 1)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("+14155550001")),
+        "{err}"
+    );
+    let err = leads.insert_lead(&first).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Conflict(_)),
+        "the same id again: {err}"
+    );
+    leads.insert_lead(&lead(&globex(), 1)).await.unwrap();
+    let found = leads.find_lead_by_phone(&acme(), &phone(1)).await.unwrap();
+    assert_eq!(found.map(|l| l.lead_id), Some(first.lead_id));
+}
+
+/// `update_lead`: stored only over the version it was read at (which it bumps); a stale copy
+/// is refused with `Concurrent` and the first write stands; a lead that is not there is
+/// `NotFound`.
+pub async fn stale_updates_are_refused_and_lose_nothing(deps: &Deps) {
+    let leads = &deps.leads;
+    let stored = lead(&acme(), 1);
+    leads.insert_lead(&stored).await.unwrap();
+    let (mut a, mut b) = (stored.clone(), stored.clone());
+    a.first_name = Some("Ann".into());
+    let a = leads.update_lead(&a).await.unwrap();
+    assert_eq!(a.version, stored.version + 1);
+    b.company = Some("Stale Co".into());
+    let err = leads.update_lead(&b).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+    let now = leads
+        .get_lead(&acme(), &stored.lead_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            now.first_name.as_deref(),
+            now.company.as_deref(),
+            now.version
+        ),
+        (Some("Ann"), None, a.version)
+    );
+    let mut gone = lead(&acme(), 9);
+    gone.version = 3;
+    let err = leads.update_lead(&gone).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+}
+
+/// A lead that changes its number frees the old one and claims the new; a number another
+/// lead has is refused with a `Conflict` that names it.
+pub async fn a_new_number_moves_the_claim(deps: &Deps) {
+    let leads = &deps.leads;
+    let first = lead(&acme(), 1);
+    leads.insert_lead(&first).await.unwrap();
+    leads.insert_lead(&lead(&acme(), 2)).await.unwrap();
+    let mut moved = first.clone();
+    moved.phone_number = phone(3);
+    let moved = leads.update_lead(&moved).await.unwrap();
+    assert!(
+        leads
+            .find_lead_by_phone(&acme(), &phone(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = leads.find_lead_by_phone(&acme(), &phone(3)).await.unwrap();
+    assert_eq!(found.map(|l| l.lead_id), Some(first.lead_id.clone()));
+    let mut clash = moved.clone();
+    clash.phone_number = phone(2);
+    let err = leads.update_lead(&clash).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("+14155550002")),
+        "{err}"
+    );
+    // The freed number is free.
+    leads.insert_lead(&lead(&acme(), 1)).await.unwrap();
+}
+
+/// `note_call`: a call counts once however often it is noted, and `last_called_at` only
+/// moves forward.
+pub async fn a_call_is_counted_once_however_often_it_is_noted(deps: &Deps) {
+    let leads = &deps.leads;
+    let l = lead(&acme(), 1);
+    leads.insert_lead(&l).await.unwrap();
+    let at = Utc::now();
+    let c1 = CallId::parse("c1").unwrap();
+    for _ in 0..3 {
+        leads.note_call(&acme(), &l.lead_id, &c1, at).await.unwrap();
+    }
+    let earlier = at - Duration::hours(1);
+    let c2 = CallId::parse("c2").unwrap();
+    let after = leads
+        .note_call(&acme(), &l.lead_id, &c2, earlier)
+        .await
+        .unwrap();
+    assert_eq!(after.call_count, 2);
+    assert_eq!(
+        after.last_called_at.map(|t| t.timestamp_millis()),
+        Some(at.timestamp_millis())
+    );
+}
+
+/// `save_score`: a cause applies once (the second time it changes nothing and says so), and
+/// the ledger keeps each change, oldest first.
+pub async fn a_score_cause_applies_once(deps: &Deps) {
+    let leads = &deps.leads;
+    let mut l = lead(&acme(), 1);
+    leads.insert_lead(&l).await.unwrap();
+    l.lead_score = Some(80);
+    l.tier = Some(Tier::Hot);
+    let change = |score: u8, call: &str, at| ScoreChange {
+        cause: ScoreCause::NewCall {
+            call_id: CallId::parse(call).unwrap(),
+        },
+        previous: None,
+        score,
+        tier: TierThresholds::default().tier(score),
+        at,
+    };
+    let first = change(80, "c1", Utc::now() - Duration::minutes(5));
+    assert!(leads.save_score(&l, &first).await.unwrap());
+    let mut stored = leads.get_lead(&acme(), &l.lead_id).await.unwrap().unwrap();
+    assert_eq!(stored.lead_score, Some(80));
+    assert!(
+        !leads.save_score(&stored, &first).await.unwrap(),
+        "the same cause twice"
+    );
+    stored.lead_score = Some(30);
+    assert!(
+        leads
+            .save_score(&stored, &change(30, "c2", Utc::now()))
+            .await
+            .unwrap()
+    );
+    let history = leads.score_history(&acme(), &l.lead_id).await.unwrap();
+    let scores: Vec<u8> = history.iter().map(|c| c.score).collect();
+    assert_eq!(scores, [80, 30]);
+}
+
+/// Every page of a listing: (first name, score) in the order served.
+async fn list(deps: &Deps, mut q: LeadQuery) -> Vec<(String, Option<u8>)> {
+    let mut out = Vec::new();
+    loop {
+        let page = deps.leads.list_leads(&acme(), &q).await.unwrap();
+        assert!(page.items.len() <= q.limit() as usize);
+        out.extend(
+            page.items
+                .into_iter()
+                .map(|l| (l.first_name.unwrap_or_default(), l.lead_score)),
+        );
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// `list_leads`: highest score first and unscored last, every lead once across pages; filters
+/// by tier, score band, CRM status (any case) and text; a cursor not made by the store is a
+/// `Validation` error.
+pub async fn lead_lists_are_ranked_filtered_and_paged(deps: &Deps) {
+    let scores = [Some(90), Some(40), None, Some(70), Some(70), Some(10), None];
+    for (i, score) in scores.iter().enumerate() {
+        let mut l = lead(&acme(), i as u32);
+        l.first_name = Some(format!("Person{i}"));
+        l.crm_lead_status = Some(if i % 2 == 0 { "Open" } else { "Won" }.into());
+        l.lead_score = *score;
+        l.tier = score.map(|s| TierThresholds::default().tier(s));
+        deps.leads.insert_lead(&l).await.unwrap();
+    }
+    let query = |f: fn(&mut LeadQuery)| {
+        let mut q = LeadQuery::default();
+        f(&mut q);
+        q
+    };
+    let all = list(deps, query(|q| q.limit = Some(2))).await;
+    let ranked: Vec<Option<u8>> = all.iter().map(|(_, s)| *s).collect();
+    assert_eq!(
+        ranked,
+        [Some(90), Some(70), Some(70), Some(40), Some(10), None, None]
+    );
+    let mut names: Vec<&String> = all.iter().map(|(n, _)| n).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), scores.len(), "every lead once: {all:?}");
+    let scores_of = |rows: Vec<(String, Option<u8>)>| -> Vec<Option<u8>> {
+        rows.into_iter().map(|(_, s)| s).collect()
+    };
+    let hot = list(deps, query(|q| q.tier = Some(Tier::Hot))).await;
+    assert_eq!(scores_of(hot), [Some(90), Some(70), Some(70)]);
+    let band = list(
+        deps,
+        query(|q| {
+            q.min_score = Some(40);
+            q.max_score = Some(70);
+            q.limit = Some(1);
+        }),
+    )
+    .await;
+    assert_eq!(scores_of(band), [Some(70), Some(70), Some(40)]);
+    let won = list(deps, query(|q| q.status = Some("won".into()))).await;
+    assert_eq!(won.len(), 3);
+    let named = list(deps, query(|q| q.q = Some("PERSON5".into()))).await;
+    assert_eq!(named, [("Person5".to_owned(), Some(10))]);
+    let bad = deps
+        .leads
+        .list_leads(&acme(), &query(|q| q.cursor = Some("nope".into())))
+        .await;
+    assert!(matches!(bad, Err(Error::Validation(_))), "{bad:?}");
+}
+
+/// `lead_ids`: pages in id order cover every lead of the tenant once, and only its own.
+pub async fn lead_ids_walk_every_lead_once(deps: &Deps) {
+    let mut made: Vec<LeadId> = Vec::new();
+    for n in 0..7 {
+        let l = lead(&acme(), n);
+        deps.leads.insert_lead(&l).await.unwrap();
+        made.push(l.lead_id);
+    }
+    deps.leads.insert_lead(&lead(&globex(), 1)).await.unwrap();
+    let mut seen: Vec<LeadId> = Vec::new();
+    loop {
+        let page = deps.leads.lead_ids(&acme(), seen.last(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page);
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(seen, sorted, "in id order");
+    made.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(seen, made);
+}
+
+/// `insert_call` stores a call once (`false` the second time, changing nothing);
+/// `update_call` is optimistic like leads; `calls_for_lead` lists a lead's calls oldest first.
+pub async fn calls_are_stored_once_and_updated_safely(deps: &Deps) {
+    let calls = &deps.calls;
+    let l = lead(&acme(), 1);
+    deps.leads.insert_lead(&l).await.unwrap();
+    let mut older = call(&l, "c1");
+    older.call_start_time = Utc::now() - Duration::days(1);
+    assert!(calls.insert_call(&older).await.unwrap());
+    let mut again = older.clone();
+    again.status = CallStatus::Failed;
+    assert!(!calls.insert_call(&again).await.unwrap(), "a second insert");
+    let stored = calls
+        .get_call(&acme(), &older.call_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, CallStatus::Received, "changed nothing");
+    assert!(calls.insert_call(&call(&l, "c2")).await.unwrap());
+
+    let mut a = stored.clone();
+    a.set_status(CallStatus::Scored, None);
+    let a = calls.update_call(&a).await.unwrap();
+    assert_eq!(a.version, stored.version + 1);
+    let mut stale = stored.clone();
+    stale.fail(shared::domain::Stage::Analyze, "stale");
+    let err = calls.update_call(&stale).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+
+    let listed: Vec<String> = calls
+        .calls_for_lead(&acme(), &l.lead_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("{}:{}", c.call_id, c.status.as_str()))
+        .collect();
+    assert_eq!(listed, ["c1:scored", "c2:received"]);
+}
+
+/// `seed_rules` seeds a tenant once; `insert_rule` refuses a taken id; a rule reads back as
+/// written; `update_rule` is optimistic.
+pub async fn rules_are_seeded_once_and_updated_safely(deps: &Deps) {
+    let rules = &deps.rules;
+    assert!(
+        rules
+            .seed_rules(&acme(), &[rule(&acme(), "a"), rule(&acme(), "b")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rules
+            .seed_rules(&acme(), &[rule(&acme(), "c")])
+            .await
+            .unwrap()
+    );
+    let listed: Vec<String> = rules
+        .list_rules(&acme())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.rule_id.to_string())
+        .collect();
+    assert_eq!(listed, ["a", "b"]);
+    let err = rules.insert_rule(&rule(&acme(), "a")).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    let mut a = rules
+        .get_rule(&acme(), &RuleId::parse("a").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut expected = rule(&acme(), "a");
+    (expected.created_at, expected.updated_at) = (a.created_at, a.updated_at);
+    assert_eq!(a, expected, "a rule reads back as it was written");
+    a.weight = 25.0;
+    let updated = rules.update_rule(&a).await.unwrap();
+    assert_eq!((updated.version, updated.weight), (1, 25.0));
+    let err = rules.update_rule(&a).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+}
+
+/// `append_sms_event` keeps the first event of each id in the tenant (`false` for a replay);
+/// `sms_events` gives a lead's log oldest first.
+pub async fn sms_events_are_kept_once_in_time_order(deps: &Deps) {
+    let sms = &deps.sms;
+    let l = lead(&acme(), 1);
+    deps.leads.insert_lead(&l).await.unwrap();
+    let now = Utc::now();
+    assert!(
+        sms.append_sms_event(&consent(&l, "consent:b", now))
+            .await
+            .unwrap()
+    );
+    assert!(
+        sms.append_sms_event(&consent(&l, "consent:a", now - Duration::minutes(1)))
+            .await
+            .unwrap()
+    );
+    let mut replay = consent(&l, "consent:b", now + Duration::minutes(9));
+    replay.request_sha256 = Some("other".into());
+    assert!(!sms.append_sms_event(&replay).await.unwrap(), "a replay");
+    let log = sms.sms_events(&acme(), &l.lead_id).await.unwrap();
+    let ids: Vec<&str> = log.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["consent:a", "consent:b"]);
+    assert_eq!(log[1].request_sha256, None, "the first of an id is kept");
+}
+
+/// `insert_link` refuses a taken token; `get_link` finds a link by its token whatever its
+/// tenant (the token is the whole short link).
+pub async fn tracked_links_are_found_by_token_alone(deps: &Deps) {
+    let l = lead(&globex(), 1);
+    let link = TrackedLink {
+        token: "Ab3dEf6hIj9k".into(),
+        tenant_id: globex(),
+        lead_id: l.lead_id.clone(),
+        url: "https://example.com/pricing".into(),
+        label: Some("pricing".into()),
+        created_at: Utc::now(),
+    };
+    deps.sms.insert_link(&link).await.unwrap();
+    let err = deps.sms.insert_link(&link).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    let found = deps.sms.get_link("Ab3dEf6hIj9k").await.unwrap().unwrap();
+    assert_eq!(
+        (found.tenant_id, found.url, found.label),
+        (globex(), link.url.clone(), link.label.clone())
+    );
+    assert!(deps.sms.get_link("Zz3dEf6hIj9k").await.unwrap().is_none());
+}
+
+/// Nothing of one tenant is found, listed or changed through another's id.
+pub async fn tenants_never_see_each_other(deps: &Deps) {
+    let mine = lead(&acme(), 1);
+    deps.leads.insert_lead(&mine).await.unwrap();
+    deps.calls.insert_call(&call(&mine, "c1")).await.unwrap();
+    deps.sms
+        .append_sms_event(&consent(&mine, "consent:1", Utc::now()))
+        .await
+        .unwrap();
+    let other = globex();
+    assert!(
+        deps.leads
+            .get_lead(&other, &mine.lead_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        deps.leads
+            .find_lead_by_phone(&other, &phone(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let listed = deps
+        .leads
+        .list_leads(&other, &LeadQuery::default())
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    assert!(
+        deps.calls
+            .get_call(&other, &CallId::parse("c1").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        deps.calls
+            .calls_for_lead(&other, &mine.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        deps.sms
+            .sms_events(&other, &mine.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut theirs = mine.clone();
+    theirs.tenant_id = other;
+    let err = deps.leads.update_lead(&theirs).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+}

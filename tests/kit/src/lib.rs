@@ -1,0 +1,15 @@
+//! What leadscore's test suites share, in one crate instead of files included by path:
+//!
+//! - `contract`: the promises every store makes, held against the embedded store and DynamoDB;
+//! - `emulator`: moto's server per test, with the template's bucket, queues and tables;
+//! - `iam`: each function's AWS calls recorded and held against the template's policies;
+//! - `lambda`: the functions' arm64 build, started in the background once the tools are in;
+//! - `venv`: the Python tools the tests install into `target/tools/`;
+//! - `logs`: log capture for a test process.
+
+pub mod contract;
+pub mod emulator;
+pub mod iam;
+pub mod lambda;
+pub mod logs;
+pub mod venv;
