@@ -5,8 +5,8 @@ use std::fmt::Write;
 use shared::domain::{
     Analysis, CallStatus, Evidence, Hit, Lead, SmsDirection, SmsEventKind, Transcript,
 };
-use shared::handlers::api::LeadDetail;
 use shared::handlers::ingest::Outcome;
+use shared::handlers::lead_detail::LeadDetail;
 use shared::local::{GroupOutcome, GroupResult};
 
 /// Counts of what ingest did, and the files it rejected.

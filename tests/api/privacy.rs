@@ -98,7 +98,7 @@ async fn no_card_email_ssn_or_phone_survives_in_stored_transcripts_errors_or_log
     );
     // The call's status, the lead's factors and the database rows.
     let detail = serde_json::to_string(
-        &shared::handlers::api::lead_detail(&app.deps, &tenant, &lead.lead_id)
+        &shared::handlers::lead_detail::lead_detail(&app.deps, &tenant, &lead.lead_id)
             .await
             .unwrap(),
     )

@@ -69,12 +69,12 @@ fn the_template_deploys_every_function_package() {
 /// Every function cross-compiles and links for arm64 with the zig linker (the dev profile: the
 /// release profile's thin LTO proves nothing more here and took three times as long; the
 /// release packages' sizes are measured separately, the README's table, from `cargo lambda
-/// build --release --arm64`). The build usually started in the background when the tools were
-/// installed (`testkit::lambda`); this one waits for it on cargo's lock.
+/// build --release --arm64`).
 #[test]
 fn every_function_builds_for_lambda_arm64() {
     crate::venv::say(
-        "waiting for the arm64 build of the five Lambda functions (cargo lambda build --arm64)",
+        "building the five Lambda functions for arm64 (cargo lambda build --arm64; about four \
+         minutes the first time)",
     );
     run(&mut build_command());
     let target = target_dir();

@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod api;
 pub mod ingest;
 mod jobs;
+pub mod lead_detail;
 pub mod model;
 mod records;
 pub mod score;

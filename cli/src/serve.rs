@@ -1,0 +1,30 @@
+//! `leadscore serve`: the REST API on a socket, the inbox watched, the worker running.
+
+use anyhow::{Context, Result};
+use shared::local::{self, LocalApp};
+
+pub(crate) async fn serve(app: LocalApp, port: u16) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("cannot listen on 127.0.0.1:{port} (is another server using it? try --port 0)")
+        })?;
+    let addr = listener.local_addr()?;
+    // One write, and a closed stdout is no reason for a server to stop.
+    let banner = format!(
+        "leadscore is serving http://{addr} (data in {})\n\
+         drop calls into {} ; GET http://{addr}/leads for the ranked leads; Ctrl-C stops\n",
+        app.data_dir.display(),
+        app.inbox_dir().display()
+    );
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    local::serve(app, listener, shutdown).await?;
+    Ok(())
+}
