@@ -302,7 +302,7 @@ struct Object<'a> {
 /// Attach the object to its call: audio where it lies, a transcript read and normalised.
 async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>) -> Result<()> {
     let deps = &app.deps;
-    let limit = app.settings.max_object_bytes;
+    let limit = app.deployment.max_object_bytes;
     if o.size > limit {
         return Err(Error::validation(format!(
             "`{}` is {} bytes; the limit is {limit} bytes (MAX_OBJECT_BYTES)",
@@ -486,7 +486,7 @@ async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<
     let reason = redact(reason);
     error!(stage, reason = %reason, "failed for good; the message goes to the dead-letter queue");
     count_permanent_failure(stage);
-    match &app.settings.dead_letter_queue_url {
+    match &app.deployment.dead_letter_queue_url {
         Some(dlq) => app.sqs.dead_letter(dlq, body, stage, &reason).await,
         None => Err(Error::validation(reason)),
     }
@@ -495,7 +495,7 @@ async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<
 /// The API function's router: the same routes as local mode, each request acting for the
 /// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
 pub fn api(app: &AwsApp) -> Router {
-    let claim = app.settings.tenant_claim.clone();
+    let claim = app.deployment.tenant_claim.clone();
     api::routes(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
         move |mut request: axum::http::Request<axum::body::Body>| {
             if let Some(tenant) = tenant_from_claims(&request, &claim) {

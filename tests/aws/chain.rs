@@ -359,7 +359,7 @@ async fn a_poison_message_fails_alone_and_ends_in_its_dead_letter_queue() {
     let cloud = Cloud::start().await;
     run_chain(&cloud, 1).await;
     let dana = lead(&cloud, CALLER).await;
-    let settings = &cloud.app.settings;
+    let settings = &cloud.app.deployment;
     let neighbour = Job::Score {
         tenant_id: tenant(),
         lead_id: dana.lead_id.clone(),
@@ -516,7 +516,7 @@ async fn a_job_that_fails_for_good_fails_its_call_and_waits_in_the_dead_letter_q
         call_id: id.clone(),
     };
     cloud.app.deps.queue.send(&job).await.unwrap();
-    let settings = &cloud.app.settings;
+    let settings = &cloud.app.deployment;
     // Delivered twice, as SQS may.
     let responses = feed::pump(
         &cloud,

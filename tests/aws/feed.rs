@@ -160,11 +160,11 @@ pub async fn pump(
     times: usize,
     patience: Duration,
 ) -> Vec<SqsBatchResponse> {
-    let consumer = if *url == cloud.app.settings.analyze_queue_url {
+    let consumer = if *url == cloud.app.deployment.analyze_queue_url {
         Function::Analyze
     } else {
         assert_eq!(
-            *url, cloud.app.settings.score_queue_url,
+            *url, cloud.app.deployment.score_queue_url,
             "a queue a function consumes"
         );
         Function::Score
@@ -209,7 +209,7 @@ pub async fn pump(
 
 /// Run the analyze and score queues until both are empty.
 pub async fn settle(cloud: &Cloud, times: usize) {
-    let settings = &cloud.app.settings;
+    let settings = &cloud.app.deployment;
     for _ in 0..3 {
         pump(
             cloud,

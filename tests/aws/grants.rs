@@ -30,7 +30,7 @@ async fn api(
 #[tokio::test]
 async fn every_grant_is_used() {
     let cloud = Cloud::start().await;
-    let settings = cloud.app.settings.clone();
+    let settings = cloud.app.deployment.clone();
 
     // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,
     // and removed from recordings/.

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use serde_yaml::Value;
-use shared::adapters::aws::{AwsApp, Settings};
+use shared::adapters::aws::{AwsApp, Deployment};
 
 use crate::iam::{Function, Recorder};
 
@@ -139,7 +139,7 @@ impl Cloud {
         Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+    pub async fn start_with(adjust: impl FnOnce(&mut Deployment)) -> Self {
         let emulator = Emulator::start().await;
         let sdk = emulator.sdk().await;
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -170,7 +170,7 @@ impl Cloud {
             ("SCORE_QUEUE_URL", score),
             ("SECRETS_PREFIX", format!("/{}/tenants", crate::iam::STACK)),
         ]);
-        let mut settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let mut settings = Deployment::from_lookup(|k| vars.get(k).cloned()).unwrap();
         adjust(&mut settings);
         let recorder = Recorder::default();
         let mut functions = BTreeMap::new();

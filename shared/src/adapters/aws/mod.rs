@@ -1,6 +1,6 @@
 //! AWS adapters: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`), SSM Parameter
-//! Store (`ssm`, secrets) and Amazon Transcribe (`transcribe`), and the settings a function
-//! reads from its environment.
+//! Store (`ssm`, secrets) and Amazon Transcribe (`transcribe`), and `Deployment`: what a function
+//! knows of its deployment (table, bucket and queue names, limits), read from its environment.
 //!
 //! The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the same binaries
 //! run against a local emulator; S3 is then addressed path-style, which emulators need.
@@ -30,7 +30,7 @@ use crate::{Config, Deps};
 /// What a function needs to know about its deployment, from environment variables set by the
 /// SAM template.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Deployment {
     pub tables: Tables,
     pub idempotency_table: String,
     pub bucket: String,
@@ -54,16 +54,16 @@ pub struct Settings {
     pub config: Config,
 }
 
-impl Settings {
+impl Deployment {
     /// 500 MiB: larger than a 4-hour 16 kHz mono WAV; Transcribe itself takes up to 2 GB.
     pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 500 * 1024 * 1024;
 
-    /// Read the settings from the process environment; the error names a missing variable.
+    /// Read the deployment from the process environment; the error names a missing variable.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Read the settings through `var` (the environment, or a map in tests).
+    /// Read the deployment through `var` (the environment, or a map in tests).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let required = |name: &str| {
             var(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
@@ -159,58 +159,58 @@ pub struct AwsApp {
     pub sqs: SqsQueue,
     pub idempotency: DynamoIdempotency,
     pub transcribe: AmazonTranscribe,
-    pub settings: Settings,
+    pub deployment: Deployment,
 }
 
 impl AwsApp {
     /// Connect the adapters. S3 is addressed path-style when an endpoint is overridden (an
     /// emulator), virtual-hosted otherwise.
-    pub fn new(sdk: &SdkConfig, settings: Settings) -> Self {
+    pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let s3_config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some() || custom_s3_endpoint())
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
-        let store = DynamoStore::new(dynamo.clone(), settings.tables.clone());
+        let store = DynamoStore::new(dynamo.clone(), deployment.tables.clone());
         let transcribe = AmazonTranscribe::new(
             aws_sdk_transcribe::Client::new(sdk),
             s3.clone(),
-            settings.bucket.clone(),
-            &settings.transcribe_language,
-            settings.transcribe_redact_pii,
+            deployment.bucket.clone(),
+            &deployment.transcribe_language,
+            deployment.transcribe_redact_pii,
         );
         let sqs = SqsQueue::new(
             aws_sdk_sqs::Client::new(sdk),
-            settings.analyze_queue_url.clone(),
-            settings.score_queue_url.clone(),
+            deployment.analyze_queue_url.clone(),
+            deployment.score_queue_url.clone(),
         );
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
             sms: Arc::new(store),
-            blobs: Arc::new(S3BlobStore::new(s3.clone(), settings.bucket.clone())),
+            blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(
                 aws_sdk_ssm::Client::new(sdk),
-                &settings.secrets_prefix,
+                &deployment.secrets_prefix,
             )),
             queue: Arc::new(sqs.clone()),
             transcriber: Arc::new(transcribe.clone()),
-            config: settings.config.clone(),
+            config: deployment.config.clone(),
         };
         Self {
             deps,
             sqs,
-            idempotency: DynamoIdempotency::new(dynamo, settings.idempotency_table.clone()),
+            idempotency: DynamoIdempotency::new(dynamo, deployment.idempotency_table.clone()),
             transcribe,
-            settings,
+            deployment,
         }
     }
 
     /// Everything from the environment: what a function does once, at start.
     pub async fn from_env() -> Result<Self> {
-        let settings = Settings::from_env()?;
-        Ok(Self::new(&sdk_config().await, settings))
+        let deployment = Deployment::from_env()?;
+        Ok(Self::new(&sdk_config().await, deployment))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The local speech engine: faster-whisper with the tiny.en model, run by a Python helper
-//! process (`tools/speech/worker.py`) that stays warm across calls, one JSON line per request.
+//! process (`shared/speech/worker.py`) that stays warm across calls, one JSON line per request.
 //! `leadscore speech install` puts it in the user's engine store (one virtualenv per engine
 //! version, shared by every data folder and by the tests); without it, audio waits with a
 //! status that says so.
@@ -21,9 +21,9 @@ use crate::error::{Error, Result};
 use crate::ports::{Speech, Transcriber, TranscriptionStart};
 
 /// The helper's source, written next to its virtualenv so the two always match this build.
-pub const WORKER_PY: &str = include_str!("../../../../tools/speech/worker.py");
+pub const WORKER_PY: &str = include_str!("../../../speech/worker.py");
 /// What the helper needs from PyPI, pinned.
-pub const REQUIREMENTS: &str = include_str!("../../../../tools/speech/requirements.txt");
+pub const REQUIREMENTS: &str = include_str!("../../../speech/requirements.txt");
 
 /// Recordings longer than this are refused with a status rather than transcribed for hours.
 pub const DEFAULT_MAX_MINUTES: f64 = 90.0;

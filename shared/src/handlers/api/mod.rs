@@ -9,7 +9,7 @@ mod problem;
 mod rescores;
 mod rules;
 mod settings;
-mod texts;
+mod sms;
 
 use axum::Json;
 use axum::Router;
@@ -38,7 +38,7 @@ pub fn routes(deps: Deps) -> Router {
         .merge(settings::routes())
         .merge(model::routes())
         .merge(rescores::routes())
-        .merge(texts::routes())
+        .merge(sms::routes())
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri| async move {
                 ApiError(Error::not_found(format!(

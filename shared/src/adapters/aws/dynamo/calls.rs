@@ -1,0 +1,73 @@
+//! Calls, and a lead's calls in order through the `by_lead` local index.
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use tracing::instrument;
+
+use crate::domain::{Call, CallId, LeadId, TenantId};
+use crate::error::Result;
+use crate::ports::CallStore;
+
+use super::{DynamoStore, Item, key, s, sortable, tenant_pk, to_item};
+
+pub(super) fn call_item(call: &Call) -> Result<Item> {
+    let mut item = to_item(call)?;
+    item.extend(key(
+        tenant_pk(&call.tenant_id),
+        format!("CALL#{}", call.call_id),
+    ));
+    item.insert(
+        "lead_start".into(),
+        s(format!(
+            "{}#{}#{}",
+            call.lead_id,
+            sortable(call.call_start_time),
+            call.call_id
+        )),
+    );
+    Ok(item)
+}
+
+#[async_trait]
+impl CallStore for DynamoStore {
+    #[instrument(name = "dynamo.get_call", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
+    async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>> {
+        self.get_as(
+            &self.tables.calls,
+            key(tenant_pk(tenant), format!("CALL#{id}")),
+        )
+        .await
+    }
+
+    #[instrument(name = "dynamo.insert_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
+    async fn insert_call(&self, call: &Call) -> Result<bool> {
+        self.put_if_new(&self.tables.calls, call_item(call)?).await
+    }
+
+    #[instrument(name = "dynamo.update_call", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
+    async fn update_call(&self, call: &Call) -> Result<Call> {
+        let mut next = call.clone();
+        next.version = call.version + 1;
+        next.updated_at = Utc::now();
+        self.put_if_version(
+            &self.tables.calls,
+            call_item(&next)?,
+            call.version,
+            &format!("call {}", call.call_id),
+        )
+        .await?;
+        Ok(next)
+    }
+
+    #[instrument(name = "dynamo.calls_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
+        self.query_all(
+            &self.tables.calls,
+            Some(("by_lead", "lead_start")),
+            tenant_pk(tenant),
+            format!("{lead}#"),
+        )
+        .await
+    }
+}

@@ -1,0 +1,378 @@
+//! Leads, their phone claims, the calls counted, the causes applied and the score ledger.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use chrono::{DateTime, Utc};
+
+use super::sdk_error;
+use tracing::instrument;
+
+use crate::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
+use crate::error::{Error, Result};
+use crate::ports::{LeadQuery, LeadStore, Page};
+
+use super::{
+    DynamoStore, Item, Transacted, from_item, key, lead_pk, not_updated, put_new, put_versioned, s,
+    sortable, tenant_pk, to_item,
+};
+
+/// The sort key of the `by_score` index: scored leads (`1xxx`) before unscored ones (`0`),
+/// higher scores first when read backwards, ties by lead id.
+pub(super) fn rank(lead: &Lead) -> String {
+    match lead.lead_score {
+        Some(score) => format!("1{score:03}#{}", lead.lead_id),
+        None => format!("0000#{}", lead.lead_id),
+    }
+}
+
+pub(super) fn lead_item(lead: &Lead) -> Result<Item> {
+    let mut item = to_item(lead)?;
+    item.extend(key(
+        tenant_pk(&lead.tenant_id),
+        format!("LEAD#{}", lead.lead_id),
+    ));
+    item.insert("rank".into(), s(rank(lead)));
+    item.insert(
+        "phone_key".into(),
+        s(format!("{}#{}", lead.tenant_id, lead.phone_number)),
+    );
+    item.insert("search".into(), s(lead.search_text()));
+    if let Some(status) = &lead.crm_lead_status {
+        item.insert("status_lc".into(), s(status.to_lowercase()));
+    }
+    Ok(item)
+}
+
+pub(super) fn phone_claim(lead: &Lead) -> Item {
+    let mut item = key(
+        tenant_pk(&lead.tenant_id),
+        format!("PHONE#{}", lead.phone_number),
+    );
+    item.insert("lead_id".into(), s(lead.lead_id.as_str()));
+    item
+}
+
+/// The next version of `lead`, as an update stores it.
+pub(super) fn bumped(lead: &Lead) -> Lead {
+    let mut next = lead.clone();
+    next.version = lead.version + 1;
+    next
+}
+
+pub(super) fn encode_cursor(rank: &str) -> String {
+    hex::encode(rank)
+}
+
+pub(super) fn decode_cursor(cursor: &str) -> Result<String> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|r| {
+            r.split_once('#')
+                .is_some_and(|(score, id)| score.len() == 4 && LeadId::parse(id).is_ok())
+        })
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "cursor: `{cursor}` is not a cursor this API returned"
+            ))
+        })
+}
+
+#[async_trait]
+impl LeadStore for DynamoStore {
+    #[instrument(name = "dynamo.lead_ids", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn lead_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<LeadId>> {
+        // The tenant's partition holds leads (`LEAD#`) beside phone claims and markers; the key
+        // condition reads only the leads, in id order, and only their keys.
+        let low = match after {
+            Some(id) => format!("LEAD#{id}"),
+            None => "LEAD#".to_owned(),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.leads)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+            .expression_attribute_values(":low", s(low.clone()))
+            .expression_attribute_values(":high", s("LEAD#\u{10FFFF}"))
+            .projection_expression("sk")
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query (lead ids)", e))?;
+        out.items()
+            .iter()
+            .filter_map(|item| item.get("sk").and_then(|v| v.as_s().ok()))
+            .filter(|sk| **sk != low)
+            .take(limit as usize)
+            .map(|sk| LeadId::parse(sk.trim_start_matches("LEAD#")))
+            .collect()
+    }
+
+    #[instrument(name = "dynamo.get_lead", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
+    async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
+        self.get_as(
+            &self.tables.leads,
+            key(tenant_pk(tenant), format!("LEAD#{id}")),
+        )
+        .await
+    }
+
+    #[instrument(name = "dynamo.find_lead_by_phone", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn find_lead_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Lead>> {
+        // The index answers in one read; it lags a new lead by a moment, so a miss is checked
+        // against the phone claim, which reads consistently.
+        let found = self
+            .client
+            .query()
+            .table_name(&self.tables.leads)
+            .index_name("by_phone")
+            .key_condition_expression("phone_key = :k")
+            .expression_attribute_values(":k", s(format!("{tenant}#{phone}")))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query by_phone", e))?;
+        if let Some(item) = found.items.unwrap_or_default().into_iter().next() {
+            return from_item(item).map(Some);
+        }
+        let claim = self
+            .get(
+                &self.tables.leads,
+                key(tenant_pk(tenant), format!("PHONE#{phone}")),
+            )
+            .await?;
+        match claim
+            .as_ref()
+            .and_then(|c| c.get("lead_id"))
+            .and_then(|v| v.as_s().ok())
+        {
+            Some(id) => self.get_lead(tenant, &LeadId::parse(id)?).await,
+            None => Ok(None),
+        }
+    }
+
+    #[instrument(name = "dynamo.insert_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn insert_lead(&self, lead: &Lead) -> Result<()> {
+        let items = vec![
+            put_new(&self.tables.leads, lead_item(lead)?)?,
+            put_new(&self.tables.leads, phone_claim(lead))?,
+        ];
+        match self.transact(items).await? {
+            Transacted::Done => Ok(()),
+            Transacted::ConditionFailed(r) if r[0].is_some() => Err(Error::conflict(format!(
+                "a lead with the id {} already exists",
+                lead.lead_id
+            ))),
+            Transacted::ConditionFailed(_) => Err(Error::conflict(format!(
+                "a lead with the phone number {} already exists",
+                lead.phone_number
+            ))),
+        }
+    }
+
+    #[instrument(name = "dynamo.update_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
+        let stored = self.stored_lead(&lead.tenant_id, &lead.lead_id).await?;
+        let what = format!("lead {}", lead.lead_id);
+        if stored.version != lead.version {
+            return Err(not_updated(true, &what));
+        }
+        let next = bumped(lead);
+        if stored.phone_number == lead.phone_number {
+            self.put_if_version(&self.tables.leads, lead_item(&next)?, lead.version, &what)
+                .await?;
+            return Ok(next);
+        }
+        // A new number: move the claim in the same transaction.
+        let old_claim = Delete::builder()
+            .table_name(&self.tables.leads)
+            .set_key(Some(key(
+                tenant_pk(&lead.tenant_id),
+                format!("PHONE#{}", stored.phone_number),
+            )))
+            .build()
+            .map_err(|e| Error::internal("a DynamoDB delete is incomplete", e))?;
+        let items = vec![
+            put_versioned(&self.tables.leads, lead_item(&next)?, lead.version)?,
+            TransactWriteItem::builder().delete(old_claim).build(),
+            put_new(&self.tables.leads, phone_claim(lead))?,
+        ];
+        match self.transact(items).await? {
+            Transacted::Done => Ok(next),
+            Transacted::ConditionFailed(r) if r[0].is_some() => {
+                Err(not_updated(r[0] == Some(true), &what))
+            }
+            Transacted::ConditionFailed(_) => Err(Error::conflict(format!(
+                "another lead already has the phone number {}",
+                lead.phone_number
+            ))),
+        }
+    }
+
+    #[instrument(name = "dynamo.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
+        let limit = q.limit() as usize;
+        // Key range on the rank: scores between min and max, or everything.
+        let (low, high) = match (q.min_score, q.max_score) {
+            (None, None) => ("0".to_owned(), "2".to_owned()),
+            (min, max) => (
+                format!("1{:03}", min.unwrap_or(0)),
+                format!("1{:03}~", max.unwrap_or(100)),
+            ),
+        };
+        let high = match &q.cursor {
+            Some(c) => decode_cursor(c)?.min(high),
+            None => high,
+        };
+        let mut filters = Vec::new();
+        let mut values: Item = HashMap::from([
+            (":pk".to_owned(), s(tenant_pk(tenant))),
+            (":low".to_owned(), s(low)),
+            (":high".to_owned(), s(high.clone())),
+        ]);
+        let mut names = HashMap::from([("#r".to_owned(), "rank".to_owned())]);
+        if let Some(t) = q.tier {
+            filters.push("#tier = :tier");
+            names.insert("#tier".into(), "tier".into());
+            values.insert(":tier".into(), s(t.as_str()));
+        }
+        if let Some(status) = &q.status {
+            filters.push("#status = :status");
+            names.insert("#status".into(), "status_lc".into());
+            values.insert(":status".into(), s(status.to_lowercase()));
+        }
+        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            // Names go through placeholders: DynamoDB reserves hundreds of words (`search`).
+            filters.push("contains(#search, :q)");
+            names.insert("#search".into(), "search".into());
+            values.insert(":q".into(), s(text.to_lowercase()));
+        }
+        let mut items: Vec<(String, Lead)> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.leads)
+                .index_name("by_score")
+                .key_condition_expression("pk = :pk AND #r BETWEEN :low AND :high")
+                .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .limit((limit + 1) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB Query by_score", e))?;
+            for mut item in page.items.unwrap_or_default() {
+                let rank = match item.remove("rank") {
+                    Some(AttributeValue::S(r)) => r,
+                    _ => continue,
+                };
+                // The cursor's own lead was on the previous page.
+                if q.cursor.is_some() && rank == high {
+                    continue;
+                }
+                items.push((rank, from_item(item)?));
+            }
+            if items.len() > limit {
+                items.truncate(limit);
+                let next_cursor = items.last().map(|(r, _)| encode_cursor(r));
+                return Ok(Page {
+                    items: items.into_iter().map(|(_, l)| l).collect(),
+                    next_cursor,
+                });
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => {
+                    return Ok(Page {
+                        items: items.into_iter().map(|(_, l)| l).collect(),
+                        next_cursor: None,
+                    });
+                }
+            }
+        }
+    }
+
+    #[instrument(name = "dynamo.note_call", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn note_call(
+        &self,
+        tenant: &TenantId,
+        lead_id: &LeadId,
+        call: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<Lead> {
+        for _ in 0..10 {
+            let lead = self.stored_lead(tenant, lead_id).await?;
+            let mut next = bumped(&lead);
+            next.call_count += 1;
+            next.last_called_at = Some(lead.last_called_at.map_or(at, |l| l.max(at)));
+            next.updated_at = Utc::now();
+            let mut marker = key(lead_pk(tenant, lead_id), format!("CALL#{call}"));
+            marker.insert("called_at".into(), s(sortable(at)));
+            let items = vec![
+                put_new(&self.tables.leads, marker)?,
+                put_versioned(&self.tables.leads, lead_item(&next)?, lead.version)?,
+            ];
+            match self.transact(items).await? {
+                Transacted::Done => return Ok(next),
+                // Counted before: nothing to do.
+                Transacted::ConditionFailed(r) if r[0].is_some() => return Ok(lead),
+                Transacted::ConditionFailed(_) => continue,
+            }
+        }
+        Err(Error::concurrent(format!(
+            "lead {lead_id} kept changing; try again"
+        )))
+    }
+
+    #[instrument(name = "dynamo.save_score", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
+        let next = bumped(lead);
+        let pk = lead_pk(&lead.tenant_id, &lead.lead_id);
+        let mut entry = to_item(change)?;
+        entry.extend(key(pk.clone(), format!("SCORE#{:020}", next.version)));
+        let items = vec![
+            put_new(
+                &self.tables.leads,
+                key(pk, format!("CAUSE#{}", change.cause.key())),
+            )?,
+            put_new(&self.tables.leads, entry)?,
+            put_versioned(&self.tables.leads, lead_item(&next)?, lead.version)?,
+        ];
+        match self.transact(items).await? {
+            Transacted::Done => Ok(true),
+            Transacted::ConditionFailed(r) if r[0].is_some() => Ok(false),
+            Transacted::ConditionFailed(r) => Err(not_updated(
+                r[2] != Some(false),
+                &format!("lead {}", lead.lead_id),
+            )),
+        }
+    }
+
+    #[instrument(name = "dynamo.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
+        self.query_all(
+            &self.tables.leads,
+            None,
+            lead_pk(tenant, lead),
+            "SCORE#".into(),
+        )
+        .await
+    }
+}

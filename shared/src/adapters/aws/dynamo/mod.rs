@@ -1,0 +1,288 @@
+//! Leads, calls and rules in DynamoDB.
+//!
+//! Leads table (`pk`, `sk`):
+//! - a lead: `TENANT#<t>` / `LEAD#<id>`, with `rank` (GSI `by_score`: the tenant's leads by
+//!   score) and `phone_key` (GSI `by_phone`: a lead by its number);
+//! - a phone claim: `TENANT#<t>` / `PHONE#<e164>`, written in one transaction with the lead,
+//!   so that a number belongs to one lead however many deliveries race (a GSI cannot enforce
+//!   that, and is read only eventually consistently);
+//! - per lead, under `TENANT#<t>#LEAD#<id>`: `CALL#<call>` (the call was counted), `CAUSE#<key>`
+//!   (the score cause was applied) and `SCORE#<version>` (the score ledger, in order).
+//!
+//! Calls table: `TENANT#<t>` / `CALL#<id>`, with the local secondary index `by_lead` on
+//! `lead_start` (`<lead>#<start>#<call>`), which, unlike a GSI, reads consistently.
+//!
+//! SMS, in the Leads table: per lead, under `TENANT#<t>#LEAD#<id>`, `SMS#<at>#<event>` (the SMS
+//! log in time order), written in one transaction with `TENANT#<t>` / `SMSEVENT#<event>`, the
+//! claim that makes an event id count once in its tenant; tracked links as `LINK#<token>` /
+//! `LINK` (a token is global: it is the whole short link).
+//!
+//! Rules table: `TENANT#<t>` / `RULE#<id>`, and `TENANT#<t>` / `SEEDED` once the tenant was
+//! given its starting rules.
+//!
+//! Every update is conditional on the version read (optimistic concurrency): a lost race is
+//! `Error::Concurrent`, never a lost update.
+
+mod calls;
+mod leads;
+mod rules;
+mod sms;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::sdk_error;
+
+use crate::domain::{Lead, LeadId, TenantId};
+use crate::error::{Error, Result};
+use crate::ports::LeadStore;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Table names.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub leads: String,
+    pub calls: String,
+    pub rules: String,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(super) fn tenant_pk(t: &TenantId) -> String {
+    format!("TENANT#{t}")
+}
+
+pub(super) fn lead_pk(t: &TenantId, l: &LeadId) -> String {
+    format!("TENANT#{t}#LEAD#{l}")
+}
+
+pub(super) fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// A timestamp that sorts as text: fixed width, UTC.
+pub(super) fn sortable(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| Error::internal("cannot write the record as a DynamoDB item", e))
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| Error::internal("a stored DynamoDB item does not read back", e))
+}
+
+/// A put that succeeds only where no item has the key.
+pub(super) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| Error::internal("a DynamoDB put is incomplete", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A put that succeeds only where the stored item still has `version`.
+pub(super) fn put_versioned(table: &str, item: Item, version: u64) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("#v = :v")
+        .expression_attribute_names("#v", "version")
+        .expression_attribute_values(":v", n(version))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| Error::internal("a DynamoDB put is incomplete", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Which items of a cancelled transaction failed their condition (`None` when the transaction
+/// failed for another reason), and whether each such item existed.
+pub(super) enum Transacted {
+    Done,
+    /// Per item: `Some(existed)` where its condition failed.
+    ConditionFailed(Vec<Option<bool>>),
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    async fn get(&self, table: &str, key: Item) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB GetItem", e))?;
+        Ok(out.item)
+    }
+
+    async fn get_as<T: DeserializeOwned>(&self, table: &str, key: Item) -> Result<Option<T>> {
+        self.get(table, key).await?.map(from_item).transpose()
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transacted> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Transacted::Done),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(e)) =
+                    err.as_service_error()
+                {
+                    let reasons = e.cancellation_reasons();
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    {
+                        return Ok(Transacted::ConditionFailed(
+                            reasons
+                                .iter()
+                                .map(|r| {
+                                    (r.code() == Some("ConditionalCheckFailed"))
+                                        .then(|| r.item().is_some_and(|i| !i.is_empty()))
+                                })
+                                .collect(),
+                        ));
+                    }
+                }
+                Err(sdk_error("DynamoDB TransactWriteItems", err))
+            }
+        }
+    }
+
+    /// Put `item` if the stored copy still has `version`. `Concurrent` when it changed,
+    /// `NotFound` when it is gone.
+    async fn put_if_version(
+        &self,
+        table: &str,
+        item: Item,
+        version: u64,
+        what: &str,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => {
+                    Err(not_updated(e.item().is_some_and(|i| !i.is_empty()), what))
+                }
+                _ => Err(sdk_error("DynamoDB PutItem", err)),
+            },
+        }
+    }
+
+    /// Put `item` where nothing has its key; `false` when something does.
+    async fn put_if_new(&self, table: &str, item: Item) -> Result<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(sdk_error("DynamoDB PutItem", err)),
+            },
+        }
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`, in order, read
+    /// consistently (through `index` when given, a local secondary index).
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        index: Option<(&str, &str)>,
+        pk: String,
+        prefix: String,
+    ) -> Result<Vec<T>> {
+        let sort_attr = index.map_or("sk", |(_, attr)| attr);
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(table)
+                .set_index_name(index.map(|(name, _)| name.to_owned()))
+                .key_condition_expression("pk = :pk AND begins_with(#s, :prefix)")
+                .expression_attribute_names("#s", sort_attr)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn stored_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Lead> {
+        self.get_lead(tenant, id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("lead {id}")))
+    }
+}
+
+pub(super) fn not_updated(exists: bool, what: &str) -> Error {
+    if exists {
+        Error::concurrent(format!("{what} was changed by someone else; read it again"))
+    } else {
+        Error::not_found(what.to_owned())
+    }
+}

@@ -1,0 +1,344 @@
+//! Leads: one row per lead, its document plus the indexed columns (rank, tier, status, text).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior, params, types::Value as Sql};
+
+use tracing::instrument;
+
+use crate::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
+use crate::error::{Error, Result};
+use crate::ports::{LeadQuery, LeadStore, Page};
+
+use super::{SqliteStore, get_doc, is_unique_violation, list_docs, not_updated, ts};
+
+/// A lead's indexed columns and its document.
+pub(super) struct LeadRow {
+    rank: i64,
+    tier: Option<&'static str>,
+    status: Option<String>,
+    search: String,
+    doc: String,
+}
+
+pub(super) fn lead_row(lead: &Lead) -> Result<LeadRow> {
+    let search = lead.search_text();
+    Ok(LeadRow {
+        rank: lead.lead_score.map_or(-1, i64::from),
+        tier: lead.tier.map(|t| t.as_str()),
+        status: lead.crm_lead_status.as_ref().map(|s| s.to_lowercase()),
+        search,
+        doc: serde_json::to_string(lead)?,
+    })
+}
+
+pub(super) fn read_lead(c: &Connection, tenant: &str, id: &str) -> Result<Option<Lead>> {
+    get_doc(
+        c,
+        "SELECT doc FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",
+        [tenant, id],
+    )
+}
+
+/// Write `lead` over the stored copy at `lead.version`, as `lead.version + 1`.
+pub(super) fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
+    let mut next = lead.clone();
+    next.version = lead.version + 1;
+    let LeadRow {
+        rank,
+        tier,
+        status,
+        search,
+        doc,
+    } = lead_row(&next)?;
+    let changed = c
+        .execute(
+            "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9
+             WHERE tenant_id = ?1 AND lead_id = ?2 AND version = ?10",
+            params![
+                lead.tenant_id.as_str(),
+                lead.lead_id.as_str(),
+                lead.phone_number.as_str(),
+                rank,
+                tier,
+                status,
+                search,
+                next.version,
+                doc,
+                lead.version
+            ],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict(format!("another lead already has the phone number {}", lead.phone_number))
+            } else {
+                e.into()
+            }
+        })?;
+    if changed == 0 {
+        return Err(not_updated(
+            read_lead(c, lead.tenant_id.as_str(), lead.lead_id.as_str())?.is_some(),
+            "lead",
+            lead.lead_id.as_str(),
+        ));
+    }
+    Ok(next)
+}
+
+#[async_trait]
+impl LeadStore for SqliteStore {
+    #[instrument(name = "sqlite.lead_ids", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn lead_ids(
+        &self,
+        tenant: &TenantId,
+        after: Option<&LeadId>,
+        limit: u32,
+    ) -> Result<Vec<LeadId>> {
+        let (t, after) = (
+            tenant.to_string(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+        );
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT lead_id FROM leads WHERE tenant_id = ? AND lead_id > ? \
+                 ORDER BY lead_id LIMIT ?",
+            )?;
+            let ids = stmt
+                .query_map(rusqlite::params![t, after, limit], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            ids.iter().map(|id| LeadId::parse(id)).collect()
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.get_lead", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
+    async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.with(move |c| read_lead(c, t.as_str(), i.as_str()))
+            .await
+    }
+
+    #[instrument(name = "sqlite.find_lead_by_phone", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn find_lead_by_phone(
+        &self,
+        tenant: &TenantId,
+        phone: &PhoneNumber,
+    ) -> Result<Option<Lead>> {
+        let (t, p) = (tenant.clone(), phone.clone());
+        self.with(move |c| {
+            get_doc(
+                c,
+                "SELECT doc FROM leads WHERE tenant_id = ?1 AND phone = ?2",
+                [t.as_str(), p.as_str()],
+            )
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.insert_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn insert_lead(&self, lead: &Lead) -> Result<()> {
+        let lead = lead.clone();
+        self.with(move |c| {
+            let LeadRow { rank, tier, status, search, doc } = lead_row(&lead)?;
+            c.execute(
+                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    lead.tenant_id.as_str(),
+                    lead.lead_id.as_str(),
+                    lead.phone_number.as_str(),
+                    rank,
+                    tier,
+                    status,
+                    search,
+                    lead.version,
+                    doc
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::conflict(format!("a lead with the phone number {} already exists", lead.phone_number))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.update_lead", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
+        let lead = lead.clone();
+        self.with(move |c| write_lead(c, &lead)).await
+    }
+
+    #[instrument(name = "sqlite.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
+        let (tenant, q) = (tenant.clone(), q.clone());
+        self.with(move |c| {
+            let mut sql =
+                String::from("SELECT doc, rank_score, lead_id FROM leads WHERE tenant_id = ?");
+            let mut args: Vec<Sql> = vec![Sql::Text(tenant.to_string())];
+            if let Some(t) = q.tier {
+                sql.push_str(" AND tier = ?");
+                args.push(Sql::Text(t.as_str().into()));
+            }
+            if let Some(m) = q.min_score {
+                sql.push_str(" AND rank_score >= ?");
+                args.push(Sql::Integer(m.into()));
+            }
+            if let Some(m) = q.max_score {
+                sql.push_str(" AND rank_score BETWEEN 0 AND ?");
+                args.push(Sql::Integer(m.into()));
+            }
+            if let Some(s) = &q.status {
+                sql.push_str(" AND status = ?");
+                args.push(Sql::Text(s.to_lowercase()));
+            }
+            if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                let escaped = text
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                sql.push_str(" AND search LIKE ? ESCAPE '\\'");
+                args.push(Sql::Text(format!("%{escaped}%")));
+            }
+            if let Some(cursor) = &q.cursor {
+                let (rank, id) = decode_cursor(cursor)?;
+                sql.push_str(" AND (rank_score < ? OR (rank_score = ? AND lead_id > ?))");
+                args.extend([Sql::Integer(rank), Sql::Integer(rank), Sql::Text(id)]);
+            }
+            let limit = q.limit();
+            sql.push_str(" ORDER BY rank_score DESC, lead_id LIMIT ?");
+            args.push(Sql::Integer(i64::from(limit) + 1));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut items = Vec::new();
+            let mut last = None;
+            for row in rows {
+                let (doc, rank, id) = row?;
+                if items.len() == limit as usize {
+                    return Ok(Page {
+                        items,
+                        next_cursor: last.map(|(r, i): (i64, String)| format!("{r}:{i}")),
+                    });
+                }
+                items.push(serde_json::from_str(&doc)?);
+                last = Some((rank, id));
+            }
+            Ok(Page {
+                items,
+                next_cursor: None,
+            })
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.note_call", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn note_call(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        call: &CallId,
+        at: DateTime<Utc>,
+    ) -> Result<Lead> {
+        let (tenant, lead_id, call) = (tenant.clone(), lead.clone(), call.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut lead = read_lead(&tx, tenant.as_str(), lead_id.as_str())?
+                .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO lead_calls (tenant_id, lead_id, call_id, called_at) VALUES (?1, ?2, ?3, ?4)",
+                params![tenant.as_str(), lead_id.as_str(), call.as_str(), ts(at)],
+            )?;
+            let (count, last): (u32, Option<String>) = tx.query_row(
+                "SELECT COUNT(*), MAX(called_at) FROM lead_calls WHERE tenant_id = ?1 AND lead_id = ?2",
+                [tenant.as_str(), lead_id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let last = last.and_then(|l| DateTime::parse_from_rfc3339(&l).ok()).map(|t| t.with_timezone(&Utc));
+            if lead.call_count == count && lead.last_called_at == last {
+                return Ok(lead);
+            }
+            lead.call_count = count;
+            lead.last_called_at = last;
+            lead.updated_at = Utc::now();
+            let stored = write_lead(&tx, &lead)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.save_score", level = "debug", skip_all, fields(tenant = %lead.tenant_id, lead = %lead.lead_id))]
+    async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
+        let (lead, change) = (lead.clone(), change.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO score_history (tenant_id, lead_id, cause_key, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    lead.tenant_id.as_str(),
+                    lead.lead_id.as_str(),
+                    change.cause.key(),
+                    serde_json::to_string(&change)?
+                ],
+            )?;
+            if added == 0 {
+                return Ok(false);
+            }
+            write_lead(&tx, &lead)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
+        let (t, l) = (tenant.clone(), lead.clone());
+        self.with(move |c| {
+            list_docs(
+                c,
+                "SELECT doc FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY seq",
+                [t.as_str(), l.as_str()],
+            )
+        })
+        .await
+    }
+}
+
+pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+    cursor
+        .split_once(':')
+        .and_then(|(r, id)| Some((r.parse::<i64>().ok()?, LeadId::parse(id).ok()?.to_string())))
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "cursor: `{cursor}` is not a cursor this API returned"
+            ))
+        })
+}
+
+impl SqliteStore {
+    /// Every lead id of a tenant (for re-scoring after a rule change).
+    pub async fn all_lead_ids(&self, tenant: &TenantId) -> Result<Vec<LeadId>> {
+        let tenant = tenant.clone();
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare("SELECT lead_id FROM leads WHERE tenant_id = ?1 ORDER BY lead_id")?;
+            let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| LeadId::parse(&r?)).collect()
+        })
+        .await
+    }
+}

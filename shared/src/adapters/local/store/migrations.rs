@@ -1,0 +1,90 @@
+//! The schema, as migrations applied in order.
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts the ones applied.
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE tenants (
+    tenant_id    TEXT PRIMARY KEY,
+    rules_seeded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE leads (
+    tenant_id  TEXT NOT NULL,
+    lead_id    TEXT NOT NULL,
+    phone      TEXT NOT NULL,
+    rank_score INTEGER NOT NULL,          -- the score, or -1 before the first one
+    tier       TEXT,
+    status     TEXT,
+    search     TEXT NOT NULL,             -- lower-case name, company, e-mail and phone
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id),
+    UNIQUE (tenant_id, phone)
+);
+CREATE INDEX leads_ranked ON leads (tenant_id, rank_score DESC, lead_id);
+CREATE TABLE lead_calls (
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    call_id   TEXT NOT NULL,
+    called_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id, call_id)
+);
+CREATE TABLE calls (
+    tenant_id  TEXT NOT NULL,
+    call_id    TEXT NOT NULL,
+    lead_id    TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, call_id)
+);
+CREATE INDEX calls_by_lead ON calls (tenant_id, lead_id, started_at);
+CREATE TABLE rules (
+    tenant_id TEXT NOT NULL,
+    rule_id   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, rule_id)
+);
+CREATE TABLE score_history (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    cause_key TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    UNIQUE (tenant_id, lead_id, cause_key)
+);
+CREATE TABLE jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_key      TEXT NOT NULL,
+    tenant_id    TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'dead')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,        -- unix milliseconds
+    lease_until  INTEGER,
+    last_error   TEXT
+);
+-- One waiting copy of each job: a second send of the same work is dropped.
+CREATE UNIQUE INDEX jobs_waiting ON jobs (job_key) WHERE state IN ('pending', 'running');
+CREATE INDEX jobs_ready ON jobs (state, available_at);
+"#,
+    r#"
+CREATE TABLE sms_events (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    event_id  TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    UNIQUE (tenant_id, event_id)
+);
+CREATE INDEX sms_events_by_lead ON sms_events (tenant_id, lead_id, at, seq);
+CREATE TABLE links (
+    token     TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    doc       TEXT NOT NULL
+);
+"#,
+];

@@ -1,0 +1,212 @@
+//! The embedded store: one SQLite file (WAL, synchronous=FULL) holding leads, calls, rules,
+//! score ledgers and the job queue, every row keyed by tenant. The layout mirrors the DynamoDB
+//! design: each record is a JSON document plus the few columns that are indexed.
+
+mod calls;
+mod leads;
+mod migrations;
+mod queue;
+mod rules;
+mod sms;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+use migrations::MIGRATIONS;
+pub use queue::{ClaimedJob, QueueCounts};
+
+/// SQLite's busy and locked answers are worth a retry; anything else is a bug to report.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(ref f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::transient("the database is busy", e)
+            }
+            other => Error::internal("database error", other),
+        }
+    }
+}
+
+/// SQLite-backed implementation of the stores and the queue. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    /// Wakes this process's worker when a job is queued, so it need not wait for its next poll.
+    queued: Arc<tokio::sync::Notify>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| Error::internal(format!("cannot open {}", path.display()), e))?;
+        Self::init(conn)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if applied > MIGRATIONS.len() {
+            return Err(Error::validation(format!(
+                "the database was written by a newer leadscore (schema {applied}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            queued: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Run `f` on the connection, off the async runtime's threads.
+    async fn with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| Error::internal("database task failed", e))?
+    }
+}
+
+/// One JSON document, or none.
+fn get_doc<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<T>> {
+    let doc: Option<String> = c.query_row(sql, params, |r| r.get(0)).optional()?;
+    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
+        .transpose()
+}
+
+/// Every JSON document a query returns, in its order.
+fn list_docs<T: DeserializeOwned>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare(sql)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
+    rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+}
+
+/// Why a compare-and-set update changed no row: the record is gone, or someone else wrote first.
+fn not_updated(exists: bool, what: &str, id: &str) -> Error {
+    if exists {
+        Error::concurrent(format!(
+            "{what} {id} was changed by someone else; read it again"
+        ))
+    } else {
+        Error::not_found(format!("{what} {id}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CallId, Lead, PhoneNumber, TenantId};
+    use crate::ports::{Job, LeadStore, Queue};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("leadscore.db")).unwrap();
+        (dir, s)
+    }
+
+    fn lead(phone: &str) -> Lead {
+        Lead::new(
+            TenantId::default_tenant(),
+            PhoneNumber::parse(phone).unwrap(),
+            Utc::now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn jobs_are_deduplicated_leased_and_reclaimed_after_a_crash() {
+        let (_d, s) = store();
+        let job = Job::Analyze {
+            tenant_id: TenantId::default_tenant(),
+            call_id: CallId::parse("c1").unwrap(),
+        };
+        s.send(&job).await.unwrap();
+        s.send(&job).await.unwrap();
+        assert_eq!(
+            s.queue_counts().await.unwrap().pending,
+            1,
+            "a waiting job is not queued twice"
+        );
+        // A worker claims it and dies without finishing.
+        let first = s.claim(Duration::from_millis(50)).await.unwrap().unwrap();
+        assert!(
+            s.claim(Duration::from_millis(50)).await.unwrap().is_none(),
+            "leased jobs are not handed out twice"
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // After the lease, the next worker gets it again.
+        let again = s.claim(Duration::from_secs(30)).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (first.id, 2));
+        s.complete(again.id).await.unwrap();
+        assert_eq!(s.queue_counts().await.unwrap(), QueueCounts::default());
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let l = lead("+14155550134");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            s.insert_lead(&l).await.unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(
+            s.get_lead(&l.tenant_id, &l.lead_id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
