@@ -99,6 +99,15 @@ pub(crate) enum Command {
         /// is checked against this.
         #[arg(long, env = "LEADSCORE_PUBLIC_URL")]
         public_url: Option<String>,
+        /// A web origin whose pages may call the API from a browser, e.g.
+        /// https://app.example.com (repeat it, or comma-separate; `*` for any page).
+        #[arg(
+            long = "cors-origin",
+            env = "LEADSCORE_CORS_ORIGINS",
+            value_name = "ORIGIN",
+            value_delimiter = ','
+        )]
+        cors_origins: Vec<String>,
     },
     /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
     ///

@@ -102,10 +102,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve {
             twilio_auth_token,
             public_url,
+            cors_origins,
             ..
         } => shared::Config {
             twilio_auth_token: twilio_auth_token.clone(),
             public_url: public_url.clone(),
+            cors_origins: cors_origins.clone(),
             ..config
         },
         _ => config,

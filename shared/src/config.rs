@@ -30,6 +30,10 @@ pub struct Config {
     /// (`<stem>.meta.json`) before it is failed, and a sidecar for its recording: uploads are
     /// not ordered (15 minutes; `METADATA_WAIT_SECONDS` on AWS).
     pub metadata_wait: std::time::Duration,
+    /// Web origins whose pages may call the API from a browser (`leadscore serve
+    /// --cors-origin`; checked by `handlers::api::cors`). On AWS, API Gateway answers for CORS
+    /// (the template's `CorsAllowOrigins`), so the API function leaves this empty.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             twilio_auth_token: None,
             public_url: None,
             metadata_wait: Self::DEFAULT_METADATA_WAIT,
+            cors_origins: Vec::new(),
         }
     }
 }

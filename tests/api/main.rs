@@ -2,6 +2,7 @@
 //! (a real SQLite file in a temporary folder), the inbox, and recovery after a crash.
 
 mod bounds;
+mod cors;
 mod events;
 mod formats;
 mod helpers;

@@ -66,6 +66,33 @@ fn the_template_deploys_every_function_package() {
     assert_eq!(packages, expected);
 }
 
+/// Browsers get the same CORS policy from API Gateway as from `leadscore serve`.
+#[test]
+fn the_template_and_serve_give_browsers_one_cors_policy() {
+    use shared::handlers::api::{
+        CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, CORS_METHODS,
+    };
+    let template = crate::emulator::template();
+    let cors = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    // `!If [HasCorsOrigins, policy, !Ref AWS::NoValue]`: the policy is the second item.
+    let policy = match cors {
+        serde_yaml::Value::Tagged(t) if t.tag == "If" => &t.value[1],
+        other => panic!("CorsConfiguration is an !If on HasCorsOrigins: {other:?}"),
+    };
+    let list = |key: &str| -> Vec<String> {
+        policy[key]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{key} is a list"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(list("AllowMethods"), CORS_METHODS);
+    assert_eq!(list("AllowHeaders"), CORS_ALLOW_HEADERS);
+    assert_eq!(list("ExposeHeaders"), CORS_EXPOSE_HEADERS);
+    assert_eq!(policy["MaxAge"].as_u64(), Some(CORS_MAX_AGE_SECONDS));
+}
+
 /// Every function cross-compiles and links for arm64 with the zig linker (the dev profile: the
 /// release profile's thin LTO proves nothing more here and took three times as long; the
 /// release packages' sizes are measured separately, the README's table, from `cargo lambda

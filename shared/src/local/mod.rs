@@ -107,6 +107,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // A bad origin stops the server before it starts, with the origin named.
+    let cors = crate::handlers::api::cors(&app.deps.config.cors_origins)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = app.worker();
     let mut worker_stop = stop_rx.clone();
@@ -117,6 +119,11 @@ pub async fn serve(
 
     let router = crate::handlers::api::router(app.deps.clone())
         .layer(axum::middleware::from_fn(log_request));
+    // Outermost, so that a preflight is answered before routing (which would say 405).
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -14,11 +14,77 @@ mod sms;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use problem::ApiError;
 
 use crate::Deps;
 use crate::error::Error;
+
+/// The methods a page may use, the request headers it may send, and the response headers it
+/// may read; the template's `CorsConfiguration` says the same (checked by `tests/aws/infra.rs`).
+pub const CORS_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+pub const CORS_ALLOW_HEADERS: [&str; 3] = ["authorization", "content-type", "idempotency-key"];
+pub const CORS_EXPOSE_HEADERS: [&str; 3] = ["location", "link", "idempotent-replayed"];
+/// How long a browser may keep a preflight's answer.
+pub const CORS_MAX_AGE_SECONDS: u64 = 600;
+
+/// The CORS policy for `origins`, or none when there are none: preflights answered for the
+/// methods and headers the API takes, and the headers a page may read exposed (`Location`,
+/// `Link`, `Idempotent-Replayed`). Each origin is written as browsers send it
+/// (`https://app.example.com`, no path or trailing slash), or `*` for any page (no credentials
+/// are involved: keys and tokens travel in `Authorization`). The error names a bad origin.
+pub fn cors(origins: &[String]) -> crate::Result<Option<CorsLayer>> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let parsed = origins
+            .iter()
+            .map(|o| {
+                let serialized = url::Url::parse(o)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .map(|u| u.origin().ascii_serialization())
+                    .filter(|s| s != "null")
+                    .ok_or_else(|| {
+                        Error::validation(format!(
+                            "CORS origin `{o}`: not a web origin such as https://app.example.com"
+                        ))
+                    })?;
+                if serialized != *o {
+                    return Err(Error::validation(format!(
+                        "CORS origin `{o}`: browsers send it as `{serialized}`; write it so"
+                    )));
+                }
+                HeaderValue::from_str(o)
+                    .map_err(|e| Error::validation(format!("CORS origin `{o}`: {e}")))
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        AllowOrigin::list(parsed)
+    };
+    let names = |list: &[&'static str]| {
+        list.iter()
+            .map(|h| HeaderName::from_static(h))
+            .collect::<Vec<_>>()
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods(
+                CORS_METHODS
+                    .iter()
+                    .map(|m| Method::from_bytes(m.as_bytes()).expect("a method"))
+                    .collect::<Vec<_>>(),
+            )
+            .allow_headers(names(&CORS_ALLOW_HEADERS))
+            .expose_headers(names(&CORS_EXPOSE_HEADERS))
+            .max_age(std::time::Duration::from_secs(CORS_MAX_AGE_SECONDS)),
+    ))
+}
 
 /// The API for local mode: every request acts for `deps.config.tenant`.
 pub fn router(deps: Deps) -> Router {
