@@ -108,6 +108,10 @@ pub(crate) enum Command {
             value_delimiter = ','
         )]
         cors_origins: Vec<String>,
+        /// API requests the tenant may make in a minute before it is answered 429 with
+        /// Retry-After; 0 for no limit.
+        #[arg(long = "rate-limit", value_name = "PER_MINUTE", default_value_t = shared::Config::DEFAULT_RATE_LIMIT_PER_MINUTE)]
+        rate_limit: u32,
     },
     /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
     ///

@@ -103,11 +103,13 @@ async fn run(cli: Cli) -> Result<()> {
             twilio_auth_token,
             public_url,
             cors_origins,
+            rate_limit,
             ..
         } => shared::Config {
             twilio_auth_token: twilio_auth_token.clone(),
             public_url: public_url.clone(),
             cors_origins: cors_origins.clone(),
+            rate_limit_per_minute: *rate_limit,
             ..config
         },
         _ => config,

@@ -34,10 +34,15 @@ pub struct Config {
     /// --cors-origin`; checked by `handlers::api::cors`). On AWS, API Gateway answers for CORS
     /// (the template's `CorsAllowOrigins`), so the API function leaves this empty.
     pub cors_origins: Vec<String>,
+    /// How many API requests a tenant may make in a minute before it is answered 429 with
+    /// `Retry-After` (600; 0 for no limit; `serve --rate-limit`, `RATE_LIMIT_PER_MINUTE` on
+    /// AWS). API Gateway's stage throttle still applies to all tenants together.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Config {
     pub const DEFAULT_METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+    pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 }
 
 impl Default for Config {
@@ -52,6 +57,7 @@ impl Default for Config {
             public_url: None,
             metadata_wait: Self::DEFAULT_METADATA_WAIT,
             cors_origins: Vec::new(),
+            rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT_PER_MINUTE,
         }
     }
 }

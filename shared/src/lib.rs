@@ -28,7 +28,8 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{Error, Result};
 use ports::{
-    BlobStore, CallStore, LeadStore, Queue, RuleStore, SecretStore, SmsStore, Transcriber,
+    BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore, SecretStore, SmsStore,
+    Transcriber,
 };
 
 /// Everything a handler needs, behind ports.
@@ -42,5 +43,7 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretStore>,
     pub queue: Arc<dyn Queue>,
     pub transcriber: Arc<dyn Transcriber>,
+    /// Counts each tenant's API requests (`Config::rate_limit_per_minute`).
+    pub rate: Arc<dyn RateLimiter>,
     pub config: Config,
 }

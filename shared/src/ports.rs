@@ -370,3 +370,28 @@ pub trait Transcriber: Send + Sync {
         ))
     }
 }
+
+/// Whether a request may go on, and if not, how long until it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    Limited { retry_after: std::time::Duration },
+}
+
+/// Requests counted per key in fixed windows (a tenant's API requests per minute).
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Count one request for `key` in the current window (windows start at whole multiples of
+    /// `window` since the Unix epoch): `Admitted` while the window's count is at most `limit`,
+    /// then `Limited` until the window ends.
+    async fn admit(&self, key: &str, limit: u32, window: std::time::Duration) -> Result<Admission>;
+}
+
+/// The fixed window `now` falls in: its number since the Unix epoch, and the time left in it.
+pub fn fixed_window(now: DateTime<Utc>, window: std::time::Duration) -> (u64, std::time::Duration) {
+    let length = window.as_millis().max(1) as u64;
+    let at = now.timestamp_millis().max(0) as u64;
+    let index = at / length;
+    let left = (index + 1) * length - at;
+    (index, std::time::Duration::from_millis(left))
+}

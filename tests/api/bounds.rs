@@ -2,6 +2,8 @@
 //! before it is read), segments and times; what a call stores of its analysis; what one lead's
 //! detail returns, whatever its history (the rest is paged).
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -149,5 +151,47 @@ async fn a_long_history_gives_a_bounded_lead_and_pages_the_rest() {
     assert_eq!(texts["total"], 150);
     let (status, _) = app.get(&format!("{path}?limit=lots")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// A tenant that makes more requests in a minute than its limit is answered 429 with
+/// `Retry-After` and a problem saying so; `/health` is never counted.
+#[tokio::test]
+async fn a_tenant_past_its_rate_limit_is_told_when_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = shared::Config {
+        rate_limit_per_minute: 3,
+        ..shared::Config::default()
+    };
+    let app = crate::helpers::spawn_app_with(dir.path(), config).await;
+    // Start early in a minute, so the four requests fall in one window.
+    let (_, left) = shared::ports::fixed_window(chrono::Utc::now(), Duration::from_secs(60));
+    if left < Duration::from_secs(5) {
+        tokio::time::sleep(left + Duration::from_millis(20)).await;
+    }
+    for n in 1..=3 {
+        let (status, _) = app.get("/leads").await;
+        assert_eq!(status, StatusCode::OK, "request {n}");
+    }
+    let resp = app.client.get(app.url("/leads")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], "urn:leadscore:problem:rate-limited");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than 3 requests"),
+        "{body}"
+    );
+    let (status, _) = app.get("/health").await;
+    assert_eq!(status, StatusCode::OK, "health is not counted");
     app.stop().await;
 }

@@ -19,7 +19,7 @@ pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest
 pub use worker::Worker;
 
 use crate::adapters::local::{
-    EngineStore, FileBlobStore, FileSecretStore, LocalSpeech, SqliteStore,
+    EngineStore, FileBlobStore, FileSecretStore, LocalSpeech, MemoryRateLimiter, SqliteStore,
 };
 use crate::domain::TenantId;
 use crate::ports::{SecretName, SecretStore};
@@ -48,6 +48,7 @@ impl LocalApp {
             secrets: Arc::new(secrets),
             queue: Arc::new(store.clone()),
             transcriber: Arc::new(LocalSpeech::new(data_dir)),
+            rate: Arc::new(MemoryRateLimiter::default()),
             config,
         };
         Ok(Self {

@@ -16,10 +16,10 @@ use shared::domain::{
     RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier,
     TierThresholds, TrackedLink,
 };
-use shared::ports::LeadQuery;
+use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 12] = [
+pub const PROMISES: [&str; 13] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -32,6 +32,7 @@ pub const PROMISES: [&str; 12] = [
     "sms_events_are_kept_once_in_time_order",
     "tracked_links_are_found_by_token_alone",
     "tenants_never_see_each_other",
+    "rate_limits_count_per_key_and_window",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -51,6 +52,7 @@ macro_rules! store_contract {
             sms_events_are_kept_once_in_time_order,
             tracked_links_are_found_by_token_alone,
             tenants_never_see_each_other,
+            rate_limits_count_per_key_and_window,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -574,4 +576,37 @@ pub async fn tenants_never_see_each_other(deps: &Deps) {
     theirs.tenant_id = other;
     let err = deps.leads.update_lead(&theirs).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
+}
+
+/// `RateLimiter::admit`: a key is admitted `limit` times in a window, then limited until the
+/// window ends (and told how long that is); other keys count on their own; the next window
+/// starts from nothing.
+pub async fn rate_limits_count_per_key_and_window(deps: &Deps) {
+    let window = std::time::Duration::from_secs(2);
+    // Start early in a window, so that the four requests below fall in one.
+    let (_, left) = fixed_window(Utc::now(), window);
+    if left < std::time::Duration::from_millis(1500) {
+        tokio::time::sleep(left + std::time::Duration::from_millis(20)).await;
+    }
+    let rate = &deps.rate;
+    for n in 1..=3 {
+        let admitted = rate.admit("tenant:acme", 3, window).await.unwrap();
+        assert_eq!(admitted, Admission::Admitted, "request {n} of 3");
+    }
+    let retry_after = match rate.admit("tenant:acme", 3, window).await.unwrap() {
+        Admission::Limited { retry_after } => retry_after,
+        Admission::Admitted => panic!("the fourth request of three is admitted"),
+    };
+    assert!(retry_after <= window, "{retry_after:?}");
+    assert_eq!(
+        rate.admit("tenant:globex", 3, window).await.unwrap(),
+        Admission::Admitted,
+        "another key counts on its own"
+    );
+    tokio::time::sleep(retry_after + std::time::Duration::from_millis(20)).await;
+    assert_eq!(
+        rate.admit("tenant:acme", 3, window).await.unwrap(),
+        Admission::Admitted,
+        "the next window starts from nothing"
+    );
 }

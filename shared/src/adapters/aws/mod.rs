@@ -7,6 +7,7 @@
 
 mod dynamo;
 mod idempotency;
+mod rate;
 mod s3;
 mod sqs;
 mod ssm;
@@ -19,6 +20,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
+pub use rate::DynamoRateLimiter;
 pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
 pub use ssm::SsmSecretStore;
@@ -103,6 +105,14 @@ impl Deployment {
                 )));
             }
             config.metadata_wait = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(v) = var("RATE_LIMIT_PER_MINUTE") {
+            config.rate_limit_per_minute = v.trim().parse().map_err(|_| {
+                Error::validation(format!(
+                    "the environment variable RATE_LIMIT_PER_MINUTE is `{v}`; use a number of \
+                     requests (0 for no limit)"
+                ))
+            })?;
         }
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
@@ -196,6 +206,10 @@ impl AwsApp {
             )),
             queue: Arc::new(sqs.clone()),
             transcriber: Arc::new(transcribe.clone()),
+            rate: Arc::new(DynamoRateLimiter::new(
+                dynamo.clone(),
+                deployment.idempotency_table.clone(),
+            )),
             config: deployment.config.clone(),
         };
         Self {

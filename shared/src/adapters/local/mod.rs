@@ -3,12 +3,14 @@
 //! statement that none is installed.
 
 mod files;
+mod rate;
 mod secrets;
 pub mod speech;
 mod store;
 mod transcriber;
 
 pub use files::FileBlobStore;
+pub use rate::MemoryRateLimiter;
 pub use secrets::FileSecretStore;
 pub use speech::{EngineStore, WhisperEngine};
 pub use store::{ClaimedJob, QueueCounts, SqliteStore};

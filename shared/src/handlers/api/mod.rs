@@ -19,7 +19,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use problem::ApiError;
 
 use crate::Deps;
+use crate::domain::TenantId;
 use crate::error::Error;
+use crate::ports::Admission;
 
 /// The methods a page may use, the request headers it may send, and the response headers it
 /// may read; the template's `CorsConfiguration` says the same (checked by `tests/aws/infra.rs`).
@@ -116,10 +118,42 @@ pub fn routes(deps: Deps) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             problem::MAX_BODY_BYTES,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            rate_limit,
+        ))
         .layer(axum::middleware::map_response(
             problem::router_errors_as_problems,
         ))
         .with_state(deps)
+}
+
+/// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`);
+/// past it, 429 with `Retry-After`. Requests that name no tenant (`/health`, Twilio's
+/// webhooks, short links) are not counted here. A limiter that cannot count (its store is
+/// down) lets the request through and says so in the log: the stage's throttle still holds.
+async fn rate_limit(
+    axum::extract::State(deps): axum::extract::State<Deps>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = deps.config.rate_limit_per_minute;
+    let tenant = request.extensions().get::<TenantId>().cloned();
+    if let (Some(tenant), true) = (tenant, limit > 0 && request.uri().path() != "/health") {
+        let window = std::time::Duration::from_secs(60);
+        match deps
+            .rate
+            .admit(&format!("tenant:{tenant}"), limit, window)
+            .await
+        {
+            Ok(Admission::Limited { retry_after }) => {
+                return problem::rate_limited(&tenant, limit, retry_after);
+            }
+            Ok(Admission::Admitted) => {}
+            Err(e) => tracing::warn!(error = %e.report(), "the rate limit could not be counted"),
+        }
+    }
+    next.run(request).await
 }
 
 async fn health() -> Json<serde_json::Value> {

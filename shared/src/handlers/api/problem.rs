@@ -138,3 +138,29 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// 429 with `Retry-After` (whole seconds, rounded up) and a problem saying whose limit it is.
+pub fn rate_limited(
+    tenant: &crate::domain::TenantId,
+    limit: u32,
+    retry_after: std::time::Duration,
+) -> Response {
+    let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+    let body = Problem {
+        kind: "urn:leadscore:problem:rate-limited".to_owned(),
+        title: "Too many requests",
+        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
+        detail: format!(
+            "tenant {tenant} made more than {limit} requests this minute; try again in {seconds} s"
+        ),
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CONTENT_TYPE, "application/problem+json".to_owned()),
+            (header::RETRY_AFTER, seconds.to_string()),
+        ],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
