@@ -10,7 +10,7 @@ use crate::domain::{
     Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
     SmsEvent, TenantId, Tier, TrackedLink,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Filters and paging for a ranked list of leads (highest score first, unscored last).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -184,7 +184,7 @@ impl SecretName {
         if ok {
             Ok(Self(name.to_owned()))
         } else {
-            Err(crate::Error::validation(format!(
+            Err(Error::validation(format!(
                 "`{name}` is not a secret name: 1 to 64 of a-z, 0-9, _ and -"
             )))
         }
