@@ -164,11 +164,8 @@ async fn a_tenant_past_its_rate_limit_is_told_when_to_come_back() {
         ..shared::Config::default()
     };
     let app = crate::helpers::spawn_app_with(dir.path(), config).await;
-    // Start early in a minute, so the four requests fall in one window.
-    let (_, left) = shared::ports::fixed_window(chrono::Utc::now(), Duration::from_secs(60));
-    if left < Duration::from_secs(5) {
-        tokio::time::sleep(left + Duration::from_millis(20)).await;
-    }
+    // The four requests fall in one minute's window.
+    testkit::contract::early_in_window(Duration::from_secs(60), Duration::from_secs(5)).await;
     for n in 1..=3 {
         let (status, _) = app.get("/leads").await;
         assert_eq!(status, StatusCode::OK, "request {n}");

@@ -583,11 +583,8 @@ pub async fn tenants_never_see_each_other(deps: &Deps) {
 /// starts from nothing.
 pub async fn rate_limits_count_per_key_and_window(deps: &Deps) {
     let window = std::time::Duration::from_secs(2);
-    // Start early in a window, so that the four requests below fall in one.
-    let (_, left) = fixed_window(Utc::now(), window);
-    if left < std::time::Duration::from_millis(1500) {
-        tokio::time::sleep(left + std::time::Duration::from_millis(20)).await;
-    }
+    // The four requests below fall in one window.
+    early_in_window(window, std::time::Duration::from_millis(1500)).await;
     let rate = &deps.rate;
     for n in 1..=3 {
         let admitted = rate.admit("tenant:acme", 3, window).await.unwrap();
@@ -609,4 +606,13 @@ pub async fn rate_limits_count_per_key_and_window(deps: &Deps) {
         Admission::Admitted,
         "the next window starts from nothing"
     );
+}
+
+/// Wait, if need be, for the next fixed window of `window` to start, so that at least `need`
+/// of the current one is left: requests made now are counted in one window.
+pub async fn early_in_window(window: std::time::Duration, need: std::time::Duration) {
+    let (_, left) = fixed_window(Utc::now(), window);
+    if left < need {
+        tokio::time::sleep(left + std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -154,10 +154,10 @@ fn run_step(cmd: &mut std::process::Command) -> Result<()> {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = text.lines().rev().take(20).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
     Err(Error::internal(
-        format!("{cmd:?} failed ({}):\n{}", out.status, tail.join("\n")),
+        format!("{cmd:?} failed ({}):\n{tail}", out.status),
         std::fmt::Error,
     ))
 }

@@ -35,6 +35,22 @@ impl ApiError {
 /// own limit is 10 MB and Lambda's 6 MB.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// A problem document with its status: the one shape every error of the API takes.
+fn problem(status: StatusCode, slug: &str, title: &'static str, detail: String) -> Response {
+    let body = Problem {
+        kind: format!("urn:leadscore:problem:{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
 /// What the router itself answers (a method the path does not take, a body past the limit)
 /// comes as plain text from axum: the same problem documents as every other error.
 pub async fn router_errors_as_problems(response: Response) -> Response {
@@ -61,18 +77,7 @@ pub async fn router_errors_as_problems(response: Response) -> Response {
         ),
         _ => return response,
     };
-    let body = Problem {
-        kind: format!("urn:leadscore:problem:{slug}"),
-        title,
-        status: status.as_u16(),
-        detail,
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-        .into_response()
+    problem(status, slug, title, detail)
 }
 
 impl IntoResponse for ApiError {
@@ -123,19 +128,7 @@ impl IntoResponse for ApiError {
             }
             e => e.to_string(),
         };
-        let body = Problem {
-            kind: format!("urn:leadscore:problem:{slug}"),
-            title,
-            status: status.as_u16(),
-            detail,
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            json,
-        )
-            .into_response()
+        problem(status, slug, title, detail)
     }
 }
 
@@ -146,21 +139,17 @@ pub fn rate_limited(
     retry_after: std::time::Duration,
 ) -> Response {
     let seconds = retry_after.as_millis().div_ceil(1000).max(1);
-    let body = Problem {
-        kind: "urn:leadscore:problem:rate-limited".to_owned(),
-        title: "Too many requests",
-        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
-        detail: format!(
+    let mut response = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+        format!(
             "tenant {tenant} made more than {limit} requests this minute; try again in {seconds} s"
         ),
-    };
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [
-            (header::CONTENT_TYPE, "application/problem+json".to_owned()),
-            (header::RETRY_AFTER, seconds.to_string()),
-        ],
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-        .into_response()
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(seconds as u64),
+    );
+    response
 }
