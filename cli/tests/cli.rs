@@ -1,32 +1,13 @@
 //! The `leadscore` command as a user runs it: the demo, `serve` with the inbox across a hard
 //! kill and restart, `ingest`, `leads`, `show`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The command with a data folder and an engine store of its own (empty: no speech engine,
-/// whatever this machine has installed).
-fn command(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadscore"));
-    cmd.env("LEADSCORE_SPEECH_HOME", data_dir.join("engine-store"))
-        .env_remove("LEADSCORE_SPEECH_PYTHON")
-        .arg("--data-dir")
-        .arg(data_dir);
-    cmd
-}
-
-fn leadscore(data_dir: &Path, args: &[&str]) -> Output {
-    command(data_dir)
-        .args(args)
-        .output()
-        .expect("run leadscore")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{leadscore, serve, stdout};
 
 /// The ranked table's rows: lines that start with a rank.
 fn rows(out: &str) -> Vec<&str> {
@@ -155,36 +136,6 @@ fn ingest_reports_each_file_and_fails_on_bad_ones() {
     assert!(drops.path().join("call-001.vtt").exists());
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `leadscore serve --port 0` and read the address it prints.
-fn serve(data_dir: &Path) -> (Server, String) {
-    let mut child = command(data_dir)
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    // Keep reading whatever else it prints, as a terminal would.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the server prints its address")
-        .to_owned();
-    (Server(child), url)
-}
-
 fn get_leads(url: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -203,7 +154,7 @@ fn get_leads(url: &str) -> serde_json::Value {
 #[test]
 fn serve_picks_up_a_dropped_call_and_keeps_it_across_a_hard_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, url) = serve(dir.path());
+    let (server, url) = serve(dir.path(), &[]);
     // Drop a sample call into the inbox.
     let inbox = dir.path().join("inbox");
     for name in ["call-041.json", "call-041.meta.json"] {
@@ -230,7 +181,7 @@ fn serve_picks_up_a_dropped_call_and_keeps_it_across_a_hard_kill() {
 
     // Kill it hard (no graceful shutdown), start again: the lead is still there.
     drop(server);
-    let (_server, url) = serve(dir.path());
+    let (_server, url) = serve(dir.path(), &[]);
     let after = get_leads(&url);
     assert_eq!(after["leads"][0]["lead_id"], lead["lead_id"]);
     assert_eq!(after["leads"][0]["lead_score"], lead["lead_score"]);

@@ -13,17 +13,20 @@ use crate::domain::{
 use crate::error::{Error, Result};
 
 /// Filters and paging for a ranked list of leads (highest score first, unscored last).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadQuery {
     pub tier: Option<Tier>,
+    #[schemars(range(max = 100))]
     pub min_score: Option<u8>,
+    #[schemars(range(max = 100))]
     pub max_score: Option<u8>,
     /// CRM status, exact (case-insensitive).
     pub status: Option<String>,
     /// Matches name, company, e-mail or phone (substring, case-insensitive).
     pub q: Option<String>,
     /// 1..=200; 50 when unset.
+    #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,

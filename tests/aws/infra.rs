@@ -93,6 +93,40 @@ fn the_template_and_serve_give_browsers_one_cors_policy() {
     assert_eq!(policy["MaxAge"].as_u64(), Some(CORS_MAX_AGE_SECONDS));
 }
 
+/// What API Gateway lets through without a token is what the OpenAPI document says needs none:
+/// the health check, the document and its page, Twilio's webhooks and the short links. Every
+/// other operation takes the bearer token, and reaches the function through `/{proxy+}`.
+#[test]
+fn the_template_opens_to_the_public_exactly_the_operations_the_document_does() {
+    let template = crate::emulator::template();
+    let events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .expect("the API function's events");
+    let mut public: Vec<String> = events
+        .values()
+        .filter(|e| e["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE"))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["Properties"]["Method"].as_str().unwrap().to_lowercase(),
+                e["Properties"]["Path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    public.sort();
+    let doc = serde_json::to_value(shared::handlers::api::document().as_ref()).unwrap();
+    let mut open: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["security"].as_array().is_none_or(|s| s.is_empty()) {
+                open.push(format!("{method} {path}"));
+            }
+        }
+    }
+    open.sort();
+    assert_eq!(public, open);
+}
+
 /// Every function cross-compiles and links for arm64 with the zig linker (the dev profile: the
 /// release profile's thin LTO proves nothing more here and took three times as long; the
 /// release packages' sizes are measured separately, the README's table, from `cargo lambda

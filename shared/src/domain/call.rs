@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{CallId, LeadId, PhoneNumber, TenantId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     #[default]
@@ -14,7 +16,7 @@ pub enum Direction {
 }
 
 /// A pipeline stage, named where a call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Ingest,
@@ -24,7 +26,7 @@ pub enum Stage {
 }
 
 /// Where a call is in the pipeline. `status_detail` on the call says more in words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     /// Registered; nothing to transcribe yet.
@@ -58,7 +60,7 @@ impl CallStatus {
 }
 
 /// A phrase found in a call, with where it was said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hit {
     /// What was found: `pricing`, `meeting`, `not_interested`, ...
     pub kind: String,
@@ -70,7 +72,7 @@ pub struct Hit {
     pub quote: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Roles {
     pub customer: Option<String>,
     pub agent: Option<String>,
@@ -80,7 +82,7 @@ pub struct Roles {
     pub method: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct SentimentSummary {
     /// Compound sentiment -1..1 of the customer's speech.
     pub customer: f64,
@@ -91,7 +93,7 @@ pub struct SentimentSummary {
     pub customer_end: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct TalkMetrics {
     /// The customer's share of the words spoken, 0..1.
     pub customer_talk_ratio: f64,
@@ -110,7 +112,7 @@ pub struct TalkMetrics {
 }
 
 /// How often a keyword the tenant tracks was said, and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeywordCount {
     pub keyword: String,
     pub count: u32,
@@ -119,7 +121,7 @@ pub struct KeywordCount {
 }
 
 /// What the analyze stage found in a call's transcript.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Analysis {
     pub roles: Roles,
     pub sentiment: SentimentSummary,
@@ -167,7 +169,7 @@ impl Analysis {
 
 /// A phone call between a lead and the tenant. Field names follow the seed schema
 /// (`call_id`, `lead_id`, `call_start_time`, `call_duration`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Call {
     pub tenant_id: TenantId,
     pub call_id: CallId,

@@ -146,6 +146,33 @@ macro_rules! string_conversions {
 }
 string_conversions!(TenantId, LeadId, CallId, RuleId);
 
+/// Each id is a JSON string of the characters `parse` takes (in the OpenAPI document).
+macro_rules! string_schema {
+    ($($name:ident: $pattern:literal, $description:literal;)*) => {$(
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": $pattern,
+                    "description": $description,
+                })
+            }
+        }
+    )*};
+}
+string_schema! {
+    TenantId: "^[a-z0-9][a-z0-9-]{0,63}$", "A tenant: 1 to 64 lower-case letters, digits and '-'.";
+    LeadId: "^[A-Za-z0-9._-]{1,128}$", "A lead (`ld_...`).";
+    CallId: "^[A-Za-z0-9._-]{1,128}$", "A call (`ca_...`), derived from its source.";
+    RuleId: "^[A-Za-z0-9._-]{1,128}$", "A scoring rule (`rl_...`, or a default rule's name).";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

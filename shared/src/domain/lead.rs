@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// A person a tenant may sell to: one per phone number per tenant. Field names follow the seed
 /// schema (`lead_id`, `first_name`, ..., `lead_score`, `ai_sentiment`, `crm_lead_status`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lead {
     pub tenant_id: TenantId,
     pub lead_id: LeadId,
@@ -58,7 +58,7 @@ pub struct Lead {
 }
 
 /// A rep's manual adjustment to a lead's score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Adjustment {
     /// -100..100 points.
     pub points: f64,
@@ -68,8 +68,9 @@ pub struct Adjustment {
 }
 
 /// What a client sends to adjust a score (`PUT /leads/{id}/adjustment`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"points": 15, "reason": "Met at the trade show; ready to sign", "by": "maya"}))]
 pub struct AdjustmentDraft {
     pub points: f64,
     pub reason: String,
@@ -102,7 +103,7 @@ impl AdjustmentDraft {
 }
 
 /// A lead's outcome, as recorded by a rep (`PUT /leads/{id}/outcome`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// Whether the lead converted (`"won"`) or not (`"lost"`).
     pub converted: bool,
@@ -112,8 +113,9 @@ pub struct Outcome {
 }
 
 /// What a client sends to record an outcome.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"outcome": "won", "value": 12500}))]
 pub struct OutcomeDraft {
     /// `won` or `lost`.
     pub outcome: String,
@@ -150,7 +152,7 @@ impl OutcomeDraft {
 
 /// A lead's SMS engagement: what rules and models read as `sms.*`. It is a fold over the lead's
 /// SMS log (`crate::sms::engagement`), kept on the lead so that scoring reads one record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SmsEngagement {
     pub opted_in: bool,
@@ -188,7 +190,7 @@ pub struct SmsEngagement {
 }
 
 /// A reply intent and the message it was found in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsIntentHit {
     pub intent: String,
     pub text: String,
@@ -282,8 +284,9 @@ impl Lead {
 }
 
 /// The fields a client may set when creating a lead (`POST /leads`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"phone_number": "+14155550134", "first_name": "Dana", "last_name": "Reyes", "company": "Reyes Roofing", "email": "dana@reyes-roofing.test", "crm": {"industry": "construction"}}))]
 pub struct NewLead {
     pub phone_number: String,
     #[serde(default)]
@@ -320,8 +323,9 @@ impl NewLead {
 }
 
 /// A partial update (`PUT /leads/{id}`): a field left out stays as it is; `null` clears it.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"crm_lead_status": "contacted", "company": null}))]
 pub struct LeadPatch {
     #[serde(default, deserialize_with = "present")]
     pub phone_number: Option<Option<String>>,

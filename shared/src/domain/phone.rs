@@ -56,6 +56,26 @@ impl PhoneNumber {
     }
 }
 
+impl schemars::JsonSchema for PhoneNumber {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PhoneNumber".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Stored and answered in E.164; requests may write a number nationally (in the
+        // deployment's default region) or with spaces and dashes.
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 40,
+            "description": "A phone number; answers give it in E.164 (+14155550134).",
+            "examples": ["+14155550134"],
+        })
+    }
+}
+
 impl TryFrom<String> for PhoneNumber {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {

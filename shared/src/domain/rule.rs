@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// A tenant's scoring rule: when `criteria` holds for a lead, the lead gets `weight` points.
 /// Field names follow the seed schema (`rule_id`, `criteria`, `weight`, `description`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScoringRule {
     pub tenant_id: TenantId,
     pub rule_id: RuleId,
@@ -36,8 +36,9 @@ pub const RESERVED_IDS: &[&str] = &["model", "manual"];
 
 /// A rule as a client sends it: all of it for `POST /scoring_rules`; for
 /// `PUT /scoring_rules/{id}` the fields left out keep their values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"criteria": "calls.count >= 2 and intent.pricing", "weight": 15, "description": "Asked about price on a second call", "group": "buying_signals"}))]
 pub struct RuleDraft {
     #[serde(default)]
     pub rule_id: Option<String>,

@@ -5,7 +5,19 @@ use super::{CallId, RuleId};
 use crate::error::{Error, Result};
 
 /// How hot a lead is: which leads a rep calls first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Cold,
@@ -33,7 +45,7 @@ impl Tier {
 }
 
 /// The lowest score of each tier above cold.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierThresholds {
     pub hot: u8,
     pub warm: u8,
@@ -58,7 +70,7 @@ impl TierThresholds {
 }
 
 /// A tenant's own settings (`GET`/`PUT /settings`), kept in the blob store beside its models.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     pub tiers: TierThresholds,
@@ -70,8 +82,9 @@ pub struct TenantSettings {
 
 /// A change to a tenant's settings (`PUT` or `PATCH /settings`): each field it names replaces
 /// that field; a field it does not name keeps its value.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"tiers": {"hot": 75, "warm": 45}}))]
 pub struct SettingsPatch {
     #[serde(default)]
     pub tiers: Option<TierThresholds>,
@@ -121,7 +134,7 @@ impl TenantSettings {
 }
 
 /// What a factor rests on: something said on a call, or a value of the lead's data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     Quote {
@@ -150,7 +163,9 @@ pub enum Evidence {
 }
 
 /// Where a factor comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FactorKind {
     /// A scoring rule matched (`rule_id` names it).
@@ -163,7 +178,7 @@ pub enum FactorKind {
 }
 
 /// One reason for a score: what contributed, the points it gave and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Factor {
     #[serde(default)]
     pub kind: FactorKind,
@@ -178,7 +193,7 @@ pub struct Factor {
 }
 
 /// Why a lead was (re)scored. `key()` makes each cause count once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScoreCause {
     /// A call with the lead was analysed.
@@ -213,7 +228,7 @@ impl ScoreCause {
 }
 
 /// A computed score with its reasons.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Score {
     /// 0..100.
     pub value: u8,
@@ -228,7 +243,7 @@ pub struct Score {
 }
 
 /// One entry of a lead's score ledger: what changed, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScoreChange {
     pub cause: ScoreCause,
     pub previous: Option<u8>,

@@ -11,7 +11,7 @@ use super::{LeadId, TenantId};
 use crate::error::{Error, Result};
 
 /// One event in a lead's SMS log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsEvent {
     pub tenant_id: TenantId,
     pub lead_id: LeadId,
@@ -38,7 +38,7 @@ impl SmsEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SmsEventKind {
     /// A text from or to the lead.
@@ -69,14 +69,14 @@ pub enum SmsEventKind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmsDirection {
     Inbound,
     Outbound,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsMessage {
     /// Twilio's `MessageSid`, or an id the API gave a message logged another way.
     pub sid: String,
@@ -98,14 +98,14 @@ pub struct SmsMessage {
     pub source: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsMedia {
     pub content_type: String,
     pub url: String,
 }
 
 /// A reply intent found in a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SmsIntent {
     /// `interested`, `call_me`, `schedule`, `pricing`, `not_interested`, `wrong_number`, `stop`.
     pub intent: String,
@@ -116,7 +116,7 @@ pub struct SmsIntent {
     pub when: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentAction {
     OptIn,
@@ -161,7 +161,7 @@ pub fn consent_keyword(body: &str) -> Option<(ConsentAction, &'static str)> {
 }
 
 /// An entry of the consent ledger: what changed, and on what evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsentChange {
     pub action: ConsentAction,
     /// `keyword` (a text from the lead), `reply` (a reply that asked to stop, in words) or
@@ -178,8 +178,9 @@ pub struct ConsentChange {
 }
 
 /// What a client sends to record consent (`POST /leads/{id}/consent`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"action": "opt_in", "source": "web form /pricing"}))]
 pub struct ConsentDraft {
     /// `opt_in` or `opt_out`.
     pub action: ConsentAction,
@@ -223,7 +224,7 @@ impl ConsentDraft {
 }
 
 /// A link in a text that tells the tenant when the lead opens it (`GET /r/{token}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrackedLink {
     /// 12 characters of base62: the whole short link's secret.
     pub token: String,
@@ -239,8 +240,9 @@ pub struct TrackedLink {
 }
 
 /// What a client sends to make a tracked link (`POST /leads/{id}/links`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"url": "https://acme.test/pricing", "label": "pricing"}))]
 pub struct LinkDraft {
     pub url: String,
     #[serde(default)]
@@ -356,7 +358,7 @@ impl TrackedLink {
 }
 
 /// A short survey by text. Tenants define them in their settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Survey {
     pub id: String,
@@ -369,7 +371,7 @@ pub struct Survey {
     pub thanks: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SurveyQuestion {
     pub id: String,
@@ -379,7 +381,7 @@ pub struct SurveyQuestion {
 }
 
 /// What counts as an answer to a question.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Answers {
     /// A whole number in `min..=max` ("4", "I'd say 4").
@@ -388,7 +390,7 @@ pub enum Answers {
     Choices(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SurveyAnswer {
     pub question_id: String,
     /// The answer as matched: the number, or the choice as the survey spells it.

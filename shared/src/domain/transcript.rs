@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a transcript came from. Every format normalises to the same [`Transcript`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TranscriptFormat {
     /// Amazon Transcribe batch output JSON (speaker labels or channel identification).
@@ -27,7 +27,7 @@ impl TranscriptFormat {
 }
 
 /// One stretch of speech by one party.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Segment {
     /// Who spoke: a speaker label (`spk_0`), a channel (`ch_1`) or a name from the source.
     pub speaker: String,
@@ -41,7 +41,7 @@ pub struct Segment {
 }
 
 /// A call's words, normalised: segments in time order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Transcript {
     pub format: TranscriptFormat,
     /// Whether speakers are recording channels (one party per channel), which makes roles certain.

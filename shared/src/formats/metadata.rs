@@ -31,22 +31,39 @@ pub struct CallMetadata {
     pub attributes: BTreeMap<String, Value>,
 }
 
-#[derive(Deserialize)]
-struct Sidecar {
+/// A call's metadata as a sidecar file or `POST /calls` gives it. Telephony exports' own
+/// names are taken too (`from`/`To`, `start_time`, `CallSid`, `Duration`...); fields not
+/// listed are kept on the call as attributes.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct Sidecar {
+    /// Who called: the lead on an inbound call.
     #[serde(alias = "from", alias = "From", alias = "caller_number")]
+    #[schemars(extend("examples" = ["+14155550134"]))]
     caller: Option<String>,
+    /// Who was called: the lead on an outbound call.
     #[serde(alias = "to", alias = "To", alias = "callee_number")]
     callee: Option<String>,
+    /// When the call started (RFC 3339).
     #[serde(alias = "start_time", alias = "call_start_time", alias = "StartTime")]
+    #[schemars(extend("examples" = ["2026-11-02T14:15:03Z"]))]
     started_at: Option<String>,
+    /// `inbound` (the default) or `outbound`.
     #[serde(alias = "Direction")]
+    #[schemars(extend("examples" = ["inbound"]))]
     direction: Option<String>,
+    /// Seconds, 0 to 86400, as a number or a string.
     #[serde(alias = "duration", alias = "call_duration", alias = "Duration")]
+    #[schemars(with = "Option<f64>", range(min = 0, max = 86_400))]
     duration_seconds: Option<Value>,
+    /// The call's id at its source (a telephony call SID): a second delivery with the same id
+    /// is the same call.
     #[serde(alias = "call_sid", alias = "CallSid", alias = "call_id")]
+    #[schemars(with = "Option<String>")]
     external_id: Option<Value>,
+    /// The speaker label or channel of the tenant's agent (`spk_0`, `ch_0`, `Maya`).
     #[serde(alias = "agent_channel")]
     agent_speaker: Option<String>,
+    /// The caller's full name, split into first and last when those are not given.
     #[serde(alias = "name")]
     caller_name: Option<String>,
     first_name: Option<String>,

@@ -8,7 +8,7 @@ mod text;
 mod transcribe;
 mod webvtt;
 
-pub use metadata::CallMetadata;
+pub use metadata::{CallMetadata, Sidecar};
 
 use crate::domain::{Transcript, TranscriptFormat};
 use crate::error::{Error, Result};

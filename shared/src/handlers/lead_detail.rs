@@ -9,7 +9,7 @@ use crate::error::Error;
 
 /// A call as the API shows it: the stored call plus the start of its transcript as text (the
 /// whole, segment by segment, at `transcript_path`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CallView {
     #[serde(flatten)]
     pub call: Call,
@@ -24,7 +24,7 @@ pub struct CallView {
 /// A lead with everything behind its score: its latest calls (with the start of each
 /// transcript), its score ledger and its latest texts. Bounded whatever the lead's history:
 /// the rest is paged at `/leads/{id}/sms_log` and `/calls/{id}/transcript`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LeadDetail {
     #[serde(flatten)]
     pub lead: Lead,

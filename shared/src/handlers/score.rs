@@ -130,7 +130,7 @@ pub async fn rule_changed(deps: &Deps, rule: &ScoringRule) -> Result<Rescore> {
 pub const RESCORE_PAGE: u32 = 200;
 
 /// A re-score of every lead of a tenant: where it stands (`GET /rescores/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rescore {
     pub rescore_id: String,
     pub cause: ScoreCause,
@@ -143,7 +143,7 @@ pub struct Rescore {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RescoreState {
     /// Waiting for its first page.

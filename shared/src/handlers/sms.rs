@@ -20,8 +20,9 @@ use crate::sms::{self, intent};
 
 /// A tenant's Twilio credentials (`PUT /settings/twilio`), kept apart from its settings so that
 /// reading settings never shows the token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"auth_token": "0123456789abcdef0123456789abcdef", "account_sid": "AC0123456789abcdef0123456789abcdef"}))]
 pub struct TwilioAccount {
     /// The auth token that signs the account's webhooks.
     pub auth_token: String,
@@ -261,8 +262,9 @@ pub async fn delivery_status(
 }
 
 /// A text the tenant sent some other way (`POST /leads/{id}/messages`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"body": "Hi Dana, here is the quote we talked about.", "id": "SM0123456789abcdef0123456789abcdef"}))]
 pub struct OutboundDraft {
     pub body: String,
     /// When it was sent, if not now; not in the future.

@@ -45,7 +45,7 @@ pub fn brier(probabilities: &[f64], labels: &[bool]) -> f64 {
 }
 
 /// One tenth of the leads, ordered by probability.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Decile {
     /// 1 = the tenth with the highest probabilities.
     pub decile: u8,
@@ -96,7 +96,7 @@ pub fn calibration_error(probabilities: &[f64], labels: &[bool]) -> f64 {
 }
 
 /// Precision, recall and F1 when leads at or above `threshold` are called "will convert".
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AtThreshold {
     pub threshold: f64,
     pub precision: f64,

@@ -24,7 +24,7 @@ pub use encode::Raw;
 pub use table::{Table, TargetSpec, read_csv};
 pub use train::{Metrics, TrainOptions, train};
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Logistic,

@@ -42,7 +42,7 @@ impl Default for TrainOptions {
 }
 
 /// A model kind's cross-validated ranking quality.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Candidate {
     pub kind: ModelKind,
     /// Cross-validated.
@@ -52,7 +52,7 @@ pub struct Candidate {
 }
 
 /// What training measured; saved with the model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Metrics {
     pub rows: usize,
     pub positives: usize,

@@ -1,32 +1,83 @@
 //! `/calls`: a call sent through the API (metadata plus a transcript, or an upload URL for
 //! its recording), and a call's transcript, paged.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::Utc;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Deps;
-use crate::domain::{CallId, CallStatus, TenantId, Transcript, TranscriptFormat};
+use crate::domain::{CallId, CallStatus, Segment, TenantId, Transcript, TranscriptFormat};
 use crate::error::Error;
 use crate::formats::{self, CallMetadata};
 use crate::handlers::ingest;
 use crate::keys;
 
 use super::ApiError;
-use super::extract::{ApiResult, PageQuery, Tenant, body, query};
+use super::doc::{Problems, link};
+use super::extract::{ApiResult, JsonBody, Page, PageQuery, Q, Tenant};
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new()
-        .route("/calls", post(submit_call))
-        .route("/calls/{id}/transcript", get(get_transcript))
+pub(super) fn routes() -> ApiRouter<Deps> {
+    ApiRouter::new()
+        .api_route(
+            "/calls",
+            post_with(submit_call, |op| {
+                let op = op
+                    .id("submit_call")
+                    .tag("calls")
+                    .summary("Send a call: its metadata and its transcript, or its recording")
+                    .description(
+                        "With `transcript`, the call is analysed and its lead scored in the \
+                         background (202; 200 when the same call was sent before). With \
+                         `recording` (on AWS), the answer is a presigned URL to `PUT` the audio \
+                         to (201); its arrival starts the pipeline like any recording.",
+                    )
+                    .response_with::<202, Json<CallAccepted>, _>(|r| {
+                        r.description("Accepted: the call is being analysed and scored")
+                    })
+                    .response_with::<200, Json<CallAccepted>, _>(|r| {
+                        r.description("The same call was sent before: nothing changes")
+                    })
+                    .response_with::<201, Json<UploadTicket>, _>(|r| {
+                        r.description("Where to upload the recording")
+                    });
+                link(op, 202, "transcript", "get_transcript", "/call_id")
+            }),
+        )
+        .api_route(
+            "/calls/{id}/transcript",
+            get_with(get_transcript, |op| {
+                op.id("get_transcript")
+                    .tag("calls")
+                    .summary("A call's transcript, a page of segments at a time")
+                    .description(
+                        "As stored: personal data (card numbers, e-mail addresses) redacted.",
+                    )
+                    .problem::<404>("No such call, or it has no transcript yet")
+            }),
+        )
+}
+
+/// `{id}` of a call's paths.
+#[derive(Deserialize, JsonSchema)]
+struct CallPath {
+    /// The call's id (`ca_...`).
+    #[schemars(pattern("^[A-Za-z0-9._-]{1,128}$"))]
+    id: String,
+}
+
+/// A page of a call's transcript.
+#[derive(Serialize, JsonSchema)]
+struct TranscriptPage {
+    call_id: CallId,
+    #[serde(flatten)]
+    page: Page<Segment>,
 }
 
 /// `GET /calls/{id}/transcript?offset=&limit=`: a call's stored (redacted) transcript, a page
@@ -34,10 +85,9 @@ pub(super) fn routes() -> Router<Deps> {
 async fn get_transcript(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    q: Result<Query<PageQuery>, QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let q = query(q)?;
+    Path(CallPath { id }): Path<CallPath>,
+    Q(q): Q<PageQuery>,
+) -> ApiResult<Json<TranscriptPage>> {
     let id = CallId::parse(&id).map_err(ApiError)?;
     let call = deps
         .calls
@@ -52,12 +102,14 @@ async fn get_transcript(
     })?;
     let transcript: Transcript =
         serde_json::from_slice(&deps.blobs.get(&key).await?).map_err(Error::from)?;
-    let mut page = q.window(transcript.segments);
-    page["call_id"] = id.to_string().into();
-    Ok(Json(page))
+    Ok(Json(TranscriptPage {
+        page: q.window(transcript.segments),
+        call_id: id,
+    }))
 }
 
-#[derive(Serialize)]
+/// What `POST /calls` accepted.
+#[derive(Serialize, JsonSchema)]
 struct CallAccepted {
     outcome: ingest::Outcome,
     call_id: String,
@@ -84,25 +136,69 @@ fn require_lead_number(metadata: &CallMetadata) -> ApiResult<()> {
     ))
 }
 
-/// `POST /calls`: call metadata (the sidecar's fields) plus `transcript`:
-/// `{"format": "webvtt" | "srt" | "text" | "amazon_transcribe", "content": ...}` or
-/// `{"format": "segments", "segments": [{"speaker", "start", "end", "text"}]}`.
+/// `POST /calls`: the call's metadata (a sidecar's fields), and its transcript or the
+/// recording to upload. Read field by field (see `submit_call`), so that each error names its
+/// field; this type says the shape for the document.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(example = serde_json::json!({
+    "caller": "+14155550134",
+    "started_at": "2026-11-02T14:15:03Z",
+    "first_name": "Dana",
+    "transcript": {"format": "text", "content": "Agent: Thanks for calling.\nCaller: We need a new roof before winter, what does it cost?"}
+}))]
+struct CallSubmission {
+    /// The call's transcript; or send `recording` instead.
+    #[schemars(with = "Option<TranscriptInput>")]
+    transcript: Option<serde_json::Value>,
+    /// The recording to upload (AWS only; locally, drop it into the inbox).
+    #[schemars(with = "Option<RecordingInput>")]
+    recording: Option<serde_json::Value>,
+    #[serde(flatten)]
+    #[schemars(with = "formats::Sidecar")]
+    metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A transcript in one of the formats the pipeline reads.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // A shape for the document; `transcript_body` reads it.
+struct TranscriptInput {
+    /// `webvtt`, `srt`, `text` (`Speaker: text` lines), `amazon_transcribe` (its output
+    /// JSON, as a string or an object) or `segments`.
+    #[schemars(extend("enum" = ["webvtt", "vtt", "srt", "text", "plain_text", "txt", "amazon_transcribe", "transcribe", "segments"]))]
+    format: String,
+    /// The transcript in that format (all but `segments`).
+    content: Option<serde_json::Value>,
+    /// With `"format": "segments"`: the turns, in order.
+    segments: Option<Vec<Segment>>,
+}
+
+/// The recording `POST /calls` answers an upload URL for.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // A shape for the document; `recording_upload` reads it.
+struct RecordingInput {
+    /// A plain file name with an audio extension, such as `call-7.wav`.
+    file_name: String,
+}
+
 async fn submit_call(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(call): JsonBody<CallSubmission>,
 ) -> ApiResult<Response> {
-    let mut doc: serde_json::Map<String, serde_json::Value> = body(&headers, &bytes)?;
-    if let Some(recording) = doc.remove("recording") {
-        if doc.contains_key("transcript") {
+    let CallSubmission {
+        transcript,
+        recording,
+        metadata: doc,
+    } = call;
+    if let Some(recording) = recording {
+        if transcript.is_some() {
             return Err(ApiError::validation(
                 "recording, transcript: send one of them, not both",
             ));
         }
         return recording_upload(&deps, &tenant, recording, doc).await;
     }
-    let transcript = doc.remove("transcript").ok_or_else(|| {
+    let transcript = transcript.ok_or_else(|| {
         ApiError::validation(
             "transcript: required (or `recording` to upload audio), e.g. \
              {\"format\": \"text\", \"content\": \"Agent: Hello\"}",
@@ -159,7 +255,8 @@ async fn submit_call(
 /// How long an upload URL from `POST /calls` stays valid.
 const UPLOAD_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-#[derive(Serialize)]
+/// Where to upload a call's recording.
+#[derive(Serialize, JsonSchema)]
 struct UploadTicket {
     call_id: String,
     /// `PUT` the audio here, as it is, before `expires_at`.

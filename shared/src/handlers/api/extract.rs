@@ -1,13 +1,18 @@
 //! What every route shares: the tenant a request acts for, the JSON body and query parsers
 //! whose errors name the field, and paging.
 
+use aide::OperationInput;
+use aide::generate::GenContext;
+use aide::openapi::{Operation, StatusCode as DocStatus};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use serde::Serialize;
+use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use crate::domain::{LeadId, TenantId};
@@ -33,6 +38,89 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
                 ))
             })
     }
+}
+
+/// Every operation that acts for a tenant takes the bearer token (on AWS).
+impl OperationInput for Tenant {
+    fn operation_input(_: &mut GenContext, operation: &mut Operation) {
+        let bearer = indexmap::IndexMap::from_iter([("bearer".to_owned(), Vec::new())]);
+        if !operation.security.contains(&bearer) {
+            operation.security.push(bearer);
+        }
+    }
+}
+
+/// A JSON request body of `T`, read with `body` (so its errors name the field, line and
+/// column) and documented as `application/json` of `T`.
+pub(super) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        // A body past the limit is refused here (413, made a problem by the router's layer).
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        body(&headers, &bytes)
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl<T: JsonSchema> OperationInput for JsonBody<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        axum::Json::<T>::operation_input(ctx, operation);
+    }
+
+    fn inferred_early_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<DocStatus>, aide::openapi::Response)> {
+        let mut early = <ApiError as aide::OperationOutput>::inferred_responses(ctx, operation);
+        early.retain(|(status, _)| *status == Some(DocStatus::Code(400)));
+        if let Some((_, response)) = early.first_mut() {
+            response.description =
+                "The body is not valid JSON of the documented shape: the detail names the \
+                 field, line and column"
+                    .into();
+        }
+        let mut too_large = early.first().map(|(_, r)| r.clone());
+        if let Some(response) = too_large.as_mut() {
+            response.description = format!(
+                "The body is over the limit of {} bytes",
+                super::problem::MAX_BODY_BYTES
+            );
+        }
+        early.extend(too_large.map(|r| (Some(DocStatus::Code(413)), r)));
+        early
+    }
+}
+
+/// Query parameters of `T`, whose errors name the parameter.
+pub(super) struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        query(Query::<T>::from_request_parts(parts, state).await).map(Q)
+    }
+}
+
+impl<T: JsonSchema> OperationInput for Q<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        Query::<T>::operation_input(ctx, operation);
+    }
+}
+
+/// `{id}` in a lead's paths.
+#[derive(Deserialize, JsonSchema)]
+pub(super) struct LeadPath {
+    /// The lead's id (`ld_...`).
+    #[schemars(pattern("^[A-Za-z0-9._-]{1,128}$"))]
+    pub id: String,
 }
 
 /// Parse a JSON body; the error names the field, line and column.
@@ -68,28 +156,39 @@ pub(super) fn lead_id(raw: &str) -> ApiResult<LeadId> {
 pub const MAX_PAGE: usize = 500;
 
 /// `?offset=&limit=` for paged lists (oldest first).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PageQuery {
+    /// How many items to skip.
     #[serde(default)]
     offset: usize,
+    /// How many items to give: 100 unless said, at most 500.
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<usize>,
 }
 
+/// One page of a list, oldest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(super) struct Page<T> {
+    pub items: Vec<T>,
+    pub offset: usize,
+    /// How many items there are in all.
+    pub total: usize,
+    /// The `offset` of the next page; null on the last.
+    pub next_offset: Option<usize>,
+}
+
 impl PageQuery {
-    pub(super) fn window<T>(&self, items: Vec<T>) -> serde_json::Value
-    where
-        T: Serialize,
-    {
+    pub(super) fn window<T>(&self, items: Vec<T>) -> Page<T> {
         let total = items.len();
         let limit = self.limit.unwrap_or(100).clamp(1, MAX_PAGE);
         let page: Vec<T> = items.into_iter().skip(self.offset).take(limit).collect();
-        let next = self.offset + page.len();
-        serde_json::json!({
-            "items": page,
-            "offset": self.offset,
-            "total": total,
-            "next_offset": (next < total).then_some(next),
-        })
+        let next = self.offset.saturating_add(page.len());
+        Page {
+            items: page,
+            offset: self.offset,
+            total,
+            next_offset: (next < total).then_some(next),
+        }
     }
 }

@@ -1,16 +1,14 @@
 //! `/leads`: the ranked list, one lead with everything behind its score, edits, manual
 //! adjustments, outcomes, and the lead's whole SMS log.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, put_with};
+use aide::transform::TransformOperation;
 use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::extract::{Path, State};
 use chrono::Utc;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::Deps;
 use crate::domain::{
@@ -21,33 +19,131 @@ use crate::handlers::{self, score};
 use crate::ports::{Job, LeadQuery};
 
 use super::ApiError;
-use super::extract::{ApiResult, PageQuery, Tenant, body, lead_id, query};
+use super::doc::{Created, Problems, link};
+use super::extract::{ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, Tenant, lead_id};
 use crate::handlers::lead_detail::{LeadDetail, lead_detail};
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new()
-        .route("/leads", get(list_leads).post(create_lead))
-        .route("/leads/{id}", get(get_lead).put(update_lead))
-        .route(
-            "/leads/{id}/adjustment",
-            put(adjust_lead).delete(remove_adjustment),
-        )
-        .route("/leads/{id}/outcome", put(record_outcome))
-        .route("/leads/{id}/sms_log", get(get_sms_log))
+fn doc<'t>(op: TransformOperation<'t>, id: &str, summary: &str) -> TransformOperation<'t> {
+    op.id(id).tag("leads").summary(summary)
 }
 
-#[derive(Serialize)]
+pub(super) fn routes() -> ApiRouter<Deps> {
+    let no_lead = "No lead with that id in the tenant";
+    ApiRouter::new()
+        .api_route(
+            "/leads",
+            get_with(list_leads, move |op| {
+                doc(op, "list_leads", "The ranked leads").description(
+                    "Highest score first, unscored last; filtered by tier, score range, CRM \
+                     status and text, a page at a time (`next_cursor` to `cursor`).",
+                )
+            })
+            .post_with(create_lead, move |op| {
+                let op = doc(op, "create_lead", "Add a lead")
+                    .description(
+                        "A lead from a form, a list or a CRM, before any call. The number is \
+                         stored in E.164; one lead per number.",
+                    )
+                    .problem::<409>("A lead with that phone number exists");
+                [
+                    ("lead", "get_lead"),
+                    ("update", "update_lead"),
+                    ("adjust", "adjust_lead"),
+                    ("outcome", "record_outcome"),
+                    ("sms_log", "get_sms_log"),
+                    ("consent", "consent_ledger"),
+                    ("record_consent", "record_consent"),
+                    ("message", "log_message"),
+                    ("link", "create_link"),
+                    ("survey", "start_survey"),
+                ]
+                .into_iter()
+                .fold(op, |op, (name, target)| {
+                    link(op, 201, name, target, "/lead_id")
+                })
+            }),
+        )
+        .api_route(
+            "/leads/{id}",
+            get_with(get_lead, move |op| {
+                doc(op, "get_lead", "One lead, with everything behind its score")
+                    .description(
+                        "Its score, tier, probability and factors with their evidence; its \
+                         latest calls with the start of each transcript; its score history; \
+                         its latest texts. `{id}` may also be the lead's phone number.",
+                    )
+                    .problem::<404>(no_lead)
+            })
+            .put_with(update_lead, move |op| {
+                doc(op, "update_lead", "Edit a lead's fields")
+                    .description(
+                        "Only the fields sent change; `null` clears one. The lead is re-scored.",
+                    )
+                    .problem::<404>(no_lead)
+                    .problem::<409>(
+                        "The number belongs to another lead, or the lead changed meanwhile; retry",
+                    )
+            }),
+        )
+        .api_route(
+            "/leads/{id}/adjustment",
+            put_with(adjust_lead, move |op| {
+                doc(op, "adjust_lead", "Adjust a lead's score by hand")
+                    .description(
+                        "Added to every later score until removed; the lead is re-scored at \
+                         once and the answer is the lead as re-scored.",
+                    )
+                    .problem::<404>(no_lead)
+                    .problem::<409>("The lead changed meanwhile; retry")
+            })
+            .delete_with(remove_adjustment, move |op| {
+                doc(op, "remove_adjustment", "Back to the computed score")
+                    .problem::<404>("No such lead, or it has no adjustment")
+                    .problem::<409>("The lead changed meanwhile; retry")
+            }),
+        )
+        .api_route(
+            "/leads/{id}/outcome",
+            put_with(record_outcome, move |op| {
+                doc(op, "record_outcome", "Record a lead's outcome: won or lost")
+                    .description("Outcomes are what `POST /model/train` learns from.")
+                    .problem::<404>(no_lead)
+                    .problem::<409>("The lead changed meanwhile; retry")
+            }),
+        )
+        .api_route(
+            "/leads/{id}/sms_log",
+            get_with(get_sms_log, move |op| {
+                doc(
+                    op,
+                    "get_sms_log",
+                    "A lead's whole SMS log, paged, oldest first",
+                )
+                .problem::<404>(no_lead)
+            }),
+        )
+}
+
+#[derive(Serialize, JsonSchema)]
 struct LeadList {
     leads: Vec<Lead>,
+    /// Pass as `cursor` for the next page; null on the last.
     next_cursor: Option<String>,
+}
+
+/// `{id}` of `GET /leads/{id}`: a lead id, or the lead's phone number.
+#[derive(Deserialize, JsonSchema)]
+struct LeadRef {
+    /// The lead's id (`ld_...`), or its phone number (`+15125550147`), as `leadscore show`
+    /// takes.
+    id: String,
 }
 
 async fn list_leads(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    q: Result<Query<LeadQuery>, QueryRejection>,
+    Q(q): Q<LeadQuery>,
 ) -> ApiResult<Json<LeadList>> {
-    let q = query(q)?;
     if let Some(l) = q.limit
         && !(1..=LeadQuery::MAX_LIMIT).contains(&l)
     {
@@ -66,10 +162,8 @@ async fn list_leads(
 async fn create_lead(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    let new: NewLead = body(&headers, &bytes)?;
+    JsonBody(new): JsonBody<NewLead>,
+) -> ApiResult<Created<Lead>> {
     let phone = new.validate(&deps.config.default_region)?;
     if let Some(existing) = deps.leads.find_lead_by_phone(&tenant, &phone).await? {
         return Err(ApiError(Error::conflict(format!(
@@ -82,38 +176,43 @@ async fn create_lead(
     fields.source = fields.source.or(Some("api".to_owned()));
     lead.fill_missing(&fields);
     deps.leads.insert_lead(&lead).await?;
-    let location = format!("/leads/{}", lead.lead_id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(lead),
-    )
-        .into_response())
+    Ok(Created {
+        location: Some(format!("/leads/{}", lead.lead_id)),
+        body: lead,
+    })
+}
+
+/// A page of a lead's SMS log.
+#[derive(Serialize, JsonSchema)]
+struct SmsLogPage {
+    lead_id: LeadId,
+    #[serde(flatten)]
+    page: Page<SmsEvent>,
 }
 
 /// `GET /leads/{id}/sms_log?offset=&limit=`: the lead's whole SMS log, oldest first, paged.
 async fn get_sms_log(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    q: Result<Query<PageQuery>, QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let q = query(q)?;
+    Path(LeadPath { id }): Path<LeadPath>,
+    Q(q): Q<PageQuery>,
+) -> ApiResult<Json<SmsLogPage>> {
     let id = lead_id(&id)?;
     if deps.leads.get_lead(&tenant, &id).await?.is_none() {
         return Err(ApiError(Error::not_found(format!("lead {id}"))));
     }
     let events = deps.sms.sms_events(&tenant, &id).await?;
     let ordered: Vec<SmsEvent> = crate::sms::ordered(&events).into_iter().cloned().collect();
-    let mut page = q.window(ordered);
-    page["lead_id"] = id.to_string().into();
-    Ok(Json(page))
+    Ok(Json(SmsLogPage {
+        page: q.window(ordered),
+        lead_id: id,
+    }))
 }
 
 async fn get_lead(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Path(LeadRef { id }): Path<LeadRef>,
 ) -> ApiResult<Json<LeadDetail>> {
     // A lead id, or its phone number (`/leads/+15125550147`), as `leadscore show` takes.
     let id = match LeadId::parse(&id) {
@@ -141,12 +240,10 @@ async fn get_lead(
 async fn update_lead(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(patch): JsonBody<LeadPatch>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
-    let patch: LeadPatch = body(&headers, &bytes)?;
     let lead = handlers::modify_lead(&deps, &tenant, &id, |lead| {
         patch.apply(lead, &deps.config.default_region)
     })
@@ -169,12 +266,10 @@ async fn update_lead(
 async fn adjust_lead(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(draft): JsonBody<AdjustmentDraft>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
-    let draft: AdjustmentDraft = body(&headers, &bytes)?;
     let adjustment = draft.validate(Utc::now())?;
     let at = adjustment.at;
     handlers::modify_lead(&deps, &tenant, &id, |lead| {
@@ -189,7 +284,7 @@ async fn adjust_lead(
 async fn remove_adjustment(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
     handlers::modify_lead(&deps, &tenant, &id, |lead| {
@@ -222,12 +317,10 @@ async fn rescored(
 async fn record_outcome(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(draft): JsonBody<OutcomeDraft>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
-    let draft: OutcomeDraft = body(&headers, &bytes)?;
     let outcome = draft.validate(Utc::now())?;
     let lead = handlers::modify_lead(&deps, &tenant, &id, |lead| {
         lead.outcome = Some(outcome.clone());

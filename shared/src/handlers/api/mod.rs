@@ -2,6 +2,7 @@
 //! function serves behind API Gateway, unchanged.
 
 mod calls;
+mod doc;
 mod extract;
 mod leads;
 mod model;
@@ -11,9 +12,12 @@ mod rules;
 mod settings;
 mod sms;
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::get_with;
 use axum::Json;
 use axum::Router;
-use axum::routing::get;
+use schemars::JsonSchema;
+use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use problem::ApiError;
@@ -98,15 +102,9 @@ pub fn router(deps: Deps) -> Router {
 /// there by a layer in front (local mode's single tenant, or the JWT claim on AWS); a request
 /// without one is refused with 401.
 pub fn routes(deps: Deps) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .merge(leads::routes())
-        .merge(calls::routes())
-        .merge(rules::routes())
-        .merge(settings::routes())
-        .merge(model::routes())
-        .merge(rescores::routes())
-        .merge(sms::routes())
+    let (router, api) = doc::finish(documented());
+    router
+        .layer(axum::Extension(api))
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri| async move {
                 ApiError(Error::not_found(format!(
@@ -126,6 +124,32 @@ pub fn routes(deps: Deps) -> Router {
             problem::router_errors_as_problems,
         ))
         .with_state(deps)
+}
+
+/// The OpenAPI document of the API `routes` serves (what `GET /openapi.json` answers).
+pub fn document() -> std::sync::Arc<aide::openapi::OpenApi> {
+    doc::finish(documented()).1
+}
+
+/// Every route, with its documentation.
+fn documented() -> ApiRouter<Deps> {
+    ApiRouter::new()
+        .api_route(
+            "/health",
+            get_with(health, |op| {
+                op.id("health")
+                    .tag("meta")
+                    .summary("Whether the service is up, and its version")
+            }),
+        )
+        .merge(leads::routes())
+        .merge(calls::routes())
+        .merge(rules::routes())
+        .merge(settings::routes())
+        .merge(model::routes())
+        .merge(rescores::routes())
+        .merge(sms::routes())
+        .merge(doc::routes())
 }
 
 /// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`);
@@ -156,8 +180,19 @@ async fn rate_limit(
     next.run(request).await
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// The service is up.
+#[derive(Serialize, JsonSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    version: &'static str,
+}
+
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 #[cfg(test)]

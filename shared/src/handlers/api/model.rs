@@ -1,12 +1,11 @@
 //! `/model`: the tenant's model in force, and retraining it.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with};
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::Deps;
@@ -14,16 +13,36 @@ use crate::error::Error;
 use crate::handlers::model as tenant_model;
 use crate::model::{Model, TrainOptions};
 
+use super::doc::{Problems, Rescoring};
 use super::extract::{ApiResult, Tenant};
-use super::rescores::with_rescore;
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new()
-        .route("/model", get(get_model))
-        .route("/model/train", post(train_model))
+pub(super) fn routes() -> ApiRouter<Deps> {
+    ApiRouter::new()
+        .api_route(
+            "/model",
+            get_with(get_model, |op| {
+                op.id("get_model")
+                    .tag("model")
+                    .summary("The model in force, and the metrics it was trained with")
+                    .problem::<404>("No model is trained yet for the tenant")
+            }),
+        )
+        .api_route(
+            "/model/train",
+            post_with(train_model, |op| {
+                op.id("train_model")
+                    .tag("model")
+                    .summary("Retrain from the recorded outcomes and put the model in force")
+                    .description(
+                        "On failure (too few outcomes, or of one kind only) the current model \
+                         stays. Every lead is re-scored in the background.",
+                    )
+            }),
+        )
 }
 
-#[derive(Serialize)]
+/// A trained model: what it predicts, from which features, and how well.
+#[derive(Serialize, JsonSchema)]
 struct ModelSummary {
     version: u64,
     trained_at: chrono::DateTime<Utc>,
@@ -64,11 +83,10 @@ async fn get_model(
 
 /// `POST /model/train`: retrain from the recorded outcomes and put the model in force; on
 /// failure the current model stays.
-async fn train_model(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResult<Response> {
+async fn train_model(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<Rescoring<ModelSummary, 201>> {
     let (model, rescore) = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;
-    Ok(with_rescore(
-        StatusCode::CREATED,
-        ModelSummary::from(&model),
-        &rescore,
-    ))
+    Ok(Rescoring::new(ModelSummary::from(&model), &rescore))
 }

@@ -6,8 +6,20 @@ use serde::Serialize;
 
 use crate::error::Error;
 
-#[derive(Debug, Serialize)]
-struct Problem {
+/// An error, as RFC 9457 describes it: `type` says which kind (one URN per kind, stable for
+/// programs to match on), `detail` says what was wrong with this request, naming the field or
+/// value at fault.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(example = serde_json::json!({
+    "type": "urn:leadscore:problem:validation",
+    "title": "The request is not valid",
+    "status": 400,
+    "detail": "phone_number: `12` is not a valid phone number: not a number"
+}))]
+pub struct Problem {
+    /// `urn:leadscore:problem:<kind>`: validation, unauthorized, forbidden, not-found,
+    /// conflict, idempotency-key-reused, concurrent-update, rate-limited, too-large,
+    /// method-not-allowed, unavailable, internal.
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
@@ -51,15 +63,16 @@ fn problem(status: StatusCode, slug: &str, title: &'static str, detail: String) 
         .into_response()
 }
 
-/// What the router itself answers (a method the path does not take, a body past the limit)
-/// comes as plain text from axum: the same problem documents as every other error.
+/// What the router and axum's extractors answer themselves (a method the path does not take,
+/// a body past the limit, a path that does not decode) comes as plain text from axum: the same
+/// problem documents as every other error, the text kept as the detail.
 pub async fn router_errors_as_problems(response: Response) -> Response {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     let status = response.status();
-    if is_problem {
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (slug, title, detail) = match status {
@@ -75,7 +88,26 @@ pub async fn router_errors_as_problems(response: Response) -> Response {
             "Request body too large",
             format!("the request body is over the limit of {MAX_BODY_BYTES} bytes"),
         ),
-        _ => return response,
+        _ => {
+            let (kind, title) = match status {
+                s if s.is_server_error() => ("internal", "Internal error"),
+                StatusCode::NOT_FOUND => ("not-found", "Not found"),
+                _ => ("validation", "The request is not valid"),
+            };
+            // axum's rejections are short sentences; keep at most a line of one.
+            const MAX_DETAIL: usize = 1_000;
+            let bytes = axum::body::to_bytes(response.into_body(), MAX_DETAIL * 4)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            let detail: String = text.trim().chars().take(MAX_DETAIL).collect();
+            let detail = if detail.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                detail
+            };
+            (kind, title, detail)
+        }
     };
     problem(status, slug, title, detail)
 }

@@ -1,14 +1,12 @@
 //! `/scoring_rules`: the tenant's rules; a change re-scores every lead.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, put_with};
 use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
-use axum::routing::{get, put};
 use chrono::Utc;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::Deps;
 use crate::domain::{RuleDraft, RuleId, ScoringRule};
@@ -16,16 +14,57 @@ use crate::error::Error;
 use crate::handlers::score;
 use crate::scoring;
 
-use super::extract::{ApiResult, Tenant, body};
-use super::rescores::with_rescore;
+use super::doc::{Problems, Rescoring, link};
+use super::extract::{ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new()
-        .route("/scoring_rules", get(list_rules).post(create_rule))
-        .route("/scoring_rules/{id}", put(update_rule))
+pub(super) fn routes() -> ApiRouter<Deps> {
+    ApiRouter::new()
+        .api_route(
+            "/scoring_rules",
+            get_with(list_rules, |op| {
+                op.id("list_rules")
+                    .tag("scoring")
+                    .summary("The tenant's scoring rules")
+                    .description("The defaults until the tenant changes them, then its own.")
+            })
+            .post_with(create_rule, |op| {
+                let op = op
+                    .id("create_rule")
+                    .tag("scoring")
+                    .summary("Add a scoring rule")
+                    .description(
+                        "The criteria are checked first: an error names the column. Every lead \
+                         is re-scored in the background; `Link` says where to follow it.",
+                    )
+                    .problem::<409>("A rule with that `rule_id` exists");
+                link(op, 201, "update", "update_rule", "/rule_id")
+            }),
+        )
+        .api_route(
+            "/scoring_rules/{id}",
+            put_with(update_rule, |op| {
+                op.id("update_rule")
+                    .tag("scoring")
+                    .summary("Change a scoring rule")
+                    .description(
+                        "Only the fields sent change (`enabled: false` turns a rule off). Every \
+                         lead is re-scored in the background.",
+                    )
+                    .problem::<404>("No such rule in the tenant")
+                    .problem::<409>("The rule changed meanwhile; retry")
+            }),
+        )
 }
 
-#[derive(Serialize)]
+/// `{id}` of `/scoring_rules/{id}`.
+#[derive(Deserialize, JsonSchema)]
+struct RulePath {
+    /// The rule's id (`rl_...`, or a default rule's name).
+    #[schemars(pattern(r"^[A-Za-z0-9._-]{1,128}$"))]
+    id: String,
+}
+
+#[derive(Serialize, JsonSchema)]
 struct RuleList {
     scoring_rules: Vec<ScoringRule>,
 }
@@ -38,10 +77,8 @@ async fn list_rules(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResu
 async fn create_rule(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    let draft: RuleDraft = body(&headers, &bytes)?;
+    JsonBody(draft): JsonBody<RuleDraft>,
+) -> ApiResult<Rescoring<ScoringRule, 201>> {
     // Make sure the defaults exist first, so a tenant's first own rule adds to them.
     score::tenant_rules(&deps, &tenant).await?;
     let rule = draft.merge(&tenant, None, Utc::now())?;
@@ -49,22 +86,16 @@ async fn create_rule(
     deps.rules.insert_rule(&rule).await?;
     let rescore = score::rule_changed(&deps, &rule).await?;
     let location = format!("/scoring_rules/{}", rule.rule_id);
-    let mut response = with_rescore(StatusCode::CREATED, &rule, &rescore);
-    if let Ok(location) = header::HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(Rescoring::new(rule, &rescore).at(location))
 }
 
 async fn update_rule(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
+    Path(RulePath { id }): Path<RulePath>,
+    JsonBody(draft): JsonBody<RuleDraft>,
+) -> ApiResult<Rescoring<ScoringRule, 200>> {
     let id = RuleId::parse(&id)?;
-    let draft: RuleDraft = body(&headers, &bytes)?;
     score::tenant_rules(&deps, &tenant).await?;
     let current = deps
         .rules
@@ -75,5 +106,5 @@ async fn update_rule(
     scoring::validate_criteria(&rule.criteria)?;
     let stored = deps.rules.update_rule(&rule).await?;
     let rescore = score::rule_changed(&deps, &stored).await?;
-    Ok(with_rescore(StatusCode::OK, &stored, &rescore))
+    Ok(Rescoring::new(stored, &rescore))
 }

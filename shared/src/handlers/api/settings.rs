@@ -1,25 +1,40 @@
 //! `/settings`: the tenant's tier thresholds and surveys.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::get_with;
 use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
 use chrono::Utc;
 
 use crate::Deps;
 use crate::domain::{ScoreCause, SettingsPatch, TenantSettings};
 use crate::handlers::{self, score};
 
-use super::extract::{ApiResult, Tenant, body};
-use super::rescores::with_rescore;
+use super::doc::Rescoring;
+use super::extract::{ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new().route(
+pub(super) fn routes() -> ApiRouter<Deps> {
+    let change = "Only what the request names changes (PUT and PATCH alike): sending the tiers \
+                  keeps the surveys. Every lead is re-tiered in the background.";
+    ApiRouter::new().api_route(
         "/settings",
-        get(get_settings).put(put_settings).patch(put_settings),
+        get_with(get_settings, |op| {
+            op.id("get_settings")
+                .tag("scoring")
+                .summary("The tenant's tier thresholds and surveys")
+        })
+        .put_with(put_settings, move |op| {
+            op.id("put_settings")
+                .tag("scoring")
+                .summary("Change the tier thresholds or surveys")
+                .description(change)
+        })
+        .patch_with(put_settings, move |op| {
+            op.id("patch_settings")
+                .tag("scoring")
+                .summary("Change the tier thresholds or surveys")
+                .description(change)
+        }),
     )
 }
 
@@ -34,16 +49,14 @@ async fn get_settings(
 async fn put_settings(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
+    JsonBody(patch): JsonBody<SettingsPatch>,
+) -> ApiResult<Rescoring<TenantSettings, 200>> {
     // What the request does not name keeps its value (PUT and PATCH alike): sending only the
     // tiers must not wipe the surveys.
-    let patch: SettingsPatch = body(&headers, &bytes)?;
     let mut settings = handlers::settings::load(&deps, &tenant).await?;
     patch.apply(&mut settings);
     handlers::settings::save(&deps, &tenant, &settings).await?;
     let nonce = format!("settings@{}", Utc::now().timestamp_micros());
     let rescore = score::start_rescore(&deps, &tenant, ScoreCause::Recompute { nonce }).await?;
-    Ok(with_rescore(StatusCode::OK, &settings, &rescore))
+    Ok(Rescoring::new(settings, &rescore))
 }

@@ -1,38 +1,148 @@
 //! The API's texting routes: Twilio's webhooks (signed, in Twilio's wire format), tracked-link
 //! redirects, and the tenant's own calls for consent, outbound messages, links and surveys.
 
+use aide::axum::ApiRouter;
+use aide::axum::routing::{get_with, post_with, put_with};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::ApiError;
-use super::extract::{ApiResult, Tenant, body, lead_id};
+use super::doc::{Created, Problems};
+use super::extract::{ApiResult, JsonBody, LeadPath, Tenant, lead_id};
 use crate::Deps;
 use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
 use crate::error::Error;
 use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 
-pub(super) fn routes() -> Router<Deps> {
-    Router::new()
-        .route("/settings/twilio", put(put_twilio_account))
-        .route("/leads/{id}/messages", post(log_message))
-        .route(
-            "/leads/{id}/consent",
-            get(consent_ledger).post(record_consent),
+pub(super) fn routes() -> ApiRouter<Deps> {
+    let no_lead = "No lead with that id in the tenant";
+    ApiRouter::new()
+        .api_route(
+            "/settings/twilio",
+            put_with(put_twilio_account, |op| {
+                op.id("put_twilio_account")
+                    .tag("texts")
+                    .summary("Connect the tenant's Twilio account")
+                    .description(
+                        "The auth token verifies Twilio's webhooks; it is stored as a secret \
+                         and never shown again. The answer names the webhook paths to set in \
+                         Twilio's console.",
+                    )
+            }),
         )
-        .route("/leads/{id}/links", post(create_link))
-        .route("/leads/{id}/surveys", post(start_survey))
+        .api_route(
+            "/leads/{id}/messages",
+            post_with(log_message, move |op| {
+                op.id("log_message")
+                    .tag("texts")
+                    .summary("Log a text the tenant sent another way")
+                    .description(
+                        "From a CRM or a phone, so that the lead's reply time counts. Logging the \
+                         same `id` twice logs it once.",
+                    )
+                    .problem::<404>(no_lead)
+                    .problem::<422>("The `id` was logged before with another message")
+            }),
+        )
+        .api_route(
+            "/leads/{id}/consent",
+            get_with(consent_ledger, move |op| {
+                op.id("consent_ledger")
+                    .tag("texts")
+                    .summary("A lead's consent ledger, as an auditor reads it")
+                    .problem::<404>(no_lead)
+            })
+            .post_with(record_consent, move |op| {
+                op.id("record_consent")
+                    .tag("texts")
+                    .summary("Record an opt-in or opt-out")
+                    .description(
+                        "An `Idempotency-Key` header makes a retried request count once; the \
+                         retry gets the first answer again, marked `Idempotent-Replayed: true`.",
+                    )
+                    .problem::<404>(no_lead)
+                    .problem::<422>("The idempotency key was used with another request")
+                    .with(|op| header_parameter(op, "Idempotency-Key", false, "Makes a retried request count once: any unique string per request"))
+            }),
+        )
+        .api_route(
+            "/leads/{id}/links",
+            post_with(create_link, move |op| {
+                op.id("create_link")
+                    .tag("texts")
+                    .summary("A tracked short link for a text to the lead")
+                    .description("A click on it counts as engagement and redirects to the URL.")
+                    .problem::<404>(no_lead)
+            }),
+        )
+        .api_route(
+            "/leads/{id}/surveys",
+            post_with(start_survey, move |op| {
+                op.id("start_survey")
+                    .tag("texts")
+                    .summary("Put one of the tenant's surveys to the lead")
+                    .description(
+                        "Answers the first question to text; the lead's replies answer it.",
+                    )
+                    .problem::<404>("No such lead, or no such survey in the settings")
+                    .problem::<409>("A survey is already running for the lead")
+            }),
+        )
         // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
-        .route("/twilio/{tenant}/{hook}", post(twilio_webhook))
-        .route("/r/{token}", get(follow_link))
+        .api_route(
+            "/twilio/{tenant}/{hook}",
+            post_with(twilio_webhook, |op| {
+                op.id("twilio_webhook")
+                    .tag("texts")
+                    .summary("Twilio's webhooks: incoming messages (`sms`) and status callbacks (`status`)")
+                    .description(
+                        "Twilio calls these, signing each request with the account's auth token \
+                         (`X-Twilio-Signature`); a request that does not verify is refused and \
+                         stores nothing. The body is Twilio's form (or JSON); the answer is TwiML.",
+                    )
+                    .response_with::<200, Twiml, _>(|r| r.description("TwiML: the reply to text back, if any"))
+                    .problem::<403>("X-Twilio-Signature does not verify for this request")
+                    .with(|op| {
+                        header_parameter(op, "X-Twilio-Signature", true, "Twilio's signature of the URL and the parameters, with the account's auth token")
+                    })
+                    .with(twilio_form)
+                    .problem::<404>("No such tenant or hook")
+            }),
+        )
+        .api_route(
+            "/r/{token}",
+            get_with(follow_link, |op| {
+                op.id("follow_link")
+                    .tag("texts")
+                    .summary("A tracked link: counts the click and redirects")
+                    .response_with::<302, Redirect, _>(|r| r.description("To the link's target"))
+                    .problem::<404>("No such link")
+            }),
+        )
+}
+
+/// What `PUT /settings/twilio` stored, and where Twilio should call.
+#[derive(Serialize, JsonSchema)]
+struct TwilioSaved {
+    account_sid: Option<String>,
+    /// Always `saved`: the token is never shown again.
+    auth_token: &'static str,
+    webhooks: TwilioWebhooks,
+}
+
+/// The webhook paths to set in Twilio's console, under this API's base URL.
+#[derive(Serialize, JsonSchema)]
+struct TwilioWebhooks {
+    incoming_message: String,
+    status_callback: String,
 }
 
 /// `PUT /settings/twilio`: `{"auth_token": "...", "account_sid": "AC..."}`. The token is never
@@ -40,19 +150,160 @@ pub(super) fn routes() -> Router<Deps> {
 async fn put_twilio_account(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
-    let account: TwilioAccount = body(&headers, &bytes)?;
+    JsonBody(account): JsonBody<TwilioAccount>,
+) -> ApiResult<Json<TwilioSaved>> {
     account.save(&deps, &tenant).await?;
-    Ok(Json(serde_json::json!({
-        "account_sid": account.account_sid,
-        "auth_token": "saved",
-        "webhooks": {
-            "incoming_message": format!("/twilio/{tenant}/sms"),
-            "status_callback": format!("/twilio/{tenant}/status"),
-        }
-    })))
+    Ok(Json(TwilioSaved {
+        account_sid: account.account_sid.clone(),
+        auth_token: "saved",
+        webhooks: TwilioWebhooks {
+            incoming_message: format!("/twilio/{tenant}/sms"),
+            status_callback: format!("/twilio/{tenant}/status"),
+        },
+    }))
+}
+
+/// `{tenant}` and `{hook}` of Twilio's webhooks.
+#[derive(Deserialize, JsonSchema)]
+struct TwilioHookPath {
+    /// The tenant whose Twilio account calls.
+    tenant: String,
+    /// `sms` (a message comes in) or `status` (a status callback).
+    #[schemars(extend("enum" = ["sms", "status"]))]
+    hook: String,
+}
+
+/// `{token}` of a tracked link.
+#[derive(Deserialize, JsonSchema)]
+struct LinkPath {
+    token: String,
+}
+
+/// The parameters Twilio posts to the webhooks this API reads (Twilio sends more; they are
+/// signed and ignored).
+#[derive(JsonSchema)]
+#[allow(dead_code)] // A shape for the document; `twilio::parse_form` reads the body.
+#[schemars(rename_all = "PascalCase")]
+#[schemars(example = serde_json::json!({
+    "AccountSid": "AC0123456789abcdef0123456789abcdef",
+    "MessageSid": "SM0123456789abcdef0123456789abcdef",
+    "From": "+14155550134",
+    "To": "+14155550100",
+    "Body": "Yes, call me tomorrow at 10"
+}))]
+struct TwilioParams {
+    account_sid: Option<String>,
+    message_sid: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// The message's text (incoming messages).
+    body: Option<String>,
+    /// `queued`, `sent`, `delivered`, `undelivered`, `failed` (status callbacks).
+    message_status: Option<String>,
+    error_code: Option<String>,
+}
+
+/// The webhooks' body: Twilio's form (or the same as JSON).
+fn twilio_form(
+    mut op: aide::transform::TransformOperation<'_>,
+) -> aide::transform::TransformOperation<'_> {
+    let schema = aide::generate::in_context(|ctx| ctx.schema.subschema_for::<TwilioParams>());
+    let media = |schema: schemars::Schema| aide::openapi::MediaType {
+        schema: Some(aide::openapi::SchemaObject {
+            json_schema: schema,
+            example: None,
+            external_docs: None,
+        }),
+        ..Default::default()
+    };
+    op.inner_mut().request_body = Some(aide::openapi::ReferenceOr::Item(
+        aide::openapi::RequestBody {
+            description: Some("Twilio's parameters, as it signed them".into()),
+            content: indexmap::IndexMap::from_iter([
+                (
+                    "application/x-www-form-urlencoded".into(),
+                    media(schema.clone()),
+                ),
+                ("application/json".into(), media(schema)),
+            ]),
+            required: true,
+            extensions: Default::default(),
+        },
+    ));
+    op
+}
+
+/// A request header an operation reads, in the document.
+fn header_parameter<'t>(
+    mut op: aide::transform::TransformOperation<'t>,
+    name: &str,
+    required: bool,
+    description: &str,
+) -> aide::transform::TransformOperation<'t> {
+    op.inner_mut().parameters.push(aide::openapi::ReferenceOr::Item(
+        aide::openapi::Parameter::Header {
+            parameter_data: aide::openapi::ParameterData {
+                name: name.into(),
+                description: Some(description.into()),
+                required,
+                deprecated: None,
+                format: aide::openapi::ParameterSchemaOrContent::Schema(
+                    aide::openapi::SchemaObject {
+                        json_schema: schemars::json_schema!({"type": "string", "maxLength": 255}),
+                        example: None,
+                        external_docs: None,
+                    },
+                ),
+                example: None,
+                examples: Default::default(),
+                explode: None,
+                extensions: Default::default(),
+            },
+            style: Default::default(),
+        },
+    ));
+    op
+}
+
+/// TwiML, in the document.
+struct Twiml;
+
+impl aide::OperationOutput for Twiml {
+    type Inner = String;
+    fn operation_response(
+        _: &mut aide::generate::GenContext,
+        _: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        Some(aide::openapi::Response {
+            content: indexmap::IndexMap::from_iter([(
+                "text/xml".into(),
+                aide::openapi::MediaType {
+                    schema: Some(aide::openapi::SchemaObject {
+                        json_schema: schemars::json_schema!({"type": "string"}),
+                        example: Some(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>".into(),
+                        ),
+                        external_docs: None,
+                    }),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        })
+    }
+}
+
+/// A redirect, in the document.
+struct Redirect;
+
+impl aide::OperationOutput for Redirect {
+    type Inner = ();
+    fn operation_response(
+        _: &mut aide::generate::GenContext,
+        _: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        Some(aide::openapi::Response::default())
+    }
 }
 
 /// The URL Twilio requested, as it signed it: `PUBLIC_URL` and the path when configured, else
@@ -88,7 +339,7 @@ fn forbidden(why: impl Into<String>) -> ApiError {
 /// token is refused with 403 and stores nothing. The answer is TwiML.
 async fn twilio_webhook(
     State(deps): State<Deps>,
-    Path((tenant, hook)): Path<(String, String)>,
+    Path(TwilioHookPath { tenant, hook }): Path<TwilioHookPath>,
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
@@ -185,7 +436,10 @@ async fn twilio_webhook(
 
 /// `GET /r/{token}`: a tracked link. Counts the click and redirects (302) to the link's target;
 /// a token that is no link gets 404 and goes nowhere.
-async fn follow_link(State(deps): State<Deps>, Path(token): Path<String>) -> ApiResult<Response> {
+async fn follow_link(
+    State(deps): State<Deps>,
+    Path(LinkPath { token }): Path<LinkPath>,
+) -> ApiResult<Response> {
     match sms::click(&deps, &token, Utc::now()).await? {
         Some(url) => Ok((
             StatusCode::FOUND,
@@ -205,17 +459,15 @@ async fn follow_link(State(deps): State<Deps>, Path(token): Path<String>) -> Api
 async fn log_message(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    let draft: OutboundDraft = body(&headers, &bytes)?;
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(draft): JsonBody<OutboundDraft>,
+) -> ApiResult<Recorded> {
     let recorded = sms::log_outbound(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
-    Ok(created(recorded))
+    Ok(Recorded(recorded))
 }
 
 /// The consent ledger as an auditor reads it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ConsentView {
     lead_id: String,
     phone_number: String,
@@ -229,7 +481,7 @@ struct ConsentView {
 async fn consent_ledger(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<Json<ConsentView>> {
     let id = lead_id(&id)?;
     let lead = deps
@@ -257,11 +509,10 @@ async fn consent_ledger(
 async fn record_consent(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
+    Path(LeadPath { id }): Path<LeadPath>,
     headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
-    let draft: ConsentDraft = body(&headers, &bytes)?;
+    JsonBody(draft): JsonBody<ConsentDraft>,
+) -> ApiResult<Recorded> {
     let key = headers.get("idempotency-key").map(|v| {
         v.to_str()
             .map(str::to_owned)
@@ -276,23 +527,50 @@ async fn record_consent(
         Utc::now(),
     )
     .await?;
-    Ok(created(recorded))
+    Ok(Recorded(recorded))
 }
 
 /// 201 with the event; a retry gets the first request's event again, marked
 /// `Idempotent-Replayed: true` (as Stripe marks a replayed response).
-fn created(recorded: sms::Recorded) -> Response {
-    let mut response = (StatusCode::CREATED, Json(recorded.event)).into_response();
-    if recorded.replayed {
-        response.headers_mut().insert(
-            "idempotent-replayed",
-            axum::http::HeaderValue::from_static("true"),
-        );
+struct Recorded(sms::Recorded);
+
+impl IntoResponse for Recorded {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::CREATED, Json(self.0.event)).into_response();
+        if self.0.replayed {
+            response.headers_mut().insert(
+                "idempotent-replayed",
+                axum::http::HeaderValue::from_static("true"),
+            );
+        }
+        response
     }
-    response
 }
 
-#[derive(Serialize)]
+impl aide::OperationOutput for Recorded {
+    type Inner = SmsEvent;
+
+    fn operation_response(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        Json::<SmsEvent>::operation_response(ctx, op).map(|mut r| {
+            r.description = "Recorded: the event as stored".into();
+            r
+        })
+    }
+
+    fn inferred_responses(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Vec<(Option<aide::openapi::StatusCode>, aide::openapi::Response)> {
+        Self::operation_response(ctx, op)
+            .map(|r| vec![(Some(aide::openapi::StatusCode::Code(201)), r)])
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
 struct LinkView {
     #[serde(flatten)]
     link: TrackedLink,
@@ -304,20 +582,31 @@ struct LinkView {
 async fn create_link(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<LinkView>)> {
-    let draft: LinkDraft = body(&headers, &bytes)?;
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(draft): JsonBody<LinkDraft>,
+) -> ApiResult<Created<LinkView>> {
     let link = sms::create_link(&deps, &tenant, &lead_id(&id)?, &draft, Utc::now()).await?;
     let short_path = format!("/r/{}", link.token);
-    Ok((StatusCode::CREATED, Json(LinkView { link, short_path })))
+    Ok(Created {
+        location: Some(short_path.clone()),
+        body: LinkView { link, short_path },
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"survey": "fit"}))]
 struct SurveyRequest {
+    /// The survey's name in the tenant's settings.
     survey: String,
+}
+
+/// A survey put to a lead.
+#[derive(Serialize, JsonSchema)]
+struct SurveyStarted {
+    run_id: String,
+    /// The first question, to text to the lead.
+    first_question: String,
 }
 
 /// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and returns its
@@ -325,15 +614,17 @@ struct SurveyRequest {
 async fn start_survey(
     State(deps): State<Deps>,
     Tenant(tenant): Tenant,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let req: SurveyRequest = body(&headers, &bytes)?;
-    let (run_id, question) =
-        sms::start_survey(&deps, &tenant, &lead_id(&id)?, &req.survey, Utc::now()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"run_id": run_id, "first_question": question})),
-    ))
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(req): JsonBody<SurveyRequest>,
+) -> ApiResult<Created<SurveyStarted>> {
+    let id = lead_id(&id)?;
+    let (run_id, first_question) =
+        sms::start_survey(&deps, &tenant, &id, &req.survey, Utc::now()).await?;
+    Ok(Created {
+        location: None,
+        body: SurveyStarted {
+            run_id,
+            first_question,
+        },
+    })
 }
