@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
+    ApiKey, Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
     SmsEvent, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
@@ -379,6 +379,27 @@ pub trait Transcriber: Send + Sync {
 pub enum Admission {
     Admitted,
     Limited { retry_after: std::time::Duration },
+}
+
+/// A tenant's API keys. Keys are looked up by tenant and id (both named in the key itself), and
+/// the secret checked against the stored hash.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Store a new key. `Conflict` when its id is taken in the tenant.
+    async fn insert_key(&self, key: &ApiKey) -> Result<()>;
+    async fn get_key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<ApiKey>>;
+    /// The tenant's keys, revoked ones included, oldest first.
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>>;
+    /// Revoke the key (from `at`; a second revoke keeps the first time); the key as it now
+    /// stands, or `None` when there is no such key.
+    async fn revoke_key(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ApiKey>>;
+    /// Record a use of the key at `at`. Changes nothing else: never undoes a revoke.
+    async fn touch_key(&self, tenant: &TenantId, key_id: &str, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// Requests counted per key in fixed windows (a tenant's API requests per minute).

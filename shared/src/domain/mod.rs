@@ -1,5 +1,6 @@
 //! Plain domain types: validated newtypes and records. No I/O lives here.
 
+mod access;
 mod call;
 mod ids;
 mod lead;
@@ -9,6 +10,10 @@ mod score;
 mod sms;
 mod transcript;
 
+pub use access::{
+    Actor, ApiKey, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT, NewApiKey, Role, StoredKey,
+    parse_key_token,
+};
 pub use call::{
     Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,
     TalkMetrics,

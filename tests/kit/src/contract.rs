@@ -12,14 +12,14 @@ use chrono::{Duration, Utc};
 use shared::Deps;
 use shared::Error;
 use shared::domain::{
-    Call, CallId, CallStatus, ConsentAction, ConsentChange, Direction, Lead, LeadId, PhoneNumber,
-    RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier,
-    TierThresholds, TrackedLink,
+    ApiKey, Call, CallId, CallStatus, ConsentAction, ConsentChange, Direction, Lead, LeadId,
+    NewApiKey, PhoneNumber, Role, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent,
+    SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
 };
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 13] = [
+pub const PROMISES: [&str; 14] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -33,6 +33,7 @@ pub const PROMISES: [&str; 13] = [
     "tracked_links_are_found_by_token_alone",
     "tenants_never_see_each_other",
     "rate_limits_count_per_key_and_window",
+    "api_keys_are_kept_hashed_and_revoked_for_good",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -53,6 +54,7 @@ macro_rules! store_contract {
             tracked_links_are_found_by_token_alone,
             tenants_never_see_each_other,
             rate_limits_count_per_key_and_window,
+            api_keys_are_kept_hashed_and_revoked_for_good,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -615,4 +617,108 @@ pub async fn early_in_window(window: std::time::Duration, need: std::time::Durat
     if left < need {
         tokio::time::sleep(left + std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// `ApiKeyStore`: a key is stored once under its id, found again in its tenant only, with the
+/// hash that checks its secret; listed oldest first; a revoke keeps its first time and a later
+/// use does not undo it; uses are recorded.
+pub async fn api_keys_are_kept_hashed_and_revoked_for_good(deps: &Deps) {
+    let now = Utc::now();
+    let issue = |name: &str, role, at| {
+        ApiKey::issue(
+            &acme(),
+            &NewApiKey {
+                name: name.into(),
+                role,
+            },
+            at,
+        )
+        .unwrap()
+    };
+    let (first, first_token) = issue("zapier", Role::Rep, now - Duration::minutes(5));
+    let (second, _) = issue("dashboard", Role::Viewer, now);
+    deps.keys.insert_key(&second).await.unwrap();
+    deps.keys.insert_key(&first).await.unwrap();
+    // The same id again is a conflict, and the stored key is unchanged.
+    let mut clash = first.clone();
+    clash.name = "impostor".into();
+    let err = deps.keys.insert_key(&clash).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let found = deps
+        .keys
+        .get_key(&acme(), &first.key_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, first);
+    assert!(found.accepts(&first_token));
+    // Another tenant does not see it.
+    assert_eq!(
+        deps.keys.get_key(&globex(), &first.key_id).await.unwrap(),
+        None
+    );
+    assert!(deps.keys.list_keys(&globex()).await.unwrap().is_empty());
+    let listed: Vec<String> = deps
+        .keys
+        .list_keys(&acme())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.key_id)
+        .collect();
+    assert_eq!(listed, [first.key_id.clone(), second.key_id.clone()]);
+    // A use is recorded; a revoke holds, keeps its first time, and a later use leaves it.
+    let used = now + Duration::seconds(1);
+    deps.keys
+        .touch_key(&acme(), &first.key_id, used)
+        .await
+        .unwrap();
+    let revoked_at = now + Duration::seconds(2);
+    let revoked = deps
+        .keys
+        .revoke_key(&acme(), &first.key_id, revoked_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(revoked_at));
+    assert_eq!(revoked.last_used_at, Some(used));
+    assert!(!revoked.accepts(&first_token));
+    let again = deps
+        .keys
+        .revoke_key(&acme(), &first.key_id, revoked_at + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(revoked_at));
+    deps.keys
+        .touch_key(&acme(), &first.key_id, revoked_at + Duration::minutes(2))
+        .await
+        .unwrap();
+    let stored = deps
+        .keys
+        .get_key(&acme(), &first.key_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.revoked_at, Some(revoked_at));
+    assert_eq!(stored.last_used_at, Some(revoked_at + Duration::minutes(2)));
+    // No such key: nothing to revoke, and a touch of it stores nothing.
+    assert_eq!(
+        deps.keys
+            .revoke_key(&acme(), "ak_0000000000000000", now)
+            .await
+            .unwrap(),
+        None
+    );
+    deps.keys
+        .touch_key(&acme(), "ak_0000000000000000", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.keys
+            .get_key(&acme(), "ak_0000000000000000")
+            .await
+            .unwrap(),
+        None
+    );
 }

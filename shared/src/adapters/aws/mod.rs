@@ -198,6 +198,7 @@ impl AwsApp {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
+            keys: Arc::new(store.clone()),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(

@@ -18,11 +18,13 @@
 //! `LINK` (a token is global: it is the whole short link).
 //!
 //! Rules table: `TENANT#<t>` / `RULE#<id>`, and `TENANT#<t>` / `SEEDED` once the tenant was
-//! given its starting rules.
+//! given its starting rules; the tenant's API keys as `TENANT#<t>` / `KEY#<id>` (the key names
+//! its tenant and id, so a request's key is one consistent `GetItem`).
 //!
 //! Every update is conditional on the version read (optimistic concurrency): a lost race is
 //! `Error::Concurrent`, never a lost update.
 
+mod api_keys;
 mod calls;
 mod leads;
 mod rules;

@@ -87,4 +87,12 @@ CREATE TABLE links (
     doc       TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE api_keys (
+    tenant_id TEXT NOT NULL,
+    key_id    TEXT NOT NULL,
+    doc       TEXT NOT NULL,              -- with the secret's SHA-256, never the secret
+    PRIMARY KEY (tenant_id, key_id)
+);
+"#,
 ];

@@ -2,6 +2,7 @@
 //! score ledgers and the job queue, every row keyed by tenant. The layout mirrors the DynamoDB
 //! design: each record is a JSON document plus the few columns that are indexed.
 
+mod api_keys;
 mod calls;
 mod leads;
 mod migrations;
