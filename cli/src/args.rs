@@ -72,6 +72,32 @@ pub(crate) enum SpeechAction {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Make an API key: printed once, kept only as a hash.
+    Create {
+        /// What the key is for, to recognise it by.
+        #[arg(long)]
+        name: String,
+        /// viewer (reads), rep (also works leads) or admin (also runs the tenant).
+        #[arg(long, value_parser = parse_role)]
+        role: shared::domain::Role,
+    },
+    /// The tenant's keys, with when each was last used; never their secrets.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key (by its id, `ak_...`): from now on it is refused.
+    Revoke { key_id: String },
+}
+
+fn parse_role(s: &str) -> Result<shared::domain::Role, String> {
+    shared::domain::Role::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a role: use viewer, rep or admin"))
+}
+
+#[derive(Subcommand)]
 pub(crate) enum Command {
     /// Load the bundled sample calls into the data folder, score them, and print the ranked leads.
     ///
@@ -90,6 +116,11 @@ pub(crate) enum Command {
         /// Port on 127.0.0.1; 0 picks a free one (the address is printed).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The address to listen on. On 127.0.0.1 (the default) this machine calls as the
+        /// tenant's admin; on any other (0.0.0.0, a LAN address) every request needs an API
+        /// key (`leadscore keys create`).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
         /// The Twilio auth token that signs webhooks (Twilio console, Account Info); a
         /// tenant's own, saved with PUT /settings/twilio, comes first.
         #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
@@ -112,6 +143,15 @@ pub(crate) enum Command {
         /// Retry-After; 0 for no limit.
         #[arg(long = "rate-limit", value_name = "PER_MINUTE", default_value_t = shared::Config::DEFAULT_RATE_LIMIT_PER_MINUTE)]
         rate_limit: u32,
+        /// API requests one API key may make in a minute (within the tenant's); 0 for no
+        /// limit of its own.
+        #[arg(long = "key-rate-limit", value_name = "PER_MINUTE", default_value_t = shared::Config::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE)]
+        key_rate_limit: u32,
+    },
+    /// The tenant's API keys: make one (its secret is printed once), list them, revoke one.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
     ///

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod ingest;
+mod keys;
 mod leads;
 mod offline;
 mod output;
@@ -22,6 +23,7 @@ use shared::ports::LeadQuery;
 use args::{Cli, Command, SpeechAction};
 use demo::demo;
 use ingest::ingest;
+use keys::keys;
 use leads::resolve_lead;
 use offline::{analyze, sentiment};
 use serve::serve;
@@ -104,12 +106,14 @@ async fn run(cli: Cli) -> Result<()> {
             public_url,
             cors_origins,
             rate_limit,
+            key_rate_limit,
             ..
         } => shared::Config {
             twilio_auth_token: twilio_auth_token.clone(),
             public_url: public_url.clone(),
             cors_origins: cors_origins.clone(),
             rate_limit_per_minute: *rate_limit,
+            key_rate_limit_per_minute: *key_rate_limit,
             ..config
         },
         _ => config,
@@ -140,7 +144,8 @@ async fn run(cli: Cli) -> Result<()> {
             };
             train(&app, &tenant, &csv, &spec, &options, dry_run, json).await
         }
-        Command::Serve { port, .. } => serve(app, port).await,
+        Command::Serve { port, bind, .. } => serve(app, bind, port).await,
+        Command::Keys { command } => keys(&app, &tenant, command).await,
         Command::Ingest { paths } => ingest(&app, paths).await,
         Command::Leads { json, tier, limit } => {
             let tier = tier

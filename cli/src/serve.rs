@@ -3,17 +3,23 @@
 use anyhow::{Context, Result};
 use shared::local::{self, LocalApp};
 
-pub(crate) async fn serve(app: LocalApp, port: u16) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+pub(crate) async fn serve(app: LocalApp, bind: std::net::IpAddr, port: u16) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind((bind, port))
         .await
         .with_context(|| {
-            format!("cannot listen on 127.0.0.1:{port} (is another server using it? try --port 0)")
+            format!("cannot listen on {bind}:{port} (is another server using it? try --port 0)")
         })?;
     let addr = listener.local_addr()?;
+    let access = if bind.is_loopback() {
+        "requests from this machine act as the tenant's admin".to_owned()
+    } else {
+        "every request needs an API key (`leadscore keys create --name <n> --role <r>`)".to_owned()
+    };
     // One write, and a closed stdout is no reason for a server to stop.
     let banner = format!(
         "leadscore is serving http://{addr} (data in {})\n\
-         drop calls into {} ; GET http://{addr}/leads for the ranked leads; Ctrl-C stops\n",
+         drop calls into {} ; GET http://{addr}/leads for the ranked leads; the API's reference \
+         at http://{addr}/docs; {access}; Ctrl-C stops\n",
         app.data_dir.display(),
         app.inbox_dir().display()
     );

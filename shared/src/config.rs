@@ -38,11 +38,16 @@ pub struct Config {
     /// `Retry-After` (600; 0 for no limit; `serve --rate-limit`, `RATE_LIMIT_PER_MINUTE` on
     /// AWS). API Gateway's stage throttle still applies to all tenants together.
     pub rate_limit_per_minute: u32,
+    /// How many of them one API key may make (300; 0 for no limit of its own; `serve
+    /// --key-rate-limit`, `KEY_RATE_LIMIT_PER_MINUTE` on AWS): a runaway integration does not
+    /// spend the whole tenant's allowance.
+    pub key_rate_limit_per_minute: u32,
 }
 
 impl Config {
     pub const DEFAULT_METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
     pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
+    pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 300;
 }
 
 impl Default for Config {
@@ -58,6 +63,7 @@ impl Default for Config {
             metadata_wait: Self::DEFAULT_METADATA_WAIT,
             cors_origins: Vec::new(),
             rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT_PER_MINUTE,
+            key_rate_limit_per_minute: Self::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE,
         }
     }
 }

@@ -29,7 +29,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::adapters::aws::{AwsApp, Claim, DynamoIdempotency};
 use crate::analysis::redact::redact;
-use crate::domain::{TenantId, TranscriptFormat};
+use crate::domain::{Actor, Caller, Role, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
 use crate::formats::{self, FileKind};
 use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
@@ -495,42 +495,92 @@ async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<
 /// The API function's router: the same routes as local mode, each request acting for the
 /// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
 pub fn api(app: &AwsApp) -> Router {
-    let claim = app.deployment.tenant_claim.clone();
+    let claims = Claims {
+        tenant: app.deployment.tenant_claim.clone(),
+        role: app.deployment.role_claim.clone(),
+    };
     api::routes(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
         move |mut request: axum::http::Request<axum::body::Body>| {
-            if let Some(tenant) = tenant_from_claims(&request, &claim) {
-                request.extensions_mut().insert(tenant);
+            if let Some(caller) = caller_from_authorizer(&request, &claims) {
+                request.extensions_mut().insert(caller);
             }
             request
         },
     ))
 }
 
-fn tenant_from_claims<B>(request: &axum::http::Request<B>, claim: &str) -> Option<TenantId> {
+/// The JWT claims that name the caller's tenant and role.
+#[derive(Clone)]
+struct Claims {
+    tenant: String,
+    role: String,
+}
+
+/// The caller API Gateway's authorizer vouched for: the Lambda authorizer's context (`tenant`,
+/// `role`, `actor`), or the JWT authorizer's claims (the tenant claim; the highest role the
+/// group claim names, viewer when it names none; the subject). `None` when neither names a
+/// valid tenant: the request is then refused with 401 where it needs a caller.
+fn caller_from_authorizer<B>(request: &axum::http::Request<B>, claims: &Claims) -> Option<Caller> {
     use lambda_http::request::RequestContext;
     let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
     else {
         return None;
     };
-    let value = context
-        .authorizer
-        .as_ref()?
-        .jwt
-        .as_ref()?
-        .claims
-        .get(claim)?;
-    match TenantId::parse(value) {
+    let authorizer = context.authorizer.as_ref()?;
+    let tenant = |value: &str| match TenantId::parse(value) {
         Ok(tenant) => Some(tenant),
         Err(e) => {
-            warn!(reason = %e, "the token's tenant claim is not a tenant id");
+            warn!(reason = %e, "the authorizer's tenant is not a tenant id");
             None
         }
+    };
+    let lambda = &authorizer.fields;
+    if !lambda.is_empty() {
+        let field = |name: &str| lambda.get(name).and_then(|v| v.as_str());
+        let actor = match field("actor").and_then(|a| a.split_once(':')) {
+            Some(("key", id)) => Actor::Key(id.to_owned()),
+            Some(("user", sub)) => Actor::User(sub.to_owned()),
+            _ => return None,
+        };
+        return Some(Caller {
+            tenant: tenant(field("tenant")?)?,
+            role: Role::parse(field("role")?)?,
+            actor,
+        });
     }
+    let jwt = authorizer.jwt.as_ref()?;
+    Some(Caller {
+        tenant: tenant(jwt.claims.get(&claims.tenant)?)?,
+        role: jwt
+            .claims
+            .get(&claims.role)
+            .map_or(Role::Viewer, |groups| highest_role(groups)),
+        actor: Actor::User(jwt.claims.get("sub").cloned().unwrap_or_default()),
+    })
+}
+
+/// The highest role a group claim names. API Gateway hands a list claim over as text:
+/// `[admin rep]` or `["admin","rep"]`; a plain `rep` is one group.
+fn highest_role(groups: &str) -> Role {
+    groups
+        .split(|c: char| c == ',' || c == '[' || c == ']' || c == '"' || c.is_whitespace())
+        .filter_map(Role::parse)
+        .max()
+        .unwrap_or(Role::Viewer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_claim_gives_its_highest_role() {
+        assert_eq!(highest_role("[admin rep]"), Role::Admin);
+        assert_eq!(highest_role("[\"viewer\",\"rep\"]"), Role::Rep);
+        assert_eq!(highest_role("rep"), Role::Rep);
+        assert_eq!(highest_role("[sales-team]"), Role::Viewer);
+        assert_eq!(highest_role(""), Role::Viewer);
+    }
 
     #[test]
     fn recording_keys_name_their_tenant() {

@@ -32,16 +32,22 @@ pub async fn spawn_app_waiting(data_dir: &Path, seconds: u64) -> TestApp {
 }
 
 pub async fn spawn_app_with(data_dir: &Path, config: shared::Config) -> TestApp {
+    spawn_app_at(data_dir, config, "127.0.0.1:0").await
+}
+
+/// A server listening on `address` (`0.0.0.0:0`: every interface, where keys are required).
+pub async fn spawn_app_at(data_dir: &Path, config: shared::Config, address: &str) -> TestApp {
     init_logs();
     // Speech engines only from the data folder (`speech.rs` links one there), never from the
     // user's engine store, so a test that expects no engine sees none on any machine.
     let app = LocalApp::open(data_dir, config)
         .expect("open the data folder")
         .with_engine_store(EngineStore::at(data_dir.join("no-engine-store")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind(address)
         .await
         .expect("bind a free port");
-    let addr = listener.local_addr().unwrap();
+    // Reached over loopback whatever the address listened on.
+    let addr = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = app.clone();
     let handle = tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! Integration tests: the REST API over a real socket, the pipeline on the embedded store
 //! (a real SQLite file in a temporary folder), the inbox, and recovery after a crash.
 
+mod access;
 mod bounds;
 mod cors;
 mod events;

@@ -238,12 +238,32 @@ pub async fn api(
     api_with(cloud, method, path_and_query, tenant_claim, None).await
 }
 
-/// An API Gateway request with a JSON body.
+/// An API Gateway request with a JSON body, from a user in the admin group.
 pub async fn api_with(
     cloud: &Cloud,
     method: &str,
     path_and_query: &str,
     tenant_claim: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    api_as(
+        cloud,
+        method,
+        path_and_query,
+        tenant_claim,
+        Some("[admin]"),
+        body,
+    )
+    .await
+}
+
+/// An API Gateway request whose JWT names `groups` in its group claim (none: no claim).
+pub async fn api_as(
+    cloud: &Cloud,
+    method: &str,
+    path_and_query: &str,
+    tenant_claim: Option<&str>,
+    groups: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
     let mut event = sample("apigw-get-leads.json");
@@ -273,6 +293,12 @@ pub async fn api_with(
         Some(t) => claims["tenant_id"] = t.into(),
         None => {
             claims.as_object_mut().unwrap().remove("tenant_id");
+        }
+    }
+    match groups {
+        Some(g) => claims["cognito:groups"] = g.into(),
+        None => {
+            claims.as_object_mut().unwrap().remove("cognito:groups");
         }
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");

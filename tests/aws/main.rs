@@ -2,6 +2,7 @@
 //! `emulator.rs`, from the tools the suite installs for itself), the tables the SAM template
 //! declares, and the same event glue the Lambda binaries run.
 
+mod access;
 mod bad_input;
 mod chain;
 mod feed;

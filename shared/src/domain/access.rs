@@ -85,6 +85,70 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The caller as an authorizer hands it to the API (API Gateway's `authorizer.lambda`
+    /// context): `tenant`, `role`, `actor` (`key:<id>` or `user:<subject>`).
+    pub fn to_context(&self) -> serde_json::Map<String, serde_json::Value> {
+        let actor = match &self.actor {
+            Actor::Key(id) => format!("key:{id}"),
+            Actor::User(sub) => format!("user:{sub}"),
+            Actor::Local => "local".to_owned(),
+        };
+        serde_json::Map::from_iter([
+            ("tenant".to_owned(), self.tenant.as_str().into()),
+            ("role".to_owned(), self.role.as_str().into()),
+            ("actor".to_owned(), actor.into()),
+        ])
+    }
+
+    /// The caller an authorizer's context names; `None` unless it names a valid tenant, a
+    /// role and a key or user.
+    pub fn from_context(
+        context: &std::collections::HashMap<String, serde_json::Value>,
+    ) -> Option<Self> {
+        let field = |name: &str| context.get(name).and_then(|v| v.as_str());
+        let actor = match field("actor")?.split_once(':') {
+            Some(("key", id)) if !id.is_empty() => Actor::Key(id.to_owned()),
+            Some(("user", sub)) if !sub.is_empty() => Actor::User(sub.to_owned()),
+            _ => return None,
+        };
+        Some(Caller {
+            tenant: TenantId::parse(field("tenant")?).ok()?,
+            role: Role::parse(field("role")?)?,
+            actor,
+        })
+    }
+
+    /// The caller a verified token's claims name: the tenant claim (which the identity
+    /// provider sets, never the user), the highest role among the groups in the group claim
+    /// (viewer when it names none), and the subject. `None` without a valid tenant or subject.
+    pub fn from_claims(
+        claims: &serde_json::Map<String, serde_json::Value>,
+        tenant_claim: &str,
+        role_claim: &str,
+    ) -> Option<Self> {
+        let tenant = TenantId::parse(claims.get(tenant_claim)?.as_str()?).ok()?;
+        let sub = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?;
+        let role = match claims.get(role_claim) {
+            Some(serde_json::Value::Array(groups)) => groups
+                .iter()
+                .filter_map(|g| g.as_str().and_then(Role::parse))
+                .max(),
+            Some(serde_json::Value::String(groups)) => groups
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter_map(Role::parse)
+                .max(),
+            _ => None,
+        }
+        .unwrap_or(Role::Viewer);
+        Some(Caller {
+            tenant,
+            role,
+            actor: Actor::User(sub.to_owned()),
+        })
+    }
+}
+
 /// The characters of an API key after `lsk_`: `<tenant>_<id>_<secret>`.
 pub const KEY_PREFIX: &str = "lsk_";
 /// The longest key name.
@@ -264,6 +328,47 @@ mod tests {
         );
         assert_eq!(Role::parse(" Admin "), Some(Role::Admin));
         assert_eq!(Role::parse("owner"), None);
+    }
+
+    #[test]
+    fn a_callers_context_and_claims_name_it_and_nothing_else_does() {
+        let caller = Caller {
+            tenant: TenantId::parse("acme").unwrap(),
+            role: Role::Rep,
+            actor: Actor::Key("ak_0123456789abcdef".into()),
+        };
+        let context: std::collections::HashMap<_, _> = caller.to_context().into_iter().collect();
+        assert_eq!(Caller::from_context(&context), Some(caller));
+        for broken in [
+            serde_json::json!({"tenant": "acme", "role": "owner", "actor": "key:ak_1"}),
+            serde_json::json!({"tenant": "Not A Tenant", "role": "admin", "actor": "key:ak_1"}),
+            serde_json::json!({"tenant": "acme", "role": "admin", "actor": "local"}),
+            serde_json::json!({"tenant": "acme", "role": "admin"}),
+        ] {
+            let map = broken.as_object().unwrap().clone().into_iter().collect();
+            assert_eq!(Caller::from_context(&map), None, "{broken}");
+        }
+        let claims = |groups: serde_json::Value| {
+            serde_json::json!({"sub": "u-1", "custom:tenant": "acme", "cognito:groups": groups})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let role = |groups| {
+            Caller::from_claims(&claims(groups), "custom:tenant", "cognito:groups").map(|c| c.role)
+        };
+        assert_eq!(role(serde_json::json!(["rep", "admin"])), Some(Role::Admin));
+        assert_eq!(role(serde_json::json!(["sales-team"])), Some(Role::Viewer));
+        assert_eq!(role(serde_json::json!(null)), Some(Role::Viewer));
+        assert_eq!(role(serde_json::json!("viewer, rep")), Some(Role::Rep));
+        let no_tenant = serde_json::json!({"sub": "u-1"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            Caller::from_claims(&no_tenant, "custom:tenant", "cognito:groups"),
+            None
+        );
     }
 
     #[test]

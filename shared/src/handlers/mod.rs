@@ -2,6 +2,7 @@
 //! Each takes `&Deps` and a request, and is idempotent: delivering the same request twice
 //! has the effect of delivering it once.
 
+pub mod access;
 pub mod analyze;
 pub mod api;
 pub mod ingest;

@@ -104,6 +104,8 @@ fn move_secrets_out_of_blobs(data_dir: &Path, secrets: &FileSecretStore) -> Resu
 }
 
 /// Serve the API on `listener`, watch the inbox and run the worker, until `shutdown` resolves.
+/// On a loopback address a request without an API key acts as the tenant's admin; on any other,
+/// every request that acts for the tenant needs a key.
 pub async fn serve(
     app: LocalApp,
     listener: tokio::net::TcpListener,
@@ -119,8 +121,19 @@ pub async fn serve(
     let mut inbox_stop = stop_rx.clone();
     let inbox_task = tokio::spawn(async move { inbox.watch(&mut inbox_stop).await });
 
-    let router = crate::handlers::api::router(app.deps.clone())
-        .layer(axum::middleware::from_fn(log_request));
+    // On 127.0.0.1 only this machine can call, as the tenant's admin; anywhere else every
+    // request needs an API key.
+    let open = listener
+        .local_addr()
+        .map_err(|e| crate::Error::internal("the listening socket has no address", e))?
+        .ip()
+        .is_loopback();
+    let router = if open {
+        crate::handlers::api::router(app.deps.clone())
+    } else {
+        crate::handlers::api::routes(app.deps.clone())
+    }
+    .layer(axum::middleware::from_fn(log_request));
     // Outermost, so that a preflight is answered before routing (which would say 405).
     let router = match cors {
         Some(cors) => router.layer(cors),

@@ -53,6 +53,9 @@ pub struct Deployment {
     pub transcribe_language: String,
     /// The JWT claim that names the caller's tenant (`TENANT_CLAIM`, `tenant_id`).
     pub tenant_claim: String,
+    /// The JWT claim that lists the caller's groups, of which `admin`, `rep` and `viewer` are
+    /// roles (`ROLE_CLAIM`, `cognito:groups`).
+    pub role_claim: String,
     pub config: Config,
 }
 
@@ -106,13 +109,21 @@ impl Deployment {
             }
             config.metadata_wait = std::time::Duration::from_secs(seconds);
         }
-        if let Some(v) = var("RATE_LIMIT_PER_MINUTE") {
-            config.rate_limit_per_minute = v.trim().parse().map_err(|_| {
-                Error::validation(format!(
-                    "the environment variable RATE_LIMIT_PER_MINUTE is `{v}`; use a number of \
-                     requests (0 for no limit)"
-                ))
-            })?;
+        for (name, limit) in [
+            ("RATE_LIMIT_PER_MINUTE", &mut config.rate_limit_per_minute),
+            (
+                "KEY_RATE_LIMIT_PER_MINUTE",
+                &mut config.key_rate_limit_per_minute,
+            ),
+        ] {
+            if let Some(v) = var(name) {
+                *limit = v.trim().parse().map_err(|_| {
+                    Error::validation(format!(
+                        "the environment variable {name} is `{v}`; use a number of requests (0 \
+                         for no limit)"
+                    ))
+                })?;
+            }
         }
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
@@ -142,6 +153,9 @@ impl Deployment {
             tenant_claim: var("TENANT_CLAIM")
                 .filter(|c| !c.trim().is_empty())
                 .unwrap_or_else(|| "tenant_id".to_owned()),
+            role_claim: var("ROLE_CLAIM")
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| "cognito:groups".to_owned()),
             config,
         })
     }

@@ -21,7 +21,7 @@ use crate::keys;
 
 use super::ApiError;
 use super::doc::{Problems, link};
-use super::extract::{ApiResult, JsonBody, Page, PageQuery, Q, Tenant};
+use super::extract::{ApiResult, JsonBody, Page, PageQuery, Q, RepTenant, Tenant};
 
 pub(super) fn routes() -> ApiRouter<Deps> {
     ApiRouter::new()
@@ -182,7 +182,7 @@ struct RecordingInput {
 
 async fn submit_call(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     JsonBody(call): JsonBody<CallSubmission>,
 ) -> ApiResult<Response> {
     let CallSubmission {

@@ -26,7 +26,7 @@ use super::problem::Problem;
 use crate::handlers::score;
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 7] = [
+const TAGS: [(&str, &str); 8] = [
     (
         "leads",
         "The ranked leads, each with the score, tier, probability and factors behind it.",
@@ -48,6 +48,10 @@ const TAGS: [(&str, &str); 7] = [
         "Texts, consent, tracked links and surveys; Twilio's webhooks.",
     ),
     ("operations", "Re-scores in progress."),
+    (
+        "access",
+        "API keys: made by an admin, each with a role (viewer, rep or admin).",
+    ),
     ("meta", "The service itself: health and this document."),
 ];
 
@@ -68,10 +72,12 @@ pub(super) fn describe(api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
             "bearer",
             SecurityScheme::Http {
                 scheme: "bearer".into(),
-                bearer_format: Some("JWT".into()),
+                bearer_format: Some("API key (lsk_...) or JWT".into()),
                 description: Some(
-                    "On AWS: a JWT from the deployment's issuer, whose tenant claim names the \
-                     tenant. Locally on 127.0.0.1 no credentials are needed."
+                    "An API key (`POST /api_keys`), or a JWT from the deployment's issuer whose \
+                     tenant claim names the tenant and whose group claim names the role \
+                     (admin, rep or viewer; viewer when none). Locally on 127.0.0.1 no \
+                     credentials are needed: the machine's user is the tenant's admin."
                         .into(),
                 ),
                 extensions: IndexMap::default(),
@@ -154,7 +160,7 @@ async fn reference_page() -> Response {
 }
 
 /// A problem answer in the document, under `status`, with why it is given.
-fn problem_response(ctx: &mut GenContext, description: &str) -> openapi::Response {
+pub(super) fn problem_response(ctx: &mut GenContext, description: &str) -> openapi::Response {
     let schema = ctx.schema.subschema_for::<Problem>();
     openapi::Response {
         description: description.into(),

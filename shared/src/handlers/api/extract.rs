@@ -15,40 +15,79 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::domain::{LeadId, TenantId};
+use crate::domain::{Caller, LeadId, Role, TenantId};
 use crate::error::Error;
 
 pub(super) type ApiResult<T> = Result<T, ApiError>;
 
-/// The tenant a request acts for. Local mode has one; on AWS the authorizer's claim names it.
+/// The caller a request acts as: put into the request by `authenticate` (an API key), by the
+/// runtime (the AWS authorizer's verdict), or locally on 127.0.0.1 (the machine's own user).
+fn caller(parts: &Parts) -> ApiResult<&Caller> {
+    parts.extensions.get::<Caller>().ok_or_else(|| {
+        ApiError(Error::Unauthorized(
+            "the request names no caller: send `Authorization: Bearer <API key or token>`".into(),
+        ))
+    })
+}
+
+/// The tenant a request acts for, whatever the caller's role (reading).
 pub(super) struct Tenant(pub(super) TenantId);
 
-impl<S: Send + Sync> FromRequestParts<S> for Tenant {
-    type Rejection = ApiError;
+/// The tenant a request acts for, when the caller may work its leads (rep or admin).
+pub(super) struct RepTenant(pub(super) TenantId);
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<TenantId>()
-            .cloned()
-            .map(Tenant)
-            .ok_or_else(|| {
-                ApiError(Error::Unauthorized(
-                    "the request names no tenant: send a bearer token with a tenant claim".into(),
-                ))
-            })
-    }
-}
+/// The tenant a request acts for, when the caller runs the tenant (admin).
+pub(super) struct AdminTenant(pub(super) TenantId);
 
-/// Every operation that acts for a tenant takes the bearer token (on AWS).
-impl OperationInput for Tenant {
-    fn operation_input(_: &mut GenContext, operation: &mut Operation) {
-        let bearer = indexmap::IndexMap::from_iter([("bearer".to_owned(), Vec::new())]);
-        if !operation.security.contains(&bearer) {
-            operation.security.push(bearer);
+macro_rules! role_extractor {
+    ($name:ident, $role:expr) => {
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+                let caller = caller(parts)?;
+                if let Some(role) = $role {
+                    caller.require(role)?;
+                }
+                Ok($name(caller.tenant.clone()))
+            }
         }
-    }
+
+        /// The bearer security requirement, and (for a role above viewer) the 403 a caller
+        /// below it gets.
+        impl OperationInput for $name {
+            fn operation_input(_: &mut GenContext, operation: &mut Operation) {
+                let bearer = indexmap::IndexMap::from_iter([("bearer".to_owned(), Vec::new())]);
+                if !operation.security.contains(&bearer) {
+                    operation.security.push(bearer);
+                }
+            }
+
+            fn inferred_early_responses(
+                ctx: &mut GenContext,
+                _: &mut Operation,
+            ) -> Vec<(Option<DocStatus>, aide::openapi::Response)> {
+                let role: Option<Role> = $role;
+                role.map(|role| {
+                    let why = format!(
+                        "The caller's role is below {}, which this needs",
+                        role.as_str()
+                    );
+                    (
+                        Some(DocStatus::Code(403)),
+                        super::doc::problem_response(ctx, &why),
+                    )
+                })
+                .into_iter()
+                .collect()
+            }
+        }
+    };
 }
+
+role_extractor!(Tenant, None::<Role>);
+role_extractor!(RepTenant, Some(Role::Rep));
+role_extractor!(AdminTenant, Some(Role::Admin));
 
 /// A JSON request body of `T`, read with `body` (so its errors name the field, line and
 /// column) and documented as `application/json` of `T`.

@@ -20,7 +20,9 @@ use crate::ports::{Job, LeadQuery};
 
 use super::ApiError;
 use super::doc::{Created, Problems, link};
-use super::extract::{ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, Tenant, lead_id};
+use super::extract::{
+    ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, RepTenant, Tenant, lead_id,
+};
 use crate::handlers::lead_detail::{LeadDetail, lead_detail};
 
 fn doc<'t>(op: TransformOperation<'t>, id: &str, summary: &str) -> TransformOperation<'t> {
@@ -161,7 +163,7 @@ async fn list_leads(
 
 async fn create_lead(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     JsonBody(new): JsonBody<NewLead>,
 ) -> ApiResult<Created<Lead>> {
     let phone = new.validate(&deps.config.default_region)?;
@@ -239,7 +241,7 @@ async fn get_lead(
 
 async fn update_lead(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(patch): JsonBody<LeadPatch>,
 ) -> ApiResult<Json<Lead>> {
@@ -265,7 +267,7 @@ async fn update_lead(
 /// re-scored at once; the adjustment is added to every later score until it is removed.
 async fn adjust_lead(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<AdjustmentDraft>,
 ) -> ApiResult<Json<Lead>> {
@@ -283,7 +285,7 @@ async fn adjust_lead(
 /// `DELETE /leads/{id}/adjustment`: back to the computed score.
 async fn remove_adjustment(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<Json<Lead>> {
     let id = lead_id(&id)?;
@@ -316,7 +318,7 @@ async fn rescored(
 /// `POST /model/train` learns from.
 async fn record_outcome(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<OutcomeDraft>,
 ) -> ApiResult<Json<Lead>> {

@@ -4,6 +4,7 @@
 mod calls;
 mod doc;
 mod extract;
+mod keys;
 mod leads;
 mod model;
 mod problem;
@@ -23,7 +24,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use problem::ApiError;
 
 use crate::Deps;
-use crate::domain::TenantId;
+use crate::domain::{Actor, Caller, Role};
 use crate::error::Error;
 use crate::ports::Admission;
 
@@ -92,15 +93,25 @@ pub fn cors(origins: &[String]) -> crate::Result<Option<CorsLayer>> {
     ))
 }
 
-/// The API for local mode: every request acts for `deps.config.tenant`.
+/// The API for local mode on 127.0.0.1: a request without an API key acts as the machine's own
+/// user, the admin of `deps.config.tenant`; one with a key acts as the key says.
 pub fn router(deps: Deps) -> Router {
-    let tenant = deps.config.tenant.clone();
-    routes(deps).layer(axum::Extension(tenant))
+    let local = LocalCaller(Caller {
+        tenant: deps.config.tenant.clone(),
+        role: Role::Admin,
+        actor: Actor::Local,
+    });
+    routes(deps).layer(axum::Extension(local))
 }
 
-/// The API's routes over `deps`. Each request acts for the `TenantId` in its extensions, put
-/// there by a layer in front (local mode's single tenant, or the JWT claim on AWS); a request
-/// without one is refused with 401.
+/// Who a request without credentials acts as, where the runtime allows that (local mode on
+/// 127.0.0.1).
+#[derive(Clone)]
+struct LocalCaller(Caller);
+
+/// The API's routes over `deps`. Each request acts as the `Caller` in its extensions: put
+/// there by the runtime (the AWS authorizer's verdict), or by `authenticate` from an API key,
+/// or local mode's own user. A request without one is refused with 401 where it needs one.
 pub fn routes(deps: Deps) -> Router {
     let (router, api) = doc::finish(documented());
     router
@@ -119,6 +130,10 @@ pub fn routes(deps: Deps) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             deps.clone(),
             rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            authenticate,
         ))
         .layer(axum::middleware::map_response(
             problem::router_errors_as_problems,
@@ -149,7 +164,47 @@ fn documented() -> ApiRouter<Deps> {
         .merge(model::routes())
         .merge(rescores::routes())
         .merge(sms::routes())
+        .merge(keys::routes())
         .merge(doc::routes())
+}
+
+/// Who the request acts as. A caller the runtime has put in (the AWS authorizer's verdict)
+/// stands; else an API key in `Authorization: Bearer lsk_...` is checked (401 if it does not
+/// hold); else local mode's own user, where the runtime allows one.
+async fn authenticate(
+    axum::extract::State(deps): axum::extract::State<Deps>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.extensions().get::<Caller>().is_none() {
+        let token = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(crate::domain::KEY_PREFIX))
+            .map(str::to_owned);
+        let caller = match token {
+            Some(token) => {
+                match crate::handlers::access::caller_for_key(&deps, &token, chrono::Utc::now())
+                    .await
+                {
+                    Ok(caller) => Some(caller),
+                    Err(e) => return ApiError(e).into_response(),
+                }
+            }
+            None => request
+                .extensions()
+                .get::<LocalCaller>()
+                .map(|local| local.0.clone()),
+        };
+        if let Some(caller) = caller {
+            request.extensions_mut().insert(caller);
+        }
+    }
+    next.run(request).await
 }
 
 /// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`);
@@ -161,20 +216,31 @@ async fn rate_limit(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let limit = deps.config.rate_limit_per_minute;
-    let tenant = request.extensions().get::<TenantId>().cloned();
-    if let (Some(tenant), true) = (tenant, limit > 0 && request.uri().path() != "/health") {
+    let caller = request.extensions().get::<Caller>().cloned();
+    if let (Some(caller), true) = (caller, request.uri().path() != "/health") {
         let window = std::time::Duration::from_secs(60);
-        match deps
-            .rate
-            .admit(&format!("tenant:{tenant}"), limit, window)
-            .await
-        {
-            Ok(Admission::Limited { retry_after }) => {
-                return problem::rate_limited(&tenant, limit, retry_after);
+        let mut limits = vec![(
+            format!("tenant:{}", caller.tenant),
+            deps.config.rate_limit_per_minute,
+            format!("tenant {}", caller.tenant),
+        )];
+        if let Actor::Key(id) = &caller.actor {
+            limits.push((
+                format!("key:{}:{id}", caller.tenant),
+                deps.config.key_rate_limit_per_minute,
+                format!("API key {id}"),
+            ));
+        }
+        for (key, limit, whose) in limits.into_iter().filter(|(_, limit, _)| *limit > 0) {
+            match deps.rate.admit(&key, limit, window).await {
+                Ok(Admission::Limited { retry_after }) => {
+                    return problem::rate_limited(&whose, limit, retry_after);
+                }
+                Ok(Admission::Admitted) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.report(), "the rate limit could not be counted")
+                }
             }
-            Ok(Admission::Admitted) => {}
-            Err(e) => tracing::warn!(error = %e.report(), "the rate limit could not be counted"),
         }
     }
     next.run(request).await

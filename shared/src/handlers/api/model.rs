@@ -14,7 +14,7 @@ use crate::handlers::model as tenant_model;
 use crate::model::{Model, TrainOptions};
 
 use super::doc::{Problems, Rescoring};
-use super::extract::{ApiResult, Tenant};
+use super::extract::{AdminTenant, ApiResult, Tenant};
 
 pub(super) fn routes() -> ApiRouter<Deps> {
     ApiRouter::new()
@@ -85,7 +85,7 @@ async fn get_model(
 /// failure the current model stays.
 async fn train_model(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
 ) -> ApiResult<Rescoring<ModelSummary, 201>> {
     let (model, rescore) = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;
     Ok(Rescoring::new(ModelSummary::from(&model), &rescore))

@@ -164,20 +164,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// 429 with `Retry-After` (whole seconds, rounded up) and a problem saying whose limit it is.
-pub fn rate_limited(
-    tenant: &crate::domain::TenantId,
-    limit: u32,
-    retry_after: std::time::Duration,
-) -> Response {
+/// 429 with `Retry-After` (whole seconds, rounded up) and a problem saying whose limit it is
+/// (`tenant acme`, `API key ak_...`).
+pub fn rate_limited(whose: &str, limit: u32, retry_after: std::time::Duration) -> Response {
     let seconds = retry_after.as_millis().div_ceil(1000).max(1);
     let mut response = problem(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
         "Too many requests",
-        format!(
-            "tenant {tenant} made more than {limit} requests this minute; try again in {seconds} s"
-        ),
+        format!("{whose} made more than {limit} requests this minute; try again in {seconds} s"),
     );
     response.headers_mut().insert(
         header::RETRY_AFTER,

@@ -15,7 +15,7 @@ use crate::handlers::score;
 use crate::scoring;
 
 use super::doc::{Problems, Rescoring, link};
-use super::extract::{ApiResult, JsonBody, Tenant};
+use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
 pub(super) fn routes() -> ApiRouter<Deps> {
     ApiRouter::new()
@@ -76,7 +76,7 @@ async fn list_rules(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResu
 
 async fn create_rule(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     JsonBody(draft): JsonBody<RuleDraft>,
 ) -> ApiResult<Rescoring<ScoringRule, 201>> {
     // Make sure the defaults exist first, so a tenant's first own rule adds to them.
@@ -91,7 +91,7 @@ async fn create_rule(
 
 async fn update_rule(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     Path(RulePath { id }): Path<RulePath>,
     JsonBody(draft): JsonBody<RuleDraft>,
 ) -> ApiResult<Rescoring<ScoringRule, 200>> {

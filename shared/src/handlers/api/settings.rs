@@ -11,7 +11,7 @@ use crate::domain::{ScoreCause, SettingsPatch, TenantSettings};
 use crate::handlers::{self, score};
 
 use super::doc::Rescoring;
-use super::extract::{ApiResult, JsonBody, Tenant};
+use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
 pub(super) fn routes() -> ApiRouter<Deps> {
     let change = "Only what the request names changes (PUT and PATCH alike): sending the tiers \
@@ -48,7 +48,7 @@ async fn get_settings(
 /// `PUT /settings`: `{"tiers": {"hot": 75, "warm": 45}}`; every lead is re-tiered.
 async fn put_settings(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     JsonBody(patch): JsonBody<SettingsPatch>,
 ) -> ApiResult<Rescoring<TenantSettings, 200>> {
     // What the request does not name keeps its value (PUT and PATCH alike): sending only the

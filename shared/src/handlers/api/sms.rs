@@ -15,7 +15,7 @@ use tracing::warn;
 
 use super::ApiError;
 use super::doc::{Created, Problems};
-use super::extract::{ApiResult, JsonBody, LeadPath, Tenant, lead_id};
+use super::extract::{AdminTenant, ApiResult, JsonBody, LeadPath, RepTenant, Tenant, lead_id};
 use crate::Deps;
 use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
 use crate::error::Error;
@@ -149,7 +149,7 @@ struct TwilioWebhooks {
 /// shown again.
 async fn put_twilio_account(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    AdminTenant(tenant): AdminTenant,
     JsonBody(account): JsonBody<TwilioAccount>,
 ) -> ApiResult<Json<TwilioSaved>> {
     account.save(&deps, &tenant).await?;
@@ -458,7 +458,7 @@ async fn follow_link(
 /// that the lead's reply time can be measured.
 async fn log_message(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<OutboundDraft>,
 ) -> ApiResult<Recorded> {
@@ -508,7 +508,7 @@ async fn consent_ledger(
 /// An `Idempotency-Key` header makes a retried request count once.
 async fn record_consent(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     headers: HeaderMap,
     JsonBody(draft): JsonBody<ConsentDraft>,
@@ -581,7 +581,7 @@ struct LinkView {
 /// `POST /leads/{id}/links`: `{"url": "https://acme.test/pricing", "label": "pricing"}`.
 async fn create_link(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<LinkDraft>,
 ) -> ApiResult<Created<LinkView>> {
@@ -613,7 +613,7 @@ struct SurveyStarted {
 /// first question to text; the lead's replies answer it.
 async fn start_survey(
     State(deps): State<Deps>,
-    Tenant(tenant): Tenant,
+    RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(req): JsonBody<SurveyRequest>,
 ) -> ApiResult<Created<SurveyStarted>> {
