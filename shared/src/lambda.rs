@@ -27,9 +27,13 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::adapters::aws::{AwsApp, Claim, DynamoIdempotency};
+use aws_lambda_events::event::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+
+use crate::adapters::aws::{AwsApp, Claim, DynamoIdempotency, JwtVerifier};
 use crate::analysis::redact::redact;
-use crate::domain::{Actor, Caller, Role, TenantId, TranscriptFormat};
+use crate::domain::{Caller, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
 use crate::formats::{self, FileKind};
 use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
@@ -495,13 +499,9 @@ async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<
 /// The API function's router: the same routes as local mode, each request acting for the
 /// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
 pub fn api(app: &AwsApp) -> Router {
-    let claims = Claims {
-        tenant: app.deployment.tenant_claim.clone(),
-        role: app.deployment.role_claim.clone(),
-    };
     api::routes(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
-        move |mut request: axum::http::Request<axum::body::Body>| {
-            if let Some(caller) = caller_from_authorizer(&request, &claims) {
+        |mut request: axum::http::Request<axum::body::Body>| {
+            if let Some(caller) = caller_from_authorizer(&request) {
                 request.extensions_mut().insert(caller);
             }
             request
@@ -509,78 +509,86 @@ pub fn api(app: &AwsApp) -> Router {
     ))
 }
 
-/// The JWT claims that name the caller's tenant and role.
-#[derive(Clone)]
-struct Claims {
-    tenant: String,
-    role: String,
-}
-
-/// The caller API Gateway's authorizer vouched for: the Lambda authorizer's context (`tenant`,
-/// `role`, `actor`), or the JWT authorizer's claims (the tenant claim; the highest role the
-/// group claim names, viewer when it names none; the subject). `None` when neither names a
-/// valid tenant: the request is then refused with 401 where it needs a caller.
-fn caller_from_authorizer<B>(request: &axum::http::Request<B>, claims: &Claims) -> Option<Caller> {
+/// The caller the deployment's Lambda authorizer vouched for (its context: `tenant`, `role`,
+/// `actor`). `None` on a route without the authorizer (health, the API's description,
+/// Twilio's webhooks, short links) or a context that names no valid caller: the request is
+/// then refused with 401 where it needs a caller.
+fn caller_from_authorizer<B>(request: &axum::http::Request<B>) -> Option<Caller> {
     use lambda_http::request::RequestContext;
     let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
     else {
         return None;
     };
-    let authorizer = context.authorizer.as_ref()?;
-    let tenant = |value: &str| match TenantId::parse(value) {
-        Ok(tenant) => Some(tenant),
-        Err(e) => {
-            warn!(reason = %e, "the authorizer's tenant is not a tenant id");
-            None
-        }
-    };
-    let lambda = &authorizer.fields;
-    if !lambda.is_empty() {
-        let field = |name: &str| lambda.get(name).and_then(|v| v.as_str());
-        let actor = match field("actor").and_then(|a| a.split_once(':')) {
-            Some(("key", id)) => Actor::Key(id.to_owned()),
-            Some(("user", sub)) => Actor::User(sub.to_owned()),
-            _ => return None,
-        };
-        return Some(Caller {
-            tenant: tenant(field("tenant")?)?,
-            role: Role::parse(field("role")?)?,
-            actor,
-        });
+    let fields = &context.authorizer.as_ref()?.fields;
+    let caller = Caller::from_context(fields);
+    if caller.is_none() && !fields.is_empty() {
+        warn!("the authorizer's context names no valid caller");
     }
-    let jwt = authorizer.jwt.as_ref()?;
-    Some(Caller {
-        tenant: tenant(jwt.claims.get(&claims.tenant)?)?,
-        role: jwt
-            .claims
-            .get(&claims.role)
-            .map_or(Role::Viewer, |groups| highest_role(groups)),
-        actor: Actor::User(jwt.claims.get("sub").cloned().unwrap_or_default()),
-    })
+    caller
 }
 
-/// The highest role a group claim names. API Gateway hands a list claim over as text:
-/// `[admin rep]` or `["admin","rep"]`; a plain `rep` is one group.
-fn highest_role(groups: &str) -> Role {
-    groups
-        .split(|c: char| c == ',' || c == '[' || c == ']' || c == '"' || c.is_whitespace())
-        .filter_map(Role::parse)
-        .max()
-        .unwrap_or(Role::Viewer)
+/// The Lambda authorizer: who a request's `Authorization: Bearer` names. An API key
+/// (`lsk_...`) is checked against its stored hash; anything else is a JWT of the deployment's
+/// identity provider, verified against its keys, whose claims name the tenant and the role.
+/// API Gateway caches each answer for the token (the template's `ReauthorizeEvery`), so a
+/// caller costs one check in five minutes.
+pub async fn authorize(
+    app: &AwsApp,
+    verifier: Option<&JwtVerifier>,
+    request: ApiGatewayV2CustomAuthorizerV2Request,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Map<String, serde_json::Value>> {
+    let header = request
+        .identity_source
+        .as_ref()
+        .and_then(|sources| sources.first().cloned())
+        .or_else(|| {
+            request
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let verdict = match header.strip_prefix("Bearer ").map(str::trim) {
+        None => Err(Error::Unauthorized("no bearer token".into())),
+        Some(token) if token.starts_with(crate::domain::KEY_PREFIX) => {
+            crate::handlers::access::caller_for_key(&app.deps, token, Utc::now()).await
+        }
+        Some(token) => match verifier {
+            None => Err(Error::Unauthorized(
+                "this deployment takes API keys only (no JWT issuer is configured)".into(),
+            )),
+            Some(verifier) => verifier.verify(token).await.and_then(|claims| {
+                Caller::from_claims(
+                    &claims,
+                    &app.deployment.tenant_claim,
+                    &app.deployment.role_claim,
+                )
+                .ok_or_else(|| {
+                    Error::Unauthorized(format!(
+                        "the token names no tenant (claim `{}`) or no subject",
+                        app.deployment.tenant_claim
+                    ))
+                })
+            }),
+        },
+    };
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    match verdict {
+        Ok(caller) => {
+            response.is_authorized = true;
+            response.context = caller.to_context();
+        }
+        // A store or key set that cannot answer denies too (a hiccup must let no one in); the
+        // log says why, never the token.
+        Err(e) => info!(reason = %e.report(), "a request was not authorized"),
+    }
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_group_claim_gives_its_highest_role() {
-        assert_eq!(highest_role("[admin rep]"), Role::Admin);
-        assert_eq!(highest_role("[\"viewer\",\"rep\"]"), Role::Rep);
-        assert_eq!(highest_role("rep"), Role::Rep);
-        assert_eq!(highest_role("[sales-team]"), Role::Viewer);
-        assert_eq!(highest_role(""), Role::Viewer);
-    }
 
     #[test]
     fn recording_keys_name_their_tenant() {

@@ -46,12 +46,24 @@ fn sqs_bodies_are_leadscore_jobs() {
 }
 
 #[test]
-fn api_request_is_a_get_of_leads_with_a_tenant_claim() {
+fn api_request_is_a_get_of_leads_the_authorizer_let_through() {
     let e: ApiGatewayV2httpRequest =
         serde_json::from_slice(&event("apigw-get-leads.json")).unwrap();
     assert_eq!(e.raw_path.as_deref(), Some("/leads"));
-    let claims = &e.request_context.authorizer.unwrap().jwt.unwrap().claims;
-    assert_eq!(claims.get("tenant_id").map(String::as_str), Some("default"));
+    let context = &e.request_context.authorizer.unwrap().fields;
+    let caller = shared::domain::Caller::from_context(context).expect("a caller");
+    assert_eq!(caller.tenant.as_str(), "default");
+    assert_eq!(caller.role, shared::domain::Role::Rep);
+}
+
+#[test]
+fn authorizer_request_carries_the_bearer_token() {
+    use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+    let e: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_slice(&event("apigw-authorizer.json")).unwrap();
+    let token = e.identity_source.unwrap()[0].clone();
+    let key = token.strip_prefix("Bearer ").expect("a bearer token");
+    assert!(shared::domain::parse_key_token(key).is_some(), "{key}");
 }
 
 #[test]

@@ -1,117 +1,324 @@
-//! Roles on AWS: API Gateway's authorizer vouches for the caller (the JWT authorizer's claims,
-//! or a Lambda authorizer's context), and the API function holds each operation to its role.
+//! Who may call on AWS: the Lambda authorizer turns a request's bearer token (an API key, or
+//! an ID token of the user pool) into a caller, and the API function holds each operation to
+//! that caller's role. The keys live in DynamoDB on moto; the tokens come from moto's Cognito,
+//! signed with its key and verified against its published key set.
 
+use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{Value, json};
+use shared::adapters::aws::{JwtSettings, JwtVerifier};
+use shared::lambda;
 
 use crate::emulator::Cloud;
 use crate::feed;
+use crate::iam::Function;
+
+/// The authorizer's verdict on `Authorization: <header>`: its context when it allows.
+pub(crate) async fn authorize(
+    cloud: &Cloud,
+    verifier: Option<&JwtVerifier>,
+    header: Option<&str>,
+) -> Option<Value> {
+    let event = json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/$default/GET/leads",
+        "identitySource": header.map(|h| vec![h]),
+        "routeKey": "$default",
+        "rawPath": "/leads",
+        "rawQueryString": "",
+        "headers": header.map_or(json!({}), |h| json!({"authorization": h})),
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123", "http": {"method": "GET", "path": "/leads", "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.9", "userAgent": "curl/8"}, "requestId": "r-1", "routeKey": "$default",
+            "stage": "$default", "time": "02/Dec/2026:07:00:00 +0000", "timeEpoch": 1796194800000_u64
+        }
+    });
+    let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event).unwrap();
+    let response = lambda::authorize(cloud.function(Function::Authorizer), verifier, request).await;
+    response
+        .is_authorized
+        .then_some(Value::Object(response.context))
+}
+
+/// A request to the API function that the authorizer let through with `context`.
+async fn api_as(
+    cloud: &Cloud,
+    context: &Value,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    feed::api_through(cloud, method, path, Some(context.clone()), body).await
+}
 
 #[tokio::test]
-async fn a_jwt_group_claim_gives_the_role_and_no_group_gives_a_viewer() {
+async fn an_api_key_passes_as_its_tenant_and_role_until_it_is_revoked() {
     let cloud = Cloud::start().await;
-    let rule = json!({"criteria": "calls.count >= 2", "weight": 5});
-    let lead = json!({"phone_number": "+14155550134"});
-    // A viewer reads, and a rule change or a new lead is refused with 403
-    for groups in [Some("[viewer]"), None, Some("[sales-team]")] {
-        let (status, _) =
-            feed::api_as(&cloud, "GET", "/scoring_rules", Some("acme"), groups, None).await;
-        assert_eq!(status, 200, "{groups:?}");
-        let (status, problem) = feed::api_as(
-            &cloud,
-            "POST",
-            "/scoring_rules",
-            Some("acme"),
-            groups,
-            Some(rule.clone()),
-        )
-        .await;
-        assert_eq!(status, 403, "{groups:?}: {problem}");
+    let admin = json!({"tenant": "acme", "role": "admin", "actor": "user:founder"});
+    // GIVEN a rep's key, made through the API by an admin
+    let (status, made) = api_as(
+        &cloud,
+        &admin,
+        "POST",
+        "/api_keys",
+        Some(json!({"name": "crm sync", "role": "rep"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap().to_owned();
+    let key_id = made["key_id"].as_str().unwrap().to_owned();
+    // WHEN the authorizer sees it, THEN it vouches for acme's rep, that key
+    let context = authorize(&cloud, None, Some(&format!("Bearer {token}")))
+        .await
+        .expect("the key is authorized");
+    assert_eq!(
+        context,
+        json!({"tenant": "acme", "role": "rep", "actor": format!("key:{key_id}")})
+    );
+    // ... and the API holds the rep to its role
+    let (status, _) = api_as(&cloud, &context, "GET", "/leads", None).await;
+    assert_eq!(status, 200);
+    let (status, problem) = api_as(
+        &cloud,
+        &context,
+        "POST",
+        "/scoring_rules",
+        Some(json!({"criteria": "calls.count >= 2", "weight": 5})),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "this needs the admin role; the caller is a rep"
+    );
+    // The key's use is recorded
+    let (_, keys) = api_as(&cloud, &admin, "GET", "/api_keys", None).await;
+    assert!(keys["api_keys"][0]["last_used_at"].is_string(), "{keys}");
+    // A key with a character changed, no token, and a JWT where no issuer is configured
+    let mut wrong = token.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'a' { 'b' } else { 'a' });
+    for header in [
+        Some(format!("Bearer {wrong}")),
+        None,
+        Some("Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln".to_owned()),
+        Some(token.clone()),
+    ] {
         assert_eq!(
-            problem["detail"],
-            "this needs the admin role; the caller is a viewer"
+            authorize(&cloud, None, header.as_deref()).await,
+            None,
+            "{header:?}"
         );
-        let (status, _) = feed::api_as(
-            &cloud,
-            "POST",
-            "/leads",
-            Some("acme"),
-            groups,
-            Some(lead.clone()),
-        )
-        .await;
-        assert_eq!(status, 403, "{groups:?}");
     }
-    // A rep (API Gateway hands the list over as text) works leads, and is refused the rules
-    let (status, body) = feed::api_as(
+    // Revoked by the admin: refused from then on
+    let (status, _) = api_as(
         &cloud,
-        "POST",
-        "/leads",
-        Some("acme"),
-        Some("[rep]"),
-        Some(lead),
+        &admin,
+        "DELETE",
+        &format!("/api_keys/{key_id}"),
+        None,
     )
     .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _) = feed::api_as(
-        &cloud,
-        "POST",
-        "/scoring_rules",
-        Some("acme"),
-        Some("[\"viewer\",\"rep\"]"),
-        Some(rule.clone()),
-    )
-    .await;
-    assert_eq!(status, 403);
-    // An admin changes the rules
-    let (status, body) = feed::api_as(
-        &cloud,
-        "POST",
-        "/scoring_rules",
-        Some("acme"),
-        Some("[rep admin]"),
-        Some(rule),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-/// A request a Lambda authorizer let through, with its verdict in the context.
-async fn through_lambda_authorizer(cloud: &Cloud, context: Value, path: &str) -> u16 {
-    let mut event = feed::sample("apigw-get-leads.json");
-    event["rawPath"] = path.into();
-    event["requestContext"]["http"]["path"] = path.into();
-    event["requestContext"]["authorizer"] = json!({ "lambda": context });
-    let (status, _, _) = feed::api_event(cloud, &event).await;
-    status
+    assert_eq!(status, 200);
+    assert_eq!(
+        authorize(&cloud, None, Some(&format!("Bearer {token}"))).await,
+        None
+    );
 }
 
 #[tokio::test]
-async fn a_lambda_authorizers_verdict_names_the_caller() {
+async fn an_authorizer_context_that_names_no_valid_caller_vouches_for_no_one() {
     let cloud = Cloud::start().await;
-    let verdict =
-        |role: &str| json!({"tenant": "acme", "role": role, "actor": "key:ak_0123456789abcdef"});
-    assert_eq!(
-        through_lambda_authorizer(&cloud, verdict("viewer"), "/leads").await,
-        200
-    );
-    assert_eq!(
-        through_lambda_authorizer(&cloud, verdict("viewer"), "/api_keys").await,
-        403
-    );
-    assert_eq!(
-        through_lambda_authorizer(&cloud, verdict("admin"), "/api_keys").await,
-        200
-    );
-    // A verdict that does not name a tenant, a role and who it is vouches for no one
     for broken in [
         json!({"tenant": "acme", "role": "owner", "actor": "key:ak_1"}),
         json!({"tenant": "Not A Tenant", "role": "admin", "actor": "key:ak_1"}),
         json!({"tenant": "acme", "role": "admin"}),
     ] {
+        let (status, _) = api_as(&cloud, &broken, "GET", "/leads", None).await;
+        assert_eq!(status, 401, "{broken}");
+    }
+    // No authorizer at all (a route API Gateway leaves open): only the open operations answer
+    let (status, _) = feed::api_through(&cloud, "GET", "/leads", None, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = feed::api_through(&cloud, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+}
+
+/// A call to moto's Cognito (the JSON protocol, as the SDK sends it).
+async fn cognito(cloud: &Cloud, action: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(&cloud.emulator.url)
+        .header(
+            "x-amz-target",
+            format!("AWSCognitoIdentityProviderService.{action}"),
+        )
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/us-east-1/cognito-idp/aws4_request, \
+             SignedHeaders=host, Signature=00",
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{action}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A user of `pool` with `tenant` (if any) in custom:tenant, in `group` (if any): their ID token.
+async fn id_token(
+    cloud: &Cloud,
+    pool: &str,
+    client: &str,
+    email: &str,
+    tenant: Option<&str>,
+    group: Option<&str>,
+) -> String {
+    let mut attributes = vec![json!({"Name": "email", "Value": email})];
+    if let Some(t) = tenant {
+        attributes.push(json!({"Name": "custom:tenant", "Value": t}));
+    }
+    cognito(
+        cloud,
+        "AdminCreateUser",
+        json!({"UserPoolId": pool, "Username": email, "UserAttributes": attributes,
+               "MessageAction": "SUPPRESS"}),
+    )
+    .await;
+    cognito(
+        cloud,
+        "AdminSetUserPassword",
+        json!({"UserPoolId": pool, "Username": email, "Password": "Correct-Horse-Battery-9", "Permanent": true}),
+    )
+    .await;
+    if let Some(g) = group {
+        cognito(
+            cloud,
+            "AdminAddUserToGroup",
+            json!({"UserPoolId": pool, "Username": email, "GroupName": g}),
+        )
+        .await;
+    }
+    let auth = cognito(
+        cloud,
+        "AdminInitiateAuth",
+        json!({"UserPoolId": pool, "ClientId": client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+               "AuthParameters": {"USERNAME": email, "PASSWORD": "Correct-Horse-Battery-9"}}),
+    )
+    .await;
+    auth["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ID token: {auth}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_user_pool_id_token_passes_with_the_tenant_and_group_the_pool_gives() {
+    let cloud = Cloud::start_with(|d| d.tenant_claim = "custom:tenant".into()).await;
+    // GIVEN the pool the template makes: a tenant attribute, an app client, the groups
+    let pool = cognito(
+        &cloud,
+        "CreateUserPool",
+        json!({"PoolName": "leadscore-users",
+               "Schema": [{"Name": "tenant", "AttributeDataType": "String", "Mutable": true}]}),
+    )
+    .await["UserPool"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = cognito(
+        &cloud,
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool, "ClientName": "leadscore",
+               "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
+    )
+    .await["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for group in ["admin", "rep", "viewer"] {
+        cognito(
+            &cloud,
+            "CreateGroup",
+            json!({"UserPoolId": pool, "GroupName": group}),
+        )
+        .await;
+    }
+    let settings = |audience: &str| JwtSettings {
+        issuer: format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}"),
+        audience: Some(audience.to_owned()),
+        jwks_url: format!("{}/{pool}/.well-known/jwks.json", cloud.emulator.url),
+    };
+    let verifier = JwtVerifier::new(settings(&client));
+    let bearer = |token: &str| format!("Bearer {token}");
+
+    // WHEN a rep of acme signs in, THEN the authorizer vouches for acme's rep, that user
+    let rep = id_token(
+        &cloud,
+        &pool,
+        &client,
+        "maya@acme.test",
+        Some("acme"),
+        Some("rep"),
+    )
+    .await;
+    let context = authorize(&cloud, Some(&verifier), Some(&bearer(&rep)))
+        .await
+        .expect("the token is authorized");
+    assert_eq!(context["tenant"], "acme");
+    assert_eq!(context["role"], "rep");
+    assert!(
+        context["actor"].as_str().unwrap().starts_with("user:"),
+        "{context}"
+    );
+    let (status, _) = api_as(
+        &cloud,
+        &context,
+        "POST",
+        "/leads",
+        Some(json!({"phone_number": "+14155550134"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // A user in no group is a viewer
+    let plain = id_token(&cloud, &pool, &client, "sam@acme.test", Some("acme"), None).await;
+    let context = authorize(&cloud, Some(&verifier), Some(&bearer(&plain)))
+        .await
+        .unwrap();
+    assert_eq!(context["role"], "viewer");
+    // Refused: a user without a tenant, a token with its claims changed (the signature no
+    // longer holds), a token for another app client
+    let stray = id_token(
+        &cloud,
+        &pool,
+        &client,
+        "lost@acme.test",
+        None,
+        Some("admin"),
+    )
+    .await;
+    let mut parts: Vec<String> = rep.split('.').map(str::to_owned).collect();
+    let claims = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &parts[1])
+            .unwrap(),
+    )
+    .unwrap()
+    .replace("\"acme\"", "\"globex\"");
+    parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims);
+    let forged = parts.join(".");
+    for token in [&stray, &forged] {
         assert_eq!(
-            through_lambda_authorizer(&cloud, broken.clone(), "/leads").await,
-            401,
-            "{broken}"
+            authorize(&cloud, Some(&verifier), Some(&bearer(token))).await,
+            None
         );
     }
+    let elsewhere = JwtVerifier::new(settings("another-client"));
+    assert_eq!(
+        authorize(&cloud, Some(&elsewhere), Some(&bearer(&rep))).await,
+        None
+    );
 }

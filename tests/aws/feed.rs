@@ -228,42 +228,39 @@ pub async fn settle(cloud: &Cloud, times: usize) {
     }
 }
 
-/// A request through API Gateway (HTTP API, JWT authorizer) to the API function's router.
+/// A request through API Gateway (HTTP API, the Lambda authorizer) to the API function's
+/// router, from an admin of `tenant`.
 pub async fn api(
     cloud: &Cloud,
     method: &str,
     path_and_query: &str,
-    tenant_claim: Option<&str>,
+    tenant: Option<&str>,
 ) -> (u16, Value) {
-    api_with(cloud, method, path_and_query, tenant_claim, None).await
+    api_with(cloud, method, path_and_query, tenant, None).await
 }
 
-/// An API Gateway request with a JSON body, from a user in the admin group.
+/// An API Gateway request with a JSON body, from an admin of `tenant` (as the authorizer
+/// vouches for one); no tenant: a request the authorizer vouched for no one.
 pub async fn api_with(
     cloud: &Cloud,
     method: &str,
     path_and_query: &str,
-    tenant_claim: Option<&str>,
+    tenant: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    api_as(
-        cloud,
-        method,
-        path_and_query,
-        tenant_claim,
-        Some("[admin]"),
-        body,
-    )
-    .await
+    let context = tenant.map(
+        |t| serde_json::json!({"tenant": t, "role": "admin", "actor": "user:5f2b0c1e-admin-1"}),
+    );
+    api_through(cloud, method, path_and_query, context, body).await
 }
 
-/// An API Gateway request whose JWT names `groups` in its group claim (none: no claim).
-pub async fn api_as(
+/// An API Gateway request that the Lambda authorizer let through with `context` (none: a
+/// route without the authorizer).
+pub async fn api_through(
     cloud: &Cloud,
     method: &str,
     path_and_query: &str,
-    tenant_claim: Option<&str>,
-    groups: Option<&str>,
+    context: Option<Value>,
     body: Option<Value>,
 ) -> (u16, Value) {
     let mut event = sample("apigw-get-leads.json");
@@ -288,17 +285,15 @@ pub async fn api_as(
     event["routeKey"] = format!("{method} {path}").into();
     event["requestContext"]["http"]["method"] = method.into();
     event["requestContext"]["http"]["path"] = path.into();
-    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
-    match tenant_claim {
-        Some(t) => claims["tenant_id"] = t.into(),
-        None => {
-            claims.as_object_mut().unwrap().remove("tenant_id");
+    match context {
+        Some(context) => {
+            event["requestContext"]["authorizer"] = serde_json::json!({ "lambda": context })
         }
-    }
-    match groups {
-        Some(g) => claims["cognito:groups"] = g.into(),
         None => {
-            claims.as_object_mut().unwrap().remove("cognito:groups");
+            event["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
         }
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");

@@ -1,7 +1,7 @@
 //! Least privilege, proven: one tour through every path each function has (a transcript and a
 //! recording dropped in the bucket, a redelivery after a lost message, failed transcriptions
-//! and jobs, and the API's reads and writes of leads, rules, settings, secrets, models and
-//! uploads), then every grant of the template is held against the calls recorded on the way.
+//! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
+//! uploads, and an API key through the authorizer), then every grant of the template is held against the calls recorded on the way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
 
@@ -198,6 +198,23 @@ async fn every_grant_is_used() {
     .await;
     assert_eq!(rescore["state"], "done", "{rescore}");
     assert!(rescore["leads_queued"].as_u64().unwrap() >= 12, "{rescore}");
+
+    // An API key: made, passed by the authorizer (its use recorded), revoked.
+    let key = api(
+        &cloud,
+        "POST",
+        "/api_keys",
+        Some(json!({"name": "tour", "role": "viewer"})),
+    )
+    .await;
+    let bearer = format!("Bearer {}", key["token"].as_str().unwrap());
+    assert!(
+        crate::access::authorize(&cloud, None, Some(&bearer))
+            .await
+            .is_some()
+    );
+    let id = key["key_id"].as_str().unwrap();
+    api(&cloud, "DELETE", &format!("/api_keys/{id}"), None).await;
 
     let unused = cloud.recorder.unused_grants();
     assert!(

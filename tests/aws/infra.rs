@@ -133,10 +133,11 @@ fn the_template_opens_to_the_public_exactly_the_operations_the_document_does() {
 /// build --release --arm64`).
 #[test]
 fn every_function_builds_for_lambda_arm64() {
-    crate::venv::say(
-        "building the five Lambda functions for arm64 (cargo lambda build --arm64; about four \
+    crate::venv::say(&format!(
+        "building the {} Lambda functions for arm64 (cargo lambda build --arm64; about four \
          minutes the first time)",
-    );
+        FUNCTIONS.len()
+    ));
     run(&mut build_command());
     let target = target_dir();
     for f in FUNCTIONS {

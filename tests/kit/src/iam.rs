@@ -34,15 +34,17 @@ pub enum Function {
     Analyze,
     Score,
     Api,
+    Authorizer,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::Ingest,
         Function::Transcribed,
         Function::Analyze,
         Function::Score,
         Function::Api,
+        Function::Authorizer,
     ];
 
     pub fn logical_id(self) -> &'static str {
@@ -52,6 +54,7 @@ impl Function {
             Function::Analyze => "AnalyzeFunction",
             Function::Score => "ScoreFunction",
             Function::Api => "ApiFunction",
+            Function::Authorizer => "AuthorizerFunction",
         }
     }
 

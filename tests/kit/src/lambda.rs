@@ -13,7 +13,14 @@ use crate::emulator::tools_bin;
 use crate::venv::workspace;
 
 /// The functions `infra/template.yaml` deploys, by the package that builds each.
-pub const FUNCTIONS: [&str; 5] = ["ingest", "transcribed", "analyze", "score", "api"];
+pub const FUNCTIONS: [&str; 6] = [
+    "ingest",
+    "transcribed",
+    "analyze",
+    "score",
+    "api",
+    "authorizer",
+];
 
 /// Where the arm64 build goes; each function's binary is `lambda/<function>/bootstrap` in it.
 pub fn target_dir() -> PathBuf {

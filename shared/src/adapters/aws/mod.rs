@@ -7,6 +7,7 @@
 
 mod dynamo;
 mod idempotency;
+mod jwt;
 mod rate;
 mod s3;
 mod sqs;
@@ -20,6 +21,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
+pub use jwt::{JwtSettings, JwtVerifier};
 pub use rate::DynamoRateLimiter;
 pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
@@ -56,6 +58,9 @@ pub struct Deployment {
     /// The JWT claim that lists the caller's groups, of which `admin`, `rep` and `viewer` are
     /// roles (`ROLE_CLAIM`, `cognito:groups`).
     pub role_claim: String,
+    /// Whose JWTs the authorizer accepts (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWKS_URL`); none: API
+    /// keys only.
+    pub jwt: Option<JwtSettings>,
     pub config: Config,
 }
 
@@ -156,6 +161,16 @@ impl Deployment {
             role_claim: var("ROLE_CLAIM")
                 .filter(|c| !c.trim().is_empty())
                 .unwrap_or_else(|| "cognito:groups".to_owned()),
+            jwt: var("JWT_ISSUER")
+                .map(|i| i.trim().trim_end_matches('/').to_owned())
+                .filter(|i| !i.is_empty())
+                .map(|issuer| JwtSettings {
+                    jwks_url: var("JWKS_URL")
+                        .filter(|u| !u.trim().is_empty())
+                        .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
+                    audience: var("JWT_AUDIENCE").filter(|a| !a.trim().is_empty()),
+                    issuer,
+                }),
             config,
         })
     }

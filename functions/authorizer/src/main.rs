@@ -1,0 +1,24 @@
+//! The authorizer function: API Gateway asks it who each request's bearer token names (an API
+//! key, or a JWT of the deployment's identity provider) and caches the answer per token.
+
+use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws::{AwsApp, JwtVerifier};
+use shared::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Every line through the redaction, in Lambda's log format and level settings.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(
+        shared::telemetry::Redacting::new(std::io::stdout),
+    );
+    let app = &AwsApp::from_env().await?;
+    // One verifier for the function's life: the issuer's keys are fetched once an hour.
+    let verifier = &app.deployment.jwt.clone().map(JwtVerifier::new);
+    run(service_fn(
+        |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+            Ok::<_, Error>(lambda::authorize(app, verifier.as_ref(), event.payload).await)
+        },
+    ))
+    .await
+}
