@@ -28,8 +28,8 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{Error, Result};
 use ports::{
-    ApiKeyStore, BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore, SecretStore,
-    SmsStore, Transcriber,
+    ApiKeyStore, AuditLog, BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore,
+    SecretStore, SmsStore, Transcriber,
 };
 
 /// Everything a handler needs, behind ports.
@@ -39,6 +39,7 @@ pub struct Deps {
     pub calls: Arc<dyn CallStore>,
     pub rules: Arc<dyn RuleStore>,
     pub keys: Arc<dyn ApiKeyStore>,
+    pub audit: Arc<dyn AuditLog>,
     pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<dyn SecretStore>,

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiKey, Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
-    SmsEvent, TenantId, Tier, TrackedLink,
+    ApiKey, AuditEntry, Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange,
+    ScoringRule, SmsEvent, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 
@@ -400,6 +400,48 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<Option<ApiKey>>;
     /// Record a use of the key at `at`. Changes nothing else: never undoes a revoke.
     async fn touch_key(&self, tenant: &TenantId, key_id: &str, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// A tenant's audit log: one entry per write request, kept `AUDIT_RETENTION_DAYS`.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Add an entry (an entry id already there is left as it is).
+    async fn record(&self, entry: &AuditEntry) -> Result<()>;
+    /// The tenant's entries, newest first, `limit` at a time; `cursor` from the previous page.
+    async fn entries(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditEntry>>;
+}
+
+/// A page of `take` audit entries (from a read of `take + 1`), and the cursor after it when
+/// there are more: the hex of the last entry id.
+pub fn audit_page(mut items: Vec<AuditEntry>, take: u32) -> Page<AuditEntry> {
+    let more = items.len() > take as usize;
+    items.truncate(take as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|e| hex::encode(e.entry_id.as_bytes())))
+        .flatten();
+    Page { items, next_cursor }
+}
+
+/// The entry id an audit page's cursor names; the error says it is not one.
+pub fn decode_audit_cursor(cursor: &str) -> Result<String> {
+    hex::decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| {
+            s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
+        .ok_or_else(|| {
+            Error::validation(format!(
+                "cursor: `{cursor}` is not a cursor this API returned"
+            ))
+        })
 }
 
 /// Requests counted per key in fixed windows (a tenant's API requests per minute).

@@ -267,3 +267,74 @@ async fn beyond_loopback_every_request_needs_a_key() {
         assert_eq!(status, StatusCode::OK, "{open}");
     }
 }
+
+#[tokio::test]
+async fn every_write_is_in_the_audit_log_with_who_made_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let (rep, rep_id) = make_key(&app, "crm sync", "rep").await;
+    let (viewer, viewer_id) = make_key(&app, "dashboard", "viewer").await;
+    // GIVEN a rep's write, a viewer's refused write, and reads (which are not logged)
+    let (status, lead) = with_key(
+        &app,
+        &rep,
+        Method::POST,
+        "/leads",
+        Some(json!({"phone_number": "+14155550134", "first_name": "Dana"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = with_key(
+        &app,
+        &viewer,
+        Method::PUT,
+        "/settings",
+        Some(json!({"tiers": {"hot": 90, "warm": 10}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let _ = with_key(&app, &viewer, Method::GET, "/leads", None).await;
+    // WHEN an admin reads the log
+    let (status, log) = app.get("/audit_log?limit=3").await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let entries = log["entries"].as_array().unwrap();
+    // THEN the newest first: the refusal, the rep's lead, and the key made before them
+    let seen: Vec<(String, String, String, u64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["method"].as_str().unwrap().to_owned(),
+                e["path"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                format!("key:{viewer_id}"),
+                "PUT".into(),
+                "/settings".into(),
+                403
+            ),
+            (format!("key:{rep_id}"), "POST".into(), "/leads".into(), 201),
+            ("local".into(), "POST".into(), "/api_keys".into(), 201),
+        ]
+    );
+    // ... with no body in it (the lead's name and number are in the lead, not the log)
+    let text = log.to_string();
+    assert!(
+        !text.contains("Dana") && !text.contains("4155550134"),
+        "{text}"
+    );
+    assert!(lead["lead_id"].is_string());
+    // The rest, a page on; and a viewer may not read it
+    let cursor = log["next_cursor"].as_str().unwrap();
+    let (_, older) = app.get(&format!("/audit_log?cursor={cursor}")).await;
+    assert_eq!(older["entries"][0]["path"], "/api_keys");
+    assert_eq!(older["next_cursor"], Value::Null);
+    let (status, _) = with_key(&app, &viewer, Method::GET, "/audit_log", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -149,6 +149,52 @@ impl Caller {
     }
 }
 
+/// One write request in a tenant's audit log: who (an API key's id, a user's subject, or the
+/// local machine), with which role, what (method, path, the answer's status), when. Never a
+/// body: what was written is in the records themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditEntry {
+    pub tenant_id: TenantId,
+    /// Time-ordered and unique: the entry's place in the log.
+    pub entry_id: String,
+    pub at: DateTime<Utc>,
+    /// `key:<id>`, `user:<subject>` or `local`.
+    pub actor: String,
+    pub role: Role,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// How long audit entries are kept: a year and a month, past a yearly review.
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
+
+impl AuditEntry {
+    pub fn new(caller: &Caller, method: &str, path: &str, status: u16, at: DateTime<Utc>) -> Self {
+        let actor = match &caller.actor {
+            Actor::Key(id) => format!("key:{id}"),
+            Actor::User(sub) => format!("user:{sub}"),
+            Actor::Local => "local".to_owned(),
+        };
+        AuditEntry {
+            tenant_id: caller.tenant.clone(),
+            entry_id: format!(
+                "{}-{}",
+                at.format("%Y%m%dT%H%M%S%.6fZ"),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            at,
+            actor,
+            role: caller.role,
+            method: method.to_owned(),
+            // Paths are ids and route names; a query string could carry anything, so it is
+            // left out.
+            path: path.chars().take(300).collect(),
+            status,
+        }
+    }
+}
+
 /// The characters of an API key after `lsk_`: `<tenant>_<id>_<secret>`.
 pub const KEY_PREFIX: &str = "lsk_";
 /// The longest key name.

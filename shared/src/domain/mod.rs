@@ -11,8 +11,8 @@ mod sms;
 mod transcript;
 
 pub use access::{
-    Actor, ApiKey, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT, NewApiKey, Role, StoredKey,
-    parse_key_token,
+    AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
+    NewApiKey, Role, StoredKey, parse_key_token,
 };
 pub use call::{
     Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,

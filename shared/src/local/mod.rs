@@ -44,6 +44,7 @@ impl LocalApp {
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),

@@ -12,14 +12,14 @@ use chrono::{Duration, Utc};
 use shared::Deps;
 use shared::Error;
 use shared::domain::{
-    ApiKey, Call, CallId, CallStatus, ConsentAction, ConsentChange, Direction, Lead, LeadId,
-    NewApiKey, PhoneNumber, Role, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent,
-    SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
+    Actor, ApiKey, AuditEntry, Call, CallId, CallStatus, Caller, ConsentAction, ConsentChange,
+    Direction, Lead, LeadId, NewApiKey, PhoneNumber, Role, RuleId, ScoreCause, ScoreChange,
+    ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
 };
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 14] = [
+pub const PROMISES: [&str; 15] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -34,6 +34,7 @@ pub const PROMISES: [&str; 14] = [
     "tenants_never_see_each_other",
     "rate_limits_count_per_key_and_window",
     "api_keys_are_kept_hashed_and_revoked_for_good",
+    "the_audit_log_reads_newest_first_per_tenant",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -55,6 +56,7 @@ macro_rules! store_contract {
             tenants_never_see_each_other,
             rate_limits_count_per_key_and_window,
             api_keys_are_kept_hashed_and_revoked_for_good,
+            the_audit_log_reads_newest_first_per_tenant,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -721,4 +723,56 @@ pub async fn api_keys_are_kept_hashed_and_revoked_for_good(deps: &Deps) {
             .unwrap(),
         None
     );
+}
+
+/// `AuditLog`: entries come back newest first, a page at a time with a cursor that walks every
+/// entry once; an entry recorded twice is kept once; a tenant sees its own log only; a cursor
+/// that is not one is a validation error.
+pub async fn the_audit_log_reads_newest_first_per_tenant(deps: &Deps) {
+    let caller = |tenant: TenantId| Caller {
+        tenant,
+        role: Role::Admin,
+        actor: Actor::Key("ak_0123456789abcdef".into()),
+    };
+    let start = Utc::now() - Duration::minutes(10);
+    let mut written = Vec::new();
+    for i in 0..5 {
+        let entry = AuditEntry::new(
+            &caller(acme()),
+            "PUT",
+            &format!("/leads/ld_{i}/outcome"),
+            200,
+            start + Duration::seconds(i),
+        );
+        deps.audit.record(&entry).await.unwrap();
+        written.push(entry);
+    }
+    deps.audit.record(&written[2]).await.unwrap();
+    let other = AuditEntry::new(&caller(globex()), "POST", "/leads", 201, start);
+    deps.audit.record(&other).await.unwrap();
+    let mut read = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .audit
+            .entries(&acme(), cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        read.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    written.reverse();
+    assert_eq!(read, written);
+    let theirs = deps.audit.entries(&globex(), None, 50).await.unwrap();
+    assert_eq!(theirs.items, vec![other]);
+    let err = deps
+        .audit
+        .entries(&acme(), Some("not a cursor"), 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Validation(_)), "{err:?}");
 }

@@ -36,18 +36,28 @@ pub struct Emulator {
 impl Emulator {
     pub async fn start() -> Self {
         let bin = tools_bin();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin.join("python"))
+        // The server binds a free port itself and says which: no other test's server can be
+        // on it.
+        let mut child = Command::new(bin.join("python"))
             .arg(workspace().join("tools/moto_serial.py"))
-            .args(["127.0.0.1", &port.to_string()])
-            .stdout(Stdio::null())
+            .arg("127.0.0.1")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
+        let stdout = child.stdout.take().expect("moto's stdout");
+        let port = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            reader.read_line(&mut line).ok();
+            // Whatever else it prints is read and dropped: a closed pipe would stop it.
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            line.trim().parse::<u16>().ok()
+        })
+        .await
+        .unwrap()
+        .expect("moto_serial.py prints the port it listens on");
         let url = format!("http://127.0.0.1:{port}");
         let emulator = Self { child, url };
         let client = reqwest::Client::new();
@@ -154,6 +164,7 @@ impl Cloud {
             ("LeadsTable", "leads"),
             ("CallsTable", "calls"),
             ("RulesTable", "rules"),
+            ("AuditTable", "audit"),
             ("IdempotencyTable", "idempotency"),
         ] {
             create_table_from_template(&dynamo, logical, name).await;
@@ -164,6 +175,7 @@ impl Cloud {
             ("LEADS_TABLE", "leads".to_owned()),
             ("CALLS_TABLE", "calls".to_owned()),
             ("RULES_TABLE", "rules".to_owned()),
+            ("AUDIT_TABLE", "audit".to_owned()),
             ("IDEMPOTENCY_TABLE", "idempotency".to_owned()),
             ("BUCKET", BUCKET.to_owned()),
             ("ANALYZE_QUEUE_URL", analyze),

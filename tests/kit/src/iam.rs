@@ -523,14 +523,15 @@ fn names() -> Value {
         },
         "refs": {
             "LeadsTable": "leads", "CallsTable": "calls", "RulesTable": "rules",
-            "IdempotencyTable": "idempotency",
+            "AuditTable": "audit", "IdempotencyTable": "idempotency",
             "AnalyzeQueue": queue_url("analyze"), "ScoreQueue": queue_url("score"),
             "AnalyzeDeadLetterQueue": queue_url("analyze-dlq"),
             "ScoreDeadLetterQueue": queue_url("score-dlq"),
         },
         "arns": {
             "LeadsTable": table("leads"), "CallsTable": table("calls"),
-            "RulesTable": table("rules"), "IdempotencyTable": table("idempotency"),
+            "RulesTable": table("rules"), "AuditTable": table("audit"),
+            "IdempotencyTable": table("idempotency"),
             "AnalyzeQueue": queue("analyze"), "ScoreQueue": queue("score"),
             "AnalyzeDeadLetterQueue": queue("analyze-dlq"),
             "ScoreDeadLetterQueue": queue("score-dlq"),

@@ -143,6 +143,7 @@ impl Deployment {
                 leads: required("LEADS_TABLE")?,
                 calls: required("CALLS_TABLE")?,
                 rules: required("RULES_TABLE")?,
+                audit: required("AUDIT_TABLE")?,
             },
             idempotency_table: required("IDEMPOTENCY_TABLE")?,
             bucket: required("BUCKET")?,
@@ -228,6 +229,7 @@ impl AwsApp {
             calls: Arc::new(store.clone()),
             rules: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(

@@ -1,6 +1,7 @@
 //! The REST API: an axum `Router` that local mode serves on a socket and the Lambda API
 //! function serves behind API Gateway, unchanged.
 
+mod audit;
 mod calls;
 mod doc;
 mod extract;
@@ -129,6 +130,10 @@ pub fn routes(deps: Deps) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             deps.clone(),
+            audit::record_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
             rate_limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -165,6 +170,7 @@ fn documented() -> ApiRouter<Deps> {
         .merge(rescores::routes())
         .merge(sms::routes())
         .merge(keys::routes())
+        .merge(audit::routes())
         .merge(doc::routes())
 }
 

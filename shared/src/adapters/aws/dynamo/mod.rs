@@ -21,10 +21,14 @@
 //! given its starting rules; the tenant's API keys as `TENANT#<t>` / `KEY#<id>` (the key names
 //! its tenant and id, so a request's key is one consistent `GetItem`).
 //!
+//! Audit table: `TENANT#<t>` / `AUDIT#<entry id>` (ids begin with their time, so a query
+//! backwards is newest first), expiring by TTL on `expiration`.
+//!
 //! Every update is conditional on the version read (optimistic concurrency): a lost race is
 //! `Error::Concurrent`, never a lost update.
 
 mod api_keys;
+mod audit;
 mod calls;
 mod leads;
 mod rules;
@@ -55,6 +59,7 @@ pub struct Tables {
     pub leads: String,
     pub calls: String,
     pub rules: String,
+    pub audit: String,
 }
 
 #[derive(Clone)]

@@ -95,4 +95,13 @@ CREATE TABLE api_keys (
     PRIMARY KEY (tenant_id, key_id)
 );
 "#,
+    r#"
+CREATE TABLE audit_log (
+    tenant_id TEXT NOT NULL,
+    entry_id  TEXT NOT NULL,              -- time-ordered
+    at        TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, entry_id)
+);
+"#,
 ];

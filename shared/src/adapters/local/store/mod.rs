@@ -3,6 +3,7 @@
 //! design: each record is a JSON document plus the few columns that are indexed.
 
 mod api_keys;
+mod audit;
 mod calls;
 mod leads;
 mod migrations;
