@@ -148,6 +148,16 @@ pub(crate) enum Command {
         #[arg(long = "key-rate-limit", value_name = "PER_MINUTE", default_value_t = shared::Config::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE)]
         key_rate_limit: u32,
     },
+    /// What the tenant used in a month: calls, audio minutes, analyses, scores, texts, API
+    /// requests.
+    Usage {
+        /// The month, as 2026-11; this month (UTC) when not given.
+        #[arg(long)]
+        month: Option<String>,
+        /// As JSON (as GET /usage answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// The tenant's API keys: make one (its secret is printed once), list them, revoke one.
     Keys {
         #[command(subcommand)]

@@ -146,6 +146,18 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve { port, bind, .. } => serve(app, bind, port).await,
         Command::Keys { command } => keys(&app, &tenant, command).await,
+        Command::Usage { month, json } => {
+            let month = match month {
+                Some(m) => shared::domain::Month::parse(&m)?,
+                None => shared::domain::Month::of(chrono::Utc::now()),
+            };
+            let usage = shared::handlers::usage::usage(&app.deps, &tenant, month).await?;
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&usage)?))
+            } else {
+                emit(&output::usage(&usage))
+            }
+        }
         Command::Ingest { paths } => ingest(&app, paths).await,
         Command::Leads { json, tier, limit } => {
             let tier = tier

@@ -510,3 +510,23 @@ fn points(p: f64) -> String {
         format!("{tenths:+.1}")
     }
 }
+
+/// A month's usage, one counter a line.
+pub(crate) fn usage(u: &shared::domain::Usage) -> String {
+    format!(
+        "usage in {} (UTC)\n\
+         calls ingested            {:>10}\n\
+         audio minutes transcribed {:>10.2}\n\
+         transcripts analysed      {:>10}\n\
+         leads scored              {:>10}\n\
+         texts processed           {:>10}\n\
+         API requests              {:>10}\n",
+        u.month,
+        u.calls_ingested,
+        u.audio_minutes_transcribed,
+        u.transcripts_analysed,
+        u.leads_scored,
+        u.texts_processed,
+        u.api_requests
+    )
+}

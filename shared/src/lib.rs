@@ -29,7 +29,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 use ports::{
     ApiKeyStore, AuditLog, BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore,
-    SecretStore, SmsStore, Transcriber,
+    SecretStore, SmsStore, Transcriber, UsageMeter,
 };
 
 /// Everything a handler needs, behind ports.
@@ -40,6 +40,7 @@ pub struct Deps {
     pub rules: Arc<dyn RuleStore>,
     pub keys: Arc<dyn ApiKeyStore>,
     pub audit: Arc<dyn AuditLog>,
+    pub usage: Arc<dyn UsageMeter>,
     pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<dyn SecretStore>,

@@ -2,13 +2,15 @@
 //! Local mode implements them over SQLite and files (`adapters::local`); on AWS over DynamoDB,
 //! S3, SQS and Amazon Transcribe. Every method is scoped by tenant.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiKey, AuditEntry, Call, CallId, Lead, LeadId, PhoneNumber, RuleId, ScoreCause, ScoreChange,
-    ScoringRule, SmsEvent, TenantId, Tier, TrackedLink,
+    ApiKey, AuditEntry, Call, CallId, Counter, Lead, LeadId, Month, PhoneNumber, RuleId,
+    ScoreCause, ScoreChange, ScoringRule, SmsEvent, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 
@@ -442,6 +444,15 @@ pub fn decode_audit_cursor(cursor: &str) -> Result<String> {
                 "cursor: `{cursor}` is not a cursor this API returned"
             ))
         })
+}
+
+/// What each tenant used, per month: atomic additions to its counters.
+#[async_trait]
+pub trait UsageMeter: Send + Sync {
+    /// Add `n` to each counter named, for `tenant` in `month`, at once.
+    async fn add(&self, tenant: &TenantId, month: Month, counts: &[(Counter, u64)]) -> Result<()>;
+    /// The tenant's counters in `month`; a counter nothing was added to is absent.
+    async fn counts(&self, tenant: &TenantId, month: Month) -> Result<BTreeMap<Counter, u64>>;
 }
 
 /// Requests counted per key in fixed windows (a tenant's API requests per minute).

@@ -240,6 +240,55 @@ async fn a_submitted_call_is_scored_with_quoted_evidence_and_counted_once() {
     app.stop().await;
 }
 
+/// What `GET /usage` and `leadscore usage` count is what was done: each call, analysis, score,
+/// text and request once, however often the same one is sent again.
+#[tokio::test]
+async fn usage_counts_what_was_done_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    // GIVEN two calls (the first sent twice), a text logged twice with one id, and the reads
+    let (_, first) = app.send(Method::POST, "/calls", &call_body("CA-1")).await;
+    app.send(Method::POST, "/calls", &call_body("CA-1")).await;
+    app.send(Method::POST, "/calls", &call_body("CA-2")).await;
+    app.settle().await;
+    let lead = first["lead_id"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, _) = app
+            .send(
+                Method::POST,
+                &format!("/leads/{lead}/messages"),
+                &json!({"body": "Here is the quote", "id": "SM-1"}).to_string(),
+            )
+            .await;
+        assert!(status.is_success(), "{status}");
+    }
+    // WHEN the usage is read (the sixth request)
+    let (status, usage) = app.get("/usage").await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    // THEN each thing done counts once; every request counts
+    assert_eq!(usage["calls_ingested"], 2, "{usage}");
+    assert_eq!(usage["transcripts_analysed"], 2, "{usage}");
+    // Scored after each call, and again for the text (a new touch moves the score).
+    assert_eq!(usage["leads_scored"], 3, "{usage}");
+    assert_eq!(usage["texts_processed"], 1, "{usage}");
+    assert_eq!(usage["api_requests"], 6, "{usage}");
+    // Transcripts sent as text are not audio.
+    assert_eq!(usage["audio_minutes_transcribed"], 0.0, "{usage}");
+    assert_eq!(
+        usage["month"],
+        chrono::Utc::now().format("%Y-%m").to_string()
+    );
+    // Another month is empty; a month that is not one is refused by name.
+    let (_, october) = app.get("/usage?month=2020-10").await;
+    assert_eq!(october["api_requests"], 0);
+    let (status, problem) = app.get("/usage?month=2026-13").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        problem["detail"],
+        "month: `2026-13` is not a month such as 2026-11"
+    );
+}
+
 #[tokio::test]
 async fn submitted_segments_and_bad_transcripts() {
     let dir = tempfile::tempdir().unwrap();

@@ -123,6 +123,8 @@ struct Outcome {
     call_status: CallStatus,
     ledger: Vec<(String, u8)>,
     jobs: Vec<String>,
+    /// The tenant's usage this month.
+    usage: shared::domain::Usage,
 }
 
 async fn outcome(cloud: &Cloud) -> Outcome {
@@ -145,6 +147,13 @@ async fn outcome(cloud: &Cloud) -> Outcome {
             .map(|c| (c.cause.key(), c.score))
             .collect(),
         jobs: transcription_jobs(cloud).await,
+        usage: shared::handlers::usage::usage(
+            &cloud.app.deps,
+            &tenant(),
+            shared::domain::Month::of(chrono::Utc::now()),
+        )
+        .await
+        .unwrap(),
     }
 }
 
@@ -314,6 +323,19 @@ async fn every_event_delivered_twice_gives_the_same_result() {
     assert_eq!(expected.call_count, 1);
     assert_eq!(expected.ledger.len(), 1, "{expected:?}");
     assert_eq!(expected.jobs.len(), 1);
+    // One call, its audio, one analysis, one score: counted once each (and again below,
+    // with every event twice and the idempotency records forgotten: still once).
+    let usage = &expected.usage;
+    assert_eq!(
+        (
+            usage.calls_ingested,
+            usage.transcripts_analysed,
+            usage.leads_scored
+        ),
+        (1, 1, 1),
+        "{usage:?}"
+    );
+    assert!(usage.audio_minutes_transcribed > 0.0, "{usage:?}");
 
     let id = call_id("call-002").to_string();
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Least privilege, proven: one tour through every path each function has (a transcript and a
 //! recording dropped in the bucket, a redelivery after a lost message, failed transcriptions
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
-//! uploads, an API key through the authorizer, and the audit log), then every grant of the template is held against the calls recorded on the way.
+//! uploads, an API key through the authorizer, the audit log and the usage counted), then every grant of the template is held against the calls recorded on the way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
 
@@ -215,6 +215,9 @@ async fn every_grant_is_used() {
     );
     let id = key["key_id"].as_str().unwrap();
     api(&cloud, "DELETE", &format!("/api_keys/{id}"), None).await;
+    // What the tour used, counted by every function on the way.
+    let usage = api(&cloud, "GET", "/usage", None).await;
+    assert!(usage["calls_ingested"].as_u64().unwrap() >= 2, "{usage}");
     // Every write above is in the audit log.
     let log = api(&cloud, "GET", "/audit_log?limit=1", None).await;
     assert_eq!(log["entries"][0]["path"], format!("/api_keys/{id}"));

@@ -9,6 +9,7 @@ mod rule;
 mod score;
 mod sms;
 mod transcript;
+mod usage;
 
 pub use access::{
     AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
@@ -35,3 +36,4 @@ pub use sms::{
     TrackedLink, consent_keyword, keyword_form,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};
+pub use usage::{Counter, Month, Usage};

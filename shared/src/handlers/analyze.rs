@@ -5,7 +5,7 @@ use tracing::{info, instrument};
 
 use crate::Deps;
 use crate::analysis;
-use crate::domain::{CallId, CallStatus, TenantId, Transcript};
+use crate::domain::{CallId, CallStatus, Counter, TenantId, Transcript};
 use crate::error::{Error, Result};
 use crate::ports::Job;
 
@@ -57,6 +57,7 @@ pub async fn handle(deps: &Deps, tenant: &TenantId, call_id: &CallId) -> Result<
     call.analysis = Some(found);
     call.set_status(CallStatus::Analyzed, Some(detail));
     let call = deps.calls.update_call(&call).await?;
+    super::usage::count(deps, tenant, Counter::TranscriptsAnalysed, 1).await;
     info!(lead_id = %call.lead_id, "analysed");
     deps.queue.send(&Job::score_new_call(&call)).await
 }

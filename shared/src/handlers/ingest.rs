@@ -15,7 +15,7 @@ use tracing::{info, instrument};
 use crate::Deps;
 use crate::analysis::redact::{redact, redact_transcript};
 use crate::domain::{
-    Call, CallId, CallStatus, Direction, NewLead, Stage, TenantId, TranscriptFormat,
+    Call, CallId, CallStatus, Counter, Direction, NewLead, Stage, TenantId, TranscriptFormat,
 };
 use crate::error::{Error, Result};
 use crate::formats::{self, CallMetadata, FileKind};
@@ -296,6 +296,9 @@ pub async fn register(
             CallStatus::Analyzed => deps.queue.send(&Job::score_new_call(&call)).await?,
             _ => {}
         }
+    }
+    if outcome == Outcome::Created {
+        super::usage::count(deps, tenant, Counter::CallsIngested, 1).await;
     }
     info!(call_id = %call.call_id, lead_id = %call.lead_id, ?outcome, status = call.status.as_str(), "ingested");
     Ok(IngestReport { outcome, call })

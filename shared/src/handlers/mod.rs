@@ -14,6 +14,7 @@ pub mod score;
 pub mod settings;
 pub mod sms;
 pub mod transcribed;
+pub mod usage;
 
 pub use jobs::{record_failure, run_job};
 pub(crate) use records::{lead_for, mark_failed, modify_call, modify_lead};

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 
 use crate::Deps;
-use crate::domain::{CallStatus, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId};
+use crate::domain::{
+    CallStatus, Counter, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId,
+};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::ports::Job;
@@ -71,6 +73,7 @@ pub async fn handle(
             mark_scored(deps, tenant, call_id, score.value).await?;
         }
         if saved {
+            super::usage::count(deps, tenant, Counter::LeadsScored, 1).await;
             info!(
                 score = score.value,
                 tier = score.tier.as_str(),

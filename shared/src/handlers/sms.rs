@@ -9,9 +9,9 @@ use tracing::info;
 
 use crate::Deps;
 use crate::domain::{
-    ConsentAction, ConsentChange, ConsentDraft, Lead, LeadId, LinkDraft, NewLead, PhoneNumber,
-    ScoreCause, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId, TenantSettings,
-    TrackedLink,
+    ConsentAction, ConsentChange, ConsentDraft, Counter, Lead, LeadId, LinkDraft, NewLead,
+    PhoneNumber, ScoreCause, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId,
+    TenantSettings, TrackedLink,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Job, SecretName};
@@ -156,6 +156,9 @@ pub async fn receive(
             }),
         ))
         .await?;
+    if fresh {
+        super::usage::count(deps, tenant, Counter::TextsProcessed, 1).await;
+    }
     if !fresh {
         info!(tenant = %tenant, sid = %msg.sid, "a replayed message: already logged");
     }
@@ -376,7 +379,11 @@ pub async fn log_outbound(
             source: "api".to_owned(),
         }),
     );
-    append_requested(deps, ev, &request, &key_name).await
+    let recorded = append_requested(deps, ev, &request, &key_name).await?;
+    if !recorded.replayed {
+        super::usage::count(deps, tenant, Counter::TextsProcessed, 1).await;
+    }
+    Ok(recorded)
 }
 
 fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>> {

@@ -5,7 +5,7 @@
 use tracing::{info, instrument};
 
 use crate::Deps;
-use crate::domain::{CallId, CallStatus, Stage, TenantId, TranscriptFormat};
+use crate::domain::{CallId, CallStatus, Counter, Stage, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
 use crate::handlers::ingest::accept_transcript;
 
@@ -44,7 +44,14 @@ pub async fn handle(
                 let content = deps.blobs.get(key).await?;
                 call.transcript_source_key = Some(key.clone());
                 let name = key.rsplit('/').next().unwrap_or(key).to_owned();
-                accept_transcript(deps, &mut call, &name, *format, &content).await
+                let accepted = accept_transcript(deps, &mut call, &name, *format, &content).await;
+                if accepted.is_ok() {
+                    // The audio's length: from the recording's metadata, else the transcript's.
+                    let seconds = call.call_duration.unwrap_or(0.0).max(0.0).ceil() as u64;
+                    super::usage::count(deps, tenant, Counter::AudioSecondsTranscribed, seconds)
+                        .await;
+                }
+                accepted
             }
             TranscriptionResult::Failed { reason } => {
                 if call.status == CallStatus::Failed {

@@ -45,6 +45,7 @@ impl LocalApp {
             rules: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
+            usage: Arc::new(store.clone()),
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),

@@ -19,7 +19,7 @@ use shared::domain::{
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 15] = [
+pub const PROMISES: [&str; 16] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -35,6 +35,7 @@ pub const PROMISES: [&str; 15] = [
     "rate_limits_count_per_key_and_window",
     "api_keys_are_kept_hashed_and_revoked_for_good",
     "the_audit_log_reads_newest_first_per_tenant",
+    "usage_adds_up_per_tenant_and_month_however_many_count_at_once",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -57,6 +58,7 @@ macro_rules! store_contract {
             rate_limits_count_per_key_and_window,
             api_keys_are_kept_hashed_and_revoked_for_good,
             the_audit_log_reads_newest_first_per_tenant,
+            usage_adds_up_per_tenant_and_month_however_many_count_at_once,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -775,4 +777,52 @@ pub async fn the_audit_log_reads_newest_first_per_tenant(deps: &Deps) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Validation(_)), "{err:?}");
+}
+
+/// `UsageMeter`: additions made at the same time all count (none is lost to another); each
+/// tenant and month counts on its own; a month nothing was added to is empty.
+pub async fn usage_adds_up_per_tenant_and_month_however_many_count_at_once(deps: &Deps) {
+    use shared::domain::{Counter, Month};
+    let november = Month::parse("2026-11").unwrap();
+    let december = Month::parse("2026-12").unwrap();
+    let adds = (0..20).map(|i| {
+        let usage = deps.usage.clone();
+        tokio::spawn(async move {
+            usage
+                .add(
+                    &acme(),
+                    november,
+                    &[
+                        (Counter::ApiRequests, 1),
+                        (Counter::AudioSecondsTranscribed, i),
+                    ],
+                )
+                .await
+                .unwrap()
+        })
+    });
+    for add in adds.collect::<Vec<_>>() {
+        add.await.unwrap();
+    }
+    deps.usage
+        .add(&globex(), november, &[(Counter::ApiRequests, 7)])
+        .await
+        .unwrap();
+    deps.usage
+        .add(&acme(), december, &[(Counter::CallsIngested, 2)])
+        .await
+        .unwrap();
+    let counts = deps.usage.counts(&acme(), november).await.unwrap();
+    assert_eq!(counts.get(&Counter::ApiRequests), Some(&20));
+    assert_eq!(counts.get(&Counter::AudioSecondsTranscribed), Some(&190));
+    assert_eq!(counts.get(&Counter::CallsIngested), None);
+    let theirs = deps.usage.counts(&globex(), november).await.unwrap();
+    assert_eq!(theirs.get(&Counter::ApiRequests), Some(&7));
+    assert!(
+        deps.usage
+            .counts(&acme(), Month::parse("2026-10").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -165,6 +165,7 @@ impl Cloud {
             ("CallsTable", "calls"),
             ("RulesTable", "rules"),
             ("AuditTable", "audit"),
+            ("UsageTable", "usage"),
             ("IdempotencyTable", "idempotency"),
         ] {
             create_table_from_template(&dynamo, logical, name).await;
@@ -176,6 +177,7 @@ impl Cloud {
             ("CALLS_TABLE", "calls".to_owned()),
             ("RULES_TABLE", "rules".to_owned()),
             ("AUDIT_TABLE", "audit".to_owned()),
+            ("USAGE_TABLE", "usage".to_owned()),
             ("IDEMPOTENCY_TABLE", "idempotency".to_owned()),
             ("BUCKET", BUCKET.to_owned()),
             ("ANALYZE_QUEUE_URL", analyze),

@@ -523,7 +523,7 @@ fn names() -> Value {
         },
         "refs": {
             "LeadsTable": "leads", "CallsTable": "calls", "RulesTable": "rules",
-            "AuditTable": "audit", "IdempotencyTable": "idempotency",
+            "AuditTable": "audit", "UsageTable": "usage", "IdempotencyTable": "idempotency",
             "AnalyzeQueue": queue_url("analyze"), "ScoreQueue": queue_url("score"),
             "AnalyzeDeadLetterQueue": queue_url("analyze-dlq"),
             "ScoreDeadLetterQueue": queue_url("score-dlq"),
@@ -531,6 +531,7 @@ fn names() -> Value {
         "arns": {
             "LeadsTable": table("leads"), "CallsTable": table("calls"),
             "RulesTable": table("rules"), "AuditTable": table("audit"),
+            "UsageTable": table("usage"),
             "IdempotencyTable": table("idempotency"),
             "AnalyzeQueue": queue("analyze"), "ScoreQueue": queue("score"),
             "AnalyzeDeadLetterQueue": queue("analyze-dlq"),

@@ -144,6 +144,7 @@ impl Deployment {
                 calls: required("CALLS_TABLE")?,
                 rules: required("RULES_TABLE")?,
                 audit: required("AUDIT_TABLE")?,
+                usage: required("USAGE_TABLE")?,
             },
             idempotency_table: required("IDEMPOTENCY_TABLE")?,
             bucket: required("BUCKET")?,
@@ -230,6 +231,7 @@ impl AwsApp {
             rules: Arc::new(store.clone()),
             keys: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
+            usage: Arc::new(store.clone()),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(

@@ -13,6 +13,7 @@ mod rescores;
 mod rules;
 mod settings;
 mod sms;
+mod usage;
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::get_with;
@@ -25,7 +26,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use problem::ApiError;
 
 use crate::Deps;
-use crate::domain::{Actor, Caller, Role};
+use crate::domain::{Actor, Caller, Counter, Role};
 use crate::error::Error;
 use crate::ports::Admission;
 
@@ -171,6 +172,7 @@ fn documented() -> ApiRouter<Deps> {
         .merge(sms::routes())
         .merge(keys::routes())
         .merge(audit::routes())
+        .merge(usage::routes())
         .merge(doc::routes())
 }
 
@@ -213,8 +215,9 @@ async fn authenticate(
     next.run(request).await
 }
 
-/// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`);
-/// past it, 429 with `Retry-After`. Requests that name no tenant (`/health`, Twilio's
+/// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`)
+/// and its key's (`key_rate_limit_per_minute`), and, once admitted, in the tenant's usage;
+/// past a limit, 429 with `Retry-After`. Requests that name no tenant (`/health`, Twilio's
 /// webhooks, short links) are not counted here. A limiter that cannot count (its store is
 /// down) lets the request through and says so in the log: the stage's throttle still holds.
 async fn rate_limit(
@@ -248,6 +251,8 @@ async fn rate_limit(
                 }
             }
         }
+        // Admitted: a request the tenant pays for.
+        crate::handlers::usage::count(&deps, &caller.tenant, Counter::ApiRequests, 1).await;
     }
     next.run(request).await
 }

@@ -24,6 +24,9 @@
 //! Audit table: `TENANT#<t>` / `AUDIT#<entry id>` (ids begin with their time, so a query
 //! backwards is newest first), expiring by TTL on `expiration`.
 //!
+//! Usage table: `TENANT#<t>` / `USAGE#<month>`, one numeric attribute per counter, added to
+//! with `UpdateItem ... ADD` (atomic, however many functions count at once).
+//!
 //! Every update is conditional on the version read (optimistic concurrency): a lost race is
 //! `Error::Concurrent`, never a lost update.
 
@@ -33,6 +36,7 @@ mod calls;
 mod leads;
 mod rules;
 mod sms;
+mod usage;
 
 use std::collections::HashMap;
 
@@ -60,6 +64,7 @@ pub struct Tables {
     pub calls: String,
     pub rules: String,
     pub audit: String,
+    pub usage: String,
 }
 
 #[derive(Clone)]

@@ -104,4 +104,13 @@ CREATE TABLE audit_log (
     PRIMARY KEY (tenant_id, entry_id)
 );
 "#,
+    r#"
+CREATE TABLE usage (
+    tenant_id TEXT NOT NULL,
+    month     TEXT NOT NULL,              -- 2026-11
+    counter   TEXT NOT NULL,
+    value     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, month, counter)
+);
+"#,
 ];

@@ -10,6 +10,7 @@ mod migrations;
 mod queue;
 mod rules;
 mod sms;
+mod usage;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
