@@ -306,6 +306,11 @@ impl ApiKey {
         Ok((key, token))
     }
 
+    /// The order stores list a tenant's keys in: oldest first (ties by id).
+    pub fn sort_oldest_first(keys: &mut [ApiKey]) {
+        keys.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+    }
+
     /// Whether `token` is this key's secret (in constant time) and the key is not revoked.
     pub fn accepts(&self, token: &str) -> bool {
         let want = self.secret_sha256.as_bytes();

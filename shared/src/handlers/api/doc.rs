@@ -159,24 +159,37 @@ async fn reference_page() -> Response {
         .into_response()
 }
 
-/// A problem answer in the document, under `status`, with why it is given.
-pub(super) fn problem_response(ctx: &mut GenContext, description: &str) -> openapi::Response {
-    let schema = ctx.schema.subschema_for::<Problem>();
+/// A body of `schema`, as a media type of the document.
+pub(super) fn media(schema: schemars::Schema) -> MediaType {
+    MediaType {
+        schema: Some(SchemaObject {
+            json_schema: schema,
+            example: None,
+            external_docs: None,
+        }),
+        ..MediaType::default()
+    }
+}
+
+/// An answer of `content_type` whose body is a `T`, saying `description`.
+fn response_of<T: JsonSchema>(
+    ctx: &mut GenContext,
+    content_type: &str,
+    description: &str,
+) -> openapi::Response {
     openapi::Response {
         description: description.into(),
         content: IndexMap::from_iter([(
-            "application/problem+json".into(),
-            MediaType {
-                schema: Some(SchemaObject {
-                    json_schema: schema,
-                    example: None,
-                    external_docs: None,
-                }),
-                ..MediaType::default()
-            },
+            content_type.into(),
+            media(ctx.schema.subschema_for::<T>()),
         )]),
         ..openapi::Response::default()
     }
+}
+
+/// A problem answer in the document, saying why it is given.
+pub(super) fn problem_response(ctx: &mut GenContext, description: &str) -> openapi::Response {
+    response_of::<Problem>(ctx, "application/problem+json", description)
 }
 
 /// The answers any operation that acts for a tenant may give, whatever it does.
@@ -262,23 +275,18 @@ fn header(description: &str, example: &str, required: bool) -> ReferenceOr<Heade
     })
 }
 
+/// An answer type's one inferred response, under the status it is always given with.
+pub(super) fn at_status(
+    status: u16,
+    response: Option<openapi::Response>,
+) -> Vec<(Option<DocStatus>, openapi::Response)> {
+    response
+        .map(|r| vec![(Some(DocStatus::Code(status)), r)])
+        .unwrap_or_default()
+}
+
 fn json_response<T: JsonSchema>(ctx: &mut GenContext, description: &str) -> openapi::Response {
-    let schema = ctx.schema.subschema_for::<T>();
-    openapi::Response {
-        description: description.into(),
-        content: IndexMap::from_iter([(
-            "application/json".into(),
-            MediaType {
-                schema: Some(SchemaObject {
-                    json_schema: schema,
-                    example: None,
-                    external_docs: None,
-                }),
-                ..MediaType::default()
-            },
-        )]),
-        ..openapi::Response::default()
-    }
+    response_of::<T>(ctx, "application/json", description)
 }
 
 /// `201 Created`, the new thing in the body and, when it has a path of its own, where it
@@ -321,9 +329,7 @@ impl<T: JsonSchema> OperationOutput for Created<T> {
         ctx: &mut GenContext,
         op: &mut openapi::Operation,
     ) -> Vec<(Option<DocStatus>, openapi::Response)> {
-        Self::operation_response(ctx, op)
-            .map(|r| vec![(Some(DocStatus::Code(201)), r)])
-            .unwrap_or_default()
+        at_status(201, Self::operation_response(ctx, op))
     }
 }
 
@@ -439,9 +445,7 @@ impl<T: JsonSchema, const STATUS: u16> OperationOutput for Rescoring<T, STATUS> 
         ctx: &mut GenContext,
         op: &mut openapi::Operation,
     ) -> Vec<(Option<DocStatus>, openapi::Response)> {
-        Self::operation_response(ctx, op)
-            .map(|r| vec![(Some(DocStatus::Code(STATUS)), r)])
-            .unwrap_or_default()
+        at_status(STATUS, Self::operation_response(ctx, op))
     }
 }
 

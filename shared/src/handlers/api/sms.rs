@@ -208,23 +208,15 @@ fn twilio_form(
     mut op: aide::transform::TransformOperation<'_>,
 ) -> aide::transform::TransformOperation<'_> {
     let schema = aide::generate::in_context(|ctx| ctx.schema.subschema_for::<TwilioParams>());
-    let media = |schema: schemars::Schema| aide::openapi::MediaType {
-        schema: Some(aide::openapi::SchemaObject {
-            json_schema: schema,
-            example: None,
-            external_docs: None,
-        }),
-        ..Default::default()
-    };
     op.inner_mut().request_body = Some(aide::openapi::ReferenceOr::Item(
         aide::openapi::RequestBody {
             description: Some("Twilio's parameters, as it signed them".into()),
             content: indexmap::IndexMap::from_iter([
                 (
                     "application/x-www-form-urlencoded".into(),
-                    media(schema.clone()),
+                    super::doc::media(schema.clone()),
                 ),
-                ("application/json".into(), media(schema)),
+                ("application/json".into(), super::doc::media(schema)),
             ]),
             required: true,
             extensions: Default::default(),
@@ -564,9 +556,7 @@ impl aide::OperationOutput for Recorded {
         ctx: &mut aide::generate::GenContext,
         op: &mut aide::openapi::Operation,
     ) -> Vec<(Option<aide::openapi::StatusCode>, aide::openapi::Response)> {
-        Self::operation_response(ctx, op)
-            .map(|r| vec![(Some(aide::openapi::StatusCode::Code(201)), r)])
-            .unwrap_or_default()
+        super::doc::at_status(201, Self::operation_response(ctx, op))
     }
 }
 

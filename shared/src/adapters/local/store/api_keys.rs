@@ -79,7 +79,7 @@ impl ApiKeyStore for SqliteStore {
             .into_iter()
             .map(ApiKey::from)
             .collect();
-        keys.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+        ApiKey::sort_oldest_first(&mut keys);
         Ok(keys)
     }
 
