@@ -26,7 +26,7 @@ fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     // No rate limit: schemathesis sends thousands of requests a minute.
     let (_server, url) = serve(dir.path(), &["--rate-limit", "0"]);
     let venv = testkit::venv::installed("schemathesis", "tools/schemathesis.txt");
-    testkit::venv::say("running schemathesis against `leadscore serve` (about 30 s)");
+    testkit::venv::say("running schemathesis against `leadscore serve` (about 40 s)");
     let out = Command::new(venv.join("bin/schemathesis"))
         .args(["run", &format!("{url}/openapi.json")])
         .args(["--checks", CHECKS])
