@@ -549,7 +549,7 @@ pub async fn authorize(
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    let verdict = match header.strip_prefix("Bearer ").map(str::trim) {
+    let verdict = match crate::domain::bearer_token(&header) {
         None => Err(Error::Unauthorized("no bearer token".into())),
         Some(token) if token.starts_with(crate::domain::KEY_PREFIX) => {
             crate::handlers::access::caller_for_key(&app.deps, token, Utc::now()).await

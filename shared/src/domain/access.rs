@@ -325,6 +325,14 @@ impl ApiKey {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, as RFC 9110
+/// has it); `None` for another scheme or an empty token.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The tenant and key id a bearer token names, when it has the form of an API key.
 pub fn parse_key_token(token: &str) -> Option<(TenantId, String)> {
     let rest = token.strip_prefix(KEY_PREFIX)?;
@@ -420,6 +428,15 @@ mod tests {
             Caller::from_claims(&no_tenant, "custom:tenant", "cognito:groups"),
             None
         );
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_whatever_the_schemes_case() {
+        assert_eq!(bearer_token("Bearer lsk_x"), Some("lsk_x"));
+        assert_eq!(bearer_token("bearer  lsk_x "), Some("lsk_x"));
+        assert_eq!(bearer_token("Basic dXNlcg=="), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token(""), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod usage;
 
 pub use access::{
     AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
-    NewApiKey, Role, StoredKey, parse_key_token,
+    NewApiKey, Role, StoredKey, bearer_token, parse_key_token,
 };
 pub use call::{
     Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,

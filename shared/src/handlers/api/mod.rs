@@ -190,8 +190,7 @@ async fn authenticate(
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(crate::domain::bearer_token)
             .filter(|t| t.starts_with(crate::domain::KEY_PREFIX))
             .map(str::to_owned);
         let caller = match token {
