@@ -10,8 +10,8 @@ use std::sync::Arc;
 use aide::OperationOutput;
 use aide::generate::GenContext;
 use aide::openapi::{
-    self, Header, Info, Link, LinkOperation, MediaType, OpenApi, ParameterSchemaOrContent,
-    ReferenceOr, SchemaObject, SecurityScheme, Server, StatusCode as DocStatus, Tag,
+    self, Header, Link, LinkOperation, MediaType, OpenApi, ParameterSchemaOrContent, ReferenceOr,
+    SchemaObject, SecurityScheme, Server, StatusCode as DocStatus, Tag,
 };
 use aide::transform::{TransformOpenApi, TransformOperation};
 use axum::Json;
@@ -101,13 +101,23 @@ pub(super) fn describe(api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
 /// The document as served, and the router it was generated with: build both at once.
 pub(super) fn finish(
     router: aide::axum::ApiRouter<crate::Deps>,
-) -> (axum::Router<crate::Deps>, Arc<OpenApi>) {
-    let mut api = OpenApi {
-        info: Info::default(),
-        ..OpenApi::default()
-    };
+) -> (axum::Router<crate::Deps>, Arc<Document>) {
+    let mut api = OpenApi::default();
     let router = router.finish_api_with(&mut api, describe);
-    (router, Arc::new(api))
+    (
+        router,
+        Arc::new(Document {
+            api,
+            json: std::sync::OnceLock::new(),
+        }),
+    )
+}
+
+/// The document, and its JSON once first asked for: it is the same for every request, so it
+/// is written once, and not at start-up (a function that is never asked for it pays nothing).
+pub struct Document {
+    pub api: OpenApi,
+    json: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 /// `GET /openapi.json` and `GET /docs`: no credentials needed, as on API Gateway.
@@ -137,8 +147,18 @@ pub(super) fn routes() -> aide::axum::ApiRouter<crate::Deps> {
 }
 
 /// `GET /openapi.json`.
-async fn openapi_json(axum::Extension(api): axum::Extension<Arc<OpenApi>>) -> Response {
-    Json(api.as_ref()).into_response()
+async fn openapi_json(axum::Extension(doc): axum::Extension<Arc<Document>>) -> Response {
+    let json = doc
+        .json
+        .get_or_init(|| serde_json::to_vec(&doc.api).unwrap_or_default().into());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json.clone(),
+    )
+        .into_response()
 }
 
 /// `GET /docs`: the reference page, from the document at `/openapi.json`.

@@ -148,8 +148,9 @@ pub fn routes(deps: Deps) -> Router {
 }
 
 /// The OpenAPI document of the API `routes` serves (what `GET /openapi.json` answers).
-pub fn document() -> std::sync::Arc<aide::openapi::OpenApi> {
-    doc::finish(documented()).1
+pub fn document() -> aide::openapi::OpenApi {
+    let doc = doc::finish(documented()).1;
+    doc.api.clone()
 }
 
 /// Every route, with its documentation.
