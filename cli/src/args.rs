@@ -46,8 +46,20 @@ pub(crate) struct Cli {
     /// A topic to add to the taxonomy, as `name=phrase,phrase,...` (repeat for more).
     #[arg(long = "topic", global = true, value_name = "NAME=PHRASES", value_parser = parse_topic)]
     pub(crate) topics: Vec<shared::analysis::topics::Topic>,
+    /// The waits between a webhook delivery's attempts, in seconds, comma-separated (eight
+    /// attempts over 23 h 35 min by default: 5,300,1800,7200,18000,28800,28800).
+    #[arg(long = "webhook-retry-seconds", global = true, env = "LEADSCORE_WEBHOOK_RETRY_SECONDS", value_name = "SECONDS,...", value_parser = parse_retry_seconds)]
+    pub(crate) webhook_retry_delays: Option<RetryDelays>,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// `--webhook-retry-seconds`, read.
+#[derive(Debug, Clone)]
+pub(crate) struct RetryDelays(pub(crate) Vec<std::time::Duration>);
+
+fn parse_retry_seconds(text: &str) -> Result<RetryDelays, String> {
+    shared::config::parse_retry_seconds(text).map(RetryDelays)
 }
 
 #[derive(Subcommand)]

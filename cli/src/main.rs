@@ -94,6 +94,10 @@ async fn run(cli: Cli) -> Result<()> {
         tenant: tenant.clone(),
         default_region: cli.region.clone(),
         keep_original_transcripts: cli.keep_originals,
+        webhook_retry_delays: cli
+            .webhook_retry_delays
+            .clone()
+            .map_or_else(|| shared::domain::DEFAULT_RETRY_DELAYS.to_vec(), |d| d.0),
         vocabulary: std::sync::Arc::new(shared::analysis::topics::Vocabulary::new(
             &cli.tracked,
             &cli.topics,

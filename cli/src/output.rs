@@ -520,13 +520,15 @@ pub(crate) fn usage(u: &shared::domain::Usage) -> String {
          transcripts analysed      {:>10}\n\
          leads scored              {:>10}\n\
          texts processed           {:>10}\n\
-         API requests              {:>10}\n",
+         API requests              {:>10}\n\
+         webhooks delivered        {:>10}\n",
         u.month,
         u.calls_ingested,
         u.audio_minutes_transcribed,
         u.transcripts_analysed,
         u.leads_scored,
         u.texts_processed,
-        u.api_requests
+        u.api_requests,
+        u.webhooks_delivered
     )
 }

@@ -42,6 +42,32 @@ pub struct Config {
     /// --key-rate-limit`, `KEY_RATE_LIMIT_PER_MINUTE` on AWS): a runaway integration does not
     /// spend the whole tenant's allowance.
     pub key_rate_limit_per_minute: u32,
+    /// Whether webhooks may go to loopback, private and link-local addresses, and over plain
+    /// http: yes locally (a receiver on this machine or the office network), never on AWS
+    /// (`ALLOW_PRIVATE_WEBHOOK_TARGETS`, for tests against an emulator only).
+    pub allow_private_webhook_targets: bool,
+    /// The waits between a delivery's attempts after the first (`DEFAULT_RETRY_DELAYS`: eight
+    /// attempts over 23 h 35 min; `serve --webhook-retry-seconds`, `WEBHOOK_RETRY_SECONDS` on
+    /// AWS). When the last fails, the delivery has failed.
+    pub webhook_retry_delays: Vec<std::time::Duration>,
+}
+
+/// Waits written as whole seconds, comma-separated (`5,300,1800`): at most 20, each at most a
+/// day.
+pub fn parse_retry_seconds(text: &str) -> Result<Vec<std::time::Duration>, String> {
+    let delays = text
+        .split(',')
+        .map(|part| match part.trim().parse::<u64>() {
+            Ok(s) if (1..=86_400).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+            _ => Err(format!(
+                "`{part}` is not a wait in seconds from 1 to 86400 (write them comma-separated)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if delays.len() > 20 {
+        return Err("at most 20 waits".to_owned());
+    }
+    Ok(delays)
 }
 
 impl Config {
@@ -64,6 +90,8 @@ impl Default for Config {
             cors_origins: Vec::new(),
             rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT_PER_MINUTE,
             key_rate_limit_per_minute: Self::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE,
+            allow_private_webhook_targets: false,
+            webhook_retry_delays: crate::domain::DEFAULT_RETRY_DELAYS.to_vec(),
         }
     }
 }

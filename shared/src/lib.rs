@@ -29,7 +29,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 use ports::{
     ApiKeyStore, AuditLog, BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore,
-    SecretStore, SmsStore, Transcriber, UsageMeter,
+    SecretStore, SmsStore, Transcriber, UsageMeter, WebhookSender, WebhookStore,
 };
 
 /// Everything a handler needs, behind ports.
@@ -41,6 +41,10 @@ pub struct Deps {
     pub keys: Arc<dyn ApiKeyStore>,
     pub audit: Arc<dyn AuditLog>,
     pub usage: Arc<dyn UsageMeter>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// Sends webhook requests (refusing non-public targets unless
+    /// `Config::allow_private_webhook_targets`).
+    pub sender: Arc<dyn WebhookSender>,
     pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<dyn SecretStore>,

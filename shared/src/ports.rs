@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiKey, AuditEntry, Call, CallId, Counter, Lead, LeadId, Month, PhoneNumber, RuleId,
-    ScoreCause, ScoreChange, ScoringRule, SmsEvent, TenantId, Tier, TrackedLink,
+    ApiKey, AuditEntry, Call, CallId, Counter, Delivery, Lead, LeadId, Month, PhoneNumber, RuleId,
+    ScoreCause, ScoreChange, ScoringRule, SmsEvent, Subscription, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 
@@ -167,6 +167,8 @@ pub trait SecretStore: Send + Sync {
     async fn get_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<Option<String>>;
     /// Save (or replace) the tenant's secret `name`.
     async fn put_secret(&self, tenant: &TenantId, name: &SecretName, value: &str) -> Result<()>;
+    /// Forget the tenant's secret `name`; forgetting one that is not there is not an error.
+    async fn delete_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<()>;
 }
 
 /// What a secret is called within its tenant: 1 to 64 of `a-z 0-9 _ -`, so it is one safe
@@ -178,6 +180,11 @@ impl SecretName {
     /// A tenant's Twilio account (auth token and account SID).
     pub fn twilio() -> Self {
         Self("twilio".to_owned())
+    }
+
+    /// A webhook subscription's signing secret.
+    pub fn webhook(subscription_id: &str) -> Result<Self> {
+        Self::parse(&format!("webhook-{}", subscription_id.replace('_', "-")))
     }
 
     pub fn parse(name: &str) -> Result<Self> {
@@ -245,6 +252,17 @@ pub enum Job {
         call_id: CallId,
         media_key: String,
     },
+    /// Make attempt `attempt` at delivering event `event_id` to webhook subscription
+    /// `subscription_id`, not before `not_before` (a queue that cannot wait that long delivers
+    /// the job early and the handler sends it on again).
+    Deliver {
+        tenant_id: TenantId,
+        subscription_id: String,
+        event_id: String,
+        attempt: u32,
+        #[serde(default)]
+        not_before: Option<DateTime<Utc>>,
+    },
 }
 
 impl Job {
@@ -274,6 +292,7 @@ impl Job {
             Job::AwaitMetadata { .. } => "ingest",
             Job::Score { .. } | Job::Rescore { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
+            Job::Deliver { .. } => "webhooks",
         }
     }
 
@@ -306,6 +325,13 @@ impl Job {
                 "rescore/{tenant_id}/{rescore_id}/{}",
                 after.as_ref().map_or("", |a| a.as_str())
             ),
+            Job::Deliver {
+                tenant_id,
+                subscription_id,
+                event_id,
+                attempt,
+                ..
+            } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
         }
     }
 
@@ -315,7 +341,8 @@ impl Job {
             | Job::Score { tenant_id, .. }
             | Job::Rescore { tenant_id, .. }
             | Job::AwaitMetadata { tenant_id, .. }
-            | Job::Transcribe { tenant_id, .. } => tenant_id,
+            | Job::Transcribe { tenant_id, .. }
+            | Job::Deliver { tenant_id, .. } => tenant_id,
         }
     }
 }
@@ -471,4 +498,90 @@ pub fn fixed_window(now: DateTime<Utc>, window: std::time::Duration) -> (u64, st
     let index = at / length;
     let left = (index + 1) * length - at;
     (index, std::time::Duration::from_millis(left))
+}
+
+/// Each tenant's webhook subscriptions, and the deliveries of its events to them.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Store a new subscription. `Conflict` when its id is taken in the tenant.
+    async fn insert_subscription(&self, subscription: &Subscription) -> Result<()>;
+    async fn get_subscription(&self, tenant: &TenantId, id: &str) -> Result<Option<Subscription>>;
+    /// The tenant's subscriptions, oldest first.
+    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>>;
+    /// Store `subscription` if the stored copy still has its version; the stored one after.
+    /// `Concurrent` when it changed, `NotFound` when it is gone.
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<Subscription>;
+    /// Remove the subscription; `false` when there was none. Its deliveries go with it (on
+    /// DynamoDB they are left unreachable, and expire).
+    async fn delete_subscription(&self, tenant: &TenantId, id: &str) -> Result<bool>;
+    /// Store a new delivery; `false`, changing nothing, when the subscription already has one
+    /// of its event.
+    async fn insert_delivery(&self, delivery: &Delivery) -> Result<bool>;
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+        event_id: &str,
+    ) -> Result<Option<Delivery>>;
+    /// Optimistic update, as for subscriptions.
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<Delivery>;
+    /// A subscription's deliveries, newest event first, `limit` at a time (`cursor`: the
+    /// previous page's last event id). Kept `DELIVERY_RETENTION_DAYS`.
+    async fn deliveries(
+        &self,
+        tenant: &TenantId,
+        subscription: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Delivery>>;
+}
+
+/// A page of `take` deliveries (from a read of `take + 1`), and the cursor after it.
+pub fn delivery_page(mut items: Vec<Delivery>, take: u32) -> Page<Delivery> {
+    let more = items.len() > take as usize;
+    items.truncate(take as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|d| d.event_id.clone()))
+        .flatten();
+    Page { items, next_cursor }
+}
+
+/// The event id a delivery page's cursor names; the error says it is not one.
+pub fn decode_delivery_cursor(cursor: &str) -> Result<&str> {
+    if crate::domain::Event::plausible_id(cursor) {
+        Ok(cursor)
+    } else {
+        Err(Error::validation(format!(
+            "cursor: `{cursor}` is not a cursor this API returned"
+        )))
+    }
+}
+
+/// One signed webhook request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub url: String,
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature`, `content-type`, `user-agent`.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// What a receiver answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// The start of its body (`RESPONSE_EXCERPT_CHARS`).
+    pub excerpt: String,
+}
+
+/// Sends webhook requests to tenants' receivers, refusing targets the deployment does not
+/// allow (on AWS: loopback, private, link-local and other non-public addresses).
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// Whether `url` is a target this deployment may send to (resolving its host); the error
+    /// (`Validation`) says why not.
+    async fn check_target(&self, url: &str) -> Result<()>;
+    /// POST once, without following redirects. `Err` with a sentence when there was no answer
+    /// (refused address, no connection, time-out).
+    async fn post(&self, request: &Outgoing) -> std::result::Result<Answer, String>;
 }

@@ -15,5 +15,6 @@ mod scoring_api;
 mod speech;
 mod stores;
 mod texts;
+mod webhooks;
 
 use testkit::logs;

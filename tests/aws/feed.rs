@@ -160,11 +160,14 @@ pub async fn pump(
     times: usize,
     patience: Duration,
 ) -> Vec<SqsBatchResponse> {
-    let consumer = if *url == cloud.app.deployment.analyze_queue_url {
+    let deployment = &cloud.app.deployment;
+    let consumer = if *url == deployment.analyze_queue_url {
         Function::Analyze
+    } else if *url == deployment.webhook_queue_url {
+        Function::Webhooks
     } else {
         assert_eq!(
-            *url, cloud.app.deployment.score_queue_url,
+            *url, deployment.score_queue_url,
             "a queue a function consumes"
         );
         Function::Score
@@ -207,10 +210,18 @@ pub async fn pump(
     }
 }
 
-/// Run the analyze and score queues until both are empty.
+/// Run the analyze, score and webhook queues until all are empty (webhook retries waiting
+/// for their time are left waiting).
 pub async fn settle(cloud: &Cloud, times: usize) {
     let settings = &cloud.app.deployment;
     for _ in 0..3 {
+        pump(
+            cloud,
+            &settings.webhook_queue_url,
+            times,
+            Duration::from_secs(5),
+        )
+        .await;
         pump(
             cloud,
             &settings.analyze_queue_url,

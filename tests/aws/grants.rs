@@ -1,7 +1,10 @@
 //! Least privilege, proven: one tour through every path each function has (a transcript and a
 //! recording dropped in the bucket, a redelivery after a lost message, failed transcriptions
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
-//! uploads, an API key through the authorizer, the audit log and the usage counted), then every grant of the template is held against the calls recorded on the way.
+//! uploads, an API key through the authorizer, the audit log and the usage counted, webhook
+//! events from every function that makes them, delivered, retried, redelivered and
+//! unsubscribed), then every grant of the template is held against the calls recorded on the
+//! way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
 
@@ -29,8 +32,29 @@ async fn api(
 
 #[tokio::test]
 async fn every_grant_is_used() {
-    let cloud = Cloud::start().await;
+    // Webhooks go to a receiver on this machine, retried after a second.
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.webhook_retry_delays = vec![std::time::Duration::from_secs(1)];
+    })
+    .await;
     let settings = cloud.app.deployment.clone();
+
+    // A subscription to every event, so each function that makes one stores and queues it;
+    // its receiver turns the first attempt away, so one is retried.
+    let secret = testkit::webhooks::secret();
+    let receiver = testkit::webhooks::Receiver::start(&secret).await;
+    receiver.control(json!({"fail_next": 1})).await;
+    let subscription = api(
+        &cloud,
+        "POST",
+        "/webhooks",
+        Some(json!({"url": receiver.url, "secret": secret, "events": [
+            "lead.created", "lead.score_changed", "lead.tier_changed", "call.scored",
+            "call.failed", "lead.opted_out", "model.trained"]})),
+    )
+    .await;
+    let subscription = subscription["subscription_id"].as_str().unwrap().to_owned();
 
     // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,
     // and removed from recordings/.
@@ -89,6 +113,14 @@ async fn every_grant_is_used() {
 
     // Jobs that fail for good go to their stage's dead-letter queue.
     cloud
+        .sqs
+        .send_message()
+        .queue_url(&settings.webhook_queue_url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
+    cloud
         .app
         .deps
         .queue
@@ -112,6 +144,13 @@ async fn every_grant_is_used() {
     let leads = api(&cloud, "GET", "/leads", None).await;
     let lead_id = leads["leads"][0]["lead_id"].as_str().unwrap().to_owned();
     api(&cloud, "GET", &format!("/leads/{lead_id}"), None).await;
+    api(
+        &cloud,
+        "POST",
+        &format!("/leads/{lead_id}/consent"),
+        Some(json!({"action": "opt_out", "source": "asked on a call"})),
+    )
+    .await;
     let ticket = api(
         &cloud,
         "POST",
@@ -215,12 +254,63 @@ async fn every_grant_is_used() {
     );
     let id = key["key_id"].as_str().unwrap();
     api(&cloud, "DELETE", &format!("/api_keys/{id}"), None).await;
+    // Webhooks: the retry comes due and is taken; a delivery read and redelivered; the
+    // subscription deleted with its secret.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    feed::settle(&cloud, 1).await;
+    let page = api(
+        &cloud,
+        "GET",
+        &format!("/webhooks/{subscription}/deliveries?limit=100"),
+        None,
+    )
+    .await;
+    let deliveries = page["deliveries"].as_array().unwrap();
+    assert!(
+        deliveries.iter().all(|d| d["state"] == "delivered"),
+        "{page:#}"
+    );
+    let event_id = deliveries[0]["event_id"].as_str().unwrap();
+    api(
+        &cloud,
+        "POST",
+        &format!("/webhooks/{subscription}/deliveries/{event_id}/redeliver"),
+        None,
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+    api(&cloud, "DELETE", &format!("/webhooks/{subscription}"), None).await;
+    let received = receiver.received().await;
+    for event in [
+        "lead.created",
+        "lead.score_changed",
+        "lead.tier_changed",
+        "call.scored",
+        "call.failed",
+        "lead.opted_out",
+        "model.trained",
+    ] {
+        assert!(
+            received
+                .iter()
+                .any(|r| r["type"] == event && r["verified"] == true),
+            "no {event} on the tour"
+        );
+    }
+
     // What the tour used, counted by every function on the way.
     let usage = api(&cloud, "GET", "/usage", None).await;
     assert!(usage["calls_ingested"].as_u64().unwrap() >= 2, "{usage}");
-    // Every write above is in the audit log.
+    assert!(
+        usage["webhooks_delivered"].as_u64().unwrap() >= 7,
+        "{usage}"
+    );
+    // Every write above is in the audit log, the last first.
     let log = api(&cloud, "GET", "/audit_log?limit=1", None).await;
-    assert_eq!(log["entries"][0]["path"], format!("/api_keys/{id}"));
+    assert_eq!(
+        log["entries"][0]["path"],
+        format!("/webhooks/{subscription}")
+    );
 
     let unused = cloud.recorder.unused_grants();
     assert!(

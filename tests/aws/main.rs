@@ -10,5 +10,6 @@ mod grants;
 mod infra;
 mod store;
 mod texts;
+mod webhooks;
 
 use testkit::{emulator, iam, logs, venv};

@@ -10,6 +10,7 @@ mod score;
 mod sms;
 mod transcript;
 mod usage;
+mod webhook;
 
 pub use access::{
     AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
@@ -37,3 +38,9 @@ pub use sms::{
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};
 pub use usage::{Counter, Month, Usage};
+pub use webhook::{
+    Attempt, CallEvent, DEFAULT_RETRY_DELAYS, DELIVERY_RETENTION_DAYS, DELIVERY_TIMEOUT, Delivery,
+    DeliveryState, Event, EventData, EventType, FactorSummary, LeadEvent,
+    MAX_SUBSCRIPTIONS_PER_TENANT, ModelEvent, NewSubscription, RESPONSE_EXCERPT_CHARS, ScoreEvent,
+    Subscription, SubscriptionPatch, WebhookSecret, check_url,
+};

@@ -247,6 +247,9 @@ pub struct Score {
 pub struct ScoreChange {
     pub cause: ScoreCause,
     pub previous: Option<u8>,
+    /// The tier before (absent in entries written before tiers were kept here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_tier: Option<Tier>,
     pub score: u8,
     pub tier: Tier,
     pub at: DateTime<Utc>,

@@ -27,16 +27,19 @@ pub enum Counter {
     TextsProcessed,
     /// API requests made for the tenant (by any caller).
     ApiRequests,
+    /// Webhook requests its receivers took (2xx); failed attempts are not counted.
+    WebhooksDelivered,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 6] = [
+    pub const ALL: [Counter; 7] = [
         Counter::CallsIngested,
         Counter::AudioSecondsTranscribed,
         Counter::TranscriptsAnalysed,
         Counter::LeadsScored,
         Counter::TextsProcessed,
         Counter::ApiRequests,
+        Counter::WebhooksDelivered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Counter {
             Counter::LeadsScored => "leads_scored",
             Counter::TextsProcessed => "texts_processed",
             Counter::ApiRequests => "api_requests",
+            Counter::WebhooksDelivered => "webhooks_delivered",
         }
     }
 
@@ -105,6 +109,7 @@ pub struct Usage {
     pub leads_scored: u64,
     pub texts_processed: u64,
     pub api_requests: u64,
+    pub webhooks_delivered: u64,
 }
 
 impl Usage {
@@ -121,6 +126,7 @@ impl Usage {
             leads_scored: get(Counter::LeadsScored),
             texts_processed: get(Counter::TextsProcessed),
             api_requests: get(Counter::ApiRequests),
+            webhooks_delivered: get(Counter::WebhooksDelivered),
         }
     }
 }

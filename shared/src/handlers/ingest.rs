@@ -586,6 +586,8 @@ pub async fn accept_transcript(
                 ),
             );
             *call = deps.calls.update_call(call).await?;
+            let failed = super::webhooks::call_failed(call, call.updated_at);
+            super::webhooks::emit_or_log(deps, &call.tenant_id, &[failed]).await;
             Err(e.context(format!("`{file_name}`")))
         }
     }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, ingest, score, transcribed};
+use super::{analyze, ingest, score, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -48,6 +48,23 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             )
             .await
         }
+        Job::Deliver {
+            tenant_id,
+            subscription_id,
+            event_id,
+            attempt,
+            not_before,
+        } => {
+            webhooks::deliver(
+                deps,
+                tenant_id,
+                subscription_id,
+                event_id,
+                *attempt,
+                *not_before,
+            )
+            .await
+        }
     }
 }
 
@@ -61,7 +78,10 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
             cause: crate::domain::ScoreCause::NewCall { call_id },
             ..
         } => (tenant_id, call_id, Stage::Score),
-        Job::Score { .. } | Job::Rescore { .. } | Job::AwaitMetadata { .. } => return Ok(()),
+        Job::Score { .. }
+        | Job::Rescore { .. }
+        | Job::AwaitMetadata { .. }
+        | Job::Deliver { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

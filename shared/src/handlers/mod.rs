@@ -15,6 +15,7 @@ pub mod settings;
 pub mod sms;
 pub mod transcribed;
 pub mod usage;
+pub mod webhooks;
 
 pub use jobs::{record_failure, run_job};
 pub(crate) use records::{lead_for, mark_failed, modify_call, modify_lead};

@@ -18,6 +18,8 @@ const TARGET: &str = "converted";
 /// lead with it (in the background). The previous version stays in the store.
 pub async fn adopt(deps: &Deps, tenant: &TenantId, model: Model) -> Result<(Model, Rescore)> {
     let model = model.save(deps.blobs.as_ref(), tenant).await?;
+    let trained = super::webhooks::model_trained(tenant, &model);
+    super::webhooks::emit_or_log(deps, tenant, &[trained]).await;
     let rescore = super::score::start_rescore(
         deps,
         tenant,

@@ -4,10 +4,14 @@
 use chrono::Utc;
 
 use crate::Deps;
-use crate::domain::{Call, CallId, Lead, LeadId, NewLead, PhoneNumber, Stage, TenantId};
+use crate::domain::{
+    Call, CallId, CallStatus, Lead, LeadId, NewLead, PhoneNumber, Stage, TenantId,
+};
 use crate::error::{Error, Result};
 
-/// Mark a call failed at `stage`, saying why.
+/// Mark a call failed at `stage`, saying why, and tell subscribers (`call.failed`). Run again
+/// for the same failure it changes nothing and emits the same event, which subscribers get
+/// once.
 pub(crate) async fn mark_failed(
     deps: &Deps,
     tenant: &TenantId,
@@ -16,10 +20,20 @@ pub(crate) async fn mark_failed(
     reason: &str,
 ) -> Result<()> {
     modify_call(deps, tenant, call_id, |call| {
+        let same = call.status == CallStatus::Failed
+            && call.failed_stage == Some(stage)
+            && call.status_detail.as_deref() == Some(reason);
         call.fail(stage, reason);
-        true
+        !same
     })
-    .await
+    .await?;
+    match deps.calls.get_call(tenant, call_id).await? {
+        Some(call) if call.status == CallStatus::Failed && call.failed_stage == Some(stage) => {
+            let event = super::webhooks::call_failed(&call, call.updated_at);
+            super::webhooks::emit(deps, tenant, &[event]).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Change a stored call with `change` (which returns whether it changed anything), re-reading
@@ -73,7 +87,13 @@ pub(crate) async fn lead_for(
                 let mut lead = Lead::new(tenant.clone(), phone.clone(), Utc::now());
                 lead.fill_missing(details);
                 match deps.leads.insert_lead(&lead).await {
-                    Ok(()) => return Ok(lead),
+                    Ok(()) => {
+                        // A retry finds the lead and does not emit again: a failure here is
+                        // logged rather than failing the work that made the lead.
+                        let created = super::webhooks::lead_created(&lead);
+                        super::webhooks::emit_or_log(deps, tenant, &[created]).await;
+                        return Ok(lead);
+                    }
                     // Created concurrently by another delivery: use that one.
                     Err(Error::Conflict(_)) => continue,
                     Err(e) => return Err(e),

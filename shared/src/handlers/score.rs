@@ -10,6 +10,7 @@ use crate::domain::{
     CallStatus, Counter, LeadId, Score, ScoreCause, ScoreChange, ScoringRule, TenantId,
 };
 use crate::error::{Error, Result};
+use crate::handlers::webhooks;
 use crate::model::Model;
 use crate::ports::Job;
 use crate::scoring;
@@ -51,6 +52,7 @@ pub async fn handle(
         let change = ScoreChange {
             cause: cause.clone(),
             previous: lead.lead_score,
+            previous_tier: lead.tier,
             score: score.value,
             tier: score.tier,
             at: now,
@@ -72,6 +74,24 @@ pub async fn handle(
         if let ScoreCause::NewCall { call_id } = cause {
             mark_scored(deps, tenant, call_id, score.value).await?;
         }
+        let model_version = model.as_ref().map(|m| m.version);
+        // Subscribers hear of it, on a retry too (the change was stored before; the events'
+        // ids come from it, so none is delivered twice).
+        let events = if saved {
+            webhooks::score_events(&lead, &change, Some(&score), model_version)
+        } else {
+            match deps
+                .leads
+                .score_history(tenant, lead_id)
+                .await?
+                .into_iter()
+                .find(|c| c.cause == *cause)
+            {
+                Some(stored) => webhooks::score_events(&lead, &stored, None, model_version),
+                None => Vec::new(),
+            }
+        };
+        webhooks::emit(deps, tenant, &events).await?;
         if saved {
             super::usage::count(deps, tenant, Counter::LeadsScored, 1).await;
             info!(

@@ -171,14 +171,21 @@ pub async fn receive(
         .find(|e| e.event_id == message_event)
         .map_or(now, |e| e.at);
     if let Some(change) = consent {
+        let opts_out = change.action == ConsentAction::OptOut;
         let ev = event(
             &lead,
             format!("consent:{}", msg.sid),
             at,
             SmsEventKind::Consent(change),
         );
+        let event_id = ev.event_id.clone();
         if deps.sms.append_sms_event(&ev).await? {
             events.push(ev);
+        }
+        if opts_out {
+            // On a replay too: the event's id comes from the message, so it is delivered once.
+            let opted_out = super::webhooks::lead_opted_out(&lead, &event_id, at);
+            super::webhooks::emit(deps, tenant, &[opted_out]).await?;
         }
     }
     let settings = super::settings::load(deps, tenant).await?;
@@ -433,7 +440,15 @@ pub async fn record_consent(
         at,
         SmsEventKind::Consent(change),
     );
-    append_requested(deps, ev, draft, &format!("Idempotency-Key `{id}`")).await
+    let recorded = append_requested(deps, ev, draft, &format!("Idempotency-Key `{id}`")).await?;
+    if let SmsEventKind::Consent(change) = &recorded.event.kind
+        && change.action == ConsentAction::OptOut
+    {
+        let e = &recorded.event;
+        let opted_out = super::webhooks::lead_opted_out(&lead, &e.event_id, e.at);
+        super::webhooks::emit(deps, tenant, &[opted_out]).await?;
+    }
+    Ok(recorded)
 }
 
 /// The consent ledger: every consent change, oldest first.

@@ -54,11 +54,21 @@ pub async fn handle(
                 accepted
             }
             TranscriptionResult::Failed { reason } => {
-                if call.status == CallStatus::Failed {
-                    return Ok(());
+                if call.status != CallStatus::Failed {
+                    call.fail(Stage::Transcribe, format!("transcription failed: {reason}"));
+                    call = match deps.calls.update_call(&call).await {
+                        Ok(stored) => stored,
+                        Err(e) => {
+                            if matches!(e, Error::Concurrent(_)) {
+                                continue;
+                            }
+                            return Err(e);
+                        }
+                    };
                 }
-                call.fail(Stage::Transcribe, format!("transcription failed: {reason}"));
-                deps.calls.update_call(&call).await.map(|_| ())
+                // A repeated event tells subscribers again: the same event, delivered once.
+                let failed = super::webhooks::call_failed(&call, call.updated_at);
+                super::webhooks::emit(deps, tenant, &[failed]).await
             }
         };
         match outcome {

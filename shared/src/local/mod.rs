@@ -21,6 +21,7 @@ pub use worker::Worker;
 use crate::adapters::local::{
     EngineStore, FileBlobStore, FileSecretStore, LocalSpeech, MemoryRateLimiter, SqliteStore,
 };
+use crate::adapters::webhooks::HttpWebhookSender;
 use crate::domain::TenantId;
 use crate::ports::{SecretName, SecretStore};
 use crate::{Config, Deps, Result};
@@ -34,7 +35,9 @@ pub struct LocalApp {
 }
 
 impl LocalApp {
-    pub fn open(data_dir: &Path, config: Config) -> Result<Self> {
+    pub fn open(data_dir: &Path, mut config: Config) -> Result<Self> {
+        // A receiver on this machine or the office network is what a local user means.
+        config.allow_private_webhook_targets = true;
         std::fs::create_dir_all(data_dir.join("inbox"))?;
         let store = SqliteStore::open(&data_dir.join("leadscore.db"))?;
         let secrets = FileSecretStore::new(data_dir.join("secrets"));
@@ -46,6 +49,10 @@ impl LocalApp {
             keys: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
             usage: Arc::new(store.clone()),
+            webhooks: Arc::new(store.clone()),
+            sender: Arc::new(HttpWebhookSender::new(
+                config.allow_private_webhook_targets,
+            )?),
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),

@@ -59,7 +59,9 @@ impl Worker {
         Ok(true)
     }
 
-    /// Run jobs until none is waiting (including ones waiting to be retried). Returns how many ran.
+    /// Run jobs until none is waiting (including ones waiting to be retried, but not webhook
+    /// attempts waiting for their retry time, which `serve` runs when due). Returns how many
+    /// ran.
     pub async fn drain(&self) -> Result<usize> {
         self.drain_with(&mut |_, _| {}).await
     }

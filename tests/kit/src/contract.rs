@@ -19,7 +19,7 @@ use shared::domain::{
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 16] = [
+pub const PROMISES: [&str; 17] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -36,6 +36,7 @@ pub const PROMISES: [&str; 16] = [
     "api_keys_are_kept_hashed_and_revoked_for_good",
     "the_audit_log_reads_newest_first_per_tenant",
     "usage_adds_up_per_tenant_and_month_however_many_count_at_once",
+    "webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -59,6 +60,7 @@ macro_rules! store_contract {
             api_keys_are_kept_hashed_and_revoked_for_good,
             the_audit_log_reads_newest_first_per_tenant,
             usage_adds_up_per_tenant_and_month_however_many_count_at_once,
+            webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -273,6 +275,7 @@ pub async fn a_score_cause_applies_once(deps: &Deps) {
     l.lead_score = Some(80);
     l.tier = Some(Tier::Hot);
     let change = |score: u8, call: &str, at| ScoreChange {
+        previous_tier: None,
         cause: ScoreCause::NewCall {
             call_id: CallId::parse(call).unwrap(),
         },
@@ -824,5 +827,171 @@ pub async fn usage_adds_up_per_tenant_and_month_however_many_count_at_once(deps:
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Subscriptions are kept per tenant and updated only from the version read; a subscription's
+/// deliveries are kept once per event, updated safely, and read newest event first, a page at
+/// a time; a deleted subscription takes its deliveries out of reach.
+pub async fn webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first(deps: &Deps) {
+    use shared::domain::{
+        DeliveryState, Event, EventData, EventType, ModelEvent, NewSubscription, Subscription,
+    };
+    let now = Utc::now();
+    let draft = NewSubscription {
+        url: "https://hooks.example.com/a".into(),
+        events: [EventType::ModelTrained, EventType::LeadTierChanged].into(),
+        description: Some("first".into()),
+        secret: None,
+    };
+    let (first, _) = Subscription::create(&acme(), &draft, false, now).unwrap();
+    let (second, _) =
+        Subscription::create(&acme(), &draft, false, now + Duration::seconds(1)).unwrap();
+    let (theirs, _) = Subscription::create(&globex(), &draft, false, now).unwrap();
+    for s in [&first, &second, &theirs] {
+        deps.webhooks.insert_subscription(s).await.unwrap();
+    }
+    assert!(matches!(
+        deps.webhooks.insert_subscription(&first).await,
+        Err(Error::Conflict(_))
+    ));
+    let listed = deps.webhooks.list_subscriptions(&acme()).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| s.subscription_id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            first.subscription_id.as_str(),
+            second.subscription_id.as_str()
+        ],
+        "the tenant's own, oldest first"
+    );
+    assert_eq!(
+        deps.webhooks
+            .get_subscription(&globex(), &first.subscription_id)
+            .await
+            .unwrap(),
+        None
+    );
+    // An update from a stale copy is refused and loses nothing.
+    let mut changed = first.clone();
+    changed.description = Some("changed".into());
+    let stored = deps.webhooks.update_subscription(&changed).await.unwrap();
+    assert_eq!(stored.version, first.version + 1);
+    assert!(matches!(
+        deps.webhooks.update_subscription(&first).await,
+        Err(Error::Concurrent(_))
+    ));
+    assert_eq!(
+        deps.webhooks
+            .get_subscription(&acme(), &first.subscription_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("changed")
+    );
+
+    // Five events, a second apart: five deliveries, each kept once.
+    let events: Vec<Event> = (0..5)
+        .map(|i| {
+            Event::new(
+                &acme(),
+                EventType::ModelTrained,
+                &i.to_string(),
+                now + Duration::seconds(i),
+                EventData::Model(ModelEvent {
+                    version: i as u64,
+                    samples: 10,
+                    auc: None,
+                }),
+            )
+        })
+        .collect();
+    for e in &events {
+        let d = shared::domain::Delivery::new(&stored, e, now).unwrap();
+        assert!(deps.webhooks.insert_delivery(&d).await.unwrap());
+        assert!(
+            !deps.webhooks.insert_delivery(&d).await.unwrap(),
+            "kept once"
+        );
+    }
+    let sub = &stored.subscription_id;
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .webhooks
+            .deliveries(&acme(), sub, cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        pages.extend(page.items.iter().map(|d| d.event_id.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = events.iter().rev().map(|e| e.event_id.clone()).collect();
+    assert_eq!(pages, newest_first);
+    assert!(
+        deps.webhooks
+            .deliveries(&globex(), sub, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // A delivery is updated only from the version read.
+    let read = deps
+        .webhooks
+        .get_delivery(&acme(), sub, &events[0].event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut done = read.clone();
+    done.state = DeliveryState::Delivered;
+    assert_eq!(
+        deps.webhooks.update_delivery(&done).await.unwrap().version,
+        read.version + 1
+    );
+    assert!(matches!(
+        deps.webhooks.update_delivery(&read).await,
+        Err(Error::Concurrent(_))
+    ));
+    // Deleted: the subscription and its deliveries are out of reach; the other stays.
+    assert!(
+        deps.webhooks
+            .delete_subscription(&acme(), sub)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !deps
+            .webhooks
+            .delete_subscription(&acme(), sub)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        deps.webhooks.get_subscription(&acme(), sub).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        deps.webhooks
+            .list_subscriptions(&acme())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        deps.webhooks
+            .list_subscriptions(&globex())
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

@@ -131,6 +131,7 @@ pub struct Cloud {
     pub transcribe: aws_sdk_transcribe::Client,
     pub analyze_dlq: String,
     pub score_dlq: String,
+    pub webhook_dlq: String,
     /// The functions' environment for these resources (as the template sets it), without the
     /// endpoint and credentials (for the function binaries' own tests).
     #[allow(dead_code)]
@@ -166,22 +167,26 @@ impl Cloud {
             ("RulesTable", "rules"),
             ("AuditTable", "audit"),
             ("UsageTable", "usage"),
+            ("WebhooksTable", "webhooks"),
             ("IdempotencyTable", "idempotency"),
         ] {
             create_table_from_template(&dynamo, logical, name).await;
         }
         let (analyze, analyze_dlq) = queue_with_dlq(&sqs, "analyze").await;
         let (score, score_dlq) = queue_with_dlq(&sqs, "score").await;
+        let (webhooks, webhook_dlq) = queue_with_dlq(&sqs, "webhooks").await;
         let vars = HashMap::from([
             ("LEADS_TABLE", "leads".to_owned()),
             ("CALLS_TABLE", "calls".to_owned()),
             ("RULES_TABLE", "rules".to_owned()),
             ("AUDIT_TABLE", "audit".to_owned()),
             ("USAGE_TABLE", "usage".to_owned()),
+            ("WEBHOOKS_TABLE", "webhooks".to_owned()),
             ("IDEMPOTENCY_TABLE", "idempotency".to_owned()),
             ("BUCKET", BUCKET.to_owned()),
             ("ANALYZE_QUEUE_URL", analyze),
             ("SCORE_QUEUE_URL", score),
+            ("WEBHOOK_QUEUE_URL", webhooks),
             ("SECRETS_PREFIX", format!("/{}/tenants", crate::iam::STACK)),
         ]);
         let mut settings = Deployment::from_lookup(|k| vars.get(k).cloned()).unwrap();
@@ -195,11 +200,12 @@ impl Cloud {
             settings.dead_letter_queue_url = match f {
                 Function::Analyze => Some(analyze_dlq.clone()),
                 Function::Score => Some(score_dlq.clone()),
+                Function::Webhooks => Some(webhook_dlq.clone()),
                 _ => None,
             };
-            functions.insert(f, AwsApp::new(&sdk, settings));
+            functions.insert(f, AwsApp::new(&sdk, settings).unwrap());
         }
-        let app = AwsApp::new(&sdk, settings);
+        let app = AwsApp::new(&sdk, settings).unwrap();
         Self {
             app,
             functions,
@@ -210,6 +216,7 @@ impl Cloud {
             transcribe: aws_sdk_transcribe::Client::new(&sdk),
             analyze_dlq,
             score_dlq,
+            webhook_dlq,
             env: vars,
             emulator,
         }

@@ -35,16 +35,18 @@ pub enum Function {
     Score,
     Api,
     Authorizer,
+    Webhooks,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::Ingest,
         Function::Transcribed,
         Function::Analyze,
         Function::Score,
         Function::Api,
         Function::Authorizer,
+        Function::Webhooks,
     ];
 
     pub fn logical_id(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Function {
             Function::Score => "ScoreFunction",
             Function::Api => "ApiFunction",
             Function::Authorizer => "AuthorizerFunction",
+            Function::Webhooks => "WebhooksFunction",
         }
     }
 
@@ -524,18 +527,23 @@ fn names() -> Value {
         "refs": {
             "LeadsTable": "leads", "CallsTable": "calls", "RulesTable": "rules",
             "AuditTable": "audit", "UsageTable": "usage", "IdempotencyTable": "idempotency",
+            "WebhooksTable": "webhooks",
             "AnalyzeQueue": queue_url("analyze"), "ScoreQueue": queue_url("score"),
             "AnalyzeDeadLetterQueue": queue_url("analyze-dlq"),
             "ScoreDeadLetterQueue": queue_url("score-dlq"),
+            "WebhookQueue": queue_url("webhooks"),
+            "WebhookDeadLetterQueue": queue_url("webhooks-dlq"),
         },
         "arns": {
             "LeadsTable": table("leads"), "CallsTable": table("calls"),
             "RulesTable": table("rules"), "AuditTable": table("audit"),
-            "UsageTable": table("usage"),
+            "UsageTable": table("usage"), "WebhooksTable": table("webhooks"),
             "IdempotencyTable": table("idempotency"),
             "AnalyzeQueue": queue("analyze"), "ScoreQueue": queue("score"),
             "AnalyzeDeadLetterQueue": queue("analyze-dlq"),
             "ScoreDeadLetterQueue": queue("score-dlq"),
+            "WebhookQueue": queue("webhooks"),
+            "WebhookDeadLetterQueue": queue("webhooks-dlq"),
             "EventDeadLetterQueue": queue("events-dlq"),
         },
     })

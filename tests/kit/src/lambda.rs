@@ -1,4 +1,4 @@
-//! The five Lambda functions built for arm64 the way `sam build` builds them (cargo-lambda,
+//! The Lambda functions built for arm64 the way `sam build` builds them (cargo-lambda,
 //! `provided.al2023`), but in the dev profile, into `target/lambda-build` (the test's own cargo
 //! holds the lock on `target/debug`). `tests/aws/infra.rs` runs it and checks what it made.
 //!
@@ -13,13 +13,14 @@ use crate::emulator::tools_bin;
 use crate::venv::workspace;
 
 /// The functions `infra/template.yaml` deploys, by the package that builds each.
-pub const FUNCTIONS: [&str; 6] = [
+pub const FUNCTIONS: [&str; 7] = [
     "ingest",
     "transcribed",
     "analyze",
     "score",
     "api",
     "authorizer",
+    "webhooks",
 ];
 
 /// Where the arm64 build goes; each function's binary is `lambda/<function>/bootstrap` in it.
@@ -42,7 +43,7 @@ pub fn tool(name: &str) -> Command {
     cmd
 }
 
-/// `cargo lambda build --arm64` of the five functions, dev profile, into `target_dir()`.
+/// `cargo lambda build --arm64` of the functions, dev profile, into `target_dir()`.
 pub fn build_command() -> Command {
     let mut cmd = tool("cargo");
     cmd.args(["lambda", "build", "--arm64", "--locked"])

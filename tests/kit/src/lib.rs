@@ -5,7 +5,8 @@
 //! - `iam`: each function's AWS calls recorded and held against the template's policies;
 //! - `lambda`: the functions' arm64 build, as `sam build` makes it but in the dev profile;
 //! - `venv`: the Python tools the tests install into `target/tools/`;
-//! - `logs`: log capture for a test process.
+//! - `logs`: log capture for a test process;
+//! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library.
 
 pub mod contract;
 pub mod emulator;
@@ -13,3 +14,4 @@ pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod venv;
+pub mod webhooks;

@@ -28,6 +28,7 @@ pub use sqs::SqsQueue;
 pub use ssm::SsmSecretStore;
 pub use transcribe::AmazonTranscribe;
 
+use crate::adapters::webhooks::HttpWebhookSender;
 use crate::error::{Error, Result};
 use crate::{Config, Deps};
 
@@ -40,6 +41,8 @@ pub struct Deployment {
     pub bucket: String,
     pub analyze_queue_url: String,
     pub score_queue_url: String,
+    /// Where webhook attempts are queued (`WEBHOOK_QUEUE_URL`), for the webhooks function.
+    pub webhook_queue_url: String,
     /// Where tenants' secrets live in SSM Parameter Store (`SECRETS_PREFIX`, `/<stack>/tenants`).
     pub secrets_prefix: String,
     /// Where a queue consumer puts a message that failed for good (`DEAD_LETTER_QUEUE_URL`, its
@@ -130,6 +133,15 @@ impl Deployment {
                 })?;
             }
         }
+        config.allow_private_webhook_targets = flag_or("ALLOW_PRIVATE_WEBHOOK_TARGETS", false)?;
+        if let Some(v) = var("WEBHOOK_RETRY_SECONDS").filter(|v| !v.trim().is_empty()) {
+            config.webhook_retry_delays =
+                crate::config::parse_retry_seconds(&v).map_err(|why| {
+                    Error::validation(format!(
+                        "the environment variable WEBHOOK_RETRY_SECONDS is `{v}`: {why}"
+                    ))
+                })?;
+        }
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
             Some(v) => v.trim().parse().map_err(|_| {
@@ -145,11 +157,13 @@ impl Deployment {
                 rules: required("RULES_TABLE")?,
                 audit: required("AUDIT_TABLE")?,
                 usage: required("USAGE_TABLE")?,
+                webhooks: required("WEBHOOKS_TABLE")?,
             },
             idempotency_table: required("IDEMPOTENCY_TABLE")?,
             bucket: required("BUCKET")?,
             analyze_queue_url: required("ANALYZE_QUEUE_URL")?,
             score_queue_url: required("SCORE_QUEUE_URL")?,
+            webhook_queue_url: required("WEBHOOK_QUEUE_URL")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
             dead_letter_queue_url: var("DEAD_LETTER_QUEUE_URL").filter(|u| !u.trim().is_empty()),
             max_object_bytes,
@@ -206,7 +220,7 @@ pub struct AwsApp {
 impl AwsApp {
     /// Connect the adapters. S3 is addressed path-style when an endpoint is overridden (an
     /// emulator), virtual-hosted otherwise.
-    pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Self {
+    pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let s3_config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some() || custom_s3_endpoint())
@@ -224,6 +238,7 @@ impl AwsApp {
             aws_sdk_sqs::Client::new(sdk),
             deployment.analyze_queue_url.clone(),
             deployment.score_queue_url.clone(),
+            deployment.webhook_queue_url.clone(),
         );
         let deps = Deps {
             leads: Arc::new(store.clone()),
@@ -232,6 +247,10 @@ impl AwsApp {
             keys: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
             usage: Arc::new(store.clone()),
+            webhooks: Arc::new(store.clone()),
+            sender: Arc::new(HttpWebhookSender::new(
+                deployment.config.allow_private_webhook_targets,
+            )?),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(
@@ -246,19 +265,19 @@ impl AwsApp {
             )),
             config: deployment.config.clone(),
         };
-        Self {
+        Ok(Self {
             deps,
             sqs,
             idempotency: DynamoIdempotency::new(dynamo, deployment.idempotency_table.clone()),
             transcribe,
             deployment,
-        }
+        })
     }
 
     /// Everything from the environment: what a function does once, at start.
     pub async fn from_env() -> Result<Self> {
         let deployment = Deployment::from_env()?;
-        Ok(Self::new(&sdk_config().await, deployment))
+        Self::new(&sdk_config().await, deployment)
     }
 }
 

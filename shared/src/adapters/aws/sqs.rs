@@ -1,5 +1,5 @@
-//! The job queues on SQS: analysis jobs to one queue, scoring jobs to another, so each stage
-//! has its own function, concurrency and dead-letter queue.
+//! The job queues on SQS: analysis jobs to one queue, scoring jobs to another, webhook attempts
+//! to a third, so each stage has its own function, concurrency and dead-letter queue.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -16,17 +16,24 @@ pub struct SqsQueue {
     client: Client,
     analyze_url: String,
     score_url: String,
+    webhook_url: String,
 }
 
 impl SqsQueue {
     /// SQS takes at most ten messages per batch.
     const BATCH: usize = 10;
 
-    pub fn new(client: Client, analyze_url: String, score_url: String) -> Self {
+    pub fn new(
+        client: Client,
+        analyze_url: String,
+        score_url: String,
+        webhook_url: String,
+    ) -> Self {
         Self {
             client,
             analyze_url,
             score_url,
+            webhook_url,
         }
     }
 
@@ -68,6 +75,7 @@ impl SqsQueue {
                 &self.analyze_url
             }
             Job::Score { .. } | Job::Rescore { .. } => &self.score_url,
+            Job::Deliver { .. } => &self.webhook_url,
         }
     }
 
@@ -147,7 +155,7 @@ impl Queue for SqsQueue {
 
     #[instrument(name = "sqs.send_all", level = "debug", skip_all, fields(jobs = jobs.len()))]
     async fn send_all(&self, jobs: &[Job]) -> Result<()> {
-        for url in [&self.analyze_url, &self.score_url] {
+        for url in [&self.analyze_url, &self.score_url, &self.webhook_url] {
             let mine: Vec<&Job> = jobs.iter().filter(|j| self.url(j) == url).collect();
             for chunk in mine.chunks(Self::BATCH) {
                 self.send_batch(url, chunk).await?;

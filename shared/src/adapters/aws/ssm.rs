@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ssm::Client;
+use aws_sdk_ssm::operation::delete_parameter::DeleteParameterError;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
 use tracing::instrument;
@@ -74,5 +75,17 @@ impl SecretStore for SsmSecretStore {
             .await
             .map_err(|e| sdk_error(&format!("SSM PutParameter {parameter}"), e))?;
         Ok(())
+    }
+
+    #[instrument(name = "ssm.delete_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
+    async fn delete_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<()> {
+        let parameter = self.name(tenant, name);
+        match self.client.delete_parameter().name(&parameter).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteParameterError::ParameterNotFound(_)) => Ok(()),
+                _ => Err(sdk_error(&format!("SSM DeleteParameter {parameter}"), err)),
+            },
+        }
     }
 }

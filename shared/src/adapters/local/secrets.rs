@@ -86,6 +86,15 @@ impl SecretStore for FileSecretStore {
         .await
         .map_err(|e| Error::internal("secret write task failed", e))?
     }
+
+    #[instrument(name = "secrets.delete_secret", level = "debug", skip_all, fields(tenant = %tenant, name = %name))]
+    async fn delete_secret(&self, tenant: &TenantId, name: &SecretName) -> Result<()> {
+        match tokio::fs::remove_file(self.path(tenant, name)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -178,6 +178,8 @@ async fn create_lead(
     fields.source = fields.source.or(Some("api".to_owned()));
     lead.fill_missing(&fields);
     deps.leads.insert_lead(&lead).await?;
+    let created = crate::handlers::webhooks::lead_created(&lead);
+    crate::handlers::webhooks::emit_or_log(&deps, &lead.tenant_id, &[created]).await;
     Ok(Created {
         location: Some(format!("/leads/{}", lead.lead_id)),
         body: lead,

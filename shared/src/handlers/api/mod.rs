@@ -14,6 +14,7 @@ mod rules;
 mod settings;
 mod sms;
 mod usage;
+mod webhooks;
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::get_with;
@@ -174,6 +175,7 @@ fn documented() -> ApiRouter<Deps> {
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(usage::routes())
+        .merge(webhooks::routes())
         .merge(doc::routes())
 }
 

@@ -27,6 +27,11 @@
 //! Usage table: `TENANT#<t>` / `USAGE#<month>`, one numeric attribute per counter, added to
 //! with `UpdateItem ... ADD` (atomic, however many functions count at once).
 //!
+//! Webhooks table: `TENANT#<t>` / `WEBHOOK#<id>` (a subscription; its secret is in SSM), and
+//! `TENANT#<t>#WEBHOOK#<id>` / `DELIVERY#<event id>` (a delivery with its attempts; event ids
+//! begin with their time, so a query backwards is newest first), expiring by TTL on
+//! `expiration`.
+//!
 //! Every update is conditional on the version read (optimistic concurrency): a lost race is
 //! `Error::Concurrent`, never a lost update.
 
@@ -37,6 +42,7 @@ mod leads;
 mod rules;
 mod sms;
 mod usage;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -65,6 +71,7 @@ pub struct Tables {
     pub rules: String,
     pub audit: String,
     pub usage: String,
+    pub webhooks: String,
 }
 
 #[derive(Clone)]

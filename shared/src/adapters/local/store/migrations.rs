@@ -113,4 +113,23 @@ CREATE TABLE usage (
     PRIMARY KEY (tenant_id, month, counter)
 );
 "#,
+    r#"
+CREATE TABLE webhooks (
+    tenant_id       TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    doc             TEXT NOT NULL,        -- the secret is in the secret store, never here
+    PRIMARY KEY (tenant_id, subscription_id)
+);
+CREATE TABLE webhook_deliveries (
+    tenant_id       TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,        -- time-ordered
+    created_at      TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    doc             TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, subscription_id, event_id),
+    FOREIGN KEY (tenant_id, subscription_id) REFERENCES webhooks ON DELETE CASCADE
+);
+"#,
 ];

@@ -11,6 +11,7 @@ mod queue;
 mod rules;
 mod sms;
 mod usage;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

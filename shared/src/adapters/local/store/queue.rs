@@ -27,6 +27,9 @@ pub struct QueueCounts {
     pub pending: u64,
     pub running: u64,
     pub dead: u64,
+    /// Webhook attempts waiting for their retry time (not in `pending`): a command that runs
+    /// the queue to its end leaves them for `leadscore serve`, which runs them when due.
+    pub retries_later: u64,
 }
 
 impl SqliteStore {
@@ -97,13 +100,18 @@ impl SqliteStore {
     pub async fn queue_counts(&self) -> Result<QueueCounts> {
         self.with(|c| {
             let mut counts = QueueCounts::default();
-            let mut stmt = c.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            let mut stmt = c.prepare(
+                "SELECT CASE WHEN state = 'pending' AND job_key LIKE 'deliver/%'                  AND available_at > ?1 THEN 'later' ELSE state END AS s, COUNT(*)                  FROM jobs GROUP BY s",
+            )?;
+            let rows = stmt.query_map([now_ms()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
+            })?;
             for row in rows {
                 let (state, n) = row?;
                 match state.as_str() {
                     "pending" => counts.pending = n,
                     "running" => counts.running = n,
+                    "later" => counts.retries_later = n,
                     _ => counts.dead = n,
                 }
             }

@@ -1,0 +1,22 @@
+//! The webhooks function: attempts from the webhook queue, each a signed POST to a tenant's
+//! receiver (public addresses only), reporting the messages that failed
+//! (`ReportBatchItemFailures`) so that SQS retries those alone.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws::AwsApp;
+use shared::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Every line through the redaction, in Lambda's log format and level settings.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(
+        shared::telemetry::Redacting::new(std::io::stdout),
+    );
+    let app = &AwsApp::from_env().await?;
+    run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        let run_for = lambda::time_left(event.context.deadline);
+        Ok::<_, Error>(lambda::on_sqs_batch(app, event.payload, run_for).await)
+    }))
+    .await
+}

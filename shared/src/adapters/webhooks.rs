@@ -1,0 +1,280 @@
+//! Webhook requests over HTTP(S) (reqwest on rustls), for both runtimes.
+//!
+//! On AWS the sender refuses every target that is not a public address (SSRF: a tenant must
+//! not reach the deployment's own network, the instance metadata service or loopback through a
+//! webhook): an address in the URL is checked as it stands, a host name is resolved and every
+//! address it resolves to checked, and the connection is made to the address checked (the
+//! client's resolver is this check, so a name that resolves differently a moment later, DNS
+//! rebinding, cannot slip past). Redirects are not followed. Locally any target is allowed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::domain::{DELIVERY_TIMEOUT, RESPONSE_EXCERPT_CHARS, check_url};
+use crate::error::{Error, Result};
+use crate::ports::{Answer, Outgoing, WebhookSender};
+
+/// Whether `ip` is an address on the public internet: not loopback, private (RFC 1918, IPv6
+/// unique local), link-local (169.254/16: the instance metadata service), shared (100.64/10),
+/// unspecified, broadcast, multicast, documentation, benchmarking or reserved, and the same for
+/// an IPv4 address inside an IPv6 one (mapped, compatible, NAT64).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => public_v4(v4),
+        IpAddr::V6(v6) => public_v6(v6),
+    }
+}
+
+fn public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (18..20).contains(&b))
+        || a >= 240)
+}
+
+fn public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return public_v4(v4);
+    }
+    let s = ip.segments();
+    // ::a.b.c.d (compatible, deprecated) and 64:ff9b::/96 (NAT64) carry an IPv4 address too.
+    if (s[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback())
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+    {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        return public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+}
+
+/// Resolves names for the client, keeping only public addresses (and failing when none is).
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let public = public_addresses(&host)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+async fn public_addresses(host: &str) -> std::result::Result<Vec<SocketAddr>, String> {
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| format!("{host} does not resolve ({e})"))?
+        .collect();
+    if let Some(private) = all.iter().find(|a| !is_public(a.ip())) {
+        return Err(format!(
+            "{host} resolves to {}, which is not a public address; webhooks go to the public \
+             internet only",
+            private.ip()
+        ));
+    }
+    if all.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    Ok(all)
+}
+
+/// Sends webhook requests; on AWS to public addresses only.
+pub struct HttpWebhookSender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl HttpWebhookSender {
+    /// `allow_private`: local mode, where a receiver on this machine or the office network is
+    /// what a user means.
+    pub fn new(allow_private: bool) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            .connect_timeout(DELIVERY_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("leadscore-webhooks/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Error::internal("the webhook HTTP client does not start", e))?;
+        Ok(Self {
+            client,
+            allow_private,
+        })
+    }
+
+    /// The reason `url` may not be sent to, if there is one.
+    async fn refusal(&self, url: &str) -> Option<String> {
+        let parsed = match check_url(url, self.allow_private) {
+            Ok(u) => u,
+            Err(e) => return Some(e.to_string()),
+        };
+        if self.allow_private {
+            return None;
+        }
+        match parsed.host()? {
+            // An address in the URL never reaches the resolver.
+            url::Host::Ipv4(ip) if !public_v4(ip) => Some(format!(
+                "{ip} is not a public address; webhooks go to the public internet only"
+            )),
+            url::Host::Ipv6(ip) if !public_v6(ip) => Some(format!(
+                "{ip} is not a public address; webhooks go to the public internet only"
+            )),
+            url::Host::Domain(name) => public_addresses(name).await.err(),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn check_target(&self, url: &str) -> Result<()> {
+        match self.refusal(url).await {
+            Some(why) => Err(Error::validation(format!("url: {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    async fn post(&self, request: &Outgoing) -> std::result::Result<Answer, String> {
+        if let Some(why) = self.refusal(&request.url).await {
+            return Err(format!("not sent: {why}"));
+        }
+        let mut builder = self.client.post(&request.url).body(request.body.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let started = Instant::now();
+        let response = builder.send().await.map_err(|e| describe(&e, started))?;
+        let status = response.status().as_u16();
+        // The start of the answer is enough to tell what went wrong; the rest is not read.
+        let mut excerpt = Vec::new();
+        let mut response = response;
+        while excerpt.len() < RESPONSE_EXCERPT_CHARS * 4 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        let excerpt: String = String::from_utf8_lossy(&excerpt)
+            .chars()
+            .filter(|c| !c.is_control() || *c == ' ')
+            .take(RESPONSE_EXCERPT_CHARS)
+            .collect();
+        Ok(Answer { status, excerpt })
+    }
+}
+
+fn describe(e: &reqwest::Error, started: Instant) -> String {
+    if e.is_timeout() {
+        format!(
+            "no answer within {} s",
+            started.elapsed().as_secs().max(DELIVERY_TIMEOUT.as_secs())
+        )
+    } else if e.is_connect() {
+        // The resolver's refusal, or the receiver not listening.
+        let mut source = std::error::Error::source(e);
+        let mut deepest = e.to_string();
+        while let Some(s) = source {
+            deepest = s.to_string();
+            source = s.source();
+        }
+        format!("no connection: {deepest}")
+    } else {
+        format!("the request failed: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "192.0.2.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn private_targets_are_refused_on_aws_and_allowed_locally() {
+        let aws = HttpWebhookSender::new(false).unwrap();
+        for url in [
+            "https://127.0.0.1/hook",
+            "https://[::1]/hook",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://localhost/hook",
+            "https://[::ffff:10.0.0.1]/hook",
+        ] {
+            let err = aws.check_target(url).await.unwrap_err().to_string();
+            assert!(err.contains("not a public address"), "{url}: {err}");
+            let answer = aws
+                .post(&Outgoing {
+                    url: url.to_owned(),
+                    headers: Vec::new(),
+                    body: "{}".into(),
+                })
+                .await
+                .unwrap_err();
+            assert!(answer.starts_with("not sent:"), "{url}: {answer}");
+        }
+        let err = aws
+            .check_target("http://hooks.example.com/")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be https"), "{err}");
+        let local = HttpWebhookSender::new(true).unwrap();
+        local.check_target("http://127.0.0.1:9/hook").await.unwrap();
+    }
+}

@@ -1,0 +1,333 @@
+//! Signed webhooks from `serve` to a receiver over a real socket that verifies every request
+//! with the Standard Webhooks reference library (PyPI `standardwebhooks`): a hot call's
+//! `lead.tier_changed` within five seconds, retries, a subscription disabled after a whole
+//! schedule of failures, redelivery, and the usage counted.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::webhooks::{Receiver, secret};
+
+use crate::helpers::{TestApp, sample, spawn_app_with};
+
+/// A call as `POST /calls` takes it: a sample's sidecar and transcript.
+fn call_001() -> String {
+    let mut call: Value =
+        serde_json::from_slice(&std::fs::read(sample("call-001.meta.json")).unwrap()).unwrap();
+    call["transcript"] = json!({
+        "format": "webvtt",
+        "content": std::fs::read_to_string(sample("call-001.vtt")).unwrap(),
+    });
+    call.to_string()
+}
+
+fn text_call(caller: &str, text: &str) -> String {
+    json!({"caller": caller, "transcript": {"format": "text", "content": text}}).to_string()
+}
+
+async fn post(app: &TestApp, path: &str, body: &str) -> Value {
+    let (status, answer) = app.send(Method::POST, path, body).await;
+    assert!(status.is_success(), "POST {path}: {status} {answer}");
+    answer
+}
+
+/// The delivery of `event_type` about `lead`, once `done` holds for it.
+async fn delivery_when(
+    app: &TestApp,
+    subscription: &str,
+    event_type: &str,
+    lead: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let find = |page: &Value| {
+        page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| {
+                d["event_type"] == event_type
+                    && serde_json::from_str::<Value>(d["payload"].as_str().unwrap()).unwrap()
+                        ["data"]["lead_id"]
+                        == lead
+            })
+            .cloned()
+    };
+    let page = app
+        .wait_for(&format!("/webhooks/{subscription}/deliveries"), |page| {
+            find(page).is_some_and(|d| done(&d))
+        })
+        .await;
+    find(&page).unwrap()
+}
+
+#[tokio::test]
+async fn a_hot_call_reaches_a_subscriber_signed_in_seconds_and_failures_are_retried_logged_and_redelivered()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret();
+    let receiver = Receiver::start(&secret).await;
+    let config = shared::Config {
+        // One-second retries, so a whole schedule fails within the test.
+        webhook_retry_delays: vec![Duration::from_secs(1); 2],
+        ..shared::Config::default()
+    };
+    let app = spawn_app_with(dir.path(), config).await;
+
+    let (status, created) = app
+        .send(
+            Method::POST,
+            "/webhooks",
+            &json!({
+                "url": receiver.url,
+                "events": ["lead.created", "lead.score_changed", "lead.tier_changed", "call.scored"],
+                "description": "hot leads",
+                "secret": secret,
+            })
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["secret"], secret.as_str());
+    let id = created["subscription_id"].as_str().unwrap().to_owned();
+    // The secret is shown once: never in a read.
+    let (_, listed) = app.get("/webhooks").await;
+    assert!(!listed.to_string().contains(&secret[6..]), "{listed}");
+    assert_eq!(listed["webhooks"][0]["subscription_id"], id.as_str());
+
+    // A hot call (for this tenant, whose hot starts at 45): its lead turns hot, and the
+    // subscriber hears of it within five seconds.
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            "/settings",
+            r#"{"tiers": {"hot": 45, "warm": 20}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let started = Instant::now();
+    let accepted = post(&app, "/calls", &call_001()).await;
+    let lead = accepted["lead_id"].as_str().unwrap().to_owned();
+    let hot = receiver
+        .wait_for(Duration::from_secs(5), |r| {
+            r["type"] == "lead.tier_changed" && r["payload"]["data"]["lead_id"] == lead.as_str()
+        })
+        .await;
+    println!(
+        "lead.tier_changed received {} ms after POST /calls",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(hot["verified"], true, "{hot}");
+    let data = &hot["payload"]["data"];
+    assert_eq!(data["tier"], "hot", "{data}");
+    assert_eq!(data["previous_tier"], Value::Null);
+    assert!(data["score"].as_u64().unwrap() >= 45, "{data}");
+    assert_eq!(data["cause"]["type"], "new_call");
+    assert_eq!(data["lead_path"], format!("/leads/{lead}"));
+    let factors = data["top_factors"].as_array().unwrap();
+    assert!(!factors.is_empty() && factors.len() <= 3, "{data}");
+    // No personal data rides along: the caller's name and number stay behind the API.
+    let payload = hot["payload"].to_string();
+    assert!(
+        !payload.contains("Whitfield") && !payload.contains("4155550134"),
+        "{payload}"
+    );
+    for wanted in ["lead.created", "lead.score_changed", "call.scored"] {
+        receiver
+            .wait_for(Duration::from_secs(5), |r| r["type"] == wanted)
+            .await;
+    }
+
+    // From here on, one event per call.
+    let (status, _) = app
+        .send(
+            Method::PATCH,
+            &format!("/webhooks/{id}"),
+            r#"{"events": ["lead.tier_changed"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The receiver goes down: a new lead's first tier is tried three times, the delivery
+    // fails, and the subscription (whose every attempt failed all along) is disabled.
+    receiver.control(json!({"down": true})).await;
+    let second = post(
+        &app,
+        "/calls",
+        &text_call(
+            "+13125550161",
+            "Customer: We want to buy this week. Please send the contract today.",
+        ),
+    )
+    .await;
+    let lead2 = second["lead_id"].as_str().unwrap().to_owned();
+    let failed = delivery_when(&app, &id, "lead.tier_changed", &lead2, |d| {
+        d["state"] == "failed"
+    })
+    .await;
+    let statuses: Vec<&Value> = failed["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, [503, 503, 503], "{failed:#}");
+    assert!(
+        failed["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 503"),
+        "{failed:#}"
+    );
+    assert!(
+        failed["note"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{failed:#}"
+    );
+    let disabled = app
+        .wait_for(&format!("/webhooks/{id}"), |s| s["enabled"] == false)
+        .await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every attempt failed"),
+        "{disabled:#}"
+    );
+    let event_id = failed["event_id"].as_str().unwrap().to_owned();
+    let redeliver = format!("/webhooks/{id}/deliveries/{event_id}/redeliver");
+    let (status, refused) = app.send(Method::POST, &redeliver, "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("disabled"),
+        "{refused}"
+    );
+
+    // Back up, enabled again, redelivered: the same webhook-id, verified, taken.
+    receiver.control(json!({"down": false})).await;
+    let (status, enabled) = app
+        .send(
+            Method::PATCH,
+            &format!("/webhooks/{id}"),
+            r#"{"enabled": true}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    let (status, again) = app.send(Method::POST, &redeliver, "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    let taken = receiver
+        .wait_for(Duration::from_secs(10), |r| {
+            r["id"] == event_id.as_str() && r["answered"] == 200
+        })
+        .await;
+    assert_eq!(taken["verified"], true);
+    assert_eq!(taken["payload"]["data"]["lead_id"], lead2.as_str());
+    let delivered = delivery_when(&app, &id, "lead.tier_changed", &lead2, |d| {
+        d["state"] == "delivered"
+    })
+    .await;
+    assert_eq!(delivered["attempt_count"], 4, "{delivered:#}");
+
+    // A receiver that fails once is tried again a second later and takes it.
+    receiver.control(json!({"fail_next": 1})).await;
+    let third = post(
+        &app,
+        "/calls",
+        &text_call(
+            "+13125550162",
+            "Customer: Just looking, no budget this year.",
+        ),
+    )
+    .await;
+    let lead3 = third["lead_id"].as_str().unwrap().to_owned();
+    let retried = delivery_when(&app, &id, "lead.tier_changed", &lead3, |d| {
+        d["state"] == "delivered"
+    })
+    .await;
+    let statuses: Vec<&Value> = retried["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, [503, 200], "{retried:#}");
+
+    // Every request verified; each taken event taken once; usage counts what was taken.
+    let received = receiver.received().await;
+    assert!(
+        received.iter().all(|r| r["verified"] == true),
+        "{received:#?}"
+    );
+    let mut taken: Vec<&str> = received
+        .iter()
+        .filter(|r| r["answered"] == 200)
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let count = taken.len();
+    taken.sort_unstable();
+    taken.dedup();
+    assert_eq!(
+        taken.len(),
+        count,
+        "an event was taken twice: {received:#?}"
+    );
+    let (_, usage) = app.get("/usage").await;
+    assert_eq!(usage["webhooks_delivered"], count as u64, "{usage}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn subscriptions_are_checked_made_with_a_secret_and_deleted_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(dir.path(), shared::Config::default()).await;
+    for (body, why) in [
+        (
+            json!({"url": "ftp://x.example/", "events": ["call.scored"]}),
+            "not http or https",
+        ),
+        (
+            json!({"url": "https://x.example/", "events": []}),
+            "at least one of",
+        ),
+        (
+            json!({"url": "https://x.example/", "events": ["call.scored"], "secret": "hunter2"}),
+            "whsec_",
+        ),
+        (
+            json!({"url": "https://x.example/", "events": ["lead.sold"]}),
+            "lead.sold",
+        ),
+    ] {
+        let (status, problem) = app.send(Method::POST, "/webhooks", &body.to_string()).await;
+        assert!(status.is_client_error(), "{body}: {status}");
+        assert!(problem.to_string().contains(why), "{body}: {problem}");
+    }
+    // Without a secret, one is made: the Standard Webhooks form, 32 bytes.
+    let created = post(
+        &app,
+        "/webhooks",
+        r#"{"url": "https://hooks.example.com/leadscore", "events": ["model.trained"]}"#,
+    )
+    .await;
+    let made = created["secret"].as_str().unwrap();
+    assert!(made.starts_with("whsec_") && made.len() == 6 + 44, "{made}");
+    let id = created["subscription_id"].as_str().unwrap();
+    let secret_file = dir
+        .path()
+        .join("secrets/default")
+        .join(format!("webhook-{}", id.replace('_', "-")));
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), made);
+    let (status, _) = app
+        .send(Method::DELETE, &format!("/webhooks/{id}"), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !secret_file.exists(),
+        "the secret goes with its subscription"
+    );
+    let (status, _) = app.get(&format!("/webhooks/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
