@@ -1,6 +1,7 @@
 //! Plain domain types: validated newtypes and records. No I/O lives here.
 
 mod access;
+mod address;
 mod call;
 mod ids;
 mod lead;
@@ -16,6 +17,7 @@ pub use access::{
     AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
     NewApiKey, Role, StoredKey, bearer_token, parse_key_token,
 };
+pub use address::{is_internal_name, is_public_ip};
 pub use call::{
     Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,
     TalkMetrics,

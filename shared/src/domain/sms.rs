@@ -289,43 +289,14 @@ impl LinkDraft {
 
 /// Why `url`'s host is not a public one, if it is not.
 fn internal_host(url: &url::Url) -> Option<&'static str> {
-    use std::net::{IpAddr, Ipv4Addr};
-    let v4_internal = |ip: Ipv4Addr| {
-        let [a, b, ..] = ip.octets();
-        ip.is_loopback()
-            || ip.is_private()
-            || ip.is_link_local()
-            || ip.is_unspecified()
-            || ip.is_broadcast()
-            // 100.64.0.0/10, carrier-grade NAT's shared space.
-            || (a == 100 && (64..128).contains(&b))
-    };
-    let ip = match url.host()? {
+    let ip: std::net::IpAddr = match url.host()? {
         url::Host::Domain(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            let internal = name == "localhost"
-                || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
-                    .iter()
-                    .any(|suffix| name.ends_with(suffix))
-                || !name.contains('.');
-            return internal.then_some("an internal host name");
+            return super::is_internal_name(name).then_some("an internal host name");
         }
-        url::Host::Ipv4(ip) => IpAddr::V4(ip),
-        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Ipv4(ip) => ip.into(),
+        url::Host::Ipv6(ip) => ip.into(),
     };
-    let internal = match ip {
-        IpAddr::V4(v4) => v4_internal(v4),
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                // fc00::/7 unique local, fe80::/10 link-local.
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(v4_internal)
-        }
-    };
-    internal.then_some("an address on a private network")
+    (!super::is_public_ip(ip)).then_some("an address on a private network")
 }
 
 impl TrackedLink {

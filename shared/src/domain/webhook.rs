@@ -104,6 +104,28 @@ impl EventType {
     }
 }
 
+impl EventType {
+    /// When it is sent, in a sentence (the OpenAPI document's `webhooks`).
+    pub fn description(self) -> &'static str {
+        match self {
+            EventType::LeadCreated => {
+                "A lead was created: a call from a new number, `POST /leads`, or a text."
+            }
+            EventType::LeadScoreChanged => {
+                "A lead's score was computed and differs from the one before, or is its first."
+            }
+            EventType::LeadTierChanged => {
+                "A lead moved from one tier to another (cold, warm, hot), or got its first tier: \
+                 `data.tier` is `hot` when it turned hot."
+            }
+            EventType::CallScored => "A call was analysed and its lead scored with it.",
+            EventType::CallFailed => "A call failed for good at a stage; `data.reason` says why.",
+            EventType::LeadOptedOut => "A lead opted out of texts (a STOP reply, or recorded).",
+            EventType::ModelTrained => "The tenant's model was trained and is in force.",
+        }
+    }
+}
+
 impl std::fmt::Display for EventType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

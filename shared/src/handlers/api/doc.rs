@@ -26,7 +26,7 @@ use super::problem::Problem;
 use crate::handlers::score;
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 8] = [
+const TAGS: [(&str, &str); 9] = [
     (
         "leads",
         "The ranked leads, each with the score, tier, probability and factors behind it.",
@@ -48,6 +48,11 @@ const TAGS: [(&str, &str); 8] = [
         "Texts, consent, tracked links and surveys; Twilio's webhooks.",
     ),
     ("operations", "Re-scores in progress."),
+    (
+        "webhooks",
+        "Subscriptions to the tenant's events, signed per Standard Webhooks, with each \
+         delivery's log; the events themselves are under `webhooks` in this document.",
+    ),
     (
         "access",
         "API keys: made by an admin, each with a role (viewer, rep or admin).",
@@ -94,6 +99,46 @@ pub(super) fn describe(api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
             description: Some(description.into()),
             ..Tag::default()
         });
+    }
+    describe_events(api)
+}
+
+/// The events a subscription receives, as OpenAPI 3.1 `webhooks`: what each POST carries.
+fn describe_events(mut api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
+    let schema =
+        aide::generate::in_context(|ctx| ctx.schema.subschema_for::<crate::domain::Event>());
+    for event in crate::domain::EventType::ALL {
+        let taken = openapi::Response {
+            description: "Taken: any 2xx within 10 seconds. Anything else is tried again".into(),
+            ..openapi::Response::default()
+        };
+        let operation = openapi::Operation {
+            operation_id: Some(event.as_str().replace('.', "_")),
+            summary: Some(event.description().into()),
+            description: Some(super::webhooks::SIGNING.into()),
+            tags: vec!["webhooks".into()],
+            request_body: Some(ReferenceOr::Item(openapi::RequestBody {
+                description: Some(format!(
+                    "`type` is `{event}`; `data` as described for it; `timestamp` when it \
+                     happened."
+                )),
+                content: IndexMap::from_iter([("application/json".into(), media(schema.clone()))]),
+                required: true,
+                ..openapi::RequestBody::default()
+            })),
+            responses: Some(openapi::Responses {
+                responses: IndexMap::from_iter([(DocStatus::Code(200), ReferenceOr::Item(taken))]),
+                ..openapi::Responses::default()
+            }),
+            ..openapi::Operation::default()
+        };
+        api.inner_mut().webhooks.insert(
+            event.as_str().into(),
+            ReferenceOr::Item(openapi::PathItem {
+                post: Some(operation),
+                ..openapi::PathItem::default()
+            }),
+        );
     }
     api
 }
@@ -538,6 +583,38 @@ mod tests {
         match schema["$ref"].as_str() {
             Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
             None => schema,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_event_a_subscription_receives_is_described_with_its_payload() {
+        let (_, _, body) = get("/openapi.json").await;
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        let webhooks = doc["webhooks"].as_object().unwrap();
+        let mut names: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+        let mut all = crate::domain::EventType::ALL.map(|e| e.as_str());
+        names.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(names, all);
+        for (name, item) in webhooks {
+            let post = &item["post"];
+            assert!(
+                post["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}"
+            );
+            assert!(
+                post["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("webhook-signature")
+            );
+            let schema = resolve(
+                &doc,
+                &post["requestBody"]["content"]["application/json"]["schema"],
+            );
+            for field in ["type", "timestamp", "data"] {
+                assert!(schema["properties"][field].is_object(), "{name}: {schema}");
+            }
         }
     }
 

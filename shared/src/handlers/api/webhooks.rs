@@ -20,7 +20,7 @@ use crate::handlers::webhooks;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody, Q};
 
-const SIGNING: &str = "Each request is signed per the Standard Webhooks specification \
+pub(super) const SIGNING: &str = "Each request is signed per the Standard Webhooks specification \
     (standardwebhooks.com): headers `webhook-id` (the event's id, the same on every attempt: \
     use it to drop duplicates), `webhook-timestamp` (Unix seconds) and `webhook-signature` \
     (`v1,` and the base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` keyed with the secret's \
