@@ -331,3 +331,113 @@ async fn subscriptions_are_checked_made_with_a_secret_and_deleted_with_it() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// A stand-in for a Slack incoming webhook, from Slack's reference ("Sending messages using
+/// incoming webhooks"): a JSON body with a `text` is answered `200 ok`; a body that is not
+/// JSON `400 invalid_payload`; one without text `400 no_text`. It keeps what it took.
+async fn slack_stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::StatusCode as Http;
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = taken.clone();
+    let app = axum::Router::new().route(
+        "/services/T000/B000/XXXX",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                let Ok(message) = serde_json::from_str::<Value>(&body) else {
+                    return (Http::BAD_REQUEST, "invalid_payload");
+                };
+                match message["text"].as_str() {
+                    Some(text) if !text.is_empty() => {
+                        kept.lock().unwrap().push(text.to_owned());
+                        (Http::OK, "ok")
+                    }
+                    _ => (Http::BAD_REQUEST, "no_text"),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/services/T000/B000/XXXX",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, taken)
+}
+
+/// The README's recipe, `docs/recipes/hot_leads_to_slack.py`, between `serve` and Slack.
+struct Relay(std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_readme_recipe_posts_a_lead_that_turned_hot_to_slack_and_nothing_else() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with(dir.path(), shared::Config::default()).await;
+    let (slack, posted) = slack_stand_in().await;
+    let secret = secret();
+    let venv = testkit::venv::installed("webhooks", "tools/webhooks.txt");
+    let mut child = std::process::Command::new(venv.join("bin/python"))
+        .arg(crate::helpers::repo_root().join("docs/recipes/hot_leads_to_slack.py"))
+        .arg("0")
+        .env("LEADSCORE_WEBHOOK_SECRET", &secret)
+        .env("SLACK_WEBHOOK_URL", &slack)
+        .env("LEADSCORE_API_URL", app.url(""))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the recipe");
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let relay = Relay(child);
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            "/settings",
+            r#"{"tiers": {"hot": 45, "warm": 20}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    post(
+        &app,
+        "/webhooks",
+        &json!({"url": format!("http://127.0.0.1:{}/", port.trim()), "events": ["lead.tier_changed"], "secret": secret})
+            .to_string(),
+    )
+    .await;
+
+    // A cold lead first: its tier changed, but it is not hot, so Slack hears nothing.
+    post(
+        &app,
+        "/calls",
+        &text_call("+13125550170", "Customer: Wrong number, sorry."),
+    )
+    .await;
+    let hot = post(&app, "/calls", &call_001()).await;
+    let lead = hot["lead_id"].as_str().unwrap();
+    let started = Instant::now();
+    while posted.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "Slack got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.settle().await;
+    let messages = posted.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let text = &messages[0];
+    assert!(text.contains("A lead turned hot: score"), "{text}");
+    assert!(text.contains("Asked about pricing or a quote"), "{text}");
+    assert!(text.ends_with(&format!("/leads/{lead}")), "{text}");
+    drop(relay);
+    app.stop().await;
+}
