@@ -86,6 +86,10 @@ pub trait LeadStore: Send + Sync {
     async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool>;
     /// The lead's score ledger, oldest first.
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>>;
+    /// Remove the lead, its phone number's claim, its score ledger and what marks its calls
+    /// and causes as counted, leaving no copy in the store (locally: overwritten and out of
+    /// the write-ahead log). `false` when there was no such lead.
+    async fn erase_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<bool>;
 }
 
 #[async_trait]
@@ -97,6 +101,8 @@ pub trait CallStore: Send + Sync {
     async fn update_call(&self, call: &Call) -> Result<Call>;
     /// A lead's calls, oldest first.
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>>;
+    /// Remove a call; removing one that is not there is not an error.
+    async fn delete_call(&self, tenant: &TenantId, id: &CallId) -> Result<()>;
 }
 
 #[async_trait]
@@ -124,6 +130,14 @@ pub trait SmsStore: Send + Sync {
     async fn insert_link(&self, link: &TrackedLink) -> Result<()>;
     /// A tracked link by its token, whatever its tenant: the token is the short link.
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>>;
+    /// A lead's tracked links, oldest first.
+    async fn links_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<TrackedLink>>;
+    /// Remove a lead's SMS log (and what makes each event id count once) and its links.
+    async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()>;
+    /// Keep `digest` (of a phone number, `domain::suppression_digest`) on the tenant's list of
+    /// numbers never to text, however its lead was erased.
+    async fn suppress(&self, tenant: &TenantId, digest: &str) -> Result<()>;
+    async fn is_suppressed(&self, tenant: &TenantId, digest: &str) -> Result<bool>;
 }
 
 /// A stored blob, as a listing shows it.
@@ -263,6 +277,11 @@ pub enum Job {
         #[serde(default)]
         not_before: Option<DateTime<Utc>>,
     },
+    /// Erase everything held about a lead (`DELETE /leads/{id}`).
+    Erase {
+        tenant_id: TenantId,
+        lead_id: LeadId,
+    },
 }
 
 impl Job {
@@ -290,7 +309,7 @@ impl Job {
         match self {
             Job::Analyze { .. } => "analyze",
             Job::AwaitMetadata { .. } => "ingest",
-            Job::Score { .. } | Job::Rescore { .. } => "score",
+            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
         }
@@ -332,6 +351,7 @@ impl Job {
                 attempt,
                 ..
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
+            Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
         }
     }
 
@@ -342,7 +362,8 @@ impl Job {
             | Job::Rescore { tenant_id, .. }
             | Job::AwaitMetadata { tenant_id, .. }
             | Job::Transcribe { tenant_id, .. }
-            | Job::Deliver { tenant_id, .. } => tenant_id,
+            | Job::Deliver { tenant_id, .. }
+            | Job::Erase { tenant_id, .. } => tenant_id,
         }
     }
 }
@@ -400,6 +421,13 @@ pub trait Transcriber: Send + Sync {
             "this speech engine does not transcribe in process",
             std::fmt::Error,
         ))
+    }
+
+    /// Forget what the engine keeps of a call's transcription (an erased call): its job's
+    /// record, where the engine keeps one. Nothing where it keeps nothing.
+    async fn forget(&self, call: &Call) -> Result<()> {
+        let _ = call;
+        Ok(())
     }
 }
 

@@ -155,3 +155,166 @@ async fn a_tenant_that_keeps_originals_keeps_them() {
         "originals are kept when allowed"
     );
 }
+
+/// Every byte under `dir` (the database, its write-ahead log, blobs, secrets), as text.
+fn every_byte(dir: &Path) -> String {
+    let mut all = String::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                all.push_str(&p.to_string_lossy());
+                all.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn an_erased_lead_leaves_no_trace_in_the_database_its_log_the_files_or_the_logs() {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+    const NUMBER: &str = "2135550199";
+    const NAME: &str = "Quillfeather";
+    const EMAIL: &str = "zebulon@quillhats.example";
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::helpers::spawn_app(dir.path()).await;
+    let post = |path: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let (status, answer) = app.send(Method::POST, &path, &body.to_string()).await;
+            assert!(status.is_success(), "POST {path}: {status} {answer}");
+            answer
+        }
+    };
+
+    // Two calls (a file drop with its sidecar, and one through the API), an e-mail address,
+    // a text, an opt-out and a tracked link; and another lead that must stay whole.
+    let stem = format!("20261201T170000Z_+1{NUMBER}_+14155550100_inbound");
+    drop_into(
+        &app.app,
+        &format!("{stem}.meta.json"),
+        json!({"caller_name": format!("Zebulon {NAME}"), "company": "Quillfeather Hats"})
+            .to_string()
+            .as_bytes(),
+    );
+    drop_into(
+        &app.app,
+        &format!("{stem}.txt"),
+        format!("Agent: Brightline Solar.\nCaller: This is Zebulon {NAME}; how much for panels?\n")
+            .as_bytes(),
+    );
+    app.settle().await;
+    let accepted = post(
+        "/calls".into(),
+        json!({"caller": format!("+1{NUMBER}"), "transcript": {"format": "text",
+            "content": format!("Caller: {NAME} again. Ready to buy, send the contract.")}}),
+    )
+    .await;
+    let id = accepted["lead_id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &format!("/leads/{id}"),
+            &json!({"email": EMAIL}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    post(
+        format!("/leads/{id}/messages"),
+        json!({"body": format!("Hi {NAME}, here are the prices")}),
+    )
+    .await;
+    post(
+        format!("/leads/{id}/links"),
+        json!({"url": "https://brightline.example/pricing", "label": "pricing"}),
+    )
+    .await;
+    post(
+        format!("/leads/{id}/consent"),
+        json!({"action": "opt_out", "source": "asked on a call"}),
+    )
+    .await;
+    let keeper = post(
+        "/calls".into(),
+        json!({"caller": "+13105550111", "caller_name": "Keeper Stays",
+            "transcript": {"format": "text", "content": "Caller: Keeper here, call me back."}}),
+    )
+    .await;
+    app.settle().await;
+
+    // The export holds all of it.
+    let (status, export) = app.get(&format!("/leads/{id}/export")).await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["lead"]["email"], EMAIL);
+    assert_eq!(export["calls_total"], 2);
+    assert!(
+        export["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["transcript"]["segments"].as_array().unwrap().is_empty()),
+        "{export:#}"
+    );
+    assert!(export.to_string().contains(NAME));
+    assert!(!export["score_history"].as_array().unwrap().is_empty());
+    assert_eq!(export["links"].as_array().unwrap().len(), 1);
+    let log = export["sms_log"].as_array().unwrap();
+    assert!(log.iter().any(|e| e["type"] == "message"), "{export:#}");
+    assert!(
+        every_byte(dir.path()).contains(NAME),
+        "the data is there to erase"
+    );
+
+    // Erased: 202, then gone.
+    let (status, accepted) = app.send(Method::DELETE, &format!("/leads/{id}"), "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["state"], "erasing");
+    app.wait_for(&format!("/leads/{id}"), |body| body["status"] == 404)
+        .await;
+    app.settle().await;
+    let (status, _) = app.get(&format!("/leads/{id}/export")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Nowhere: not in the database file, its write-ahead log, the blobs, nor any log line.
+    let stored = every_byte(dir.path());
+    let logs = crate::helpers::captured_logs();
+    for (place, text) in [("the data folder", &stored), ("the logs", &logs)] {
+        for needle in [NUMBER, "213) 555-0199", NAME, EMAIL, "Zebulon"] {
+            assert!(!text.contains(needle), "`{needle}` is still in {place}");
+        }
+    }
+    // The other lead is whole.
+    let (_, kept) = app
+        .get(&format!("/leads/{}", keeper["lead_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(kept["first_name"], "Keeper", "{kept}");
+    assert!(stored.contains("Keeper"));
+
+    // The number opted out: a new lead for it starts opted out, with why.
+    let again = post(
+        "/calls".into(),
+        json!({"caller": format!("+1{NUMBER}"), "transcript": {"format": "text", "content": "Caller: hello"}}),
+    )
+    .await;
+    let new_id = again["lead_id"].as_str().unwrap();
+    assert_ne!(new_id, id);
+    let (_, consent) = app.get(&format!("/leads/{new_id}/consent")).await;
+    assert!(
+        consent.to_string().contains("suppression list"),
+        "{consent:#}"
+    );
+    let (status, refused) = app
+        .send(
+            Method::POST,
+            &format!("/leads/{new_id}/surveys"),
+            r#"{"survey": "fit"}"#,
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {refused}");
+    app.stop().await;
+}

@@ -3,7 +3,7 @@
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
 //! uploads, an API key through the authorizer, the audit log and the usage counted, webhook
 //! events from every function that makes them, delivered, retried, redelivered and
-//! unsubscribed), then every grant of the template is held against the calls recorded on the
+//! unsubscribed; a lead exported and erased), then every grant of the template is held against the calls recorded on the
 //! way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
@@ -254,6 +254,13 @@ async fn every_grant_is_used() {
     );
     let id = key["key_id"].as_str().unwrap();
     api(&cloud, "DELETE", &format!("/api_keys/{id}"), None).await;
+    // The lead with the recording (opted out above) is exported, then erased: its items and
+    // calls in batches, its recording and transcripts, Transcribe's job; its number's digest
+    // kept.
+    api(&cloud, "GET", &format!("/leads/{lead_id}/export"), None).await;
+    api(&cloud, "DELETE", &format!("/leads/{lead_id}"), None).await;
+    feed::settle(&cloud, 1).await;
+
     // Webhooks: the retry comes due and is taken; a delivery read and redelivered; the
     // subscription deleted with its secret.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

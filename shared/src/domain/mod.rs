@@ -27,7 +27,7 @@ pub use lead::{
     Adjustment, AdjustmentDraft, Lead, LeadPatch, NewLead, Outcome, OutcomeDraft, SmsEngagement,
     SmsIntentHit,
 };
-pub use phone::PhoneNumber;
+pub use phone::{PhoneNumber, suppression_digest};
 pub use rule::{RuleDraft, ScoringRule};
 pub use score::{
     Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, SettingsPatch, TenantSettings,

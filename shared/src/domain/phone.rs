@@ -95,6 +95,22 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// What a tenant keeps of a number whose lead was erased after it opted out, so it is never
+/// texted again: the hex SHA-256 of the tenant and the number (E.164), not the number. (A
+/// hash of a phone number can be reversed by trying every number; it keeps the number out of
+/// sight of whoever reads the store, not out of reach of a determined one.)
+pub fn suppression_digest(tenant: &super::TenantId, phone: &PhoneNumber) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(
+        Sha256::new()
+            .chain_update(b"leadscore-suppression\0")
+            .chain_update(tenant.as_str())
+            .chain_update([0])
+            .chain_update(phone.as_str())
+            .finalize(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

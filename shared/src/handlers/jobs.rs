@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, ingest, score, transcribed, webhooks};
+use super::{analyze, ingest, privacy, score, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -65,6 +65,7 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             )
             .await
         }
+        Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
     }
 }
 
@@ -81,7 +82,8 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         Job::Score { .. }
         | Job::Rescore { .. }
         | Job::AwaitMetadata { .. }
-        | Job::Deliver { .. } => return Ok(()),
+        | Job::Deliver { .. }
+        | Job::Erase { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

@@ -9,6 +9,7 @@ pub mod ingest;
 mod jobs;
 pub mod lead_detail;
 pub mod model;
+pub mod privacy;
 mod records;
 pub mod score;
 pub mod settings;

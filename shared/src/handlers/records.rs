@@ -88,6 +88,7 @@ pub(crate) async fn lead_for(
                 lead.fill_missing(details);
                 match deps.leads.insert_lead(&lead).await {
                     Ok(()) => {
+                        super::privacy::honour_suppression(deps, &lead).await?;
                         // A retry finds the lead and does not emit again: a failure here is
                         // logged rather than failing the work that made the lead.
                         let created = super::webhooks::lead_created(&lead);

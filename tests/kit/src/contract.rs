@@ -19,7 +19,7 @@ use shared::domain::{
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 17] = [
+pub const PROMISES: [&str; 18] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -37,6 +37,7 @@ pub const PROMISES: [&str; 17] = [
     "the_audit_log_reads_newest_first_per_tenant",
     "usage_adds_up_per_tenant_and_month_however_many_count_at_once",
     "webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first",
+    "an_erased_lead_leaves_nothing_and_its_suppression_stays",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -61,6 +62,7 @@ macro_rules! store_contract {
             the_audit_log_reads_newest_first_per_tenant,
             usage_adds_up_per_tenant_and_month_however_many_count_at_once,
             webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first,
+            an_erased_lead_leaves_nothing_and_its_suppression_stays,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -994,4 +996,183 @@ pub async fn webhook_deliveries_are_kept_once_updated_safely_and_read_newest_fir
             .len(),
         1
     );
+}
+
+/// Erasing a lead removes it, its number's claim, its ledger, its calls (as deleted), its SMS
+/// log and its links, and nothing of any other lead; the number is free for a new lead; a
+/// suppression is kept per tenant however the lead went.
+pub async fn an_erased_lead_leaves_nothing_and_its_suppression_stays(deps: &Deps) {
+    let gone = lead(&acme(), 1);
+    let kept = lead(&acme(), 2);
+    for (n, l) in [(1, &gone), (2, &kept)] {
+        deps.leads.insert_lead(l).await.unwrap();
+        let c = call(l, &format!("erase-{n}"));
+        assert!(deps.calls.insert_call(&c).await.unwrap());
+        deps.leads
+            .note_call(&acme(), &l.lead_id, &c.call_id, Utc::now())
+            .await
+            .unwrap();
+        let stored = deps
+            .leads
+            .get_lead(&acme(), &l.lead_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut scored = stored.clone();
+        scored.lead_score = Some(40);
+        let change = ScoreChange {
+            cause: ScoreCause::NewCall {
+                call_id: c.call_id.clone(),
+            },
+            previous: None,
+            previous_tier: None,
+            score: 40,
+            tier: Tier::Warm,
+            at: Utc::now(),
+        };
+        assert!(deps.leads.save_score(&scored, &change).await.unwrap());
+        deps.sms
+            .append_sms_event(&consent(l, &format!("consent:{}", l.lead_id), Utc::now()))
+            .await
+            .unwrap();
+        deps.sms
+            .insert_link(&TrackedLink {
+                token: format!("Tok{n:09}"),
+                tenant_id: acme(),
+                lead_id: l.lead_id.clone(),
+                url: "https://example.com/pricing".into(),
+                label: None,
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let links = deps
+        .sms
+        .links_for_lead(&acme(), &gone.lead_id)
+        .await
+        .unwrap();
+    assert_eq!(links.len(), 1);
+    let calls = deps
+        .calls
+        .calls_for_lead(&acme(), &gone.lead_id)
+        .await
+        .unwrap();
+
+    for c in &calls {
+        deps.calls.delete_call(&acme(), &c.call_id).await.unwrap();
+        deps.calls.delete_call(&acme(), &c.call_id).await.unwrap();
+    }
+    deps.sms.erase_sms(&acme(), &gone.lead_id).await.unwrap();
+    assert!(deps.leads.erase_lead(&acme(), &gone.lead_id).await.unwrap());
+    assert!(!deps.leads.erase_lead(&acme(), &gone.lead_id).await.unwrap());
+
+    assert_eq!(
+        deps.leads.get_lead(&acme(), &gone.lead_id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        deps.leads
+            .find_lead_by_phone(&acme(), &gone.phone_number)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        deps.leads
+            .score_history(&acme(), &gone.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        deps.calls
+            .calls_for_lead(&acme(), &gone.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        deps.calls
+            .get_call(&acme(), &calls[0].call_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        deps.sms
+            .sms_events(&acme(), &gone.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        deps.sms
+            .links_for_lead(&acme(), &gone.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(deps.sms.get_link(&links[0].token).await.unwrap(), None);
+    let listed = deps
+        .leads
+        .list_leads(&acme(), &LeadQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].lead_id, kept.lead_id);
+    // The other lead is whole.
+    assert_eq!(
+        deps.calls
+            .calls_for_lead(&acme(), &kept.lead_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        deps.leads
+            .score_history(&acme(), &kept.lead_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        deps.sms
+            .sms_events(&acme(), &kept.lead_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        deps.sms
+            .links_for_lead(&acme(), &kept.lead_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The number is free, and its event ids may be used again.
+    let again = Lead::new(acme(), gone.phone_number.clone(), Utc::now());
+    deps.leads.insert_lead(&again).await.unwrap();
+    assert!(
+        deps.sms
+            .append_sms_event(&consent(
+                &again,
+                &format!("consent:{}", gone.lead_id),
+                Utc::now()
+            ))
+            .await
+            .unwrap()
+    );
+
+    // A suppression, per tenant, kept once however often it is added.
+    let digest = shared::domain::suppression_digest(&acme(), &gone.phone_number);
+    assert!(!deps.sms.is_suppressed(&acme(), &digest).await.unwrap());
+    deps.sms.suppress(&acme(), &digest).await.unwrap();
+    deps.sms.suppress(&acme(), &digest).await.unwrap();
+    assert!(deps.sms.is_suppressed(&acme(), &digest).await.unwrap());
+    assert!(!deps.sms.is_suppressed(&globex(), &digest).await.unwrap());
 }

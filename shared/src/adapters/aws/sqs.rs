@@ -74,7 +74,7 @@ impl SqsQueue {
             Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
                 &self.analyze_url
             }
-            Job::Score { .. } | Job::Rescore { .. } => &self.score_url,
+            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => &self.score_url,
             Job::Deliver { .. } => &self.webhook_url,
         }
     }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_transcribe::Client;
+use aws_sdk_transcribe::operation::delete_transcription_job::DeleteTranscriptionJobError;
 use aws_sdk_transcribe::operation::start_transcription_job::StartTranscriptionJobError;
 use aws_sdk_transcribe::types::{
     ContentRedaction, LanguageCode, Media, MediaFormat, RedactionOutput, RedactionType, Settings,
@@ -165,6 +166,32 @@ impl Transcriber for AmazonTranscribe {
                 }
                 _ => Err(sdk_error("Transcribe StartTranscriptionJob", err)),
             },
+        }
+    }
+
+    /// Transcribe keeps a job's record (with the recording's key) for 90 days: an erased call
+    /// takes its job with it. A job never started (or deleted before) is not an error
+    /// (Transcribe answers BadRequest for a name it does not know).
+    #[instrument(name = "transcribe.forget", level = "debug", skip_all, fields(tenant = %call.tenant_id, call = %call.call_id))]
+    async fn forget(&self, call: &Call) -> Result<()> {
+        let name = keys::transcription_job(&call.tenant_id, &call.call_id);
+        match self
+            .client
+            .delete_transcription_job()
+            .transcription_job_name(&name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DeleteTranscriptionJobError::BadRequestException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(sdk_error("Transcribe DeleteTranscriptionJob", err)),
         }
     }
 }

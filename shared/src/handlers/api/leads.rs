@@ -21,7 +21,7 @@ use crate::ports::{Job, LeadQuery};
 use super::ApiError;
 use super::doc::{Created, Problems, link};
 use super::extract::{
-    ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, RepTenant, Tenant, lead_id,
+    AdminTenant, ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, RepTenant, Tenant, lead_id,
 };
 use crate::handlers::lead_detail::{LeadDetail, lead_detail};
 
@@ -85,6 +85,26 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     .problem::<409>(
                         "The number belongs to another lead, or the lead changed meanwhile; retry",
                     )
+            })
+            .delete_with(erase_lead, move |op| {
+                doc(op, "erase_lead", "Erase everything held about a lead (GDPR Art. 17)")
+                    .description(
+                        "Its calls, recordings, transcripts (the speech engine's output                          included), analyses, texts, tracked links and score history, in every                          store, are erased by a job moments after this answer; then `GET                          /leads/{id}` answers 404. Kept: if the lead opted out of texts, a                          digest of its number on the tenant's suppression list, so a lead made                          later for that number starts opted out (TCPA). Audit entries, webhook                          deliveries and usage name the lead's id only. Admins only.",
+                    )
+                    .response_with::<202, Json<ErasureAccepted>, _>(|r| {
+                        r.description("Accepted: the erasure is queued")
+                    })
+                    .problem::<404>(no_lead)
+            }),
+        )
+        .api_route(
+            "/leads/{id}/export",
+            get_with(export_lead, move |op| {
+                doc(op, "export_lead", "Everything held about a lead, machine-readable (GDPR Art. 20)")
+                    .description(
+                        "The lead as stored; its calls with their whole transcripts (100 a                          page: `calls_offset` from `next_calls_offset`); its score history,                          SMS log and tracked links. Admins only.",
+                    )
+                    .problem::<404>(no_lead)
             }),
         )
         .api_route(
@@ -178,6 +198,7 @@ async fn create_lead(
     fields.source = fields.source.or(Some("api".to_owned()));
     lead.fill_missing(&fields);
     deps.leads.insert_lead(&lead).await?;
+    crate::handlers::privacy::honour_suppression(&deps, &lead).await?;
     let created = crate::handlers::webhooks::lead_created(&lead);
     crate::handlers::webhooks::emit_or_log(&deps, &lead.tenant_id, &[created]).await;
     Ok(Created {
@@ -239,6 +260,51 @@ async fn get_lead(
         }
     };
     Ok(Json(lead_detail(&deps, &tenant, &id).await?))
+}
+
+/// What `DELETE /leads/{id}` answers.
+#[derive(Serialize, JsonSchema)]
+struct ErasureAccepted {
+    lead_id: LeadId,
+    /// `erasing`: the job is queued; the lead is gone when `GET /leads/{id}` answers 404.
+    state: &'static str,
+}
+
+async fn erase_lead(
+    State(deps): State<Deps>,
+    AdminTenant(tenant): AdminTenant,
+    Path(LeadPath { id }): Path<LeadPath>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = lead_id(&id)?;
+    let lead = handlers::privacy::request_erasure(&deps, &tenant, &id).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(ErasureAccepted {
+            lead_id: lead.lead_id,
+            state: "erasing",
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    /// Which call to start at (from `next_calls_offset`); 0 when unset.
+    calls_offset: Option<usize>,
+}
+
+async fn export_lead(
+    State(deps): State<Deps>,
+    AdminTenant(tenant): AdminTenant,
+    Path(LeadPath { id }): Path<LeadPath>,
+    Q(q): Q<ExportQuery>,
+) -> ApiResult<Json<handlers::privacy::LeadExport>> {
+    let id = lead_id(&id)?;
+    Ok(Json(
+        handlers::privacy::export(&deps, &tenant, &id, q.calls_offset.unwrap_or(0)).await?,
+    ))
 }
 
 async fn update_lead(

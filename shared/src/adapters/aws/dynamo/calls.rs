@@ -70,4 +70,13 @@ impl CallStore for DynamoStore {
         )
         .await
     }
+
+    #[instrument(name = "dynamo.delete_call", level = "debug", skip_all, fields(tenant = %tenant, call = %id))]
+    async fn delete_call(&self, tenant: &TenantId, id: &CallId) -> Result<()> {
+        self.delete_keys(
+            &self.tables.calls,
+            vec![key(tenant_pk(tenant), format!("CALL#{id}"))],
+        )
+        .await
+    }
 }

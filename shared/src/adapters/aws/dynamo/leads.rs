@@ -375,4 +375,31 @@ impl LeadStore for DynamoStore {
         )
         .await
     }
+
+    #[instrument(name = "dynamo.erase_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn erase_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<bool> {
+        let table = &self.tables.leads;
+        let pk = lead_pk(tenant, lead);
+        // Its partition first (ledger, markers, what else is left), the lead and its claim
+        // last: a retry after a failure part-way finds the lead and erases the rest.
+        let keys = self
+            .query_attributes(table, pk.clone(), "", "pk, sk")
+            .await?
+            .iter()
+            .map(|item| key(pk.clone(), super::sms::sk_of(item)))
+            .collect();
+        self.delete_keys(table, keys).await?;
+        let Some(stored) = self.get_lead(tenant, lead).await? else {
+            return Ok(false);
+        };
+        self.delete_keys(
+            table,
+            vec![
+                key(tenant_pk(tenant), format!("LEAD#{lead}")),
+                key(tenant_pk(tenant), format!("PHONE#{}", stored.phone_number)),
+            ],
+        )
+        .await?;
+        Ok(true)
+    }
 }

@@ -15,7 +15,9 @@
 //! SMS, in the Leads table: per lead, under `TENANT#<t>#LEAD#<id>`, `SMS#<at>#<event>` (the SMS
 //! log in time order), written in one transaction with `TENANT#<t>` / `SMSEVENT#<event>`, the
 //! claim that makes an event id count once in its tenant; tracked links as `LINK#<token>` /
-//! `LINK` (a token is global: it is the whole short link).
+//! `LINK` (a token is global: it is the whole short link), each with `LINK#<token>` under its
+//! lead's partition, so a lead's links can be found (and erased); numbers never to text again
+//! as `TENANT#<t>` / `SUPPRESS#<digest>`.
 //!
 //! Rules table: `TENANT#<t>` / `RULE#<id>`, and `TENANT#<t>` / `SEEDED` once the tenant was
 //! given its starting rules; the tenant's API keys as `TENANT#<t>` / `KEY#<id>` (the key names
@@ -289,6 +291,90 @@ impl DynamoStore {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// The named attributes (`projection`, e.g. `pk, sk`) of every item of a partition whose
+    /// sort key starts with `prefix` (every item for ""), read consistently.
+    async fn query_attributes(
+        &self,
+        table: &str,
+        pk: String,
+        prefix: &str,
+        projection: &str,
+    ) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(table)
+                .expression_attribute_values(":pk", s(pk.clone()));
+            // DynamoDB takes no empty key value: no prefix is the whole partition.
+            query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let page = query
+                .projection_expression(projection)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Delete the items with these keys, 25 to a `BatchWriteItem`, sending again what DynamoDB
+    /// left unprocessed (throttled) with a growing pause.
+    async fn delete_keys(&self, table: &str, keys: Vec<Item>) -> Result<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| Error::internal("a DynamoDB delete is incomplete", e))
+                })
+                .collect::<Result<_>>()?;
+            for attempt in 0..8u32 {
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DynamoDB BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(Error::transient(
+                    format!("DynamoDB left {} deletes unprocessed", pending.len()),
+                    "BatchWriteItem",
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn stored_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Lead> {

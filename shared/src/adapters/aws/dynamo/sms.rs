@@ -8,7 +8,19 @@ use crate::domain::{LeadId, SmsEvent, TenantId, TrackedLink};
 use crate::error::{Error, Result};
 use crate::ports::SmsStore;
 
-use super::{DynamoStore, Transacted, key, lead_pk, put_new, s, sortable, tenant_pk, to_item};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{
+    DynamoStore, Item, Transacted, key, lead_pk, put_new, s, sortable, tenant_pk, to_item,
+};
+
+/// An item's sort key, as text.
+pub(super) fn sk_of(item: &Item) -> String {
+    match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk.clone(),
+        _ => String::new(),
+    }
+}
 
 #[async_trait]
 impl SmsStore for DynamoStore {
@@ -49,14 +61,83 @@ impl SmsStore for DynamoStore {
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let mut item = to_item(link)?;
         item.extend(key(format!("LINK#{}", link.token), "LINK".to_owned()));
-        if self.put_if_new(&self.tables.leads, item).await? {
-            Ok(())
-        } else {
-            Err(Error::conflict(format!(
+        // Under its lead too, so the lead's links can be listed and erased.
+        let mut mark = to_item(link)?;
+        mark.extend(key(
+            lead_pk(&link.tenant_id, &link.lead_id),
+            format!("LINK#{}", link.token),
+        ));
+        let table = &self.tables.leads;
+        match self
+            .transact(vec![put_new(table, item)?, put_new(table, mark)?])
+            .await?
+        {
+            Transacted::Done => Ok(()),
+            Transacted::ConditionFailed(_) => Err(Error::conflict(format!(
                 "link token {} is taken",
                 link.token
-            )))
+            ))),
         }
+    }
+
+    #[instrument(name = "dynamo.links_for_lead", level = "debug", skip_all)]
+    async fn links_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<TrackedLink>> {
+        let mut links: Vec<TrackedLink> = self
+            .query_all(
+                &self.tables.leads,
+                None,
+                lead_pk(tenant, lead),
+                "LINK#".into(),
+            )
+            .await?;
+        links.sort_by(|a, b| (a.created_at, &a.token).cmp(&(b.created_at, &b.token)));
+        Ok(links)
+    }
+
+    #[instrument(name = "dynamo.erase_sms", level = "debug", skip_all)]
+    async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()> {
+        let table = &self.tables.leads;
+        let pk = lead_pk(tenant, lead);
+        let mut keys = Vec::new();
+        for item in self
+            .query_attributes(table, pk.clone(), "SMS#", "pk, sk, event_id")
+            .await?
+        {
+            if let Some(AttributeValue::S(event)) = item.get("event_id") {
+                keys.push(key(tenant_pk(tenant), format!("SMSEVENT#{event}")));
+            }
+            keys.push(key(pk.clone(), sk_of(&item)));
+        }
+        for item in self
+            .query_attributes(table, pk.clone(), "LINK#", "pk, sk")
+            .await?
+        {
+            let sk = sk_of(&item);
+            keys.push(key(sk.clone(), "LINK".to_owned()));
+            keys.push(key(pk.clone(), sk));
+        }
+        self.delete_keys(table, keys).await
+    }
+
+    #[instrument(name = "dynamo.suppress", level = "debug", skip_all)]
+    async fn suppress(&self, tenant: &TenantId, digest: &str) -> Result<()> {
+        self.put_if_new(
+            &self.tables.leads,
+            key(tenant_pk(tenant), format!("SUPPRESS#{digest}")),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    #[instrument(name = "dynamo.is_suppressed", level = "debug", skip_all)]
+    async fn is_suppressed(&self, tenant: &TenantId, digest: &str) -> Result<bool> {
+        Ok(self
+            .get(
+                &self.tables.leads,
+                key(tenant_pk(tenant), format!("SUPPRESS#{digest}")),
+            )
+            .await?
+            .is_some())
     }
 
     #[instrument(name = "dynamo.get_link", level = "debug", skip_all)]

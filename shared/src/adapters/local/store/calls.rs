@@ -96,4 +96,17 @@ impl CallStore for SqliteStore {
         })
         .await
     }
+
+    #[instrument(name = "sqlite.delete_call", level = "debug", skip_all)]
+    async fn delete_call(&self, tenant: &TenantId, id: &CallId) -> Result<()> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM calls WHERE tenant_id = ?1 AND call_id = ?2",
+                [t.as_str(), id.as_str()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
 }

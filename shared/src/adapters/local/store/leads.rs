@@ -316,6 +316,33 @@ impl LeadStore for SqliteStore {
         })
         .await
     }
+
+    #[instrument(name = "sqlite.erase_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn erase_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<bool> {
+        let (t, l) = (tenant.clone(), lead.clone());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let ids = [t.as_str(), l.as_str()];
+            let n = tx.execute(
+                "DELETE FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",
+                ids,
+            )?;
+            tx.execute(
+                "DELETE FROM lead_calls WHERE tenant_id = ?1 AND lead_id = ?2",
+                ids,
+            )?;
+            tx.execute(
+                "DELETE FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2",
+                ids,
+            )?;
+            tx.commit()?;
+            // secure_delete overwrote the rows in the database's pages; the write-ahead log
+            // still holds the pages as they were, until it is checkpointed and emptied.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(n > 0)
+        })
+        .await
+    }
 }
 
 pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String)> {

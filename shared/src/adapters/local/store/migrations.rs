@@ -132,4 +132,13 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (tenant_id, subscription_id) REFERENCES webhooks ON DELETE CASCADE
 );
 "#,
+    r#"
+-- Numbers never to text again, kept as digests when their lead is erased after an opt-out.
+CREATE TABLE suppressions (
+    tenant_id TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, digest)
+);
+CREATE INDEX links_by_lead ON links (tenant_id, lead_id);
+"#,
 ];

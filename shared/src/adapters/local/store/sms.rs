@@ -1,7 +1,7 @@
 //! Each lead's SMS log and the tracked links.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use tracing::instrument;
 
@@ -65,6 +65,69 @@ impl SmsStore for SqliteStore {
                 }
                 Err(e) => Err(e.into()),
             }
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.links_for_lead", level = "debug", skip_all)]
+    async fn links_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<TrackedLink>> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        let mut links: Vec<TrackedLink> = self
+            .with(move |c| {
+                list_docs(
+                    c,
+                    "SELECT doc FROM links WHERE tenant_id = ?1 AND lead_id = ?2",
+                    params![tenant, lead],
+                )
+            })
+            .await?;
+        links.sort_by(|a, b| (a.created_at, &a.token).cmp(&(b.created_at, &b.token)));
+        Ok(links)
+    }
+
+    #[instrument(name = "sqlite.erase_sms", level = "debug", skip_all)]
+    async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2",
+                params![tenant, lead],
+            )?;
+            tx.execute(
+                "DELETE FROM links WHERE tenant_id = ?1 AND lead_id = ?2",
+                params![tenant, lead],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.suppress", level = "debug", skip_all)]
+    async fn suppress(&self, tenant: &TenantId, digest: &str) -> Result<()> {
+        let (tenant, digest) = (tenant.to_string(), digest.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO suppressions (tenant_id, digest) VALUES (?1, ?2)",
+                params![tenant, digest],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.is_suppressed", level = "debug", skip_all)]
+    async fn is_suppressed(&self, tenant: &TenantId, digest: &str) -> Result<bool> {
+        let (tenant, digest) = (tenant.to_string(), digest.to_owned());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND digest = ?2",
+                params![tenant, digest],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
         })
         .await
     }
