@@ -24,6 +24,14 @@ fn transcript() -> String {
 /// tenant's own files, kept as delivered in `rejected/` so that they can be fixed and dropped
 /// again (their `.error.txt` notes are checked).
 fn stored(dir: &Path) -> String {
+    files_as_text(dir, |name| {
+        let rejected_input = name.contains("/rejected/") && !name.ends_with(".error.txt");
+        !rejected_input && !name.ends_with("leadscore.db")
+    })
+}
+
+/// The path and bytes of every file under `dir` that `wanted` (given its path) keeps.
+fn files_as_text(dir: &Path, wanted: impl Fn(&str) -> bool) -> String {
     let mut all = String::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -31,12 +39,9 @@ fn stored(dir: &Path) -> String {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else {
-                let name = p.to_string_lossy();
-                let rejected_input = name.contains("/rejected/") && !name.ends_with(".error.txt");
-                if !rejected_input && !name.ends_with("leadscore.db") {
-                    all.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
-                }
+            } else if wanted(&p.to_string_lossy()) {
+                all.push_str(&p.to_string_lossy());
+                all.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
             }
         }
     }
@@ -156,22 +161,10 @@ async fn a_tenant_that_keeps_originals_keeps_them() {
     );
 }
 
-/// Every byte under `dir` (the database, its write-ahead log, blobs, secrets), as text.
+/// Every byte under `dir` (the database, its write-ahead log, blobs, secrets), with each
+/// file's path, as text.
 fn every_byte(dir: &Path) -> String {
-    let mut all = String::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                all.push_str(&p.to_string_lossy());
-                all.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    all
+    files_as_text(dir, |_| true)
 }
 
 #[tokio::test]

@@ -32,6 +32,16 @@ async fn post(app: &TestApp, path: &str, body: &str) -> Value {
     answer
 }
 
+/// The status code of each attempt of a delivery, in order.
+fn statuses(delivery: &Value) -> Vec<u64> {
+    delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap_or_default())
+        .collect()
+}
+
 /// The delivery of `event_type` about `lead`, once `done` holds for it.
 async fn delivery_when(
     app: &TestApp,
@@ -165,13 +175,7 @@ async fn a_hot_call_reaches_a_subscriber_signed_in_seconds_and_failures_are_retr
         d["state"] == "failed"
     })
     .await;
-    let statuses: Vec<&Value> = failed["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["status"])
-        .collect();
-    assert_eq!(statuses, [503, 503, 503], "{failed:#}");
+    assert_eq!(statuses(&failed), [503, 503, 503], "{failed:#}");
     assert!(
         failed["attempts"][0]["error"]
             .as_str()
@@ -246,13 +250,7 @@ async fn a_hot_call_reaches_a_subscriber_signed_in_seconds_and_failures_are_retr
         d["state"] == "delivered"
     })
     .await;
-    let statuses: Vec<&Value> = retried["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["status"])
-        .collect();
-    assert_eq!(statuses, [503, 200], "{retried:#}");
+    assert_eq!(statuses(&retried), [503, 200], "{retried:#}");
 
     // Every request verified; each taken event taken once; usage counts what was taken.
     let received = receiver.received().await;

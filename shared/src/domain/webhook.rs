@@ -503,6 +503,13 @@ impl Subscription {
         self.updated_at = now;
     }
 
+    /// The order stores list a tenant's subscriptions in: oldest first.
+    pub fn sort_oldest_first(subscriptions: &mut [Subscription]) {
+        subscriptions.sort_by(|a, b| {
+            (a.created_at, &a.subscription_id).cmp(&(b.created_at, &b.subscription_id))
+        });
+    }
+
     pub fn wants(&self, event: EventType) -> bool {
         self.enabled && self.events.contains(&event)
     }

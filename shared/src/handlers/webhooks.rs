@@ -649,18 +649,25 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn an_event_is_delivered_once_however_often_it_is_emitted_or_its_jobs_come_again() {
+    /// A data folder whose receiver answers `statuses` (then 200), and a subscription of its
+    /// tenant to `model.trained`, with its secret.
+    async fn subscribed(
+        statuses: &[u16],
+    ) -> (
+        tempfile::TempDir,
+        LocalApp,
+        std::sync::Arc<Scripted>,
+        Subscription,
+        String,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let mut app = LocalApp::open(dir.path(), crate::Config::default()).unwrap();
         let sender = std::sync::Arc::new(Scripted::default());
-        sender.statuses.lock().unwrap().push(503);
+        sender.statuses.lock().unwrap().extend(statuses);
         app.deps.sender = sender.clone();
-        let deps = &app.deps;
-        let tenant = TenantId::default_tenant();
         let (sub, secret) = create(
-            deps,
-            &tenant,
+            &app.deps,
+            &TenantId::default_tenant(),
             &NewSubscription {
                 url: "http://127.0.0.1:9/hook".into(),
                 events: [EventType::ModelTrained].into(),
@@ -670,6 +677,14 @@ mod tests {
         )
         .await
         .unwrap();
+        (dir, app, sender, sub, secret)
+    }
+
+    #[tokio::test]
+    async fn an_event_is_delivered_once_however_often_it_is_emitted_or_its_jobs_come_again() {
+        let (_dir, app, sender, sub, secret) = subscribed(&[503]).await;
+        let deps = &app.deps;
+        let tenant = TenantId::default_tenant();
         let event = model_event(&tenant);
         let id = &sub.subscription_id;
 
@@ -747,24 +762,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscription_that_stops_wanting_an_event_fails_its_pending_delivery_unsent() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut app = LocalApp::open(dir.path(), crate::Config::default()).unwrap();
-        let sender = std::sync::Arc::new(Scripted::default());
-        app.deps.sender = sender.clone();
+        let (_dir, app, sender, sub, _) = subscribed(&[]).await;
         let deps = &app.deps;
         let tenant = TenantId::default_tenant();
-        let (sub, _) = create(
-            deps,
-            &tenant,
-            &NewSubscription {
-                url: "http://127.0.0.1:9/hook".into(),
-                events: [EventType::ModelTrained].into(),
-                description: None,
-                secret: None,
-            },
-        )
-        .await
-        .unwrap();
         let event = model_event(&tenant);
         emit(deps, &tenant, std::slice::from_ref(&event))
             .await

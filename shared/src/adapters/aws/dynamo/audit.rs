@@ -8,8 +8,7 @@ use crate::domain::{AUDIT_RETENTION_DAYS, AuditEntry, TenantId};
 use crate::error::Result;
 use crate::ports::{AuditLog, Page, audit_page, decode_audit_cursor};
 
-use super::{DynamoStore, from_item, key, n, s, tenant_pk, to_item};
-use crate::adapters::aws::sdk_error;
+use super::{DynamoStore, key, n, tenant_pk, to_item};
 
 #[async_trait]
 impl AuditLog for DynamoStore {
@@ -38,24 +37,9 @@ impl AuditLog for DynamoStore {
             None => "AUDIT#~".to_owned(),
         };
         let take = limit.max(1);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.audit)
-            .key_condition_expression("pk = :pk AND sk < :before")
-            .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-            .expression_attribute_values(":before", s(before))
-            .scan_index_forward(false)
-            .limit(take as i32 + 1)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<AuditEntry>>>()?;
+        let items = self
+            .newest_before(&self.tables.audit, tenant_pk(tenant), before, take + 1)
+            .await?;
         Ok(audit_page(items, take))
     }
 }

@@ -333,6 +333,35 @@ impl DynamoStore {
         }
     }
 
+    /// Up to `take` items of a partition whose sort key is before `before`, newest (greatest)
+    /// first: a page of a log whose sort keys begin with their time.
+    async fn newest_before<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        pk: String,
+        before: String,
+        take: u32,
+    ) -> Result<Vec<T>> {
+        let out = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND sk < :before")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":before", s(before))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(take.min(i32::MAX as u32) as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
     /// Delete the items with these keys, 25 to a `BatchWriteItem`, sending again what DynamoDB
     /// left unprocessed (throttled) with a growing pause.
     async fn delete_keys(&self, table: &str, keys: Vec<Item>) -> Result<()> {

@@ -9,7 +9,7 @@ use crate::domain::{DELIVERY_RETENTION_DAYS, Delivery, Subscription, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{Page, WebhookStore, decode_delivery_cursor, delivery_page};
 
-use super::{DynamoStore, Item, from_item, key, n, s, tenant_pk, to_item};
+use super::{DynamoStore, Item, key, n, tenant_pk, to_item};
 use crate::adapters::aws::sdk_error;
 
 fn subscription_key(tenant: &TenantId, id: &str) -> Item {
@@ -67,9 +67,7 @@ impl WebhookStore for DynamoStore {
                 "WEBHOOK#".into(),
             )
             .await?;
-        subscriptions.sort_by(|a, b| {
-            (a.created_at, &a.subscription_id).cmp(&(b.created_at, &b.subscription_id))
-        });
+        Subscription::sort_oldest_first(&mut subscriptions);
         Ok(subscriptions)
     }
 
@@ -150,27 +148,14 @@ impl WebhookStore for DynamoStore {
             None => "DELIVERY#~".to_owned(),
         };
         let take = limit.max(1);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.webhooks)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :before")
-            .expression_attribute_values(":pk", s(deliveries_pk(tenant, subscription)))
-            .expression_attribute_values(":first", s("DELIVERY#"))
-            .expression_attribute_values(":before", s(before))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(take as i32 + 2)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<Delivery>)
-            .filter(|d| !matches!(d, Ok(d) if cursor == Some(d.event_id.as_str())))
-            .collect::<Result<Vec<_>>>()?;
+        let items = self
+            .newest_before(
+                &self.tables.webhooks,
+                deliveries_pk(tenant, subscription),
+                before,
+                take + 1,
+            )
+            .await?;
         Ok(delivery_page(items, take))
     }
 }

@@ -60,9 +60,7 @@ impl WebhookStore for SqliteStore {
                 )
             })
             .await?;
-        subscriptions.sort_by(|a, b| {
-            (a.created_at, &a.subscription_id).cmp(&(b.created_at, &b.subscription_id))
-        });
+        Subscription::sort_oldest_first(&mut subscriptions);
         Ok(subscriptions)
     }
 
