@@ -118,9 +118,14 @@ async fn a_hot_call_reaches_a_subscriber_signed_in_seconds_and_failures_are_retr
     let started = Instant::now();
     let accepted = post(&app, "/calls", &call_001()).await;
     let lead = accepted["lead_id"].as_str().unwrap().to_owned();
+    // (The re-score the settings started may give the new lead a first tier before its call
+    // is analysed: that is another `lead.tier_changed`, to cold.)
     let hot = receiver
         .wait_for(Duration::from_secs(5), |r| {
-            r["type"] == "lead.tier_changed" && r["payload"]["data"]["lead_id"] == lead.as_str()
+            let data = &r["payload"]["data"];
+            r["type"] == "lead.tier_changed"
+                && data["lead_id"] == lead.as_str()
+                && data["tier"] == "hot"
         })
         .await;
     println!(
@@ -129,10 +134,9 @@ async fn a_hot_call_reaches_a_subscriber_signed_in_seconds_and_failures_are_retr
     );
     assert_eq!(hot["verified"], true, "{hot}");
     let data = &hot["payload"]["data"];
-    assert_eq!(data["tier"], "hot", "{data}");
-    assert_eq!(data["previous_tier"], Value::Null);
+    assert_ne!(data["previous_tier"], "hot", "{data}");
     assert!(data["score"].as_u64().unwrap() >= 45, "{data}");
-    assert_eq!(data["cause"]["type"], "new_call");
+    assert_eq!(data["cause"]["type"], "new_call", "{data}");
     assert_eq!(data["lead_path"], format!("/leads/{lead}"));
     let factors = data["top_factors"].as_array().unwrap();
     assert!(!factors.is_empty() && factors.len() <= 3, "{data}");
