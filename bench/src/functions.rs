@@ -14,114 +14,19 @@
 //! does itself; the network adds its round trips on AWS. Baselines (issue 19): init 25-43 ms,
 //! idle RSS 15-17 MiB, the first invocation 84-136 ms more than a warm one.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 use shared::domain::{NewApiKey, Role, TenantId};
 use testkit::emulator::{BUCKET, Cloud};
+use testkit::lambda::FUNCTIONS;
+use testkit::runtime::RuntimeApi;
 use testkit::venv::workspace;
-
-const FUNCTIONS: [&str; 7] = [
-    "ingest",
-    "transcribed",
-    "analyze",
-    "score",
-    "api",
-    "authorizer",
-    "webhooks",
-];
 
 fn say(line: &str) {
     eprintln!("==> {line}");
-}
-
-/// One invocation handed out and its answer.
-struct Invocation {
-    sent: Instant,
-    done: Option<(Instant, bool)>,
-}
-
-/// The Runtime API as one function's process sees it: events handed out one at a time on
-/// `GET /next`, answers taken on `POST /{id}/response` or `/{id}/error`.
-#[derive(Default)]
-struct Runtime {
-    events: Mutex<VecDeque<Value>>,
-    first_poll: Mutex<Option<Instant>>,
-    invocations: Mutex<Vec<Invocation>>,
-    answered: Notify,
-    arrived: Notify,
-}
-
-async fn next(State(rt): State<Arc<Runtime>>) -> impl IntoResponse {
-    rt.first_poll
-        .lock()
-        .unwrap()
-        .get_or_insert_with(Instant::now);
-    loop {
-        let event = rt.events.lock().unwrap().pop_front();
-        if let Some(event) = event {
-            let mut invocations = rt.invocations.lock().unwrap();
-            let id = invocations.len();
-            invocations.push(Invocation {
-                sent: Instant::now(),
-                done: None,
-            });
-            let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "lambda-runtime-aws-request-id",
-                id.to_string().parse().unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                deadline.to_string().parse().unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:bench"
-                    .parse()
-                    .unwrap(),
-            );
-            headers.insert("lambda-runtime-trace-id", "Root=1-bench".parse().unwrap());
-            return (StatusCode::OK, headers, event.to_string());
-        }
-        rt.arrived.notified().await;
-    }
-}
-
-async fn answer(rt: &Runtime, id: usize, ok: bool) -> StatusCode {
-    if let Some(i) = rt.invocations.lock().unwrap().get_mut(id) {
-        i.done = Some((Instant::now(), ok));
-    }
-    rt.answered.notify_waiters();
-    StatusCode::ACCEPTED
-}
-
-async fn response(
-    State(rt): State<Arc<Runtime>>,
-    Path(id): Path<usize>,
-    body: String,
-) -> StatusCode {
-    // A queue consumer that reports failed messages has not done its work.
-    let failures = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["batchItemFailures"].as_array().map(Vec::len))
-        .unwrap_or(0);
-    answer(&rt, id, failures == 0).await
-}
-
-async fn error(State(rt): State<Arc<Runtime>>, Path(id): Path<usize>, body: String) -> StatusCode {
-    eprintln!("    invocation {id} failed: {body}");
-    answer(&rt, id, false).await
 }
 
 /// What one function did.
@@ -152,31 +57,13 @@ async fn measure(
     env: &[(String, String)],
     events: Vec<Value>,
 ) -> anyhow::Result<Figures> {
-    let rt = Arc::new(Runtime::default());
-    let app = axum::Router::new()
-        .route(
-            "/2018-06-01/runtime/invocation/next",
-            axum::routing::get(next),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            axum::routing::post(response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            axum::routing::post(error),
-        )
-        .with_state(rt.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr: SocketAddr = listener.local_addr()?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let runtime = RuntimeApi::start().await;
     let binary = workspace().join("target/release").join(name);
     let size = std::fs::metadata(&binary)?.len();
-    let count = events.len();
     let started = Instant::now();
     let mut child = Command::new(&binary)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -185,9 +72,9 @@ async fn measure(
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    // Wait for its first poll (init done), then hand the events over one by one.
+    // Its first poll ends its init; then the events, one by one.
     let init = loop {
-        if let Some(at) = *rt.first_poll.lock().unwrap() {
+        if let Some(at) = runtime.first_poll() {
             break at - started;
         }
         if let Some(status) = child.try_wait()? {
@@ -197,27 +84,20 @@ async fn measure(
     };
     let mut times = Vec::new();
     let mut failed = 0;
-    for event in events {
-        rt.events.lock().unwrap().push_back(event);
-        rt.arrived.notify_waiters();
-        let i = times.len();
-        let took = loop {
-            let notified = rt.answered.notified();
-            if let Some(inv) = rt.invocations.lock().unwrap().get(i)
-                && let Some((done, ok)) = inv.done
-            {
-                failed += usize::from(!ok);
-                break done - inv.sent;
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            }
-            if let Some(status) = child.try_wait()? {
-                anyhow::bail!("{name} stopped during invocation {i}: {status}");
-            }
+    for (i, event) in events.into_iter().enumerate() {
+        runtime.push(event);
+        let Some(answer) = runtime.answer(i, Duration::from_secs(60)).await else {
+            anyhow::bail!("{name} gave no answer to invocation {i} within a minute");
         };
-        times.push(took);
+        // A queue consumer that reports failed messages has not done its work.
+        let reported = answer.body["batchItemFailures"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if answer.kind != "response" || reported > 0 {
+            eprintln!("    invocation {i} failed: {}", answer.body);
+            failed += 1;
+        }
+        times.push(answer.took);
     }
     // Idle again, waiting for its next event: its memory now, and at its peak.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -227,8 +107,6 @@ async fn measure(
     );
     child.kill()?;
     child.wait()?;
-    server.abort();
-    assert_eq!(times.len(), count);
     Ok(Figures {
         name,
         init,

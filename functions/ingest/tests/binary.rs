@@ -1,94 +1,16 @@
 //! The ingest binary as Lambda runs it: its configuration from the environment, its AWS clients
 //! pointed at moto by the SDK's standard `AWS_ENDPOINT_URL`, and its event from a stand-in for
-//! the Lambda Runtime API on a real socket (`GET .../invocation/next`, then `POST .../response`
-//! or `.../error`). The same binary `cargo lambda build` packages for `sam deploy`.
+//! the Lambda Runtime API on a real socket (`testkit::runtime`). The same binary `cargo lambda
+//! build` packages for `sam deploy`.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::Value;
 use shared::domain::{CallId, CallStatus, TenantId};
 use shared::keys::transcription_job as job_name;
 use testkit::emulator::{BUCKET, Cloud, workspace};
+use testkit::runtime::RuntimeApi;
 use tokio::process::Command;
-use tokio::sync::mpsc;
-
-/// What the function posted back: `response`, `error` or `init-error`, and the body.
-type Outcome = (&'static str, Value);
-
-struct RuntimeApi {
-    event: Mutex<Option<Value>>,
-    posted: mpsc::UnboundedSender<Outcome>,
-}
-
-async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
-    let Some(event) = api.event.lock().unwrap().take() else {
-        // One invocation per test: the next poll waits until the process is stopped.
-        return std::future::pending().await;
-    };
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(60);
-    let mut headers = HeaderMap::new();
-    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
-    headers.insert(
-        "lambda-runtime-deadline-ms",
-        deadline.as_millis().to_string().parse().unwrap(),
-    );
-    headers.insert(
-        "lambda-runtime-invoked-function-arn",
-        "arn:aws:lambda:us-east-1:123456789012:function:ingest"
-            .parse()
-            .unwrap(),
-    );
-    (headers, axum::Json(event)).into_response()
-}
-
-impl RuntimeApi {
-    fn record(&self, kind: &'static str, body: &[u8]) {
-        let _ = self
-            .posted
-            .send((kind, serde_json::from_slice(body).unwrap_or(Value::Null)));
-    }
-}
-
-async fn response(State(api): State<Arc<RuntimeApi>>, body: Bytes) {
-    api.record("response", &body);
-}
-
-async fn error(State(api): State<Arc<RuntimeApi>>, body: Bytes) {
-    api.record("error", &body);
-}
-
-async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) {
-    api.record("init-error", &body);
-}
-
-/// Serve the Runtime API for one event; returns its `host:port` and the outcomes it receives.
-async fn runtime_api(event: Value) -> (String, mpsc::UnboundedReceiver<Outcome>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let api = Arc::new(RuntimeApi {
-        event: Mutex::new(Some(event)),
-        posted: tx,
-    });
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (address, rx)
-}
 
 /// The binary with Lambda's environment and nothing of this machine's (no profile, no region).
 fn function(runtime_api: &str) -> Command {
@@ -147,21 +69,25 @@ async fn the_deployed_binary_starts_transcription_through_aws_endpoint_url() {
     object["object"]["size"] = wav().len().into();
     object["object"]["eTag"] = put.e_tag().unwrap().trim_matches('"').into();
 
-    let (address, mut outcomes) = runtime_api(event).await;
-    let mut cmd = function(&address);
+    let runtime = RuntimeApi::start().await;
+    runtime.push(event);
+    let mut cmd = function(&runtime.address);
     cmd.env("AWS_ENDPOINT_URL", &cloud.emulator.url);
     for (name, value) in &cloud.env {
         cmd.env(name, value);
     }
     let mut child = cmd.spawn().unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(60), outcomes.recv()).await;
+    let answer = runtime.answer(0, Duration::from_secs(60)).await;
     child.kill().await.unwrap();
     let output = child.wait_with_output().await.unwrap();
     let logs = String::from_utf8_lossy(&output.stdout);
-    let (kind, body) = outcome
-        .unwrap_or_else(|_| panic!("no answer from the function in a minute; its logs:\n{logs}"))
-        .unwrap();
-    assert_eq!(kind, "response", "{body}\n{logs}");
+    let answer = answer.unwrap_or_else(|| {
+        panic!(
+            "no answer from the function in a minute (init error: {:?}); its logs:\n{logs}",
+            runtime.init_error()
+        )
+    });
+    assert_eq!(answer.kind, "response", "{}\n{logs}", answer.body);
 
     // The job moto knows is the one the function started, on the object where it lies
     // (path-style: moto has no per-bucket host names).
@@ -201,8 +127,8 @@ async fn the_deployed_binary_starts_transcription_through_aws_endpoint_url() {
 
 #[tokio::test]
 async fn a_missing_setting_stops_the_function_at_start_and_is_named() {
-    let (address, _outcomes) = runtime_api(Value::Null).await;
-    let mut cmd = function(&address);
+    let runtime = RuntimeApi::start().await;
+    let mut cmd = function(&runtime.address);
     cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     let cloud_env = [
         ("CALLS_TABLE", "calls"),

@@ -6,6 +6,7 @@
 //! - `lambda`: the functions' arm64 build, as `sam build` makes it but in the dev profile;
 //! - `venv`: the Python tools the tests install into `target/tools/`;
 //! - `logs`: log capture for a test process;
+//! - `runtime`: a stand-in for the Lambda Runtime API, to run a function's own binary;
 //! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library.
 
 pub mod contract;
@@ -13,5 +14,6 @@ pub mod emulator;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod runtime;
 pub mod venv;
 pub mod webhooks;
