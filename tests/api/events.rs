@@ -38,7 +38,11 @@ fn transcribe_state_change_carries_a_job_name() {
 
 #[test]
 fn sqs_bodies_are_leadscore_jobs() {
-    for (name, kind) in [("sqs-analyze.json", "analyze"), ("sqs-score.json", "score")] {
+    for (name, kind) in [
+        ("sqs-analyze.json", "analyze"),
+        ("sqs-score.json", "score"),
+        ("sqs-webhooks.json", "deliver"),
+    ] {
         let e: SqsEvent = serde_json::from_slice(&event(name)).unwrap();
         let job: Job = serde_json::from_str(e.records[0].body.as_deref().unwrap()).unwrap();
         assert!(job.key().starts_with(kind), "{name}: {job:?}");
