@@ -53,29 +53,38 @@ async fn public_addresses(host: &str) -> std::result::Result<Vec<SocketAddr>, St
 
 /// Sends webhook requests; on AWS to public addresses only.
 pub struct HttpWebhookSender {
-    client: reqwest::Client,
+    /// Built at the first request: most functions never send one, and pay nothing at start.
+    client: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
     allow_private: bool,
 }
 
 impl HttpWebhookSender {
     /// `allow_private`: local mode, where a receiver on this machine or the office network is
     /// what a user means.
-    pub fn new(allow_private: bool) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .connect_timeout(DELIVERY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("leadscore-webhooks/", env!("CARGO_PKG_VERSION")));
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::internal("the webhook HTTP client does not start", e))?;
-        Ok(Self {
-            client,
+    pub fn new(allow_private: bool) -> Self {
+        Self {
+            client: std::sync::OnceLock::new(),
             allow_private,
-        })
+        }
+    }
+
+    fn client(&self) -> std::result::Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                let mut builder = reqwest::Client::builder()
+                    .timeout(DELIVERY_TIMEOUT)
+                    .connect_timeout(DELIVERY_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("leadscore-webhooks/", env!("CARGO_PKG_VERSION")));
+                if !self.allow_private {
+                    builder = builder.dns_resolver(Arc::new(PublicOnly));
+                }
+                builder
+                    .build()
+                    .map_err(|e| format!("the HTTP client does not start: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The reason `url` may not be sent to, if there is one.
@@ -114,7 +123,7 @@ impl WebhookSender for HttpWebhookSender {
         if let Some(why) = self.refusal(&request.url).await {
             return Err(format!("not sent: {why}"));
         }
-        let mut builder = self.client.post(&request.url).body(request.body.clone());
+        let mut builder = self.client()?.post(&request.url).body(request.body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
@@ -165,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn private_targets_are_refused_on_aws_and_allowed_locally() {
-        let aws = HttpWebhookSender::new(false).unwrap();
+        let aws = HttpWebhookSender::new(false);
         for url in [
             "https://127.0.0.1/hook",
             "https://[::1]/hook",
@@ -191,7 +200,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must be https"), "{err}");
-        let local = HttpWebhookSender::new(true).unwrap();
+        let local = HttpWebhookSender::new(true);
         local.check_target("http://127.0.0.1:9/hook").await.unwrap();
     }
 }

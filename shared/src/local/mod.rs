@@ -50,9 +50,7 @@ impl LocalApp {
             audit: Arc::new(store.clone()),
             usage: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
-            sender: Arc::new(HttpWebhookSender::new(
-                config.allow_private_webhook_targets,
-            )?),
+            sender: Arc::new(HttpWebhookSender::new(config.allow_private_webhook_targets)),
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),

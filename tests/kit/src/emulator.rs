@@ -203,9 +203,9 @@ impl Cloud {
                 Function::Webhooks => Some(webhook_dlq.clone()),
                 _ => None,
             };
-            functions.insert(f, AwsApp::new(&sdk, settings).unwrap());
+            functions.insert(f, AwsApp::new(&sdk, settings));
         }
-        let app = AwsApp::new(&sdk, settings).unwrap();
+        let app = AwsApp::new(&sdk, settings);
         Self {
             app,
             functions,

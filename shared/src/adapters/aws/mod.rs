@@ -220,7 +220,7 @@ pub struct AwsApp {
 impl AwsApp {
     /// Connect the adapters. S3 is addressed path-style when an endpoint is overridden (an
     /// emulator), virtual-hosted otherwise.
-    pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Result<Self> {
+    pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let s3_config = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some() || custom_s3_endpoint())
@@ -250,7 +250,7 @@ impl AwsApp {
             webhooks: Arc::new(store.clone()),
             sender: Arc::new(HttpWebhookSender::new(
                 deployment.config.allow_private_webhook_targets,
-            )?),
+            )),
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(
@@ -265,19 +265,19 @@ impl AwsApp {
             )),
             config: deployment.config.clone(),
         };
-        Ok(Self {
+        Self {
             deps,
             sqs,
             idempotency: DynamoIdempotency::new(dynamo, deployment.idempotency_table.clone()),
             transcribe,
             deployment,
-        })
+        }
     }
 
     /// Everything from the environment: what a function does once, at start.
     pub async fn from_env() -> Result<Self> {
         let deployment = Deployment::from_env()?;
-        Self::new(&sdk_config().await, deployment)
+        Ok(Self::new(&sdk_config().await, deployment))
     }
 }
 
