@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::chain::{call_id, tenant, wav};
-use crate::emulator::{BUCKET, Cloud};
+use crate::emulator::Cloud;
 use crate::feed;
 
 const NUMBER: &str = "2135550199";
@@ -47,32 +47,11 @@ async fn every_item(cloud: &Cloud) -> String {
 
 /// Every object of the bucket, key and content, as text.
 async fn every_object(cloud: &Cloud) -> String {
-    let mut all = String::new();
-    let listed = cloud
-        .s3
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .send()
+    feed::every_object(cloud)
         .await
-        .unwrap();
-    for object in listed.contents() {
-        let key = object.key().unwrap();
-        let body = cloud
-            .s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
-        all.push_str(&format!("{key}\n{}\n", String::from_utf8_lossy(&body)));
-    }
-    all
+        .into_iter()
+        .map(|(key, body)| format!("{key}\n{}\n", String::from_utf8_lossy(&body)))
+        .collect()
 }
 
 #[tokio::test]

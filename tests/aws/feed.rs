@@ -369,3 +369,34 @@ pub async fn call(cloud: &Cloud, tenant: &TenantId, id: &CallId) -> Call {
         .unwrap()
         .unwrap_or_else(|| panic!("call {id} is stored"))
 }
+
+/// Every object of the bucket (at most the first 1,000), key and content.
+pub async fn every_object(cloud: &Cloud) -> Vec<(String, Vec<u8>)> {
+    let listed = cloud
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for object in listed.contents() {
+        let key = object.key().unwrap_or_default().to_owned();
+        let body = cloud
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .to_vec();
+        all.push((key, body));
+    }
+    all
+}

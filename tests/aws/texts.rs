@@ -76,28 +76,7 @@ async fn a_tenants_twilio_token_is_a_secure_parameter_and_not_an_object() {
         parameter.r#type(),
         Some(&aws_sdk_ssm::types::ParameterType::SecureString)
     );
-    let objects = cloud
-        .s3
-        .list_objects_v2()
-        .bucket(crate::emulator::BUCKET)
-        .send()
-        .await
-        .unwrap();
-    for o in objects.contents() {
-        let key = o.key().unwrap_or_default();
-        let bytes = cloud
-            .s3
-            .get_object()
-            .bucket(crate::emulator::BUCKET)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
+    for (key, bytes) in crate::feed::every_object(&cloud).await {
         assert!(
             !String::from_utf8_lossy(&bytes).contains(TOKEN),
             "the token is in {key}"
