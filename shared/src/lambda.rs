@@ -490,7 +490,12 @@ async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<
     let reason = redact(reason);
     error!(stage, reason = %reason, "failed for good; the message goes to the dead-letter queue");
     count_permanent_failure(stage);
-    match &app.deployment.dead_letter_queue_url {
+    // A function that drains the CRM queue beside its own puts CRM jobs in the CRM's.
+    let dlq = match stage {
+        "crm" => app.deployment.crm_dead_letter_queue_url.as_ref(),
+        _ => app.deployment.dead_letter_queue_url.as_ref(),
+    };
+    match dlq {
         Some(dlq) => app.sqs.dead_letter(dlq, body, stage, &reason).await,
         None => Err(Error::validation(reason)),
     }

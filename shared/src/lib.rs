@@ -8,6 +8,7 @@
 pub mod adapters;
 pub mod analysis;
 pub mod config;
+pub mod crm;
 pub mod domain;
 pub mod error;
 pub mod formats;
@@ -28,8 +29,9 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{Error, Result};
 use ports::{
-    ApiKeyStore, AuditLog, BlobStore, CallStore, LeadStore, Queue, RateLimiter, RuleStore,
-    SecretStore, SmsStore, Transcriber, UsageMeter, WebhookSender, WebhookStore,
+    ApiKeyStore, AuditLog, BlobStore, CallStore, CrmStore, LeadStore, Queue, RateLimiter,
+    RuleStore, SecretStore, SmsStore, Transcriber, UsageMeter, VendorHttp, WebhookSender,
+    WebhookStore,
 };
 
 /// Everything a handler needs, behind ports.
@@ -42,9 +44,13 @@ pub struct Deps {
     pub audit: Arc<dyn AuditLog>,
     pub usage: Arc<dyn UsageMeter>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// CRM connections and the leads waiting to be pushed to them.
+    pub crm: Arc<dyn CrmStore>,
     /// Sends webhook requests (refusing non-public targets unless
     /// `Config::allow_private_webhook_targets`).
     pub sender: Arc<dyn WebhookSender>,
+    /// Calls vendors' APIs (CRMs), under the same address rules as `sender`.
+    pub http: Arc<dyn VendorHttp>,
     pub sms: Arc<dyn SmsStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<dyn SecretStore>,

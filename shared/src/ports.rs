@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiKey, AuditEntry, Call, CallId, Counter, Delivery, Lead, LeadId, Month, PhoneNumber, RuleId,
-    ScoreCause, ScoreChange, ScoringRule, SmsEvent, Subscription, TenantId, Tier, TrackedLink,
+    ApiKey, AuditEntry, Call, CallId, Connection, Counter, Crm, CrmSync, Delivery, Lead, LeadId,
+    Month, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, Subscription,
+    TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 
@@ -90,6 +91,30 @@ pub trait LeadStore: Send + Sync {
     /// and causes as counted, leaving no copy in the store (locally: overwritten and out of
     /// the write-ahead log). `false` when there was no such lead.
     async fn erase_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<bool>;
+    /// Set each lead's sync state with `crm` (and nothing else; each lead's version moves on,
+    /// so a writer holding an older copy re-reads). A lead that is gone is skipped. Stores
+    /// that can write many at once override this (the embedded store: one transaction).
+    async fn save_crm_sync(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        entries: &[(LeadId, CrmSync)],
+    ) -> Result<()> {
+        for (id, sync) in entries {
+            for attempt in 0.. {
+                let Some(mut lead) = self.get_lead(tenant, id).await? else {
+                    break;
+                };
+                lead.crm_sync.insert(crm, sync.clone());
+                match self.update_lead(&lead).await {
+                    Ok(_) | Err(Error::NotFound(_)) => break,
+                    Err(Error::Concurrent(_)) if attempt < 5 => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -282,6 +307,22 @@ pub enum Job {
         tenant_id: TenantId,
         lead_id: LeadId,
     },
+    /// Push the scores waiting for `crm` (up to a batch; the job queues itself again while
+    /// more wait). `round` (Unix seconds when queued) lets a push queued during another one
+    /// wait beside it instead of being dropped as a copy.
+    CrmPush {
+        tenant_id: TenantId,
+        crm: Crm,
+        round: i64,
+    },
+    /// Mark a page of the tenant's leads (those after `after`, in id order) to be pushed to
+    /// `crm`, then queue the next page: a full sync.
+    CrmSync {
+        tenant_id: TenantId,
+        crm: Crm,
+        #[serde(default)]
+        after: Option<LeadId>,
+    },
 }
 
 impl Job {
@@ -312,6 +353,7 @@ impl Job {
             Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
+            Job::CrmPush { .. } | Job::CrmSync { .. } => "crm",
         }
     }
 
@@ -352,6 +394,19 @@ impl Job {
                 ..
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
+            Job::CrmPush {
+                tenant_id,
+                crm,
+                round,
+            } => format!("crm-push/{tenant_id}/{crm}/{round}"),
+            Job::CrmSync {
+                tenant_id,
+                crm,
+                after,
+            } => format!(
+                "crm-sync/{tenant_id}/{crm}/{}",
+                after.as_ref().map_or("", |a| a.as_str())
+            ),
         }
     }
 
@@ -363,7 +418,9 @@ impl Job {
             | Job::AwaitMetadata { tenant_id, .. }
             | Job::Transcribe { tenant_id, .. }
             | Job::Deliver { tenant_id, .. }
-            | Job::Erase { tenant_id, .. } => tenant_id,
+            | Job::Erase { tenant_id, .. }
+            | Job::CrmPush { tenant_id, .. }
+            | Job::CrmSync { tenant_id, .. } => tenant_id,
         }
     }
 }
@@ -585,6 +642,41 @@ pub fn decode_delivery_cursor(cursor: &str) -> Result<&str> {
     }
 }
 
+/// Each tenant's CRM connections, and the leads whose scores wait to be pushed to them.
+#[async_trait]
+pub trait CrmStore: Send + Sync {
+    /// Store a new connection. `Conflict` when the tenant has one to that CRM.
+    async fn insert_connection(&self, connection: &Connection) -> Result<()>;
+    async fn get_connection(&self, tenant: &TenantId, crm: Crm) -> Result<Option<Connection>>;
+    /// The tenant's connections, in `Crm` order.
+    async fn list_connections(&self, tenant: &TenantId) -> Result<Vec<Connection>>;
+    /// Store `connection` if the stored copy still has its version; the stored one after.
+    /// `Concurrent` when it changed, `NotFound` when it is gone.
+    async fn update_connection(&self, connection: &Connection) -> Result<Connection>;
+    /// Remove the connection and its waiting leads; `false` when there was none.
+    async fn delete_connection(&self, tenant: &TenantId, crm: Crm) -> Result<bool>;
+    /// Note that these leads' scores changed at `at` (ms since the epoch): each waits once
+    /// however often it is noted, with the time of its latest note. Nothing waits for a CRM
+    /// the tenant has no connection to.
+    async fn mark_pending(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        leads: &[LeadId],
+        at: i64,
+    ) -> Result<()>;
+    /// Up to `limit` waiting leads, in lead id order, each with the time it was last noted.
+    async fn pending(&self, tenant: &TenantId, crm: Crm, limit: u32) -> Result<Vec<(LeadId, i64)>>;
+    /// Stop waiting for these leads, except those noted again since (their time differs): a
+    /// change that came during a push is pushed next.
+    async fn clear_pending(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        leads: &[(LeadId, i64)],
+    ) -> Result<()>;
+}
+
 /// One signed webhook request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
@@ -612,4 +704,39 @@ pub trait WebhookSender: Send + Sync {
     /// POST once, without following redirects. `Err` with a sentence when there was no answer
     /// (refused address, no connection, time-out).
     async fn post(&self, request: &Outgoing) -> std::result::Result<Answer, String>;
+}
+
+/// A request to a vendor's API (a CRM's), as the vendor adapters make them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorRequest {
+    pub method: &'static str,
+    pub url: String,
+    /// `authorization` among them: never logged.
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON.
+    pub body: Option<String>,
+}
+
+/// What a vendor's API answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorResponse {
+    pub status: u16,
+    /// `Retry-After`, in seconds, when the answer has one.
+    pub retry_after: Option<std::time::Duration>,
+    /// At most `MAX_VENDOR_RESPONSE_BYTES`; a longer answer is an error.
+    pub body: String,
+}
+
+/// The longest answer read from a vendor's API (4 MiB: a page of 100 CRM records is a few
+/// kilobytes).
+pub const MAX_VENDOR_RESPONSE_BYTES: usize = 4 << 20;
+
+/// Sends requests to vendors' APIs; on AWS to public addresses only, as webhooks.
+#[async_trait]
+pub trait VendorHttp: Send + Sync {
+    /// Whether `url` is a base URL this deployment may call (resolving its host); the error
+    /// (`Validation`) says why not.
+    async fn check_base(&self, url: &str) -> Result<()>;
+    /// Send once, without following redirects. `Err` with a sentence when there was no answer.
+    async fn send(&self, request: &VendorRequest) -> std::result::Result<VendorResponse, String>;
 }

@@ -4,6 +4,7 @@
 mod access;
 mod bounds;
 mod cors;
+mod crm;
 mod events;
 mod formats;
 mod helpers;

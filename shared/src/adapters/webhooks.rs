@@ -16,7 +16,10 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::domain::{DELIVERY_TIMEOUT, RESPONSE_EXCERPT_CHARS, check_url, is_public_ip};
 use crate::error::{Error, Result};
-use crate::ports::{Answer, Outgoing, WebhookSender};
+use crate::ports::{
+    Answer, MAX_VENDOR_RESPONSE_BYTES, Outgoing, VendorHttp, VendorRequest, VendorResponse,
+    WebhookSender,
+};
 
 /// Resolves names for the client, keeping only public addresses (and failing when none is).
 struct PublicOnly;
@@ -40,8 +43,8 @@ async fn public_addresses(host: &str) -> std::result::Result<Vec<SocketAddr>, St
         .collect();
     if let Some(private) = all.iter().find(|a| !is_public_ip(a.ip())) {
         return Err(format!(
-            "{host} resolves to {}, which is not a public address; webhooks go to the public \
-             internet only",
+            "{host} resolves to {}, which is not a public address; requests leave for the \
+             public internet only",
             private.ip()
         ));
     }
@@ -99,10 +102,10 @@ impl HttpWebhookSender {
         match parsed.host()? {
             // An address in the URL never reaches the resolver.
             url::Host::Ipv4(ip) if !is_public_ip(ip.into()) => Some(format!(
-                "{ip} is not a public address; webhooks go to the public internet only"
+                "{ip} is not a public address; requests leave for the public internet only"
             )),
             url::Host::Ipv6(ip) if !is_public_ip(ip.into()) => Some(format!(
-                "{ip} is not a public address; webhooks go to the public internet only"
+                "{ip} is not a public address; requests leave for the public internet only"
             )),
             url::Host::Domain(name) => public_addresses(name).await.err(),
             _ => None,
@@ -145,6 +148,57 @@ impl WebhookSender for HttpWebhookSender {
             .take(RESPONSE_EXCERPT_CHARS)
             .collect();
         Ok(Answer { status, excerpt })
+    }
+}
+
+#[async_trait]
+impl VendorHttp for HttpWebhookSender {
+    async fn check_base(&self, url: &str) -> Result<()> {
+        match self.refusal(url).await {
+            Some(why) => Err(Error::validation(format!("base_url: {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    async fn send(&self, request: &VendorRequest) -> std::result::Result<VendorResponse, String> {
+        if let Some(why) = self.refusal(&request.url).await {
+            return Err(format!("not sent: {why}"));
+        }
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| format!("method {}: {e}", request.method))?;
+        let mut builder = self.client()?.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header("content-type", "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let mut response = builder.send().await.map_err(|e| describe(&e, started))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, started))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_VENDOR_RESPONSE_BYTES {
+                return Err(format!(
+                    "the answer is longer than {} MiB",
+                    MAX_VENDOR_RESPONSE_BYTES >> 20
+                ));
+            }
+        }
+        Ok(VendorResponse {
+            status,
+            retry_after,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
 }
 

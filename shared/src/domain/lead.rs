@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Factor, LeadId, PhoneNumber, TenantId, Tier};
+use super::{Crm, CrmSync, Factor, LeadId, PhoneNumber, TenantId, Tier};
 use crate::error::{Error, Result};
 
 /// A person a tenant may sell to: one per phone number per tenant. Field names follow the seed
@@ -51,6 +51,10 @@ pub struct Lead {
     /// What became of the lead, as a rep recorded it: the labels a tenant's model learns from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// Where the lead stands with each connected CRM: synced (and to which record), unmatched
+    /// or failed, and when it was last pushed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub crm_sync: BTreeMap<Crm, CrmSync>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version: bumped by every stored update.
@@ -225,6 +229,7 @@ impl Lead {
             sms: None,
             adjustment: None,
             outcome: None,
+            crm_sync: BTreeMap::new(),
             created_at: now,
             updated_at: now,
             version: 0,

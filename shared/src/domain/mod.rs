@@ -3,6 +3,7 @@
 mod access;
 mod address;
 mod call;
+mod crm;
 mod ids;
 mod lead;
 mod phone;
@@ -21,6 +22,10 @@ pub use address::{is_internal_name, is_public_ip};
 pub use call::{
     Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,
     TalkMetrics,
+};
+pub use crm::{
+    Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync, CrmUpdate,
+    ScoreFields, StageMap, SyncCounts, SyncState, reasons_text,
 };
 pub use ids::{CallId, LeadId, RuleId, TenantId};
 pub use lead::{

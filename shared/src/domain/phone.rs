@@ -49,6 +49,15 @@ impl PhoneNumber {
         &self.0
     }
 
+    /// The national significant number, digits only, without the country code
+    /// (`4155550134` for `+14155550134`): how CRMs index a phone number for search, whatever
+    /// way it was typed.
+    pub fn national_digits(&self) -> String {
+        phonenumber::parse(None, &self.0)
+            .map(|p| p.national().value().to_string())
+            .unwrap_or_else(|_| self.0.trim_start_matches('+').to_owned())
+    }
+
     /// The ISO 3166 region the number belongs to ("US", "CA", "GB"), when known.
     pub fn region(&self) -> Option<String> {
         let parsed = phonenumber::parse(None, &self.0).ok()?;

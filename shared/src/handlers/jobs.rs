@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, ingest, privacy, score, transcribed, webhooks};
+use super::{analyze, crm, ingest, privacy, score, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -66,6 +66,16 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             .await
         }
         Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
+        Job::CrmPush {
+            tenant_id,
+            crm,
+            round,
+        } => crm::push(deps, tenant_id, *crm, *round).await.map(|_| ()),
+        Job::CrmSync {
+            tenant_id,
+            crm,
+            after,
+        } => crm::sync_page(deps, tenant_id, *crm, after.as_ref()).await,
     }
 }
 
@@ -83,7 +93,9 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::Rescore { .. }
         | Job::AwaitMetadata { .. }
         | Job::Deliver { .. }
-        | Job::Erase { .. } => return Ok(()),
+        | Job::Erase { .. }
+        | Job::CrmPush { .. }
+        | Job::CrmSync { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

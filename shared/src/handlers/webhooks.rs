@@ -174,14 +174,16 @@ fn deliver_job(delivery: &Delivery, attempt: u32, not_before: Option<DateTime<Ut
     }
 }
 
-/// Hand `events` to every enabled subscription of the tenant that wants them: a delivery each
-/// (once per event id), and its first attempt queued. Costs one read when the tenant has no
-/// subscriptions.
+/// Hand `events` to every enabled subscription of the tenant that wants them (a delivery each,
+/// once per event id, and its first attempt queued), and score changes to its connected CRMs
+/// (`crm::on_events`). Costs one read when the tenant has no subscriptions, and one more when
+/// a score changed and it has no CRM.
 #[instrument(skip_all, fields(tenant = %tenant, events = events.len()))]
 pub async fn emit(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
+    super::crm::on_events(deps, tenant, events).await?;
     let subscriptions = deps.webhooks.list_subscriptions(tenant).await?;
     let now = Utc::now();
     let mut jobs = Vec::new();

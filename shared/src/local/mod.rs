@@ -42,6 +42,7 @@ impl LocalApp {
         let store = SqliteStore::open(&data_dir.join("leadscore.db"))?;
         let secrets = FileSecretStore::new(data_dir.join("secrets"));
         move_secrets_out_of_blobs(data_dir, &secrets)?;
+        let outbound = Arc::new(HttpWebhookSender::new(config.allow_private_webhook_targets));
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
@@ -50,7 +51,9 @@ impl LocalApp {
             audit: Arc::new(store.clone()),
             usage: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
-            sender: Arc::new(HttpWebhookSender::new(config.allow_private_webhook_targets)),
+            crm: Arc::new(store.clone()),
+            sender: outbound.clone(),
+            http: outbound,
             sms: Arc::new(store.clone()),
             blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
             secrets: Arc::new(secrets),

@@ -19,7 +19,7 @@ use shared::domain::{
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 18] = [
+pub const PROMISES: [&str; 19] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -38,6 +38,7 @@ pub const PROMISES: [&str; 18] = [
     "usage_adds_up_per_tenant_and_month_however_many_count_at_once",
     "webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first",
     "an_erased_lead_leaves_nothing_and_its_suppression_stays",
+    "crm_connections_and_waiting_leads_are_kept_once_and_cleared_only_as_read",
 ];
 
 /// One `#[tokio::test]` per promise, each on a store `open` makes.
@@ -63,6 +64,7 @@ macro_rules! store_contract {
             usage_adds_up_per_tenant_and_month_however_many_count_at_once,
             webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first,
             an_erased_lead_leaves_nothing_and_its_suppression_stays,
+            crm_connections_and_waiting_leads_are_kept_once_and_cleared_only_as_read,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -1175,4 +1177,152 @@ pub async fn an_erased_lead_leaves_nothing_and_its_suppression_stays(deps: &Deps
     deps.sms.suppress(&acme(), &digest).await.unwrap();
     assert!(deps.sms.is_suppressed(&acme(), &digest).await.unwrap());
     assert!(!deps.sms.is_suppressed(&globex(), &digest).await.unwrap());
+}
+
+/// `CrmStore`: a connection per tenant and CRM (`Conflict` for a second), updated under its
+/// version; a lead waits once however often it is noted, with its latest time; a clear holds
+/// only for the time that was read (a lead noted again meanwhile keeps waiting); deleting the
+/// connection drops what waits for it. `LeadStore::save_crm_sync` sets each lead's sync state
+/// and moves its version on, skipping leads that are gone.
+pub async fn crm_connections_and_waiting_leads_are_kept_once_and_cleared_only_as_read(deps: &Deps) {
+    use shared::domain::{ConnectionDraft, Crm, CrmSync, SyncState};
+    let now = Utc::now();
+    let draft = ConnectionDraft {
+        token: "pat-na1-x".into(),
+        ..Default::default()
+    };
+    let (connection, _) = draft
+        .validate(&acme(), Crm::Hubspot, None, false, now)
+        .unwrap();
+    deps.crm.insert_connection(&connection).await.unwrap();
+    assert!(matches!(
+        deps.crm.insert_connection(&connection).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(
+        deps.crm
+            .list_connections(&globex())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = deps
+        .crm
+        .get_connection(&acme(), Crm::Hubspot)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut changed = stored.clone();
+    changed.counts.pushed = 3;
+    let changed = deps.crm.update_connection(&changed).await.unwrap();
+    assert_eq!(changed.version, stored.version + 1);
+    // A stale copy is refused, and what was stored stays.
+    assert!(matches!(
+        deps.crm.update_connection(&stored).await,
+        Err(Error::Concurrent(_))
+    ));
+    assert_eq!(
+        deps.crm.list_connections(&acme()).await.unwrap()[0]
+            .counts
+            .pushed,
+        3
+    );
+
+    let (a, b) = (lead(&acme(), 1), lead(&acme(), 2));
+    for l in [&a, &b] {
+        deps.leads.insert_lead(l).await.unwrap();
+    }
+    let ids = [a.lead_id.clone(), b.lead_id.clone()];
+    deps.crm
+        .mark_pending(&acme(), Crm::Hubspot, &ids, 1_000)
+        .await
+        .unwrap();
+    deps.crm
+        .mark_pending(&acme(), Crm::Hubspot, &ids[..1], 2_000)
+        .await
+        .unwrap();
+    let mut waiting = deps.crm.pending(&acme(), Crm::Hubspot, 10).await.unwrap();
+    waiting.sort();
+    let mut expected = vec![(ids[0].clone(), 2_000), (ids[1].clone(), 1_000)];
+    expected.sort();
+    assert_eq!(waiting, expected, "one entry per lead, at its latest time");
+    assert_eq!(
+        deps.crm
+            .pending(&acme(), Crm::Hubspot, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        deps.crm
+            .pending(&globex(), Crm::Hubspot, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Noted again after it was read: the clear of the old time leaves it waiting.
+    deps.crm
+        .mark_pending(&acme(), Crm::Hubspot, &ids[1..], 3_000)
+        .await
+        .unwrap();
+    deps.crm
+        .clear_pending(&acme(), Crm::Hubspot, &waiting)
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.crm.pending(&acme(), Crm::Hubspot, 10).await.unwrap(),
+        vec![(ids[1].clone(), 3_000)]
+    );
+
+    let sync = CrmSync {
+        state: SyncState::Synced,
+        record_id: Some("501".into()),
+        pushed_at: Some(now),
+        pushed_digest: Some("d".into()),
+        last_error: None,
+        updated_at: now,
+    };
+    let gone = LeadId::generate();
+    deps.leads
+        .save_crm_sync(
+            &acme(),
+            Crm::Hubspot,
+            &[
+                (a.lead_id.clone(), sync.clone()),
+                (gone.clone(), sync.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    let read = deps
+        .leads
+        .get_lead(&acme(), &a.lead_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.crm_sync[&Crm::Hubspot], sync);
+    assert_eq!(read.version, a.version + 1);
+    assert!(deps.leads.get_lead(&acme(), &gone).await.unwrap().is_none());
+
+    assert!(
+        deps.crm
+            .delete_connection(&acme(), Crm::Hubspot)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !deps
+            .crm
+            .delete_connection(&acme(), Crm::Hubspot)
+            .await
+            .unwrap()
+    );
+    assert!(
+        deps.crm
+            .pending(&acme(), Crm::Hubspot, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

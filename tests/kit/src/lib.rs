@@ -7,10 +7,12 @@
 //! - `venv`: the Python tools the tests install into `target/tools/`;
 //! - `logs`: log capture for a test process;
 //! - `runtime`: a stand-in for the Lambda Runtime API, to run a function's own binary;
-//! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library.
+//! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library;
+//! - `hubspot`: a stateful stand-in for HubSpot's CRM API.
 
 pub mod contract;
 pub mod emulator;
+pub mod hubspot;
 pub mod iam;
 pub mod lambda;
 pub mod logs;

@@ -43,12 +43,17 @@ pub struct Deployment {
     pub score_queue_url: String,
     /// Where webhook attempts are queued (`WEBHOOK_QUEUE_URL`), for the webhooks function.
     pub webhook_queue_url: String,
+    /// Where CRM pushes are queued (`CRM_QUEUE_URL`), for the webhooks function.
+    pub crm_queue_url: String,
     /// Where tenants' secrets live in SSM Parameter Store (`SECRETS_PREFIX`, `/<stack>/tenants`).
     pub secrets_prefix: String,
     /// Where a queue consumer puts a message that failed for good (`DEAD_LETTER_QUEUE_URL`, its
     /// queue's dead-letter queue). Without it such a message is reported failed until SQS
     /// moves it there after its `maxReceiveCount`.
     pub dead_letter_queue_url: Option<String>,
+    /// The dead-letter queue for CRM jobs (`CRM_DEAD_LETTER_QUEUE_URL`), where a function
+    /// drains the CRM queue beside its own.
+    pub crm_dead_letter_queue_url: Option<String>,
     /// Recordings and transcripts larger than this are refused (`MAX_OBJECT_BYTES`).
     pub max_object_bytes: u64,
     /// Ask Transcribe to redact PII in its output (`TRANSCRIBE_REDACT_PII`, true unless set
@@ -164,8 +169,11 @@ impl Deployment {
             analyze_queue_url: required("ANALYZE_QUEUE_URL")?,
             score_queue_url: required("SCORE_QUEUE_URL")?,
             webhook_queue_url: required("WEBHOOK_QUEUE_URL")?,
+            crm_queue_url: required("CRM_QUEUE_URL")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
             dead_letter_queue_url: var("DEAD_LETTER_QUEUE_URL").filter(|u| !u.trim().is_empty()),
+            crm_dead_letter_queue_url: var("CRM_DEAD_LETTER_QUEUE_URL")
+                .filter(|u| !u.trim().is_empty()),
             max_object_bytes,
             transcribe_redact_pii: flag_or("TRANSCRIBE_REDACT_PII", true)?,
             transcribe_language: var("TRANSCRIBE_LANGUAGE")
@@ -239,7 +247,11 @@ impl AwsApp {
             deployment.analyze_queue_url.clone(),
             deployment.score_queue_url.clone(),
             deployment.webhook_queue_url.clone(),
+            deployment.crm_queue_url.clone(),
         );
+        let outbound = Arc::new(HttpWebhookSender::new(
+            deployment.config.allow_private_webhook_targets,
+        ));
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
@@ -248,9 +260,9 @@ impl AwsApp {
             audit: Arc::new(store.clone()),
             usage: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
-            sender: Arc::new(HttpWebhookSender::new(
-                deployment.config.allow_private_webhook_targets,
-            )),
+            crm: Arc::new(store.clone()),
+            sender: outbound.clone(),
+            http: outbound,
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(

@@ -1,5 +1,6 @@
 //! The job queues on SQS: analysis jobs to one queue, scoring jobs to another, webhook attempts
-//! to a third, so each stage has its own function, concurrency and dead-letter queue.
+//! to a third and CRM pushes to a fourth, so each stage has its own concurrency and
+//! dead-letter queue.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -17,6 +18,7 @@ pub struct SqsQueue {
     analyze_url: String,
     score_url: String,
     webhook_url: String,
+    crm_url: String,
 }
 
 impl SqsQueue {
@@ -28,12 +30,14 @@ impl SqsQueue {
         analyze_url: String,
         score_url: String,
         webhook_url: String,
+        crm_url: String,
     ) -> Self {
         Self {
             client,
             analyze_url,
             score_url,
             webhook_url,
+            crm_url,
         }
     }
 
@@ -76,6 +80,7 @@ impl SqsQueue {
             }
             Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => &self.score_url,
             Job::Deliver { .. } => &self.webhook_url,
+            Job::CrmPush { .. } | Job::CrmSync { .. } => &self.crm_url,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod audit;
 mod calls;
+mod crm;
 mod doc;
 mod extract;
 mod keys;
@@ -176,6 +177,7 @@ fn documented() -> ApiRouter<Deps> {
         .merge(audit::routes())
         .merge(usage::routes())
         .merge(webhooks::routes())
+        .merge(crm::routes())
         .merge(doc::routes())
 }
 

@@ -226,7 +226,7 @@ fn twilio_form(
 }
 
 /// A request header an operation reads, in the document.
-fn header_parameter<'t>(
+pub(super) fn header_parameter<'t>(
     mut op: aide::transform::TransformOperation<'t>,
     name: &str,
     required: bool,
@@ -301,7 +301,7 @@ impl aide::OperationOutput for Redirect {
 /// The URL Twilio requested, as it signed it: `PUBLIC_URL` and the path when configured, else
 /// the scheme and host the request came with (API Gateway and proxies set
 /// `X-Forwarded-Proto`).
-fn requested_url(deps: &Deps, headers: &HeaderMap, uri: &Uri) -> String {
+pub(super) fn requested_url(deps: &Deps, headers: &HeaderMap, uri: &Uri) -> String {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     if let Some(base) = &deps.config.public_url {
         return format!("{}{path}", base.trim_end_matches('/'));

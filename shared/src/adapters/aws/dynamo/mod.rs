@@ -40,6 +40,7 @@
 mod api_keys;
 mod audit;
 mod calls;
+mod crm;
 mod leads;
 mod rules;
 mod sms;
@@ -366,17 +367,44 @@ impl DynamoStore {
     /// left unprocessed (throttled) with a growing pause.
     async fn delete_keys(&self, table: &str, keys: Vec<Item>) -> Result<()> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
-        for chunk in keys.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    DeleteRequest::builder()
-                        .set_key(Some(k.clone()))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(|e| Error::internal("a DynamoDB delete is incomplete", e))
-                })
-                .collect::<Result<_>>()?;
+        let requests = keys
+            .into_iter()
+            .map(|k| {
+                DeleteRequest::builder()
+                    .set_key(Some(k))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(|e| Error::internal("a DynamoDB delete is incomplete", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(table, requests).await
+    }
+
+    /// Put these items (replacing what has their keys), 25 to a `BatchWriteItem`.
+    async fn put_items(&self, table: &str, items: Vec<Item>) -> Result<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let requests = items
+            .into_iter()
+            .map(|i| {
+                PutRequest::builder()
+                    .set_item(Some(i))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| Error::internal("a DynamoDB put is incomplete", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(table, requests).await
+    }
+
+    /// Send `requests`, 25 to a `BatchWriteItem`, sending again what DynamoDB left
+    /// unprocessed (throttled) with a growing pause.
+    async fn batch_write(
+        &self,
+        table: &str,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
             for attempt in 0..8u32 {
                 if pending.is_empty() {
                     break;
@@ -398,7 +426,7 @@ impl DynamoStore {
             }
             if !pending.is_empty() {
                 return Err(Error::transient(
-                    format!("DynamoDB left {} deletes unprocessed", pending.len()),
+                    format!("DynamoDB left {} writes unprocessed", pending.len()),
                     "BatchWriteItem",
                 ));
             }

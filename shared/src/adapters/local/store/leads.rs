@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior, params, types::Value as Sql};
 
 use tracing::instrument;
 
-use crate::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
+use crate::domain::{CallId, Crm, CrmSync, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{LeadQuery, LeadStore, Page};
 
@@ -173,6 +173,29 @@ impl LeadStore for SqliteStore {
     async fn update_lead(&self, lead: &Lead) -> Result<Lead> {
         let lead = lead.clone();
         self.with(move |c| write_lead(c, &lead)).await
+    }
+
+    #[instrument(name = "sqlite.save_crm_sync", level = "debug", skip_all, fields(tenant = %tenant, leads = entries.len()))]
+    async fn save_crm_sync(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        entries: &[(LeadId, CrmSync)],
+    ) -> Result<()> {
+        let (t, entries) = (tenant.clone(), entries.to_vec());
+        self.with(move |c| {
+            // One transaction: one sync to disk for a whole push.
+            let tx = c.transaction()?;
+            for (id, sync) in &entries {
+                if let Some(mut lead) = read_lead(&tx, t.as_str(), id.as_str())? {
+                    lead.crm_sync.insert(crm, sync.clone());
+                    write_lead(&tx, &lead)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     #[instrument(name = "sqlite.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]

@@ -141,4 +141,23 @@ CREATE TABLE suppressions (
 );
 CREATE INDEX links_by_lead ON links (tenant_id, lead_id);
 "#,
+    r#"
+-- CRM connections (credentials are in the secret store, never here), and the leads whose
+-- scores changed since their last push: one row per lead, however often it changed.
+CREATE TABLE crm_connections (
+    tenant_id TEXT NOT NULL,
+    crm       TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, crm)
+);
+CREATE TABLE crm_pending (
+    tenant_id TEXT NOT NULL,
+    crm       TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    noted_at  INTEGER NOT NULL,           -- ms; a clear holds only if not noted again since
+    PRIMARY KEY (tenant_id, crm, lead_id),
+    FOREIGN KEY (tenant_id, crm) REFERENCES crm_connections ON DELETE CASCADE
+);
+"#,
 ];

@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod calls;
+mod crm;
 mod leads;
 mod migrations;
 mod queue;

@@ -1,0 +1,183 @@
+//! The CRMs' APIs, each behind [`CrmApi`]: what a push, a match and an inbound change need from
+//! a CRM. The adapters send through the `VendorHttp` port and keep to the account's rate limit
+//! through the `RateLimiter` port, so they run unchanged on both runtimes.
+
+pub mod hubspot;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{Connection, Crm, CrmCredentials, Lead, PhoneNumber, ScoreFields};
+use crate::ports::{Admission, RateLimiter, VendorHttp, VendorRequest, VendorResponse};
+
+/// Why a CRM call did not go through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrmError {
+    /// Over the account's rate limit (ours, kept below the CRM's, or the CRM's own 429): try
+    /// again after the wait.
+    RateLimited(Duration),
+    /// The CRM refused the request (bad token, missing scope, invalid values): trying the same
+    /// again will not help. The sentence names what it said.
+    Refused(String),
+    /// No answer, or a server error: trying again later may.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for CrmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrmError::RateLimited(wait) => {
+                write!(f, "over the rate limit; next try in {} s", wait.as_secs())
+            }
+            CrmError::Refused(why) | CrmError::Unavailable(why) => f.write_str(why),
+        }
+    }
+}
+
+pub type CrmResult<T> = std::result::Result<T, CrmError>;
+
+/// A CRM record (a HubSpot contact), as far as the sync reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrmRecord {
+    pub id: String,
+    /// Its phone numbers that parse, in E.164.
+    pub phones: Vec<PhoneNumber>,
+    /// Lower-case.
+    pub email: Option<String>,
+    /// Its lifecycle stage or lead status.
+    pub stage: Option<String>,
+    /// Fields the rules may read as `crm.*` (`owner`, `source`).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl CrmRecord {
+    /// Whether this record is `lead`'s: its phone number, else its e-mail address.
+    pub fn is_for(&self, lead: &Lead) -> bool {
+        self.phones.contains(&lead.phone_number)
+            || lead
+                .email
+                .as_deref()
+                .is_some_and(|e| self.email.as_deref() == Some(e.to_lowercase().as_str()))
+    }
+}
+
+/// The calls a sync makes on a CRM.
+#[async_trait]
+pub trait CrmApi: Send + Sync {
+    /// Check the credentials and create what a push writes where the API allows (HubSpot's
+    /// property group and properties); what was done, a sentence each.
+    async fn prepare(&self) -> CrmResult<Vec<String>>;
+    /// The records with any of these phone numbers or e-mail addresses.
+    async fn find(&self, phones: &[PhoneNumber], emails: &[String]) -> CrmResult<Vec<CrmRecord>>;
+    /// Write each score on its record. The ids of records that are gone come back (their
+    /// leads are matched again at their next push); any other refusal is an error.
+    async fn update(&self, writes: &[(String, ScoreFields)]) -> CrmResult<Vec<String>>;
+    /// Create a record for each lead, with its score; the records made.
+    async fn create(&self, leads: &[(&Lead, ScoreFields)]) -> CrmResult<Vec<CrmRecord>>;
+    /// One record, with its stage and fields; `None` when it is gone.
+    async fn record(&self, id: &str) -> CrmResult<Option<CrmRecord>>;
+    /// A deal: its stage, its value and the ids of its contacts' records; `None` when gone.
+    async fn deal(&self, id: &str) -> CrmResult<Option<CrmDeal>>;
+}
+
+/// A deal, as far as an outcome needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrmDeal {
+    pub stage: Option<String>,
+    pub value: Option<f64>,
+    pub contact_ids: Vec<String>,
+}
+
+/// The API of `connection`'s CRM, with its credentials, counting requests against the
+/// account's limit in `rate`.
+pub fn api(
+    connection: &Connection,
+    credentials: &CrmCredentials,
+    http: Arc<dyn VendorHttp>,
+    rate: Arc<dyn RateLimiter>,
+) -> Box<dyn CrmApi> {
+    let throttle = Throttle::for_connection(connection, rate);
+    match connection.crm {
+        Crm::Hubspot => Box::new(hubspot::HubSpot::new(
+            &connection.base_url,
+            &credentials.token,
+            http,
+            throttle,
+        )),
+    }
+}
+
+/// Keeps requests to one CRM account under its limit: a CRM's limit is per rolling window,
+/// counted here in fixed windows of the same length at half the limit, so that no rolling
+/// window (which spans at most two fixed ones) sees more than the limit.
+pub struct Throttle {
+    rate: Arc<dyn RateLimiter>,
+    key: String,
+    limit: u32,
+    window: Duration,
+}
+
+impl Throttle {
+    pub fn for_connection(connection: &Connection, rate: Arc<dyn RateLimiter>) -> Self {
+        Self {
+            rate,
+            key: format!("crm:{}:{}", connection.tenant_id, connection.crm),
+            limit: (connection.requests_per_10s / 2).max(1),
+            window: Duration::from_secs(10),
+        }
+    }
+
+    /// Count one request; the wait when over the limit.
+    pub async fn admit(&self) -> CrmResult<()> {
+        match self.rate.admit(&self.key, self.limit, self.window).await {
+            Ok(Admission::Admitted) => Ok(()),
+            Ok(Admission::Limited { retry_after }) => Err(CrmError::RateLimited(retry_after)),
+            Err(e) => Err(CrmError::Unavailable(format!(
+                "the rate limit could not be counted: {e}"
+            ))),
+        }
+    }
+}
+
+/// Send `request` after the throttle admits it, and sort the answer: 2xx is the answer, 429
+/// a wait (`Retry-After`, else `default_wait`), 5xx and no answer `Unavailable`, any other
+/// status `Refused` with what `describe` reads in the body.
+pub(crate) async fn send(
+    http: &dyn VendorHttp,
+    throttle: &Throttle,
+    request: VendorRequest,
+    default_wait: Duration,
+    describe: impl Fn(&VendorResponse) -> String,
+) -> CrmResult<VendorResponse> {
+    throttle.admit().await?;
+    let what = format!("{} {}", request.method, path_of(&request.url));
+    let response = http
+        .send(&request)
+        .await
+        .map_err(|e| CrmError::Unavailable(format!("{what}: {e}")))?;
+    match response.status {
+        200..=299 => Ok(response),
+        429 => Err(CrmError::RateLimited(
+            response.retry_after.unwrap_or(default_wait),
+        )),
+        500..=599 => Err(CrmError::Unavailable(format!(
+            "{what}: {} {}",
+            response.status,
+            describe(&response)
+        ))),
+        status => Err(CrmError::Refused(format!(
+            "{what}: {status} {}",
+            describe(&response)
+        ))),
+    }
+}
+
+/// The path of a URL, without its query: what an error may name.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.split('?').next().unwrap_or(path)
+}

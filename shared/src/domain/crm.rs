@@ -1,0 +1,566 @@
+//! CRM connections: which CRM a tenant's scores go to, what it may do there, how its stages
+//! read as outcomes, and each lead's sync state. No I/O: the vendors' APIs are in `crate::crm`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::{Factor, Lead, Outcome, TenantId};
+use crate::error::{Error, Result};
+
+/// A CRM the product syncs with.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Crm {
+    Hubspot,
+}
+
+impl Crm {
+    pub const ALL: [Crm; 1] = [Crm::Hubspot];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Crm::Hubspot => "hubspot",
+        }
+    }
+
+    /// The CRM a path or a command names; the error lists the ones there are.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "CRM `{s}`: this version syncs with {}",
+                    Self::ALL.map(Crm::as_str).join(", ")
+                ))
+            })
+    }
+
+    /// Where its API is, unless a connection says otherwise (a sandbox, a test).
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Crm::Hubspot => "https://api.hubapi.com",
+        }
+    }
+
+    /// Requests its API takes per ten seconds, by default (HubSpot's private apps on Free
+    /// and Starter accounts: 100 per rolling ten seconds).
+    pub fn default_requests_per_10s(self) -> u32 {
+        match self {
+            Crm::Hubspot => 100,
+        }
+    }
+
+    /// The stages that mean a lead was won or lost, by default: HubSpot's lifecycle stage
+    /// `customer` and its deal stages `closedwon` / `closedlost`, and lead statuses
+    /// `UNQUALIFIED` and `BAD_TIMING`.
+    pub fn default_stages(self) -> StageMap {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        match self {
+            Crm::Hubspot => StageMap {
+                won: set(&["customer", "closedwon"]),
+                lost: set(&["closedlost", "unqualified", "bad_timing"]),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Crm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which CRM stage values mean won and lost (compared without case); any other stage is open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StageMap {
+    pub won: Vec<String>,
+    pub lost: Vec<String>,
+}
+
+impl StageMap {
+    const MAX: usize = 50;
+
+    /// `Some(true)` for a won stage, `Some(false)` for a lost one, `None` for an open one.
+    pub fn verdict(&self, stage: &str) -> Option<bool> {
+        let has = |list: &[String]| list.iter().any(|s| s.eq_ignore_ascii_case(stage.trim()));
+        if has(&self.won) {
+            Some(true)
+        } else if has(&self.lost) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, list) in [("won", &self.won), ("lost", &self.lost)] {
+            if list.len() > Self::MAX
+                || list.iter().any(|s| {
+                    s.trim().is_empty() || s.len() > 100 || s.chars().any(char::is_control)
+                })
+            {
+                return Err(Error::validation(format!(
+                    "stages.{name}: at most {} stage names of 1 to 100 characters",
+                    Self::MAX
+                )));
+            }
+        }
+        if let Some(both) = self
+            .lost
+            .iter()
+            .find(|l| self.won.iter().any(|w| w.eq_ignore_ascii_case(l)))
+        {
+            return Err(Error::validation(format!(
+                "stages: `{both}` is both won and lost"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a connection is working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Its last push went through (or none has been tried).
+    Connected,
+    /// Its last push failed; `last_error` says why. Pushes go on being tried.
+    Failing,
+}
+
+/// What a connection has done since it was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct SyncCounts {
+    /// Leads whose score was written to a CRM record.
+    pub pushed: u64,
+    /// CRM records created for leads the CRM did not have (`create_missing`).
+    pub created: u64,
+    /// Pushes skipped: no record has the lead's phone number or e-mail address.
+    pub unmatched: u64,
+    /// Pushes the CRM refused.
+    pub failed: u64,
+    /// Outcomes and fields the CRM sent back.
+    pub received: u64,
+}
+
+/// A tenant's connection to a CRM. Its credentials are in the secret store, never here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Connection {
+    pub tenant_id: TenantId,
+    pub crm: Crm,
+    /// The API's address (the vendor's unless set: a sandbox, an EU data centre, a test).
+    pub base_url: String,
+    /// Create a CRM record for a lead the CRM does not have; else the lead is `unmatched`.
+    pub create_missing: bool,
+    /// Requests per rolling ten seconds the CRM takes from this account; the push keeps to it.
+    pub requests_per_10s: u32,
+    pub stages: StageMap,
+    pub state: ConnectionState,
+    /// What connecting set up (properties created, or found in place).
+    #[serde(default)]
+    pub setup: Vec<String>,
+    /// Whether inbound webhooks are checked against a client secret that was given.
+    pub accepts_webhooks: bool,
+    #[serde(default)]
+    pub counts: SyncCounts,
+    pub connected_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_push_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_received_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// What a client sends to connect a CRM (`PUT /integrations/{crm}`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"token": "pat-na1-00000000-0000-0000-0000-000000000000", "create_missing": false}))]
+pub struct ConnectionDraft {
+    /// HubSpot: a private app's access token (scopes `crm.objects.contacts.read`,
+    /// `crm.objects.contacts.write`, `crm.schemas.contacts.write`). Kept in the secret store;
+    /// never shown again.
+    pub token: String,
+    /// HubSpot: the app's client secret, which signs the webhooks it sends
+    /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The API's address; the vendor's when unset.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Create records for leads the CRM does not have (default: no).
+    #[serde(default)]
+    pub create_missing: Option<bool>,
+    /// 1..=1000: requests per ten seconds the account allows (HubSpot: 100, or 190 on
+    /// Professional and Enterprise).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub requests_per_10s: Option<u32>,
+    /// Stage values meaning won and lost; the CRM's defaults when unset.
+    #[serde(default)]
+    pub stages: Option<StageMap>,
+}
+
+/// The credentials a connection keeps in the secret store.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CrmCredentials {
+    pub token: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for CrmCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrmCredentials(..)")
+    }
+}
+
+impl ConnectionDraft {
+    /// The connection it makes (replacing `previous`'s settings, keeping its counts), and the
+    /// credentials to keep. `allow_private`: whether the API may be on a private address or
+    /// plain http (local mode, tests).
+    pub fn validate(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        previous: Option<&Connection>,
+        allow_private: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Connection, CrmCredentials)> {
+        let token = self.token.trim();
+        if token.is_empty() || token.len() > 2048 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::validation(
+                "token: 1 to 2,048 printable characters without spaces",
+            ));
+        }
+        let client_secret = match self.client_secret.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) if s.len() <= 512 && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(s.to_owned())
+            }
+            Some(_) => {
+                return Err(Error::validation(
+                    "client_secret: at most 512 printable characters without spaces",
+                ));
+            }
+        };
+        let base_url = match self.base_url.as_deref() {
+            None => crm.default_base_url().to_owned(),
+            Some(url) => super::check_url(url, allow_private)
+                .map_err(|e| Error::validation(e.to_string().replacen("url:", "base_url:", 1)))?
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+        };
+        let requests_per_10s = self
+            .requests_per_10s
+            .unwrap_or_else(|| crm.default_requests_per_10s());
+        if !(1..=1000).contains(&requests_per_10s) {
+            return Err(Error::validation(format!(
+                "requests_per_10s: {requests_per_10s} is not from 1 to 1000"
+            )));
+        }
+        let stages = self.stages.clone().unwrap_or_else(|| crm.default_stages());
+        stages.validate()?;
+        let connection = Connection {
+            tenant_id: tenant.clone(),
+            crm,
+            base_url,
+            create_missing: self.create_missing.unwrap_or(false),
+            requests_per_10s,
+            stages,
+            state: ConnectionState::Connected,
+            setup: Vec::new(),
+            accepts_webhooks: client_secret.is_some(),
+            counts: previous.map(|p| p.counts.clone()).unwrap_or_default(),
+            connected_at: previous.map_or(now, |p| p.connected_at),
+            last_push_at: previous.and_then(|p| p.last_push_at),
+            last_received_at: previous.and_then(|p| p.last_received_at),
+            last_error: None,
+            last_error_at: None,
+            updated_at: now,
+            version: previous.map_or(0, |p| p.version),
+        };
+        let credentials = CrmCredentials {
+            token: token.to_owned(),
+            client_secret,
+        };
+        Ok((connection, credentials))
+    }
+}
+
+impl Connection {
+    /// Note a failure (`error` says what the CRM answered, never a credential).
+    pub fn failed(&mut self, error: &str, now: DateTime<Utc>) {
+        self.state = ConnectionState::Failing;
+        self.last_error = Some(error.chars().take(500).collect());
+        self.last_error_at = Some(now);
+        self.updated_at = now;
+    }
+}
+
+/// Where a lead stands with one CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Its current score is on its CRM record.
+    Synced,
+    /// No CRM record has its phone number or e-mail address (and the tenant does not create
+    /// them).
+    Unmatched,
+    /// The CRM refused the last push; `last_error` says why. The next score change tries again.
+    Failed,
+}
+
+/// A lead's sync state with one CRM (`crm_sync` in the API).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CrmSync {
+    pub state: SyncState,
+    /// The CRM record it is written to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<DateTime<Utc>>,
+    /// Tells the pushed values apart: a push of the same values is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a push writes on a CRM record: the lead's score, tier, probability, its three largest
+/// reasons as text, when it was scored and where to see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreFields {
+    pub score: u8,
+    pub tier: &'static str,
+    pub probability: Option<f64>,
+    pub reasons: String,
+    pub scored_at: DateTime<Utc>,
+    pub link: String,
+}
+
+impl ScoreFields {
+    /// Longest reasons text written (HubSpot's multi-line text holds 65,536 characters).
+    pub const MAX_REASONS: usize = 1000;
+
+    /// The fields for `lead`, or `None` when it has no score yet. `base`: where the API is seen
+    /// (`PUBLIC_URL`), for the link; the lead's path alone when unknown.
+    pub fn of(lead: &Lead, base: Option<&str>) -> Option<Self> {
+        let (score, tier) = (lead.lead_score?, lead.tier?);
+        let path = format!("/leads/{}", lead.lead_id);
+        Some(Self {
+            score,
+            tier: tier.as_str(),
+            probability: lead.probability.map(|p| (p * 1000.0).round() / 1000.0),
+            reasons: reasons_text(&lead.factors),
+            scored_at: lead.score_updated_at.unwrap_or(lead.updated_at),
+            link: base.map_or(path.clone(), |b| {
+                format!("{}{path}", b.trim_end_matches('/'))
+            }),
+        })
+    }
+
+    /// Tells one set of values from another, whenever they were scored: a push that would
+    /// write what the record already has is skipped.
+    pub fn digest(&self) -> String {
+        let text = format!(
+            "{}|{}|{:?}|{}|{}",
+            self.score, self.tier, self.probability, self.reasons, self.link
+        );
+        hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12])
+    }
+}
+
+/// The three largest reasons, one a line: `+12 Asked about pricing`.
+pub fn reasons_text(factors: &[Factor]) -> String {
+    let mut largest: Vec<&Factor> = factors.iter().filter(|f| f.points != 0.0).collect();
+    largest.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()));
+    let text = largest
+        .iter()
+        .take(3)
+        .map(|f| format!("{:+} {}", f.points.round() as i64, f.description))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.chars().take(ScoreFields::MAX_REASONS).collect()
+}
+
+/// What a CRM said about one of its records (a webhook, a poll): its stage, and fields the
+/// rules can read as `crm.*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CrmUpdate {
+    /// A lifecycle stage, lead status or deal stage, as the CRM names it.
+    pub stage: Option<String>,
+    /// A deal's value, with a won or lost stage.
+    pub value: Option<f64>,
+    /// Other fields (`owner`, `source`, ...), as `crm.<name>`.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl CrmUpdate {
+    /// Apply to `lead`: fields into `lead.crm`, the stage as its CRM status, and a won or lost
+    /// stage as its outcome (a training label). Returns whether anything changed.
+    pub fn apply(&self, lead: &mut Lead, stages: &StageMap, at: DateTime<Utc>) -> bool {
+        let before = (
+            lead.crm.clone(),
+            lead.crm_lead_status.clone(),
+            lead.outcome.clone(),
+        );
+        for (k, v) in &self.fields {
+            let v: String = v.chars().take(200).collect();
+            if v.is_empty() {
+                lead.crm.remove(k);
+            } else {
+                lead.crm.insert(k.clone(), v);
+            }
+        }
+        if let Some(stage) = &self.stage {
+            lead.crm_lead_status = Some(stage.chars().take(100).collect());
+            match stages.verdict(stage) {
+                Some(converted) => {
+                    let same = lead.outcome.as_ref().is_some_and(|o| {
+                        o.converted == converted && (self.value.is_none() || o.value == self.value)
+                    });
+                    if !same {
+                        lead.outcome = Some(Outcome {
+                            converted,
+                            value: self.value.filter(|v| v.is_finite() && *v >= 0.0),
+                            at,
+                        });
+                    }
+                }
+                // Back to an open stage: the lead is not decided any more.
+                None => lead.outcome = None,
+            }
+        }
+        before
+            != (
+                lead.crm.clone(),
+                lead.crm_lead_status.clone(),
+                lead.outcome.clone(),
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PhoneNumber;
+
+    fn tenant() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
+
+    #[test]
+    fn a_draft_is_checked_field_by_field() {
+        let now = Utc::now();
+        let draft = |f: fn(&mut ConnectionDraft)| {
+            let mut d = ConnectionDraft {
+                token: "pat-na1-abc".into(),
+                ..Default::default()
+            };
+            f(&mut d);
+            d.validate(&tenant(), Crm::Hubspot, None, false, now)
+        };
+        let (conn, creds) = draft(|_| {}).unwrap();
+        assert_eq!(conn.base_url, "https://api.hubapi.com");
+        assert_eq!(conn.requests_per_10s, 100);
+        assert!(!conn.accepts_webhooks && !conn.create_missing);
+        assert_eq!(creds.token, "pat-na1-abc");
+        assert!(!format!("{creds:?}").contains("abc"));
+
+        let err = |f| draft(f).unwrap_err().to_string();
+        assert!(err(|d| d.token = " ".into()).contains("token"));
+        assert!(err(|d| d.base_url = Some("http://10.0.0.1".into())).contains("base_url"));
+        assert!(err(|d| d.requests_per_10s = Some(0)).contains("requests_per_10s"));
+        assert!(
+            err(|d| d.stages = Some(StageMap {
+                won: vec!["customer".into()],
+                lost: vec!["Customer".into()]
+            }))
+            .contains("both won and lost")
+        );
+    }
+
+    #[test]
+    fn stages_decide_outcomes_and_an_open_stage_undecides() {
+        let stages = Crm::Hubspot.default_stages();
+        let now = Utc::now();
+        let mut lead = Lead::new(tenant(), PhoneNumber::parse("+14155550134").unwrap(), now);
+        let won = CrmUpdate {
+            stage: Some("closedwon".into()),
+            value: Some(1200.0),
+            fields: BTreeMap::from([("owner".into(), "Sam".into())]),
+        };
+        assert!(won.apply(&mut lead, &stages, now));
+        let outcome = lead.outcome.clone().unwrap();
+        assert!(outcome.converted);
+        assert_eq!(outcome.value, Some(1200.0));
+        assert_eq!(lead.crm["owner"], "Sam");
+        // The same news again changes nothing (a redelivered webhook).
+        assert!(!won.apply(&mut lead, &stages, now));
+
+        let reopened = CrmUpdate {
+            stage: Some("opportunity".into()),
+            ..Default::default()
+        };
+        assert!(reopened.apply(&mut lead, &stages, now));
+        assert_eq!(lead.outcome, None);
+        assert_eq!(lead.crm_lead_status.as_deref(), Some("opportunity"));
+    }
+
+    #[test]
+    fn reasons_are_the_three_largest_and_the_digest_ignores_when() {
+        let now = Utc::now();
+        let mut lead = Lead::new(tenant(), PhoneNumber::parse("+14155550134").unwrap(), now);
+        assert_eq!(ScoreFields::of(&lead, None), None);
+        lead.lead_score = Some(81);
+        lead.tier = Some(super::super::Tier::Hot);
+        lead.factors = [("a", 3.0), ("b", -20.0), ("c", 12.4), ("d", 7.0)]
+            .into_iter()
+            .map(|(d, p)| Factor {
+                kind: Default::default(),
+                rule_id: crate::domain::RuleId::generate(),
+                description: d.into(),
+                points: p,
+                evidence: vec![],
+                note: None,
+            })
+            .collect();
+        let fields = ScoreFields::of(&lead, Some("https://api.example.com/")).unwrap();
+        assert_eq!(fields.reasons, "-20 b\n+12 c\n+7 d");
+        assert_eq!(
+            fields.link,
+            format!("https://api.example.com/leads/{}", lead.lead_id)
+        );
+        lead.score_updated_at = Some(now + chrono::TimeDelta::hours(1));
+        let later = ScoreFields::of(&lead, Some("https://api.example.com/")).unwrap();
+        assert_eq!(fields.digest(), later.digest());
+        lead.lead_score = Some(82);
+        let changed = ScoreFields::of(&lead, Some("https://api.example.com/")).unwrap();
+        assert_ne!(fields.digest(), changed.digest());
+    }
+}

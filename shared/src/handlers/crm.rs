@@ -1,0 +1,627 @@
+//! CRM sync: connecting a tenant's CRM, pushing each changed score to the CRM record of its
+//! lead, and taking in what the CRM learns (stages, deals won and lost, owners).
+//!
+//! A score change marks its lead as waiting for each connected CRM (one row per lead however
+//! often it changes: several changes become one push) and queues a `Job::CrmPush`. A push
+//! takes up to [`PUSH_BATCH`] waiting leads, skips those whose CRM record already shows their
+//! current score (a digest kept per lead and CRM), matches the others to records by phone
+//! number and then e-mail address (or creates records, when the tenant chose that), writes
+//! them with HubSpot's batch update (100 a call), and keeps each lead's `crm_sync`. It keeps
+//! to the account's rate limit (`crate::crm::Throttle`); over it, or answered 429, the push
+//! waits as long as it was told and goes on. Nothing the CRM refuses is retried as it stands:
+//! the lead's `crm_sync` and the connection's `last_error` say why.
+
+use chrono::Utc;
+use tracing::{info, instrument, warn};
+
+use crate::Deps;
+use crate::crm::{self, CrmApi, CrmError, CrmRecord};
+use crate::domain::{
+    Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync, CrmUpdate, Event,
+    EventType, Lead, LeadId, ScoreCause, ScoreFields, SyncState, TenantId,
+};
+use crate::error::{Error, Result};
+use crate::ports::{Job, SecretName};
+
+/// Leads a push takes at once (one HubSpot batch).
+pub const PUSH_BATCH: u32 = 100;
+/// The contacts of one deal whose leads a deal's stage reaches.
+const MAX_DEAL_CONTACTS: usize = 20;
+/// Leads a sync page marks at once.
+const SYNC_PAGE: u32 = 500;
+
+fn secret_name(crm: Crm) -> SecretName {
+    SecretName::parse(&format!("crm-{crm}")).expect("a CRM's name is a secret name")
+}
+
+async fn credentials(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Option<CrmCredentials>> {
+    deps.secrets
+        .get_secret(tenant, &secret_name(crm))
+        .await?
+        .map(|s| {
+            serde_json::from_str(&s)
+                .map_err(|e| Error::internal("stored CRM credentials do not parse", e))
+        })
+        .transpose()
+}
+
+/// Connect (or reconnect) a CRM: check the token by setting up what a push writes, keep the
+/// credentials in the secret store, and queue a push of every lead's score.
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm))]
+pub async fn connect(
+    deps: &Deps,
+    tenant: &TenantId,
+    crm: Crm,
+    draft: &ConnectionDraft,
+) -> Result<Connection> {
+    let previous = deps.crm.get_connection(tenant, crm).await?;
+    let now = Utc::now();
+    let (mut connection, credentials) = draft.validate(
+        tenant,
+        crm,
+        previous.as_ref(),
+        deps.config.allow_private_webhook_targets,
+        now,
+    )?;
+    deps.http.check_base(&connection.base_url).await?;
+    let api = crm::api(
+        &connection,
+        &credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+    );
+    connection.setup = api.prepare().await.map_err(|e| match e {
+        CrmError::Refused(why) => Error::validation(format!("token: {crm} refused it ({why})")),
+        other => Error::transient(
+            format!("{crm} could not be reached: {other}"),
+            std::fmt::Error,
+        ),
+    })?;
+    // The credentials first: a connection is never without them.
+    deps.secrets
+        .put_secret(
+            tenant,
+            &secret_name(crm),
+            &serde_json::to_string(&credentials)?,
+        )
+        .await?;
+    let stored = match previous {
+        Some(_) => deps.crm.update_connection(&connection).await?,
+        None => {
+            deps.crm.insert_connection(&connection).await?;
+            connection
+        }
+    };
+    deps.queue
+        .send(&Job::CrmSync {
+            tenant_id: tenant.clone(),
+            crm,
+            after: None,
+        })
+        .await?;
+    info!("CRM connected; every lead's score queued for it");
+    Ok(stored)
+}
+
+/// The client secret that signs the CRM's webhooks to this tenant, when it gave one.
+pub async fn webhook_secret(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Option<String>> {
+    if deps.crm.get_connection(tenant, crm).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(credentials(deps, tenant, crm)
+        .await?
+        .and_then(|c| c.client_secret))
+}
+
+pub async fn get(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Connection> {
+    deps.crm
+        .get_connection(tenant, crm)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("a connection to {crm}")))
+}
+
+/// Disconnect: the connection, its credentials and the scores waiting for it go; the CRM's
+/// records keep what was pushed.
+pub async fn disconnect(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<bool> {
+    if !deps.crm.delete_connection(tenant, crm).await? {
+        return Ok(false);
+    }
+    deps.secrets
+        .delete_secret(tenant, &secret_name(crm))
+        .await?;
+    info!(tenant = %tenant, crm = %crm, "CRM disconnected");
+    Ok(true)
+}
+
+/// Queue a push of every lead's score (those the CRM already shows are skipped).
+pub async fn request_sync(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Connection> {
+    let connection = get(deps, tenant, crm).await?;
+    deps.queue
+        .send(&Job::CrmSync {
+            tenant_id: tenant.clone(),
+            crm,
+            after: None,
+        })
+        .await?;
+    Ok(connection)
+}
+
+/// A page of a full sync (`Job::CrmSync`): mark the leads, queue their push and the next page.
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm))]
+pub async fn sync_page(
+    deps: &Deps,
+    tenant: &TenantId,
+    crm: Crm,
+    after: Option<&LeadId>,
+) -> Result<()> {
+    if deps.crm.get_connection(tenant, crm).await?.is_none() {
+        return Ok(());
+    }
+    let ids = deps.leads.lead_ids(tenant, after, SYNC_PAGE).await?;
+    let now = Utc::now();
+    deps.crm
+        .mark_pending(tenant, crm, &ids, now.timestamp_millis())
+        .await?;
+    let mut jobs = vec![push_job(tenant, crm, now.timestamp())];
+    if ids.len() == SYNC_PAGE as usize {
+        jobs.push(Job::CrmSync {
+            tenant_id: tenant.clone(),
+            crm,
+            after: ids.last().cloned(),
+        });
+    }
+    deps.queue.send_all(&jobs).await
+}
+
+fn push_job(tenant: &TenantId, crm: Crm, round: i64) -> Job {
+    Job::CrmPush {
+        tenant_id: tenant.clone(),
+        crm,
+        round,
+    }
+}
+
+/// Hand score changes among `events` to every connected CRM: their leads wait for a push, and
+/// a push is queued. One read when the tenant has no CRM.
+pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
+    let mut leads: Vec<LeadId> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event_type,
+                EventType::LeadScoreChanged | EventType::LeadTierChanged
+            )
+        })
+        .filter_map(|e| match &e.data {
+            crate::domain::EventData::Score(s) => Some(s.lead_id.clone()),
+            _ => None,
+        })
+        .collect();
+    if leads.is_empty() {
+        return Ok(());
+    }
+    leads.sort();
+    leads.dedup();
+    let connections = deps.crm.list_connections(tenant).await?;
+    let now = Utc::now();
+    let mut jobs = Vec::new();
+    for connection in connections {
+        deps.crm
+            .mark_pending(tenant, connection.crm, &leads, now.timestamp_millis())
+            .await?;
+        jobs.push(push_job(tenant, connection.crm, now.timestamp()));
+    }
+    deps.queue.send_all(&jobs).await
+}
+
+/// What one push did, for the log and the tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    pub pushed: u64,
+    pub created: u64,
+    pub unchanged: u64,
+    pub unmatched: u64,
+    pub failed: u64,
+    /// It stopped at the rate limit and goes on after this wait.
+    pub waiting: Option<std::time::Duration>,
+}
+
+/// A push (`Job::CrmPush` of `round`): the waiting leads' scores to their CRM records. A push
+/// that leaves leads waiting queues the next round (a later one than its own, which a queue
+/// that drops copies of a waiting or running job would otherwise drop).
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm, round))]
+pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm, round: i64) -> Result<PushReport> {
+    let next_round = (round + 1).max(Utc::now().timestamp());
+    let Some(connection) = deps.crm.get_connection(tenant, crm).await? else {
+        return Ok(PushReport::default());
+    };
+    let waiting = deps.crm.pending(tenant, crm, PUSH_BATCH).await?;
+    if waiting.is_empty() {
+        return Ok(PushReport::default());
+    }
+    let Some(credentials) = credentials(deps, tenant, crm).await? else {
+        note_connection(deps, tenant, crm, |c| {
+            c.failed("the credentials are missing: connect again", Utc::now())
+        })
+        .await?;
+        deps.crm.clear_pending(tenant, crm, &waiting).await?;
+        return Ok(PushReport::default());
+    };
+    let api = crm::api(
+        &connection,
+        &credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+    );
+    let base = deps.config.public_url.as_deref();
+    let mut report = PushReport::default();
+    let mut leads = Vec::new();
+    for (id, _) in &waiting {
+        let Some(lead) = deps.leads.get_lead(tenant, id).await? else {
+            continue; // erased meanwhile
+        };
+        let Some(fields) = ScoreFields::of(&lead, base) else {
+            continue; // not scored yet
+        };
+        let sync = lead.crm_sync.get(&crm);
+        if sync.is_some_and(|s| {
+            s.state == SyncState::Synced && s.pushed_digest.as_deref() == Some(&fields.digest())
+        }) {
+            report.unchanged += 1;
+            continue;
+        }
+        leads.push((lead, fields));
+    }
+    let outcome = write(api.as_ref(), &connection, &leads).await;
+    let now = Utc::now();
+    let results = match outcome {
+        Ok(results) => results,
+        Err(CrmError::RateLimited(wait)) => {
+            // The leads stay waiting; the push goes on after the wait.
+            info!(
+                wait_s = wait.as_secs(),
+                "CRM rate limit reached; the push waits"
+            );
+            deps.queue
+                .send_after(&push_job(tenant, crm, next_round), wait)
+                .await?;
+            report.waiting = Some(wait);
+            return Ok(report);
+        }
+        Err(CrmError::Unavailable(why)) => {
+            note_connection(deps, tenant, crm, |c| c.failed(&why, now)).await?;
+            return Err(Error::transient(
+                format!("{crm} did not answer: {why}"),
+                std::fmt::Error,
+            ));
+        }
+        Err(CrmError::Refused(why)) => leads
+            .iter()
+            .map(|(lead, _)| (lead.lead_id.clone(), Written::Failed(why.clone())))
+            .collect(),
+    };
+    let mut first_error = None;
+    let mut syncs = Vec::with_capacity(results.len());
+    for (lead_id, written) in &results {
+        let digest = leads
+            .iter()
+            .find(|(l, _)| &l.lead_id == lead_id)
+            .map(|(_, f)| f.digest());
+        let sync = match written {
+            Written::Updated(record) | Written::Created(record) => {
+                if matches!(written, Written::Created(_)) {
+                    report.created += 1;
+                }
+                report.pushed += 1;
+                CrmSync {
+                    state: SyncState::Synced,
+                    record_id: Some(record.clone()),
+                    pushed_at: Some(now),
+                    pushed_digest: digest,
+                    last_error: None,
+                    updated_at: now,
+                }
+            }
+            Written::Unmatched => {
+                report.unmatched += 1;
+                CrmSync {
+                    state: SyncState::Unmatched,
+                    record_id: None,
+                    pushed_at: None,
+                    pushed_digest: None,
+                    last_error: None,
+                    updated_at: now,
+                }
+            }
+            Written::Failed(why) => {
+                report.failed += 1;
+                first_error.get_or_insert_with(|| why.clone());
+                CrmSync {
+                    state: SyncState::Failed,
+                    record_id: None,
+                    pushed_at: None,
+                    pushed_digest: None,
+                    last_error: Some(why.chars().take(300).collect()),
+                    updated_at: now,
+                }
+            }
+        };
+        syncs.push((lead_id.clone(), sync));
+    }
+    deps.leads.save_crm_sync(tenant, crm, &syncs).await?;
+    deps.crm.clear_pending(tenant, crm, &waiting).await?;
+    let r = report.clone();
+    note_connection(deps, tenant, crm, |c| {
+        c.counts.pushed += r.pushed;
+        c.counts.created += r.created;
+        c.counts.unmatched += r.unmatched;
+        c.counts.failed += r.failed;
+        c.last_push_at = Some(now);
+        c.updated_at = now;
+        match &first_error {
+            Some(why) => c.failed(why, now),
+            None => {
+                c.state = ConnectionState::Connected;
+                c.last_error = None;
+            }
+        }
+    })
+    .await?;
+    // More waiting (a full batch, or leads noted during this push): go on.
+    if !deps.crm.pending(tenant, crm, 1).await?.is_empty() {
+        deps.queue.send(&push_job(tenant, crm, next_round)).await?;
+    }
+    info!(
+        pushed = report.pushed,
+        created = report.created,
+        unchanged = report.unchanged,
+        unmatched = report.unmatched,
+        failed = report.failed,
+        "CRM push"
+    );
+    Ok(report)
+}
+
+/// What became of one lead's push.
+#[derive(Debug, Clone, PartialEq)]
+enum Written {
+    Updated(String),
+    Created(String),
+    Unmatched,
+    Failed(String),
+}
+
+/// Match the leads to records and write their scores: known records by id, the others found
+/// by phone number and e-mail address, created when the connection says so.
+async fn write(
+    api: &dyn CrmApi,
+    connection: &Connection,
+    leads: &[(Lead, ScoreFields)],
+) -> crm::CrmResult<Vec<(LeadId, Written)>> {
+    let crm = connection.crm;
+    let mut results = Vec::new();
+    let mut updates: Vec<(LeadId, String, ScoreFields)> = Vec::new();
+    let mut unknown: Vec<&(Lead, ScoreFields)> = Vec::new();
+    for entry in leads {
+        match entry.0.crm_sync.get(&crm).and_then(|s| s.record_id.clone()) {
+            Some(record) => updates.push((entry.0.lead_id.clone(), record, entry.1.clone())),
+            None => unknown.push(entry),
+        }
+    }
+    if !unknown.is_empty() {
+        let phones: Vec<_> = unknown
+            .iter()
+            .map(|(l, _)| l.phone_number.clone())
+            .collect();
+        let emails: Vec<String> = unknown
+            .iter()
+            .filter_map(|(l, _)| l.email.clone())
+            .collect();
+        let records: Vec<CrmRecord> = api.find(&phones, &emails).await?;
+        let mut missing = Vec::new();
+        for (lead, fields) in unknown {
+            // A phone number match first, then an e-mail match.
+            let found = records
+                .iter()
+                .find(|r| r.phones.contains(&lead.phone_number))
+                .or_else(|| records.iter().find(|r| r.is_for(lead)));
+            match found {
+                Some(record) => {
+                    updates.push((lead.lead_id.clone(), record.id.clone(), fields.clone()))
+                }
+                None if connection.create_missing => missing.push((lead, fields.clone())),
+                None => results.push((lead.lead_id.clone(), Written::Unmatched)),
+            }
+        }
+        if !missing.is_empty() {
+            let made = api.create(&missing).await?;
+            for (lead, _) in &missing {
+                match made.iter().find(|r| r.is_for(lead)) {
+                    Some(record) => {
+                        results.push((lead.lead_id.clone(), Written::Created(record.id.clone())))
+                    }
+                    None => results.push((
+                        lead.lead_id.clone(),
+                        Written::Failed(format!("{crm} did not say which record it created")),
+                    )),
+                }
+            }
+        }
+    }
+    if !updates.is_empty() {
+        let writes: Vec<(String, ScoreFields)> = updates
+            .iter()
+            .map(|(_, record, fields)| (record.clone(), fields.clone()))
+            .collect();
+        let gone = api.update(&writes).await?;
+        for (lead, record, _) in updates {
+            if gone.contains(&record) {
+                results.push((
+                    lead,
+                    Written::Failed(format!(
+                        "{crm} record {record} is gone; the lead is matched again at its next push"
+                    )),
+                ));
+            } else {
+                results.push((lead, Written::Updated(record)));
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Change the stored connection, re-reading when it changed meanwhile; nothing when it is gone.
+async fn note_connection(
+    deps: &Deps,
+    tenant: &TenantId,
+    crm: Crm,
+    mut change: impl FnMut(&mut Connection),
+) -> Result<()> {
+    for _ in 0..5 {
+        let Some(mut connection) = deps.crm.get_connection(tenant, crm).await? else {
+            return Ok(());
+        };
+        change(&mut connection);
+        match deps.crm.update_connection(&connection).await {
+            Err(Error::Concurrent(_)) => continue,
+            Err(Error::NotFound(_)) => return Ok(()),
+            other => return other.map(|_| ()),
+        }
+    }
+    Err(Error::concurrent(format!(
+        "the {crm} connection kept changing; try again"
+    )))
+}
+
+/// What an inbound webhook did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Received {
+    /// Events read.
+    pub events: usize,
+    /// Leads whose stage, outcome or CRM fields changed.
+    pub leads_changed: usize,
+    /// Events about records that are no lead of the tenant's (or are gone).
+    pub ignored: usize,
+}
+
+/// The HubSpot webhook's events (signature already checked): contacts' stage, owner and
+/// source changes and deals' stage changes become the leads' CRM status, `crm.*` fields and
+/// outcomes (won or lost, with the deal's amount), and the leads are scored again. The same
+/// events again change nothing.
+#[instrument(skip_all, fields(tenant = %tenant, events = events.len()))]
+pub async fn receive_hubspot(
+    deps: &Deps,
+    tenant: &TenantId,
+    events: &[crm::hubspot::WebhookEvent],
+) -> Result<Received> {
+    let connection = get(deps, tenant, Crm::Hubspot).await?;
+    let credentials = credentials(deps, tenant, Crm::Hubspot)
+        .await?
+        .ok_or_else(|| Error::not_found("HubSpot credentials: connect again"))?;
+    let api = crm::api(
+        &connection,
+        &credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+    );
+    let unavailable =
+        |e: CrmError| Error::transient(format!("HubSpot could not be read: {e}"), std::fmt::Error);
+    let mut received = Received {
+        events: events.len(),
+        ..Default::default()
+    };
+    for event in events {
+        let object = event.object_id.to_string();
+        // Each record the event is about, with what it says of it.
+        let changes: Vec<(CrmRecord, CrmUpdate)> = match event.subscription_type.as_str() {
+            t if t.starts_with("contact.") => api
+                .record(&object)
+                .await
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|r| {
+                    let update = CrmUpdate {
+                        stage: r.stage.clone(),
+                        value: None,
+                        fields: r.fields.clone(),
+                    };
+                    (r, update)
+                })
+                .collect(),
+            t if t.starts_with("deal.") => {
+                let Some(deal) = api.deal(&object).await.map_err(unavailable)? else {
+                    received.ignored += 1;
+                    continue;
+                };
+                let mut changes = Vec::new();
+                for id in deal.contact_ids.iter().take(MAX_DEAL_CONTACTS) {
+                    if let Some(record) = api.record(id).await.map_err(unavailable)? {
+                        let update = CrmUpdate {
+                            stage: deal.stage.clone(),
+                            value: deal.value,
+                            fields: Default::default(),
+                        };
+                        changes.push((record, update));
+                    }
+                }
+                changes
+            }
+            _ => {
+                received.ignored += 1;
+                continue;
+            }
+        };
+        let mut matched = false;
+        for (record, update) in &changes {
+            let Some(lead) = find_lead(deps, tenant, record).await? else {
+                continue;
+            };
+            matched = true;
+            let now = Utc::now();
+            let mut changed = false;
+            let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
+                changed = update.apply(l, &connection.stages, now);
+                Ok(())
+            })
+            .await?;
+            if changed {
+                received.leads_changed += 1;
+                deps.queue
+                    .send(&Job::Score {
+                        tenant_id: tenant.clone(),
+                        lead_id: lead.lead_id.clone(),
+                        cause: ScoreCause::LeadChanged {
+                            version: lead.version,
+                        },
+                    })
+                    .await?;
+            }
+        }
+        if !matched {
+            received.ignored += 1;
+        }
+    }
+    let r = received.clone();
+    note_connection(deps, tenant, Crm::Hubspot, |c| {
+        c.counts.received += r.leads_changed as u64;
+        c.last_received_at = Some(Utc::now());
+    })
+    .await?;
+    if received.ignored > 0 {
+        warn!(
+            ignored = received.ignored,
+            "HubSpot events about records that are no lead here"
+        );
+    }
+    Ok(received)
+}
+
+/// The tenant's lead a CRM record is, by its phone numbers.
+async fn find_lead(deps: &Deps, tenant: &TenantId, record: &CrmRecord) -> Result<Option<Lead>> {
+    for phone in &record.phones {
+        if let Some(lead) = deps.leads.find_lead_by_phone(tenant, phone).await? {
+            return Ok(Some(lead));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,308 @@
+//! CRM sync with HubSpot, against a stateful stand-in of HubSpot's API on a real socket
+//! (`testkit::hubspot`): connecting creates the properties, every scored lead's score lands on
+//! its contact (found by phone number however it was typed, else created), a second sync
+//! writes nothing, the app's signed webhooks bring stages and deals back as outcomes, and a
+//! burst of a thousand score changes stays inside the account's rate limit.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::domain::{Lead, PhoneNumber, Tier};
+use testkit::hubspot::HubSpot;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+const CLIENT_SECRET: &str = "8c2d0f3e-6b1a-4c55-9e1e-3f2b7a9d0c11";
+
+fn copy_samples(app: &TestApp) {
+    let samples = crate::helpers::repo_root().join("samples/calls");
+    for entry in std::fs::read_dir(samples).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        // Transcripts and sidecars; recordings wait for a speech engine these tests do not
+        // install.
+        if [".txt", ".vtt", ".srt", ".json"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            std::fs::copy(&path, app.app.inbox_dir().join(&name)).unwrap();
+        }
+    }
+}
+
+async fn connect(app: &TestApp, hubspot: &HubSpot, extra: Value) -> Value {
+    let mut body = json!({
+        "token": TOKEN,
+        "client_secret": CLIENT_SECRET,
+        "base_url": hubspot.url,
+        "create_missing": true,
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (status, answer) = app
+        .send(Method::PUT, "/integrations/hubspot", &body.to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+/// Every lead, as the API lists them.
+async fn leads(app: &TestApp) -> Vec<Value> {
+    let (_, page) = app.get("/leads?limit=200").await;
+    page["leads"].as_array().unwrap().clone()
+}
+
+fn synced(lead: &Value) -> bool {
+    lead["lead_score"].is_null() || lead["crm_sync"]["hubspot"]["state"] == "synced"
+}
+
+#[tokio::test]
+async fn scores_reach_hubspot_contacts_and_stages_and_deals_come_back_as_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    // GIVEN a contact already in HubSpot with a demo caller's number, typed nationally, and
+    // the demo's calls scored
+    let existing = hubspot.add_contact(&[
+        ("firstname", "Dana"),
+        ("phone", "(415) 555-0134"),
+        ("lifecyclestage", "lead"),
+    ]);
+    copy_samples(&app);
+    app.settle().await;
+    let scored = leads(&app)
+        .await
+        .into_iter()
+        .filter(|l| !l["lead_score"].is_null())
+        .count();
+    assert!(scored >= 20, "{scored} leads scored");
+
+    // A token HubSpot refuses is a 400 that says so, and nothing is connected.
+    let (status, answer) = app
+        .send(
+            Method::PUT,
+            "/integrations/hubspot",
+            &json!({"token": "pat-na1-wrong", "base_url": hubspot.url}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("INVALID_AUTHENTICATION"),
+        "{answer}"
+    );
+    let (status, _) = app.get("/integrations/hubspot").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // WHEN the tenant connects HubSpot
+    let connection = connect(&app, &hubspot, json!({})).await;
+    assert_eq!(connection["state"], "connected");
+    assert!(
+        !serde_json::to_string(&connection).unwrap().contains(TOKEN)
+            && !serde_json::to_string(&connection)
+                .unwrap()
+                .contains(CLIENT_SECRET)
+    );
+    // THEN the properties exist, and every scored lead's score is on its contact
+    assert!(hubspot.has_property("leadscore_score") && hubspot.has_property("leadscore_reasons"));
+    let all = app
+        .wait_for("/leads?limit=200", |page| {
+            page["leads"].as_array().unwrap().iter().all(synced)
+        })
+        .await;
+    let contacts = hubspot.contacts();
+    for lead in all["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["lead_score"].is_null())
+    {
+        let sync = &lead["crm_sync"]["hubspot"];
+        let contact = &contacts[sync["record_id"].as_str().unwrap()];
+        assert_eq!(
+            contact["leadscore_score"],
+            lead["lead_score"].to_string(),
+            "{lead}"
+        );
+        assert_eq!(contact["leadscore_tier"], lead["tier"].as_str().unwrap());
+        assert_eq!(
+            PhoneNumber::parse_with_region(&contact["phone"], Some("US"))
+                .unwrap()
+                .as_str(),
+            lead["phone_number"].as_str().unwrap()
+        );
+        assert!(
+            contact["leadscore_link"]
+                .ends_with(&format!("/leads/{}", lead["lead_id"].as_str().unwrap()))
+        );
+        let reasons = contact["leadscore_reasons"].lines().count();
+        assert!((1..=3).contains(&reasons), "{contact:?}");
+    }
+    // The existing contact was matched by its number, not duplicated.
+    let dana = all["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["phone_number"] == "+14155550134")
+        .unwrap();
+    assert_eq!(dana["crm_sync"]["hubspot"]["record_id"], existing);
+    assert_eq!(contacts.len(), scored);
+    let (_, status) = app.get("/integrations/hubspot").await;
+    assert_eq!(status["counts"]["pushed"], scored);
+    assert_eq!(status["counts"]["created"], scored - 1);
+
+    // A second sync writes nothing: every contact shows its lead's score already.
+    let before = hubspot.stats();
+    let (status, _) = app
+        .send(Method::POST, "/integrations/hubspot/sync", "")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.settle().await;
+    let after = hubspot.stats();
+    assert_eq!(after.batch_inputs, before.batch_inputs);
+    assert_eq!(after.searches, before.searches);
+
+    // WHEN a rep marks the contact a customer in HubSpot, and the app's webhook says so
+    let hook = app.url(&format!("/hubspot/{}/events", app.app.deps.config.tenant));
+    hubspot.set_property(&existing, "lifecyclestage", "customer");
+    hubspot.set_property(&existing, "hubspot_owner_id", "4711");
+    let event = json!([{
+        "eventId": 100, "subscriptionId": 1, "portalId": 62515, "appId": 1,
+        "occurredAt": chrono::Utc::now().timestamp_millis(),
+        "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+        "objectId": existing.parse::<u64>().unwrap(), "changeSource": "CRM",
+        "propertyName": "lifecyclestage", "propertyValue": "customer"
+    }]);
+    let now = chrono::Utc::now().timestamp_millis();
+    let (status, answer) = HubSpot::send_webhook(&hook, CLIENT_SECRET, &event, now).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["leads_changed"], 1);
+    // THEN the lead is won, with the owner as a CRM field, and it is scored again
+    let path = format!("/leads/{}", dana["lead_id"].as_str().unwrap());
+    let (_, lead) = app.get(&path).await;
+    assert_eq!(lead["outcome"]["converted"], true);
+    assert_eq!(lead["crm"]["owner"], "4711");
+    assert_eq!(lead["crm_lead_status"], "customer");
+    // The same delivery again changes nothing.
+    let (status, answer) = HubSpot::send_webhook(&hook, CLIENT_SECRET, &event, now).await;
+    assert_eq!((status, answer["leads_changed"].clone()), (200, json!(0)));
+
+    // A deal lost with its amount becomes the outcome, with its value.
+    let deal = hubspot.add_deal(
+        &[("dealstage", "closedlost"), ("amount", "5000")],
+        &[&existing],
+    );
+    let deal_event = json!([{
+        "eventId": 101, "subscriptionType": "deal.propertyChange",
+        "objectId": deal.parse::<u64>().unwrap(), "propertyName": "dealstage",
+        "propertyValue": "closedlost"
+    }]);
+    let (status, answer) = HubSpot::send_webhook(
+        &hook,
+        CLIENT_SECRET,
+        &deal_event,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, lead) = app.get(&path).await;
+    assert_eq!(lead["outcome"]["converted"], false);
+    assert_eq!(lead["outcome"]["value"], 5000.0);
+
+    // Forged, stale or unsigned requests are refused and change nothing.
+    let (status, _) = HubSpot::send_webhook(&hook, "not-the-secret", &event, now).await;
+    assert_eq!(status, 403);
+    let stale = now - 6 * 60 * 1000;
+    let (status, _) = HubSpot::send_webhook(&hook, CLIENT_SECRET, &event, stale).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/hubspot/{}/events", app.app.deps.config.tenant),
+            "[]",
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, lead) = app.get(&path).await;
+    assert_eq!(lead["outcome"]["converted"], false);
+
+    // Disconnecting forgets the credentials; the webhook is refused from then on.
+    let (status, _) = app.send(Method::DELETE, "/integrations/hubspot", "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = HubSpot::send_webhook(
+        &hook,
+        CLIENT_SECRET,
+        &event,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_a_thousand_score_changes_stays_inside_the_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    // An account that takes 40 requests per rolling ten seconds.
+    hubspot.set_limit(40);
+    // GIVEN a thousand scored leads, all pushed
+    let tenant = app.app.deps.config.tenant.clone();
+    let now = chrono::Utc::now();
+    for i in 0..1000u32 {
+        let phone = PhoneNumber::parse(&format!("+1212555{:04}", i)).unwrap();
+        let mut lead = Lead::new(tenant.clone(), phone, now);
+        lead.lead_score = Some(10);
+        lead.tier = Some(Tier::Cold);
+        lead.score_updated_at = Some(now);
+        app.app.deps.leads.insert_lead(&lead).await.unwrap();
+    }
+    connect(&app, &hubspot, json!({"requests_per_10s": 40})).await;
+    app.wait_for("/integrations/hubspot", |c| c["counts"]["pushed"] == 1000)
+        .await;
+    assert_eq!(hubspot.contacts().len(), 1000);
+    let before = hubspot.stats();
+
+    // WHEN a new rule changes every lead's score at once
+    let (status, answer) = app
+        .send(
+            Method::POST,
+            "/scoring_rules",
+            &json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}).to_string(),
+        )
+        .await;
+    assert!(status.is_success(), "{answer}");
+    // THEN every contact shows its new score, in batches of 100, and HubSpot never answered 429
+    let done = || {
+        hubspot
+            .contacts()
+            .values()
+            .all(|c| c["leadscore_score"] != "10")
+    };
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            hubspot.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.settle().await;
+    let after = hubspot.stats();
+    assert_eq!(after.rate_limited, 0, "{after:?}");
+    assert!(after.max_in_window <= 40, "{after:?}");
+    let updates = after.batch_calls - before.batch_calls;
+    assert!(
+        updates <= 20,
+        "1,000 changes took {updates} batch calls ({after:?})"
+    );
+    assert_eq!(after.batch_inputs - before.batch_inputs, 1000, "{after:?}");
+    app.stop().await;
+}
