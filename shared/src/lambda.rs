@@ -31,7 +31,7 @@ use aws_lambda_events::event::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 
-use crate::adapters::aws::{AwsApp, Claim, DynamoIdempotency, JwtVerifier};
+use crate::adapters::aws::{AwsApp, Claim, Deployment, DynamoIdempotency, JwtVerifier};
 use crate::analysis::redact::redact;
 use crate::domain::{Caller, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
@@ -463,7 +463,7 @@ async fn on_sqs_message(
         Ok(job) => job,
         Err(e) => {
             let reason = format!("the message body is not a job: {e}");
-            return give_up(app, body, "decode", &reason).await;
+            return give_up(app, message, "decode", &reason).await;
         }
     };
     let claim = DynamoIdempotency::key("job", id);
@@ -474,7 +474,7 @@ async fn on_sqs_message(
                 // message to the dead-letter queue now rather than retrying it.
                 let reason = e.to_string();
                 record_failure(&app.deps, &job, &reason).await?;
-                give_up(app, body, job.stage(), &reason).await
+                give_up(app, message, job.stage(), &reason).await
             }
             other => other,
         }
@@ -486,18 +486,32 @@ async fn on_sqs_message(
 /// (redacted), counted in the `PermanentFailures` metric the template alarms on. Without a
 /// dead-letter queue configured the message is reported failed, so SQS moves it there after
 /// its tries.
-async fn give_up(app: &AwsApp, body: &str, stage: &str, reason: &str) -> Result<()> {
+async fn give_up(app: &AwsApp, message: &SqsMessage, stage: &str, reason: &str) -> Result<()> {
     let reason = redact(reason);
     error!(stage, reason = %reason, "failed for good; the message goes to the dead-letter queue");
     count_permanent_failure(stage);
-    // A function that drains the CRM queue beside its own puts CRM jobs in the CRM's.
-    let dlq = match stage {
-        "crm" => app.deployment.crm_dead_letter_queue_url.as_ref(),
-        _ => app.deployment.dead_letter_queue_url.as_ref(),
-    };
-    match dlq {
+    let body = message.body.as_deref().unwrap_or_default();
+    match dead_letter_queue(&app.deployment, message.event_source_arn.as_deref()) {
         Some(dlq) => app.sqs.dead_letter(dlq, body, stage, &reason).await,
         None => Err(Error::validation(reason)),
+    }
+}
+
+/// The dead-letter queue of the queue a message came from: the CRM queue's for a message
+/// from the CRM queue (`arn:...:<name>` against `https://.../<name>`), the function's own
+/// otherwise.
+fn dead_letter_queue<'d>(
+    deployment: &'d Deployment,
+    source_arn: Option<&str>,
+) -> Option<&'d String> {
+    let name = |url: &str| url.rsplit('/').next().map(str::to_owned);
+    let from_crm = source_arn
+        .and_then(|arn| arn.rsplit(':').next())
+        .is_some_and(|queue| name(&deployment.crm_queue_url).as_deref() == Some(queue));
+    if from_crm {
+        deployment.crm_dead_letter_queue_url.as_ref()
+    } else {
+        deployment.dead_letter_queue_url.as_ref()
     }
 }
 

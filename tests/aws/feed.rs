@@ -130,6 +130,18 @@ pub async fn receive(cloud: &Cloud, url: &str) -> Option<(SqsEvent, Vec<String>)
     if messages.is_empty() {
         return None;
     }
+    // As Lambda's poller hands them over: with the queue's ARN.
+    let arn = cloud
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .unwrap();
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -138,6 +150,7 @@ pub async fn receive(cloud: &Cloud, url: &str) -> Option<(SqsEvent, Vec<String>)
                 "receiptHandle": m.receipt_handle(),
                 "body": m.body(),
                 "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
                 "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<std::collections::HashMap<_, _>>()).unwrap_or_default(),
                 "messageAttributes": {},
             })
@@ -163,7 +176,7 @@ pub async fn pump(
     let deployment = &cloud.app.deployment;
     let consumer = if *url == deployment.analyze_queue_url {
         Function::Analyze
-    } else if *url == deployment.webhook_queue_url {
+    } else if *url == deployment.webhook_queue_url || *url == deployment.crm_queue_url {
         Function::Webhooks
     } else {
         assert_eq!(
@@ -210,11 +223,18 @@ pub async fn pump(
     }
 }
 
-/// Run the analyze, score and webhook queues until all are empty (webhook retries waiting
-/// for their time are left waiting).
+/// Run the analyze, score, webhook and CRM queues until all are empty (webhook retries
+/// waiting for their time are left waiting).
 pub async fn settle(cloud: &Cloud, times: usize) {
     let settings = &cloud.app.deployment;
     for _ in 0..3 {
+        pump(
+            cloud,
+            &settings.crm_queue_url,
+            times,
+            Duration::from_secs(5),
+        )
+        .await;
         pump(
             cloud,
             &settings.webhook_queue_url,

@@ -3,7 +3,8 @@
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
 //! uploads, an API key through the authorizer, the audit log and the usage counted, webhook
 //! events from every function that makes them, delivered, retried, redelivered and
-//! unsubscribed; a lead exported and erased), then every grant of the template is held against the calls recorded on the
+//! unsubscribed; a CRM connected, pushed to, synced and disconnected; a lead exported and
+//! erased), then every grant of the template is held against the calls recorded on the
 //! way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
@@ -55,6 +56,17 @@ async fn every_grant_is_used() {
     )
     .await;
     let subscription = subscription["subscription_id"].as_str().unwrap().to_owned();
+
+    // A CRM connected (its token into SSM, a full sync queued): every score change on the
+    // tour is marked, queued and pushed to the stand-in by the webhooks function.
+    let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
+    api(
+        &cloud,
+        "PUT",
+        "/integrations/hubspot",
+        Some(json!({"token": "pat-na1-tour", "base_url": hubspot.url, "create_missing": true})),
+    )
+    .await;
 
     // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,
     // and removed from recordings/.
@@ -134,6 +146,14 @@ async fn every_grant_is_used() {
         .sqs
         .send_message()
         .queue_url(&settings.score_queue_url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&settings.crm_queue_url)
         .message_body("not a job")
         .send()
         .await
@@ -287,6 +307,26 @@ async fn every_grant_is_used() {
     .await;
     feed::settle(&cloud, 1).await;
     api(&cloud, "DELETE", &format!("/webhooks/{subscription}"), None).await;
+    // Every scored lead on its contact; then a full sync asked for, and the connection
+    // deleted with leads still waiting for it (as a sync the API started would leave them).
+    assert!(hubspot.stats().batch_inputs >= 2, "{:?}", hubspot.stats());
+    api(&cloud, "POST", "/integrations/hubspot/sync", None).await;
+    feed::settle(&cloud, 1).await;
+    let waiting = cloud
+        .app
+        .deps
+        .leads
+        .lead_ids(&tenant(), None, 10)
+        .await
+        .unwrap();
+    cloud
+        .app
+        .deps
+        .crm
+        .mark_pending(&tenant(), shared::domain::Crm::Hubspot, &waiting, 1)
+        .await
+        .unwrap();
+    api(&cloud, "DELETE", "/integrations/hubspot", None).await;
     let received = receiver.received().await;
     for event in [
         "lead.created",
@@ -314,10 +354,8 @@ async fn every_grant_is_used() {
     );
     // Every write above is in the audit log, the last first.
     let log = api(&cloud, "GET", "/audit_log?limit=1", None).await;
-    assert_eq!(
-        log["entries"][0]["path"],
-        format!("/webhooks/{subscription}")
-    );
+    assert_eq!(log["entries"][0]["path"], "/integrations/hubspot");
+    assert_eq!(log["entries"][0]["method"], "DELETE");
 
     let unused = cloud.recorder.unused_grants();
     assert!(

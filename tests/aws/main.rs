@@ -5,6 +5,7 @@
 mod access;
 mod bad_input;
 mod chain;
+mod crm;
 mod erasure;
 mod feed;
 mod grants;

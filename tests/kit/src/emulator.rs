@@ -132,6 +132,7 @@ pub struct Cloud {
     pub analyze_dlq: String,
     pub score_dlq: String,
     pub webhook_dlq: String,
+    pub crm_dlq: String,
     /// The functions' environment for these resources (as the template sets it), without the
     /// endpoint and credentials (for the function binaries' own tests).
     #[allow(dead_code)]
@@ -175,6 +176,7 @@ impl Cloud {
         let (analyze, analyze_dlq) = queue_with_dlq(&sqs, "analyze").await;
         let (score, score_dlq) = queue_with_dlq(&sqs, "score").await;
         let (webhooks, webhook_dlq) = queue_with_dlq(&sqs, "webhooks").await;
+        let (crm, crm_dlq) = queue_with_dlq(&sqs, "crm").await;
         let vars = HashMap::from([
             ("LEADS_TABLE", "leads".to_owned()),
             ("CALLS_TABLE", "calls".to_owned()),
@@ -187,6 +189,7 @@ impl Cloud {
             ("ANALYZE_QUEUE_URL", analyze),
             ("SCORE_QUEUE_URL", score),
             ("WEBHOOK_QUEUE_URL", webhooks),
+            ("CRM_QUEUE_URL", crm),
             ("SECRETS_PREFIX", format!("/{}/tenants", crate::iam::STACK)),
         ]);
         let mut settings = Deployment::from_lookup(|k| vars.get(k).cloned()).unwrap();
@@ -203,6 +206,9 @@ impl Cloud {
                 Function::Webhooks => Some(webhook_dlq.clone()),
                 _ => None,
             };
+            if f == Function::Webhooks {
+                settings.crm_dead_letter_queue_url = Some(crm_dlq.clone());
+            }
             functions.insert(f, AwsApp::new(&sdk, settings));
         }
         let app = AwsApp::new(&sdk, settings);
@@ -217,6 +223,7 @@ impl Cloud {
             analyze_dlq,
             score_dlq,
             webhook_dlq,
+            crm_dlq,
             env: vars,
             emulator,
         }

@@ -533,6 +533,8 @@ fn names() -> Value {
             "ScoreDeadLetterQueue": queue_url("score-dlq"),
             "WebhookQueue": queue_url("webhooks"),
             "WebhookDeadLetterQueue": queue_url("webhooks-dlq"),
+            "CrmQueue": queue_url("crm"),
+            "CrmDeadLetterQueue": queue_url("crm-dlq"),
         },
         "arns": {
             "LeadsTable": table("leads"), "CallsTable": table("calls"),
@@ -544,6 +546,8 @@ fn names() -> Value {
             "ScoreDeadLetterQueue": queue("score-dlq"),
             "WebhookQueue": queue("webhooks"),
             "WebhookDeadLetterQueue": queue("webhooks-dlq"),
+            "CrmQueue": queue("crm"),
+            "CrmDeadLetterQueue": queue("crm-dlq"),
             "EventDeadLetterQueue": queue("events-dlq"),
         },
     })

@@ -160,7 +160,12 @@ impl Queue for SqsQueue {
 
     #[instrument(name = "sqs.send_all", level = "debug", skip_all, fields(jobs = jobs.len()))]
     async fn send_all(&self, jobs: &[Job]) -> Result<()> {
-        for url in [&self.analyze_url, &self.score_url, &self.webhook_url] {
+        // Each job to its queue, in order, a batch per queue: every queue a job can go to.
+        let mut urls: Vec<&str> = jobs.iter().map(|j| self.url(j)).collect();
+        urls.dedup();
+        urls.sort_unstable();
+        urls.dedup();
+        for url in urls {
             let mine: Vec<&Job> = jobs.iter().filter(|j| self.url(j) == url).collect();
             for chunk in mine.chunks(Self::BATCH) {
                 self.send_batch(url, chunk).await?;

@@ -1,0 +1,158 @@
+//! CRM sync as AWS runs it: the API function connects HubSpot (the token into SSM), the score
+//! function marks each score change and queues a push on the CRM queue, the webhooks function
+//! drains that queue (every message delivered twice) and writes the scores to the stand-in's
+//! contacts once; HubSpot's signed webhook comes through API Gateway without an authorizer.
+//! Every call each function made is held against its policy when the `Cloud` drops.
+
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use testkit::hubspot::HubSpot;
+
+use crate::emulator::Cloud;
+use crate::feed;
+
+const TOKEN: &str = "pat-na1-aws-test-token";
+const CLIENT_SECRET: &str = "client-secret-of-the-hubspot-app";
+const PUBLIC_URL: &str = "https://api.leadscore.example";
+
+async fn api(cloud: &Cloud, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    feed::api_with(cloud, method, path, Some("acme"), body).await
+}
+
+async fn call(cloud: &Cloud, caller: &str, transcript: &str) -> String {
+    let (status, accepted) = api(
+        cloud,
+        "POST",
+        "/calls",
+        Some(json!({"caller": caller, "transcript": {"format": "text", "content": transcript}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    accepted["lead_id"].as_str().unwrap().to_owned()
+}
+
+/// HubSpot's webhook request as API Gateway hands it over: no authorizer, signed with the
+/// app's client secret over the URL HubSpot called (`PUBLIC_URL` and the path).
+async fn hubspot_webhook(cloud: &Cloud, events: &Value) -> (u16, String) {
+    let path = "/hubspot/acme/events";
+    let body = events.to_string();
+    let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).unwrap();
+    mac.update(format!("POST{PUBLIC_URL}{path}{body}{timestamp}").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let mut event = feed::sample("apigw-get-leads.json");
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = "".into();
+    event["queryStringParameters"] = json!({});
+    event["routeKey"] = format!("POST {path}").into();
+    event["requestContext"]["http"]["method"] = "POST".into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    event["headers"] = json!({
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": signature,
+        "x-hubspot-request-timestamp": timestamp,
+    });
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    let (status, _, text) = feed::api_event(cloud, &event).await;
+    (status, text)
+}
+
+#[tokio::test]
+async fn scores_reach_hubspot_through_the_crm_queue_once_each_and_outcomes_come_back() {
+    // The stand-in is on this machine: this deployment allows it (the hosted default refuses
+    // it, below).
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.public_url = Some(PUBLIC_URL.to_owned());
+    })
+    .await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    let existing = hubspot.add_contact(&[("phone", "512-555-0190"), ("lifecyclestage", "lead")]);
+    let (status, connection) = api(
+        &cloud,
+        "PUT",
+        "/integrations/hubspot",
+        Some(json!({
+            "token": TOKEN, "client_secret": CLIENT_SECRET, "base_url": hubspot.url,
+            "create_missing": true,
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{connection}");
+    assert!(!connection.to_string().contains(TOKEN));
+
+    // Two calls through the API; every SQS message is delivered twice.
+    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
+    let hot = call(&cloud, "+15125550190", &transcript).await;
+    let cold = call(
+        &cloud,
+        "+15125550191",
+        "Customer: Not interested, wrong number.",
+    )
+    .await;
+    feed::settle(&cloud, 2).await;
+
+    let contacts = hubspot.contacts();
+    for lead in [&hot, &cold] {
+        let (_, got) = api(&cloud, "GET", &format!("/leads/{lead}"), None).await;
+        let sync = &got["crm_sync"]["hubspot"];
+        assert_eq!(sync["state"], "synced", "{got:#}");
+        let contact = &contacts[sync["record_id"].as_str().unwrap()];
+        assert_eq!(contact["leadscore_score"], got["lead_score"].to_string());
+        assert_eq!(
+            contact["leadscore_link"],
+            format!("{PUBLIC_URL}/leads/{lead}")
+        );
+    }
+    let (_, hot_lead) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(hot_lead["crm_sync"]["hubspot"]["record_id"], existing);
+    assert_eq!(contacts.len(), 2, "matched, not duplicated: {contacts:#?}");
+    // Each lead's score written once per change, however often SQS delivered the pushes.
+    let stats = hubspot.stats();
+    let changes = cloud.recorder.messages_to("crm");
+    println!("CRM queue messages: {}; HubSpot: {stats:?}", changes.len());
+    assert!(
+        stats.batch_inputs <= 4,
+        "two leads, two score changes at most each: {stats:?}"
+    );
+    assert_eq!(stats.rate_limited, 0);
+    // The API's full sync, and a push per score change (and one after a push that found
+    // more waiting): not a message per attempt or per delivery.
+    assert!(changes.len() <= 5, "{changes:#?}");
+
+    // The app's webhook: the contact became a customer.
+    hubspot.set_property(&existing, "lifecyclestage", "customer");
+    let events = json!([{
+        "eventId": 7, "subscriptionType": "contact.propertyChange",
+        "objectId": existing.parse::<u64>().unwrap(), "propertyName": "lifecyclestage",
+        "propertyValue": "customer", "occurredAt": chrono::Utc::now().timestamp_millis()
+    }]);
+    let (status, answer) = hubspot_webhook(&cloud, &events).await;
+    assert_eq!(status, 200, "{answer}");
+    feed::settle(&cloud, 2).await;
+    let (_, won) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(won["outcome"]["converted"], true, "{won:#}");
+
+    // The hosted default: a CRM on a private address or over plain http is refused.
+    let hosted = Cloud::start().await;
+    let (status, refused) = feed::api_with(
+        &hosted,
+        "PUT",
+        "/integrations/hubspot",
+        Some("acme"),
+        Some(json!({"token": TOKEN, "base_url": hubspot.url})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("base_url"),
+        "{refused}"
+    );
+}
