@@ -110,6 +110,53 @@ fn parse_role(s: &str) -> Result<shared::domain::Role, String> {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum CrmCommand {
+    /// Connect a CRM (hubspot): check the token, create the score properties, and push every
+    /// lead's score to it.
+    #[command(
+        after_help = "Example:\n  LEADSCORE_CRM_TOKEN=pat-na1-... leadscore crm connect hubspot --create-missing"
+    )]
+    Connect {
+        /// hubspot.
+        crm: String,
+        /// HubSpot: a private app's access token (scopes crm.objects.contacts.read/write,
+        /// crm.schemas.contacts.write, crm.objects.deals.read). Kept in the data folder's
+        /// secret store; never printed.
+        #[arg(long, env = "LEADSCORE_CRM_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The app's client secret, which signs its webhooks (stages and deals coming back).
+        #[arg(long, env = "LEADSCORE_CRM_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// The API's address, when not the vendor's (a sandbox, an EU data centre).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Create CRM records for leads the CRM does not have (else they stay unmatched).
+        #[arg(long)]
+        create_missing: bool,
+        /// Requests per ten seconds the account allows (HubSpot: 100; 190 on Professional and
+        /// Enterprise).
+        #[arg(long)]
+        requests_per_10s: Option<u32>,
+    },
+    /// The connections: state, last push, last error, counts.
+    Status {
+        /// As JSON (as GET /integrations answers).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push every lead's score again (those the CRM shows already are skipped).
+    Sync {
+        /// hubspot.
+        crm: String,
+    },
+    /// Disconnect a CRM: its token is deleted; its records keep what was pushed.
+    Disconnect {
+        /// hubspot.
+        crm: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum Command {
     /// Load the bundled sample calls into the data folder, score them, and print the ranked leads.
     ///
@@ -174,6 +221,11 @@ pub(crate) enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Scores in the tenant's CRM: connect HubSpot, see the sync's state, sync, disconnect.
+    Crm {
+        #[command(subcommand)]
+        command: CrmCommand,
     },
     /// Ingest transcript, recording and sidecar files (or folders of them) and score their leads.
     ///

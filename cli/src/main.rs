@@ -2,6 +2,7 @@
 //! API); ranked leads with their reasons come out.
 
 mod args;
+mod crm;
 mod demo;
 mod ingest;
 mod keys;
@@ -21,6 +22,7 @@ use shared::local::LocalApp;
 use shared::ports::LeadQuery;
 
 use args::{Cli, Command, SpeechAction};
+use crm::crm;
 use demo::demo;
 use ingest::ingest;
 use keys::keys;
@@ -150,6 +152,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve { port, bind, .. } => serve(app, bind, port).await,
         Command::Keys { command } => keys(&app, &tenant, command).await,
+        Command::Crm { command } => crm(&app, &tenant, command).await,
         Command::Usage { month, json } => {
             let month = match month {
                 Some(m) => shared::domain::Month::parse(&m)?,

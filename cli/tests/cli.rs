@@ -223,3 +223,81 @@ fn each_commands_help_shows_its_own_options() {
     assert!(help(&["analyze"]).contains("A transcript file"));
     assert!(help(&["speech", "transcribe"]).contains("Recordings:"));
 }
+
+/// `leadscore demo`, then `leadscore crm connect hubspot`: every scored lead's score is on a
+/// contact of the HubSpot stand-in (`testkit::hubspot`, on a real socket), the status says so,
+/// and the token is never printed.
+#[test]
+fn crm_connect_after_the_demo_puts_every_score_in_hubspot() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let token = "pat-na1-cli-test-token";
+    let hubspot = runtime.block_on(testkit::hubspot::HubSpot::start(token));
+    let dir = tempfile::tempdir().unwrap();
+    let demo = leadscore(dir.path(), &["demo", "--no-speech"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let leads: serde_json::Value = serde_json::from_str(&stdout(&leadscore(
+        dir.path(),
+        &["leads", "--json", "--limit", "200"],
+    )))
+    .unwrap();
+    let scored: Vec<&serde_json::Value> = leads["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["lead_score"].is_null())
+        .collect();
+
+    let connect = common::command(dir.path())
+        .args([
+            "crm",
+            "connect",
+            "hubspot",
+            "--create-missing",
+            "--base-url",
+            &hubspot.url,
+        ])
+        .env("LEADSCORE_CRM_TOKEN", token)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        stdout(&connect),
+        String::from_utf8_lossy(&connect.stderr).into_owned(),
+    );
+    assert!(connect.status.success(), "{err}");
+    assert!(!out.contains(token) && !err.contains(token));
+    assert!(
+        err.contains("created the contact property `leadscore_score`"),
+        "{err}"
+    );
+    assert!(
+        out.contains(&format!("hubspot: connected at {}", hubspot.url))
+            && out.contains(&format!(
+                "{} pushed, {} created",
+                scored.len(),
+                scored.len()
+            )),
+        "{out}"
+    );
+    let contacts = hubspot.contacts();
+    assert_eq!(contacts.len(), scored.len());
+    for lead in &scored {
+        let phone = lead["phone_number"].as_str().unwrap();
+        let contact = contacts
+            .values()
+            .find(|c| c.get("phone").map(String::as_str) == Some(phone))
+            .unwrap_or_else(|| panic!("no contact for {phone}"));
+        assert_eq!(contact["leadscore_score"], lead["lead_score"].to_string());
+    }
+    // A second sync writes nothing.
+    let before = hubspot.stats().batch_inputs;
+    let sync = leadscore(dir.path(), &["crm", "sync", "hubspot"]);
+    assert!(sync.status.success());
+    assert_eq!(hubspot.stats().batch_inputs, before);
+    let gone = leadscore(dir.path(), &["crm", "disconnect", "hubspot"]);
+    assert!(stdout(&gone).contains("disconnected from hubspot"));
+    assert!(stdout(&leadscore(dir.path(), &["crm", "status"])).contains("no CRM connected"));
+}

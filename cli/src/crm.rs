@@ -1,0 +1,99 @@
+//! `leadscore crm`: the tenant's CRM connections on the data folder itself: connect (the
+//! scores pushed at once), status, sync, disconnect. The same handlers as `/integrations`.
+
+use anyhow::Result;
+use shared::domain::{Connection, ConnectionDraft, Crm, TenantId};
+use shared::handlers::crm;
+use shared::local::LocalApp;
+
+use crate::args::CrmCommand;
+use crate::{drain, emit};
+
+pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) -> Result<()> {
+    match command {
+        CrmCommand::Connect {
+            crm: name,
+            token,
+            client_secret,
+            base_url,
+            create_missing,
+            requests_per_10s,
+        } => {
+            let which = Crm::parse(&name)?;
+            let draft = ConnectionDraft {
+                token,
+                client_secret,
+                base_url,
+                create_missing: Some(create_missing),
+                requests_per_10s,
+                stages: None,
+            };
+            let connection = crm::connect(&app.deps, tenant, which, &draft).await?;
+            for step in &connection.setup {
+                eprintln!("  {step}");
+            }
+            eprintln!("pushing every lead's score to {which} ...");
+            drain(app).await?;
+            status(app, tenant, false).await
+        }
+        CrmCommand::Status { json } => status(app, tenant, json).await,
+        CrmCommand::Sync { crm: name } => {
+            let which = Crm::parse(&name)?;
+            crm::request_sync(&app.deps, tenant, which).await?;
+            eprintln!("pushing every lead's score to {which} ...");
+            drain(app).await?;
+            status(app, tenant, false).await
+        }
+        CrmCommand::Disconnect { crm: name } => {
+            let which = Crm::parse(&name)?;
+            if !crm::disconnect(&app.deps, tenant, which).await? {
+                anyhow::bail!("tenant {tenant} is not connected to {which}");
+            }
+            emit(&format!(
+                "disconnected from {which}; its token is deleted, and its records keep the scores \
+                 pushed so far\n"
+            ))
+        }
+    }
+}
+
+async fn status(app: &LocalApp, tenant: &TenantId, json: bool) -> Result<()> {
+    let connections = app.deps.crm.list_connections(tenant).await?;
+    if json {
+        return emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({ "integrations": connections }))?
+        ));
+    }
+    if connections.is_empty() {
+        return emit("no CRM connected: `leadscore crm connect hubspot --token ...`\n");
+    }
+    emit(&connections.iter().map(line).collect::<String>())
+}
+
+fn line(c: &Connection) -> String {
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("never".to_owned(), |t| {
+            t.format("%Y-%m-%d %H:%M").to_string()
+        })
+    };
+    let mut out = format!(
+        "{}: {} at {}; last push {}; {} pushed, {} created, {} unmatched, {} failed, {} received\n",
+        c.crm,
+        match c.state {
+            shared::domain::ConnectionState::Connected => "connected",
+            shared::domain::ConnectionState::Failing => "FAILING",
+        },
+        c.base_url,
+        when(c.last_push_at),
+        c.counts.pushed,
+        c.counts.created,
+        c.counts.unmatched,
+        c.counts.failed,
+        c.counts.received,
+    );
+    if let Some(e) = &c.last_error {
+        out.push_str(&format!("  last error: {e}\n"));
+    }
+    out
+}
