@@ -42,6 +42,7 @@ fn sqs_bodies_are_leadscore_jobs() {
         ("sqs-analyze.json", "analyze"),
         ("sqs-score.json", "score"),
         ("sqs-webhooks.json", "deliver"),
+        ("sqs-crm.json", "crm-push"),
     ] {
         let e: SqsEvent = serde_json::from_slice(&event(name)).unwrap();
         let job: Job = serde_json::from_str(e.records[0].body.as_deref().unwrap()).unwrap();
