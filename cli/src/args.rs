@@ -50,6 +50,10 @@ pub(crate) struct Cli {
     /// attempts over 23 h 35 min by default: 5,300,1800,7200,18000,28800,28800).
     #[arg(long = "webhook-retry-seconds", global = true, env = "LEADSCORE_WEBHOOK_RETRY_SECONDS", value_name = "SECONDS,...", value_parser = parse_retry_seconds)]
     pub(crate) webhook_retry_delays: Option<RetryDelays>,
+    /// Outcomes that must arrive after the model in force was trained before a challenger is
+    /// trained and, if it does at least as well on the most recent outcomes, put in force.
+    #[arg(long = "retrain-after", global = true, env = "LEADSCORE_RETRAIN_AFTER", value_name = "OUTCOMES", default_value_t = shared::Config::DEFAULT_RETRAIN_AFTER_OUTCOMES, value_parser = clap::value_parser!(usize))]
+    pub(crate) retrain_after: usize,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -100,6 +100,7 @@ async fn run(cli: Cli) -> Result<()> {
             .webhook_retry_delays
             .clone()
             .map_or_else(|| shared::domain::DEFAULT_RETRY_DELAYS.to_vec(), |d| d.0),
+        retrain_after_outcomes: cli.retrain_after.max(1),
         vocabulary: std::sync::Arc::new(shared::analysis::topics::Vocabulary::new(
             &cli.tracked,
             &cli.topics,

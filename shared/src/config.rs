@@ -50,6 +50,9 @@ pub struct Config {
     /// attempts over 23 h 35 min; `serve --webhook-retry-seconds`, `WEBHOOK_RETRY_SECONDS` on
     /// AWS). When the last fails, the delivery has failed.
     pub webhook_retry_delays: Vec<std::time::Duration>,
+    /// How many outcomes must arrive after the model in force was trained before a challenger
+    /// is trained (50; `RETRAIN_AFTER_OUTCOMES` on AWS, `--retrain-after` locally).
+    pub retrain_after_outcomes: usize,
 }
 
 /// Waits written as whole seconds, comma-separated (`5,300,1800`): at most 20, each at most a
@@ -74,6 +77,7 @@ impl Config {
     pub const DEFAULT_METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
     pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
     pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 300;
+    pub const DEFAULT_RETRAIN_AFTER_OUTCOMES: usize = 50;
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             key_rate_limit_per_minute: Self::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE,
             allow_private_webhook_targets: false,
             webhook_retry_delays: crate::domain::DEFAULT_RETRY_DELAYS.to_vec(),
+            retrain_after_outcomes: Self::DEFAULT_RETRAIN_AFTER_OUTCOMES,
         }
     }
 }

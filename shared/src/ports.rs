@@ -315,6 +315,15 @@ pub enum Job {
         crm: Crm,
         round: i64,
     },
+    /// Enough new outcomes may have arrived: train a challenger and put it in force if it
+    /// beats the model in force on the most recent outcomes (`handlers::model::challenge`).
+    /// `round`: the five seconds of outcomes it is for (Unix seconds / 5), run once they are
+    /// over, so an outcome recorded while a check runs has a check of its own.
+    Retrain {
+        tenant_id: TenantId,
+        #[serde(default)]
+        round: i64,
+    },
     /// Mark a page of the tenant's leads (those after `after`, in id order) to be pushed to
     /// `crm`, then queue the next page: a full sync.
     CrmSync {
@@ -350,7 +359,9 @@ impl Job {
         match self {
             Job::Analyze { .. } => "analyze",
             Job::AwaitMetadata { .. } => "ingest",
-            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => "score",
+            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } | Job::Retrain { .. } => {
+                "score"
+            }
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
             Job::CrmPush { .. } | Job::CrmSync { .. } => "crm",
@@ -399,6 +410,7 @@ impl Job {
                 crm,
                 round,
             } => format!("crm-push/{tenant_id}/{crm}/{round}"),
+            Job::Retrain { tenant_id, round } => format!("retrain/{tenant_id}/{round}"),
             Job::CrmSync {
                 tenant_id,
                 crm,
@@ -420,6 +432,7 @@ impl Job {
             | Job::Deliver { tenant_id, .. }
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }
+            | Job::Retrain { tenant_id, .. }
             | Job::CrmSync { tenant_id, .. } => tenant_id,
         }
     }

@@ -306,3 +306,156 @@ async fn a_burst_of_a_thousand_score_changes_stays_inside_the_rate_limit() {
     assert_eq!(after.batch_inputs - before.batch_inputs, 1000, "{after:?}");
     app.stop().await;
 }
+
+/// The HubSpot webhook's events about contacts and deals, as HubSpot sends them.
+fn contact_changed(id: &str, event_id: u64) -> Value {
+    json!([{
+        "eventId": event_id, "subscriptionType": "contact.propertyChange",
+        "objectId": id.parse::<u64>().unwrap(), "propertyName": "lifecyclestage",
+        "occurredAt": chrono::Utc::now().timestamp_millis()
+    }])
+}
+
+#[tokio::test]
+async fn stages_won_and_lost_in_hubspot_train_a_model_once_enough_have_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    // A threshold of ten outcomes, so the demo's leads are enough.
+    let config = shared::Config {
+        retrain_after_outcomes: 10,
+        ..shared::Config::default()
+    };
+    let app = crate::helpers::spawn_app_with(dir.path(), config).await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    copy_samples(&app);
+    app.settle().await;
+    connect(&app, &hubspot, json!({})).await;
+    app.wait_for("/leads?limit=200", |page| {
+        page["leads"].as_array().unwrap().iter().all(synced)
+    })
+    .await;
+    let contacts: Vec<String> = hubspot.contacts().into_keys().collect();
+    let hook = app.url(&format!("/hubspot/{}/events", app.app.deps.config.tenant));
+
+    // WHEN reps mark nine contacts customer or unqualified in HubSpot
+    for (i, id) in contacts.iter().take(10).enumerate() {
+        let stage = if i % 2 == 0 {
+            "customer"
+        } else {
+            "unqualified"
+        };
+        hubspot.set_property(id, "lifecyclestage", stage);
+        if i == 9 {
+            // THEN up to nine outcomes, there is no model
+            app.settle().await;
+            let (status, _) = app.get("/model").await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let (status, answer) =
+            HubSpot::send_webhook(&hook, CLIENT_SECRET, &contact_changed(id, i as u64), now).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outcomes"], 1, "{answer}");
+    }
+    // AND the tenth trains the first model, put in force with why
+    // (The comparison is kept just after the model is put in force.)
+    let model = app
+        .wait_for("/model", |m| {
+            m["version"].as_u64().is_some() && m["last_challenge"]["version"] == m["version"]
+        })
+        .await;
+    assert_eq!(model["metrics"]["rows"], 10);
+    let challenge = &model["last_challenge"];
+    assert_eq!(challenge["promoted"], true, "{model:#}");
+    assert_eq!(challenge["new_outcomes"], 10);
+    assert_eq!(challenge["version"], model["version"]);
+    app.settle().await;
+    // The leads are scored with it: a probability on each.
+    let (_, lead) = app.get("/leads?limit=1").await;
+    assert!(lead["leads"][0]["probability"].is_number(), "{lead:#}");
+
+    // Ten more: a challenger, but ten recent outcomes are too few to judge it on, so the
+    // model in force stays, and GET /model says why.
+    for (i, id) in contacts.iter().skip(10).take(10).enumerate() {
+        let stage = if i % 2 == 0 { "closedlost" } else { "customer" };
+        hubspot.set_property(id, "lifecyclestage", stage);
+        let now = chrono::Utc::now().timestamp_millis();
+        let (status, _) = HubSpot::send_webhook(
+            &hook,
+            CLIENT_SECRET,
+            &contact_changed(id, 100 + i as u64),
+            now,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let after = app
+        .wait_for("/model", |m| m["last_challenge"]["outcomes"] == 20)
+        .await;
+    assert_eq!(after["version"], model["version"], "{after:#}");
+    assert_eq!(after["last_challenge"]["promoted"], false);
+    assert!(
+        after["last_challenge"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("too few"),
+        "{after:#}"
+    );
+    app.stop().await;
+}
+
+/// Leads with a CRM field `segment` and an outcome each, `at` minutes apart from `start`.
+async fn labelled(
+    app: &shared::local::LocalApp,
+    from: u32,
+    n: u32,
+    won: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) {
+    for i in 0..n {
+        let k = from + i;
+        let phone = PhoneNumber::parse(&format!("+1646555{k:04}")).unwrap();
+        let mut lead = Lead::new(app.deps.config.tenant.clone(), phone, start);
+        let segment = if k.is_multiple_of(2) { "a" } else { "b" };
+        lead.crm.insert("segment".into(), segment.into());
+        lead.outcome = Some(shared::domain::Outcome {
+            converted: segment == won,
+            value: None,
+            at: start + chrono::TimeDelta::minutes(i64::from(k)),
+        });
+        app.deps.leads.insert_lead(&lead).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_challenger_is_judged_against_the_model_in_force_on_the_latest_outcomes() {
+    use shared::handlers::model::challenge;
+    let dir = tempfile::tempdir().unwrap();
+    let app = shared::local::LocalApp::open(dir.path(), shared::Config::default()).unwrap();
+    let tenant = app.deps.config.tenant.clone();
+    let start = chrono::Utc::now() - chrono::TimeDelta::days(30);
+    // Segment a converts.
+    labelled(&app, 0, 100, "a", start).await;
+    assert_eq!(
+        challenge(&app.deps, &tenant, 101).await.unwrap(),
+        None,
+        "too few new outcomes"
+    );
+    let first = challenge(&app.deps, &tenant, 50).await.unwrap().unwrap();
+    assert!(first.promoted && first.version == Some(1), "{first:?}");
+    // Then the market turns: segment b converts, 300 outcomes later.
+    labelled(&app, 100, 300, "b", start).await;
+    let second = challenge(&app.deps, &tenant, 50).await.unwrap().unwrap();
+    // The model in force ranks the latest outcomes backwards; the challenger, trained on the
+    // outcomes before them, has learnt the turn: it replaces the model.
+    assert_eq!(second.new_outcomes, 300);
+    assert_eq!(second.holdout_rows, 80);
+    let (champion, challenger) = (second.champion_auc.unwrap(), second.challenger_auc.unwrap());
+    assert!(champion < 0.5 && challenger > 0.5, "{second:?}");
+    assert!(second.promoted && second.version == Some(2), "{second:?}");
+    assert_eq!(
+        shared::handlers::model::last_challenge(&app.deps, &tenant)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+}

@@ -11,6 +11,7 @@ use testkit::hubspot::HubSpot;
 
 use crate::emulator::Cloud;
 use crate::feed;
+use crate::feed::post_call as call;
 
 const TOKEN: &str = "pat-na1-aws-test-token";
 const CLIENT_SECRET: &str = "client-secret-of-the-hubspot-app";
@@ -18,18 +19,6 @@ const PUBLIC_URL: &str = "https://api.leadscore.example";
 
 async fn api(cloud: &Cloud, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     feed::api_with(cloud, method, path, Some("acme"), body).await
-}
-
-async fn call(cloud: &Cloud, caller: &str, transcript: &str) -> String {
-    let (status, accepted) = api(
-        cloud,
-        "POST",
-        "/calls",
-        Some(json!({"caller": caller, "transcript": {"format": "text", "content": transcript}})),
-    )
-    .await;
-    assert_eq!(status, 202, "{accepted}");
-    accepted["lead_id"].as_str().unwrap().to_owned()
 }
 
 /// HubSpot's webhook request as API Gateway hands it over: no authorizer, signed with the

@@ -420,3 +420,18 @@ pub async fn every_object(cloud: &Cloud) -> Vec<(String, Vec<u8>)> {
     }
     all
 }
+
+/// A call with a plain-text transcript through `POST /calls`, from an admin of `acme`; its
+/// lead's id.
+pub async fn post_call(cloud: &Cloud, caller: &str, transcript: &str) -> String {
+    let (status, accepted) = api_with(
+        cloud,
+        "POST",
+        "/calls",
+        Some("acme"),
+        Some(serde_json::json!({"caller": caller, "transcript": {"format": "text", "content": transcript}})),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    accepted["lead_id"].as_str().unwrap().to_owned()
+}

@@ -37,6 +37,8 @@ async fn every_grant_is_used() {
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;
         d.config.webhook_retry_delays = vec![std::time::Duration::from_secs(1)];
+        // The twelve outcomes below train the first model in the score function.
+        d.config.retrain_after_outcomes = 12;
     })
     .await;
     let settings = cloud.app.deployment.clone();
@@ -244,6 +246,12 @@ async fn every_grant_is_used() {
         )
         .await;
     }
+    // The outcomes' check runs once their five-second round is over (a delayed message): the
+    // score function trains a first model and puts it in force.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    feed::settle(&cloud, 1).await;
+    let first = api(&cloud, "GET", "/model", None).await;
+    assert_eq!(first["last_challenge"]["promoted"], true, "{first}");
     let trained = api(&cloud, "POST", "/model/train", None).await;
     api(&cloud, "GET", "/model", None).await;
     feed::settle(&cloud, 1).await;

@@ -12,21 +12,10 @@ use testkit::webhooks::{Receiver, secret};
 use crate::chain::sample;
 use crate::emulator::Cloud;
 use crate::feed;
+use crate::feed::post_call as call;
 
 async fn api(cloud: &Cloud, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     feed::api_with(cloud, method, path, Some("acme"), body).await
-}
-
-async fn call(cloud: &Cloud, caller: &str, transcript: &str) -> String {
-    let (status, accepted) = api(
-        cloud,
-        "POST",
-        "/calls",
-        Some(json!({"caller": caller, "transcript": {"format": "text", "content": transcript}})),
-    )
-    .await;
-    assert_eq!(status, 202, "{accepted}");
-    accepted["lead_id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -500,6 +500,8 @@ pub struct Received {
     pub events: usize,
     /// Leads whose stage, outcome or CRM fields changed.
     pub leads_changed: usize,
+    /// Of them, leads whose outcome (won, lost, value) changed: training labels.
+    pub outcomes: usize,
     /// Events about records that are no lead of the tenant's (or are gone).
     pub ignored: usize,
 }
@@ -579,11 +581,18 @@ pub async fn receive_hubspot(
             matched = true;
             let now = Utc::now();
             let mut changed = false;
+            let before = lead.outcome.clone();
             let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
                 changed = update.apply(l, &connection.stages, now);
                 Ok(())
             })
             .await?;
+            if lead.outcome.as_ref().map(|o| (o.converted, o.value))
+                != before.as_ref().map(|o| (o.converted, o.value))
+            {
+                received.outcomes += 1;
+                super::model::outcome_recorded(deps, tenant).await?;
+            }
             if changed {
                 received.leads_changed += 1;
                 deps.queue

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, crm, ingest, privacy, score, transcribed, webhooks};
+use super::{analyze, crm, ingest, model, privacy, score, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -76,6 +76,11 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             crm,
             after,
         } => crm::sync_page(deps, tenant_id, *crm, after.as_ref()).await,
+        Job::Retrain { tenant_id, .. } => {
+            model::challenge(deps, tenant_id, deps.config.retrain_after_outcomes)
+                .await
+                .map(|_| ())
+        }
     }
 }
 
@@ -95,7 +100,8 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::Deliver { .. }
         | Job::Erase { .. }
         | Job::CrmPush { .. }
-        | Job::CrmSync { .. } => return Ok(()),
+        | Job::CrmSync { .. }
+        | Job::Retrain { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

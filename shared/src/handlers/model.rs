@@ -1,6 +1,10 @@
 //! The tenant's model: put a trained model in force (and re-score the tenant's leads with it),
-//! and retrain from the outcomes reps recorded.
+//! retrain from the outcomes reps recorded, and keep learning: once enough new outcomes have
+//! arrived (`Config::retrain_after_outcomes`), a challenger is trained and put in force only if
+//! it ranks the most recent outcomes at least as well as the model in force (the champion).
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::Deps;
@@ -8,7 +12,7 @@ use crate::domain::{Lead, ScoreCause, TenantId};
 use crate::error::{Error, Result};
 use crate::handlers::score::Rescore;
 use crate::model::{self, Model, TargetSpec, TrainOptions};
-use crate::ports::LeadQuery;
+use crate::ports::{Job, LeadQuery};
 use crate::scoring::{FIELDS, Features, Value};
 
 /// The column of the outcomes table that says whether a lead converted.
@@ -43,19 +47,180 @@ pub async fn retrain(
     let csv = outcomes_csv(deps, tenant).await?;
     let options = options.clone();
     let trained = tokio::task::spawn_blocking(move || {
-        let table = model::read_csv(
-            &csv,
-            &TargetSpec {
-                column: TARGET.to_owned(),
-                positive: Some("yes".to_owned()),
-                drop: Vec::new(),
-            },
-        )?;
+        let table = outcomes_table(&csv)?;
         model::train(&table, &options, &|_, _, _| {})
     })
     .await
     .map_err(|e| Error::internal("training stopped", e))??;
     adopt(deps, tenant, trained).await
+}
+
+/// The last champion/challenger comparison: the figures behind keeping or replacing the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Challenge {
+    pub at: DateTime<Utc>,
+    /// Leads with an outcome the challenger learnt from.
+    pub outcomes: usize,
+    /// Of them, arrived since the champion was trained.
+    pub new_outcomes: usize,
+    /// The most recent outcomes, held out: both models are judged on them.
+    pub holdout_rows: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_version: Option<u64>,
+    /// The champion's AUC on the held-out outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_auc: Option<f64>,
+    /// The challenger's, trained on the outcomes before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenger_auc: Option<f64>,
+    pub promoted: bool,
+    /// The version the challenger became, when promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    pub reason: String,
+}
+
+fn challenge_key(tenant: &TenantId) -> String {
+    format!("models/{tenant}/challenge.json")
+}
+
+/// The tenant's last champion/challenger comparison, if one was made.
+pub async fn last_challenge(deps: &Deps, tenant: &TenantId) -> Result<Option<Challenge>> {
+    match deps.blobs.get(&challenge_key(tenant)).await {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Outcomes are checked in rounds of this many seconds.
+const RETRAIN_ROUND_SECONDS: i64 = 5;
+
+/// An outcome was recorded (by a rep, or from the CRM): queue the check whether enough new
+/// ones have arrived to train a challenger, for when this round of outcomes is over (one job
+/// per round however many outcomes it has).
+pub async fn outcome_recorded(deps: &Deps, tenant: &TenantId) -> Result<()> {
+    let now = Utc::now().timestamp_millis();
+    let round = now / 1000 / RETRAIN_ROUND_SECONDS;
+    let ends = (round + 1) * RETRAIN_ROUND_SECONDS * 1000;
+    let job = Job::Retrain {
+        tenant_id: tenant.clone(),
+        round,
+    };
+    deps.queue
+        .send_after(
+            &job,
+            std::time::Duration::from_millis((ends - now).max(0) as u64),
+        )
+        .await
+}
+
+/// Train a challenger when at least `min_new` outcomes have arrived since the champion (the
+/// model in force) was trained, and put it in force only if, on the most recent outcomes held
+/// out, it ranks leads at least as well as the champion (AUC); a first model is put in force
+/// when it can be trained at all. The comparison is kept (`last_challenge`). `None` when
+/// there were too few new outcomes to try.
+pub async fn challenge(
+    deps: &Deps,
+    tenant: &TenantId,
+    min_new: usize,
+) -> Result<Option<Challenge>> {
+    let csv = match outcomes_csv(deps, tenant).await {
+        Ok(csv) => csv,
+        Err(Error::Validation(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let champion = Model::load_cached(deps.blobs.as_ref(), tenant).await?;
+    let options = TrainOptions::default();
+    let holdout = options.holdout;
+    let table = outcomes_table(&csv)?;
+    let outcomes = table.rows();
+    let new_outcomes = outcomes.saturating_sub(champion.as_ref().map_or(0, |c| c.metrics.rows));
+    if new_outcomes < min_new {
+        return Ok(None);
+    }
+    // Training takes the CPU for a while: off the async threads.
+    let (table, trained) = tokio::task::spawn_blocking(move || {
+        let trained = model::train(&table, &options, &|_, _, _| {});
+        (table, trained)
+    })
+    .await
+    .map_err(|e| Error::internal("training stopped", e))?;
+    let mut result = Challenge {
+        at: Utc::now(),
+        outcomes,
+        new_outcomes,
+        holdout_rows: 0,
+        champion_version: champion.as_ref().map(|c| c.version),
+        champion_auc: None,
+        challenger_auc: None,
+        promoted: false,
+        version: None,
+        reason: String::new(),
+    };
+    let challenger = match trained {
+        Ok(model) => model,
+        Err(Error::Validation(why)) => {
+            result.reason = format!("no challenger: {why}");
+            return keep(deps, tenant, result).await.map(Some);
+        }
+        Err(e) => return Err(e),
+    };
+    result.challenger_auc = challenger.metrics.time_split_auc;
+    match (&champion, challenger.metrics.time_split_auc) {
+        (None, _) => {
+            result.promoted = true;
+            result.reason = "the first model: nothing to compare it with".to_owned();
+        }
+        (Some(_), None) => {
+            result.reason = "the most recent outcomes are too few, or all of one kind, to \
+                             compare the models on; the champion stays"
+                .to_owned();
+        }
+        (Some(champion), Some(challenger_auc)) => {
+            let held = (outcomes as f64 * holdout) as usize;
+            let rows: Vec<usize> = (outcomes - held..outcomes).collect();
+            let labels: Vec<bool> = rows.iter().map(|&r| table.target[r]).collect();
+            let champion_auc = model::metrics::auc(&champion.probabilities(&table, &rows), &labels);
+            result.holdout_rows = held;
+            result.champion_auc = Some(champion_auc);
+            result.promoted = challenger_auc >= champion_auc;
+            result.reason = format!(
+                "on the {held} most recent outcomes the challenger's AUC is \
+                 {challenger_auc:.3}, the champion's {champion_auc:.3}: {}",
+                if result.promoted {
+                    "the challenger is put in force"
+                } else {
+                    "the champion stays"
+                }
+            );
+        }
+    }
+    if result.promoted {
+        let (model, _) = adopt(deps, tenant, challenger).await?;
+        result.version = Some(model.version);
+    }
+    info!(tenant = %tenant, promoted = result.promoted, reason = %result.reason, "champion and challenger");
+    keep(deps, tenant, result).await.map(Some)
+}
+
+async fn keep(deps: &Deps, tenant: &TenantId, challenge: Challenge) -> Result<Challenge> {
+    deps.blobs
+        .put(&challenge_key(tenant), &serde_json::to_vec(&challenge)?)
+        .await?;
+    Ok(challenge)
+}
+
+/// The outcomes table (`outcomes_csv`) read as training data: `converted` is the target.
+fn outcomes_table(csv: &[u8]) -> Result<model::Table> {
+    model::read_csv(
+        csv,
+        &TargetSpec {
+            column: TARGET.to_owned(),
+            positive: Some("yes".to_owned()),
+            drop: Vec::new(),
+        },
+    )
 }
 
 /// The tenant's labelled leads as a CSV table: one column per feature and CRM field, and

@@ -102,6 +102,32 @@ impl Model {
             .collect()
     }
 
+    /// Calibrated probabilities for `rows` of `table`, each input read from the table's column
+    /// of its name (an input the table lacks is unknown): how a model in force scores rows it
+    /// may not have been trained on.
+    pub fn probabilities(&self, table: &Table, rows: &[usize]) -> Vec<f64> {
+        let columns: Vec<Option<&table::Column>> = self
+            .encoder
+            .features
+            .iter()
+            .map(|f| table.columns.iter().find(|c| c.name == f.name))
+            .collect();
+        rows.iter()
+            .map(|&r| {
+                let row: Vec<Raw> = columns
+                    .iter()
+                    .map(|column| match column.map(|c| &c.values) {
+                        Some(table::Values::Numeric(v)) if !v[r].is_nan() => Raw::Number(v[r]),
+                        Some(table::Values::Categorical { levels, codes }) => codes[r]
+                            .map_or(Raw::Missing, |c| Raw::Text(levels[c as usize].as_str())),
+                        _ => Raw::Missing,
+                    })
+                    .collect();
+                self.probability(&row)
+            })
+            .collect()
+    }
+
     /// The model's inputs, by name.
     pub fn feature_names(&self) -> Vec<&str> {
         self.encoder

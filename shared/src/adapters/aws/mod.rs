@@ -147,6 +147,19 @@ impl Deployment {
                     ))
                 })?;
         }
+        if let Some(v) = var("RETRAIN_AFTER_OUTCOMES").filter(|v| !v.trim().is_empty()) {
+            config.retrain_after_outcomes = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    Error::validation(format!(
+                        "the environment variable RETRAIN_AFTER_OUTCOMES is `{v}`, not a number \
+                         of outcomes from 1 to 1,000,000"
+                    ))
+                })?;
+        }
         let max_object_bytes = match var("MAX_OBJECT_BYTES") {
             None => Self::DEFAULT_MAX_OBJECT_BYTES,
             Some(v) => v.trim().parse().map_err(|_| {

@@ -78,7 +78,9 @@ impl SqsQueue {
             Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
                 &self.analyze_url
             }
-            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } => &self.score_url,
+            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } | Job::Retrain { .. } => {
+                &self.score_url
+            }
             Job::Deliver { .. } => &self.webhook_url,
             Job::CrmPush { .. } | Job::CrmSync { .. } => &self.crm_url,
         }

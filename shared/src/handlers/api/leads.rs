@@ -87,24 +87,40 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     )
             })
             .delete_with(erase_lead, move |op| {
-                doc(op, "erase_lead", "Erase everything held about a lead (GDPR Art. 17)")
-                    .description(
-                        "Its calls, recordings, transcripts (the speech engine's output                          included), analyses, texts, tracked links and score history, in every                          store, are erased by a job moments after this answer; then `GET                          /leads/{id}` answers 404. Kept: if the lead opted out of texts, a                          digest of its number on the tenant's suppression list, so a lead made                          later for that number starts opted out (TCPA). Audit entries, webhook                          deliveries and usage name the lead's id only. Admins only.",
-                    )
-                    .response_with::<202, Json<ErasureAccepted>, _>(|r| {
-                        r.description("Accepted: the erasure is queued")
-                    })
-                    .problem::<404>(no_lead)
+                doc(
+                    op,
+                    "erase_lead",
+                    "Erase everything held about a lead (GDPR Art. 17)",
+                )
+                .description(
+                    "Its calls, recordings, transcripts (the speech engine's output \
+                         included), analyses, texts, tracked links and score history, in every \
+                         store, are erased by a job moments after this answer; then `GET \
+                         /leads/{id}` answers 404. Kept: if the lead opted out of texts, a digest \
+                         of its number on the tenant's suppression list, so a lead made later for \
+                         that number starts opted out (TCPA). Audit entries, webhook deliveries \
+                         and usage name the lead's id only. Admins only.",
+                )
+                .response_with::<202, Json<ErasureAccepted>, _>(|r| {
+                    r.description("Accepted: the erasure is queued")
+                })
+                .problem::<404>(no_lead)
             }),
         )
         .api_route(
             "/leads/{id}/export",
             get_with(export_lead, move |op| {
-                doc(op, "export_lead", "Everything held about a lead, machine-readable (GDPR Art. 20)")
-                    .description(
-                        "The lead as stored; its calls with their whole transcripts (100 a                          page: `calls_offset` from `next_calls_offset`); its score history,                          SMS log and tracked links. Admins only.",
-                    )
-                    .problem::<404>(no_lead)
+                doc(
+                    op,
+                    "export_lead",
+                    "Everything held about a lead, machine-readable (GDPR Art. 20)",
+                )
+                .description(
+                    "The lead as stored; its calls with their whole transcripts (100 a page: \
+                         `calls_offset` from `next_calls_offset`); its score history, SMS log and \
+                         tracked links. Admins only.",
+                )
+                .problem::<404>(no_lead)
             }),
         )
         .api_route(
@@ -397,5 +413,6 @@ async fn record_outcome(
         Ok(())
     })
     .await?;
+    handlers::model::outcome_recorded(&deps, &tenant).await?;
     Ok(Json(lead))
 }

@@ -23,7 +23,16 @@ pub(super) fn routes() -> ApiRouter<Deps> {
             get_with(get_model, |op| {
                 op.id("get_model")
                     .tag("model")
-                    .summary("The model in force, and the metrics it was trained with")
+                    .summary("The model in force, the metrics it was trained with, and the last champion/challenger comparison")
+                    .description(&format!(
+                        "Once {} outcomes (by default) have arrived since the model in force \
+                         was trained (recorded by reps, or won and lost in the CRM), a \
+                         challenger is trained; it is put in force only if its AUC on the most \
+                         recent 20% of outcomes, trained on the ones before, is at least the \
+                         model in force's on the same outcomes. `last_challenge` has both \
+                         figures and the verdict.",
+                        crate::Config::DEFAULT_RETRAIN_AFTER_OUTCOMES
+                    ))
                     .problem::<404>("No model is trained yet for the tenant")
             }),
         )
@@ -50,6 +59,10 @@ struct ModelSummary {
     kind: crate::model::ModelKind,
     features: Vec<String>,
     metrics: crate::model::Metrics,
+    /// The last champion/challenger comparison (made once enough new outcomes arrived): both
+    /// models' AUC on the most recent outcomes, and whether the challenger was put in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_challenge: Option<tenant_model::Challenge>,
 }
 
 impl From<&Model> for ModelSummary {
@@ -61,6 +74,7 @@ impl From<&Model> for ModelSummary {
             kind: m.kind,
             features: m.feature_names().into_iter().map(str::to_owned).collect(),
             metrics: m.metrics.clone(),
+            last_challenge: None,
         }
     }
 }
@@ -78,7 +92,9 @@ async fn get_model(
                  /model/train, or run `leadscore train`)",
             )
         })?;
-    Ok(Json(ModelSummary::from(model.as_ref())))
+    let mut summary = ModelSummary::from(model.as_ref());
+    summary.last_challenge = tenant_model::last_challenge(&deps, &tenant).await?;
+    Ok(Json(summary))
 }
 
 /// `POST /model/train`: retrain from the recorded outcomes and put the model in force; on
