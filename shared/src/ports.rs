@@ -324,6 +324,17 @@ pub enum Job {
         #[serde(default)]
         round: i64,
     },
+    /// Import a page of the CRM's records (those after the CRM's cursor `after`): leads made
+    /// or matched by phone number, with their stage, outcome and fields; then the next page.
+    CrmImport {
+        tenant_id: TenantId,
+        crm: Crm,
+        #[serde(default)]
+        after: Option<String>,
+        /// Pages read before this one (the import stops at `MAX_IMPORT_PAGES`).
+        #[serde(default)]
+        page: u32,
+    },
     /// Mark a page of the tenant's leads (those after `after`, in id order) to be pushed to
     /// `crm`, then queue the next page: a full sync.
     CrmSync {
@@ -364,7 +375,7 @@ impl Job {
             }
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
-            Job::CrmPush { .. } | Job::CrmSync { .. } => "crm",
+            Job::CrmPush { .. } | Job::CrmSync { .. } | Job::CrmImport { .. } => "crm",
         }
     }
 
@@ -411,6 +422,15 @@ impl Job {
                 round,
             } => format!("crm-push/{tenant_id}/{crm}/{round}"),
             Job::Retrain { tenant_id, round } => format!("retrain/{tenant_id}/{round}"),
+            Job::CrmImport {
+                tenant_id,
+                crm,
+                after,
+                ..
+            } => format!(
+                "crm-import/{tenant_id}/{crm}/{}",
+                after.as_deref().unwrap_or("")
+            ),
             Job::CrmSync {
                 tenant_id,
                 crm,
@@ -433,7 +453,8 @@ impl Job {
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }
             | Job::Retrain { tenant_id, .. }
-            | Job::CrmSync { tenant_id, .. } => tenant_id,
+            | Job::CrmSync { tenant_id, .. }
+            | Job::CrmImport { tenant_id, .. } => tenant_id,
         }
     }
 }

@@ -459,3 +459,73 @@ async fn a_challenger_is_judged_against_the_model_in_force_on_the_latest_outcome
         Some(second)
     );
 }
+
+#[tokio::test]
+async fn a_new_tenant_with_history_in_hubspot_starts_with_its_leads_and_a_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = shared::Config {
+        retrain_after_outcomes: 20,
+        ..shared::Config::default()
+    };
+    let app = crate::helpers::spawn_app_with(dir.path(), config).await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    // GIVEN 150 contacts in HubSpot (two pages and a half), 40 decided: referrals won,
+    // the others lost; and some without a phone number
+    for i in 0..150u32 {
+        let phone = format!("(303) 555-{:04}", 1000 + i);
+        let source = if i % 2 == 0 {
+            "REFERRALS"
+        } else {
+            "PAID_SOCIAL"
+        };
+        let stage = match i {
+            0..40 if i % 2 == 0 => "customer",
+            0..40 => "unqualified",
+            _ => "lead",
+        };
+        let mut props = vec![
+            ("firstname", "Pat"),
+            ("lifecyclestage", stage),
+            ("hs_analytics_source", source),
+        ];
+        if i % 50 != 49 {
+            props.push(("phone", &phone));
+        }
+        hubspot.add_contact(&props);
+    }
+    // WHEN the tenant connects HubSpot
+    connect(&app, &hubspot, json!({"create_missing": false})).await;
+    // THEN each contact with a number is a lead, the decided ones with their outcome, and a
+    // first model is trained from them
+    let status = app
+        .wait_for("/integrations/hubspot", |c| c["counts"]["imported"] == 147)
+        .await;
+    assert_eq!(status["counts"]["imported_outcomes"], 40, "{status:#}");
+    let model = app
+        .wait_for("/model", |m| m["last_challenge"]["version"] == 1)
+        .await;
+    assert_eq!(model["metrics"]["rows"], 40);
+    assert!(
+        model["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "source"),
+        "the CRM's source is a feature: {model:#}"
+    );
+    app.settle().await;
+    let (_, page) = app.get("/leads?limit=200").await;
+    let leads = page["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 147);
+    let won = leads
+        .iter()
+        .filter(|l| l["outcome"]["converted"] == true)
+        .count();
+    assert_eq!(won, 20);
+    // Scored with the model, and their scores pushed back to their contacts.
+    assert!(leads.iter().all(|l| l["probability"].is_number()));
+    assert!(leads.iter().all(synced), "{page:#}");
+    let contacts = hubspot.contacts();
+    assert_eq!(contacts.len(), 150, "matched, not created");
+    app.stop().await;
+}

@@ -59,9 +59,11 @@ async fn every_grant_is_used() {
     .await;
     let subscription = subscription["subscription_id"].as_str().unwrap().to_owned();
 
-    // A CRM connected (its token into SSM, a full sync queued): every score change on the
-    // tour is marked, queued and pushed to the stand-in by the webhooks function.
+    // A CRM connected (its token into SSM, a full sync and an import queued): every score
+    // change on the tour is marked, queued and pushed to the stand-in by the webhooks function.
+    // A contact already in HubSpot becomes a lead through the first sync's import.
     let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
+    hubspot.add_contact(&[("phone", "+15125559001"), ("lifecyclestage", "customer")]);
     api(
         &cloud,
         "PUT",

@@ -77,7 +77,10 @@ pub const PROPERTIES: [(&str, &str, &str, &str, &str); 6] = [
 ];
 
 /// What a contact search and read ask for.
-const READ: [&str; 7] = [
+const READ: [&str; 10] = [
+    "firstname",
+    "lastname",
+    "company",
     "phone",
     "mobilephone",
     "email",
@@ -312,6 +315,36 @@ impl CrmApi for HubSpot {
         Ok(made)
     }
 
+    async fn records(&self, after: Option<&str>) -> CrmResult<(Vec<CrmRecord>, Option<String>)> {
+        let mut path = format!(
+            "/crm/v3/objects/contacts?limit={BATCH_LIMIT}&properties={}",
+            READ.join(",")
+        );
+        if let Some(after) = after {
+            // HubSpot's cursors are opaque tokens; only what a URL carries as it is is sent.
+            if after.is_empty()
+                || after.len() > 200
+                || !after
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b))
+            {
+                return Err(CrmError::Refused(format!(
+                    "`{after}` is not a HubSpot cursor"
+                )));
+            }
+            path.push_str(&format!("&after={after}"));
+        }
+        let response = self.call("GET", &path, None).await?;
+        let page: SearchPage = parse(&response)?;
+        Ok((
+            page.results
+                .into_iter()
+                .map(ContactJson::into_record)
+                .collect(),
+            page.paging.and_then(|p| p.next).map(|n| n.after),
+        ))
+    }
+
     async fn record(&self, id: &str) -> CrmResult<Option<CrmRecord>> {
         let id = checked_id(id)?;
         let path = format!(
@@ -465,6 +498,9 @@ impl ContactJson {
             email: get("email").map(|e| e.to_lowercase()),
             stage,
             fields,
+            first_name: get("firstname"),
+            last_name: get("lastname"),
+            company: get("company"),
             id: self.id,
         }
     }

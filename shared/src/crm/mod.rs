@@ -51,6 +51,10 @@ pub struct CrmRecord {
     pub stage: Option<String>,
     /// Fields the rules may read as `crm.*` (`owner`, `source`).
     pub fields: BTreeMap<String, String>,
+    /// Who it is, for a lead made from it.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
 }
 
 impl CrmRecord {
@@ -77,6 +81,8 @@ pub trait CrmApi: Send + Sync {
     async fn update(&self, writes: &[(String, ScoreFields)]) -> CrmResult<Vec<String>>;
     /// Create a record for each lead, with its score; the records made.
     async fn create(&self, leads: &[(&Lead, ScoreFields)]) -> CrmResult<Vec<CrmRecord>>;
+    /// A page of every record (at most 100), oldest first, and the cursor of the next page.
+    async fn records(&self, after: Option<&str>) -> CrmResult<(Vec<CrmRecord>, Option<String>)>;
     /// One record, with its stage and fields; `None` when it is gone.
     async fn record(&self, id: &str) -> CrmResult<Option<CrmRecord>>;
     /// A deal: its stage, its value and the ids of its contacts' records; `None` when gone.

@@ -158,6 +158,10 @@ pub struct SyncCounts {
     pub failed: u64,
     /// Outcomes and fields the CRM sent back.
     pub received: u64,
+    /// CRM records read by the first sync's import (leads made or matched from them).
+    pub imported: u64,
+    /// Of them, with an outcome (a won or lost stage).
+    pub imported_outcomes: u64,
 }
 
 /// A tenant's connection to a CRM. Its credentials are in the secret store, never here.

@@ -27,6 +27,9 @@ use crate::ports::{Job, SecretName};
 pub const PUSH_BATCH: u32 = 100;
 /// The contacts of one deal whose leads a deal's stage reaches.
 const MAX_DEAL_CONTACTS: usize = 20;
+/// The most pages of CRM records an import reads (100 each: 100,000 records); the rest stay
+/// in the CRM (the log says so).
+pub const MAX_IMPORT_PAGES: u32 = 1000;
 /// Leads a sync page marks at once.
 const SYNC_PAGE: u32 = 500;
 
@@ -92,13 +95,22 @@ pub async fn connect(
             connection
         }
     };
-    deps.queue
-        .send(&Job::CrmSync {
+    // Every lead's score out, and (the first time) the CRM's records in: leads made or matched
+    // with their outcomes, from which a first model is trained when there are enough.
+    let mut jobs = vec![Job::CrmSync {
+        tenant_id: tenant.clone(),
+        crm,
+        after: None,
+    }];
+    if stored.counts.imported == 0 {
+        jobs.push(Job::CrmImport {
             tenant_id: tenant.clone(),
             crm,
             after: None,
-        })
-        .await?;
+            page: 0,
+        });
+    }
+    deps.queue.send_all(&jobs).await?;
     info!("CRM connected; every lead's score queued for it");
     Ok(stored)
 }
@@ -212,6 +224,131 @@ pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Resu
         jobs.push(push_job(tenant, connection.crm, now.timestamp()));
     }
     deps.queue.send_all(&jobs).await
+}
+
+/// A page of the first sync's import (`Job::CrmImport`): each CRM record with a phone number
+/// becomes the tenant's lead for that number (made, or matched and its empty fields filled),
+/// with the record's stage, outcome (a won or lost stage) and fields; new and changed leads are
+/// scored, and the outcomes queue the model's check (`model::outcome_recorded`). Records
+/// without a usable phone number are skipped. Run again for the same page, it changes no lead
+/// (the connection's counts may count a redelivered page twice).
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm, page))]
+pub async fn import_page(
+    deps: &Deps,
+    tenant: &TenantId,
+    crm: Crm,
+    after: Option<&str>,
+    page: u32,
+) -> Result<()> {
+    let Some(connection) = deps.crm.get_connection(tenant, crm).await? else {
+        return Ok(());
+    };
+    let Some(credentials) = credentials(deps, tenant, crm).await? else {
+        return Ok(());
+    };
+    let api = crm::api(
+        &connection,
+        &credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+    );
+    let (records, next) = match api.records(after).await {
+        Ok(page) => page,
+        Err(CrmError::RateLimited(wait)) => {
+            let again = Job::CrmImport {
+                tenant_id: tenant.clone(),
+                crm,
+                after: after.map(str::to_owned),
+                page,
+            };
+            return deps.queue.send_after(&again, wait).await;
+        }
+        Err(CrmError::Refused(why)) => {
+            note_connection(deps, tenant, crm, |c| {
+                c.failed(&format!("importing records: {why}"), Utc::now())
+            })
+            .await?;
+            return Ok(());
+        }
+        Err(CrmError::Unavailable(why)) => {
+            return Err(Error::transient(
+                format!("{crm} did not answer: {why}"),
+                std::fmt::Error,
+            ));
+        }
+    };
+    let (mut imported, mut outcomes) = (0u64, 0u64);
+    let mut scores = Vec::new();
+    for record in &records {
+        let Some(phone) = record.phones.first() else {
+            continue;
+        };
+        let details = crate::domain::NewLead {
+            phone_number: phone.to_string(),
+            first_name: record.first_name.clone(),
+            last_name: record.last_name.clone(),
+            company: record.company.clone(),
+            email: record.email.clone(),
+            ..Default::default()
+        };
+        let lead = super::records::lead_for(deps, tenant, phone, &details).await?;
+        let update = CrmUpdate {
+            stage: record.stage.clone(),
+            value: None,
+            fields: record.fields.clone(),
+        };
+        // The record's own time is not read here: an imported outcome counts from now.
+        let now = Utc::now();
+        let mut changed = false;
+        let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
+            changed = update.apply(l, &connection.stages, now);
+            Ok(())
+        })
+        .await?;
+        imported += 1;
+        outcomes += u64::from(lead.outcome.is_some());
+        if changed || lead.lead_score.is_none() {
+            scores.push(Job::Score {
+                tenant_id: tenant.clone(),
+                lead_id: lead.lead_id.clone(),
+                cause: ScoreCause::LeadChanged {
+                    version: lead.version,
+                },
+            });
+        }
+    }
+    deps.queue.send_all(&scores).await?;
+    if outcomes > 0 {
+        super::model::outcome_recorded(deps, tenant).await?;
+    }
+    note_connection(deps, tenant, crm, |c| {
+        c.counts.imported += imported;
+        c.counts.imported_outcomes += outcomes;
+    })
+    .await?;
+    match next {
+        Some(cursor) if page + 1 < MAX_IMPORT_PAGES => {
+            deps.queue
+                .send(&Job::CrmImport {
+                    tenant_id: tenant.clone(),
+                    crm,
+                    after: Some(cursor),
+                    page: page + 1,
+                })
+                .await
+        }
+        Some(_) => {
+            warn!(
+                pages = MAX_IMPORT_PAGES,
+                "the CRM has more records than an import reads"
+            );
+            Ok(())
+        }
+        None => {
+            info!(pages = page + 1, "CRM records imported");
+            Ok(())
+        }
+    }
 }
 
 /// What one push did, for the log and the tests.

@@ -76,6 +76,12 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             crm,
             after,
         } => crm::sync_page(deps, tenant_id, *crm, after.as_ref()).await,
+        Job::CrmImport {
+            tenant_id,
+            crm,
+            after,
+            page,
+        } => crm::import_page(deps, tenant_id, *crm, after.as_deref(), *page).await,
         Job::Retrain { tenant_id, .. } => {
             model::challenge(deps, tenant_id, deps.config.retrain_after_outcomes)
                 .await
@@ -101,7 +107,8 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::Erase { .. }
         | Job::CrmPush { .. }
         | Job::CrmSync { .. }
-        | Job::Retrain { .. } => return Ok(()),
+        | Job::Retrain { .. }
+        | Job::CrmImport { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

@@ -9,7 +9,8 @@
 //!   `POST .../batch/create` and `.../batch/update` (at most 100 inputs, else 400
 //!   `VALIDATION_ERROR`; an id that is not there is a 207 with an `OBJECT_NOT_FOUND` error
 //!   naming it; a property that does not exist is 400 `PROPERTY_DOESNT_EXIST`),
-//!   `GET /crm/v3/objects/contacts/{id}`. HubSpot keeps each phone number's national digits in
+//!   `GET /crm/v3/objects/contacts/{id}`, and every contact a page at a time (`GET
+//!   /crm/v3/objects/contacts?limit=&after=&properties=`, `limit` at most 100). HubSpot keeps each phone number's national digits in
 //!   `hs_searchable_calculated_phone_number` (and `..._mobile_number`), computed here the same.
 //! - Deals: `GET /crm/v3/objects/deals/{id}?associations=contacts`.
 //! - Properties: `POST /crm/v3/properties/contacts/groups` and `/crm/v3/properties/contacts`
@@ -114,6 +115,7 @@ impl HubSpot {
             .route("/crm/v3/objects/contacts/search", post(search))
             .route("/crm/v3/objects/contacts/batch/update", post(batch_update))
             .route("/crm/v3/objects/contacts/batch/create", post(batch_create))
+            .route("/crm/v3/objects/contacts", get(list_contacts))
             .route("/crm/v3/objects/contacts/{id}", get(get_contact))
             .route("/crm/v3/objects/deals/{id}", get(get_deal))
             .fallback(|| async {
@@ -632,6 +634,41 @@ async fn get_deal(
             .iter()
             .map(|c| json!({"id": c.to_string(), "type": "deal_to_contact"}))
             .collect::<Vec<_>>()}});
+    }
+    axum::Json(answer).into_response()
+}
+
+async fn list_contacts(
+    State(inner): State<Shared>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let s = inner.lock().unwrap();
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(10);
+    if limit > 100 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "limit: must be at most 100",
+        );
+    }
+    let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let wanted: Option<Vec<String>> = q
+        .get("properties")
+        .map(|p| p.split(',').map(str::to_owned).collect());
+    let page: Vec<(u64, &Properties)> = s
+        .contacts
+        .range(after..)
+        .take(limit + 1)
+        .map(|(id, p)| (*id, p))
+        .collect();
+    let results: Vec<Value> = page
+        .iter()
+        .take(limit)
+        .map(|(id, p)| contact_json(*id, p, wanted.as_deref()))
+        .collect();
+    let mut answer = json!({ "results": results });
+    if let Some((next, _)) = page.get(limit) {
+        answer["paging"] = json!({"next": {"after": next.to_string(), "link": ""}});
     }
     axum::Json(answer).into_response()
 }

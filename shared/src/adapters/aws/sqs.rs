@@ -82,7 +82,7 @@ impl SqsQueue {
                 &self.score_url
             }
             Job::Deliver { .. } => &self.webhook_url,
-            Job::CrmPush { .. } | Job::CrmSync { .. } => &self.crm_url,
+            Job::CrmPush { .. } | Job::CrmSync { .. } | Job::CrmImport { .. } => &self.crm_url,
         }
     }
 
