@@ -740,8 +740,9 @@ pub trait WebhookSender: Send + Sync {
     async fn post(&self, request: &Outgoing) -> std::result::Result<Answer, String>;
 }
 
-/// A request to a vendor's API (a CRM's), as the vendor adapters make them.
-#[derive(Debug, Clone, PartialEq)]
+/// A request to a vendor's API (a CRM's), as the vendor adapters make them. Its `Debug`
+/// names the headers without their values (one carries the token).
+#[derive(Clone, PartialEq)]
 pub struct VendorRequest {
     pub method: &'static str,
     pub url: String,
@@ -749,6 +750,24 @@ pub struct VendorRequest {
     pub headers: Vec<(&'static str, String)>,
     /// JSON.
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for VendorRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.as_ref().map(String::len))
+            .finish()
+    }
 }
 
 /// What a vendor's API answered.

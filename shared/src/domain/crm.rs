@@ -198,8 +198,9 @@ pub struct Connection {
     pub version: u64,
 }
 
-/// What a client sends to connect a CRM (`PUT /integrations/{crm}`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
+/// What a client sends to connect a CRM (`PUT /integrations/{crm}`). Its `Debug` leaves the
+/// token and the client secret out.
+#[derive(Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(example = serde_json::json!({"token": "pat-na1-00000000-0000-0000-0000-000000000000", "create_missing": false}))]
 pub struct ConnectionDraft {
@@ -225,6 +226,17 @@ pub struct ConnectionDraft {
     /// Stage values meaning won and lost; the CRM's defaults when unset.
     #[serde(default)]
     pub stages: Option<StageMap>,
+}
+
+impl std::fmt::Debug for ConnectionDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionDraft")
+            .field("base_url", &self.base_url)
+            .field("create_missing", &self.create_missing)
+            .field("requests_per_10s", &self.requests_per_10s)
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The credentials a connection keeps in the secret store.
@@ -490,6 +502,15 @@ mod tests {
             d.validate(&tenant(), Crm::Hubspot, None, false, now)
         };
         let (conn, creds) = draft(|_| {}).unwrap();
+        let shown = format!(
+            "{:?}",
+            ConnectionDraft {
+                token: "pat-na1-abc".into(),
+                client_secret: Some("shh".into()),
+                ..Default::default()
+            }
+        );
+        assert!(!shown.contains("abc") && !shown.contains("shh"), "{shown}");
         assert_eq!(conn.base_url, "https://api.hubapi.com");
         assert_eq!(conn.requests_per_10s, 100);
         assert!(!conn.accepts_webhooks && !conn.create_missing);
