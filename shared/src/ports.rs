@@ -324,6 +324,13 @@ pub enum Job {
         #[serde(default)]
         round: i64,
     },
+    /// Take in what a CRM's webhook reported (HubSpot's events, signature already checked):
+    /// answered at once, worked through here.
+    CrmEvents {
+        tenant_id: TenantId,
+        crm: Crm,
+        events: Vec<crate::crm::hubspot::WebhookEvent>,
+    },
     /// Import a page of the CRM's records (those after the CRM's cursor `after`): leads made
     /// or matched by phone number, with their stage, outcome and fields; then the next page.
     CrmImport {
@@ -375,7 +382,10 @@ impl Job {
             }
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
-            Job::CrmPush { .. } | Job::CrmSync { .. } | Job::CrmImport { .. } => "crm",
+            Job::CrmPush { .. }
+            | Job::CrmSync { .. }
+            | Job::CrmImport { .. }
+            | Job::CrmEvents { .. } => "crm",
         }
     }
 
@@ -422,6 +432,16 @@ impl Job {
                 round,
             } => format!("crm-push/{tenant_id}/{crm}/{round}"),
             Job::Retrain { tenant_id, round } => format!("retrain/{tenant_id}/{round}"),
+            Job::CrmEvents {
+                tenant_id,
+                crm,
+                events,
+            } => format!(
+                "crm-events/{tenant_id}/{crm}/{}-{}-{}",
+                events.first().map_or(0, |e| e.event_id),
+                events.last().map_or(0, |e| e.event_id),
+                events.len()
+            ),
             Job::CrmImport {
                 tenant_id,
                 crm,
@@ -454,7 +474,8 @@ impl Job {
             | Job::CrmPush { tenant_id, .. }
             | Job::Retrain { tenant_id, .. }
             | Job::CrmSync { tenant_id, .. }
-            | Job::CrmImport { tenant_id, .. } => tenant_id,
+            | Job::CrmImport { tenant_id, .. }
+            | Job::CrmEvents { tenant_id, .. } => tenant_id,
         }
     }
 }

@@ -130,7 +130,7 @@ async fn scores_reach_hubspot_through_the_crm_queue_once_each_and_outcomes_come_
         "propertyValue": "customer", "occurredAt": chrono::Utc::now().timestamp_millis()
     }]);
     let (status, answer) = hubspot_webhook(&cloud, &events).await;
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 202, "{answer}");
     feed::settle(&cloud, 2).await;
     let (_, won) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
     assert_eq!(won["outcome"]["converted"], true, "{won:#}");

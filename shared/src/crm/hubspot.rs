@@ -547,8 +547,8 @@ struct Associated {
     id: String,
 }
 
-/// One change a HubSpot webhook reports.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One change a HubSpot webhook reports (what the handler reads of it).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEvent {
     pub event_id: u64,

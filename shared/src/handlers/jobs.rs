@@ -82,6 +82,11 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             after,
             page,
         } => crm::import_page(deps, tenant_id, *crm, after.as_deref(), *page).await,
+        Job::CrmEvents {
+            tenant_id, events, ..
+        } => crm::receive_hubspot(deps, tenant_id, events)
+            .await
+            .map(|_| ()),
         Job::Retrain { tenant_id, .. } => {
             model::challenge(deps, tenant_id, deps.config.retrain_after_outcomes)
                 .await
@@ -108,7 +113,8 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::CrmPush { .. }
         | Job::CrmSync { .. }
         | Job::Retrain { .. }
-        | Job::CrmImport { .. } => return Ok(()),
+        | Job::CrmImport { .. }
+        | Job::CrmEvents { .. } => return Ok(()),
         Job::Transcribe {
             tenant_id, call_id, ..
         } => (tenant_id, call_id, Stage::Transcribe),

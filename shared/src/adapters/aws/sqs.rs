@@ -82,7 +82,10 @@ impl SqsQueue {
                 &self.score_url
             }
             Job::Deliver { .. } => &self.webhook_url,
-            Job::CrmPush { .. } | Job::CrmSync { .. } | Job::CrmImport { .. } => &self.crm_url,
+            Job::CrmPush { .. }
+            | Job::CrmSync { .. }
+            | Job::CrmImport { .. }
+            | Job::CrmEvents { .. } => &self.crm_url,
         }
     }
 

@@ -22,7 +22,8 @@ use crate::Deps;
 use crate::crm::hubspot;
 use crate::domain::{Connection, ConnectionDraft, Crm, TenantId};
 use crate::error::Error;
-use crate::handlers::crm::{self, Received};
+use crate::handlers::crm;
+use crate::ports::Job;
 
 pub(super) fn routes() -> ApiRouter<Deps> {
     ApiRouter::new()
@@ -103,7 +104,7 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                          and `crm.source` for the rules; the lead is scored again.",
                         hubspot::MAX_WEBHOOK_EVENTS
                     ))
-                    .response_with::<200, Json<Received>, _>(|r| r.description("What the events changed"))
+                    .response_with::<202, Json<Queued>, _>(|r| r.description("Taken: the events are worked through in the background"))
                     .problem::<400>("The body is not a list of HubSpot events")
                     .problem::<403>("The signature does not verify, or is too old")
                     .with(|op| header_parameter(op, "X-HubSpot-Signature-v3", true, "HubSpot's signature of the request, with the app's client secret"))
@@ -193,7 +194,7 @@ async fn hubspot_events(
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<Json<Received>> {
+) -> ApiResult<Response> {
     let refused = |why: &str| {
         warn!(tenant = %tenant, why, "a HubSpot webhook refused");
         ApiError(Error::Forbidden(
@@ -243,7 +244,22 @@ async fn hubspot_events(
             hubspot::MAX_WEBHOOK_EVENTS
         ))));
     }
-    Ok(Json(
-        crm::receive_hubspot(&deps, &tenant_id, &events).await?,
-    ))
+    // Answered at once (HubSpot waits five seconds); the events are worked through by the
+    // queue's worker, which reads each record from HubSpot.
+    let queued = events.len();
+    deps.queue
+        .send(&Job::CrmEvents {
+            tenant_id,
+            crm: Crm::Hubspot,
+            events,
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })).into_response())
+}
+
+/// Events taken, to be worked through.
+#[derive(Serialize, JsonSchema)]
+struct Queued {
+    /// How many events the request carried.
+    queued: usize,
 }
