@@ -298,13 +298,7 @@ pub async fn import_page(
             fields: record.fields.clone(),
         };
         // The record's own time is not read here: an imported outcome counts from now.
-        let now = Utc::now();
-        let mut changed = false;
-        let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
-            changed = update.apply(l, &connection.stages, now);
-            Ok(())
-        })
-        .await?;
+        let (lead, changed) = apply_update(deps, tenant, lead, &update, &connection).await?;
         imported += 1;
         outcomes += u64::from(lead.outcome.is_some());
         if changed || lead.lead_score.is_none() {
@@ -716,14 +710,8 @@ pub async fn receive_hubspot(
                 continue;
             };
             matched = true;
-            let now = Utc::now();
-            let mut changed = false;
             let before = lead.outcome.clone();
-            let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
-                changed = update.apply(l, &connection.stages, now);
-                Ok(())
-            })
-            .await?;
+            let (lead, changed) = apply_update(deps, tenant, lead, update, &connection).await?;
             if lead.outcome.as_ref().map(|o| (o.converted, o.value))
                 != before.as_ref().map(|o| (o.converted, o.value))
             {
@@ -760,6 +748,28 @@ pub async fn receive_hubspot(
         );
     }
     Ok(received)
+}
+
+/// Apply what the CRM said to `lead` and store it, unless it changes nothing (then the lead
+/// is not written at all); the lead as stored, and whether it changed.
+async fn apply_update(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead: Lead,
+    update: &CrmUpdate,
+    connection: &Connection,
+) -> Result<(Lead, bool)> {
+    let now = Utc::now();
+    if !update.apply(&mut lead.clone(), &connection.stages, now) {
+        return Ok((lead, false));
+    }
+    let mut changed = false;
+    let lead = super::modify_lead(deps, tenant, &lead.lead_id, |l| {
+        changed = update.apply(l, &connection.stages, now);
+        Ok(())
+    })
+    .await?;
+    Ok((lead, changed))
 }
 
 /// The tenant's lead a CRM record is, by its phone numbers.
