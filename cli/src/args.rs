@@ -115,20 +115,22 @@ fn parse_role(s: &str) -> Result<shared::domain::Role, String> {
 
 #[derive(Subcommand)]
 pub(crate) enum CrmCommand {
-    /// Connect a CRM (hubspot): check the token, create the score properties, and push every
-    /// lead's score to it.
+    /// Connect a CRM (hubspot, pipedrive): check the token, create the score fields, import
+    /// the CRM's records with their outcomes, and push every lead's score to it.
     #[command(
-        after_help = "Example:\n  LEADSCORE_CRM_TOKEN=pat-na1-... leadscore crm connect hubspot --create-missing"
+        after_help = "Examples:\n  LEADSCORE_CRM_TOKEN=pat-na1-... leadscore crm connect hubspot --create-missing\n  LEADSCORE_CRM_TOKEN=... LEADSCORE_PUBLIC_URL=https://leads.example.com leadscore crm connect pipedrive"
     )]
     Connect {
-        /// hubspot.
+        /// hubspot or pipedrive.
         crm: String,
         /// HubSpot: a private app's access token (scopes crm.objects.contacts.read/write,
-        /// crm.schemas.contacts.write, crm.objects.deals.read). Kept in the data folder's
-        /// secret store; never printed.
+        /// crm.schemas.contacts.write, crm.objects.deals.read). Pipedrive: an admin's API
+        /// token (its webhooks are subscribed when LEADSCORE_PUBLIC_URL says where `serve` is
+        /// reached). Kept in the data folder's secret store; never printed.
         #[arg(long, env = "LEADSCORE_CRM_TOKEN", hide_env_values = true)]
         token: String,
-        /// The app's client secret, which signs its webhooks (stages and deals coming back).
+        /// HubSpot: the app's client secret, which signs its webhooks (stages and deals coming
+        /// back).
         #[arg(long, env = "LEADSCORE_CRM_CLIENT_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
         /// The API's address, when not the vendor's (a sandbox, an EU data centre).
@@ -138,7 +140,7 @@ pub(crate) enum CrmCommand {
         #[arg(long)]
         create_missing: bool,
         /// Requests per ten seconds the account allows (HubSpot: 100; 190 on Professional and
-        /// Enterprise).
+        /// Enterprise. Pipedrive: five times its two-second limit, 100 on Essential).
         #[arg(long)]
         requests_per_10s: Option<u32>,
     },
@@ -150,12 +152,12 @@ pub(crate) enum CrmCommand {
     },
     /// Push every lead's score again (those the CRM shows already are skipped).
     Sync {
-        /// hubspot.
+        /// hubspot or pipedrive.
         crm: String,
     },
     /// Disconnect a CRM: its token is deleted; its records keep what was pushed.
     Disconnect {
-        /// hubspot.
+        /// hubspot or pipedrive.
         crm: String,
     },
 }

@@ -123,6 +123,13 @@ async fn run(cli: Cli) -> Result<()> {
             key_rate_limit_per_minute: *key_rate_limit,
             ..config
         },
+        // Where `serve` is reached, for the webhooks a CRM subscribes on connect (Pipedrive).
+        Command::Crm { .. } => shared::Config {
+            public_url: std::env::var("LEADSCORE_PUBLIC_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
+            ..config
+        },
         _ => config,
     };
     let app = LocalApp::open(&cli.data_dir, config)

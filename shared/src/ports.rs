@@ -308,28 +308,18 @@ pub enum Job {
         lead_id: LeadId,
     },
     /// Push the scores waiting for `crm` (up to a batch; the job queues itself again while
-    /// more wait). `round` (Unix seconds when queued) lets a push queued during another one
-    /// wait beside it instead of being dropped as a copy.
-    CrmPush {
-        tenant_id: TenantId,
-        crm: Crm,
-        round: i64,
-    },
+    /// more wait).
+    CrmPush { tenant_id: TenantId, crm: Crm },
     /// Enough new outcomes may have arrived: train a challenger and put it in force if it
     /// beats the model in force on the most recent outcomes (`handlers::model::challenge`).
-    /// `round`: the five seconds of outcomes it is for (Unix seconds / 5), run once they are
-    /// over, so an outcome recorded while a check runs has a check of its own.
-    Retrain {
-        tenant_id: TenantId,
-        #[serde(default)]
-        round: i64,
-    },
-    /// Take in what a CRM's webhook reported (HubSpot's events, signature already checked):
-    /// answered at once, worked through here.
+    Retrain { tenant_id: TenantId },
+    /// Take in what a CRM's webhook reported (its signature or credentials already
+    /// checked): answered at once, worked through here, each record or deal read back from the
+    /// CRM.
     CrmEvents {
         tenant_id: TenantId,
         crm: Crm,
-        events: Vec<crate::crm::hubspot::WebhookEvent>,
+        events: Vec<crate::crm::Change>,
     },
     /// Import a page of the CRM's records (those after the CRM's cursor `after`): leads made
     /// or matched by phone number, with their stage, outcome and fields; then the next page.
@@ -426,22 +416,24 @@ impl Job {
                 ..
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
-            Job::CrmPush {
-                tenant_id,
-                crm,
-                round,
-            } => format!("crm-push/{tenant_id}/{crm}/{round}"),
-            Job::Retrain { tenant_id, round } => format!("retrain/{tenant_id}/{round}"),
+            Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
+            Job::Retrain { tenant_id } => format!("retrain/{tenant_id}"),
             Job::CrmEvents {
                 tenant_id,
                 crm,
                 events,
-            } => format!(
-                "crm-events/{tenant_id}/{crm}/{}-{}-{}",
-                events.first().map_or(0, |e| e.event_id),
-                events.last().map_or(0, |e| e.event_id),
-                events.len()
-            ),
+            } => {
+                // The same changes are the same work: each is read back from the CRM when run.
+                use sha2::Digest;
+                let mut hash = sha2::Sha256::new();
+                for e in events {
+                    hash.update(format!("{:?}/{}\n", e.object, e.id).as_bytes());
+                }
+                format!(
+                    "crm-events/{tenant_id}/{crm}/{}",
+                    hex::encode(&hash.finalize()[..12])
+                )
+            }
             Job::CrmImport {
                 tenant_id,
                 crm,

@@ -16,7 +16,7 @@ use crate::helpers::{TestApp, spawn_app};
 const TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 const CLIENT_SECRET: &str = "8c2d0f3e-6b1a-4c55-9e1e-3f2b7a9d0c11";
 
-fn copy_samples(app: &TestApp) {
+pub(crate) fn copy_samples(app: &TestApp) {
     let samples = crate::helpers::repo_root().join("samples/calls");
     for entry in std::fs::read_dir(samples).unwrap() {
         let path = entry.unwrap().path();

@@ -37,15 +37,29 @@ pub async fn spawn_app_with(data_dir: &Path, config: shared::Config) -> TestApp 
 
 /// A server listening on `address` (`0.0.0.0:0`: every interface, where keys are required).
 pub async fn spawn_app_at(data_dir: &Path, config: shared::Config, address: &str) -> TestApp {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .expect("bind a free port");
+    serve_on(data_dir, config, listener)
+}
+
+/// A server that knows its own address as its public one (`PUBLIC_URL`): where a CRM that
+/// subscribes its webhooks through its API (Pipedrive) is told to send them.
+pub async fn spawn_app_public(data_dir: &Path, mut config: shared::Config) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    config.public_url = Some(format!("http://{}", listener.local_addr().unwrap()));
+    serve_on(data_dir, config, listener)
+}
+
+fn serve_on(data_dir: &Path, config: shared::Config, listener: tokio::net::TcpListener) -> TestApp {
     init_logs();
     // Speech engines only from the data folder (`speech.rs` links one there), never from the
     // user's engine store, so a test that expects no engine sees none on any machine.
     let app = LocalApp::open(data_dir, config)
         .expect("open the data folder")
         .with_engine_store(EngineStore::at(data_dir.join("no-engine-store")));
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .expect("bind a free port");
     // Reached over loopback whatever the address listened on.
     let addr = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -151,3 +151,102 @@ async fn scores_reach_hubspot_through_the_crm_queue_once_each_and_outcomes_come_
         "{refused}"
     );
 }
+
+/// Pipedrive's webhook notification as API Gateway hands it over: no authorizer, the basic
+/// credentials leadscore subscribed the webhook with.
+async fn pipedrive_webhook(cloud: &Cloud, url: &str, body: &Value, authorization: &str) -> u16 {
+    let path = url
+        .strip_prefix(PUBLIC_URL)
+        .expect("the webhook points at the deployment");
+    let mut event = feed::sample("apigw-get-leads.json");
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = "".into();
+    event["queryStringParameters"] = json!({});
+    event["routeKey"] = "POST /pipedrive/{tenant}/events".into();
+    event["requestContext"]["http"]["method"] = "POST".into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    event["headers"] = json!({
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "content-type": "application/json",
+        "authorization": authorization,
+        "user-agent": "Pipedrive Webhooks",
+    });
+    event["body"] = body.to_string().into();
+    event["isBase64Encoded"] = false.into();
+    feed::api_event(cloud, &event).await.0
+}
+
+#[tokio::test]
+async fn scores_reach_pipedrive_and_a_deal_won_there_comes_back_through_api_gateway() {
+    use testkit::pipedrive::Pipedrive;
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.public_url = Some(PUBLIC_URL.to_owned());
+    })
+    .await;
+    let pipedrive = Pipedrive::start(TOKEN).await;
+    let person = pipedrive.add_person("Robin Ames", &["(512) 555-0190"], &[]);
+    let (status, connection) = api(
+        &cloud,
+        "PUT",
+        "/integrations/pipedrive",
+        Some(json!({"token": TOKEN, "base_url": pipedrive.url, "create_missing": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{connection}");
+    assert_eq!(connection["hooks"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        pipedrive.webhooks()[0],
+        format!("{PUBLIC_URL}/pipedrive/acme/events")
+    );
+    feed::settle(&cloud, 2).await;
+    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
+    let hot = call(&cloud, "+15125550190", &transcript).await;
+    feed::settle(&cloud, 2).await;
+    let (_, lead) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(
+        lead["crm_sync"]["pipedrive"]["record_id"], person,
+        "{lead:#}"
+    );
+    assert_eq!(
+        pipedrive.custom_value(&person, "leadscore score"),
+        Some(lead["lead_score"].clone())
+    );
+    assert_eq!(
+        pipedrive.persons().len(),
+        1,
+        "matched by the import, not created"
+    );
+    assert_eq!(
+        pipedrive.stats().searches,
+        0,
+        "the import matched it: no search"
+    );
+
+    // A rep wins the person's deal: Pipedrive's notification comes through API Gateway.
+    let deal = pipedrive.add_deal(&person, 2400.0);
+    let notifications = pipedrive.deal_notifications(&deal, "won");
+    assert_eq!(notifications.len(), 1);
+    let (url, body, authorization) = &notifications[0];
+    assert_eq!(
+        pipedrive_webhook(&cloud, url, body, authorization).await,
+        200
+    );
+    assert_eq!(
+        pipedrive_webhook(&cloud, url, body, "Basic Zm9vOmJhcg==").await,
+        401
+    );
+    feed::settle(&cloud, 2).await;
+    let (_, won) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(won["outcome"]["converted"], true, "{won:#}");
+    assert_eq!(won["outcome"]["value"], 2400.0);
+
+    // Disconnecting removes the webhooks from Pipedrive and the token from SSM.
+    let (status, _) = api(&cloud, "DELETE", "/integrations/pipedrive", None).await;
+    assert_eq!(status, 204);
+    assert!(pipedrive.webhooks().is_empty());
+}

@@ -15,7 +15,9 @@ use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, Throttle, send};
+use super::{
+    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, send,
+};
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
 
@@ -174,7 +176,13 @@ impl HubSpot {
 
 #[async_trait::async_trait]
 impl CrmApi for HubSpot {
-    async fn prepare(&self) -> CrmResult<Vec<String>> {
+    fn batch(&self) -> usize {
+        BATCH_LIMIT
+    }
+
+    /// HubSpot's webhooks are set in the app's settings, not through the API: `hook` is not
+    /// used.
+    async fn prepare(&self, _hook: Option<&HookTarget>) -> CrmResult<Prepared> {
         let mut done = Vec::new();
         let group = json!({"name": GROUP, "label": "leadscore", "displayOrder": -1});
         match self
@@ -213,7 +221,10 @@ impl CrmApi for HubSpot {
                 }
             }
         }
-        Ok(done)
+        Ok(Prepared {
+            setup: done,
+            ..Default::default()
+        })
     }
 
     async fn find(&self, phones: &[PhoneNumber], emails: &[String]) -> CrmResult<Vec<CrmRecord>> {
@@ -560,6 +571,22 @@ pub struct WebhookEvent {
     pub property_value: Option<String>,
     #[serde(default)]
     pub occurred_at: Option<i64>,
+}
+
+impl WebhookEvent {
+    /// The contact or deal it is about; `None` for another object.
+    pub fn change(&self) -> Option<super::Change> {
+        let (kind, _) = self.subscription_type.split_once('.')?;
+        let object = match kind {
+            "contact" => super::ChangeObject::Record,
+            "deal" => super::ChangeObject::Deal,
+            _ => return None,
+        };
+        Some(super::Change {
+            object,
+            id: self.object_id.to_string(),
+        })
+    }
 }
 
 /// The most events one webhook request may carry (HubSpot sends at most 100).

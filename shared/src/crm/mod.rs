@@ -3,6 +3,7 @@
 //! through the `RateLimiter` port, so they run unchanged on both runtimes.
 
 pub mod hubspot;
+pub mod pipedrive;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,12 +69,66 @@ impl CrmRecord {
     }
 }
 
+/// What connecting set up in the CRM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prepared {
+    /// What was done, a sentence each.
+    pub setup: Vec<String>,
+    /// Our field name to the CRM's key for it, where the CRM assigns keys (Pipedrive).
+    pub field_keys: BTreeMap<String, String>,
+    /// The CRM's ids of the webhooks it subscribed (Pipedrive), to remove on disconnect.
+    pub hooks: Vec<String>,
+}
+
+/// Where a CRM that subscribes webhooks through its API (Pipedrive) sends its changes, and
+/// the HTTP basic credentials it sends with them.
+#[derive(Clone)]
+pub struct HookTarget {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for HookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookTarget")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a CRM's webhook said changed: a record or a deal, read back from the CRM when worked
+/// through (`Job::CrmEvents`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    pub object: ChangeObject,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeObject {
+    /// A contact (HubSpot) or person (Pipedrive).
+    Record,
+    Deal,
+}
+
 /// The calls a sync makes on a CRM.
 #[async_trait]
 pub trait CrmApi: Send + Sync {
     /// Check the credentials and create what a push writes where the API allows (HubSpot's
-    /// property group and properties); what was done, a sentence each.
-    async fn prepare(&self) -> CrmResult<Vec<String>>;
+    /// property group and properties, Pipedrive's person fields), and subscribe webhooks to
+    /// `hook` where the API does that (Pipedrive).
+    async fn prepare(&self, hook: Option<&HookTarget>) -> CrmResult<Prepared>;
+    /// Records one call writes (HubSpot's batch, 100; Pipedrive, one): a push matches and
+    /// writes this many leads at a time.
+    fn batch(&self) -> usize;
+    /// Remove webhooks `prepare` subscribed (on disconnect, or a reconnect's old ones).
+    async fn unsubscribe(&self, hooks: &[String]) -> CrmResult<()> {
+        let _ = hooks;
+        Ok(())
+    }
     /// The records with any of these phone numbers or e-mail addresses.
     async fn find(&self, phones: &[PhoneNumber], emails: &[String]) -> CrmResult<Vec<CrmRecord>>;
     /// Write each score on its record. The ids of records that are gone come back (their
@@ -105,13 +160,26 @@ pub fn api(
     http: Arc<dyn VendorHttp>,
     rate: Arc<dyn RateLimiter>,
 ) -> Box<dyn CrmApi> {
-    let throttle = Throttle::for_connection(connection, rate);
+    let throttle = Throttle::for_connection(connection, rate.clone());
     match connection.crm {
         Crm::Hubspot => Box::new(hubspot::HubSpot::new(
             &connection.base_url,
             &credentials.token,
             http,
             throttle,
+        )),
+        Crm::Pipedrive => Box::new(pipedrive::Pipedrive::new(
+            &connection.base_url,
+            &credentials.token,
+            &connection.field_keys,
+            http,
+            throttle,
+            Throttle::new(
+                rate,
+                format!("crm:{}:{}:search", connection.tenant_id, connection.crm),
+                Crm::PIPEDRIVE_SEARCHES_PER_WINDOW,
+                connection.crm.rate_window(),
+            ),
         )),
     }
 }
@@ -127,13 +195,27 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    pub fn for_connection(connection: &Connection, rate: Arc<dyn RateLimiter>) -> Self {
+    /// `limit` requests per rolling `window`, counted under `key`.
+    pub fn new(rate: Arc<dyn RateLimiter>, key: String, limit: u32, window: Duration) -> Self {
         Self {
             rate,
-            key: format!("crm:{}:{}", connection.tenant_id, connection.crm),
-            limit: (connection.requests_per_10s / 2).max(1),
-            window: Duration::from_secs(10),
+            key,
+            limit: (limit / 2).max(1),
+            window,
         }
+    }
+
+    /// The connection's limit (`requests_per_10s`, in the CRM's own window).
+    pub fn for_connection(connection: &Connection, rate: Arc<dyn RateLimiter>) -> Self {
+        let window = connection.crm.rate_window();
+        let per_window =
+            (u64::from(connection.requests_per_10s) * window.as_millis() as u64 / 10_000) as u32;
+        Self::new(
+            rate,
+            format!("crm:{}:{}", connection.tenant_id, connection.crm),
+            per_window.max(1),
+            window,
+        )
     }
 
     /// Count one request; the wait when over the limit.

@@ -27,14 +27,34 @@ use crate::error::{Error, Result};
 #[serde(rename_all = "snake_case")]
 pub enum Crm {
     Hubspot,
+    Pipedrive,
 }
 
 impl Crm {
-    pub const ALL: [Crm; 1] = [Crm::Hubspot];
+    pub const ALL: [Crm; 2] = [Crm::Hubspot, Crm::Pipedrive];
+
+    /// Pipedrive's search API: 10 requests per two seconds per token, whatever the plan.
+    pub const PIPEDRIVE_SEARCHES_PER_WINDOW: u32 = 10;
 
     pub fn as_str(self) -> &'static str {
         match self {
             Crm::Hubspot => "hubspot",
+            Crm::Pipedrive => "pipedrive",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Crm::Hubspot => "HubSpot",
+            Crm::Pipedrive => "Pipedrive",
+        }
+    }
+
+    /// The rolling window its rate limit is counted in (HubSpot: ten seconds; Pipedrive: two).
+    pub fn rate_window(self) -> std::time::Duration {
+        match self {
+            Crm::Hubspot => std::time::Duration::from_secs(10),
+            Crm::Pipedrive => std::time::Duration::from_secs(2),
         }
     }
 
@@ -55,26 +75,34 @@ impl Crm {
     pub fn default_base_url(self) -> &'static str {
         match self {
             Crm::Hubspot => "https://api.hubapi.com",
+            Crm::Pipedrive => "https://api.pipedrive.com",
         }
     }
 
     /// Requests its API takes per ten seconds, by default (HubSpot's private apps on Free
-    /// and Starter accounts: 100 per rolling ten seconds).
+    /// and Starter accounts: 100 per rolling ten seconds; Pipedrive with an API token on
+    /// Essential: 20 per rolling two seconds).
     pub fn default_requests_per_10s(self) -> u32 {
         match self {
             Crm::Hubspot => 100,
+            Crm::Pipedrive => 100,
         }
     }
 
     /// The stages that mean a lead was won or lost, by default: HubSpot's lifecycle stage
     /// `customer` and its deal stages `closedwon` / `closedlost`, and lead statuses
-    /// `UNQUALIFIED` and `BAD_TIMING`.
+    /// `UNQUALIFIED` and `BAD_TIMING`; Pipedrive's deal status `won` and `lost` (a person
+    /// with a won deal is won; with lost deals and none open, lost).
     pub fn default_stages(self) -> StageMap {
         let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         match self {
             Crm::Hubspot => StageMap {
                 won: set(&["customer", "closedwon"]),
                 lost: set(&["closedlost", "unqualified", "bad_timing"]),
+            },
+            Crm::Pipedrive => StageMap {
+                won: set(&["won"]),
+                lost: set(&["lost"]),
             },
         }
     }
@@ -180,7 +208,15 @@ pub struct Connection {
     /// What connecting set up (properties created, or found in place).
     #[serde(default)]
     pub setup: Vec<String>,
-    /// Whether inbound webhooks are checked against a client secret that was given.
+    /// The CRM's keys for the fields a push writes, where the CRM assigns them (Pipedrive's
+    /// 40-character field codes), by our name (`score`, `tier`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_keys: BTreeMap<String, String>,
+    /// The webhooks connecting subscribed in the CRM (Pipedrive), removed on disconnect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<String>,
+    /// Whether the CRM's webhooks are taken: HubSpot's when a client secret was given to
+    /// check their signatures; Pipedrive's when connecting subscribed them.
     pub accepts_webhooks: bool,
     #[serde(default)]
     pub counts: SyncCounts,
@@ -205,11 +241,13 @@ pub struct Connection {
 #[schemars(example = serde_json::json!({"token": "pat-na1-00000000-0000-0000-0000-000000000000", "create_missing": false}))]
 pub struct ConnectionDraft {
     /// HubSpot: a private app's access token (scopes `crm.objects.contacts.read`,
-    /// `crm.objects.contacts.write`, `crm.schemas.contacts.write`). Kept in the secret store;
-    /// never shown again.
+    /// `crm.objects.contacts.write`, `crm.schemas.contacts.write`). Pipedrive: the API token
+    /// of an admin user (Personal preferences > API). Kept in the secret store; never shown
+    /// again.
     pub token: String,
     /// HubSpot: the app's client secret, which signs the webhooks it sends
-    /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused.
+    /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused. Not for
+    /// Pipedrive, whose webhooks leadscore subscribes with credentials of its own.
     #[serde(default)]
     pub client_secret: Option<String>,
     /// The API's address; the vendor's when unset.
@@ -219,7 +257,8 @@ pub struct ConnectionDraft {
     #[serde(default)]
     pub create_missing: Option<bool>,
     /// 1..=1000: requests per ten seconds the account allows (HubSpot: 100, or 190 on
-    /// Professional and Enterprise).
+    /// Professional and Enterprise; Pipedrive: five times its two-second limit, 100 on
+    /// Essential with an API token, up to 600 on Enterprise).
     #[serde(default)]
     #[schemars(range(min = 1, max = 1000))]
     pub requests_per_10s: Option<u32>,
@@ -273,6 +312,12 @@ impl ConnectionDraft {
         }
         let client_secret = match self.client_secret.as_deref().map(str::trim) {
             None | Some("") => None,
+            Some(_) if crm == Crm::Pipedrive => {
+                return Err(Error::validation(
+                    "client_secret: Pipedrive's webhooks are subscribed by leadscore with \
+                     credentials of its own; leave it out",
+                ));
+            }
             Some(s) if s.len() <= 512 && s.bytes().all(|b| b.is_ascii_graphic()) => {
                 Some(s.to_owned())
             }
@@ -309,6 +354,8 @@ impl ConnectionDraft {
             stages,
             state: ConnectionState::Connected,
             setup: Vec::new(),
+            field_keys: BTreeMap::new(),
+            hooks: previous.map(|p| p.hooks.clone()).unwrap_or_default(),
             accepts_webhooks: client_secret.is_some(),
             counts: previous.map(|p| p.counts.clone()).unwrap_or_default(),
             connected_at: previous.map_or(now, |p| p.connected_at),
@@ -343,6 +390,9 @@ impl Connection {
 pub enum SyncState {
     /// Its current score is on its CRM record.
     Synced,
+    /// Its CRM record is known (the first sync's import found it by phone number); its score
+    /// is on its way.
+    Matched,
     /// No CRM record has its phone number or e-mail address (and the tenant does not create
     /// them).
     Unmatched,

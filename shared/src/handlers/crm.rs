@@ -6,7 +6,8 @@
 //! takes up to [`PUSH_BATCH`] waiting leads, skips those whose CRM record already shows their
 //! current score (a digest kept per lead and CRM), matches the others to records by phone
 //! number and then e-mail address (or creates records, when the tenant chose that), writes
-//! them with HubSpot's batch update (100 a call), and keeps each lead's `crm_sync`. It keeps
+//! them (HubSpot's batch update, 100 a call; Pipedrive's update, one a lead), and keeps each
+//! lead's `crm_sync`. It keeps
 //! to the account's rate limit (`crate::crm::Throttle`); over it, or answered 429, the push
 //! waits as long as it was told and goes on. Nothing the CRM refuses is retried as it stands:
 //! the lead's `crm_sync` and the connection's `last_error` say why.
@@ -15,7 +16,7 @@ use chrono::Utc;
 use tracing::{info, instrument, warn};
 
 use crate::Deps;
-use crate::crm::{self, CrmApi, CrmError, CrmRecord};
+use crate::crm::{self, Change, ChangeObject, CrmApi, CrmError, CrmRecord, HookTarget};
 use crate::domain::{
     Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync, CrmUpdate, Event,
     EventType, Lead, LeadId, ScoreCause, ScoreFields, SyncState, TenantId,
@@ -32,6 +33,9 @@ const MAX_DEAL_CONTACTS: usize = 20;
 pub const MAX_IMPORT_PAGES: u32 = 1000;
 /// Leads a sync page marks at once.
 const SYNC_PAGE: u32 = 500;
+/// The user name a CRM that subscribes its webhooks through its API (Pipedrive) sends with
+/// them; the password is made afresh at each connect and kept with the credentials.
+pub const HOOK_USER: &str = "leadscore";
 
 fn secret_name(crm: Crm) -> SecretName {
     SecretName::parse(&format!("crm-{crm}")).expect("a CRM's name is a secret name")
@@ -67,19 +71,28 @@ pub async fn connect(
         now,
     )?;
     deps.http.check_base(&connection.base_url).await?;
+    let mut credentials = credentials;
     let api = crm::api(
         &connection,
         &credentials,
         deps.http.clone(),
         deps.rate.clone(),
     );
-    connection.setup = api.prepare().await.map_err(|e| match e {
+    let hook = hook_target(deps, tenant, crm)?;
+    let prepared = api.prepare(hook.as_ref()).await.map_err(|e| match e {
         CrmError::Refused(why) => Error::validation(format!("token: {crm} refused it ({why})")),
         other => Error::transient(
             format!("{crm} could not be reached: {other}"),
             std::fmt::Error,
         ),
     })?;
+    connection.setup = prepared.setup;
+    connection.field_keys = prepared.field_keys;
+    let replaced_hooks = std::mem::replace(&mut connection.hooks, prepared.hooks);
+    if hook.is_some() {
+        connection.accepts_webhooks = !connection.hooks.is_empty();
+        credentials.client_secret = hook.map(|h| h.password);
+    }
     // The credentials first: a connection is never without them.
     deps.secrets
         .put_secret(
@@ -95,27 +108,49 @@ pub async fn connect(
             connection
         }
     };
-    // Every lead's score out, and (the first time) the CRM's records in: leads made or matched
-    // with their outcomes, from which a first model is trained when there are enough.
-    let mut jobs = vec![Job::CrmSync {
-        tenant_id: tenant.clone(),
-        crm,
-        after: None,
-    }];
-    if stored.counts.imported == 0 {
-        jobs.push(Job::CrmImport {
+    // The first time, the CRM's records in (leads made or matched with their outcomes, from
+    // which a first model is trained when there are enough), and then every lead's score out:
+    // a lead the import matched needs no search. Later, the scores out.
+    let job = if stored.counts.imported == 0 {
+        Job::CrmImport {
             tenant_id: tenant.clone(),
             crm,
             after: None,
             page: 0,
-        });
+        }
+    } else {
+        full_sync(tenant, crm)
+    };
+    deps.queue.send(&job).await?;
+    // A reconnect's webhooks replace the last ones (whose password is no longer kept).
+    if !replaced_hooks.is_empty()
+        && let Err(e) = api.unsubscribe(&replaced_hooks).await
+    {
+        warn!(error = %e, hooks = ?replaced_hooks, "the last connection's webhooks could not be removed");
     }
-    deps.queue.send_all(&jobs).await?;
     info!("CRM connected; every lead's score queued for it");
     Ok(stored)
 }
 
-/// The client secret that signs the CRM's webhooks to this tenant, when it gave one.
+/// Where a CRM that subscribes its webhooks through its API (Pipedrive) is to send them: this
+/// tenant's webhook path at the API's public address, with a fresh password. `None` for a CRM
+/// whose webhooks are set elsewhere (HubSpot) and when the public address is not known.
+fn hook_target(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Option<HookTarget>> {
+    let (Crm::Pipedrive, Some(base)) = (crm, deps.config.public_url.as_deref()) else {
+        return Ok(None);
+    };
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::internal("the system has no random numbers", e.to_string()))?;
+    Ok(Some(HookTarget {
+        url: format!("{}/{crm}/{tenant}/events", base.trim_end_matches('/')),
+        user: HOOK_USER.to_owned(),
+        password: hex::encode(bytes),
+    }))
+}
+
+/// The secret the CRM's webhooks to this tenant are checked against, when there is one:
+/// HubSpot's client secret, Pipedrive's basic-auth password.
 pub async fn webhook_secret(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Option<String>> {
     if deps.crm.get_connection(tenant, crm).await?.is_none() {
         return Ok(None);
@@ -132,9 +167,23 @@ pub async fn get(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Connection>
         .ok_or_else(|| Error::not_found(format!("a connection to {crm}")))
 }
 
-/// Disconnect: the connection, its credentials and the scores waiting for it go; the CRM's
-/// records keep what was pushed.
+/// Disconnect: the connection, its credentials, its webhooks in the CRM (best effort) and the
+/// scores waiting for it go; the CRM's records keep what was pushed.
 pub async fn disconnect(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<bool> {
+    let connection = deps.crm.get_connection(tenant, crm).await?;
+    if let Some(connection) = connection.filter(|c| !c.hooks.is_empty())
+        && let Some(credentials) = credentials(deps, tenant, crm).await?
+    {
+        let api = crm::api(
+            &connection,
+            &credentials,
+            deps.http.clone(),
+            deps.rate.clone(),
+        );
+        if let Err(e) = api.unsubscribe(&connection.hooks).await {
+            warn!(error = %e, "the CRM's webhooks could not be removed; remove them in the CRM");
+        }
+    }
     if !deps.crm.delete_connection(tenant, crm).await? {
         return Ok(false);
     }
@@ -148,14 +197,16 @@ pub async fn disconnect(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<bool
 /// Queue a push of every lead's score (those the CRM already shows are skipped).
 pub async fn request_sync(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Connection> {
     let connection = get(deps, tenant, crm).await?;
-    deps.queue
-        .send(&Job::CrmSync {
-            tenant_id: tenant.clone(),
-            crm,
-            after: None,
-        })
-        .await?;
+    deps.queue.send(&full_sync(tenant, crm)).await?;
     Ok(connection)
+}
+
+fn full_sync(tenant: &TenantId, crm: Crm) -> Job {
+    Job::CrmSync {
+        tenant_id: tenant.clone(),
+        crm,
+        after: None,
+    }
 }
 
 /// A page of a full sync (`Job::CrmSync`): mark the leads, queue their push and the next page.
@@ -174,7 +225,7 @@ pub async fn sync_page(
     deps.crm
         .mark_pending(tenant, crm, &ids, now.timestamp_millis())
         .await?;
-    let mut jobs = vec![push_job(tenant, crm, now.timestamp())];
+    let mut jobs = vec![push_job(tenant, crm)];
     if ids.len() == SYNC_PAGE as usize {
         jobs.push(Job::CrmSync {
             tenant_id: tenant.clone(),
@@ -185,11 +236,10 @@ pub async fn sync_page(
     deps.queue.send_all(&jobs).await
 }
 
-fn push_job(tenant: &TenantId, crm: Crm, round: i64) -> Job {
+fn push_job(tenant: &TenantId, crm: Crm) -> Job {
     Job::CrmPush {
         tenant_id: tenant.clone(),
         crm,
-        round,
     }
 }
 
@@ -221,7 +271,7 @@ pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Resu
         deps.crm
             .mark_pending(tenant, connection.crm, &leads, now.timestamp_millis())
             .await?;
-        jobs.push(push_job(tenant, connection.crm, now.timestamp()));
+        jobs.push(push_job(tenant, connection.crm));
     }
     deps.queue.send_all(&jobs).await
 }
@@ -230,8 +280,10 @@ pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Resu
 /// becomes the tenant's lead for that number (made, or matched and its empty fields filled),
 /// with the record's stage, outcome (a won or lost stage) and fields; new and changed leads are
 /// scored, and the outcomes queue the model's check (`model::outcome_recorded`). Records
-/// without a usable phone number are skipped. Run again for the same page, it changes no lead
-/// (the connection's counts may count a redelivered page twice).
+/// without a usable phone number are skipped. Each lead keeps its record's id (`crm_sync` state
+/// `matched`), so that its push needs no search. Run again for the same page, it changes no
+/// lead (the connection's counts may count a redelivered page twice). After the last page (or
+/// a refusal), every lead's score is pushed (`Job::CrmSync`).
 #[instrument(skip_all, fields(tenant = %tenant, crm = %crm, page))]
 pub async fn import_page(
     deps: &Deps,
@@ -268,7 +320,7 @@ pub async fn import_page(
                 c.failed(&format!("importing records: {why}"), Utc::now())
             })
             .await?;
-            return Ok(());
+            return deps.queue.send(&full_sync(tenant, crm)).await;
         }
         Err(CrmError::Unavailable(why)) => {
             return Err(Error::transient(
@@ -279,6 +331,8 @@ pub async fn import_page(
     };
     let (mut imported, mut outcomes) = (0u64, 0u64);
     let mut scores = Vec::new();
+    let mut matched = Vec::new();
+    let now = Utc::now();
     for record in &records {
         let Some(phone) = record.phones.first() else {
             continue;
@@ -301,6 +355,23 @@ pub async fn import_page(
         let (lead, changed) = apply_update(deps, tenant, lead, &update, &connection).await?;
         imported += 1;
         outcomes += u64::from(lead.outcome.is_some());
+        if lead
+            .crm_sync
+            .get(&crm)
+            .is_none_or(|s| s.record_id.is_none())
+        {
+            matched.push((
+                lead.lead_id.clone(),
+                CrmSync {
+                    state: SyncState::Matched,
+                    record_id: Some(record.id.clone()),
+                    pushed_at: None,
+                    pushed_digest: None,
+                    last_error: None,
+                    updated_at: now,
+                },
+            ));
+        }
         if changed || lead.lead_score.is_none() {
             scores.push(Job::Score {
                 tenant_id: tenant.clone(),
@@ -311,6 +382,7 @@ pub async fn import_page(
             });
         }
     }
+    deps.leads.save_crm_sync(tenant, crm, &matched).await?;
     deps.queue.send_all(&scores).await?;
     if outcomes > 0 {
         super::model::outcome_recorded(deps, tenant).await?;
@@ -336,11 +408,11 @@ pub async fn import_page(
                 pages = MAX_IMPORT_PAGES,
                 "the CRM has more records than an import reads"
             );
-            Ok(())
+            deps.queue.send(&full_sync(tenant, crm)).await
         }
         None => {
             info!(pages = page + 1, "CRM records imported");
-            Ok(())
+            deps.queue.send(&full_sync(tenant, crm)).await
         }
     }
 }
@@ -357,12 +429,10 @@ pub struct PushReport {
     pub waiting: Option<std::time::Duration>,
 }
 
-/// A push (`Job::CrmPush` of `round`): the waiting leads' scores to their CRM records. A push
-/// that leaves leads waiting queues the next round (a later one than its own, which a queue
-/// that drops copies of a waiting or running job would otherwise drop).
-#[instrument(skip_all, fields(tenant = %tenant, crm = %crm, round))]
-pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm, round: i64) -> Result<PushReport> {
-    let next_round = (round + 1).max(Utc::now().timestamp());
+/// A push (`Job::CrmPush`): the waiting leads' scores to their CRM records. A push that
+/// leaves leads waiting queues itself again.
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm))]
+pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<PushReport> {
     let Some(connection) = deps.crm.get_connection(tenant, crm).await? else {
         return Ok(PushReport::default());
     };
@@ -403,34 +473,34 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm, round: i64) -> Resul
         }
         leads.push((lead, fields));
     }
-    let outcome = write(api.as_ref(), &connection, &leads).await;
+    let (mut results, stopped) = write(api.as_ref(), &connection, &leads).await;
     let now = Utc::now();
-    let results = match outcome {
-        Ok(results) => results,
-        Err(CrmError::RateLimited(wait)) => {
-            // The leads stay waiting; the push goes on after the wait.
-            info!(
-                wait_s = wait.as_secs(),
-                "CRM rate limit reached; the push waits"
-            );
-            deps.queue
-                .send_after(&push_job(tenant, crm, next_round), wait)
-                .await?;
-            report.waiting = Some(wait);
-            return Ok(report);
+    let (mut wait, mut unavailable) = (None, None);
+    match stopped {
+        None => {}
+        // What was written is kept; the rest goes on after the wait, or the queue's retry.
+        Some(CrmError::RateLimited(w)) => wait = Some(w),
+        Some(CrmError::Unavailable(why)) => unavailable = Some(why),
+        // What the CRM refused, and what was not tried after it, failed visibly.
+        Some(CrmError::Refused(why)) => {
+            for (lead, _) in &leads {
+                if !results.iter().any(|(id, _)| id == &lead.lead_id) {
+                    results.push((lead.lead_id.clone(), Written::Failed(why.clone())));
+                }
+            }
         }
-        Err(CrmError::Unavailable(why)) => {
-            note_connection(deps, tenant, crm, |c| c.failed(&why, now)).await?;
-            return Err(Error::transient(
-                format!("{crm} did not answer: {why}"),
-                std::fmt::Error,
-            ));
-        }
-        Err(CrmError::Refused(why)) => leads
-            .iter()
-            .map(|(lead, _)| (lead.lead_id.clone(), Written::Failed(why.clone())))
-            .collect(),
-    };
+    }
+    // Leads with no result yet stay waiting; the others (skipped ones included) are done.
+    let left: std::collections::HashSet<&LeadId> = leads
+        .iter()
+        .map(|(lead, _)| &lead.lead_id)
+        .filter(|id| !results.iter().any(|(r, _)| r == *id))
+        .collect();
+    let done: Vec<(LeadId, i64)> = waiting
+        .iter()
+        .filter(|(id, _)| !left.contains(id))
+        .cloned()
+        .collect();
     let mut first_error = None;
     let mut syncs = Vec::with_capacity(results.len());
     for (lead_id, written) in &results {
@@ -480,7 +550,10 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm, round: i64) -> Resul
         syncs.push((lead_id.clone(), sync));
     }
     deps.leads.save_crm_sync(tenant, crm, &syncs).await?;
-    deps.crm.clear_pending(tenant, crm, &waiting).await?;
+    deps.crm.clear_pending(tenant, crm, &done).await?;
+    if let Some(why) = &unavailable {
+        first_error = Some(why.clone());
+    }
     let r = report.clone();
     note_connection(deps, tenant, crm, |c| {
         c.counts.pushed += r.pushed;
@@ -498,9 +571,24 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm, round: i64) -> Resul
         }
     })
     .await?;
-    // More waiting (a full batch, or leads noted during this push): go on.
-    if !deps.crm.pending(tenant, crm, 1).await?.is_empty() {
-        deps.queue.send(&push_job(tenant, crm, next_round)).await?;
+    if let Some(why) = unavailable {
+        return Err(Error::transient(
+            format!("{crm} did not answer: {why}"),
+            std::fmt::Error,
+        ));
+    }
+    if let Some(wait) = wait {
+        info!(
+            wait_s = wait.as_secs_f32(),
+            written = results.len(),
+            left = left.len(),
+            "CRM rate limit reached; the push goes on after the wait"
+        );
+        deps.queue.send_after(&push_job(tenant, crm), wait).await?;
+        report.waiting = Some(wait);
+    } else if !deps.crm.pending(tenant, crm, 1).await?.is_empty() {
+        // More waiting (a full batch, or leads noted during this push): go on.
+        deps.queue.send(&push_job(tenant, crm)).await?;
     }
     info!(
         pushed = report.pushed,
@@ -522,83 +610,118 @@ enum Written {
     Failed(String),
 }
 
+/// A lead with the fields a push writes for it.
+type Scored = (Lead, ScoreFields);
+
 /// Match the leads to records and write their scores: known records by id, the others found
-/// by phone number and e-mail address, created when the connection says so.
+/// by phone number and e-mail address, created when the connection says so; a call's worth
+/// of leads at a time (`CrmApi::batch`), so that a rate limit or an outage part-way keeps what
+/// was written. The results so far, and the error that stopped the rest.
 async fn write(
     api: &dyn CrmApi,
     connection: &Connection,
     leads: &[(Lead, ScoreFields)],
+) -> (Vec<(LeadId, Written)>, Option<CrmError>) {
+    let crm = connection.crm;
+    let batch = api.batch().max(1);
+    let record_of = |lead: &Lead| lead.crm_sync.get(&crm).and_then(|s| s.record_id.clone());
+    let (known, unknown): (Vec<&Scored>, Vec<&Scored>) = leads
+        .iter()
+        .partition(|(lead, _)| record_of(lead).is_some());
+    let mut results = Vec::new();
+    for chunk in unknown.chunks(batch) {
+        match match_and_write(api, connection, chunk).await {
+            Ok(done) => results.extend(done),
+            Err(e) => return (results, Some(e)),
+        }
+    }
+    for chunk in known.chunks(batch) {
+        let updates: Vec<(LeadId, String, ScoreFields)> = chunk
+            .iter()
+            .filter_map(|(lead, fields)| {
+                Some((lead.lead_id.clone(), record_of(lead)?, fields.clone()))
+            })
+            .collect();
+        match update(api, crm, updates).await {
+            Ok(done) => results.extend(done),
+            Err(e) => return (results, Some(e)),
+        }
+    }
+    (results, None)
+}
+
+/// Leads with no known record: found by phone number, then e-mail address, and written; the
+/// others created or unmatched.
+async fn match_and_write(
+    api: &dyn CrmApi,
+    connection: &Connection,
+    leads: &[&(Lead, ScoreFields)],
 ) -> crm::CrmResult<Vec<(LeadId, Written)>> {
     let crm = connection.crm;
+    let phones: Vec<_> = leads.iter().map(|(l, _)| l.phone_number.clone()).collect();
+    let emails: Vec<String> = leads.iter().filter_map(|(l, _)| l.email.clone()).collect();
+    let records: Vec<CrmRecord> = api.find(&phones, &emails).await?;
     let mut results = Vec::new();
-    let mut updates: Vec<(LeadId, String, ScoreFields)> = Vec::new();
-    let mut unknown: Vec<&(Lead, ScoreFields)> = Vec::new();
-    for entry in leads {
-        match entry.0.crm_sync.get(&crm).and_then(|s| s.record_id.clone()) {
-            Some(record) => updates.push((entry.0.lead_id.clone(), record, entry.1.clone())),
-            None => unknown.push(entry),
+    let mut updates = Vec::new();
+    let mut missing = Vec::new();
+    for (lead, fields) in leads.iter().copied() {
+        // A phone number match first, then an e-mail match.
+        let found = records
+            .iter()
+            .find(|r| r.phones.contains(&lead.phone_number))
+            .or_else(|| records.iter().find(|r| r.is_for(lead)));
+        match found {
+            Some(record) => updates.push((lead.lead_id.clone(), record.id.clone(), fields.clone())),
+            None if connection.create_missing => missing.push((lead, fields.clone())),
+            None => results.push((lead.lead_id.clone(), Written::Unmatched)),
         }
     }
-    if !unknown.is_empty() {
-        let phones: Vec<_> = unknown
-            .iter()
-            .map(|(l, _)| l.phone_number.clone())
-            .collect();
-        let emails: Vec<String> = unknown
-            .iter()
-            .filter_map(|(l, _)| l.email.clone())
-            .collect();
-        let records: Vec<CrmRecord> = api.find(&phones, &emails).await?;
-        let mut missing = Vec::new();
-        for (lead, fields) in unknown {
-            // A phone number match first, then an e-mail match.
-            let found = records
-                .iter()
-                .find(|r| r.phones.contains(&lead.phone_number))
-                .or_else(|| records.iter().find(|r| r.is_for(lead)));
-            match found {
+    if !missing.is_empty() {
+        let made = api.create(&missing).await?;
+        for (lead, _) in &missing {
+            match made.iter().find(|r| r.is_for(lead)) {
                 Some(record) => {
-                    updates.push((lead.lead_id.clone(), record.id.clone(), fields.clone()))
+                    results.push((lead.lead_id.clone(), Written::Created(record.id.clone())))
                 }
-                None if connection.create_missing => missing.push((lead, fields.clone())),
-                None => results.push((lead.lead_id.clone(), Written::Unmatched)),
-            }
-        }
-        if !missing.is_empty() {
-            let made = api.create(&missing).await?;
-            for (lead, _) in &missing {
-                match made.iter().find(|r| r.is_for(lead)) {
-                    Some(record) => {
-                        results.push((lead.lead_id.clone(), Written::Created(record.id.clone())))
-                    }
-                    None => results.push((
-                        lead.lead_id.clone(),
-                        Written::Failed(format!("{crm} did not say which record it created")),
-                    )),
-                }
+                None => results.push((
+                    lead.lead_id.clone(),
+                    Written::Failed(format!("{crm} did not say which record it created")),
+                )),
             }
         }
     }
-    if !updates.is_empty() {
-        let writes: Vec<(String, ScoreFields)> = updates
-            .iter()
-            .map(|(_, record, fields)| (record.clone(), fields.clone()))
-            .collect();
-        let gone = api.update(&writes).await?;
-        for (lead, record, _) in updates {
-            if gone.contains(&record) {
-                results.push((
-                    lead,
-                    Written::Failed(format!(
-                        "{crm} record {record} is gone; the lead is matched again at its next push"
-                    )),
-                ));
-            } else {
-                results.push((lead, Written::Updated(record)));
-            }
-        }
-    }
+    results.extend(update(api, crm, updates).await?);
     Ok(results)
+}
+
+/// Write scores on known records; a record that is gone fails its lead until it is matched
+/// again.
+async fn update(
+    api: &dyn CrmApi,
+    crm: Crm,
+    updates: Vec<(LeadId, String, ScoreFields)>,
+) -> crm::CrmResult<Vec<(LeadId, Written)>> {
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let writes: Vec<(String, ScoreFields)> = updates
+        .iter()
+        .map(|(_, record, fields)| (record.clone(), fields.clone()))
+        .collect();
+    let gone = api.update(&writes).await?;
+    Ok(updates
+        .into_iter()
+        .map(|(lead, record, _)| {
+            if gone.contains(&record) {
+                let why = format!(
+                    "{crm} record {record} is gone; the lead is matched again at its next push"
+                );
+                (lead, Written::Failed(why))
+            } else {
+                (lead, Written::Updated(record))
+            }
+        })
+        .collect())
 }
 
 /// Change the stored connection, re-reading when it changed meanwhile; nothing when it is gone.
@@ -637,38 +760,43 @@ pub struct Received {
     pub ignored: usize,
 }
 
-/// The HubSpot webhook's events (signature already checked): contacts' stage, owner and
-/// source changes and deals' stage changes become the leads' CRM status, `crm.*` fields and
-/// outcomes (won or lost, with the deal's amount), and the leads are scored again. The same
-/// events again change nothing.
-#[instrument(skip_all, fields(tenant = %tenant, events = events.len()))]
-pub async fn receive_hubspot(
+/// A CRM webhook's changes (its signature or credentials already checked), each read back from
+/// the CRM: records' stage, owner and source and deals' stages become the leads' CRM status,
+/// `crm.*` fields and outcomes (won or lost, with the deal's value), and the leads are scored
+/// again. The same changes again change nothing.
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm, events = events.len()))]
+pub async fn receive(
     deps: &Deps,
     tenant: &TenantId,
-    events: &[crm::hubspot::WebhookEvent],
+    crm: Crm,
+    events: &[Change],
 ) -> Result<Received> {
-    let connection = get(deps, tenant, Crm::Hubspot).await?;
-    let credentials = credentials(deps, tenant, Crm::Hubspot)
+    let connection = get(deps, tenant, crm).await?;
+    let credentials = credentials(deps, tenant, crm)
         .await?
-        .ok_or_else(|| Error::not_found("HubSpot credentials: connect again"))?;
+        .ok_or_else(|| Error::not_found(format!("{} credentials: connect again", crm.name())))?;
     let api = crm::api(
         &connection,
         &credentials,
         deps.http.clone(),
         deps.rate.clone(),
     );
-    let unavailable =
-        |e: CrmError| Error::transient(format!("HubSpot could not be read: {e}"), std::fmt::Error);
+    let unavailable = |e: CrmError| {
+        Error::transient(
+            format!("{} could not be read: {e}", crm.name()),
+            std::fmt::Error,
+        )
+    };
     let mut received = Received {
         events: events.len(),
         ..Default::default()
     };
     for event in events {
-        let object = event.object_id.to_string();
+        let object = &event.id;
         // Each record the event is about, with what it says of it.
-        let changes: Vec<(CrmRecord, CrmUpdate)> = match event.subscription_type.as_str() {
-            t if t.starts_with("contact.") => api
-                .record(&object)
+        let changes: Vec<(CrmRecord, CrmUpdate)> = match event.object {
+            ChangeObject::Record => api
+                .record(object)
                 .await
                 .map_err(unavailable)?
                 .into_iter()
@@ -681,27 +809,24 @@ pub async fn receive_hubspot(
                     (r, update)
                 })
                 .collect(),
-            t if t.starts_with("deal.") => {
-                let Some(deal) = api.deal(&object).await.map_err(unavailable)? else {
+            ChangeObject::Deal => {
+                let Some(deal) = api.deal(object).await.map_err(unavailable)? else {
                     received.ignored += 1;
                     continue;
                 };
                 let mut changes = Vec::new();
                 for id in deal.contact_ids.iter().take(MAX_DEAL_CONTACTS) {
                     if let Some(record) = api.record(id).await.map_err(unavailable)? {
+                        // The deal's stage, and the record's fields as it was just read.
                         let update = CrmUpdate {
                             stage: deal.stage.clone(),
                             value: deal.value,
-                            fields: Default::default(),
+                            fields: record.fields.clone(),
                         };
                         changes.push((record, update));
                     }
                 }
                 changes
-            }
-            _ => {
-                received.ignored += 1;
-                continue;
             }
         };
         let mut matched = false;
@@ -736,7 +861,7 @@ pub async fn receive_hubspot(
         }
     }
     let r = received.clone();
-    note_connection(deps, tenant, Crm::Hubspot, |c| {
+    note_connection(deps, tenant, crm, |c| {
         c.counts.received += r.leads_changed as u64;
         c.last_received_at = Some(Utc::now());
     })
@@ -744,7 +869,7 @@ pub async fn receive_hubspot(
     if received.ignored > 0 {
         warn!(
             ignored = received.ignored,
-            "HubSpot events about records that are no lead here"
+            "CRM events about records that are no lead here"
         );
     }
     Ok(received)

@@ -66,11 +66,7 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             .await
         }
         Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
-        Job::CrmPush {
-            tenant_id,
-            crm,
-            round,
-        } => crm::push(deps, tenant_id, *crm, *round).await.map(|_| ()),
+        Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::CrmSync {
             tenant_id,
             crm,
@@ -83,8 +79,10 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             page,
         } => crm::import_page(deps, tenant_id, *crm, after.as_deref(), *page).await,
         Job::CrmEvents {
-            tenant_id, events, ..
-        } => crm::receive_hubspot(deps, tenant_id, events)
+            tenant_id,
+            crm,
+            events,
+        } => crm::receive(deps, tenant_id, *crm, events)
             .await
             .map(|_| ()),
         Job::Retrain { tenant_id, .. } => {

@@ -93,30 +93,22 @@ pub async fn last_challenge(deps: &Deps, tenant: &TenantId) -> Result<Option<Cha
     }
 }
 
-/// Outcomes are checked in rounds of this many seconds.
-const RETRAIN_ROUND_SECONDS: i64 = 5;
+/// Outcomes recorded within this long of one another are checked together.
+const RETRAIN_GATHER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// An outcome was recorded (by a rep, or from the CRM): queue the check whether enough new
-/// ones have arrived to train a challenger, for when this round of outcomes is over (one job
-/// per round however many outcomes it has).
+/// ones have arrived to train a challenger, a few seconds on so that a burst of outcomes is
+/// checked once (the local queue keeps one waiting copy of a job; on SQS each outcome's check
+/// runs, and all but the first find too few new outcomes since the last try).
 pub async fn outcome_recorded(deps: &Deps, tenant: &TenantId) -> Result<()> {
-    let now = Utc::now().timestamp_millis();
-    let round = now / 1000 / RETRAIN_ROUND_SECONDS;
-    let ends = (round + 1) * RETRAIN_ROUND_SECONDS * 1000;
     let job = Job::Retrain {
         tenant_id: tenant.clone(),
-        round,
     };
-    deps.queue
-        .send_after(
-            &job,
-            std::time::Duration::from_millis((ends - now).max(0) as u64),
-        )
-        .await
+    deps.queue.send_after(&job, RETRAIN_GATHER).await
 }
 
 /// Train a challenger when at least `min_new` outcomes have arrived since the champion (the
-/// model in force) was trained, and put it in force only if, on the most recent outcomes held
+/// model in force) was trained and since the last challenger was, and put it in force only if, on the most recent outcomes held
 /// out, it ranks leads at least as well as the champion (AUC); a first model is put in force
 /// when it can be trained at all. The comparison is kept (`last_challenge`). `None` when
 /// there were too few new outcomes to try.
@@ -135,7 +127,13 @@ pub async fn challenge(
     let holdout = options.holdout;
     let table = outcomes_table(&csv)?;
     let outcomes = table.rows();
-    let new_outcomes = outcomes.saturating_sub(champion.as_ref().map_or(0, |c| c.metrics.rows));
+    // Counted from the last try as well: a challenger that lost is not trained again on
+    // every later outcome.
+    let tried = last_challenge(deps, tenant)
+        .await?
+        .map_or(0, |c| c.outcomes);
+    let seen = champion.as_ref().map_or(0, |c| c.metrics.rows).max(tried);
+    let new_outcomes = outcomes.saturating_sub(seen);
     if new_outcomes < min_new {
         return Ok(None);
     }

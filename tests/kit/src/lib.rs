@@ -16,6 +16,7 @@ pub mod hubspot;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod pipedrive;
 pub mod runtime;
 pub mod venv;
 pub mod webhooks;

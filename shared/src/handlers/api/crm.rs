@@ -1,6 +1,7 @@
 //! `/integrations`: the tenant's CRM connections (admins connect and disconnect; everyone may
-//! see their state), a full sync on request, and the CRMs' own webhooks (`/hubspot/...`),
-//! checked by their signatures instead of a key.
+//! see their state), a full sync on request, and the CRMs' own webhooks (`/hubspot/...`,
+//! checked by their signatures, and `/pipedrive/...`, by the basic credentials leadscore
+//! subscribed them with) instead of a key.
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::{get_with, post_with};
@@ -9,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,7 @@ use super::doc::Problems;
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 use super::sms::{header_parameter, requested_url};
 use crate::Deps;
-use crate::crm::hubspot;
+use crate::crm::{hubspot, pipedrive};
 use crate::domain::{Connection, ConnectionDraft, Crm, TenantId};
 use crate::error::Error;
 use crate::handlers::crm;
@@ -61,7 +63,17 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                          `create_missing` creates contacts for leads HubSpot does not have. \
                          With `client_secret`, the app's webhooks (`POST \
                          /hubspot/{tenant}/events`) bring lifecycle stages, lead statuses, \
-                         owners and deals won or lost back as outcomes.",
+                         owners and deals won or lost back as outcomes.\n\n\
+                         Pipedrive: an admin's API token. Connecting creates the person fields \
+                         (`leadscore score`, `leadscore tier`, ...) or finds them, and keeps \
+                         the codes Pipedrive gives them (`field_keys`); when the API's public \
+                         address is set (`PUBLIC_URL`), it subscribes Pipedrive's webhooks \
+                         (`POST /pipedrive/{tenant}/events`) for deals won, lost and reopened \
+                         and persons' owners. Pipedrive has no batch update: a push is one \
+                         request a lead, within the account's two-second limit.\n\n\
+                         The first connect imports the CRM's records (contacts, persons) with \
+                         their outcomes before the first push, so a lead the CRM has is \
+                         matched without a search.",
                     )
                     .problem::<400>("A field is invalid, or HubSpot refused the token (the detail says what it answered)")
                     .problem::<404>("No such CRM")
@@ -111,6 +123,28 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     .with(|op| header_parameter(op, "X-HubSpot-Request-Timestamp", true, "When HubSpot sent it, in milliseconds since the epoch"))
             }),
         )
+        .api_route(
+            "/pipedrive/{tenant}/events",
+            post_with(pipedrive_events, |op| {
+                op.id("pipedrive_webhook")
+                    .tag("integrations")
+                    .summary("Pipedrive's webhooks: deal and person changes")
+                    .description(
+                        "Subscribed by leadscore when Pipedrive is connected and the API's \
+                         public address is set (`PUBLIC_URL`): webhooks version 2.0 for every \
+                         deal event and for person changes, with HTTP basic credentials made \
+                         afresh at each connect. A request without those credentials is \
+                         refused with 401 and read no further. Each notification names a \
+                         deal or a person, read back from Pipedrive in the background: a \
+                         deal's status `won` or `lost` (the connection's `stages`) becomes its \
+                         person's lead's outcome, with the deal's value; a reopened deal \
+                         undecides it; a person's owner becomes `crm.owner`.",
+                    )
+                    .response_with::<200, Json<Queued>, _>(|r| r.description("Taken: the change is worked through in the background"))
+                    .problem::<400>("The body is not a Pipedrive webhook notification")
+                    .problem::<401>("The basic credentials are not the ones the webhook was subscribed with")
+            }),
+        )
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -122,7 +156,7 @@ struct IntegrationList {
 
 #[derive(Deserialize, JsonSchema)]
 struct CrmPath {
-    /// `hubspot`.
+    /// `hubspot` or `pipedrive`.
     crm: String,
 }
 
@@ -245,16 +279,101 @@ async fn hubspot_events(
         ))));
     }
     // Answered at once (HubSpot waits five seconds); the events are worked through by the
-    // queue's worker, which reads each record from HubSpot.
-    let queued = events.len();
-    deps.queue
-        .send(&Job::CrmEvents {
-            tenant_id,
-            crm: Crm::Hubspot,
-            events,
-        })
-        .await?;
+    // queue's worker, which reads each record from HubSpot. Events about other objects are
+    // not read.
+    let changes: Vec<_> = events
+        .iter()
+        .filter_map(hubspot::WebhookEvent::change)
+        .collect();
+    let queued = changes.len();
+    if !changes.is_empty() {
+        deps.queue
+            .send(&Job::CrmEvents {
+                tenant_id,
+                crm: Crm::Hubspot,
+                events: changes,
+            })
+            .await?;
+    }
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })).into_response())
+}
+
+/// `POST /pipedrive/{tenant}/events`: the basic credentials first, then the body.
+async fn pipedrive_events(
+    State(deps): State<Deps>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let refused = |why: &str| {
+        warn!(tenant = %tenant, why, "a Pipedrive webhook refused");
+        let mut response = ApiError(Error::Unauthorized(
+            "the basic credentials do not match the ones leadscore subscribed this webhook \
+             with (PUT /integrations/pipedrive makes them)"
+                .to_owned(),
+        ))
+        .into_response();
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Basic realm=\"leadscore\""),
+        );
+        response
+    };
+    let Ok(tenant_id) = TenantId::parse(&tenant) else {
+        return Ok(refused("no such tenant"));
+    };
+    // Every refusal before the credentials hold gets the same answer and the same work.
+    let secret = crm::webhook_secret(&deps, &tenant_id, Crm::Pipedrive).await?;
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .unwrap_or_default();
+    let expected = format!(
+        "{}:{}",
+        crm::HOOK_USER,
+        secret.as_deref().unwrap_or(UNGUESSABLE_SECRET)
+    );
+    let matches = same_secret(&given, expected.as_bytes());
+    if secret.is_none() {
+        return Ok(refused("the tenant has no Pipedrive webhooks"));
+    }
+    if !matches {
+        return Ok(refused("the basic credentials do not match"));
+    }
+    let body: pipedrive::WebhookBody = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError(Error::validation(format!(
+            "body: not a Pipedrive webhook notification, version 2.0 ({e})"
+        )))
+    })?;
+    // Answered at once; the person or deal is read back from Pipedrive by the queue's worker.
+    let changes: Vec<_> = body.change().into_iter().collect();
+    let queued = changes.len();
+    if !changes.is_empty() {
+        deps.queue
+            .send(&Job::CrmEvents {
+                tenant_id,
+                crm: Crm::Pipedrive,
+                events: changes,
+            })
+            .await?;
+    }
+    Ok((StatusCode::OK, Json(Queued { queued })).into_response())
+}
+
+/// Whether two secrets are the same, in a time that does not say where they differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::Digest;
+    let (a, b) = (sha2::Sha256::digest(given), sha2::Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// Events taken, to be worked through.

@@ -160,4 +160,12 @@ CREATE TABLE crm_pending (
     FOREIGN KEY (tenant_id, crm) REFERENCES crm_connections ON DELETE CASCADE
 );
 "#,
+    r#"
+-- One waiting copy of each job, beside at most one running: work sent while the same work runs
+-- (a change made during a push, an outcome recorded during a model check) runs again after it
+-- instead of being dropped as a copy. The waiting copy is not claimed while the other runs.
+DROP INDEX jobs_waiting;
+CREATE UNIQUE INDEX jobs_pending ON jobs (job_key) WHERE state = 'pending';
+CREATE INDEX jobs_running ON jobs (job_key) WHERE state = 'running';
+"#,
 ];

@@ -200,6 +200,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_sent_while_it_runs_runs_again_after_it() {
+        let (_d, s) = store();
+        let job = Job::CrmPush {
+            tenant_id: TenantId::default_tenant(),
+            crm: crate::domain::Crm::Hubspot,
+        };
+        s.send(&job).await.unwrap();
+        let running = s.claim(Duration::from_secs(30)).await.unwrap().unwrap();
+        // A change arrives while the push runs: it is not lost as a copy of the running job...
+        s.send(&job).await.unwrap();
+        s.send(&job).await.unwrap();
+        let counts = s.queue_counts().await.unwrap();
+        assert_eq!((counts.running, counts.pending), (1, 1));
+        // ...and not run beside it.
+        assert!(s.claim(Duration::from_secs(30)).await.unwrap().is_none());
+        s.complete(running.id).await.unwrap();
+        let next = s.claim(Duration::from_secs(30)).await.unwrap().unwrap();
+        assert_eq!((next.job, next.attempts), (job.clone(), 1));
+        // A retry of a run whose work was sent again meanwhile leaves the one waiting copy.
+        s.send(&job).await.unwrap();
+        s.retry(next.id, "HubSpot answered 503", Duration::ZERO)
+            .await
+            .unwrap();
+        let counts = s.queue_counts().await.unwrap();
+        assert_eq!((counts.running, counts.pending), (0, 1));
+    }
+
+    #[tokio::test]
     async fn data_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");

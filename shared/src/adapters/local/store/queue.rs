@@ -38,7 +38,8 @@ impl SqliteStore {
         self.queued.notified().await;
     }
 
-    /// Take the next job that is ready, or whose holder's lease ran out (its worker died).
+    /// Take the next job that is ready, or whose holder's lease ran out (its worker died). A
+    /// job sent again while the same work runs waits for that run to end.
     pub async fn claim(&self, lease: Duration) -> Result<Option<ClaimedJob>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         self.with(move |c| {
@@ -47,7 +48,11 @@ impl SqliteStore {
                 .query_row(
                     "UPDATE jobs SET state = 'running', lease_until = ?1 + ?2, attempts = attempts + 1
                      WHERE id = (SELECT id FROM jobs
-                                 WHERE (state = 'pending' AND available_at <= ?1)
+                                 WHERE (state = 'pending' AND available_at <= ?1
+                                        AND NOT EXISTS (SELECT 1 FROM jobs AS held
+                                                        WHERE held.job_key = jobs.job_key
+                                                          AND held.state = 'running'
+                                                          AND held.lease_until > ?1))
                                     OR (state = 'running' AND lease_until <= ?1)
                                  ORDER BY available_at, id LIMIT 1)
                      RETURNING id, payload, attempts",
@@ -70,15 +75,24 @@ impl SqliteStore {
         .await
     }
 
-    /// Put the job back to be tried again after `delay`.
+    /// Put the job back to be tried again after `delay`; when the same work was sent again
+    /// while it ran, that copy waits already and this one goes.
     pub async fn retry(&self, id: i64, error: &str, delay: Duration) -> Result<()> {
         let error = error.to_owned();
         let at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
         self.with(move |c| {
-            c.execute(
+            let updated = c.execute(
                 "UPDATE jobs SET state = 'pending', available_at = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1",
                 params![id, at, error],
-            )?;
+            );
+            match updated {
+                Err(e) if super::is_unique_violation(&e) => {
+                    c.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+                }
+                other => {
+                    other?;
+                }
+            }
             Ok(())
         })
         .await
@@ -101,7 +115,9 @@ impl SqliteStore {
         self.with(|c| {
             let mut counts = QueueCounts::default();
             let mut stmt = c.prepare(
-                "SELECT CASE WHEN state = 'pending' AND job_key LIKE 'deliver/%'                  AND available_at > ?1 THEN 'later' ELSE state END AS s, COUNT(*)                  FROM jobs GROUP BY s",
+                "SELECT CASE WHEN state = 'pending' AND job_key LIKE 'deliver/%' \
+                 AND available_at > ?1 THEN 'later' ELSE state END AS s, COUNT(*) \
+                 FROM jobs GROUP BY s",
             )?;
             let rows = stmt.query_map([now_ms()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
