@@ -279,9 +279,9 @@ async fn hubspot(leads: usize, changes: usize) {
 
     // 3. One change at a time: request to CRM.
     let (p50, p95, max) = one_at_a_time(&server, &ids, changes, |record, score| {
-        hubspot
-            .contact(record)
-            .is_some_and(|c| c["leadscore_score"] == score.to_string())
+        hubspot.contact(record).is_some_and(|c| {
+            Some(c["leadscore_score"].as_str()) == score.as_u64().map(|s| s.to_string()).as_deref()
+        })
     })
     .await;
     println!(
