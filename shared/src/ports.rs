@@ -139,8 +139,12 @@ pub trait RuleStore: Send + Sync {
     /// Optimistic update, as for leads.
     async fn update_rule(&self, rule: &ScoringRule) -> Result<ScoringRule>;
     /// Give a tenant its starting rules, the first time only (a tenant that later deletes or
-    /// disables them is not re-seeded). Returns whether it seeded.
+    /// disables them is not re-seeded). Returns whether it seeded. A seeded tenant is listed
+    /// by [`tenants`](Self::tenants).
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool>;
+    /// The tenants given their starting rules (every tenant that has scored a lead), after
+    /// `after` in id order, at most `limit`: what the scheduled sweep goes through.
+    async fn tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<TenantId>>;
 }
 
 /// Each lead's SMS log (messages, statuses, consent, clicks, surveys) and tracked links.
@@ -312,7 +316,20 @@ pub enum Job {
     CrmPush { tenant_id: TenantId, crm: Crm },
     /// Enough new outcomes may have arrived: train a challenger and put it in force if it
     /// beats the model in force on the most recent outcomes (`handlers::model::challenge`).
-    Retrain { tenant_id: TenantId },
+    /// `weekly`: the scheduled try, made when any outcome arrived since the last one (not only
+    /// past `retrain_after_outcomes`).
+    Retrain {
+        tenant_id: TenantId,
+        #[serde(default)]
+        weekly: bool,
+    },
+    /// The hourly sweep (`handlers::schedule`): a page of tenants (those after `after`), each
+    /// given what is due (decay re-score, weekly retrain), then the next page. No tenant of
+    /// its own: EventBridge Scheduler sends `{"job": "sweep"}`.
+    Sweep {
+        #[serde(default)]
+        after: Option<TenantId>,
+    },
     /// Take in what a CRM's webhook reported (its signature or credentials already
     /// checked): answered at once, worked through here, each record or deal read back from the
     /// CRM.
@@ -367,9 +384,11 @@ impl Job {
         match self {
             Job::Analyze { .. } => "analyze",
             Job::AwaitMetadata { .. } => "ingest",
-            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } | Job::Retrain { .. } => {
-                "score"
-            }
+            Job::Score { .. }
+            | Job::Rescore { .. }
+            | Job::Erase { .. }
+            | Job::Retrain { .. }
+            | Job::Sweep { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
             Job::CrmPush { .. }
@@ -417,7 +436,15 @@ impl Job {
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
             Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
-            Job::Retrain { tenant_id } => format!("retrain/{tenant_id}"),
+            Job::Retrain { tenant_id, weekly } => {
+                format!(
+                    "retrain/{tenant_id}{}",
+                    if *weekly { "/weekly" } else { "" }
+                )
+            }
+            Job::Sweep { after } => {
+                format!("sweep/{}", after.as_ref().map_or("", |a| a.as_str()))
+            }
             Job::CrmEvents {
                 tenant_id,
                 crm,
@@ -454,8 +481,10 @@ impl Job {
         }
     }
 
-    pub fn tenant(&self) -> &TenantId {
-        match self {
+    /// The tenant it is for; `None` for the sweep, which is for every tenant.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        Some(match self {
+            Job::Sweep { .. } => return None,
             Job::Analyze { tenant_id, .. }
             | Job::Score { tenant_id, .. }
             | Job::Rescore { tenant_id, .. }
@@ -468,7 +497,7 @@ impl Job {
             | Job::CrmSync { tenant_id, .. }
             | Job::CrmImport { tenant_id, .. }
             | Job::CrmEvents { tenant_id, .. } => tenant_id,
-        }
+        })
     }
 }
 

@@ -3,8 +3,8 @@
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
 //! uploads, an API key through the authorizer, the audit log and the usage counted, webhook
 //! events from every function that makes them, delivered, retried, redelivered and
-//! unsubscribed; a CRM connected, pushed to, synced and disconnected; a lead exported and
-//! erased), then every grant of the template is held against the calls recorded on the
+//! unsubscribed; a CRM connected, pushed to, synced and disconnected; the hourly sweep; a lead
+//! exported and erased), then every grant of the template is held against the calls recorded on the
 //! way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
 //! `Cloud` is dropped: every call it made is granted.)
@@ -267,6 +267,18 @@ async fn every_grant_is_used() {
     .await;
     assert_eq!(rescore["state"], "done", "{rescore}");
     assert!(rescore["leads_queued"].as_u64().unwrap() >= 12, "{rescore}");
+
+    // The hourly sweep, as EventBridge Scheduler sends it: the tenants listed, the tenant's
+    // schedule read and written, its decay re-score queued.
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
+        .message_body(serde_json::to_string(&Job::Sweep { after: None }).unwrap())
+        .send()
+        .await
+        .unwrap();
+    feed::settle(&cloud, 1).await;
 
     // An API key: made, passed by the authorizer (its use recorded), revoked.
     let key = api(

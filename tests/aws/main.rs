@@ -10,6 +10,7 @@ mod erasure;
 mod feed;
 mod grants;
 mod infra;
+mod schedule;
 mod store;
 mod texts;
 mod webhooks;

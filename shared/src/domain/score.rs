@@ -210,6 +210,9 @@ pub enum ScoreCause {
     LeadChanged { version: u64 },
     /// Something happened in the lead's texts (`event_id` from its SMS log).
     Sms { event_id: String },
+    /// The clock moved on: points that decay with age are recomputed (the daily sweep);
+    /// `day` (YYYY-MM-DD) tells the days apart.
+    Decay { day: String },
 }
 
 impl ScoreCause {
@@ -223,6 +226,7 @@ impl ScoreCause {
             ScoreCause::Manual { at } => format!("manual:{}", at.timestamp_micros()),
             ScoreCause::LeadChanged { version } => format!("lead:{version}"),
             ScoreCause::Sms { event_id } => format!("sms:{event_id}"),
+            ScoreCause::Decay { day } => format!("decay:{day}"),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, crm, ingest, model, privacy, score, transcribed, webhooks};
+use super::{analyze, crm, ingest, model, privacy, schedule, score, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -85,11 +85,17 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
         } => crm::receive(deps, tenant_id, *crm, events)
             .await
             .map(|_| ()),
-        Job::Retrain { tenant_id, .. } => {
-            model::challenge(deps, tenant_id, deps.config.retrain_after_outcomes)
-                .await
-                .map(|_| ())
+        Job::Retrain { tenant_id, weekly } => {
+            let min_new = if *weekly {
+                1
+            } else {
+                deps.config.retrain_after_outcomes
+            };
+            model::challenge(deps, tenant_id, min_new).await.map(|_| ())
         }
+        Job::Sweep { after } => schedule::sweep(deps, after.as_ref(), chrono::Utc::now())
+            .await
+            .map(|_| ()),
     }
 }
 
@@ -111,6 +117,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::CrmPush { .. }
         | Job::CrmSync { .. }
         | Job::Retrain { .. }
+        | Job::Sweep { .. }
         | Job::CrmImport { .. }
         | Job::CrmEvents { .. } => return Ok(()),
         Job::Transcribe {

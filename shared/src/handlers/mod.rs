@@ -12,6 +12,7 @@ pub mod lead_detail;
 pub mod model;
 pub mod privacy;
 mod records;
+pub mod schedule;
 pub mod score;
 pub mod settings;
 pub mod sms;

@@ -103,6 +103,7 @@ const RETRAIN_GATHER: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn outcome_recorded(deps: &Deps, tenant: &TenantId) -> Result<()> {
     let job = Job::Retrain {
         tenant_id: tenant.clone(),
+        weekly: false,
     };
     deps.queue.send_after(&job, RETRAIN_GATHER).await
 }

@@ -130,6 +130,23 @@ pub async fn serve(
     let inbox = Inbox::new(app.clone());
     let mut inbox_stop = stop_rx.clone();
     let inbox_task = tokio::spawn(async move { inbox.watch(&mut inbox_stop).await });
+    // The scheduled sweep (decay, weekly retrain): at start and every hour, as EventBridge
+    // Scheduler sends it on AWS.
+    let queue = app.deps.queue.clone();
+    let mut sweep_stop = stop_rx.clone();
+    let sweep_task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::handlers::schedule::SWEEP_EVERY);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    if let Err(e) = queue.send(&crate::ports::Job::Sweep { after: None }).await {
+                        tracing::warn!(error = %e.report(), "the scheduled sweep could not be queued");
+                    }
+                }
+                _ = sweep_stop.changed() => break,
+            }
+        }
+    });
 
     // On 127.0.0.1 only this machine can call, as the tenant's admin; anywhere else every
     // request needs an API key.
@@ -157,6 +174,7 @@ pub async fn serve(
         .await;
     let _ = worker_task.await;
     let _ = inbox_task.await;
+    let _ = sweep_task.await;
     served.map_err(|e| crate::Error::internal("the HTTP server failed", e))
 }
 

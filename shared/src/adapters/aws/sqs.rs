@@ -78,9 +78,11 @@ impl SqsQueue {
             Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
                 &self.analyze_url
             }
-            Job::Score { .. } | Job::Rescore { .. } | Job::Erase { .. } | Job::Retrain { .. } => {
-                &self.score_url
-            }
+            Job::Score { .. }
+            | Job::Rescore { .. }
+            | Job::Erase { .. }
+            | Job::Retrain { .. }
+            | Job::Sweep { .. } => &self.score_url,
             Job::Deliver { .. } => &self.webhook_url,
             Job::CrmPush { .. }
             | Job::CrmSync { .. }

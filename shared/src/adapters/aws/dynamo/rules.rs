@@ -1,4 +1,6 @@
-//! Scoring rules, and the `SEEDED` marker of a tenant given its starting rules.
+//! Scoring rules, and the `SEEDED` marker of a tenant given its starting rules. The marker
+//! carries `directory = "TENANTS"` and the tenant's id, the keys of the sparse index `tenants`
+//! (only markers have a `directory`): the list of tenants the scheduled sweep reads.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -9,7 +11,19 @@ use crate::domain::{RuleId, ScoringRule, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::RuleStore;
 
-use super::{DynamoStore, Item, key, tenant_pk, to_item};
+use super::super::sdk_error;
+use super::{DynamoStore, Item, key, s, tenant_pk, to_item};
+
+/// The sparse index of tenants, and the value its partition key has.
+const TENANTS_INDEX: &str = "tenants";
+const DIRECTORY: &str = "TENANTS";
+
+fn marker(tenant: &TenantId) -> Item {
+    let mut item = key(tenant_pk(tenant), "SEEDED".into());
+    item.insert("directory".into(), s(DIRECTORY));
+    item.insert("tenant_id".into(), s(tenant.as_str()));
+    item
+}
 
 pub(super) fn rule_item(rule: &ScoringRule) -> Result<Item> {
     let mut item = to_item(rule)?;
@@ -69,12 +83,20 @@ impl RuleStore for DynamoStore {
 
     #[instrument(name = "dynamo.seed_rules", level = "debug", skip_all, fields(tenant = %tenant, rules = rules.len()))]
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool> {
-        let marker = key(tenant_pk(tenant), "SEEDED".into());
-        if self
-            .get(&self.tables.rules, marker.clone())
-            .await?
-            .is_some()
-        {
+        let found = self
+            .get(&self.tables.rules, key(tenant_pk(tenant), "SEEDED".into()))
+            .await?;
+        if let Some(found) = found {
+            // A marker written before the tenants' index: given its keys, once.
+            if !found.contains_key("directory") {
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.rules)
+                    .set_item(Some(marker(tenant)))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DynamoDB PutItem", e))?;
+            }
             return Ok(false);
         }
         // Rules first, the marker last: a seeding cut short is finished by the next one, and
@@ -83,6 +105,35 @@ impl RuleStore for DynamoStore {
             self.put_if_new(&self.tables.rules, rule_item(rule)?)
                 .await?;
         }
-        self.put_if_new(&self.tables.rules, marker).await
+        self.put_if_new(&self.tables.rules, marker(tenant)).await
+    }
+
+    #[instrument(name = "dynamo.tenants", level = "debug", skip_all)]
+    async fn tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<TenantId>> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.rules)
+            .index_name(TENANTS_INDEX)
+            .expression_attribute_values(":d", s(DIRECTORY))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        query = match after {
+            Some(after) => query
+                .key_condition_expression("directory = :d AND tenant_id > :after")
+                .expression_attribute_values(":after", s(after.as_str())),
+            None => query.key_condition_expression("directory = :d"),
+        };
+        let page = query
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query tenants", e))?;
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| match item.get("tenant_id") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(t)) => Some(TenantId::parse(t)),
+                _ => None,
+            })
+            .collect()
     }
 }

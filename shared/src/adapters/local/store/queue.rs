@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use tracing::instrument;
 
+use crate::domain::TenantId;
 use crate::error::Result;
 use crate::ports::{Job, Queue};
 
@@ -165,7 +166,7 @@ impl Queue for SqliteStore {
         self.with(move |c| {
             c.execute(
                 "INSERT OR IGNORE INTO jobs (job_key, tenant_id, payload, state, available_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                params![job.key(), job.tenant().as_str(), serde_json::to_string(&job)?, at],
+                params![job.key(), job.tenant().map_or("", TenantId::as_str), serde_json::to_string(&job)?, at],
             )?;
             Ok(())
         })

@@ -120,4 +120,18 @@ impl RuleStore for SqliteStore {
         })
         .await
     }
+
+    #[instrument(name = "sqlite.tenants", level = "debug", skip_all)]
+    async fn tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<TenantId>> {
+        let after = after.map(|t| t.as_str().to_owned()).unwrap_or_default();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT tenant_id FROM tenants WHERE rules_seeded = 1 AND tenant_id > ?1 \
+                 ORDER BY tenant_id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| r.get::<_, String>(0))?;
+            rows.map(|r| TenantId::parse(&r?)).collect()
+        })
+        .await
+    }
 }
