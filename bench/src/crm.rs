@@ -4,7 +4,10 @@
 //! (`testkit::pipedrive`, 80 requests per rolling two seconds as an API token on Professional
 //! gets; no batch update: a request a lead).
 //!
-//!     cargo run --release -p leadscore-bench --bin crm-bench -- [LEADS] [CHANGES] [PIPEDRIVE_LEADS]
+//! and to the Salesforce stand-in (`testkit::salesforce`, sObject Collections of 200, the
+//! push paced at 100 requests per ten seconds against the org's daily limit).
+//!
+//!     cargo run --release -p leadscore-bench --bin crm-bench -- [LEADS] [CHANGES] [PIPEDRIVE_LEADS] [SALESFORCE_LEADS]
 //!
 //! For each CRM:
 //! 1. A first sync of the scored leads (HubSpot: LEADS new to it, matched by phone, none found,
@@ -21,6 +24,7 @@ use shared::domain::{Crm, Lead, PhoneNumber, TenantId, Tier};
 use shared::local::LocalApp;
 use testkit::hubspot::HubSpot;
 use testkit::pipedrive::Pipedrive;
+use testkit::salesforce::Salesforce;
 
 const TOKEN: &str = "pat-na1-bench";
 /// HubSpot's limit for a private app on Free and Starter, per rolling ten seconds.
@@ -182,6 +186,7 @@ async fn main() {
     let leads = args.first().copied().unwrap_or(2000);
     let changes = args.get(1).copied().unwrap_or(50);
     let pipedrive_leads = args.get(2).copied().unwrap_or(1000);
+    let salesforce_leads = args.get(3).copied().unwrap_or(10_000);
     // TEST_LOG=1 shows every push and wait on stderr.
     if std::env::var_os("TEST_LOG").is_some() {
         testkit::logs::init();
@@ -191,6 +196,9 @@ async fn main() {
     }
     if pipedrive_leads > 0 {
         pipedrive(pipedrive_leads, changes).await;
+    }
+    if salesforce_leads > 0 {
+        salesforce(salesforce_leads, changes).await;
     }
 }
 
@@ -379,6 +387,101 @@ async fn pipedrive(leads: usize, changes: usize) {
     // 3. One change at a time.
     let (p50, p95, max) = one_at_a_time(&server, &ids, changes, |record, score| {
         pipedrive.custom_value(record, "leadscore score").as_ref() == Some(score)
+    })
+    .await;
+    println!(
+        "  {changes} changes one at a time, request to CRM: p50 {p50:.0} ms  p95 {p95:.0} ms  max {max:.0} ms"
+    );
+    let _ = server.stop.send(());
+    server.task.await.unwrap().unwrap();
+}
+
+async fn salesforce(leads: usize, changes: usize) {
+    let server = start().await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let org = Salesforce::start("3MVG9.bench", "secret", "refresh").await;
+    let ids = scored_leads(&server.app, leads).await;
+    for i in 0..leads {
+        let n = 5_550_000 + i;
+        org.add(
+            "Lead",
+            &[
+                ("LastName", json!(format!("Caller {i}"))),
+                ("Company", json!("Bench")),
+                (
+                    "Phone",
+                    json!(format!("(212) {:03}-{:04}", n / 10_000, n % 10_000)),
+                ),
+            ],
+        );
+    }
+
+    // 1. The first sync: the import matches every lead to its Salesforce lead, then
+    // collections of 200.
+    let started = Instant::now();
+    let answer = client
+        .put(format!("{base}/integrations/salesforce"))
+        .json(
+            &json!({"token": "refresh", "client_id": "3MVG9.bench", "client_secret": "secret",
+                      "base_url": org.url}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap()
+    );
+    wait("the first sync", Duration::from_secs(900), async || {
+        settled(&server, Crm::Salesforce, leads).await
+    })
+    .await;
+    let first = started.elapsed().as_secs_f64();
+    let stats = org.stats();
+    println!(
+        "Salesforce stand-in, the push paced at 100 requests per 10 s; {leads} leads, each a Salesforce lead"
+    );
+    println!(
+        "  first sync (import, then collections of 200):  {:.1} s, {:.0} leads/s; {} API requests ({} queries, {} searches, {} collection calls), {} sessions",
+        first,
+        leads as f64 / first,
+        stats.requests,
+        stats.queries,
+        stats.searches,
+        stats.collection_calls,
+        stats.token_requests
+    );
+
+    // 2. Every score changes at once.
+    let pushed_before = pushed(&server, Crm::Salesforce).await;
+    let before = org.stats();
+    let started = Instant::now();
+    let answer = client
+        .post(format!("{base}/scoring_rules"))
+        .json(&json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    wait("the re-push", Duration::from_secs(900), async || {
+        pushed(&server, Crm::Salesforce).await >= pushed_before + leads as u64
+    })
+    .await;
+    let second = started.elapsed().as_secs_f64();
+    let after = org.stats();
+    println!(
+        "  every score changed (re-score, update by id): {:.1} s, {:.0} leads/s; {} API requests ({} collection calls)",
+        second,
+        leads as f64 / second,
+        after.requests - before.requests,
+        after.collection_calls - before.collection_calls
+    );
+
+    // 3. One change at a time.
+    let (p50, p95, max) = one_at_a_time(&server, &ids, changes, |record, score| {
+        org.get(record, "LeadScore__c").as_ref() == Some(score)
     })
     .await;
     println!(

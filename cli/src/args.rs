@@ -115,13 +115,13 @@ fn parse_role(s: &str) -> Result<shared::domain::Role, String> {
 
 #[derive(Subcommand)]
 pub(crate) enum CrmCommand {
-    /// Connect a CRM (hubspot, pipedrive): check the token, create the score fields, import
+    /// Connect a CRM (hubspot, pipedrive, salesforce): check the token, create the score fields, import
     /// the CRM's records with their outcomes, and push every lead's score to it.
     #[command(
-        after_help = "Examples:\n  LEADSCORE_CRM_TOKEN=pat-na1-... leadscore crm connect hubspot --create-missing\n  LEADSCORE_CRM_TOKEN=... LEADSCORE_PUBLIC_URL=https://leads.example.com leadscore crm connect pipedrive"
+        after_help = "Examples:\n  LEADSCORE_CRM_TOKEN=pat-na1-... leadscore crm connect hubspot --create-missing\n  LEADSCORE_CRM_TOKEN=... LEADSCORE_PUBLIC_URL=https://leads.example.com leadscore crm connect pipedrive\n  LEADSCORE_CRM_TOKEN=<refresh token> LEADSCORE_CRM_CLIENT_SECRET=... leadscore crm connect salesforce --client-id 3MVG9..."
     )]
     Connect {
-        /// hubspot or pipedrive.
+        /// hubspot, pipedrive or salesforce.
         crm: String,
         /// HubSpot: a private app's access token (scopes crm.objects.contacts.read/write,
         /// crm.schemas.contacts.write, crm.objects.deals.read). Pipedrive: an admin's API
@@ -129,8 +129,11 @@ pub(crate) enum CrmCommand {
         /// reached). Kept in the data folder's secret store; never printed.
         #[arg(long, env = "LEADSCORE_CRM_TOKEN", hide_env_values = true)]
         token: String,
+        /// Salesforce: the connected app's consumer key (the token is then a refresh token).
+        #[arg(long, env = "LEADSCORE_CRM_CLIENT_ID")]
+        client_id: Option<String>,
         /// HubSpot: the app's client secret, which signs its webhooks (stages and deals coming
-        /// back).
+        /// back). Salesforce: the connected app's consumer secret.
         #[arg(long, env = "LEADSCORE_CRM_CLIENT_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
         /// The API's address, when not the vendor's (a sandbox, an EU data centre).
@@ -152,12 +155,12 @@ pub(crate) enum CrmCommand {
     },
     /// Push every lead's score again (those the CRM shows already are skipped).
     Sync {
-        /// hubspot or pipedrive.
+        /// hubspot, pipedrive or salesforce.
         crm: String,
     },
     /// Disconnect a CRM: its token is deleted; its records keep what was pushed.
     Disconnect {
-        /// hubspot or pipedrive.
+        /// hubspot, pipedrive or salesforce.
         crm: String,
     },
 }

@@ -14,6 +14,7 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
         CrmCommand::Connect {
             crm: name,
             token,
+            client_id,
             client_secret,
             base_url,
             create_missing,
@@ -22,6 +23,7 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
             let which = Crm::parse(&name)?;
             let draft = ConnectionDraft {
                 token,
+                client_id,
                 client_secret,
                 base_url,
                 create_missing: Some(create_missing),

@@ -338,6 +338,9 @@ pub enum Job {
         crm: Crm,
         events: Vec<crate::crm::Change>,
     },
+    /// Take in what a polled CRM (Salesforce) changed since the last poll (queued by the
+    /// hourly sweep).
+    CrmPoll { tenant_id: TenantId, crm: Crm },
     /// Import a page of the CRM's records (those after the CRM's cursor `after`): leads made
     /// or matched by phone number, with their stage, outcome and fields; then the next page.
     CrmImport {
@@ -394,7 +397,8 @@ impl Job {
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
-            | Job::CrmEvents { .. } => "crm",
+            | Job::CrmEvents { .. }
+            | Job::CrmPoll { .. } => "crm",
         }
     }
 
@@ -436,6 +440,7 @@ impl Job {
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
             Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
+            Job::CrmPoll { tenant_id, crm } => format!("crm-poll/{tenant_id}/{crm}"),
             Job::Retrain { tenant_id, weekly } => {
                 format!(
                     "retrain/{tenant_id}{}",
@@ -496,7 +501,8 @@ impl Job {
             | Job::Retrain { tenant_id, .. }
             | Job::CrmSync { tenant_id, .. }
             | Job::CrmImport { tenant_id, .. }
-            | Job::CrmEvents { tenant_id, .. } => tenant_id,
+            | Job::CrmEvents { tenant_id, .. }
+            | Job::CrmPoll { tenant_id, .. } => tenant_id,
         })
     }
 }
@@ -790,7 +796,7 @@ pub struct VendorRequest {
     pub url: String,
     /// `authorization` among them: never logged.
     pub headers: Vec<(&'static str, String)>,
-    /// JSON.
+    /// JSON, unless the headers give another `content-type` (a form, for OAuth).
     pub body: Option<String>,
 }
 
@@ -818,6 +824,9 @@ pub struct VendorResponse {
     pub status: u16,
     /// `Retry-After`, in seconds, when the answer has one.
     pub retry_after: Option<std::time::Duration>,
+    /// `Sforce-Limit-Info` (`api-usage=25/15000`), when the answer has one: the account's use
+    /// of its daily limit.
+    pub limit_info: Option<String>,
     /// At most `MAX_VENDOR_RESPONSE_BYTES`; a longer answer is an error.
     pub body: String,
 }

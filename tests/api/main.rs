@@ -13,6 +13,7 @@ mod pipedrive;
 mod pipeline;
 mod privacy;
 mod recovery;
+mod salesforce;
 mod schedule;
 mod scoring_api;
 mod speech;

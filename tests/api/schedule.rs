@@ -63,7 +63,8 @@ async fn the_sweep_rescores_decaying_tenants_daily_and_tries_a_challenger_weekly
         Swept {
             tenants: 2,
             decays: 1,
-            retrains: 0
+            retrains: 0,
+            polls: 0
         }
     );
     worker.drain().await.unwrap();

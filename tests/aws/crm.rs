@@ -250,3 +250,90 @@ async fn scores_reach_pipedrive_and_a_deal_won_there_comes_back_through_api_gate
     assert_eq!(status, 204);
     assert!(pipedrive.webhooks().is_empty());
 }
+
+#[tokio::test]
+async fn scores_reach_salesforce_and_the_hourly_sweep_polls_its_changes_back() {
+    use testkit::salesforce::Salesforce;
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.public_url = Some(PUBLIC_URL.to_owned());
+    })
+    .await;
+    let org = Salesforce::start("3MVG9.aws", "consumer-secret", "refresh-aws").await;
+    org.add_fields("Contact");
+    let contact = org.add(
+        "Contact",
+        &[
+            ("LastName", json!("Ames")),
+            ("Phone", json!("512.555.0190")),
+        ],
+    );
+    let (status, connection) = api(
+        &cloud,
+        "PUT",
+        "/integrations/salesforce",
+        Some(json!({"token": "refresh-aws", "client_id": "3MVG9.aws",
+                    "client_secret": "consumer-secret", "base_url": org.url})),
+    )
+    .await;
+    assert_eq!(status, 200, "{connection}");
+    assert_eq!(connection["objects"], json!(["Lead", "Contact"]));
+    feed::settle(&cloud, 2).await;
+    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
+    let hot = call(&cloud, "+15125550190", &transcript).await;
+    feed::settle(&cloud, 2).await;
+    let (_, lead) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(
+        lead["crm_sync"]["salesforce"]["record_id"], contact,
+        "{lead:#}"
+    );
+    assert_eq!(
+        org.get(&contact, "LeadScore__c"),
+        Some(lead["lead_score"].clone())
+    );
+    assert_eq!(
+        org.stats().searches,
+        0,
+        "the import matched the contact: no search"
+    );
+
+    // A rep wins an opportunity with the contact; the hourly sweep (the score function)
+    // queues the poll, which the CRM queue's function works through.
+    let deal = org.add(
+        "Opportunity",
+        &[
+            ("StageName", json!("Closed Won")),
+            ("Amount", json!(3100.0)),
+        ],
+    );
+    org.add(
+        "OpportunityContactRole",
+        &[
+            ("OpportunityId", json!(deal)),
+            ("ContactId", json!(contact)),
+        ],
+    );
+    let before = cloud.recorder.messages_to("crm").len();
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
+        .message_body(r#"{"job": "sweep"}"#)
+        .send()
+        .await
+        .unwrap();
+    feed::settle(&cloud, 2).await;
+    let polls = cloud.recorder.messages_to("crm")[before..]
+        .iter()
+        .filter(|m| m.contains("crm_poll"))
+        .count();
+    assert_eq!(polls, 1);
+    let (_, won) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(won["outcome"]["converted"], true, "{won:#}");
+    assert_eq!(won["outcome"]["value"], 3100.0);
+    let (_, status) = api(&cloud, "GET", "/integrations/salesforce", None).await;
+    assert!(
+        status["polled_until"].is_string() && status["api_usage"]["limit"] == 15000,
+        "{status:#}"
+    );
+}

@@ -171,9 +171,14 @@ impl VendorHttp for HttpWebhookSender {
             builder = builder.header(*name, value);
         }
         if let Some(body) = &request.body {
-            builder = builder
-                .header("content-type", "application/json")
-                .body(body.clone());
+            if !request
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            {
+                builder = builder.header("content-type", "application/json");
+            }
+            builder = builder.body(body.clone());
         }
         let started = Instant::now();
         let mut response = builder.send().await.map_err(|e| describe(&e, started))?;
@@ -184,6 +189,11 @@ impl VendorHttp for HttpWebhookSender {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(std::time::Duration::from_secs);
+        let limit_info = response
+            .headers()
+            .get("sforce-limit-info")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(100).collect());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, started))? {
             body.extend_from_slice(&chunk);
@@ -197,6 +207,7 @@ impl VendorHttp for HttpWebhookSender {
         Ok(VendorResponse {
             status,
             retry_after,
+            limit_info,
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }

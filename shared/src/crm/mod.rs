@@ -4,6 +4,7 @@
 
 pub mod hubspot;
 pub mod pipedrive;
+pub mod salesforce;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,6 +79,20 @@ pub struct Prepared {
     pub field_keys: BTreeMap<String, String>,
     /// The CRM's ids of the webhooks it subscribed (Pipedrive), to remove on disconnect.
     pub hooks: Vec<String>,
+    /// The objects that have what a push writes, where the CRM has several (Salesforce's Lead
+    /// and Contact).
+    pub objects: Vec<String>,
+}
+
+/// What a CRM that is polled (Salesforce) says changed since a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changed {
+    /// Records modified, as they are now.
+    pub records: Vec<CrmRecord>,
+    /// Ids of deals modified.
+    pub deals: Vec<String>,
+    /// The latest modification read: the next poll starts there.
+    pub cursor: chrono::DateTime<chrono::Utc>,
 }
 
 /// Where a CRM that subscribes webhooks through its API (Pipedrive) sends its changes, and
@@ -124,6 +139,25 @@ pub trait CrmApi: Send + Sync {
     /// Records one call writes (HubSpot's batch, 100; Pipedrive, one): a push matches and
     /// writes this many leads at a time.
     fn batch(&self) -> usize;
+    /// Whether a push may write to this record (Salesforce: a lead or contact whose object
+    /// has the leadscore fields); a lead matched to one it may not is matched again.
+    fn writes_to(&self, record: &str) -> bool {
+        let _ = record;
+        true
+    }
+    /// The account's use of its daily API limit, `(used, limit)`, as the CRM last reported it
+    /// (Salesforce's `Sforce-Limit-Info`).
+    fn usage(&self) -> Option<(u64, u64)> {
+        None
+    }
+    /// Records and deals modified after `since`, for a CRM whose changes are polled
+    /// (Salesforce); nothing for one that sends webhooks.
+    async fn changed(&self, since: chrono::DateTime<chrono::Utc>) -> CrmResult<Changed> {
+        Ok(Changed {
+            cursor: since,
+            ..Default::default()
+        })
+    }
     /// Remove webhooks `prepare` subscribed (on disconnect, or a reconnect's old ones).
     async fn unsubscribe(&self, hooks: &[String]) -> CrmResult<()> {
         let _ = hooks;
@@ -180,6 +214,15 @@ pub fn api(
                 Crm::PIPEDRIVE_SEARCHES_PER_WINDOW,
                 connection.crm.rate_window(),
             ),
+        )),
+        Crm::Salesforce => Box::new(salesforce::Salesforce::new(
+            &connection.base_url,
+            &credentials.token,
+            credentials.client_id.as_deref().unwrap_or_default(),
+            credentials.client_secret.as_deref(),
+            &connection.objects,
+            http,
+            throttle,
         )),
     }
 }

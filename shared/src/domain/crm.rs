@@ -28,10 +28,11 @@ use crate::error::{Error, Result};
 pub enum Crm {
     Hubspot,
     Pipedrive,
+    Salesforce,
 }
 
 impl Crm {
-    pub const ALL: [Crm; 2] = [Crm::Hubspot, Crm::Pipedrive];
+    pub const ALL: [Crm; 3] = [Crm::Hubspot, Crm::Pipedrive, Crm::Salesforce];
 
     /// Pipedrive's search API: 10 requests per two seconds per token, whatever the plan.
     pub const PIPEDRIVE_SEARCHES_PER_WINDOW: u32 = 10;
@@ -40,6 +41,7 @@ impl Crm {
         match self {
             Crm::Hubspot => "hubspot",
             Crm::Pipedrive => "pipedrive",
+            Crm::Salesforce => "salesforce",
         }
     }
 
@@ -47,13 +49,15 @@ impl Crm {
         match self {
             Crm::Hubspot => "HubSpot",
             Crm::Pipedrive => "Pipedrive",
+            Crm::Salesforce => "Salesforce",
         }
     }
 
-    /// The rolling window its rate limit is counted in (HubSpot: ten seconds; Pipedrive: two).
+    /// The rolling window its rate limit is counted in (HubSpot: ten seconds; Pipedrive: two;
+    /// Salesforce's limit is daily: ten seconds of the connection's own pace).
     pub fn rate_window(self) -> std::time::Duration {
         match self {
-            Crm::Hubspot => std::time::Duration::from_secs(10),
+            Crm::Hubspot | Crm::Salesforce => std::time::Duration::from_secs(10),
             Crm::Pipedrive => std::time::Duration::from_secs(2),
         }
     }
@@ -76,6 +80,8 @@ impl Crm {
         match self {
             Crm::Hubspot => "https://api.hubapi.com",
             Crm::Pipedrive => "https://api.pipedrive.com",
+            // The login host; the org's instance URL comes with each access token.
+            Crm::Salesforce => "https://login.salesforce.com",
         }
     }
 
@@ -86,7 +92,24 @@ impl Crm {
         match self {
             Crm::Hubspot => 100,
             Crm::Pipedrive => 100,
+            // No per-second limit: a daily one (`Sforce-Limit-Info`); this keeps a push from
+            // spending it in a burst.
+            Crm::Salesforce => 100,
         }
+    }
+
+    /// Leads a push takes at once: one batch call's worth (HubSpot 100, Salesforce 200;
+    /// Pipedrive, with no batch update, 100 single updates).
+    pub fn push_batch(self) -> u32 {
+        match self {
+            Crm::Hubspot | Crm::Pipedrive => 100,
+            Crm::Salesforce => 200,
+        }
+    }
+
+    /// Whether its changes are polled (on the hourly sweep) rather than sent as webhooks.
+    pub fn polled(self) -> bool {
+        self == Crm::Salesforce
     }
 
     /// The stages that mean a lead was won or lost, by default: HubSpot's lifecycle stage
@@ -103,6 +126,10 @@ impl Crm {
             Crm::Pipedrive => StageMap {
                 won: set(&["won"]),
                 lost: set(&["lost"]),
+            },
+            Crm::Salesforce => StageMap {
+                won: set(&["Closed - Converted", "Closed Won"]),
+                lost: set(&["Closed - Not Converted", "Closed Lost"]),
             },
         }
     }
@@ -215,6 +242,16 @@ pub struct Connection {
     /// The webhooks connecting subscribed in the CRM (Pipedrive), removed on disconnect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<String>,
+    /// The CRM objects a push writes to (Salesforce: `Lead` and `Contact`, those with every
+    /// leadscore field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
+    /// The account's daily API requests as the CRM last reported them (Salesforce).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_usage: Option<ApiUsage>,
+    /// Changes up to this time were polled (Salesforce): the next poll asks for later ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polled_until: Option<DateTime<Utc>>,
     /// Whether the CRM's webhooks are taken: HubSpot's when a client secret was given to
     /// check their signatures; Pipedrive's when connecting subscribed them.
     pub accepts_webhooks: bool,
@@ -234,6 +271,14 @@ pub struct Connection {
     pub version: u64,
 }
 
+/// A CRM account's use of its daily API requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiUsage {
+    pub used: u64,
+    pub limit: u64,
+    pub at: DateTime<Utc>,
+}
+
 /// What a client sends to connect a CRM (`PUT /integrations/{crm}`). Its `Debug` leaves the
 /// token and the client secret out.
 #[derive(Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -243,11 +288,17 @@ pub struct ConnectionDraft {
     /// HubSpot: a private app's access token (scopes `crm.objects.contacts.read`,
     /// `crm.objects.contacts.write`, `crm.schemas.contacts.write`). Pipedrive: the API token
     /// of an admin user (Personal preferences > API). Kept in the secret store; never shown
-    /// again.
+    /// again. Salesforce: a refresh token of the connected app (its OAuth web server flow,
+    /// scopes `api` and `refresh_token`), with `client_id` and `client_secret`; `base_url` is
+    /// the login host (`https://test.salesforce.com` for a sandbox, or the org's My Domain).
     pub token: String,
+    /// Salesforce: the connected app's consumer key.
+    #[serde(default)]
+    pub client_id: Option<String>,
     /// HubSpot: the app's client secret, which signs the webhooks it sends
-    /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused. Not for
-    /// Pipedrive, whose webhooks leadscore subscribes with credentials of its own.
+    /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused. Salesforce: the
+    /// connected app's consumer secret. Not for Pipedrive, whose webhooks leadscore subscribes
+    /// with credentials of its own.
     #[serde(default)]
     pub client_secret: Option<String>,
     /// The API's address; the vendor's when unset.
@@ -284,6 +335,8 @@ pub struct CrmCredentials {
     pub token: String,
     #[serde(default)]
     pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 impl std::fmt::Debug for CrmCredentials {
@@ -327,6 +380,28 @@ impl ConnectionDraft {
                 ));
             }
         };
+        let client_id = match (crm, self.client_id.as_deref().map(str::trim)) {
+            (Crm::Salesforce, Some(id))
+                if !id.is_empty()
+                    && id.len() <= 256
+                    && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(id.to_owned())
+            }
+            (Crm::Salesforce, _) => {
+                return Err(Error::validation(
+                    "client_id: Salesforce needs the connected app's consumer key (1 to 256 \
+                     printable characters)",
+                ));
+            }
+            (_, None | Some("")) => None,
+            (_, Some(_)) => {
+                return Err(Error::validation(format!(
+                    "client_id: only Salesforce takes one, not {}",
+                    crm.name()
+                )));
+            }
+        };
         let base_url = match self.base_url.as_deref() {
             None => crm.default_base_url().to_owned(),
             Some(url) => super::check_url(url, allow_private)
@@ -356,7 +431,10 @@ impl ConnectionDraft {
             setup: Vec::new(),
             field_keys: BTreeMap::new(),
             hooks: previous.map(|p| p.hooks.clone()).unwrap_or_default(),
-            accepts_webhooks: client_secret.is_some(),
+            objects: Vec::new(),
+            api_usage: previous.and_then(|p| p.api_usage),
+            polled_until: previous.and_then(|p| p.polled_until),
+            accepts_webhooks: client_secret.is_some() && crm == Crm::Hubspot,
             counts: previous.map(|p| p.counts.clone()).unwrap_or_default(),
             connected_at: previous.map_or(now, |p| p.connected_at),
             last_push_at: previous.and_then(|p| p.last_push_at),
@@ -369,6 +447,7 @@ impl ConnectionDraft {
         let credentials = CrmCredentials {
             token: token.to_owned(),
             client_secret,
+            client_id,
         };
         Ok((connection, credentials))
     }
@@ -569,6 +648,26 @@ mod tests {
 
         let err = |f| draft(f).unwrap_err().to_string();
         assert!(err(|d| d.token = " ".into()).contains("token"));
+        assert!(err(|d| d.client_id = Some("3MVG9".into())).contains("only Salesforce"));
+        // Salesforce needs the connected app's consumer key.
+        let salesforce = |id: Option<&str>| {
+            ConnectionDraft {
+                token: "5Aep861".into(),
+                client_id: id.map(str::to_owned),
+                ..Default::default()
+            }
+            .validate(&tenant(), Crm::Salesforce, None, false, now)
+        };
+        assert!(
+            salesforce(None)
+                .unwrap_err()
+                .to_string()
+                .contains("client_id")
+        );
+        let (conn, creds) = salesforce(Some("3MVG9")).unwrap();
+        assert_eq!(conn.base_url, "https://login.salesforce.com");
+        assert_eq!(creds.client_id.as_deref(), Some("3MVG9"));
+        assert!(!conn.accepts_webhooks);
         assert!(err(|d| d.base_url = Some("http://10.0.0.1".into())).contains("base_url"));
         assert!(err(|d| d.requests_per_10s = Some(0)).contains("requests_per_10s"));
         assert!(

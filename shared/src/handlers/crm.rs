@@ -3,7 +3,7 @@
 //!
 //! A score change marks its lead as waiting for each connected CRM (one row per lead however
 //! often it changes: several changes become one push) and queues a `Job::CrmPush`. A push
-//! takes up to [`PUSH_BATCH`] waiting leads, skips those whose CRM record already shows their
+//! takes up to a batch of waiting leads (`Crm::push_batch`), skips those whose CRM record already shows their
 //! current score (a digest kept per lead and CRM), matches the others to records by phone
 //! number and then e-mail address (or creates records, when the tenant chose that), writes
 //! them (HubSpot's batch update, 100 a call; Pipedrive's update, one a lead), and keeps each
@@ -18,14 +18,12 @@ use tracing::{info, instrument, warn};
 use crate::Deps;
 use crate::crm::{self, Change, ChangeObject, CrmApi, CrmError, CrmRecord, HookTarget};
 use crate::domain::{
-    Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync, CrmUpdate, Event,
-    EventType, Lead, LeadId, ScoreCause, ScoreFields, SyncState, TenantId,
+    ApiUsage, Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync,
+    CrmUpdate, Event, EventType, Lead, LeadId, ScoreCause, ScoreFields, SyncState, TenantId,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Job, SecretName};
 
-/// Leads a push takes at once (one HubSpot batch).
-pub const PUSH_BATCH: u32 = 100;
 /// The contacts of one deal whose leads a deal's stage reaches.
 const MAX_DEAL_CONTACTS: usize = 20;
 /// The most pages of CRM records an import reads (100 each: 100,000 records); the rest stay
@@ -88,6 +86,14 @@ pub async fn connect(
     })?;
     connection.setup = prepared.setup;
     connection.field_keys = prepared.field_keys;
+    connection.objects = prepared.objects;
+    if let Some((used, limit)) = api.usage() {
+        connection.api_usage = Some(crate::domain::ApiUsage {
+            used,
+            limit,
+            at: now,
+        });
+    }
     let replaced_hooks = std::mem::replace(&mut connection.hooks, prepared.hooks);
     if hook.is_some() {
         connection.accepts_webhooks = !connection.hooks.is_empty();
@@ -355,10 +361,11 @@ pub async fn import_page(
         let (lead, changed) = apply_update(deps, tenant, lead, &update, &connection).await?;
         imported += 1;
         outcomes += u64::from(lead.outcome.is_some());
-        if lead
-            .crm_sync
-            .get(&crm)
-            .is_none_or(|s| s.record_id.is_none())
+        if api.writes_to(&record.id)
+            && lead
+                .crm_sync
+                .get(&crm)
+                .is_none_or(|s| s.record_id.is_none())
         {
             matched.push((
                 lead.lead_id.clone(),
@@ -436,7 +443,7 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<PushReport
     let Some(connection) = deps.crm.get_connection(tenant, crm).await? else {
         return Ok(PushReport::default());
     };
-    let waiting = deps.crm.pending(tenant, crm, PUSH_BATCH).await?;
+    let waiting = deps.crm.pending(tenant, crm, crm.push_batch()).await?;
     if waiting.is_empty() {
         return Ok(PushReport::default());
     }
@@ -555,7 +562,15 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<PushReport
         first_error = Some(why.clone());
     }
     let r = report.clone();
+    let usage = api.usage();
     note_connection(deps, tenant, crm, |c| {
+        if let Some((used, limit)) = usage {
+            c.api_usage = Some(ApiUsage {
+                used,
+                limit,
+                at: now,
+            });
+        }
         c.counts.pushed += r.pushed;
         c.counts.created += r.created;
         c.counts.unmatched += r.unmatched;
@@ -624,7 +639,12 @@ async fn write(
 ) -> (Vec<(LeadId, Written)>, Option<CrmError>) {
     let crm = connection.crm;
     let batch = api.batch().max(1);
-    let record_of = |lead: &Lead| lead.crm_sync.get(&crm).and_then(|s| s.record_id.clone());
+    let record_of = |lead: &Lead| {
+        lead.crm_sync
+            .get(&crm)
+            .and_then(|s| s.record_id.clone())
+            .filter(|r| api.writes_to(r))
+    };
     let (known, unknown): (Vec<&Scored>, Vec<&Scored>) = leads
         .iter()
         .partition(|(lead, _)| record_of(lead).is_some());
@@ -665,12 +685,26 @@ async fn match_and_write(
     let mut updates = Vec::new();
     let mut missing = Vec::new();
     for (lead, fields) in leads.iter().copied() {
-        // A phone number match first, then an e-mail match.
+        // A phone number match first, then an e-mail match; a writable record before one that
+        // is not.
+        let writable = |r: &&CrmRecord| api.writes_to(&r.id);
         let found = records
             .iter()
+            .filter(writable)
             .find(|r| r.phones.contains(&lead.phone_number))
+            .or_else(|| records.iter().filter(writable).find(|r| r.is_for(lead)))
             .or_else(|| records.iter().find(|r| r.is_for(lead)));
         match found {
+            // The CRM has the lead, where a score cannot be written: say so rather than make
+            // a second record of the same person.
+            Some(record) if !api.writes_to(&record.id) => results.push((
+                lead.lead_id.clone(),
+                Written::Failed(format!(
+                    "{crm} record {} has this lead, and its object lacks the leadscore \
+                     fields: add them and connect again",
+                    record.id
+                )),
+            )),
             Some(record) => updates.push((lead.lead_id.clone(), record.id.clone(), fields.clone())),
             None if connection.create_missing => missing.push((lead, fields.clone())),
             None => results.push((lead.lead_id.clone(), Written::Unmatched)),
@@ -781,98 +815,206 @@ pub async fn receive(
         deps.http.clone(),
         deps.rate.clone(),
     );
-    let unavailable = |e: CrmError| {
-        Error::transient(
-            format!("{} could not be read: {e}", crm.name()),
-            std::fmt::Error,
-        )
-    };
     let mut received = Received {
         events: events.len(),
         ..Default::default()
     };
     for event in events {
-        let object = &event.id;
-        // Each record the event is about, with what it says of it.
-        let changes: Vec<(CrmRecord, CrmUpdate)> = match event.object {
+        let changes = match event.object {
             ChangeObject::Record => api
-                .record(object)
+                .record(&event.id)
                 .await
-                .map_err(unavailable)?
+                .map_err(|e| unavailable(crm, e))?
+                .map(record_change)
                 .into_iter()
-                .map(|r| {
-                    let update = CrmUpdate {
-                        stage: r.stage.clone(),
-                        value: None,
-                        fields: r.fields.clone(),
-                    };
-                    (r, update)
-                })
                 .collect(),
-            ChangeObject::Deal => {
-                let Some(deal) = api.deal(object).await.map_err(unavailable)? else {
-                    received.ignored += 1;
-                    continue;
-                };
-                let mut changes = Vec::new();
-                for id in deal.contact_ids.iter().take(MAX_DEAL_CONTACTS) {
-                    if let Some(record) = api.record(id).await.map_err(unavailable)? {
-                        // The deal's stage, and the record's fields as it was just read.
-                        let update = CrmUpdate {
-                            stage: deal.stage.clone(),
-                            value: deal.value,
-                            fields: record.fields.clone(),
-                        };
-                        changes.push((record, update));
-                    }
-                }
-                changes
-            }
+            ChangeObject::Deal => deal_changes(api.as_ref(), crm, &event.id).await?,
         };
-        let mut matched = false;
-        for (record, update) in &changes {
-            let Some(lead) = find_lead(deps, tenant, record).await? else {
-                continue;
-            };
-            matched = true;
-            let before = lead.outcome.clone();
-            let (lead, changed) = apply_update(deps, tenant, lead, update, &connection).await?;
-            if lead.outcome.as_ref().map(|o| (o.converted, o.value))
-                != before.as_ref().map(|o| (o.converted, o.value))
-            {
-                received.outcomes += 1;
-                super::model::outcome_recorded(deps, tenant).await?;
-            }
-            if changed {
-                received.leads_changed += 1;
-                deps.queue
-                    .send(&Job::Score {
-                        tenant_id: tenant.clone(),
-                        lead_id: lead.lead_id.clone(),
-                        cause: ScoreCause::LeadChanged {
-                            version: lead.version,
-                        },
-                    })
-                    .await?;
-            }
+        take_in(deps, tenant, &connection, changes, &mut received).await?;
+    }
+    finish_receiving(deps, tenant, crm, &received, None).await?;
+    Ok(received)
+}
+
+/// A polled CRM's changes (`Job::CrmPoll`, queued by the hourly sweep): the records and deals
+/// modified since the last poll, taken in as a webhook's would be; the next poll starts at the
+/// latest modification read.
+#[instrument(skip_all, fields(tenant = %tenant, crm = %crm))]
+pub async fn poll(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Received> {
+    let Some(connection) = deps.crm.get_connection(tenant, crm).await? else {
+        return Ok(Received::default());
+    };
+    let Some(credentials) = credentials(deps, tenant, crm).await? else {
+        return Ok(Received::default());
+    };
+    let api = crm::api(
+        &connection,
+        &credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+    );
+    let since = connection.polled_until.unwrap_or(connection.connected_at);
+    let changed = match api.changed(since).await {
+        Ok(changed) => changed,
+        // The next sweep polls again.
+        Err(CrmError::RateLimited(_)) => return Ok(Received::default()),
+        Err(CrmError::Refused(why)) => {
+            note_connection(deps, tenant, crm, |c| {
+                c.failed(&format!("polling changes: {why}"), Utc::now())
+            })
+            .await?;
+            return Ok(Received::default());
         }
-        if !matched {
-            received.ignored += 1;
+        Err(e) => return Err(unavailable(crm, e)),
+    };
+    let mut received = Received {
+        events: changed.records.len() + changed.deals.len(),
+        ..Default::default()
+    };
+    for record in changed.records {
+        take_in(
+            deps,
+            tenant,
+            &connection,
+            vec![record_change(record)],
+            &mut received,
+        )
+        .await?;
+    }
+    for deal in &changed.deals {
+        let changes = deal_changes(api.as_ref(), crm, deal).await?;
+        // A deal with no contact that is a lead here is not news.
+        let mut counted = Received::default();
+        take_in(deps, tenant, &connection, changes, &mut counted).await?;
+        received.leads_changed += counted.leads_changed;
+        received.outcomes += counted.outcomes;
+    }
+    let usage = api.usage();
+    finish_receiving(deps, tenant, crm, &received, Some((changed.cursor, usage))).await?;
+    info!(
+        read = received.events,
+        changed = received.leads_changed,
+        outcomes = received.outcomes,
+        "CRM changes polled"
+    );
+    Ok(received)
+}
+
+fn unavailable(crm: Crm, e: CrmError) -> Error {
+    Error::transient(
+        format!("{} could not be read: {e}", crm.name()),
+        std::fmt::Error,
+    )
+}
+
+/// A record as it is now, as what the CRM says of its lead.
+fn record_change(record: CrmRecord) -> (CrmRecord, CrmUpdate) {
+    let update = CrmUpdate {
+        stage: record.stage.clone(),
+        value: None,
+        fields: record.fields.clone(),
+    };
+    (record, update)
+}
+
+/// A deal's stage and value, for each of its contacts (at most [`MAX_DEAL_CONTACTS`]), with
+/// the contact's fields as just read.
+async fn deal_changes(api: &dyn CrmApi, crm: Crm, id: &str) -> Result<Vec<(CrmRecord, CrmUpdate)>> {
+    let Some(deal) = api.deal(id).await.map_err(|e| unavailable(crm, e))? else {
+        return Ok(Vec::new());
+    };
+    let mut changes = Vec::new();
+    for contact in deal.contact_ids.iter().take(MAX_DEAL_CONTACTS) {
+        if let Some(record) = api.record(contact).await.map_err(|e| unavailable(crm, e))? {
+            let update = CrmUpdate {
+                stage: deal.stage.clone(),
+                value: deal.value,
+                fields: record.fields.clone(),
+            };
+            changes.push((record, update));
         }
     }
-    let r = received.clone();
+    Ok(changes)
+}
+
+/// Apply what the CRM said of each record to its lead: stored when it changes something, a
+/// changed outcome queueing the model's check, a changed lead scored again. An event none of
+/// whose records is a lead here counts as ignored.
+async fn take_in(
+    deps: &Deps,
+    tenant: &TenantId,
+    connection: &Connection,
+    changes: Vec<(CrmRecord, CrmUpdate)>,
+    received: &mut Received,
+) -> Result<()> {
+    let mut matched = false;
+    for (record, update) in &changes {
+        let Some(lead) = find_lead(deps, tenant, record).await? else {
+            continue;
+        };
+        matched = true;
+        let before = lead.outcome.clone();
+        let (lead, changed) = apply_update(deps, tenant, lead, update, connection).await?;
+        if lead.outcome.as_ref().map(|o| (o.converted, o.value))
+            != before.as_ref().map(|o| (o.converted, o.value))
+        {
+            received.outcomes += 1;
+            super::model::outcome_recorded(deps, tenant).await?;
+        }
+        if changed {
+            received.leads_changed += 1;
+            deps.queue
+                .send(&Job::Score {
+                    tenant_id: tenant.clone(),
+                    lead_id: lead.lead_id.clone(),
+                    cause: ScoreCause::LeadChanged {
+                        version: lead.version,
+                    },
+                })
+                .await?;
+        }
+    }
+    if !matched {
+        received.ignored += 1;
+    }
+    Ok(())
+}
+
+/// Where a poll got to, and the account's API use as the CRM reported it.
+type Polled = (chrono::DateTime<Utc>, Option<(u64, u64)>);
+
+/// Count what was received on the connection (and, for a poll, where the next starts and the
+/// account's API use).
+async fn finish_receiving(
+    deps: &Deps,
+    tenant: &TenantId,
+    crm: Crm,
+    received: &Received,
+    poll: Option<Polled>,
+) -> Result<()> {
+    let now = Utc::now();
     note_connection(deps, tenant, crm, |c| {
-        c.counts.received += r.leads_changed as u64;
-        c.last_received_at = Some(Utc::now());
+        c.counts.received += received.leads_changed as u64;
+        c.last_received_at = Some(now);
+        if let Some((cursor, usage)) = poll {
+            c.polled_until = Some(cursor);
+            if let Some((used, limit)) = usage {
+                c.api_usage = Some(ApiUsage {
+                    used,
+                    limit,
+                    at: now,
+                });
+            }
+        }
     })
     .await?;
-    if received.ignored > 0 {
+    if received.ignored > 0 && poll.is_none() {
         warn!(
             ignored = received.ignored,
             "CRM events about records that are no lead here"
         );
     }
-    Ok(received)
+    Ok(())
 }
 
 /// Apply what the CRM said to `lead` and store it, unless it changes nothing (then the lead

@@ -93,6 +93,7 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             };
             model::challenge(deps, tenant_id, min_new).await.map(|_| ())
         }
+        Job::CrmPoll { tenant_id, crm } => crm::poll(deps, tenant_id, *crm).await.map(|_| ()),
         Job::Sweep { after } => schedule::sweep(deps, after.as_ref(), chrono::Utc::now())
             .await
             .map(|_| ()),
@@ -118,6 +119,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::CrmSync { .. }
         | Job::Retrain { .. }
         | Job::Sweep { .. }
+        | Job::CrmPoll { .. }
         | Job::CrmImport { .. }
         | Job::CrmEvents { .. } => return Ok(()),
         Job::Transcribe {

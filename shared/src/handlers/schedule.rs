@@ -5,6 +5,8 @@
 //! - **Decay**, daily: a tenant with rules that decay (a half-life) has every lead re-scored
 //!   (`ScoreCause::Decay` of the day), so points on old texts fade without a new event; a lead
 //!   whose score does not change emits nothing and pushes nothing.
+//! - **Polling**, hourly: a CRM whose changes are polled (Salesforce) is asked what changed
+//!   (`Job::CrmPoll`).
 //! - **Retrain**, weekly: a challenger is trained when any outcome arrived since the last try
 //!   (`Job::Retrain { weekly: true }`), not only past the threshold of new outcomes.
 //!
@@ -57,6 +59,7 @@ pub struct Swept {
     pub tenants: usize,
     pub decays: usize,
     pub retrains: usize,
+    pub polls: usize,
 }
 
 /// One page of the sweep (`Job::Sweep`): the tenants after `after`, what is due for each at
@@ -105,6 +108,15 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
             }
             Some(_) => {}
         }
+        for connection in deps.crm.list_connections(tenant).await? {
+            if connection.crm.polled() {
+                jobs.push(Job::CrmPoll {
+                    tenant_id: tenant.clone(),
+                    crm: connection.crm,
+                });
+                swept.polls += 1;
+            }
+        }
         deps.queue.send_all(&jobs).await?;
         deps.blobs
             .put(&key(tenant), &serde_json::to_vec(&schedule)?)
@@ -121,6 +133,7 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
         tenants = swept.tenants,
         decays = swept.decays,
         retrains = swept.retrains,
+        polls = swept.polls,
         "scheduled sweep"
     );
     Ok(swept)

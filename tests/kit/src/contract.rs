@@ -65,6 +65,7 @@ macro_rules! store_contract {
             webhook_deliveries_are_kept_once_updated_safely_and_read_newest_first,
             an_erased_lead_leaves_nothing_and_its_suppression_stays,
             crm_connections_and_waiting_leads_are_kept_once_and_cleared_only_as_read,
+            seeded_tenants_are_listed_in_order_a_page_at_a_time,
         );
     };
     (@each $open:expr; $($promise:ident),* $(,)?) => {
@@ -483,6 +484,33 @@ pub async fn rules_are_seeded_once_and_updated_safely(deps: &Deps) {
     assert_eq!((updated.version, updated.weight), (1, 25.0));
     let err = rules.update_rule(&a).await.unwrap_err();
     assert!(matches!(err, Error::Concurrent(_)), "{err}");
+}
+
+/// `RuleStore::tenants`: every tenant given its starting rules, once, in id order, a page
+/// after a tenant at a time; a tenant that never scored (nothing seeded) is not listed.
+pub async fn seeded_tenants_are_listed_in_order_a_page_at_a_time(deps: &Deps) {
+    let rules = &deps.rules;
+    assert!(rules.tenants(None, 10).await.unwrap().is_empty());
+    let names = ["zeta", "acme", "globex", "mid"];
+    for name in names {
+        let t = TenantId::parse(name).unwrap();
+        rules.seed_rules(&t, &[rule(&t, "a")]).await.unwrap();
+        // Seeded again: still listed once.
+        rules.seed_rules(&t, &[rule(&t, "a")]).await.unwrap();
+    }
+    let all: Vec<String> = rules
+        .tenants(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(all, ["acme", "globex", "mid", "zeta"]);
+    let first = rules.tenants(None, 2).await.unwrap();
+    let rest = rules.tenants(first.last(), 2).await.unwrap();
+    let paged: Vec<String> = first.iter().chain(&rest).map(|t| t.to_string()).collect();
+    assert_eq!(paged, all);
+    assert!(rules.tenants(rest.last(), 2).await.unwrap().is_empty());
 }
 
 /// `append_sms_event` keeps the first event of each id in the tenant (`false` for a replay);

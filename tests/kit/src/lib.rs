@@ -18,5 +18,6 @@ pub mod lambda;
 pub mod logs;
 pub mod pipedrive;
 pub mod runtime;
+pub mod salesforce;
 pub mod venv;
 pub mod webhooks;

@@ -87,7 +87,8 @@ impl SqsQueue {
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
-            | Job::CrmEvents { .. } => &self.crm_url,
+            | Job::CrmEvents { .. }
+            | Job::CrmPoll { .. } => &self.crm_url,
         }
     }
 

@@ -71,6 +71,18 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                          (`POST /pipedrive/{tenant}/events`) for deals won, lost and reopened \
                          and persons' owners. Pipedrive has no batch update: a push is one \
                          request a lead, within the account's two-second limit.\n\n\
+                         Salesforce: a refresh token of a connected app (scopes `api`, \
+                         `refresh_token`) with `client_id` and `client_secret`; `base_url` is \
+                         the login host (a sandbox's `https://test.salesforce.com`, or My \
+                         Domain). Connecting trades it for a session, checks the six custom \
+                         fields (`LeadScore__c`, `LeadTier__c`, `LeadProbability__c`, \
+                         `LeadReasons__c`, `LeadScoredAt__c`, `LeadLink__c`) on Lead and \
+                         Contact with `describe` (an administrator adds them; `setup` says which \
+                         are missing and how) and reads the daily API limit (`api_usage` keeps \
+                         it current). Writes go 200 records a call; new leads are made as \
+                         Salesforce leads. What reps change (lead status, owner, source; \
+                         opportunities won and lost with their amount) is polled hourly by the \
+                         scheduled sweep, from `polled_until` on.\n\n\
                          The first connect imports the CRM's records (contacts, persons) with \
                          their outcomes before the first push, so a lead the CRM has is \
                          matched without a search.",
@@ -156,7 +168,7 @@ struct IntegrationList {
 
 #[derive(Deserialize, JsonSchema)]
 struct CrmPath {
-    /// `hubspot` or `pipedrive`.
+    /// `hubspot`, `pipedrive` or `salesforce`.
     crm: String,
 }
 
