@@ -336,7 +336,7 @@ pub enum Job {
     CrmEvents {
         tenant_id: TenantId,
         crm: Crm,
-        events: Vec<crate::crm::Change>,
+        events: Vec<crate::domain::Change>,
     },
     /// Take in what a polled CRM (Salesforce) changed since the last poll (queued by the
     /// hourly sweep).

@@ -424,13 +424,8 @@ fn properties(fields: &ScoreFields) -> serde_json::Map<String, Value> {
     p
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(response: &VendorResponse) -> CrmResult<T> {
-    serde_json::from_str(&response.body).map_err(|e| {
-        CrmError::Unavailable(format!(
-            "HubSpot answered {} with a body that is not what its reference says ({e})",
-            response.status
-        ))
-    })
+fn parse<T: serde::de::DeserializeOwned>(response: &VendorResponse) -> CrmResult<T> {
+    super::parse_answer("HubSpot", response)
 }
 
 /// What an error answer says: its `message` and `category`, else the start of the body.
@@ -486,13 +481,12 @@ impl ContactJson {
                 .flatten()
                 .filter(|v| !v.trim().is_empty())
         };
-        let phones = ["phone", "mobilephone"]
+        // HubSpot keeps numbers as typed.
+        let typed: Vec<String> = ["phone", "mobilephone"]
             .iter()
             .filter_map(|p| get(p))
-            // HubSpot keeps numbers as typed; those without a country code are read as US
-            // numbers, as HubSpot's own default.
-            .filter_map(|v| PhoneNumber::parse_with_region(&v, Some("US")).ok())
             .collect();
+        let phones = super::phones(typed.iter().map(String::as_str));
         let stage = get("hs_lead_status").or_else(|| get("lifecyclestage"));
         let mut fields = BTreeMap::new();
         if let Some(owner) = get("hubspot_owner_id") {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use crate::domain::{Change, ChangeObject};
 use crate::domain::{Connection, Crm, CrmCredentials, Lead, PhoneNumber, ScoreFields};
 use crate::ports::{Admission, RateLimiter, VendorHttp, VendorRequest, VendorResponse};
 
@@ -111,22 +112,6 @@ impl std::fmt::Debug for HookTarget {
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
-}
-
-/// What a CRM's webhook said changed: a record or a deal, read back from the CRM when worked
-/// through (`Job::CrmEvents`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Change {
-    pub object: ChangeObject,
-    pub id: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeObject {
-    /// A contact (HubSpot) or person (Pipedrive).
-    Record,
-    Deal,
 }
 
 /// The calls a sync makes on a CRM.
@@ -304,6 +289,36 @@ pub(crate) async fn send(
             describe(&response)
         ))),
     }
+}
+
+/// A vendor's answer read as `T`; a body that is not what the vendor's reference says is
+/// `Unavailable`, naming the vendor and the status.
+pub(crate) fn parse_answer<T: serde::de::DeserializeOwned>(
+    vendor: &str,
+    response: &VendorResponse,
+) -> CrmResult<T> {
+    serde_json::from_str(&response.body).map_err(|e| {
+        CrmError::Unavailable(format!(
+            "{vendor} answered {} with a body that is not what its reference says ({e})",
+            response.status
+        ))
+    })
+}
+
+/// A query value, percent-encoded.
+pub(crate) fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Phone numbers as a CRM keeps them (as typed): those that parse, in E.164; those without a
+/// country code are read as US numbers, as the CRMs' own default.
+pub(crate) fn phones<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<PhoneNumber> {
+    values
+        .into_iter()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .filter_map(|v| PhoneNumber::parse_with_region(v, Some("US")).ok())
+        .collect()
 }
 
 /// The path of a URL, without its query: what an error may name.

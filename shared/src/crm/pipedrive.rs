@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, send,
+    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, encode, send,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
@@ -390,11 +390,6 @@ fn checked_id(id: &str) -> CrmResult<&str> {
     }
 }
 
-/// A query value, percent-encoded.
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 /// An id Pipedrive sent as a number or a string.
 fn id_text(id: &Value) -> String {
     match id {
@@ -403,13 +398,8 @@ fn id_text(id: &Value) -> String {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(response: &VendorResponse) -> CrmResult<T> {
-    serde_json::from_str(&response.body).map_err(|e| {
-        CrmError::Unavailable(format!(
-            "Pipedrive answered {} with a body that is not what its reference says ({e})",
-            response.status
-        ))
-    })
+fn parse<T: serde::de::DeserializeOwned>(response: &VendorResponse) -> CrmResult<T> {
+    super::parse_answer("Pipedrive", response)
 }
 
 /// What an error answer says: its `error` (and `error_info`), else the start of the body.
@@ -483,7 +473,7 @@ impl SearchItem {
     fn into_record(self) -> CrmRecord {
         CrmRecord {
             id: self.id.to_string(),
-            phones: parse_phones(self.phones.iter().map(String::as_str)),
+            phones: super::phones(self.phones.iter().map(String::as_str)),
             email: self.emails.first().map(|e| e.to_lowercase()),
             first_name: self.name,
             ..Default::default()
@@ -538,7 +528,7 @@ impl PersonJson {
         let text = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
         CrmRecord {
             id: self.id.to_string(),
-            phones: parse_phones(self.phones.iter().map(|p| p.value.as_str())),
+            phones: super::phones(self.phones.iter().map(|p| p.value.as_str())),
             email: self
                 .emails
                 .first()
@@ -551,14 +541,6 @@ impl PersonJson {
             company: None,
         }
     }
-}
-
-/// Numbers as typed in Pipedrive; those without a country code are read as US numbers.
-fn parse_phones<'a>(values: impl Iterator<Item = &'a str>) -> Vec<PhoneNumber> {
-    values
-        .filter(|v| !v.trim().is_empty())
-        .filter_map(|v| PhoneNumber::parse_with_region(v, Some("US")).ok())
-        .collect()
 }
 
 #[derive(Deserialize)]

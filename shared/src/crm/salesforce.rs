@@ -22,7 +22,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Changed, CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, send,
+    Changed, CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle,
+    encode, send,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
@@ -690,17 +691,8 @@ fn sosl_escape(term: &str) -> String {
     out
 }
 
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(response: &VendorResponse) -> CrmResult<T> {
-    serde_json::from_str(&response.body).map_err(|e| {
-        CrmError::Unavailable(format!(
-            "Salesforce answered {} with a body that is not what its reference says ({e})",
-            response.status
-        ))
-    })
+fn parse<T: serde::de::DeserializeOwned>(response: &VendorResponse) -> CrmResult<T> {
+    super::parse_answer("Salesforce", response)
 }
 
 /// What an error answer says: `[{"message", "errorCode"}]`, else the start of the body.
@@ -826,11 +818,11 @@ impl RecordJson {
     }
 
     fn into_record(self) -> CrmRecord {
-        let phones = ["Phone", "MobilePhone"]
+        let typed: Vec<String> = ["Phone", "MobilePhone"]
             .iter()
             .filter_map(|f| self.text(f))
-            .filter_map(|v| PhoneNumber::parse_with_region(&v, Some("US")).ok())
             .collect();
+        let phones = super::phones(typed.iter().map(String::as_str));
         let mut fields = BTreeMap::new();
         if let Some(owner) = self.text("OwnerId") {
             fields.insert("owner".to_owned(), owner);

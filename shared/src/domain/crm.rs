@@ -463,6 +463,22 @@ impl Connection {
     }
 }
 
+/// What a CRM's webhook said changed: a record or a deal, read back from the CRM when worked
+/// through (`Job::CrmEvents`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub object: ChangeObject,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeObject {
+    /// A contact (HubSpot), person (Pipedrive), lead or contact (Salesforce).
+    Record,
+    Deal,
+}
+
 /// Where a lead stands with one CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

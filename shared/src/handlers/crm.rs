@@ -3,10 +3,11 @@
 //!
 //! A score change marks its lead as waiting for each connected CRM (one row per lead however
 //! often it changes: several changes become one push) and queues a `Job::CrmPush`. A push
-//! takes up to a batch of waiting leads (`Crm::push_batch`), skips those whose CRM record already shows their
-//! current score (a digest kept per lead and CRM), matches the others to records by phone
-//! number and then e-mail address (or creates records, when the tenant chose that), writes
-//! them (HubSpot's batch update, 100 a call; Pipedrive's update, one a lead), and keeps each
+//! takes up to a batch of waiting leads (`Crm::push_batch`), skips those whose CRM record
+//! already shows their current score (a digest kept per lead and CRM), matches the others to
+//! records by phone number and then e-mail address (or creates records, when the tenant chose
+//! that), writes them (HubSpot's batch update, 100 a call; Salesforce's collections, 200;
+//! Pipedrive's update, one a lead), and keeps each
 //! lead's `crm_sync`. It keeps
 //! to the account's rate limit (`crate::crm::Throttle`); over it, or answered 429, the push
 //! waits as long as it was told and goes on. Nothing the CRM refuses is retried as it stands:
