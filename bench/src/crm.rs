@@ -100,6 +100,40 @@ async fn settled(server: &Server, crm: Crm, leads: usize) -> bool {
             .is_empty()
 }
 
+/// Connect `crm` through the API with `body`; the answer when it is refused.
+async fn connect(server: &Server, crm: Crm, body: Value) {
+    let answer = reqwest::Client::new()
+        .put(format!("{}/integrations/{crm}", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap()
+    );
+}
+
+/// A rule that changes every lead's score at once; seconds until each lead's new score was
+/// pushed (one more push each).
+async fn change_every_score(server: &Server, crm: Crm, leads: usize) -> f64 {
+    let before = pushed(server, crm).await;
+    let started = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/scoring_rules", server.base))
+        .json(&json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    wait("the re-push", Duration::from_secs(900), async || {
+        pushed(server, crm).await >= before + leads as u64
+    })
+    .await;
+    started.elapsed().as_secs_f64()
+}
+
 /// `n` leads scored 10, cold.
 async fn scored_leads(app: &LocalApp, n: usize) -> Vec<shared::domain::LeadId> {
     let tenant = TenantId::default_tenant();
@@ -204,28 +238,19 @@ async fn main() {
 
 async fn hubspot(leads: usize, changes: usize) {
     let server = start().await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
     let hubspot = HubSpot::start(TOKEN).await;
     hubspot.set_limit(LIMIT);
     let ids = scored_leads(&server.app, leads).await;
 
     // 1. The first sync.
     let started = Instant::now();
-    let answer = client
-        .put(format!("{base}/integrations/hubspot"))
-        .json(
-            &json!({"token": TOKEN, "base_url": hubspot.url, "create_missing": true,
+    connect(
+        &server,
+        Crm::Hubspot,
+        json!({"token": TOKEN, "base_url": hubspot.url, "create_missing": true,
                       "requests_per_10s": LIMIT}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        answer.status().is_success(),
-        "{}",
-        answer.text().await.unwrap()
-    );
+    )
+    .await;
     wait("the first sync", Duration::from_secs(600), async || {
         settled(&server, Crm::Hubspot, leads).await
     })
@@ -259,22 +284,7 @@ async fn hubspot(leads: usize, changes: usize) {
 
     // 2. Every score changes at once.
     let before = hubspot.stats();
-    let started = Instant::now();
-    let answer = client
-        .post(format!("{base}/scoring_rules"))
-        .json(&json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
-    wait("the re-push", Duration::from_secs(600), async || {
-        hubspot
-            .contacts()
-            .values()
-            .all(|c| c["leadscore_score"] != "10")
-    })
-    .await;
-    let second = started.elapsed().as_secs_f64();
+    let second = change_every_score(&server, Crm::Hubspot, leads).await;
     let after = hubspot.stats();
     println!(
         "  every score changed (re-score, update by id): {:.1} s, {:.0} leads/s; {} requests ({} batch updates), {} answered 429",
@@ -305,8 +315,6 @@ async fn hubspot(leads: usize, changes: usize) {
 
 async fn pipedrive(leads: usize, changes: usize) {
     let server = start().await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
     let pipedrive = Pipedrive::start(TOKEN).await;
     pipedrive.set_limit(PIPEDRIVE_LIMIT);
     let ids = scored_leads(&server.app, leads).await;
@@ -321,18 +329,13 @@ async fn pipedrive(leads: usize, changes: usize) {
 
     // 1. The first sync: the import matches every lead to its person, then one update each.
     let started = Instant::now();
-    let answer = client
-        .put(format!("{base}/integrations/pipedrive"))
-        .json(&json!({"token": TOKEN, "base_url": pipedrive.url,
-                      "requests_per_10s": PIPEDRIVE_LIMIT * 5}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        answer.status().is_success(),
-        "{}",
-        answer.text().await.unwrap()
-    );
+    connect(
+        &server,
+        Crm::Pipedrive,
+        json!({"token": TOKEN, "base_url": pipedrive.url,
+                      "requests_per_10s": PIPEDRIVE_LIMIT * 5}),
+    )
+    .await;
     wait("the first sync", Duration::from_secs(900), async || {
         settled(&server, Crm::Pipedrive, leads).await
     })
@@ -359,21 +362,8 @@ async fn pipedrive(leads: usize, changes: usize) {
     );
 
     // 2. Every score changes at once: one more push each.
-    let pushed_before = pushed(&server, Crm::Pipedrive).await;
     let before = pipedrive.stats();
-    let started = Instant::now();
-    let answer = client
-        .post(format!("{base}/scoring_rules"))
-        .json(&json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
-    wait("the re-push", Duration::from_secs(900), async || {
-        pushed(&server, Crm::Pipedrive).await >= pushed_before + leads as u64
-    })
-    .await;
-    let second = started.elapsed().as_secs_f64();
+    let second = change_every_score(&server, Crm::Pipedrive, leads).await;
     let after = pipedrive.stats();
     println!(
         "  every score changed (re-score, update by id): {:.1} s, {:.1} leads/s ({:.2} of the ceiling); {} requests, {} answered 429",
@@ -398,8 +388,6 @@ async fn pipedrive(leads: usize, changes: usize) {
 
 async fn salesforce(leads: usize, changes: usize) {
     let server = start().await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
     let org = Salesforce::start("3MVG9.bench", "secret", "refresh").await;
     let ids = scored_leads(&server.app, leads).await;
     for i in 0..leads {
@@ -420,20 +408,13 @@ async fn salesforce(leads: usize, changes: usize) {
     // 1. The first sync: the import matches every lead to its Salesforce lead, then
     // collections of 200.
     let started = Instant::now();
-    let answer = client
-        .put(format!("{base}/integrations/salesforce"))
-        .json(
-            &json!({"token": "refresh", "client_id": "3MVG9.bench", "client_secret": "secret",
+    connect(
+        &server,
+        Crm::Salesforce,
+        json!({"token": "refresh", "client_id": "3MVG9.bench", "client_secret": "secret",
                       "base_url": org.url}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        answer.status().is_success(),
-        "{}",
-        answer.text().await.unwrap()
-    );
+    )
+    .await;
     wait("the first sync", Duration::from_secs(900), async || {
         settled(&server, Crm::Salesforce, leads).await
     })
@@ -455,21 +436,8 @@ async fn salesforce(leads: usize, changes: usize) {
     );
 
     // 2. Every score changes at once.
-    let pushed_before = pushed(&server, Crm::Salesforce).await;
     let before = org.stats();
-    let started = Instant::now();
-    let answer = client
-        .post(format!("{base}/scoring_rules"))
-        .json(&json!({"criteria": "calls.count == 0", "weight": 7, "description": "Never called yet"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success());
-    wait("the re-push", Duration::from_secs(900), async || {
-        pushed(&server, Crm::Salesforce).await >= pushed_before + leads as u64
-    })
-    .await;
-    let second = started.elapsed().as_secs_f64();
+    let second = change_every_score(&server, Crm::Salesforce, leads).await;
     let after = org.stats();
     println!(
         "  every score changed (re-score, update by id): {:.1} s, {:.0} leads/s; {} API requests ({} collection calls)",
