@@ -111,6 +111,9 @@ async fn scores_reach_pipedrive_persons_and_deals_won_lost_and_reopened_come_bac
         .find(|l| l["phone_number"] == "+17205550142")
         .expect("Lee imported");
     assert_eq!(lee_lead["outcome"]["converted"], true, "{lee_lead:#}");
+    // Dated when Pipedrive last changed the person, not at the import: the time-ordered
+    // check orders it among the others.
+    assert_eq!(lee_lead["outcome"]["at"], "2026-11-30T16:20:00Z");
     assert_eq!(lee_lead["crm_sync"]["pipedrive"]["record_id"], lee);
     let scored: Vec<&Value> = leads
         .iter()

@@ -79,7 +79,7 @@ pub const PROPERTIES: [(&str, &str, &str, &str, &str); 6] = [
 ];
 
 /// What a contact search and read ask for.
-const READ: [&str; 10] = [
+const READ: [&str; 11] = [
     "firstname",
     "lastname",
     "company",
@@ -90,6 +90,7 @@ const READ: [&str; 10] = [
     "hs_lead_status",
     "hubspot_owner_id",
     "hs_analytics_source",
+    "lastmodifieddate",
 ];
 
 pub struct HubSpot {
@@ -506,6 +507,9 @@ impl ContactJson {
             first_name: get("firstname"),
             last_name: get("lastname"),
             company: get("company"),
+            modified_at: get("lastmodifieddate")
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d).ok())
+                .map(|d| d.with_timezone(&chrono::Utc)),
             id: self.id,
         }
     }

@@ -58,6 +58,8 @@ pub struct CrmRecord {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub company: Option<String>,
+    /// When the CRM last changed it.
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl CrmRecord {

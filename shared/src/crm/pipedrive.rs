@@ -506,6 +506,8 @@ struct PersonJson {
     lost_deals_count: Option<u64>,
     #[serde(default)]
     open_deals_count: Option<u64>,
+    #[serde(default)]
+    update_time: Option<String>,
 }
 
 impl PersonJson {
@@ -539,6 +541,11 @@ impl PersonJson {
             first_name: text(self.first_name),
             last_name: text(self.last_name),
             company: None,
+            modified_at: self
+                .update_time
+                .as_deref()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.with_timezone(&chrono::Utc)),
         }
     }
 }

@@ -54,10 +54,10 @@ pub const FIELDS: [(&str, &str, &str); 6] = [
 ];
 
 /// What a read asks for, per object.
-const LEAD_FIELDS: &str =
-    "Id, FirstName, LastName, Company, Phone, MobilePhone, Email, Status, OwnerId, LeadSource";
+const LEAD_FIELDS: &str = "Id, FirstName, LastName, Company, Phone, MobilePhone, Email, Status, \
+                           OwnerId, LeadSource, LastModifiedDate";
 const CONTACT_FIELDS: &str =
-    "Id, FirstName, LastName, Phone, MobilePhone, Email, OwnerId, LeadSource";
+    "Id, FirstName, LastName, Phone, MobilePhone, Email, OwnerId, LeadSource, LastModifiedDate";
 
 #[derive(Clone)]
 struct Session {
@@ -632,7 +632,7 @@ impl CrmApi for Salesforce {
             };
             let rows = self
                 .modified(&format!(
-                    "SELECT {fields}, LastModifiedDate FROM {object} WHERE LastModifiedDate > {at} \
+                    "SELECT {fields} FROM {object} WHERE LastModifiedDate > {at} \
                      ORDER BY LastModifiedDate"
                 ))
                 .await?;
@@ -818,6 +818,7 @@ impl RecordJson {
     }
 
     fn into_record(self) -> CrmRecord {
+        let modified_at = self.last_modified();
         let typed: Vec<String> = ["Phone", "MobilePhone"]
             .iter()
             .filter_map(|f| self.text(f))
@@ -839,6 +840,7 @@ impl RecordJson {
             first_name: self.text("FirstName"),
             last_name: self.text("LastName"),
             company: self.text("Company"),
+            modified_at,
             id: self.id,
         }
     }

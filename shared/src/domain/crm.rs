@@ -579,6 +579,9 @@ pub struct CrmUpdate {
     pub value: Option<f64>,
     /// Other fields (`owner`, `source`, ...), as `crm.<name>`.
     pub fields: BTreeMap<String, String>,
+    /// When the CRM last changed the record, for an outcome read from history (the import):
+    /// the outcome is dated then, not at the import, so the time-ordered check orders it.
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 impl CrmUpdate {
@@ -609,7 +612,8 @@ impl CrmUpdate {
                         lead.outcome = Some(Outcome {
                             converted,
                             value: self.value.filter(|v| v.is_finite() && *v >= 0.0),
-                            at,
+                            // Never later than now.
+                            at: self.decided_at.map_or(at, |d| d.min(at)),
                         });
                     }
                 }
@@ -704,6 +708,7 @@ mod tests {
             stage: Some("closedwon".into()),
             value: Some(1200.0),
             fields: BTreeMap::from([("owner".into(), "Sam".into())]),
+            ..Default::default()
         };
         assert!(won.apply(&mut lead, &stages, now));
         let outcome = lead.outcome.clone().unwrap();

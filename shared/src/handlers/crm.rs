@@ -353,12 +353,13 @@ pub async fn import_page(
             ..Default::default()
         };
         let lead = super::records::lead_for(deps, tenant, phone, &details).await?;
+        // An outcome from history is dated when the CRM last changed the record.
         let update = CrmUpdate {
             stage: record.stage.clone(),
             value: None,
             fields: record.fields.clone(),
+            decided_at: record.modified_at,
         };
-        // The record's own time is not read here: an imported outcome counts from now.
         let (lead, changed) = apply_update(deps, tenant, lead, &update, &connection).await?;
         imported += 1;
         outcomes += u64::from(lead.outcome.is_some());
@@ -914,6 +915,7 @@ fn record_change(record: CrmRecord) -> (CrmRecord, CrmUpdate) {
         stage: record.stage.clone(),
         value: None,
         fields: record.fields.clone(),
+        decided_at: None,
     };
     (record, update)
 }
@@ -931,6 +933,7 @@ async fn deal_changes(api: &dyn CrmApi, crm: Crm, id: &str) -> Result<Vec<(CrmRe
                 stage: deal.stage.clone(),
                 value: deal.value,
                 fields: record.fields.clone(),
+                decided_at: None,
             };
             changes.push((record, update));
         }
