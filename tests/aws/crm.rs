@@ -164,6 +164,17 @@ async fn scores_reach_hubspot_through_the_crm_queue_once_each_and_outcomes_come_
     );
 }
 
+/// Once the first sync's import has run (every message delivered twice): call-007, a hot
+/// call, from +15125550190 through the API, worked through; its lead's id, and the lead.
+async fn hot_lead_after_the_import(cloud: &Cloud) -> (String, Value) {
+    feed::settle(cloud, 2).await;
+    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
+    let hot = call(cloud, "+15125550190", &transcript).await;
+    feed::settle(cloud, 2).await;
+    let (_, lead) = api(cloud, "GET", &format!("/leads/{hot}"), None).await;
+    (hot, lead)
+}
+
 /// Pipedrive's webhook notification as API Gateway hands it over: no authorizer, the basic
 /// credentials leadscore subscribed the webhook with.
 async fn pipedrive_webhook(cloud: &Cloud, url: &str, body: &Value, authorization: &str) -> u16 {
@@ -199,11 +210,7 @@ async fn scores_reach_pipedrive_and_a_deal_won_there_comes_back_through_api_gate
         pipedrive.webhooks()[0],
         format!("{PUBLIC_URL}/pipedrive/acme/events")
     );
-    feed::settle(&cloud, 2).await;
-    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
-    let hot = call(&cloud, "+15125550190", &transcript).await;
-    feed::settle(&cloud, 2).await;
-    let (_, lead) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    let (hot, lead) = hot_lead_after_the_import(&cloud).await;
     assert_eq!(
         lead["crm_sync"]["pipedrive"]["record_id"], person,
         "{lead:#}"
@@ -274,11 +281,7 @@ async fn scores_reach_salesforce_and_the_hourly_sweep_polls_its_changes_back() {
     .await;
     assert_eq!(status, 200, "{connection}");
     assert_eq!(connection["objects"], json!(["Lead", "Contact"]));
-    feed::settle(&cloud, 2).await;
-    let transcript = String::from_utf8(crate::chain::sample("call-007.txt")).unwrap();
-    let hot = call(&cloud, "+15125550190", &transcript).await;
-    feed::settle(&cloud, 2).await;
-    let (_, lead) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    let (hot, lead) = hot_lead_after_the_import(&cloud).await;
     assert_eq!(
         lead["crm_sync"]["salesforce"]["record_id"], contact,
         "{lead:#}"
@@ -310,14 +313,7 @@ async fn scores_reach_salesforce_and_the_hourly_sweep_polls_its_changes_back() {
         ],
     );
     let before = cloud.recorder.messages_to("crm").len();
-    cloud
-        .sqs
-        .send_message()
-        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
-        .message_body(r#"{"job": "sweep"}"#)
-        .send()
-        .await
-        .unwrap();
+    feed::send_sweep(&cloud).await;
     feed::settle(&cloud, 2).await;
     let polls = cloud.recorder.messages_to("crm")[before..]
         .iter()

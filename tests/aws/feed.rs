@@ -435,3 +435,16 @@ pub async fn post_call(cloud: &Cloud, caller: &str, transcript: &str) -> String 
     assert_eq!(status, 202, "{accepted}");
     accepted["lead_id"].as_str().unwrap().to_owned()
 }
+
+/// The hourly sweep as EventBridge Scheduler sends it (`SweepSchedule`'s `Input`, which
+/// `tests/aws/schedule.rs` holds to this): a message on the score queue, not yet worked through.
+pub async fn send_sweep(cloud: &Cloud) {
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
+        .message_body(r#"{"job": "sweep"}"#)
+        .send()
+        .await
+        .unwrap();
+}

@@ -270,14 +270,7 @@ async fn every_grant_is_used() {
 
     // The hourly sweep, as EventBridge Scheduler sends it: the tenants listed, the tenant's
     // schedule read and written, its decay re-score queued.
-    cloud
-        .sqs
-        .send_message()
-        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
-        .message_body(serde_json::to_string(&Job::Sweep { after: None }).unwrap())
-        .send()
-        .await
-        .unwrap();
+    feed::send_sweep(&cloud).await;
     feed::settle(&cloud, 1).await;
 
     // An API key: made, passed by the authorizer (its use recorded), revoked.

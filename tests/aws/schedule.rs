@@ -31,15 +31,13 @@ async fn the_scheduled_sweep_reaches_the_score_function_and_rescores_the_decayin
     let input = target["Input"].as_str().unwrap();
     let job: shared::ports::Job = serde_json::from_str(input).unwrap();
     assert_eq!(job, shared::ports::Job::Sweep { after: None });
+    assert_eq!(
+        serde_json::from_str::<Value>(input).unwrap(),
+        serde_json::json!({"job": "sweep"}),
+        "feed::send_sweep sends what the schedule sends"
+    );
     let before = cloud.recorder.messages_to("score").len();
-    cloud
-        .sqs
-        .send_message()
-        .queue_url(&cloud.env["SCORE_QUEUE_URL"])
-        .message_body(input)
-        .send()
-        .await
-        .unwrap();
+    feed::send_sweep(&cloud).await;
 
     // WHEN the score function works it through (every message delivered twice)
     feed::settle(&cloud, 2).await;
