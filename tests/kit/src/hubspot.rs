@@ -84,13 +84,7 @@ pub struct HubSpot {
     /// Its base URL (`http://127.0.0.1:<port>`), for `base_url`.
     pub url: String,
     inner: Arc<Mutex<Inner>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HubSpot {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _serving: crate::standin::Serving,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -127,12 +121,13 @@ impl HubSpot {
             })
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { url, inner, server }
+        let (listener, url) = crate::standin::bind().await;
+        let _serving = crate::standin::Serving::start(listener, app);
+        Self {
+            url,
+            inner,
+            _serving,
+        }
     }
 
     /// Requests per rolling ten seconds before 429.

@@ -19,5 +19,6 @@ pub mod logs;
 pub mod pipedrive;
 pub mod runtime;
 pub mod salesforce;
+pub mod standin;
 pub mod venv;
 pub mod webhooks;

@@ -109,21 +109,14 @@ pub struct Salesforce {
     /// Its base URL: the login host and the instance both.
     pub url: String,
     inner: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Salesforce {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _serving: crate::standin::Serving,
 }
 
 impl Salesforce {
     /// Start an org whose connected app is `client_id` / `client_secret` and whose user
     /// granted `refresh_token`. Its leads have the leadscore fields; its contacts do not.
     pub async fn start(client_id: &str, client_secret: &str, refresh_token: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = crate::standin::bind().await;
         let inner = Arc::new(Mutex::new(Inner {
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
@@ -164,10 +157,12 @@ impl Salesforce {
                 )
             })
             .with_state(inner.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { url, inner, server }
+        let _serving = crate::standin::Serving::start(listener, app);
+        Self {
+            url,
+            inner,
+            _serving,
+        }
     }
 
     pub fn stats(&self) -> Stats {
