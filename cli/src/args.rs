@@ -127,11 +127,20 @@ pub(crate) enum CrmCommand {
         /// crm.schemas.contacts.write, crm.objects.deals.read). Pipedrive: an admin's API
         /// token (its webhooks are subscribed when LEADSCORE_PUBLIC_URL says where `serve` is
         /// reached). Kept in the data folder's secret store; never printed.
+        /// Salesforce: a refresh token of the connected app. Not with --private-key-file.
         #[arg(long, env = "LEADSCORE_CRM_TOKEN", hide_env_values = true)]
-        token: String,
+        token: Option<String>,
         /// Salesforce: the connected app's consumer key (the token is then a refresh token).
         #[arg(long, env = "LEADSCORE_CRM_CLIENT_ID")]
         client_id: Option<String>,
+        /// Salesforce's JWT bearer flow: the user leadscore acts as (pre-authorized for the
+        /// connected app), with --private-key-file.
+        #[arg(long, requires = "private_key_file")]
+        username: Option<String>,
+        /// Salesforce's JWT bearer flow: the PEM file of the private key whose certificate
+        /// is uploaded to the connected app; kept in the secret store.
+        #[arg(long, requires = "username", conflicts_with = "token")]
+        private_key_file: Option<std::path::PathBuf>,
         /// HubSpot: the app's client secret, which signs its webhooks (stages and deals coming
         /// back). Salesforce: the connected app's consumer secret.
         #[arg(long, env = "LEADSCORE_CRM_CLIENT_SECRET", hide_env_values = true)]
@@ -144,6 +153,36 @@ pub(crate) enum CrmCommand {
         create_missing: bool,
         /// Requests per ten seconds the account allows (HubSpot: 100; 190 on Professional and
         /// Enterprise. Pipedrive: five times its two-second limit, 100 on Essential).
+        #[arg(long)]
+        requests_per_10s: Option<u32>,
+    },
+    /// Connect a CRM on its own consent screen (OAuth): prints the address to open in a
+    /// browser signed in to the CRM; allowing leadscore there sends the browser back to
+    /// `serve` (which must be running, reached at LEADSCORE_PUBLIC_URL), which connects.
+    #[command(
+        after_help = "Examples:\n  HUBSPOT_CLIENT_ID=... HUBSPOT_CLIENT_SECRET=... LEADSCORE_PUBLIC_URL=https://leads.example.com leadscore crm authorize hubspot\n  LEADSCORE_PUBLIC_URL=https://leads.example.com leadscore crm authorize salesforce --client-id 3MVG9... --client-secret ... --base-url https://test.salesforce.com"
+    )]
+    Authorize {
+        /// hubspot, pipedrive or salesforce.
+        crm: String,
+        /// Your own app's client id; the deployment's (HUBSPOT_CLIENT_ID, ...) when left out.
+        #[arg(long, env = "LEADSCORE_CRM_CLIENT_ID", requires = "client_secret")]
+        client_id: Option<String>,
+        /// Your own app's client secret, with --client-id.
+        #[arg(
+            long,
+            env = "LEADSCORE_CRM_CLIENT_SECRET",
+            hide_env_values = true,
+            requires = "client_id"
+        )]
+        client_secret: Option<String>,
+        /// The API's address (HubSpot) or login host (Salesforce), when not the vendor's.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Create CRM records for leads the CRM does not have (else they stay unmatched).
+        #[arg(long)]
+        create_missing: bool,
+        /// Requests per ten seconds the account allows.
         #[arg(long)]
         requests_per_10s: Option<u32>,
     },

@@ -1,9 +1,9 @@
 //! `leadscore crm`: the tenant's CRM connections on the data folder itself: connect (the
-//! scores pushed at once), status, sync, disconnect. The same handlers as `/integrations`.
+//! scores pushed at once) or authorize on the CRM's consent screen, status, sync, disconnect. The same handlers as `/integrations`.
 
-use anyhow::Result;
-use shared::domain::{Connection, ConnectionDraft, Crm, TenantId};
-use shared::handlers::crm;
+use anyhow::{Context, Result};
+use shared::domain::{AuthorizeDraft, Connection, ConnectionDraft, Crm, TenantId};
+use shared::handlers::{authorize, crm};
 use shared::local::LocalApp;
 
 use crate::args::CrmCommand;
@@ -15,20 +15,30 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
             crm: name,
             token,
             client_id,
+            username,
+            private_key_file,
             client_secret,
             base_url,
             create_missing,
             requests_per_10s,
         } => {
             let which = Crm::parse(&name)?;
+            let private_key = private_key_file
+                .map(|path| {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read the private key {}", path.display()))
+                })
+                .transpose()?;
             let draft = ConnectionDraft {
-                token,
+                token: token.unwrap_or_default(),
                 client_id,
                 client_secret,
                 base_url,
                 create_missing: Some(create_missing),
                 requests_per_10s,
                 stages: None,
+                username,
+                private_key,
             };
             let connection = crm::connect(&app.deps, tenant, which, &draft).await?;
             for step in &connection.setup {
@@ -37,6 +47,34 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
             eprintln!("pushing every lead's score to {which} ...");
             drain(app).await?;
             status(app, tenant, false).await
+        }
+        CrmCommand::Authorize {
+            crm: name,
+            client_id,
+            client_secret,
+            base_url,
+            create_missing,
+            requests_per_10s,
+        } => {
+            let which = Crm::parse(&name)?;
+            let draft = AuthorizeDraft {
+                client_id,
+                client_secret,
+                base_url,
+                create_missing: Some(create_missing),
+                requests_per_10s,
+                stages: None,
+            };
+            let started = authorize::authorize(&app.deps, tenant, which, &draft).await?;
+            eprintln!(
+                "open this address in a browser signed in to {} and allow leadscore (within {} \
+                 minutes); {} brings you back to {}, which `leadscore serve` answers and connects:",
+                which.name(),
+                authorize::LIFETIME.num_minutes(),
+                which.name(),
+                started.redirect_uri
+            );
+            emit(&format!("{}\n", started.authorize_url))
         }
         CrmCommand::Status { json } => status(app, tenant, json).await,
         CrmCommand::Sync { crm: name } => {

@@ -107,6 +107,10 @@ async fn run(cli: Cli) -> Result<()> {
         )),
         ..Default::default()
     };
+    // The deployment's OAuth apps, for connecting CRMs on their consent screens.
+    let oauth = shared::Config::default()
+        .oauth_apps_from(|name| std::env::var(name).ok())
+        .map_err(|why| anyhow::anyhow!("the environment: {why}"))?;
     let config = match &cli.command {
         Command::Serve {
             twilio_auth_token,
@@ -116,6 +120,8 @@ async fn run(cli: Cli) -> Result<()> {
             key_rate_limit,
             ..
         } => shared::Config {
+            oauth_apps: oauth.oauth_apps,
+            oauth_urls: oauth.oauth_urls,
             twilio_auth_token: twilio_auth_token.clone(),
             public_url: public_url.clone(),
             cors_origins: cors_origins.clone(),
@@ -125,6 +131,8 @@ async fn run(cli: Cli) -> Result<()> {
         },
         // Where `serve` is reached, for the webhooks a CRM subscribes on connect (Pipedrive).
         Command::Crm { .. } => shared::Config {
+            oauth_apps: oauth.oauth_apps,
+            oauth_urls: oauth.oauth_urls,
             public_url: std::env::var("LEADSCORE_PUBLIC_URL")
                 .ok()
                 .filter(|u| !u.trim().is_empty()),

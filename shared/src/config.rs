@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::analysis::topics::Vocabulary;
-use crate::domain::{TenantId, TierThresholds};
+use crate::domain::{Crm, TenantId, TierThresholds};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +53,32 @@ pub struct Config {
     /// How many outcomes must arrive after the model in force was trained before a challenger
     /// is trained (50; `RETRAIN_AFTER_OUTCOMES` on AWS, `--retrain-after` locally).
     pub retrain_after_outcomes: usize,
+    /// The deployment's OAuth apps, by CRM, through which a tenant connects on the CRM's own
+    /// consent screen (`POST /integrations/{crm}/authorize`) without an app of its own
+    /// (`HUBSPOT_CLIENT_ID` and `HUBSPOT_CLIENT_SECRET`, likewise `PIPEDRIVE_` and
+    /// `SALESFORCE_`: see [`Config::oauth_apps_from`]).
+    pub oauth_apps: std::collections::BTreeMap<Crm, OAuthApp>,
+    /// Where HubSpot's and Pipedrive's consent screens (and Pipedrive's token endpoint) are:
+    /// `https://app.hubspot.com` and `https://oauth.pipedrive.com` unless set
+    /// (`HUBSPOT_OAUTH_URL`, `PIPEDRIVE_OAUTH_URL`: a stand-in, in tests). Salesforce's are on
+    /// the connection's login host.
+    pub oauth_urls: std::collections::BTreeMap<Crm, String>,
+}
+
+/// An OAuth app (HubSpot public app, Pipedrive app, Salesforce connected app). Its `Debug`
+/// leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Waits written as whole seconds, comma-separated (`5,300,1800`): at most 20, each at most a
@@ -74,6 +100,55 @@ pub fn parse_retry_seconds(text: &str) -> Result<Vec<std::time::Duration>, Strin
 }
 
 impl Config {
+    /// The OAuth apps and consent-screen addresses the environment gives through `var`
+    /// (`<CRM>_CLIENT_ID` with `<CRM>_CLIENT_SECRET`, `<CRM>_OAUTH_URL`); an id without its
+    /// secret, or the reverse, is an error naming both.
+    pub fn oauth_apps_from(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let set = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        for crm in Crm::ALL {
+            let prefix = crm.as_str().to_ascii_uppercase();
+            let (id, secret) = (
+                format!("{prefix}_CLIENT_ID"),
+                format!("{prefix}_CLIENT_SECRET"),
+            );
+            match (set(&id), set(&secret)) {
+                (Some(client_id), Some(client_secret)) => {
+                    self.oauth_apps.insert(
+                        crm,
+                        OAuthApp {
+                            client_id,
+                            client_secret,
+                        },
+                    );
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(format!(
+                        "{id} and {secret} are set together (the {} app's client id and secret), or neither",
+                        crm.name()
+                    ));
+                }
+            }
+            if let Some(url) = set(&format!("{prefix}_OAUTH_URL")) {
+                self.oauth_urls
+                    .insert(crm, url.trim_end_matches('/').to_owned());
+            }
+        }
+        Ok(self)
+    }
+
+    /// Where `crm`'s consent screen is (HubSpot, Pipedrive; Salesforce's is on the
+    /// connection's login host).
+    pub fn oauth_url(&self, crm: Crm) -> &str {
+        self.oauth_urls
+            .get(&crm)
+            .map_or(crm.default_oauth_url(), String::as_str)
+    }
+
     pub const DEFAULT_METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
     pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
     pub const DEFAULT_KEY_RATE_LIMIT_PER_MINUTE: u32 = 300;
@@ -97,6 +172,47 @@ impl Default for Config {
             allow_private_webhook_targets: false,
             webhook_retry_delays: crate::domain::DEFAULT_RETRY_DELAYS.to_vec(),
             retrain_after_outcomes: Self::DEFAULT_RETRAIN_AFTER_OUTCOMES,
+            oauth_apps: Default::default(),
+            oauth_urls: Default::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_apps_come_from_the_environment_in_pairs() {
+        let env = |pairs: &[(&str, &str)]| {
+            let map: std::collections::HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |name: &str| map.get(name).cloned()
+        };
+        let config = Config::default()
+            .oauth_apps_from(env(&[
+                ("HUBSPOT_CLIENT_ID", "id"),
+                ("HUBSPOT_CLIENT_SECRET", "secret"),
+                ("PIPEDRIVE_CLIENT_ID", " "),
+                ("PIPEDRIVE_OAUTH_URL", "http://127.0.0.1:9/"),
+            ]))
+            .unwrap();
+        assert_eq!(config.oauth_apps[&Crm::Hubspot].client_id, "id");
+        assert!(
+            !config.oauth_apps.contains_key(&Crm::Pipedrive),
+            "empty is unset"
+        );
+        assert_eq!(config.oauth_url(Crm::Pipedrive), "http://127.0.0.1:9");
+        assert_eq!(config.oauth_url(Crm::Hubspot), "https://app.hubspot.com");
+        assert!(
+            !format!("{config:?}").contains("secret"),
+            "Debug leaves the secret out"
+        );
+        let half = Config::default()
+            .oauth_apps_from(env(&[("SALESFORCE_CLIENT_ID", "id")]))
+            .unwrap_err();
+        assert!(half.contains("SALESFORCE_CLIENT_SECRET"), "{half}");
     }
 }

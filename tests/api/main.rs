@@ -9,6 +9,7 @@ mod events;
 mod formats;
 mod helpers;
 mod leads_api;
+mod oauth;
 mod pipedrive;
 mod pipeline;
 mod privacy;

@@ -34,35 +34,8 @@ async fn hubspot_webhook(cloud: &Cloud, events: &Value) -> (u16, String) {
         "x-hubspot-signature-v3": signature,
         "x-hubspot-request-timestamp": timestamp,
     });
-    let (status, _, text) = feed::api_event(cloud, &vendor_post(path, headers, body)).await;
+    let (status, _, text) = feed::api_event(cloud, &feed::vendor_post(path, headers, body)).await;
     (status, text)
-}
-
-/// A vendor's POST to `path` as API Gateway hands it over on a route without an authorizer,
-/// with these headers beside the host and content type.
-fn vendor_post(path: &str, headers: Value, body: String) -> Value {
-    let mut event = feed::sample("apigw-get-leads.json");
-    event["rawPath"] = path.into();
-    event["rawQueryString"] = "".into();
-    event["queryStringParameters"] = json!({});
-    event["routeKey"] = format!("POST {path}").into();
-    event["requestContext"]["http"]["method"] = "POST".into();
-    event["requestContext"]["http"]["path"] = path.into();
-    event["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
-    let mut all = json!({
-        "host": "abc123.execute-api.us-east-1.amazonaws.com",
-        "content-type": "application/json",
-    });
-    all.as_object_mut()
-        .unwrap()
-        .extend(headers.as_object().unwrap().clone());
-    event["headers"] = all;
-    event["body"] = body.into();
-    event["isBase64Encoded"] = false.into();
-    event
 }
 
 #[tokio::test]
@@ -182,7 +155,7 @@ async fn pipedrive_webhook(cloud: &Cloud, url: &str, body: &Value, authorization
         .strip_prefix(PUBLIC_URL)
         .expect("the webhook points at the deployment");
     let headers = json!({"authorization": authorization, "user-agent": "Pipedrive Webhooks"});
-    feed::api_event(cloud, &vendor_post(path, headers, body.to_string()))
+    feed::api_event(cloud, &feed::vendor_post(path, headers, body.to_string()))
         .await
         .0
 }
@@ -328,4 +301,101 @@ async fn scores_reach_salesforce_and_the_hourly_sweep_polls_its_changes_back() {
         status["polled_until"].is_string() && status["api_usage"]["limit"] == 15000,
         "{status:#}"
     );
+}
+
+#[tokio::test]
+async fn hubspot_connects_on_its_consent_screen_and_a_rotated_refresh_token_is_kept_in_ssm() {
+    let hubspot = HubSpot::start("pat-unused").await;
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.public_url = Some(PUBLIC_URL.to_owned());
+        d.config.oauth_apps.insert(
+            shared::domain::Crm::Hubspot,
+            shared::config::OAuthApp {
+                client_id: testkit::hubspot::CLIENT_ID.to_owned(),
+                client_secret: testkit::hubspot::CLIENT_SECRET.to_owned(),
+            },
+        );
+        d.config
+            .oauth_urls
+            .insert(shared::domain::Crm::Hubspot, hubspot.url.clone());
+    })
+    .await;
+    hubspot.add_contact(&[("phone", "512-555-0190"), ("lifecyclestage", "lead")]);
+    let (status, started) = api(
+        &cloud,
+        "POST",
+        "/integrations/hubspot/authorize",
+        Some(json!({"base_url": hubspot.url, "create_missing": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    // The admin allows leadscore; HubSpot sends the browser back through API Gateway.
+    let answer = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{PUBLIC_URL}/oauth/callback?")),
+        "{location}"
+    );
+    let (status, _, page) = feed::api_event(&cloud, &feed::browser_get(&location)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("HubSpot is connected"), "{page}");
+    // Replayed, it finds nothing.
+    let (status, _, _) = feed::api_event(&cloud, &feed::browser_get(&location)).await;
+    assert_eq!(status, 400);
+
+    // WHEN HubSpot rotates refresh tokens, the access token lapses, and a call comes in
+    hubspot.oauth(|o| {
+        o.set_rotation(true);
+        o.expire_all();
+    });
+    let (hot, lead) = hot_lead_after_the_import(&cloud).await;
+    // THEN the webhooks function refreshed once, kept the new refresh token in SSM (its
+    // policy allows the put), and the score is on the contact
+    assert_eq!(lead["crm_sync"]["hubspot"]["state"], "synced", "{lead:#}");
+    let contact = &hubspot.contacts()[lead["crm_sync"]["hubspot"]["record_id"].as_str().unwrap()];
+    assert_eq!(contact["leadscore_score"], lead["lead_score"].to_string());
+    let stats = hubspot.oauth(|o| o.stats.clone());
+    assert_eq!((stats.codes_traded, stats.refused), (1, 0), "{stats:?}");
+    assert!(stats.refreshes >= 1, "{stats:?}");
+    let kept = hubspot.oauth(|o| o.refresh_tokens());
+    let stored = cloud
+        .app
+        .deps
+        .secrets
+        .get_secret(
+            &shared::domain::TenantId::parse("acme").unwrap(),
+            &shared::ports::SecretName::parse("crm-hubspot").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.contains(&kept[0]),
+        "the rotated refresh token is the one kept"
+    );
+    // The next lapse signs in with the kept token.
+    hubspot.oauth(|o| o.expire_all());
+    let (status, _) = api(
+        &cloud,
+        "PUT",
+        &format!("/leads/{hot}/adjustment"),
+        Some(json!({"points": -40, "reason": "duplicate of another lead"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    feed::settle(&cloud, 2).await;
+    let (_, adjusted) = api(&cloud, "GET", &format!("/leads/{hot}"), None).await;
+    assert_eq!(
+        adjusted["crm_sync"]["hubspot"]["state"], "synced",
+        "{adjusted:#}"
+    );
+    assert_eq!(hubspot.oauth(|o| o.stats.refused), 0);
 }

@@ -8,7 +8,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::domain::{Call, CallId, TenantId};
 use shared::lambda::{self, TranscribeJobStateChange};
 use tower::ServiceExt;
@@ -447,4 +447,52 @@ pub async fn send_sweep(cloud: &Cloud) {
         .send()
         .await
         .unwrap();
+}
+
+/// A vendor's POST to `path` as API Gateway hands it over on a route without an authorizer,
+/// with these headers beside the host and content type.
+pub fn vendor_post(path: &str, headers: Value, body: String) -> Value {
+    let mut event = sample("apigw-get-leads.json");
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = "".into();
+    event["queryStringParameters"] = json!({});
+    event["routeKey"] = format!("POST {path}").into();
+    event["requestContext"]["http"]["method"] = "POST".into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let mut all = json!({
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "content-type": "application/json",
+    });
+    all.as_object_mut()
+        .unwrap()
+        .extend(headers.as_object().unwrap().clone());
+    event["headers"] = all;
+    event["body"] = body.into();
+    event["isBase64Encoded"] = false.into();
+    event
+}
+
+/// A browser's GET of `location` (the admin's, coming back from a CRM's consent screen), as
+/// API Gateway hands it over on a route without an authorizer.
+pub fn browser_get(location: &str) -> Value {
+    let url = url::Url::parse(location).unwrap();
+    let query: serde_json::Map<String, Value> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+        .collect();
+    let mut event = vendor_post(url.path(), json!({}), String::new());
+    event["rawQueryString"] = url.query().unwrap_or_default().into();
+    event["queryStringParameters"] = Value::Object(query);
+    event["routeKey"] = format!("GET {}", url.path()).into();
+    event["requestContext"]["http"]["method"] = "GET".into();
+    event["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content-type");
+    event.as_object_mut().unwrap().remove("body");
+    event
 }

@@ -3,7 +3,8 @@
 //! and jobs, the API's reads and writes of leads, rules, settings, secrets, models and
 //! uploads, an API key through the authorizer, the audit log and the usage counted, webhook
 //! events from every function that makes them, delivered, retried, redelivered and
-//! unsubscribed; a CRM connected, pushed to, synced and disconnected; the hourly sweep; a lead
+//! unsubscribed; a CRM connected on its consent screen, pushed to with rotating refresh tokens,
+//! synced and disconnected; the hourly sweep; a lead
 //! exported and erased), then every grant of the template is held against the calls recorded on the
 //! way.
 //! A grant no handler used is a grant too many. (Each test also checks the other way when its
@@ -33,12 +34,26 @@ async fn api(
 
 #[tokio::test]
 async fn every_grant_is_used() {
+    let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
     // Webhooks go to a receiver on this machine, retried after a second.
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;
         d.config.webhook_retry_delays = vec![std::time::Duration::from_secs(1)];
         // The twelve outcomes below train the first model in the score function.
         d.config.retrain_after_outcomes = 12;
+        // API Gateway's own address (what Twilio's sample request was signed over), where a
+        // CRM's consent screen sends the browser back; the deployment's HubSpot app.
+        d.config.public_url = Some("https://abc123.execute-api.us-east-1.amazonaws.com".into());
+        d.config.oauth_apps.insert(
+            shared::domain::Crm::Hubspot,
+            shared::config::OAuthApp {
+                client_id: testkit::hubspot::CLIENT_ID.into(),
+                client_secret: testkit::hubspot::CLIENT_SECRET.into(),
+            },
+        );
+        d.config
+            .oauth_urls
+            .insert(shared::domain::Crm::Hubspot, hubspot.url.clone());
     })
     .await;
     let settings = cloud.app.deployment.clone();
@@ -59,18 +74,35 @@ async fn every_grant_is_used() {
     .await;
     let subscription = subscription["subscription_id"].as_str().unwrap().to_owned();
 
-    // A CRM connected (its token into SSM, a full sync and an import queued): every score
-    // change on the tour is marked, queued and pushed to the stand-in by the webhooks function.
-    // A contact already in HubSpot becomes a lead through the first sync's import.
-    let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
+    // A CRM connected on its consent screen (the refresh token into SSM, a full sync and an
+    // import queued): every score change on the tour is marked, queued and pushed to the
+    // stand-in by the webhooks function. HubSpot rotates refresh tokens and its access tokens
+    // last less than the minute before expiry at which a session is made again, so each job
+    // refreshes and keeps the new token in SSM. A contact already in HubSpot becomes a lead
+    // through the first sync's import.
     hubspot.add_contact(&[("phone", "+15125559001"), ("lifecyclestage", "customer")]);
-    api(
+    hubspot.oauth(|o| {
+        o.set_rotation(true);
+        o.set_lifetime(Some(std::time::Duration::from_secs(30)));
+    });
+    let started = api(
         &cloud,
-        "PUT",
-        "/integrations/hubspot",
-        Some(json!({"token": "pat-na1-tour", "base_url": hubspot.url, "create_missing": true})),
+        "POST",
+        "/integrations/hubspot/authorize",
+        Some(json!({"base_url": hubspot.url, "create_missing": true})),
     )
     .await;
+    let consented = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = consented.headers()["location"].to_str().unwrap();
+    let (status, _, page) = feed::api_event(&cloud, &feed::browser_get(location)).await;
+    assert_eq!(status, 200, "{page}");
 
     // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,
     // and removed from recordings/.

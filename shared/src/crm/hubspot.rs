@@ -1,5 +1,5 @@
 //! HubSpot's CRM API (v3), as its reference documents it: bearer tokens (a private app's
-//! access token), the contacts' search (`POST /crm/v3/objects/contacts/search`, filter groups
+//! access token, or an OAuth app's, refreshed at `POST /oauth/v1/token`), the contacts' search (`POST /crm/v3/objects/contacts/search`, filter groups
 //! OR-ed, `IN` filters, pages of at most 100 here), batch create and update (100 inputs a
 //! call), contact properties and their groups, deals with their associated contacts; errors
 //! as `{"status": "error", "message", "category", "correlationId"}`; 429 when over the
@@ -7,7 +7,6 @@
 //! secret (`X-HubSpot-Signature-v3`, see [`verify_signature`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,11 +14,10 @@ use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, send,
-};
+use super::oauth::{Access, Answers};
+use super::{CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle};
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
-use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
+use crate::ports::VendorResponse;
 
 /// The most inputs HubSpot takes in one batch call, and records in one page here.
 pub const BATCH_LIMIT: usize = 100;
@@ -94,20 +92,14 @@ const READ: [&str; 11] = [
 ];
 
 pub struct HubSpot {
-    base: String,
-    token: String,
-    http: Arc<dyn VendorHttp>,
+    access: Access,
     throttle: Throttle,
 }
 
 impl HubSpot {
-    pub fn new(base: &str, token: &str, http: Arc<dyn VendorHttp>, throttle: Throttle) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http,
-            throttle,
-        }
+    /// `access` signs in: a private app's token, or an OAuth app's session.
+    pub fn new(access: Access, throttle: Throttle) -> Self {
+        Self { access, throttle }
     }
 
     async fn call(
@@ -116,20 +108,19 @@ impl HubSpot {
         path: &str,
         body: Option<Value>,
     ) -> CrmResult<VendorResponse> {
-        let request = VendorRequest {
-            method,
-            url: format!("{}{path}", self.base),
-            headers: vec![("authorization", format!("Bearer {}", self.token))],
-            body: body.map(|b| b.to_string()),
-        };
-        send(
-            self.http.as_ref(),
-            &self.throttle,
-            request,
-            WINDOW,
-            error_message,
-        )
-        .await
+        self.access
+            .send(
+                &self.throttle,
+                method,
+                path,
+                body.map(|b| b.to_string()),
+                Answers {
+                    wait: WINDOW,
+                    describe: error_message,
+                    expired: |_| false,
+                },
+            )
+            .await
     }
 
     /// Call, answering `None` for 404 (a record that is gone) and `Some(true)` for 409 (a

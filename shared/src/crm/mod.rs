@@ -3,6 +3,7 @@
 //! through the `RateLimiter` port, so they run unchanged on both runtimes.
 
 pub mod hubspot;
+pub mod oauth;
 pub mod pipedrive;
 pub mod salesforce;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use crate::domain::{Change, ChangeObject};
-use crate::domain::{Connection, Crm, CrmCredentials, Lead, PhoneNumber, ScoreFields};
+use crate::domain::{Connection, Crm, CrmCredentials, GrantKind, Lead, PhoneNumber, ScoreFields};
 use crate::ports::{Admission, RateLimiter, VendorHttp, VendorRequest, VendorResponse};
 
 /// Why a CRM call did not go through.
@@ -174,26 +175,26 @@ pub struct CrmDeal {
 }
 
 /// The API of `connection`'s CRM, with its credentials, counting requests against the
-/// account's limit in `rate`.
+/// account's limit in `rate`; a refresh token the CRM replaces goes to `keeper` at once.
 pub fn api(
     connection: &Connection,
     credentials: &CrmCredentials,
     http: Arc<dyn VendorHttp>,
     rate: Arc<dyn RateLimiter>,
+    keeper: Option<Arc<dyn oauth::TokenKeeper>>,
 ) -> Box<dyn CrmApi> {
     let throttle = Throttle::for_connection(connection, rate.clone());
+    let access = oauth::Access::new(
+        &connection.base_url,
+        grant(connection, credentials),
+        http,
+        keeper,
+    );
     match connection.crm {
-        Crm::Hubspot => Box::new(hubspot::HubSpot::new(
-            &connection.base_url,
-            &credentials.token,
-            http,
-            throttle,
-        )),
+        Crm::Hubspot => Box::new(hubspot::HubSpot::new(access, throttle)),
         Crm::Pipedrive => Box::new(pipedrive::Pipedrive::new(
-            &connection.base_url,
-            &credentials.token,
+            access,
             &connection.field_keys,
-            http,
             throttle,
             Throttle::new(
                 rate,
@@ -203,14 +204,47 @@ pub fn api(
             ),
         )),
         Crm::Salesforce => Box::new(salesforce::Salesforce::new(
-            &connection.base_url,
-            &credentials.token,
-            credentials.client_id.as_deref().unwrap_or_default(),
-            credentials.client_secret.as_deref(),
+            access,
             &connection.objects,
-            http,
             throttle,
         )),
+    }
+}
+
+/// How `connection` signs in with `credentials`.
+fn grant(connection: &Connection, credentials: &CrmCredentials) -> oauth::Grant {
+    let crm = connection.crm;
+    match credentials.grant(crm) {
+        GrantKind::Token => match crm {
+            Crm::Pipedrive => oauth::Grant::Fixed {
+                header: "x-api-token",
+                value: credentials.token.clone(),
+            },
+            Crm::Hubspot | Crm::Salesforce => oauth::Grant::Fixed {
+                header: "authorization",
+                value: format!("Bearer {}", credentials.token),
+            },
+        },
+        GrantKind::RefreshToken => oauth::Grant::Refresh {
+            // Connections made before the token endpoint was kept are Salesforce's, whose
+            // endpoint is on the login host.
+            token_url: credentials.token_url.clone().unwrap_or_else(|| {
+                oauth::endpoints(crm, &connection.base_url, &connection.base_url).token
+            }),
+            refresh_token: credentials.token.clone(),
+            client: oauth::Client::for_crm(
+                crm,
+                credentials.client_id.as_deref().unwrap_or_default(),
+                credentials.client_secret.as_deref(),
+            ),
+        },
+        GrantKind::JwtBearer => oauth::Grant::JwtBearer {
+            token_url: oauth::endpoints(crm, &connection.base_url, &connection.base_url).token,
+            audience: connection.base_url.clone(),
+            client_id: credentials.client_id.clone().unwrap_or_default(),
+            username: credentials.username.clone().unwrap_or_default(),
+            key: oauth::signing_key(&credentials.token).map(Box::new),
+        },
     }
 }
 

@@ -1,5 +1,6 @@
 //! Pipedrive's API, as its reference documents it (developers.pipedrive.com/docs/api/v1 and
-//! /v2): an API token in the `x-api-token` header; persons through API v2 (`GET
+//! /v2): an API token in the `x-api-token` header, or an OAuth app's bearer token on the
+//! company's API host (`api_domain`); persons through API v2 (`GET
 //! /api/v2/persons` a cursor page at a time, `GET` and `PATCH /api/v2/persons/{id}`, `POST
 //! /api/v2/persons`, `GET /api/v2/persons/search`), deals (`GET /api/v2/deals/{id}`, whose
 //! `status` is `open`, `won` or `lost`), person fields (`GET` and `POST /api/v2/personFields`:
@@ -15,17 +16,17 @@
 //! per e-mail address.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{Access, Answers};
 use super::{
-    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, encode, send,
+    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, encode,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
-use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
+use crate::ports::VendorResponse;
 
 /// Pipedrive's window: how long to wait on a 429 without `Retry-After`.
 const WINDOW: Duration = Duration::from_secs(2);
@@ -48,30 +49,26 @@ pub const FIELDS: [(&str, &str, &str); 6] = [
 const DEAL_COUNTS: &str = "won_deals_count,lost_deals_count,open_deals_count";
 
 pub struct Pipedrive {
-    base: String,
-    token: String,
+    access: Access,
     /// Our field name to Pipedrive's field code, as connecting found or made them.
     field_keys: BTreeMap<String, String>,
-    http: Arc<dyn VendorHttp>,
     throttle: Throttle,
     /// Searches count against a limit of their own.
     search_throttle: Throttle,
 }
 
 impl Pipedrive {
+    /// `access` signs in: an API token (`x-api-token`), or an OAuth app's session (a bearer
+    /// token, on the company's own API host).
     pub fn new(
-        base: &str,
-        token: &str,
+        access: Access,
         field_keys: &BTreeMap<String, String>,
-        http: Arc<dyn VendorHttp>,
         throttle: Throttle,
         search_throttle: Throttle,
     ) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
+            access,
             field_keys: field_keys.clone(),
-            http,
             throttle,
             search_throttle,
         }
@@ -84,13 +81,19 @@ impl Pipedrive {
         path: &str,
         body: Option<Value>,
     ) -> CrmResult<VendorResponse> {
-        let request = VendorRequest {
-            method,
-            url: format!("{}{path}", self.base),
-            headers: vec![("x-api-token", self.token.clone())],
-            body: body.map(|b| b.to_string()),
-        };
-        send(self.http.as_ref(), throttle, request, WINDOW, error_message).await
+        self.access
+            .send(
+                throttle,
+                method,
+                path,
+                body.map(|b| b.to_string()),
+                Answers {
+                    wait: WINDOW,
+                    describe: error_message,
+                    expired: |_| false,
+                },
+            )
+            .await
     }
 
     async fn call(

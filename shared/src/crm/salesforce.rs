@@ -1,7 +1,7 @@
 //! Salesforce's REST API, as its reference documents it (developer.salesforce.com, REST API
-//! Developer Guide): OAuth 2.0 (the refresh token of a connected app's web server flow traded
-//! at `POST {login}/services/oauth2/token` for an access token and the org's `instance_url`,
-//! once per job: no access token is kept), then `{instance}/services/data/v62.0/...`: an
+//! Developer Guide): OAuth 2.0 (the refresh token of a connected app's web server flow, or a
+//! JWT bearer assertion, traded at `POST {login}/services/oauth2/token` for an access token
+//! and the org's `instance_url`: see [`super::oauth`]), then `{instance}/services/data/v62.0/...`: an
 //! object's `describe`, `limits`, SOQL `query` (pages by `nextRecordsUrl`), SOSL `search`
 //! (`FIND {...} IN PHONE FIELDS`: Salesforce matches numbers by their digits, however typed),
 //! sObject Collections (`composite/sobjects`, 200 records a call, `allOrNone: false`, an answer
@@ -14,19 +14,20 @@
 //! them with `describe` and says which are missing, and how to add them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{Access, Answers};
 use super::{
     Changed, CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle,
-    encode, send,
+    encode,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
-use crate::ports::{VendorHttp, VendorRequest, VendorResponse};
+use crate::ports::VendorResponse;
 
 pub const API_VERSION: &str = "v62.0";
 /// Pages of 2,000 a poll reads per object: 20,000 changes an hour, the rest at the next.
@@ -59,181 +60,60 @@ const LEAD_FIELDS: &str = "Id, FirstName, LastName, Company, Phone, MobilePhone,
 const CONTACT_FIELDS: &str =
     "Id, FirstName, LastName, Phone, MobilePhone, Email, OwnerId, LeadSource, LastModifiedDate";
 
-#[derive(Clone)]
-struct Session {
-    access_token: String,
-    instance_url: String,
-}
-
-/// Sessions made in this process, by a digest of the login host, consumer key and refresh
-/// token (never the token itself): a warm process's next job reuses its session instead of
-/// asking for another. At most this many; a session Salesforce turned away is dropped.
-const SESSIONS_KEPT: usize = 1000;
-static SESSIONS: std::sync::LazyLock<Mutex<std::collections::HashMap<String, Session>>> =
-    std::sync::LazyLock::new(Default::default);
-
 pub struct Salesforce {
-    login: String,
-    refresh_token: String,
-    client_id: String,
-    client_secret: Option<String>,
+    access: Access,
     /// The objects that have every field (connecting found them); matched and written.
     objects: Vec<String>,
-    http: Arc<dyn VendorHttp>,
     throttle: Throttle,
-    session: tokio::sync::Mutex<Option<Session>>,
-    /// This connection's key among the process's sessions.
-    session_key: String,
     /// The last `Sforce-Limit-Info` seen: (used, limit) of the org's daily API requests.
     usage: Mutex<Option<(u64, u64)>>,
 }
 
 impl Salesforce {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        login: &str,
-        refresh_token: &str,
-        client_id: &str,
-        client_secret: Option<&str>,
-        objects: &[String],
-        http: Arc<dyn VendorHttp>,
-        throttle: Throttle,
-    ) -> Self {
-        let session_key = {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(
-                format!("{login}\n{client_id}\n{refresh_token}").as_bytes(),
-            ))
-        };
-        let kept = SESSIONS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&session_key)
-            .cloned();
+    /// `access` signs in (a refresh token, or a JWT bearer assertion) and names the org's
+    /// instance, where every call goes.
+    pub fn new(access: Access, objects: &[String], throttle: Throttle) -> Self {
         Self {
-            session_key,
-            login: login.trim_end_matches('/').to_owned(),
-            refresh_token: refresh_token.to_owned(),
-            client_id: client_id.to_owned(),
-            client_secret: client_secret.map(str::to_owned),
+            access,
             objects: objects.to_vec(),
-            http,
             throttle,
-            session: tokio::sync::Mutex::new(kept),
             usage: Mutex::new(None),
         }
     }
 
-    /// Trade the refresh token for an access token and the org's instance URL.
-    async fn refresh(&self) -> CrmResult<Session> {
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", &self.refresh_token)
-                .append_pair("client_id", &self.client_id);
-            if let Some(secret) = &self.client_secret {
-                form.append_pair("client_secret", secret);
-            }
-            form.finish()
-        };
-        let request = VendorRequest {
-            method: "POST",
-            url: format!("{}/services/oauth2/token", self.login),
-            headers: vec![(
-                "content-type",
-                "application/x-www-form-urlencoded".to_owned(),
-            )],
-            body: Some(body),
-        };
-        let response = send(
-            self.http.as_ref(),
-            &self.throttle,
-            request,
-            WAIT,
-            oauth_error,
-        )
-        .await?;
-        #[derive(Deserialize)]
-        struct Token {
-            access_token: String,
-            instance_url: String,
-        }
-        let token: Token = parse(&response)?;
-        // The instance URL is Salesforce's to say, but only an https address (or the login
-        // host's own scheme, for a sandbox stand-in) is called.
-        let secure = token.instance_url.starts_with("https://")
-            || (self.login.starts_with("http://") && token.instance_url.starts_with("http://"));
-        if !secure {
-            return Err(CrmError::Refused(format!(
-                "Salesforce gave an instance URL that is not https: {}",
-                token.instance_url
-            )));
-        }
-        Ok(Session {
-            access_token: token.access_token,
-            instance_url: token.instance_url.trim_end_matches('/').to_owned(),
-        })
-    }
-
-    /// Call `path` (under the instance URL), with a session made on first use and made again
-    /// once when Salesforce says it expired.
+    /// Call `path` (under the instance URL), signed in; the daily limit's use noted.
     async fn call(
         &self,
         method: &'static str,
         path: &str,
         body: Option<Value>,
     ) -> CrmResult<VendorResponse> {
-        let mut session = self.session.lock().await;
-        for attempt in 0..2 {
-            if session.is_none() {
-                let made = self.refresh().await?;
-                let mut kept = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
-                if kept.len() >= SESSIONS_KEPT {
-                    kept.clear();
-                }
-                kept.insert(self.session_key.clone(), made.clone());
-                *session = Some(made);
-            }
-            let s = session.as_ref().expect("a session was just made");
-            let request = VendorRequest {
-                method,
-                url: format!("{}{path}", s.instance_url),
-                headers: vec![("authorization", format!("Bearer {}", s.access_token))],
-                body: body.as_ref().map(Value::to_string),
-            };
-            match send(
-                self.http.as_ref(),
+        let answer = self
+            .access
+            .send(
                 &self.throttle,
-                request,
-                WAIT,
-                error_message,
+                method,
+                path,
+                body.as_ref().map(Value::to_string),
+                Answers {
+                    wait: WAIT,
+                    describe: error_message,
+                    expired: |why| why.contains("INVALID_SESSION_ID"),
+                },
             )
-            .await
-            {
-                Err(CrmError::Refused(why))
-                    if attempt == 0 && why.contains("INVALID_SESSION_ID") =>
-                {
-                    *session = None;
-                    SESSIONS
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&self.session_key);
+            .await;
+        match answer {
+            Err(CrmError::Refused(why)) if why.contains("REQUEST_LIMIT_EXCEEDED") => {
+                // The org's daily limit: nothing goes through until it rolls over.
+                Err(CrmError::RateLimited(Duration::from_secs(15 * 60)))
+            }
+            other => {
+                if let Ok(response) = &other {
+                    self.note_usage(response);
                 }
-                Err(CrmError::Refused(why)) if why.contains("REQUEST_LIMIT_EXCEEDED") => {
-                    // The org's daily limit: nothing goes through until it rolls over.
-                    return Err(CrmError::RateLimited(Duration::from_secs(15 * 60)));
-                }
-                other => {
-                    if let Ok(response) = &other {
-                        self.note_usage(response);
-                    }
-                    return other;
-                }
+                other
             }
         }
-        Err(CrmError::Refused(
-            "Salesforce refused a fresh session: connect again".to_owned(),
-        ))
     }
 
     fn note_usage(&self, response: &VendorResponse) {
@@ -709,20 +589,6 @@ fn error_message(response: &VendorResponse) -> String {
             .map(|e| format!("{}: {}", e.error_code, e.message))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => response.body.chars().take(200).collect(),
-    }
-}
-
-/// The token endpoint's error: `{"error", "error_description"}`.
-fn oauth_error(response: &VendorResponse) -> String {
-    #[derive(Deserialize)]
-    struct OAuthError {
-        error: String,
-        #[serde(default)]
-        error_description: String,
-    }
-    match serde_json::from_str::<OAuthError>(&response.body) {
-        Ok(e) => format!("{}: {}", e.error, e.error_description),
         _ => response.body.chars().take(200).collect(),
     }
 }

@@ -85,6 +85,15 @@ impl Crm {
         }
     }
 
+    /// Where its OAuth consent screen is (Salesforce's is on the login host, `base_url`).
+    pub fn default_oauth_url(self) -> &'static str {
+        match self {
+            Crm::Hubspot => "https://app.hubspot.com",
+            Crm::Pipedrive => "https://oauth.pipedrive.com",
+            Crm::Salesforce => "https://login.salesforce.com",
+        }
+    }
+
     /// Requests its API takes per ten seconds, by default (HubSpot's private apps on Free
     /// and Starter accounts: 100 per rolling ten seconds; Pipedrive with an API token on
     /// Essential: 20 per rolling two seconds).
@@ -255,6 +264,9 @@ pub struct Connection {
     /// Whether the CRM's webhooks are taken: HubSpot's when a client secret was given to
     /// check their signatures; Pipedrive's when connecting subscribed them.
     pub accepts_webhooks: bool,
+    /// How leadscore signs in (unset for connections made before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<GrantKind>,
     #[serde(default)]
     pub counts: SyncCounts,
     pub connected_at: DateTime<Utc>,
@@ -291,10 +303,21 @@ pub struct ConnectionDraft {
     /// again. Salesforce: a refresh token of the connected app (its OAuth web server flow,
     /// scopes `api` and `refresh_token`), with `client_id` and `client_secret`; `base_url` is
     /// the login host (`https://test.salesforce.com` for a sandbox, or the org's My Domain).
+    /// Left out for Salesforce's JWT bearer flow (`username` and `private_key`). To connect
+    /// through the CRM's consent screen instead, see `POST /integrations/{crm}/authorize`.
+    #[serde(default)]
     pub token: String,
     /// Salesforce: the connected app's consumer key.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Salesforce's JWT bearer flow: the user leadscore acts as (pre-authorized for the
+    /// connected app by an administrator).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Salesforce's JWT bearer flow: the private key (PEM, RSA) whose certificate is uploaded
+    /// to the connected app. Kept in the secret store; never shown again.
+    #[serde(default)]
+    pub private_key: Option<String>,
     /// HubSpot: the app's client secret, which signs the webhooks it sends
     /// (`X-HubSpot-Signature-v3`). Without it, inbound webhooks are refused. Salesforce: the
     /// connected app's consumer secret. Not for Pipedrive, whose webhooks leadscore subscribes
@@ -325,18 +348,151 @@ impl std::fmt::Debug for ConnectionDraft {
             .field("create_missing", &self.create_missing)
             .field("requests_per_10s", &self.requests_per_10s)
             .field("stages", &self.stages)
+            .field("username", &self.username)
             .finish_non_exhaustive()
     }
+}
+
+/// What a client sends to connect a CRM through the CRM's own consent screen (`POST
+/// /integrations/{crm}/authorize`): the connection's settings, and the OAuth app when it is
+/// not the deployment's. Its `Debug` leaves the client secret out.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"create_missing": true}))]
+pub struct AuthorizeDraft {
+    /// The OAuth app's client id (HubSpot public app, Pipedrive app, Salesforce connected
+    /// app's consumer key); the deployment's app when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// That app's client secret, with `client_id`. Kept in the secret store; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The API's address (HubSpot), or the login host (Salesforce: a sandbox's
+    /// `https://test.salesforce.com`, or My Domain); Pipedrive's comes with the tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_missing: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub requests_per_10s: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StageMap>,
+}
+
+impl std::fmt::Debug for AuthorizeDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeDraft")
+            .field("client_id", &self.client_id)
+            .field("base_url", &self.base_url)
+            .field("create_missing", &self.create_missing)
+            .field("requests_per_10s", &self.requests_per_10s)
+            .field("stages", &self.stages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizeDraft {
+    /// The connection these settings make with `refresh_token` and the app (`client_id`,
+    /// `client_secret`) that got it at `token_url`, its API at `base_url`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn connection(
+        &self,
+        tenant: &TenantId,
+        crm: Crm,
+        previous: Option<&Connection>,
+        allow_private: bool,
+        now: DateTime<Utc>,
+        refresh_token: &str,
+        (client_id, client_secret): (&str, &str),
+        token_url: &str,
+        base_url: Option<&str>,
+    ) -> Result<(Connection, CrmCredentials)> {
+        let draft = ConnectionDraft {
+            token: refresh_token.to_owned(),
+            client_id: (crm == Crm::Salesforce).then(|| client_id.to_owned()),
+            // HubSpot's app secret signs its webhooks; Pipedrive's webhooks carry credentials
+            // of leadscore's own.
+            client_secret: (crm != Crm::Pipedrive).then(|| client_secret.to_owned()),
+            base_url: base_url
+                .map(str::to_owned)
+                .or_else(|| self.base_url.clone()),
+            create_missing: self.create_missing,
+            requests_per_10s: self.requests_per_10s,
+            stages: self.stages.clone(),
+            username: None,
+            private_key: None,
+        };
+        let (mut connection, mut credentials) =
+            draft.validate(tenant, crm, previous, allow_private, now)?;
+        connection.auth = Some(GrantKind::RefreshToken);
+        credentials.grant = Some(GrantKind::RefreshToken);
+        credentials.token_url = Some(token_url.to_owned());
+        credentials.client_id = Some(client_id.to_owned());
+        credentials.client_secret = Some(client_secret.to_owned());
+        Ok((connection, credentials))
+    }
+}
+
+/// How a connection signs in to its CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// A token used as it is: HubSpot's private app token, Pipedrive's API token.
+    Token,
+    /// An OAuth 2.0 refresh token (the CRM's consent screen, or Salesforce's web server
+    /// flow), traded for short-lived access tokens.
+    RefreshToken,
+    /// Salesforce's JWT bearer flow: assertions signed with the connected app's key.
+    JwtBearer,
 }
 
 /// The credentials a connection keeps in the secret store.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CrmCredentials {
+    /// The token, the refresh token, or (JWT bearer) the private key in PEM.
     pub token: String,
+    /// The OAuth client's secret (for HubSpot, also what signs its webhooks).
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// The OAuth client's id.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// How `token` is used; unset in credentials kept before it was: a token, and a refresh
+    /// token for Salesforce.
+    #[serde(default)]
+    pub grant: Option<GrantKind>,
+    /// Where a refresh token is traded (kept from the consent screen's flow).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// JWT bearer: the Salesforce user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The password the CRM's webhooks carry (Pipedrive's basic credentials).
+    #[serde(default)]
+    pub hook_password: Option<String>,
+}
+
+impl CrmCredentials {
+    pub fn grant(&self, crm: Crm) -> GrantKind {
+        self.grant.unwrap_or(match crm {
+            Crm::Salesforce => GrantKind::RefreshToken,
+            Crm::Hubspot | Crm::Pipedrive => GrantKind::Token,
+        })
+    }
+
+    /// The secret the CRM's webhooks to this connection are checked against: HubSpot's app
+    /// secret, Pipedrive's basic-auth password (kept as the client secret by connections made
+    /// before OAuth apps were).
+    pub fn webhook_secret(&self, crm: Crm) -> Option<&str> {
+        match crm {
+            Crm::Pipedrive => self.hook_password.as_deref().or(match self.grant(crm) {
+                GrantKind::Token => self.client_secret.as_deref(),
+                _ => None,
+            }),
+            Crm::Hubspot | Crm::Salesforce => self.client_secret.as_deref(),
+        }
+    }
 }
 
 impl std::fmt::Debug for CrmCredentials {
@@ -357,12 +513,63 @@ impl ConnectionDraft {
         allow_private: bool,
         now: DateTime<Utc>,
     ) -> Result<(Connection, CrmCredentials)> {
-        let token = self.token.trim();
-        if token.is_empty() || token.len() > 2048 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::validation(
-                "token: 1 to 2,048 printable characters without spaces",
-            ));
-        }
+        let (grant, token, username) = match (&self.private_key, &self.username) {
+            (None, None) => {
+                let token = self.token.trim();
+                if token.is_empty()
+                    || token.len() > 2048
+                    || !token.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(Error::validation(
+                        "token: 1 to 2,048 printable characters without spaces",
+                    ));
+                }
+                let grant = match crm {
+                    Crm::Salesforce => GrantKind::RefreshToken,
+                    Crm::Hubspot | Crm::Pipedrive => GrantKind::Token,
+                };
+                (grant, token.to_owned(), None)
+            }
+            _ if crm != Crm::Salesforce => {
+                return Err(Error::validation(format!(
+                    "username, private_key: only Salesforce's JWT bearer flow takes them, not {}'s",
+                    crm.name()
+                )));
+            }
+            (Some(key), Some(user)) => {
+                let (key, user) = (key.trim(), user.trim());
+                if !self.token.trim().is_empty() {
+                    return Err(Error::validation(
+                        "token: leave it out with a private_key (the JWT bearer flow needs no \
+                         refresh token)",
+                    ));
+                }
+                if key.is_empty() || key.len() > 3300 {
+                    return Err(Error::validation(
+                        "private_key: an RSA private key in PEM, at most 3,300 characters (a \
+                         2,048- or 3,072-bit key)",
+                    ));
+                }
+                if user.is_empty() || user.len() > 80 || !user.contains('@') {
+                    return Err(Error::validation(
+                        "username: the Salesforce user leadscore acts as (user@example.com, at \
+                         most 80 characters)",
+                    ));
+                }
+                (GrantKind::JwtBearer, key.to_owned(), Some(user.to_owned()))
+            }
+            (None, Some(_)) => {
+                return Err(Error::validation(
+                    "private_key: Salesforce's JWT bearer flow needs the connected app's \
+                     private key beside the username",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::validation(
+                    "username: Salesforce's JWT bearer flow needs the user leadscore acts as",
+                ));
+            }
+        };
         let client_secret = match self.client_secret.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(_) if crm == Crm::Pipedrive => {
@@ -435,6 +642,7 @@ impl ConnectionDraft {
             api_usage: previous.and_then(|p| p.api_usage),
             polled_until: previous.and_then(|p| p.polled_until),
             accepts_webhooks: client_secret.is_some() && crm == Crm::Hubspot,
+            auth: Some(grant),
             counts: previous.map(|p| p.counts.clone()).unwrap_or_default(),
             connected_at: previous.map_or(now, |p| p.connected_at),
             last_push_at: previous.and_then(|p| p.last_push_at),
@@ -445,9 +653,13 @@ impl ConnectionDraft {
             version: previous.map_or(0, |p| p.version),
         };
         let credentials = CrmCredentials {
-            token: token.to_owned(),
+            token,
             client_secret,
             client_id,
+            grant: Some(grant),
+            token_url: None,
+            username,
+            hook_password: None,
         };
         Ok((connection, credentials))
     }

@@ -24,8 +24,9 @@ pub use call::{
     TalkMetrics,
 };
 pub use crm::{
-    ApiUsage, Change, ChangeObject, Connection, ConnectionDraft, ConnectionState, Crm,
-    CrmCredentials, CrmSync, CrmUpdate, ScoreFields, StageMap, SyncCounts, SyncState, reasons_text,
+    ApiUsage, AuthorizeDraft, Change, ChangeObject, Connection, ConnectionDraft, ConnectionState,
+    Crm, CrmCredentials, CrmSync, CrmUpdate, GrantKind, ScoreFields, StageMap, SyncCounts,
+    SyncState, reasons_text,
 };
 pub use ids::{CallId, LeadId, RuleId, TenantId};
 pub use lead::{

@@ -13,6 +13,8 @@
 //! waits as long as it was told and goes on. Nothing the CRM refuses is retried as it stands:
 //! the lead's `crm_sync` and the connection's `last_error` say why.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use tracing::{info, instrument, warn};
 
@@ -20,7 +22,8 @@ use crate::Deps;
 use crate::crm::{self, Change, ChangeObject, CrmApi, CrmError, CrmRecord, HookTarget};
 use crate::domain::{
     ApiUsage, Connection, ConnectionDraft, ConnectionState, Crm, CrmCredentials, CrmSync,
-    CrmUpdate, Event, EventType, Lead, LeadId, ScoreCause, ScoreFields, SyncState, TenantId,
+    CrmUpdate, Event, EventType, GrantKind, Lead, LeadId, ScoreCause, ScoreFields, SyncState,
+    TenantId,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Job, SecretName};
@@ -38,6 +41,76 @@ pub const HOOK_USER: &str = "leadscore";
 
 fn secret_name(crm: Crm) -> SecretName {
     SecretName::parse(&format!("crm-{crm}")).expect("a CRM's name is a secret name")
+}
+
+/// The CRM's API for a connection, with its credentials; a refresh token the CRM replaces is
+/// kept in the secret store at once.
+fn open(deps: &Deps, connection: &Connection, credentials: &CrmCredentials) -> Box<dyn CrmApi> {
+    crm::api(
+        connection,
+        credentials,
+        deps.http.clone(),
+        deps.rate.clone(),
+        Some(Arc::new(SecretKeeper::new(deps, connection, credentials))),
+    )
+}
+
+/// Keeps a connection's credentials with a refresh token the CRM replaced.
+struct SecretKeeper {
+    secrets: Arc<dyn crate::ports::SecretStore>,
+    tenant: TenantId,
+    crm: Crm,
+    credentials: CrmCredentials,
+    latest: std::sync::Mutex<Option<String>>,
+}
+
+impl SecretKeeper {
+    fn new(deps: &Deps, connection: &Connection, credentials: &CrmCredentials) -> Self {
+        Self {
+            secrets: deps.secrets.clone(),
+            tenant: connection.tenant_id.clone(),
+            crm: connection.crm,
+            credentials: credentials.clone(),
+            latest: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The last refresh token kept, if the CRM replaced one.
+    fn latest(&self) -> Option<String> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl crm::oauth::TokenKeeper for SecretKeeper {
+    async fn keep(&self, refresh_token: &str) -> Result<()> {
+        let mut kept = self.credentials.clone();
+        kept.token = refresh_token.to_owned();
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(refresh_token.to_owned());
+        self.secrets
+            .put_secret(
+                &self.tenant,
+                &secret_name(self.crm),
+                &serde_json::to_string(&kept)?,
+            )
+            .await
+    }
+
+    async fn current(&self) -> Result<Option<String>> {
+        let Some(stored) = self
+            .secrets
+            .get_secret(&self.tenant, &secret_name(self.crm))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let kept: CrmCredentials = serde_json::from_str(&stored)
+            .map_err(|e| Error::internal("stored CRM credentials do not parse", e))?;
+        Ok(Some(kept.token))
+    }
 }
 
 async fn credentials(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Option<CrmCredentials>> {
@@ -61,21 +134,39 @@ pub async fn connect(
     draft: &ConnectionDraft,
 ) -> Result<Connection> {
     let previous = deps.crm.get_connection(tenant, crm).await?;
-    let now = Utc::now();
-    let (mut connection, credentials) = draft.validate(
+    let (connection, credentials) = draft.validate(
         tenant,
         crm,
         previous.as_ref(),
         deps.config.allow_private_webhook_targets,
-        now,
+        Utc::now(),
     )?;
+    if credentials.grant(crm) == GrantKind::JwtBearer {
+        crm::oauth::signing_key(&credentials.token)
+            .map_err(|why| Error::validation(format!("private_key: {why}")))?;
+    }
+    establish(deps, previous, connection, credentials).await
+}
+
+/// Connect with credentials checked as far as they can be without the CRM: set up what a
+/// push writes (which checks them with the CRM), keep them in the secret store, keep the
+/// connection (replacing `previous`) and queue the first import or a full sync.
+pub(crate) async fn establish(
+    deps: &Deps,
+    previous: Option<Connection>,
+    mut connection: Connection,
+    mut credentials: CrmCredentials,
+) -> Result<Connection> {
+    let (tenant, crm) = (&connection.tenant_id.clone(), connection.crm);
+    let now = Utc::now();
     deps.http.check_base(&connection.base_url).await?;
-    let mut credentials = credentials;
+    let keeper = Arc::new(SecretKeeper::new(deps, &connection, &credentials));
     let api = crm::api(
         &connection,
         &credentials,
         deps.http.clone(),
         deps.rate.clone(),
+        Some(keeper.clone()),
     );
     let hook = hook_target(deps, tenant, crm)?;
     let prepared = api.prepare(hook.as_ref()).await.map_err(|e| match e {
@@ -98,7 +189,10 @@ pub async fn connect(
     let replaced_hooks = std::mem::replace(&mut connection.hooks, prepared.hooks);
     if hook.is_some() {
         connection.accepts_webhooks = !connection.hooks.is_empty();
-        credentials.client_secret = hook.map(|h| h.password);
+        credentials.hook_password = hook.map(|h| h.password);
+    }
+    if let Some(rotated) = keeper.latest() {
+        credentials.token = rotated;
     }
     // The credentials first: a connection is never without them.
     deps.secrets
@@ -164,7 +258,7 @@ pub async fn webhook_secret(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<
     }
     Ok(credentials(deps, tenant, crm)
         .await?
-        .and_then(|c| c.client_secret))
+        .and_then(|c| c.webhook_secret(crm).map(str::to_owned)))
 }
 
 pub async fn get(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Connection> {
@@ -181,12 +275,7 @@ pub async fn disconnect(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<bool
     if let Some(connection) = connection.filter(|c| !c.hooks.is_empty())
         && let Some(credentials) = credentials(deps, tenant, crm).await?
     {
-        let api = crm::api(
-            &connection,
-            &credentials,
-            deps.http.clone(),
-            deps.rate.clone(),
-        );
+        let api = open(deps, &connection, &credentials);
         if let Err(e) = api.unsubscribe(&connection.hooks).await {
             warn!(error = %e, "the CRM's webhooks could not be removed; remove them in the CRM");
         }
@@ -305,12 +394,7 @@ pub async fn import_page(
     let Some(credentials) = credentials(deps, tenant, crm).await? else {
         return Ok(());
     };
-    let api = crm::api(
-        &connection,
-        &credentials,
-        deps.http.clone(),
-        deps.rate.clone(),
-    );
+    let api = open(deps, &connection, &credentials);
     let (records, next) = match api.records(after).await {
         Ok(page) => page,
         Err(CrmError::RateLimited(wait)) => {
@@ -457,12 +541,7 @@ pub async fn push(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<PushReport
         deps.crm.clear_pending(tenant, crm, &waiting).await?;
         return Ok(PushReport::default());
     };
-    let api = crm::api(
-        &connection,
-        &credentials,
-        deps.http.clone(),
-        deps.rate.clone(),
-    );
+    let api = open(deps, &connection, &credentials);
     let base = deps.config.public_url.as_deref();
     let mut report = PushReport::default();
     let mut leads = Vec::new();
@@ -811,12 +890,7 @@ pub async fn receive(
     let credentials = credentials(deps, tenant, crm)
         .await?
         .ok_or_else(|| Error::not_found(format!("{} credentials: connect again", crm.name())))?;
-    let api = crm::api(
-        &connection,
-        &credentials,
-        deps.http.clone(),
-        deps.rate.clone(),
-    );
+    let api = open(deps, &connection, &credentials);
     let mut received = Received {
         events: events.len(),
         ..Default::default()
@@ -849,12 +923,7 @@ pub async fn poll(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Received> 
     let Some(credentials) = credentials(deps, tenant, crm).await? else {
         return Ok(Received::default());
     };
-    let api = crm::api(
-        &connection,
-        &credentials,
-        deps.http.clone(),
-        deps.rate.clone(),
-    );
+    let api = open(deps, &connection, &credentials);
     let since = connection.polled_until.unwrap_or(connection.connected_at);
     let changed = match api.changed(since).await {
         Ok(changed) => changed,

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod analyze;
 pub mod api;
+pub mod authorize;
 pub mod crm;
 pub mod ingest;
 mod jobs;

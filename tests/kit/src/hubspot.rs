@@ -2,8 +2,9 @@
 //! published reference (developers.hubspot.com/docs/api-reference): what leadscore's sync
 //! calls, answering as HubSpot documents it.
 //!
-//! - Auth: `Authorization: Bearer <private app token>`; anything else is 401
-//!   `INVALID_AUTHENTICATION`.
+//! - Auth: `Authorization: Bearer <private app token>`, or an OAuth app's access token
+//!   ([`crate::oauth`]: `GET /oauth/authorize`, `POST /oauth/v1/token`); an expired one is 401
+//!   `EXPIRED_AUTHENTICATION`, anything else 401 `INVALID_AUTHENTICATION`.
 //! - Contacts: `POST /crm/v3/objects/contacts/search` (filter groups OR-ed, at most 5; filters
 //!   AND-ed; `EQ` and `IN` (at most 100 values); `limit` at most 200; paging by `after`),
 //!   `POST .../batch/create` and `.../batch/update` (at most 100 inputs, else 400
@@ -53,6 +54,7 @@ pub struct Stats {
 
 struct Inner {
     token: String,
+    oauth: crate::oauth::Authority,
     limit: usize,
     recent: VecDeque<Instant>,
     stats: Stats,
@@ -89,11 +91,38 @@ pub struct HubSpot {
 
 type Shared = Arc<Mutex<Inner>>;
 
+/// The public app the stand-in's OAuth server knows.
+pub const CLIENT_ID: &str = "5f0c8a8e-hubspot-app";
+pub const CLIENT_SECRET: &str = "hubspot-app-secret";
+
+async fn oauth_authorize(
+    State(inner): State<Shared>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    inner.lock().unwrap().oauth.authorize(&query)
+}
+
+async fn oauth_token(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    inner
+        .lock()
+        .unwrap()
+        .oauth
+        .exchange(&crate::oauth::form(&body), authorization)
+}
+
 impl HubSpot {
     /// Start one that accepts `token`.
     pub async fn start(token: &str) -> Self {
+        let (listener, url) = crate::standin::bind().await;
         let inner = Arc::new(Mutex::new(Inner {
             token: token.to_owned(),
+            oauth: crate::oauth::Authority::new(
+                crate::oauth::Dialect::HubSpot,
+                CLIENT_ID,
+                CLIENT_SECRET,
+                &url,
+            ),
             limit: 100,
             recent: VecDeque::new(),
             stats: Stats::default(),
@@ -120,14 +149,20 @@ impl HubSpot {
                 )
             })
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate))
+            .route("/oauth/authorize", get(oauth_authorize))
+            .route("/oauth/v1/token", post(oauth_token))
             .with_state(inner.clone());
-        let (listener, url) = crate::standin::bind().await;
         let _serving = crate::standin::Serving::start(listener, app);
         Self {
             url,
             inner,
             _serving,
         }
+    }
+
+    /// Its OAuth authorization server (the public app [`CLIENT_ID`] / [`CLIENT_SECRET`]).
+    pub fn oauth<R>(&self, f: impl FnOnce(&mut crate::oauth::Authority) -> R) -> R {
+        f(&mut self.inner.lock().unwrap().oauth)
     }
 
     /// Requests per rolling ten seconds before 429.
@@ -284,8 +319,24 @@ async fn gate(
     {
         let mut s = inner.lock().unwrap();
         s.stats.requests += 1;
-        let expected = format!("Bearer {}", s.token);
-        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let verdict = if given == s.token {
+            crate::oauth::Bearer::Valid
+        } else {
+            s.oauth.check(given)
+        };
+        if verdict == crate::oauth::Bearer::Expired {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "EXPIRED_AUTHENTICATION",
+                "The OAuth token used to make this call expired.",
+            );
+        }
+        if verdict == crate::oauth::Bearer::Unknown {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_AUTHENTICATION",

@@ -8,7 +8,8 @@
 //! - `logs`: log capture for a test process;
 //! - `runtime`: a stand-in for the Lambda Runtime API, to run a function's own binary;
 //! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library;
-//! - `hubspot`: a stateful stand-in for HubSpot's CRM API.
+//! - `hubspot`, `pipedrive`, `salesforce`: stateful stand-ins for the CRMs' APIs, each with
+//!   its OAuth authorization server (`oauth`).
 
 pub mod contract;
 pub mod emulator;
@@ -16,6 +17,7 @@ pub mod hubspot;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
+pub mod oauth;
 pub mod pipedrive;
 pub mod runtime;
 pub mod salesforce;

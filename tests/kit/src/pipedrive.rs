@@ -2,7 +2,10 @@
 //! reference (developers.pipedrive.com/docs/api/v1 and /v2, pipedrive.readme.io): what
 //! leadscore's sync calls, answering as Pipedrive documents it.
 //!
-//! - Auth: the API token in `x-api-token`; anything else is 401 `unauthorized access`.
+//! - Auth: the API token in `x-api-token`, or an OAuth app's bearer token ([`crate::oauth`]:
+//!   `GET /oauth/authorize` and `POST /oauth/token`, served here too, where Pipedrive serves
+//!   them on `oauth.pipedrive.com`; `api_domain` is this stand-in); anything else is 401
+//!   `unauthorized access`.
 //! - Answers `{"success": true, "data", "additional_data"}`; errors `{"success": false,
 //!   "error", "error_info", "errorCode", "data": null}`.
 //! - Persons (API v2): `GET /api/v2/persons` (`limit` at most 500, else 400; `cursor` paging,
@@ -108,6 +111,7 @@ struct Webhook {
 
 struct Inner {
     token: String,
+    oauth: crate::oauth::Authority,
     limit: usize,
     recent: VecDeque<Instant>,
     recent_searches: VecDeque<Instant>,
@@ -138,8 +142,15 @@ impl Pipedrive {
             kind: kind.into(),
             custom: false,
         };
+        let (listener, url) = crate::standin::bind().await;
         let inner = Arc::new(Mutex::new(Inner {
             token: token.to_owned(),
+            oauth: crate::oauth::Authority::new(
+                crate::oauth::Dialect::Pipedrive,
+                CLIENT_ID,
+                CLIENT_SECRET,
+                &url,
+            ),
             limit: 20,
             recent: VecDeque::new(),
             recent_searches: VecDeque::new(),
@@ -165,14 +176,20 @@ impl Pipedrive {
             .route("/api/v1/webhooks/{id}", delete(delete_webhook))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Unknown method .", "") })
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate))
+            .route("/oauth/authorize", get(oauth_authorize))
+            .route("/oauth/token", post(oauth_token))
             .with_state(inner.clone());
-        let (listener, url) = crate::standin::bind().await;
         let _serving = crate::standin::Serving::start(listener, app);
         Self {
             url,
             inner,
             _serving,
         }
+    }
+
+    /// Its OAuth authorization server (the app [`CLIENT_ID`] / [`CLIENT_SECRET`]).
+    pub fn oauth<R>(&self, f: impl FnOnce(&mut crate::oauth::Authority) -> R) -> R {
+        f(&mut self.inner.lock().unwrap().oauth)
     }
 
     /// Requests per rolling two seconds before 429.
@@ -383,6 +400,26 @@ fn over_limit(limit: usize) -> Response {
 }
 
 /// Every request: the token, then the rolling two-second limits.
+/// The app the stand-in's OAuth server knows.
+pub const CLIENT_ID: &str = "b4d083d9216986345b32";
+pub const CLIENT_SECRET: &str = "pipedrive-app-secret";
+
+async fn oauth_authorize(
+    State(inner): State<Shared>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    inner.lock().unwrap().oauth.authorize(&query)
+}
+
+async fn oauth_token(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    inner
+        .lock()
+        .unwrap()
+        .oauth
+        .exchange(&crate::oauth::form(&body), authorization)
+}
+
 async fn gate(
     State(inner): State<Shared>,
     headers: HeaderMap,
@@ -392,7 +429,14 @@ async fn gate(
     {
         let mut s = inner.lock().unwrap();
         s.stats.requests += 1;
-        if headers.get("x-api-token").and_then(|v| v.to_str().ok()) != Some(s.token.as_str()) {
+        let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let valid = token == Some(s.token.as_str())
+            || bearer.is_some_and(|b| s.oauth.check(b) == crate::oauth::Bearer::Valid);
+        if !valid {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized access",

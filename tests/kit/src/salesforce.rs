@@ -2,10 +2,11 @@
 //! published reference (REST API Developer Guide, SOQL and SOSL Reference, OAuth 2.0 refresh
 //! token flow): what leadscore's sync calls, answering as Salesforce documents it.
 //!
-//! - OAuth: `POST /services/oauth2/token` (form: `grant_type=refresh_token`, `refresh_token`,
-//!   `client_id`, `client_secret`) answers an access token and the `instance_url` (this
-//!   stand-in); a wrong one is 400 `invalid_grant` / `invalid_client_id`. Calls carry
-//!   `Authorization: Bearer`; an unknown or expired session is 401 `INVALID_SESSION_ID`.
+//! - OAuth ([`crate::oauth`]): `GET /services/oauth2/authorize` and `POST
+//!   /services/oauth2/token` (the web server flow's code, a refresh token, or a JWT bearer
+//!   assertion) answer an access token and the `instance_url` (this stand-in); a wrong one is
+//!   400 `invalid_grant` / `invalid_client`. Calls carry `Authorization: Bearer`; an unknown
+//!   or expired session is 401 `INVALID_SESSION_ID`.
 //! - Every answer under `/services/data/v62.0` carries `Sforce-Limit-Info: api-usage=n/limit`;
 //!   past the daily limit, 403 `REQUEST_LIMIT_EXCEEDED`.
 //! - `sobjects/{Lead,Contact}/describe` (the fields, custom ones as the org has them),
@@ -84,11 +85,7 @@ pub struct Stats {
 }
 
 struct Inner {
-    client_id: String,
-    client_secret: String,
-    refresh_token: String,
-    sessions: Vec<String>,
-    url: String,
+    oauth: crate::oauth::Authority,
     daily_limit: u64,
     stats: Stats,
     next_id: u64,
@@ -117,12 +114,15 @@ impl Salesforce {
     /// granted `refresh_token`. Its leads have the leadscore fields; its contacts do not.
     pub async fn start(client_id: &str, client_secret: &str, refresh_token: &str) -> Self {
         let (listener, url) = crate::standin::bind().await;
+        let mut oauth = crate::oauth::Authority::new(
+            crate::oauth::Dialect::Salesforce,
+            client_id,
+            client_secret,
+            &url,
+        );
+        oauth.grant_refresh_token(refresh_token);
         let inner = Arc::new(Mutex::new(Inner {
-            client_id: client_id.to_owned(),
-            client_secret: client_secret.to_owned(),
-            refresh_token: refresh_token.to_owned(),
-            sessions: Vec::new(),
-            url: url.clone(),
+            oauth,
             daily_limit: 15_000,
             stats: Stats::default(),
             next_id: 1,
@@ -147,6 +147,7 @@ impl Salesforce {
             )
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate));
         let app = axum::Router::new()
+            .route("/services/oauth2/authorize", get(authorize))
             .route("/services/oauth2/token", post(token))
             .nest(API, data)
             .fallback(|| async {
@@ -178,7 +179,12 @@ impl Salesforce {
 
     /// Every access token given so far stops working (a session timeout).
     pub fn expire_sessions(&self) {
-        self.inner.lock().unwrap().sessions.clear();
+        self.inner.lock().unwrap().oauth.expire_all();
+    }
+
+    /// Its OAuth authorization server.
+    pub fn oauth<R>(&self, f: impl FnOnce(&mut crate::oauth::Authority) -> R) -> R {
+        f(&mut self.inner.lock().unwrap().oauth)
     }
 
     /// Daily API requests the org has (15,000 by default).
@@ -311,48 +317,19 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The refresh token flow.
+/// The web server flow's consent screen.
+async fn authorize(
+    State(inner): State<Shared>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    inner.lock().unwrap().oauth.authorize(&query)
+}
+
+/// The token endpoint: a code, a refresh token or a JWT bearer assertion.
 async fn token(State(inner): State<Shared>, body: String) -> Response {
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
     let mut s = inner.lock().unwrap();
     s.stats.token_requests += 1;
-    let oauth_error = |error: &str, description: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": error, "error_description": description})),
-        )
-            .into_response()
-    };
-    if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
-        return oauth_error("unsupported_grant_type", "grant type not supported");
-    }
-    if form.get("client_id") != Some(&s.client_id) {
-        return oauth_error("invalid_client_id", "client identifier invalid");
-    }
-    if form.get("client_secret") != Some(&s.client_secret) {
-        return oauth_error("invalid_client", "invalid client credentials");
-    }
-    if form.get("refresh_token") != Some(&s.refresh_token) {
-        return oauth_error("invalid_grant", "expired access/refresh token");
-    }
-    let session = format!(
-        "00D5e0000000001!AQ{:08}",
-        s.sessions.len() + s.stats.token_requests as usize
-    );
-    s.sessions.push(session.clone());
-    let now = chrono::Utc::now().timestamp_millis().to_string();
-    axum::Json(json!({
-        "access_token": session,
-        "instance_url": s.url,
-        "id": format!("{}/id/00D5e0000000001/0055e000000AbCd", s.url),
-        "token_type": "Bearer",
-        "issued_at": now,
-        "signature": "c2lnbmF0dXJl",
-        "scope": "refresh_token api",
-    }))
-    .into_response()
+    s.oauth.exchange(&crate::oauth::form(&body), None)
 }
 
 /// Every REST call: the session, then the daily limit; the usage on the answer.
@@ -370,7 +347,7 @@ async fn gate(
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default()
             .to_owned();
-        if !s.sessions.contains(&bearer) {
+        if s.oauth.check(&bearer) != crate::oauth::Bearer::Valid {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_SESSION_ID",

@@ -108,6 +108,9 @@ impl Deployment {
         config.keep_original_transcripts = flag_or("KEEP_ORIGINAL_TRANSCRIPTS", false)?;
         config.twilio_auth_token = var("TWILIO_AUTH_TOKEN").filter(|t| !t.trim().is_empty());
         config.public_url = var("PUBLIC_URL").filter(|u| !u.trim().is_empty());
+        let mut config = config
+            .oauth_apps_from(&var)
+            .map_err(|why| Error::validation(format!("the environment: {why}")))?;
         if let Some(v) = var("METADATA_WAIT_SECONDS").filter(|v| !v.trim().is_empty()) {
             let seconds: u64 = v.trim().parse().map_err(|_| {
                 Error::validation(format!(

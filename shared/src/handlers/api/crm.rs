@@ -22,9 +22,9 @@ use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 use super::sms::{header_parameter, requested_url};
 use crate::Deps;
 use crate::crm::{hubspot, pipedrive};
-use crate::domain::{Connection, ConnectionDraft, Crm, TenantId};
+use crate::domain::{AuthorizeDraft, Connection, ConnectionDraft, Crm, TenantId};
 use crate::error::Error;
-use crate::handlers::crm;
+use crate::handlers::{authorize, crm};
 use crate::ports::Job;
 
 pub(super) fn routes() -> ApiRouter<Deps> {
@@ -97,6 +97,54 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     .summary("Disconnect a CRM: its credentials are deleted; its records keep what was pushed")
                     .response_with::<204, (), _>(|r| r.description("Disconnected"))
                     .problem::<404>("Not connected, or no such CRM")
+            }),
+        )
+        .api_route(
+            "/integrations/{crm}/authorize",
+            post_with(authorize, |op| {
+                op.id("authorize_integration")
+                    .tag("integrations")
+                    .summary("Connect a CRM on its own consent screen (OAuth 2.0 authorization code)")
+                    .description(&format!(
+                        "Answers the CRM's consent screen for an admin to open in a browser \
+                         signed in to the CRM: HubSpot's (a public app: scopes `{}`), \
+                         Pipedrive's (an app from its Marketplace Manager) or Salesforce's (a \
+                         connected app on the login host, `base_url`: scopes `{}`). Allowing \
+                         leadscore there sends the browser back to `GET {}` (the redirect URI \
+                         to register in the app: the API's public address followed by that \
+                         path), which connects as `PUT /integrations/{{crm}}` does, with a \
+                         refresh token kept in the secret store and access tokens made from it \
+                         before they expire. The app is the deployment's (`HUBSPOT_CLIENT_ID` \
+                         and `HUBSPOT_CLIENT_SECRET`, likewise `PIPEDRIVE_` and `SALESFORCE_`) \
+                         unless `client_id` and `client_secret` name your own. The address is \
+                         good for {} minutes and once; asking again replaces it.",
+                        crate::crm::oauth::HUBSPOT_SCOPES,
+                        crate::crm::oauth::SALESFORCE_SCOPES,
+                        authorize::CALLBACK_PATH,
+                        authorize::LIFETIME.num_minutes()
+                    ))
+                    .problem::<400>("A setting is invalid, no app is known, or the API's public address is not set")
+                    .problem::<404>("No such CRM")
+            }),
+        )
+        .api_route(
+            authorize::CALLBACK_PATH,
+            get_with(callback, |op| {
+                op.id("oauth_callback")
+                    .tag("integrations")
+                    .summary("Where a CRM's consent screen sends the browser back (no API key)")
+                    .description(
+                        "Called by the admin's browser, sent by the CRM with `code` and `state` \
+                         (or `error`). The state names the authorization `POST \
+                         /integrations/{crm}/authorize` started; each is taken once, within \
+                         ten minutes. The code is traded for tokens and the CRM connected; the \
+                         answer is a page saying so.",
+                    )
+                    .response_with::<200, axum::response::Html<String>, _>(|r| {
+                        r.description("Connected: a page saying so")
+                    })
+                    .problem::<400>("The state is unknown, used or expired, the CRM refused, or its code did not trade")
+                    .problem::<503>("The CRM could not be reached; start again")
             }),
         )
         .api_route(
@@ -205,6 +253,71 @@ async fn connect(
     Ok(Json(
         crm::connect(&deps, &tenant, Crm::parse(&crm)?, &draft).await?,
     ))
+}
+
+async fn authorize(
+    State(deps): State<Deps>,
+    AdminTenant(tenant): AdminTenant,
+    Path(CrmPath { crm }): Path<CrmPath>,
+    JsonBody(draft): JsonBody<AuthorizeDraft>,
+) -> ApiResult<Json<authorize::Authorizing>> {
+    Ok(Json(
+        authorize::authorize(&deps, &tenant, Crm::parse(&crm)?, &draft).await?,
+    ))
+}
+
+/// What a CRM's consent screen sends back (RFC 6749 §4.1.2): a code and the state, or an
+/// error and the state.
+#[derive(Deserialize, JsonSchema)]
+struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+async fn callback(
+    State(deps): State<Deps>,
+    axum::extract::Query(query): axum::extract::Query<CallbackQuery>,
+) -> ApiResult<axum::response::Html<String>> {
+    let connection = match (&query.code, &query.error) {
+        (Some(code), None) => authorize::complete(&deps, &query.state, code).await?,
+        (_, error) => {
+            return Err(ApiError(
+                authorize::refused(
+                    &deps,
+                    &query.state,
+                    error.as_deref().unwrap_or("no code"),
+                    query.error_description.as_deref().unwrap_or_default(),
+                )
+                .await,
+            ));
+        }
+    };
+    let setup: String = connection
+        .setup
+        .iter()
+        .map(|line| format!("<li>{}</li>", html_escape(line)))
+        .collect();
+    Ok(axum::response::Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{crm} connected \
+         - leadscore</title></head><body><main><h1>{crm} is connected</h1><p>Tenant \
+         <code>{tenant}</code>: every lead's score is on its way to {crm}, and what {crm} \
+         learns comes back.</p><ul>{setup}</ul><p>You can close this page.</p></main></body></html>",
+        crm = connection.crm.name(),
+        tenant = html_escape(connection.tenant_id.as_str()),
+    )))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn disconnect(
