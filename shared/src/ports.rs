@@ -84,7 +84,21 @@ pub trait LeadStore: Send + Sync {
     /// Store the lead's new score (with `lead.version` as the expected version) and append
     /// `change` to its score ledger, atomically. Returns `false`, changing nothing, when
     /// `change.cause` was already applied to this lead.
+    /// The same write keeps the change in the outbox (see [`LeadStore::undispatched`]) until
+    /// its events are handed on.
     async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool>;
+    /// The tenant's score changes whose events were not handed on (the outbox: written with
+    /// each change, cleared by [`LeadStore::dispatched`]), noted before `before`, oldest first,
+    /// at most `limit`: `(lead, cause key)`.
+    async fn undispatched(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(LeadId, String)>>;
+    /// The events of the lead's change for `cause_key` were handed on: it leaves the outbox
+    /// (nothing when it had).
+    async fn dispatched(&self, tenant: &TenantId, lead: &LeadId, cause_key: &str) -> Result<()>;
     /// The lead's score ledger, oldest first.
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>>;
     /// Remove the lead, its phone number's claim, its score ledger and what marks its calls

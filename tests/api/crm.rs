@@ -543,3 +543,74 @@ async fn a_new_tenant_with_history_in_hubspot_starts_with_its_leads_and_a_traine
     assert_eq!(contacts.len(), 150, "matched, not created");
     app.stop().await;
 }
+
+/// The outbox: a score saved by a process that died before handing its events on (the save
+/// made, the emit not) reaches HubSpot at the next sweep, once.
+#[tokio::test]
+async fn a_score_change_whose_process_died_before_its_emit_reaches_hubspot_at_the_next_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let hubspot = HubSpot::start(TOKEN).await;
+    copy_samples(&app);
+    app.settle().await;
+    connect(&app, &hubspot, json!({})).await;
+    app.wait_for("/leads?limit=200", |page| {
+        page["leads"].as_array().unwrap().iter().all(synced)
+    })
+    .await;
+    let deps = &app.app.deps;
+    // The day's decay re-score done, so the sweep below has only the outbox to do.
+    shared::handlers::schedule::sweep(deps, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    app.settle().await;
+    let (_, all) = app.get("/leads?limit=1").await;
+    let listed = all["leads"][0].clone();
+    assert_eq!(
+        listed["crm_sync"]["hubspot"]["state"], "synced",
+        "{listed:#}"
+    );
+    let id = shared::domain::LeadId::parse(listed["lead_id"].as_str().unwrap()).unwrap();
+    let tenant = shared::domain::TenantId::default_tenant();
+
+    // GIVEN a score change saved by a process that died before it emitted its events
+    let mut lead: Lead = deps.leads.get_lead(&tenant, &id).await.unwrap().unwrap();
+    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let change = shared::domain::ScoreChange {
+        cause: shared::domain::ScoreCause::Manual { at },
+        previous: lead.lead_score,
+        previous_tier: lead.tier,
+        score: 3,
+        tier: Tier::Cold,
+        at,
+    };
+    lead.lead_score = Some(3);
+    lead.tier = Some(Tier::Cold);
+    assert!(deps.leads.save_score(&lead, &change).await.unwrap());
+    app.settle().await;
+    let record = listed["crm_sync"]["hubspot"]["record_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        hubspot.contacts()[&record]["leadscore_score"],
+        listed["lead_score"].to_string(),
+        "nothing handed the change on"
+    );
+
+    // WHEN the hourly sweep runs
+    let swept = shared::handlers::schedule::sweep(deps, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    app.settle().await;
+    // THEN the change is handed on from the outbox and its score is on the contact
+    assert_eq!(swept.dispatched, 1, "{swept:?}");
+    assert_eq!(hubspot.contacts()[&record]["leadscore_score"], "3");
+    let (_, shown) = app.get(&format!("/leads/{id}")).await;
+    assert_eq!(shown["crm_sync"]["hubspot"]["state"], "synced", "{shown:#}");
+    // AND once: the next sweep finds nothing waiting
+    let again = shared::handlers::schedule::sweep(deps, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(again.dispatched, 0);
+}

@@ -64,7 +64,8 @@ async fn the_sweep_rescores_decaying_tenants_daily_and_tries_a_challenger_weekly
             tenants: 2,
             decays: 1,
             retrains: 0,
-            polls: 0
+            polls: 0,
+            dispatched: 0,
         }
     );
     worker.drain().await.unwrap();

@@ -200,6 +200,14 @@ async fn every_grant_is_used() {
     let leads = api(&cloud, "GET", "/leads", None).await;
     let lead_id = leads["leads"][0]["lead_id"].as_str().unwrap().to_owned();
     api(&cloud, "GET", &format!("/leads/{lead_id}"), None).await;
+    // A rep's adjustment, scored inside the request (its outbox item deleted once handed on).
+    api(
+        &cloud,
+        "PUT",
+        &format!("/leads/{lead_id}/adjustment"),
+        Some(json!({"points": -15, "reason": "asked to be called next quarter"})),
+    )
+    .await;
     api(
         &cloud,
         "POST",

@@ -63,3 +63,80 @@ async fn the_scheduled_sweep_reaches_the_score_function_and_rescores_the_decayin
         feed::api_with(&cloud, "GET", &format!("/leads/{lead}"), Some("acme"), None).await;
     assert!(got["lead_score"].is_number());
 }
+
+/// The outbox on DynamoDB: a score change saved by a process that died before its emit (the
+/// save made, the events not handed on) is handed on by the next sweep, in the score function,
+/// its outbox item then gone; a subscriber hears of it once.
+#[tokio::test]
+async fn the_sweep_hands_on_a_score_change_whose_process_died_before_its_emit() {
+    let cloud = Cloud::start_with(|d| d.config.allow_private_webhook_targets = true).await;
+    let secret = testkit::webhooks::secret();
+    let receiver = testkit::webhooks::Receiver::start(&secret).await;
+    let (status, _) = feed::api_with(
+        &cloud,
+        "POST",
+        "/webhooks",
+        Some("acme"),
+        Some(serde_json::json!({"url": receiver.url, "secret": secret, "events": ["lead.score_changed"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let lead = feed::post_call(&cloud, "+15125550171", "Customer: Send me a quote.").await;
+    feed::settle(&cloud, 2).await;
+    // The day's decay done, so the sweep below has only the outbox to do.
+    feed::send_sweep(&cloud).await;
+    feed::settle(&cloud, 2).await;
+
+    // GIVEN a change saved as `score::handle` saves it, by a process that then died
+    let tenant = shared::domain::TenantId::parse("acme").unwrap();
+    let deps = &cloud.app.deps;
+    let id = shared::domain::LeadId::parse(&lead).unwrap();
+    let mut stored = deps.leads.get_lead(&tenant, &id).await.unwrap().unwrap();
+    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let change = shared::domain::ScoreChange {
+        cause: shared::domain::ScoreCause::Manual { at },
+        previous: stored.lead_score,
+        previous_tier: stored.tier,
+        score: 1,
+        tier: shared::domain::Tier::Cold,
+        at,
+    };
+    stored.lead_score = Some(1);
+    stored.tier = Some(shared::domain::Tier::Cold);
+    assert!(deps.leads.save_score(&stored, &change).await.unwrap());
+    let later = chrono::Utc::now() + chrono::TimeDelta::minutes(1);
+    assert_eq!(
+        deps.leads
+            .undispatched(&tenant, later, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // WHEN the hourly sweep runs (every message delivered twice)
+    feed::send_sweep(&cloud).await;
+    feed::settle(&cloud, 2).await;
+
+    // THEN the subscriber hears of the change, once, and nothing waits
+    let manual = |r: &Value| r["payload"]["data"]["cause"]["type"] == "manual";
+    let heard = receiver
+        .wait_for(std::time::Duration::from_secs(10), manual)
+        .await;
+    assert_eq!(heard["payload"]["data"]["score"], 1, "{heard:#}");
+    assert_eq!(heard["verified"], true, "{heard:#}");
+    let times = receiver
+        .received()
+        .await
+        .iter()
+        .filter(|r| manual(r) && r["answered"].as_u64() == Some(200))
+        .count();
+    assert_eq!(times, 1);
+    assert!(
+        deps.leads
+            .undispatched(&tenant, later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -7,6 +7,9 @@
 //!   whose score does not change emits nothing and pushes nothing.
 //! - **Polling**, hourly: a CRM whose changes are polled (Salesforce) is asked what changed
 //!   (`Job::CrmPoll`).
+//! - **Outbox**, hourly: score changes saved more than two minutes ago whose events were not
+//!   handed on (their process died between the save and the emit) are emitted now
+//!   (`score::dispatch_waiting`).
 //! - **Retrain**, weekly: a challenger is trained when any outcome arrived since the last try
 //!   (`Job::Retrain { weekly: true }`), not only past the threshold of new outcomes.
 //!
@@ -60,6 +63,8 @@ pub struct Swept {
     pub decays: usize,
     pub retrains: usize,
     pub polls: usize,
+    /// Score changes handed on from the outbox.
+    pub dispatched: usize,
 }
 
 /// One page of the sweep (`Job::Sweep`): the tenants after `after`, what is due for each at
@@ -108,6 +113,7 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
             }
             Some(_) => {}
         }
+        swept.dispatched += super::score::dispatch_waiting(deps, tenant, now).await?;
         for connection in deps.crm.list_connections(tenant).await? {
             if connection.crm.polled() {
                 jobs.push(Job::CrmPoll {
@@ -134,6 +140,7 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
         decays = swept.decays,
         retrains = swept.retrains,
         polls = swept.polls,
+        dispatched = swept.dispatched,
         "scheduled sweep"
     );
     Ok(swept)

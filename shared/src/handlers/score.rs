@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use crate::Deps;
 use crate::domain::{
@@ -92,6 +92,7 @@ pub async fn handle(
             }
         };
         webhooks::emit(deps, tenant, &events).await?;
+        deps.leads.dispatched(tenant, lead_id, &cause.key()).await?;
         if saved {
             super::usage::count(deps, tenant, Counter::LeadsScored, 1).await;
             info!(
@@ -286,4 +287,50 @@ pub async fn rescore_page(
     }
     info!(tenant = %tenant, rescore_id, queued, done = last_page, "re-score page queued");
     Ok(())
+}
+
+/// How long a saved score change may wait in the outbox before the sweep hands its events on:
+/// the process that saved it emits them itself within this unless it died.
+pub const OUTBOX_GRACE: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+/// Changes the sweep hands on per tenant at a time; the rest at the next sweep.
+pub const OUTBOX_PAGE: usize = 200;
+
+/// Hand on the events of the tenant's score changes that wait in the outbox past
+/// [`OUTBOX_GRACE`] (their process died between the save and the emit): each emitted as a
+/// retried job would (the ids come from the change, so nothing is delivered twice), then
+/// cleared. How many.
+#[instrument(skip_all, fields(tenant = %tenant))]
+pub async fn dispatch_waiting(deps: &Deps, tenant: &TenantId, now: DateTime<Utc>) -> Result<usize> {
+    let waiting = deps
+        .leads
+        .undispatched(tenant, now - OUTBOX_GRACE, OUTBOX_PAGE)
+        .await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let model_version = Model::load_cached(deps.blobs.as_ref(), tenant)
+        .await?
+        .map(|m| m.version);
+    for (lead_id, cause_key) in &waiting {
+        let lead = deps.leads.get_lead(tenant, lead_id).await?;
+        let stored = match &lead {
+            Some(_) => deps
+                .leads
+                .score_history(tenant, lead_id)
+                .await?
+                .into_iter()
+                .find(|c| c.cause.key() == *cause_key),
+            None => None,
+        };
+        if let (Some(lead), Some(change)) = (&lead, &stored) {
+            let events = webhooks::score_events(lead, change, None, model_version);
+            webhooks::emit(deps, tenant, &events).await?;
+        }
+        deps.leads.dispatched(tenant, lead_id, cause_key).await?;
+    }
+    warn!(
+        changes = waiting.len(),
+        "score changes whose events their process did not hand on were handed on"
+    );
+    Ok(waiting.len())
 }

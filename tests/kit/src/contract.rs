@@ -19,12 +19,13 @@ use shared::domain::{
 use shared::ports::{Admission, LeadQuery, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 19] = [
+pub const PROMISES: [&str; 20] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
     "a_call_is_counted_once_however_often_it_is_noted",
     "a_score_cause_applies_once",
+    "a_saved_score_change_waits_in_the_outbox_until_dispatched",
     "lead_lists_are_ranked_filtered_and_paged",
     "lead_ids_walk_every_lead_once",
     "calls_are_stored_once_and_updated_safely",
@@ -51,6 +52,7 @@ macro_rules! store_contract {
             a_new_number_moves_the_claim,
             a_call_is_counted_once_however_often_it_is_noted,
             a_score_cause_applies_once,
+            a_saved_score_change_waits_in_the_outbox_until_dispatched,
             lead_lists_are_ranked_filtered_and_paged,
             lead_ids_walk_every_lead_once,
             calls_are_stored_once_and_updated_safely,
@@ -307,6 +309,114 @@ pub async fn a_score_cause_applies_once(deps: &Deps) {
     let history = leads.score_history(&acme(), &l.lead_id).await.unwrap();
     let scores: Vec<u8> = history.iter().map(|c| c.score).collect();
     assert_eq!(scores, [80, 30]);
+}
+
+/// `save_score` keeps each change in the outbox, in the same write, until `dispatched`;
+/// `undispatched` lists the tenant's oldest first, noted before a time, at most a limit; a
+/// cause applied again adds nothing; erasing the lead empties its part.
+pub async fn a_saved_score_change_waits_in_the_outbox_until_dispatched(deps: &Deps) {
+    let leads = &deps.leads;
+    let now = Utc::now();
+    let change = |score: u8, call: &str, at| ScoreChange {
+        previous_tier: None,
+        cause: ScoreCause::NewCall {
+            call_id: CallId::parse(call).unwrap(),
+        },
+        previous: None,
+        score,
+        tier: TierThresholds::default().tier(score),
+        at,
+    };
+    let mut a = lead(&acme(), 1);
+    let mut b = lead(&acme(), 2);
+    let mut other = lead(&globex(), 1);
+    for l in [&a, &b, &other] {
+        leads.insert_lead(l).await.unwrap();
+    }
+    a.lead_score = Some(70);
+    assert!(
+        leads
+            .save_score(&a, &change(70, "c1", now - Duration::minutes(10)))
+            .await
+            .unwrap()
+    );
+    b.lead_score = Some(20);
+    assert!(
+        leads
+            .save_score(&b, &change(20, "c2", now - Duration::minutes(20)))
+            .await
+            .unwrap()
+    );
+    other.lead_score = Some(50);
+    assert!(
+        leads
+            .save_score(&other, &change(50, "c3", now - Duration::minutes(30)))
+            .await
+            .unwrap()
+    );
+    let mut a = leads.get_lead(&acme(), &a.lead_id).await.unwrap().unwrap();
+    a.lead_score = Some(90);
+    assert!(leads.save_score(&a, &change(90, "c4", now)).await.unwrap());
+    // The same cause again: nothing more waits.
+    assert!(!leads.save_score(&a, &change(70, "c1", now)).await.unwrap());
+
+    let key = |call: &str| {
+        ScoreCause::NewCall {
+            call_id: CallId::parse(call).unwrap(),
+        }
+        .key()
+    };
+    let waiting = leads
+        .undispatched(&acme(), now - Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting,
+        vec![
+            (b.lead_id.clone(), key("c2")),
+            (a.lead_id.clone(), key("c1"))
+        ],
+        "the tenant's own, oldest first, before the time"
+    );
+    assert_eq!(
+        leads
+            .undispatched(&acme(), now + Duration::minutes(1), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    leads
+        .dispatched(&acme(), &b.lead_id, &key("c2"))
+        .await
+        .unwrap();
+    leads
+        .dispatched(&acme(), &b.lead_id, &key("c2"))
+        .await
+        .unwrap();
+    let waiting = leads
+        .undispatched(&acme(), now + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting,
+        vec![
+            (a.lead_id.clone(), key("c1")),
+            (a.lead_id.clone(), key("c4"))
+        ]
+    );
+    assert!(leads.erase_lead(&acme(), &a.lead_id).await.unwrap());
+    assert!(
+        leads
+            .undispatched(&acme(), now + Duration::minutes(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        leads.undispatched(&globex(), now, 10).await.unwrap().len(),
+        1
+    );
 }
 
 /// Every page of a listing: (first name, score) in the order served.

@@ -18,6 +18,11 @@ use super::{
     sortable, tenant_pk, to_item,
 };
 
+/// The outbox's items, in a lead's partition: `OUTBOX#<cause key>`.
+const OUTBOX: &str = "OUTBOX#";
+/// The sparse index of the outbox's items, by tenant and time.
+const OUTBOX_INDEX: &str = "outbox";
+
 /// The sort key of the `by_score` index: scored leads (`1xxx`) before unscored ones (`0`),
 /// higher scores first when read backwards, ties by lead id.
 pub(super) fn rank(lead: &Lead) -> String {
@@ -347,6 +352,11 @@ impl LeadStore for DynamoStore {
         let pk = lead_pk(&lead.tenant_id, &lead.lead_id);
         let mut entry = to_item(change)?;
         entry.extend(key(pk.clone(), format!("SCORE#{:020}", next.version)));
+        // The outbox: in the change's partition, listed by the sparse index `outbox` until
+        // its events are handed on.
+        let mut outbox = key(pk.clone(), format!("{OUTBOX}{}", change.cause.key()));
+        outbox.insert("outbox_tenant".into(), s(lead.tenant_id.as_str()));
+        outbox.insert("outbox_at".into(), s(sortable(change.at)));
         let items = vec![
             put_new(
                 &self.tables.leads,
@@ -354,6 +364,7 @@ impl LeadStore for DynamoStore {
             )?,
             put_new(&self.tables.leads, entry)?,
             put_versioned(&self.tables.leads, lead_item(&next)?, lead.version)?,
+            put_new(&self.tables.leads, outbox)?,
         ];
         match self.transact(items).await? {
             Transacted::Done => Ok(true),
@@ -363,6 +374,56 @@ impl LeadStore for DynamoStore {
                 &format!("lead {}", lead.lead_id),
             )),
         }
+    }
+
+    #[instrument(name = "dynamo.undispatched", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn undispatched(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(LeadId, String)>> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.tables.leads)
+            .index_name(OUTBOX_INDEX)
+            .key_condition_expression("outbox_tenant = :t AND outbox_at < :before")
+            .expression_attribute_values(":t", s(tenant.as_str()))
+            .expression_attribute_values(":before", s(sortable(before)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB Query outbox", e))?;
+        let lead_prefix = format!("{}#LEAD#", tenant_pk(tenant));
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let lead = text("pk")?.strip_prefix(&lead_prefix)?.to_owned();
+                let cause = text("sk")?.strip_prefix(OUTBOX)?.to_owned();
+                Some(LeadId::parse(&lead).map(|l| (l, cause)))
+            })
+            .collect()
+    }
+
+    #[instrument(name = "dynamo.dispatched", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn dispatched(&self, tenant: &TenantId, lead: &LeadId, cause_key: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.leads)
+            .set_key(Some(key(
+                lead_pk(tenant, lead),
+                format!("{OUTBOX}{cause_key}"),
+            )))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB DeleteItem outbox", e))?;
+        Ok(())
     }
 
     #[instrument(name = "dynamo.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]

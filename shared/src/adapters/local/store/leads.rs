@@ -320,9 +320,58 @@ impl LeadStore for SqliteStore {
             if added == 0 {
                 return Ok(false);
             }
+            tx.execute(
+                "INSERT OR IGNORE INTO score_outbox (tenant_id, lead_id, cause_key, noted_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    lead.tenant_id.as_str(),
+                    lead.lead_id.as_str(),
+                    change.cause.key(),
+                    outbox_time(change.at)
+                ],
+            )?;
             write_lead(&tx, &lead)?;
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.undispatched", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn undispatched(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(LeadId, String)>> {
+        let t = tenant.clone();
+        self.with(move |c| {
+            let mut statement = c.prepare(
+                "SELECT lead_id, cause_key FROM score_outbox WHERE tenant_id = ?1 AND noted_at < ?2 \
+                 ORDER BY noted_at LIMIT ?3",
+            )?;
+            let rows = statement.query_map(
+                params![t.as_str(), outbox_time(before), limit as i64],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?;
+            let mut waiting = Vec::new();
+            for row in rows {
+                let (lead, cause) = row?;
+                waiting.push((LeadId::parse(&lead)?, cause));
+            }
+            Ok(waiting)
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.dispatched", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn dispatched(&self, tenant: &TenantId, lead: &LeadId, cause_key: &str) -> Result<()> {
+        let (t, l, k) = (tenant.clone(), lead.clone(), cause_key.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM score_outbox WHERE tenant_id = ?1 AND lead_id = ?2 AND cause_key = ?3",
+                params![t.as_str(), l.as_str(), k],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -358,6 +407,10 @@ impl LeadStore for SqliteStore {
                 "DELETE FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2",
                 ids,
             )?;
+            tx.execute(
+                "DELETE FROM score_outbox WHERE tenant_id = ?1 AND lead_id = ?2",
+                ids,
+            )?;
             tx.commit()?;
             // secure_delete overwrote the rows in the database's pages; the write-ahead log
             // still holds the pages as they were, until it is checkpointed and emptied.
@@ -366,6 +419,12 @@ impl LeadStore for SqliteStore {
         })
         .await
     }
+}
+
+/// A time as the outbox keeps it: RFC 3339 in UTC to the microsecond, so text order is time
+/// order.
+fn outbox_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String)> {

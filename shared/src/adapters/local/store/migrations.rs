@@ -168,4 +168,17 @@ DROP INDEX jobs_waiting;
 CREATE UNIQUE INDEX jobs_pending ON jobs (job_key) WHERE state = 'pending';
 CREATE INDEX jobs_running ON jobs (job_key) WHERE state = 'running';
 "#,
+    r#"
+-- The outbox: a score change whose events are not yet handed on (webhooks, CRM pushes),
+-- written in the change's own transaction and deleted once they are; the sweep hands on what
+-- a process that died left.
+CREATE TABLE score_outbox (
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    cause_key TEXT NOT NULL,
+    noted_at  TEXT NOT NULL,              -- RFC 3339, UTC, fixed width
+    PRIMARY KEY (tenant_id, lead_id, cause_key)
+);
+CREATE INDEX score_outbox_by_time ON score_outbox (tenant_id, noted_at);
+"#,
 ];
