@@ -113,6 +113,22 @@ fn parse_role(s: &str) -> Result<shared::domain::Role, String> {
         .ok_or_else(|| format!("`{s}` is not a role: use viewer, rep or admin"))
 }
 
+/// What a CRM connection is set to, however it is connected.
+#[derive(clap::Args)]
+pub(crate) struct ConnectionSettings {
+    /// The API's address (HubSpot, Pipedrive) or login host (Salesforce), when not the
+    /// vendor's (a sandbox, an EU data centre).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Create CRM records for leads the CRM does not have (else they stay unmatched).
+    #[arg(long)]
+    pub create_missing: bool,
+    /// Requests per ten seconds the account allows (HubSpot: 100; 190 on Professional and
+    /// Enterprise. Pipedrive: five times its two-second limit, 100 on Essential).
+    #[arg(long)]
+    pub requests_per_10s: Option<u32>,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum CrmCommand {
     /// Connect a CRM (hubspot, pipedrive, salesforce): check the token, create the score fields, import
@@ -145,16 +161,8 @@ pub(crate) enum CrmCommand {
         /// back). Salesforce: the connected app's consumer secret.
         #[arg(long, env = "LEADSCORE_CRM_CLIENT_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
-        /// The API's address, when not the vendor's (a sandbox, an EU data centre).
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Create CRM records for leads the CRM does not have (else they stay unmatched).
-        #[arg(long)]
-        create_missing: bool,
-        /// Requests per ten seconds the account allows (HubSpot: 100; 190 on Professional and
-        /// Enterprise. Pipedrive: five times its two-second limit, 100 on Essential).
-        #[arg(long)]
-        requests_per_10s: Option<u32>,
+        #[command(flatten)]
+        settings: ConnectionSettings,
     },
     /// Connect a CRM on its own consent screen (OAuth): prints the address to open in a
     /// browser signed in to the CRM; allowing leadscore there sends the browser back to
@@ -176,15 +184,8 @@ pub(crate) enum CrmCommand {
             requires = "client_id"
         )]
         client_secret: Option<String>,
-        /// The API's address (HubSpot) or login host (Salesforce), when not the vendor's.
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Create CRM records for leads the CRM does not have (else they stay unmatched).
-        #[arg(long)]
-        create_missing: bool,
-        /// Requests per ten seconds the account allows.
-        #[arg(long)]
-        requests_per_10s: Option<u32>,
+        #[command(flatten)]
+        settings: ConnectionSettings,
     },
     /// The connections: state, last push, last error, counts.
     Status {

@@ -18,9 +18,7 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
             username,
             private_key_file,
             client_secret,
-            base_url,
-            create_missing,
-            requests_per_10s,
+            settings,
         } => {
             let which = Crm::parse(&name)?;
             let private_key = private_key_file
@@ -33,9 +31,9 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
                 token: token.unwrap_or_default(),
                 client_id,
                 client_secret,
-                base_url,
-                create_missing: Some(create_missing),
-                requests_per_10s,
+                base_url: settings.base_url,
+                create_missing: Some(settings.create_missing),
+                requests_per_10s: settings.requests_per_10s,
                 stages: None,
                 username,
                 private_key,
@@ -52,17 +50,15 @@ pub(crate) async fn crm(app: &LocalApp, tenant: &TenantId, command: CrmCommand) 
             crm: name,
             client_id,
             client_secret,
-            base_url,
-            create_missing,
-            requests_per_10s,
+            settings,
         } => {
             let which = Crm::parse(&name)?;
             let draft = AuthorizeDraft {
                 client_id,
                 client_secret,
-                base_url,
-                create_missing: Some(create_missing),
-                requests_per_10s,
+                base_url: settings.base_url,
+                create_missing: Some(settings.create_missing),
+                requests_per_10s: settings.requests_per_10s,
                 stages: None,
             };
             let started = authorize::authorize(&app.deps, tenant, which, &draft).await?;

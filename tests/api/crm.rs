@@ -574,19 +574,7 @@ async fn a_score_change_whose_process_died_before_its_emit_reaches_hubspot_at_th
     let tenant = shared::domain::TenantId::default_tenant();
 
     // GIVEN a score change saved by a process that died before it emitted its events
-    let mut lead: Lead = deps.leads.get_lead(&tenant, &id).await.unwrap().unwrap();
-    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    let change = shared::domain::ScoreChange {
-        cause: shared::domain::ScoreCause::Manual { at },
-        previous: lead.lead_score,
-        previous_tier: lead.tier,
-        score: 3,
-        tier: Tier::Cold,
-        at,
-    };
-    lead.lead_score = Some(3);
-    lead.tier = Some(Tier::Cold);
-    assert!(deps.leads.save_score(&lead, &change).await.unwrap());
+    testkit::contract::save_score_without_emit(deps, &tenant, &id, 3).await;
     app.settle().await;
     let record = listed["crm_sync"]["hubspot"]["record_id"]
         .as_str()

@@ -309,16 +309,7 @@ async fn hubspot_connects_on_its_consent_screen_and_a_rotated_refresh_token_is_k
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;
         d.config.public_url = Some(PUBLIC_URL.to_owned());
-        d.config.oauth_apps.insert(
-            shared::domain::Crm::Hubspot,
-            shared::config::OAuthApp {
-                client_id: testkit::hubspot::CLIENT_ID.to_owned(),
-                client_secret: testkit::hubspot::CLIENT_SECRET.to_owned(),
-            },
-        );
-        d.config
-            .oauth_urls
-            .insert(shared::domain::Crm::Hubspot, hubspot.url.clone());
+        feed::hubspot_app(&mut d.config, &hubspot.url);
     })
     .await;
     hubspot.add_contact(&[("phone", "512-555-0190"), ("lifecyclestage", "lead")]);
@@ -331,20 +322,12 @@ async fn hubspot_connects_on_its_consent_screen_and_a_rotated_refresh_token_is_k
     .await;
     assert_eq!(status, 200, "{started}");
     // The admin allows leadscore; HubSpot sends the browser back through API Gateway.
-    let answer = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let (location, status, page) =
+        feed::consent(&cloud, started["authorize_url"].as_str().unwrap()).await;
     assert!(
         location.starts_with(&format!("{PUBLIC_URL}/oauth/callback?")),
         "{location}"
     );
-    let (status, _, page) = feed::api_event(&cloud, &feed::browser_get(&location)).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("HubSpot is connected"), "{page}");
     // Replayed, it finds nothing.

@@ -496,3 +496,33 @@ pub fn browser_get(location: &str) -> Value {
     event.as_object_mut().unwrap().remove("body");
     event
 }
+
+/// An admin allowing leadscore on a CRM's consent screen (a stand-in's: it consents at once)
+/// and the browser sent back through API Gateway: where it was sent, the callback's status
+/// and its page.
+pub async fn consent(cloud: &Cloud, authorize_url: &str) -> (String, u16, String) {
+    let answer = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(authorize_url)
+        .send()
+        .await
+        .unwrap();
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let (status, _, page) = api_event(cloud, &browser_get(&location)).await;
+    (location, status, page)
+}
+
+/// This deployment's HubSpot app is the stand-in's, its consent screen at `url`.
+pub fn hubspot_app(config: &mut shared::Config, url: &str) {
+    let crm = shared::domain::Crm::Hubspot;
+    config.oauth_apps.insert(
+        crm,
+        shared::config::OAuthApp {
+            client_id: testkit::hubspot::CLIENT_ID.into(),
+            client_secret: testkit::hubspot::CLIENT_SECRET.into(),
+        },
+    );
+    config.oauth_urls.insert(crm, url.to_owned());
+}

@@ -44,16 +44,7 @@ async fn every_grant_is_used() {
         // API Gateway's own address (what Twilio's sample request was signed over), where a
         // CRM's consent screen sends the browser back; the deployment's HubSpot app.
         d.config.public_url = Some("https://abc123.execute-api.us-east-1.amazonaws.com".into());
-        d.config.oauth_apps.insert(
-            shared::domain::Crm::Hubspot,
-            shared::config::OAuthApp {
-                client_id: testkit::hubspot::CLIENT_ID.into(),
-                client_secret: testkit::hubspot::CLIENT_SECRET.into(),
-            },
-        );
-        d.config
-            .oauth_urls
-            .insert(shared::domain::Crm::Hubspot, hubspot.url.clone());
+        feed::hubspot_app(&mut d.config, &hubspot.url);
     })
     .await;
     let settings = cloud.app.deployment.clone();
@@ -92,16 +83,7 @@ async fn every_grant_is_used() {
         Some(json!({"base_url": hubspot.url, "create_missing": true})),
     )
     .await;
-    let consented = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(started["authorize_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let location = consented.headers()["location"].to_str().unwrap();
-    let (status, _, page) = feed::api_event(&cloud, &feed::browser_get(location)).await;
+    let (_, status, page) = feed::consent(&cloud, started["authorize_url"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{page}");
 
     // A transcript dropped without a sidecar (so the optional sidecar read is a 404): taken,

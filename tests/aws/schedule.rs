@@ -91,19 +91,7 @@ async fn the_sweep_hands_on_a_score_change_whose_process_died_before_its_emit() 
     let tenant = shared::domain::TenantId::parse("acme").unwrap();
     let deps = &cloud.app.deps;
     let id = shared::domain::LeadId::parse(&lead).unwrap();
-    let mut stored = deps.leads.get_lead(&tenant, &id).await.unwrap().unwrap();
-    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    let change = shared::domain::ScoreChange {
-        cause: shared::domain::ScoreCause::Manual { at },
-        previous: stored.lead_score,
-        previous_tier: stored.tier,
-        score: 1,
-        tier: shared::domain::Tier::Cold,
-        at,
-    };
-    stored.lead_score = Some(1);
-    stored.tier = Some(shared::domain::Tier::Cold);
-    assert!(deps.leads.save_score(&stored, &change).await.unwrap());
+    testkit::contract::save_score_without_emit(deps, &tenant, &id, 1).await;
     let later = chrono::Utc::now() + chrono::TimeDelta::minutes(1);
     assert_eq!(
         deps.leads

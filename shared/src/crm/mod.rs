@@ -305,6 +305,17 @@ pub(crate) async fn send(
     describe: impl Fn(&VendorResponse) -> String,
 ) -> CrmResult<VendorResponse> {
     throttle.admit().await?;
+    send_once(http, request, default_wait, describe).await
+}
+
+/// [`send`] without counting the request (a token endpoint's trade of a code, before the
+/// connection has a limit to count against).
+pub(crate) async fn send_once(
+    http: &dyn VendorHttp,
+    request: VendorRequest,
+    default_wait: Duration,
+    describe: impl Fn(&VendorResponse) -> String,
+) -> CrmResult<VendorResponse> {
     let what = format!("{} {}", request.method, path_of(&request.url));
     let response = http
         .send(&request)

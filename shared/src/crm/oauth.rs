@@ -562,24 +562,8 @@ async fn token_request(
         headers,
         body: Some(body),
     };
-    let what = format!("the token endpoint {token_url}");
-    let response = http
-        .send(&request)
-        .await
-        .map_err(|e| CrmError::Unavailable(format!("{what}: {e}")))?;
-    match response.status {
-        200..=299 => super::parse_answer("the token endpoint", &response),
-        429 => Err(CrmError::RateLimited(response.retry_after.unwrap_or(WAIT))),
-        500..=599 => Err(CrmError::Unavailable(format!(
-            "{what}: {} {}",
-            response.status,
-            error_message(&response)
-        ))),
-        status => Err(CrmError::Refused(format!(
-            "{what}: {status} {}",
-            error_message(&response)
-        ))),
-    }
+    let response = super::send_once(http, request, WAIT, error_message).await?;
+    super::parse_answer("the token endpoint", &response)
 }
 
 /// What a token endpoint's refusal says: RFC 6749's `error` and `error_description`

@@ -95,20 +95,10 @@ type Shared = Arc<Mutex<Inner>>;
 pub const CLIENT_ID: &str = "5f0c8a8e-hubspot-app";
 pub const CLIENT_SECRET: &str = "hubspot-app-secret";
 
-async fn oauth_authorize(
-    State(inner): State<Shared>,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    inner.lock().unwrap().oauth.authorize(&query)
-}
-
-async fn oauth_token(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    inner
-        .lock()
-        .unwrap()
-        .oauth
-        .exchange(&crate::oauth::form(&body), authorization)
+impl crate::oauth::Holds for Inner {
+    fn authority(&mut self) -> &mut crate::oauth::Authority {
+        &mut self.oauth
+    }
 }
 
 impl HubSpot {
@@ -149,8 +139,11 @@ impl HubSpot {
                 )
             })
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate))
-            .route("/oauth/authorize", get(oauth_authorize))
-            .route("/oauth/v1/token", post(oauth_token))
+            .route(
+                "/oauth/authorize",
+                get(crate::oauth::authorize_route::<Inner>),
+            )
+            .route("/oauth/v1/token", post(crate::oauth::token_route::<Inner>))
             .with_state(inner.clone());
         let _serving = crate::standin::Serving::start(listener, app);
         Self {

@@ -360,3 +360,32 @@ pub fn form(body: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
+
+/// A stand-in's state, which holds its authorization server.
+pub trait Holds: Send + 'static {
+    fn authority(&mut self) -> &mut Authority;
+}
+
+type Held<H> = std::sync::Arc<std::sync::Mutex<H>>;
+
+/// The consent screen's route, for any stand-in.
+pub async fn authorize_route<H: Holds>(
+    axum::extract::State(inner): axum::extract::State<Held<H>>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    inner.lock().unwrap().authority().authorize(&query)
+}
+
+/// The token endpoint's route, for any stand-in.
+pub async fn token_route<H: Holds>(
+    axum::extract::State(inner): axum::extract::State<Held<H>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    inner
+        .lock()
+        .unwrap()
+        .authority()
+        .exchange(&form(&body), authorization)
+}

@@ -176,8 +176,11 @@ impl Pipedrive {
             .route("/api/v1/webhooks/{id}", delete(delete_webhook))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Unknown method .", "") })
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate))
-            .route("/oauth/authorize", get(oauth_authorize))
-            .route("/oauth/token", post(oauth_token))
+            .route(
+                "/oauth/authorize",
+                get(crate::oauth::authorize_route::<Inner>),
+            )
+            .route("/oauth/token", post(crate::oauth::token_route::<Inner>))
             .with_state(inner.clone());
         let _serving = crate::standin::Serving::start(listener, app);
         Self {
@@ -404,20 +407,10 @@ fn over_limit(limit: usize) -> Response {
 pub const CLIENT_ID: &str = "b4d083d9216986345b32";
 pub const CLIENT_SECRET: &str = "pipedrive-app-secret";
 
-async fn oauth_authorize(
-    State(inner): State<Shared>,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    inner.lock().unwrap().oauth.authorize(&query)
-}
-
-async fn oauth_token(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    inner
-        .lock()
-        .unwrap()
-        .oauth
-        .exchange(&crate::oauth::form(&body), authorization)
+impl crate::oauth::Holds for Inner {
+    fn authority(&mut self) -> &mut crate::oauth::Authority {
+        &mut self.oauth
+    }
 }
 
 async fn gate(

@@ -147,7 +147,10 @@ impl Salesforce {
             )
             .layer(axum::middleware::from_fn_with_state(inner.clone(), gate));
         let app = axum::Router::new()
-            .route("/services/oauth2/authorize", get(authorize))
+            .route(
+                "/services/oauth2/authorize",
+                get(crate::oauth::authorize_route::<Inner>),
+            )
             .route("/services/oauth2/token", post(token))
             .nest(API, data)
             .fallback(|| async {
@@ -317,12 +320,10 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The web server flow's consent screen.
-async fn authorize(
-    State(inner): State<Shared>,
-    Query(query): Query<BTreeMap<String, String>>,
-) -> Response {
-    inner.lock().unwrap().oauth.authorize(&query)
+impl crate::oauth::Holds for Inner {
+    fn authority(&mut self) -> &mut crate::oauth::Authority {
+        &mut self.oauth
+    }
 }
 
 /// The token endpoint: a code, a refresh token or a JWT bearer assertion.
