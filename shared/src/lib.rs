@@ -20,6 +20,7 @@ pub mod lambda;
 pub mod local;
 pub mod model;
 pub mod ports;
+pub mod reports;
 pub mod scoring;
 pub mod sms;
 pub mod telemetry;

@@ -14,6 +14,7 @@ mod pipedrive;
 mod pipeline;
 mod privacy;
 mod recovery;
+mod reports;
 mod salesforce;
 mod schedule;
 mod scoring_api;

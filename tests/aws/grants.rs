@@ -276,6 +276,10 @@ async fn every_grant_is_used() {
     feed::settle(&cloud, 1).await;
     let first = api(&cloud, "GET", "/model", None).await;
     assert_eq!(first["last_challenge"]["promoted"], true, "{first}");
+    // A report reads the tenant's leads (the ranked index) and its tier thresholds: the six
+    // won above and HubSpot's customer the import brought.
+    let conversion = api(&cloud, "GET", "/reports/conversion", None).await;
+    assert_eq!(conversion["won"], 7, "{conversion}");
     let trained = api(&cloud, "POST", "/model/train", None).await;
     api(&cloud, "GET", "/model", None).await;
     feed::settle(&cloud, 1).await;

@@ -13,6 +13,7 @@ pub mod lead_detail;
 pub mod model;
 pub mod privacy;
 mod records;
+pub mod reports;
 pub mod schedule;
 pub mod score;
 pub mod settings;

@@ -26,7 +26,7 @@ use super::problem::Problem;
 use crate::handlers::score;
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 9] = [
+const TAGS: [(&str, &str); 10] = [
     (
         "leads",
         "The ranked leads, each with the score, tier, probability and factors behind it.",
@@ -46,6 +46,11 @@ const TAGS: [(&str, &str); 9] = [
     (
         "texts",
         "Texts, consent, tracked links and surveys; Twilio's webhooks.",
+    ),
+    (
+        "reports",
+        "How the scoring performs on the tenant's leads: spread, conversion and value by band, \
+         gains, calibration and the success metrics; JSON, or CSV with `?format=csv`.",
     ),
     ("operations", "Re-scores in progress."),
     (

@@ -10,6 +10,7 @@ mod keys;
 mod leads;
 mod model;
 mod problem;
+mod reports;
 mod rescores;
 mod rules;
 mod settings;
@@ -178,6 +179,7 @@ fn documented() -> ApiRouter<Deps> {
         .merge(usage::routes())
         .merge(webhooks::routes())
         .merge(crm::routes())
+        .merge(reports::routes())
         .merge(doc::routes())
 }
 
