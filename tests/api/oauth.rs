@@ -57,6 +57,31 @@ async fn app_with(
     spawn_app_public(dir, config).await
 }
 
+/// A server whose deployment has `crm`'s app, with the demo's calls scored, where an admin
+/// has asked for the consent screen with `settings`: the server and the screen's address.
+async fn demo_authorizing(
+    dir: &std::path::Path,
+    crm: Crm,
+    app_credentials: (&str, &str),
+    oauth_url: &str,
+    settings: Value,
+) -> (TestApp, String) {
+    let app = app_with(dir, crm, app_credentials, oauth_url).await;
+    crate::crm::copy_samples(&app);
+    app.settle().await;
+    let (status, started) = app
+        .send(
+            Method::POST,
+            &format!("/integrations/{crm}/authorize"),
+            &settings.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["redirect_uri"], app.url("/oauth/callback"));
+    let url = started["authorize_url"].as_str().unwrap().to_owned();
+    (app, url)
+}
+
 /// The first lead listed (the hottest), as the API shows it.
 async fn first_lead(app: &TestApp) -> Value {
     app.get("/leads?limit=1").await.1["leads"][0].clone()
@@ -94,26 +119,16 @@ fn all_synced(crm: &'static str) -> impl Fn(&Value) -> bool {
 async fn hubspot_connects_on_its_consent_screen_and_pushes_with_refreshed_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let hubspot = HubSpot::start("pat-unused").await;
-    let app = app_with(
+    // WHEN an admin asks for HubSpot's consent screen
+    let (app, authorize_url) = demo_authorizing(
         dir.path(),
         Crm::Hubspot,
         (hubspot::CLIENT_ID, hubspot::CLIENT_SECRET),
         &hubspot.url,
+        json!({"base_url": hubspot.url, "create_missing": true}),
     )
     .await;
-    crate::crm::copy_samples(&app);
-    app.settle().await;
-
-    // WHEN an admin asks for HubSpot's consent screen
-    let (status, started) = app
-        .send(
-            Method::POST,
-            "/integrations/hubspot/authorize",
-            &json!({"base_url": hubspot.url, "create_missing": true}).to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let authorize_url = started["authorize_url"].as_str().unwrap();
+    let authorize_url = authorize_url.as_str();
     // THEN it is HubSpot's, for the deployment's app, asking for the scopes a sync needs, and
     // sends the browser back to this API
     let url = url::Url::parse(authorize_url).unwrap();
@@ -121,7 +136,6 @@ async fn hubspot_connects_on_its_consent_screen_and_pushes_with_refreshed_tokens
     assert!(authorize_url.starts_with(&format!("{}/oauth/authorize?", hubspot.url)));
     assert_eq!(query["client_id"], hubspot::CLIENT_ID);
     assert_eq!(query["redirect_uri"], app.url("/oauth/callback"));
-    assert_eq!(started["redirect_uri"], app.url("/oauth/callback"));
     assert!(
         query["scope"].contains("crm.objects.contacts.write"),
         "{query:?}"
@@ -201,25 +215,15 @@ async fn pipedrive_connects_on_its_consent_screen_on_the_company_domain_and_keep
  {
     let dir = tempfile::tempdir().unwrap();
     let pipedrive = Pipedrive::start("api-token-unused").await;
-    let app = app_with(
+    let (app, authorize_url) = demo_authorizing(
         dir.path(),
         Crm::Pipedrive,
         (pipedrive::CLIENT_ID, pipedrive::CLIENT_SECRET),
         &pipedrive.url,
+        json!({"create_missing": true}),
     )
     .await;
-    crate::crm::copy_samples(&app);
-    app.settle().await;
-
-    let (status, started) = app
-        .send(
-            Method::POST,
-            "/integrations/pipedrive/authorize",
-            &json!({"create_missing": true}).to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let authorize_url = started["authorize_url"].as_str().unwrap();
+    let authorize_url = authorize_url.as_str();
     assert!(authorize_url.starts_with(&format!(
         "{}/oauth/authorize?client_id={}",
         pipedrive.url,

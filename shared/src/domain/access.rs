@@ -261,7 +261,14 @@ pub struct NewApiKey {
     pub role: Role,
 }
 
-fn sha256_hex(secret: &str) -> String {
+/// Whether two byte strings are equal, in a time that depends only on their lengths (for
+/// secrets and their digests: a comparison that stops early says where they differ).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A secret's SHA-256, in hex.
+pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -313,15 +320,8 @@ impl ApiKey {
 
     /// Whether `token` is this key's secret (in constant time) and the key is not revoked.
     pub fn accepts(&self, token: &str) -> bool {
-        let want = self.secret_sha256.as_bytes();
-        let got = sha256_hex(token);
-        let same = want.len() == got.len()
-            && want
-                .iter()
-                .zip(got.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        same && self.revoked_at.is_none()
+        same_bytes(self.secret_sha256.as_bytes(), sha256_hex(token).as_bytes())
+            && self.revoked_at.is_none()
     }
 }
 

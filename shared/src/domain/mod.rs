@@ -16,7 +16,7 @@ mod webhook;
 
 pub use access::{
     AUDIT_RETENTION_DAYS, Actor, ApiKey, AuditEntry, Caller, KEY_PREFIX, MAX_KEYS_PER_TENANT,
-    NewApiKey, Role, StoredKey, bearer_token, parse_key_token,
+    NewApiKey, Role, StoredKey, bearer_token, parse_key_token, same_bytes, sha256_hex,
 };
 pub use address::{is_internal_name, is_public_ip};
 pub use call::{

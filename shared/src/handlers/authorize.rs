@@ -14,12 +14,11 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use tracing::{info, instrument, warn};
 
 use crate::Deps;
 use crate::crm::oauth;
-use crate::domain::{AuthorizeDraft, Connection, Crm, TenantId};
+use crate::domain::{AuthorizeDraft, Connection, Crm, TenantId, same_bytes, sha256_hex};
 use crate::error::{Error, Result};
 use crate::ports::SecretName;
 
@@ -94,7 +93,7 @@ pub async fn authorize(
     let state = format!("{tenant}.{crm}.{nonce}");
     let expires_at = now + LIFETIME;
     let pending = Pending {
-        nonce_sha256: hex::encode(sha2::Sha256::digest(nonce.as_bytes())),
+        nonce_sha256: sha256_hex(&nonce),
         expires_at,
         client_id: client_id.clone(),
         client_secret,
@@ -188,15 +187,10 @@ async fn take(deps: &Deps, state: &str) -> Result<(TenantId, Crm, Pending)> {
     };
     let pending: Pending = serde_json::from_str(&stored)
         .map_err(|e| Error::internal("a waiting authorization does not parse", e))?;
-    let given = sha2::Sha256::digest(nonce.as_bytes());
-    let expected = hex::decode(&pending.nonce_sha256).unwrap_or_default();
-    let same = expected.len() == given.len()
-        && given
-            .iter()
-            .zip(&expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !same_bytes(
+        sha256_hex(nonce).as_bytes(),
+        pending.nonce_sha256.as_bytes(),
+    ) {
         warn!(tenant = %tenant, crm = %crm, "an OAuth callback's state does not match the waiting authorization");
         return Err(unknown_state());
     }

@@ -100,11 +100,6 @@ pub fn signature(
     ))
 }
 
-/// Equal, in time that depends only on the lengths.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// `url` with and without its port, as Twilio's SDKs try it: Twilio signs the URL as it was
 /// configured, which may or may not spell out the default port.
 fn port_variants(url: &str) -> (String, String) {
@@ -144,7 +139,7 @@ pub fn verify(algorithm: Algorithm, token: &str, url: &str, body: Body, signatur
                 return false;
             };
             let actual = hex::encode(Sha256::digest(bytes));
-            if !same(actual.as_bytes(), claimed.as_bytes()) {
+            if !crate::domain::same_bytes(actual.as_bytes(), claimed.as_bytes()) {
                 return false;
             }
             &[]
@@ -152,11 +147,11 @@ pub fn verify(algorithm: Algorithm, token: &str, url: &str, body: Body, signatur
     };
     let (without, with) = port_variants(url);
     // Both are computed, so the time taken does not say which one matched.
-    let a = same(
+    let a = crate::domain::same_bytes(
         &mac_of(algorithm, token, &signed_text(&without, params)),
         &given,
     );
-    let b = same(
+    let b = crate::domain::same_bytes(
         &mac_of(algorithm, token, &signed_text(&with, params)),
         &given,
     );
