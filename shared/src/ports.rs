@@ -31,8 +31,23 @@ pub struct LeadQuery {
     /// 1..=200; 50 when unset.
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
-    /// From a previous page's `next_cursor`.
+    /// The order: `score` (highest first, unscored last; the default), `last_activity` (the
+    /// latest call, text reply or click first; leads without any last) or `name` (A to Z).
+    pub sort: Option<LeadSort>,
+    /// From a previous page's `next_cursor` (of the same `sort`).
     pub cursor: Option<String>,
+}
+
+/// How a lead list is ordered.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadSort {
+    #[default]
+    Score,
+    LastActivity,
+    Name,
 }
 
 impl LeadQuery {

@@ -303,3 +303,121 @@ async fn recorded_outcomes_train_a_model_that_scores_every_lead() {
     assert_eq!(current["version"], 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_rule_is_checked_as_typed_and_tried_on_the_current_leads_before_saving() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let (path, lead) = scored_lead(&app).await;
+    let (before, tier) = (score(&lead), lead["tier"].clone());
+    let (_, rules) = app.send(Method::GET, "/scoring_rules", "").await;
+    let rule_count = rules["scoring_rules"].as_array().unwrap().len();
+
+    // The field reference, and checks as a person types.
+    let (status, fields) = app.send(Method::GET, "/scoring_rules/fields", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        fields["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "intent.meeting" && f["type"] == "true/false value"),
+        "{fields}"
+    );
+    let check = |criteria: &str| {
+        let body = json!({ "criteria": criteria }).to_string();
+        let app = &app;
+        async move { app.send(Method::POST, "/scoring_rules/check", &body).await }
+    };
+    let (status, typo) = check("calls.count >= 1 and intent.meting").await;
+    assert_eq!(status, StatusCode::OK, "{typo}");
+    assert_eq!(typo["valid"], false);
+    assert_eq!(typo["column"], 22);
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `intent.meeting`"),
+        "{typo}"
+    );
+    let (_, fine) = check("intent.meeting and calls.count >= 1").await;
+    assert_eq!(
+        fine,
+        json!({"valid": true, "fields": ["intent.meeting", "calls.count"]})
+    );
+
+    // A new rule tried: the lead would drop; nothing is stored.
+    let preview = |body: Value| {
+        let app = &app;
+        async move {
+            app.send(Method::POST, "/scoring_rules/preview", &body.to_string())
+                .await
+        }
+    };
+    let (status, tried) = preview(json!({
+        "rule": {"criteria": "intent.meeting", "weight": -100, "description": "Visits cost us"}
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tried}");
+    assert_eq!(tried["leads_considered"], 1);
+    assert_eq!(tried["changed"], 1);
+    let moved = &tried["leads"][0];
+    assert_eq!(moved["lead_id"], lead["lead_id"]);
+    assert_eq!(moved["score"].as_i64(), Some(before));
+    assert_eq!(moved["tier"], tier);
+    assert!(moved["new_score"].as_i64().unwrap() < before, "{tried}");
+    let (_, unchanged) = app.send(Method::GET, &path, "").await;
+    assert_eq!(score(&unchanged), before);
+    let (_, rules) = app.send(Method::GET, "/scoring_rules", "").await;
+    assert_eq!(rules["scoring_rules"].as_array().unwrap().len(), rule_count);
+
+    // An edit of a default rule, and new tier thresholds.
+    let (_, off) = preview(json!({"rule_id": "default-meeting", "rule": {"enabled": false}})).await;
+    assert!(
+        off["leads"][0]["new_score"].as_i64().unwrap() < before,
+        "{off}"
+    );
+    let (_, strict) = preview(json!({"tiers": {"hot": 100, "warm": 99}})).await;
+    assert_eq!(strict["leads"][0]["new_tier"], "cold", "{strict}");
+    assert_eq!(strict["leads"][0]["new_score"].as_i64(), Some(before));
+    assert_eq!(strict["tier_down"], 1);
+
+    // What cannot be tried says why.
+    for (body, status, says) in [
+        (
+            json!({"rule": {"criteria": "intent.meting", "weight": 5}}),
+            StatusCode::BAD_REQUEST,
+            "at column 1",
+        ),
+        (
+            json!({"rule_id": "no-such-rule", "rule": {"weight": 5}}),
+            StatusCode::NOT_FOUND,
+            "rule no-such-rule",
+        ),
+        (
+            json!({"rule_id": "default-meeting"}),
+            StatusCode::BAD_REQUEST,
+            "rule: required",
+        ),
+        (
+            json!({"tiers": {"hot": 30, "warm": 60}}),
+            StatusCode::BAD_REQUEST,
+            "tiers",
+        ),
+    ] {
+        let (got, problem) = preview(body.clone()).await;
+        assert_eq!(got, status, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{body}: {problem}"
+        );
+    }
+    let (status, problem) = app
+        .send(
+            Method::POST,
+            "/scoring_rules",
+            &json!({"rule_id": "preview", "criteria": "intent.pricing", "weight": 5}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+}

@@ -236,22 +236,6 @@ impl Lead {
         }
     }
 
-    /// "First Last", the company, or the phone number: whatever names the lead best.
-    pub fn display_name(&self) -> String {
-        let name = [self.first_name.as_deref(), self.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !name.is_empty() {
-            name
-        } else if let Some(c) = &self.company {
-            c.clone()
-        } else {
-            self.phone_number.to_string()
-        }
-    }
-
     /// What `q` searches in a lead list: name, company, e-mail and phone number, lower-case.
     pub fn search_text(&self) -> String {
         [
@@ -266,6 +250,46 @@ impl Lead {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+    }
+
+    /// The latest thing the lead did: a call, a text reply or a link click; `None` before any.
+    /// `GET /leads?sort=last_activity` orders by it, most recent first.
+    pub fn last_activity(&self) -> Option<DateTime<Utc>> {
+        let sms = self.sms.as_ref();
+        [
+            self.last_called_at,
+            sms.and_then(|s| s.last_reply_at),
+            sms.and_then(|s| s.last_click_at),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    /// How a person reads the lead: the person's name, else the company, else the phone
+    /// number.
+    pub fn display_name(&self) -> String {
+        let person = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        [
+            Some(person.as_str()),
+            self.company.as_deref().map(str::trim),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|n| !n.is_empty())
+        .unwrap_or(self.phone_number.as_str())
+        .to_owned()
+    }
+
+    /// What `GET /leads?sort=name` orders by: `display_name`, lower-case.
+    pub fn sort_name(&self) -> String {
+        self.display_name().to_lowercase()
     }
 
     /// Fill fields the lead does not have yet (metadata from a call never overwrites what a

@@ -33,6 +33,9 @@ pub struct ScoringRule {
 
 /// Ids of the factors that are not rules: the model's and a rep's adjustment.
 pub const RESERVED_IDS: &[&str] = &["model", "manual"];
+/// Ids that name the rule language's own endpoints (`/scoring_rules/preview`, `/check`,
+/// `/fields`), not a rule.
+pub const ENDPOINT_IDS: &[&str] = &["preview", "check", "fields"];
 
 /// A rule as a client sends it: all of it for `POST /scoring_rules`; for
 /// `PUT /scoring_rules/{id}` the fields left out keep their values.
@@ -143,6 +146,11 @@ impl RuleDraft {
             (None, Some(id)) if RESERVED_IDS.contains(&id.as_str()) => {
                 return Err(Error::validation(format!(
                     "rule_id: `{id}` is reserved for the score's own factors; choose another"
+                )));
+            }
+            (None, Some(id)) if ENDPOINT_IDS.contains(&id.as_str()) => {
+                return Err(Error::validation(format!(
+                    "rule_id: `{id}` names an endpoint under /scoring_rules; choose another"
                 )));
             }
             (None, Some(id)) => RuleId::parse(id).map_err(|e| e.context("rule_id"))?,

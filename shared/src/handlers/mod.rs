@@ -6,6 +6,7 @@ pub mod access;
 pub mod analyze;
 pub mod api;
 pub mod authorize;
+pub mod backtest;
 pub mod crm;
 pub mod ingest;
 mod jobs;

@@ -32,6 +32,46 @@ pub fn validate_criteria(criteria: &str) -> Result<()> {
     expr::parse(criteria).map(|_| ())
 }
 
+/// What a rule editor shows while a person types: the fields the criteria read, or where
+/// they go wrong and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct CriteriaCheck {
+    pub valid: bool,
+    /// The catalogue fields the criteria read, in order of appearance (when valid).
+    pub fields: Vec<&'static str>,
+    /// 1-based character column of the error, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// What is wrong (when not valid), as saving the rule would say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+pub fn check_criteria(criteria: &str) -> CriteriaCheck {
+    match expr::parse(criteria) {
+        Ok(e) => CriteriaCheck {
+            valid: true,
+            fields: expr::fields(&e),
+            column: None,
+            message: None,
+        },
+        Err(e) => {
+            let message = e.to_string();
+            let detail = message.strip_prefix("criteria: ").unwrap_or(&message);
+            let column = detail
+                .strip_prefix("at column ")
+                .and_then(|rest| rest.split_once(':'))
+                .and_then(|(n, _)| n.parse().ok());
+            CriteriaCheck {
+                valid: false,
+                fields: Vec::new(),
+                column,
+                message: Some(message),
+            }
+        }
+    }
+}
+
 /// A tenant's enabled rules, parsed once for many scores.
 pub struct RuleSet {
     rules: Vec<(ScoringRule, expr::Expr)>,
@@ -659,6 +699,24 @@ mod tests {
             tiers: &TIERS,
             now,
         }
+    }
+
+    #[test]
+    fn a_check_names_the_fields_or_the_column() {
+        let ok = check_criteria("intent.pricing and calls.count >= 2");
+        assert!(ok.valid);
+        assert_eq!(ok.fields, ["intent.pricing", "calls.count"]);
+        let bad = check_criteria("calls.count >= 2 and intent.pricng");
+        assert!(!bad.valid);
+        assert_eq!(bad.column, Some(22));
+        assert!(
+            bad.message
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `intent.pricing`"),
+            "{bad:?}"
+        );
+        assert_eq!(check_criteria("").column, None);
     }
 
     #[test]

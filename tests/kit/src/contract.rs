@@ -16,10 +16,10 @@ use shared::domain::{
     Direction, Lead, LeadId, NewApiKey, PhoneNumber, Role, RuleId, ScoreCause, ScoreChange,
     ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
 };
-use shared::ports::{Admission, LeadQuery, fixed_window};
+use shared::ports::{Admission, LeadQuery, LeadSort, fixed_window};
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 20] = [
+pub const PROMISES: [&str; 21] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -27,6 +27,7 @@ pub const PROMISES: [&str; 20] = [
     "a_score_cause_applies_once",
     "a_saved_score_change_waits_in_the_outbox_until_dispatched",
     "lead_lists_are_ranked_filtered_and_paged",
+    "lead_lists_sort_by_activity_and_name",
     "lead_ids_walk_every_lead_once",
     "calls_are_stored_once_and_updated_safely",
     "rules_are_seeded_once_and_updated_safely",
@@ -54,6 +55,7 @@ macro_rules! store_contract {
             a_score_cause_applies_once,
             a_saved_score_change_waits_in_the_outbox_until_dispatched,
             lead_lists_are_ranked_filtered_and_paged,
+            lead_lists_sort_by_activity_and_name,
             lead_ids_walk_every_lead_once,
             calls_are_stored_once_and_updated_safely,
             rules_are_seeded_once_and_updated_safely,
@@ -487,6 +489,91 @@ pub async fn lead_lists_are_ranked_filtered_and_paged(deps: &Deps) {
     let bad = deps
         .leads
         .list_leads(&acme(), &query(|q| q.cursor = Some("nope".into())))
+        .await;
+    assert!(matches!(bad, Err(Error::Validation(_))), "{bad:?}");
+}
+
+/// `list_leads` with `sort`: by the latest activity (a call, a text reply or a click; most
+/// recent first, leads without any last) and by name (the person's, else the company, else
+/// the phone number; A to Z), every lead once across pages, filters still applied, and the
+/// order kept up to date as leads change.
+pub async fn lead_lists_sort_by_activity_and_name(deps: &Deps) {
+    let now = Utc::now();
+    let hours = |h: i64| Some(now - Duration::hours(h));
+    // (first name, company, score, last call, last text reply)
+    let rows = [
+        (Some("Zoe"), None, Some(80), hours(5), None),
+        (None, Some("Acme Roofing"), Some(20), None, hours(1)),
+        (Some("mia"), None, None, None, None),
+        (Some("Bob"), Some("Zed Co"), Some(60), hours(3), hours(30)),
+        (None, None, Some(90), hours(10), None),
+    ];
+    let mut ids = Vec::new();
+    for (i, (first, company, score, called, replied)) in rows.iter().enumerate() {
+        let mut l = lead(&acme(), 100 + i as u32);
+        l.first_name = first.map(str::to_owned);
+        l.company = company.map(str::to_owned);
+        l.lead_score = *score;
+        l.tier = score.map(|s| TierThresholds::default().tier(s));
+        l.last_called_at = *called;
+        if replied.is_some() {
+            l.sms = Some(shared::domain::SmsEngagement {
+                last_reply_at: *replied,
+                ..Default::default()
+            });
+        }
+        deps.leads.insert_lead(&l).await.unwrap();
+        ids.push(l);
+    }
+    deps.leads.insert_lead(&lead(&globex(), 100)).await.unwrap();
+    let names = |rows: Vec<(String, Option<u8>)>| -> Vec<Option<u8>> {
+        rows.into_iter().map(|(_, s)| s).collect()
+    };
+    let sorted = |sort, limit| LeadQuery {
+        sort: Some(sort),
+        limit: Some(limit),
+        ..LeadQuery::default()
+    };
+    // Scores stand for the leads: each is distinct.
+    assert_eq!(
+        names(list(deps, sorted(LeadSort::LastActivity, 2)).await),
+        [Some(20), Some(60), Some(80), Some(90), None]
+    );
+    // Acme Roofing, Bob, mia, Zoe, then the one known by its number (`+1...` sorts first).
+    assert_eq!(
+        names(list(deps, sorted(LeadSort::Name, 2)).await),
+        [Some(90), Some(20), Some(60), None, Some(80)]
+    );
+    let mut hot_by_name = sorted(LeadSort::Name, 1);
+    hot_by_name.min_score = Some(60);
+    assert_eq!(
+        names(list(deps, hot_by_name).await),
+        [Some(90), Some(60), Some(80)]
+    );
+    // A new call moves Zoe to the front.
+    deps.leads
+        .note_call(
+            &acme(),
+            &ids[0].lead_id,
+            &CallId::parse("ca_zoe_new").unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        names(list(deps, sorted(LeadSort::LastActivity, 3)).await)[0],
+        Some(80)
+    );
+    let bad = deps
+        .leads
+        .list_leads(
+            &acme(),
+            &LeadQuery {
+                sort: Some(LeadSort::Name),
+                cursor: Some("zz:ld_x".into()),
+                ..LeadQuery::default()
+            },
+        )
         .await;
     assert!(matches!(bad, Err(Error::Validation(_))), "{bad:?}");
 }

@@ -1,7 +1,7 @@
 //! `/scoring_rules`: the tenant's rules; a change re-scores every lead.
 
 use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, put_with};
+use aide::axum::routing::{get_with, post_with, put_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Deps;
 use crate::domain::{RuleDraft, RuleId, ScoringRule};
 use crate::error::Error;
-use crate::handlers::score;
+use crate::handlers::{backtest, score};
 use crate::scoring;
 
 use super::doc::{Problems, Rescoring, link};
@@ -41,6 +41,46 @@ pub(super) fn routes() -> ApiRouter<Deps> {
             }),
         )
         .api_route(
+            "/scoring_rules/fields",
+            get_with(list_fields, |op| {
+                op.id("list_rule_fields")
+                    .tag("scoring")
+                    .summary("The fields rules can read")
+                    .description(
+                        "The rule language's catalogue: each field's name, type and meaning \
+                         (what a rule editor shows beside the criteria).",
+                    )
+            }),
+        )
+        .api_route(
+            "/scoring_rules/check",
+            post_with(check_rule, |op| {
+                op.id("check_rule")
+                    .tag("scoring")
+                    .summary("Check a rule's criteria as they are typed")
+                    .description(
+                        "Always 200: `valid`, the fields read, or the error's 1-based `column` \
+                         and message, as saving the rule would give them. Nothing is stored.",
+                    )
+            }),
+        )
+        .api_route(
+            "/scoring_rules/preview",
+            post_with(preview_rules, |op| {
+                op.id("preview_rules")
+                    .tag("scoring")
+                    .summary("Try a rule or tier change on the current leads before saving it")
+                    .description(
+                        "A backtest: every lead (the 5,000 highest ranked at most) scored \
+                         under the tenant's rules and thresholds as they are and as they would \
+                         be with the draft (`rule_id` names the rule it edits; none adds it) or \
+                         the new `tiers`, at the same moment. Answers how many would change \
+                         score or tier and the 200 that move most. Nothing is stored.",
+                    )
+                    .problem::<404>("`rule_id` names no rule of the tenant")
+            }),
+        )
+        .api_route(
             "/scoring_rules/{id}",
             put_with(update_rule, |op| {
                 op.id("update_rule")
@@ -54,6 +94,58 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     .problem::<409>("The rule changed meanwhile; retry")
             }),
         )
+}
+
+/// `POST /scoring_rules/check`: criteria to check.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"criteria": "intent.pricing and calls.count >= 2"}))]
+struct CheckRequest {
+    #[schemars(length(max = 1000))]
+    criteria: String,
+}
+
+/// One field of the rule language's catalogue.
+#[derive(Serialize, JsonSchema)]
+struct Field {
+    name: &'static str,
+    /// `true/false value`, `number`, `string` or `list`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    meaning: &'static str,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct FieldList {
+    fields: Vec<Field>,
+}
+
+async fn list_fields(Tenant(_): Tenant) -> Json<FieldList> {
+    Json(FieldList {
+        fields: scoring::FIELDS
+            .iter()
+            .map(|(name, kind, meaning)| Field {
+                name,
+                kind: kind.name(),
+                meaning,
+            })
+            .collect(),
+    })
+}
+
+async fn check_rule(
+    Tenant(_): Tenant,
+    JsonBody(request): JsonBody<CheckRequest>,
+) -> Json<scoring::CriteriaCheck> {
+    Json(scoring::check_criteria(&request.criteria))
+}
+
+async fn preview_rules(
+    State(deps): State<Deps>,
+    AdminTenant(tenant): AdminTenant,
+    JsonBody(request): JsonBody<backtest::PreviewRequest>,
+) -> ApiResult<Json<backtest::Preview>> {
+    Ok(Json(backtest::preview(&deps, &tenant, &request).await?))
 }
 
 /// `{id}` of `/scoring_rules/{id}`.

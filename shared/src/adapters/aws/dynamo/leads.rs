@@ -11,7 +11,7 @@ use tracing::instrument;
 
 use crate::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
 use crate::error::{Error, Result};
-use crate::ports::{LeadQuery, LeadStore, Page};
+use crate::ports::{LeadQuery, LeadSort, LeadStore, Page};
 
 use super::{
     DynamoStore, Item, Transacted, from_item, key, lead_pk, not_updated, put_new, put_versioned, s,
@@ -32,6 +32,29 @@ pub(super) fn rank(lead: &Lead) -> String {
     }
 }
 
+/// The sort key of the `by_activity` index: the latest activity (`0000` before any), most
+/// recent first when read backwards, ties by lead id.
+fn activity_key(lead: &Lead) -> String {
+    let at = lead
+        .last_activity()
+        .map_or_else(|| "0000".to_owned(), sortable);
+    format!("{at}#{}", lead.lead_id)
+}
+
+/// The sort key of the `by_name` index: `Lead::sort_name`, ties by lead id.
+fn name_key(lead: &Lead) -> String {
+    format!("{}#{}", lead.sort_name(), lead.lead_id)
+}
+
+/// A lead list's index, its sort key, and whether it is read backwards.
+fn order(sort: LeadSort) -> (&'static str, &'static str, bool) {
+    match sort {
+        LeadSort::Score => ("by_score", "rank", true),
+        LeadSort::LastActivity => ("by_activity", "activity", true),
+        LeadSort::Name => ("by_name", "sort_name", false),
+    }
+}
+
 pub(super) fn lead_item(lead: &Lead) -> Result<Item> {
     let mut item = to_item(lead)?;
     item.extend(key(
@@ -39,6 +62,8 @@ pub(super) fn lead_item(lead: &Lead) -> Result<Item> {
         format!("LEAD#{}", lead.lead_id),
     ));
     item.insert("rank".into(), s(rank(lead)));
+    item.insert("activity".into(), s(activity_key(lead)));
+    item.insert("sort_name".into(), s(name_key(lead)));
     item.insert(
         "phone_key".into(),
         s(format!("{}#{}", lead.tenant_id, lead.phone_number)),
@@ -70,13 +95,15 @@ pub(super) fn encode_cursor(rank: &str) -> String {
     hex::encode(rank)
 }
 
-pub(super) fn decode_cursor(cursor: &str) -> Result<String> {
+/// The sort key a page ended at, if `cursor` is one this API returned for `sort`.
+pub(super) fn decode_cursor(cursor: &str, sort: LeadSort) -> Result<String> {
     hex::decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|r| {
-            r.split_once('#')
-                .is_some_and(|(score, id)| score.len() == 4 && LeadId::parse(id).is_ok())
+            r.rsplit_once('#').is_some_and(|(key, id)| {
+                LeadId::parse(id).is_ok() && (sort != LeadSort::Score || key.len() == 4)
+            })
         })
         .ok_or_else(|| {
             Error::validation(format!(
@@ -230,25 +257,59 @@ impl LeadStore for DynamoStore {
     #[instrument(name = "dynamo.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let limit = q.limit() as usize;
-        // Key range on the rank: scores between min and max, or everything.
-        let (low, high) = match (q.min_score, q.max_score) {
-            (None, None) => ("0".to_owned(), "2".to_owned()),
-            (min, max) => (
-                format!("1{:03}", min.unwrap_or(0)),
-                format!("1{:03}~", max.unwrap_or(100)),
-            ),
-        };
-        let high = match &q.cursor {
-            Some(c) => decode_cursor(c)?.min(high),
-            None => high,
-        };
+        let sort = q.sort.unwrap_or_default();
+        let (index, sort_key, backwards) = order(sort);
         let mut filters = Vec::new();
-        let mut values: Item = HashMap::from([
-            (":pk".to_owned(), s(tenant_pk(tenant))),
-            (":low".to_owned(), s(low)),
-            (":high".to_owned(), s(high.clone())),
-        ]);
-        let mut names = HashMap::from([("#r".to_owned(), "rank".to_owned())]);
+        let mut values: Item = HashMap::from([(":pk".to_owned(), s(tenant_pk(tenant)))]);
+        let mut names = HashMap::new();
+        let cursor = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, sort))
+            .transpose()?;
+        let key_condition = if sort == LeadSort::Score {
+            // Key range on the rank: scores between min and max, or everything; a page ends
+            // at its cursor.
+            let (low, high) = match (q.min_score, q.max_score) {
+                (None, None) => ("0".to_owned(), "2".to_owned()),
+                (min, max) => (
+                    format!("1{:03}", min.unwrap_or(0)),
+                    format!("1{:03}~", max.unwrap_or(100)),
+                ),
+            };
+            let high = cursor.clone().map_or(high.clone(), |c| c.min(high));
+            values.insert(":low".into(), s(low));
+            values.insert(":high".into(), s(high));
+            "pk = :pk AND #k BETWEEN :low AND :high"
+        } else {
+            // Other orders filter on the score itself (an unscored lead has none).
+            if let Some(m) = q.min_score {
+                filters.push("#score >= :min");
+                values.insert(":min".into(), AttributeValue::N(m.to_string()));
+            }
+            if let Some(m) = q.max_score {
+                filters.push("#score <= :max");
+                values.insert(":max".into(), AttributeValue::N(m.to_string()));
+            }
+            if q.min_score.is_some() || q.max_score.is_some() {
+                names.insert("#score".into(), "lead_score".into());
+            }
+            match &cursor {
+                Some(c) => {
+                    values.insert(":c".into(), s(c.clone()));
+                    if backwards {
+                        "pk = :pk AND #k < :c"
+                    } else {
+                        "pk = :pk AND #k > :c"
+                    }
+                }
+                None => "pk = :pk",
+            }
+        };
+        // DynamoDB refuses a name the expressions do not use.
+        if key_condition.contains("#k") {
+            names.insert("#k".to_owned(), sort_key.to_owned());
+        }
         if let Some(t) = q.tier {
             filters.push("#tier = :tier");
             names.insert("#tier".into(), "tier".into());
@@ -272,27 +333,30 @@ impl LeadStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.tables.leads)
-                .index_name("by_score")
-                .key_condition_expression("pk = :pk AND #r BETWEEN :low AND :high")
+                .index_name(index)
+                .key_condition_expression(key_condition)
                 .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
-                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
-                .scan_index_forward(false)
+                .scan_index_forward(!backwards)
                 .limit((limit + 1) as i32)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| sdk_error("DynamoDB Query by_score", e))?;
+                .map_err(|e| sdk_error(&format!("DynamoDB Query {index}"), e))?;
             for mut item in page.items.unwrap_or_default() {
-                let rank = match item.remove("rank") {
-                    Some(AttributeValue::S(r)) => r,
+                let key = match item.get(sort_key) {
+                    Some(AttributeValue::S(k)) => k.clone(),
                     _ => continue,
                 };
                 // The cursor's own lead was on the previous page.
-                if q.cursor.is_some() && rank == high {
+                if cursor.as_ref() == Some(&key) {
                     continue;
                 }
-                items.push((rank, from_item(item)?));
+                for attribute in ["rank", "activity", "sort_name"] {
+                    item.remove(attribute);
+                }
+                items.push((key, from_item(item)?));
             }
             if items.len() > limit {
                 items.truncate(limit);

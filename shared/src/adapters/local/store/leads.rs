@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use crate::domain::{CallId, Crm, CrmSync, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
 use crate::error::{Error, Result};
-use crate::ports::{LeadQuery, LeadStore, Page};
+use crate::ports::{LeadQuery, LeadSort, LeadStore, Page};
 
 use super::{SqliteStore, get_doc, is_unique_violation, list_docs, not_updated, ts};
 
@@ -18,6 +18,8 @@ pub(super) struct LeadRow {
     tier: Option<&'static str>,
     status: Option<String>,
     search: String,
+    activity: String,
+    sort_name: String,
     doc: String,
 }
 
@@ -28,6 +30,8 @@ pub(super) fn lead_row(lead: &Lead) -> Result<LeadRow> {
         tier: lead.tier.map(|t| t.as_str()),
         status: lead.crm_lead_status.as_ref().map(|s| s.to_lowercase()),
         search,
+        activity: lead.last_activity().map(ts).unwrap_or_default(),
+        sort_name: lead.sort_name(),
         doc: serde_json::to_string(lead)?,
     })
 }
@@ -49,11 +53,14 @@ pub(super) fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
         tier,
         status,
         search,
+        activity,
+        sort_name,
         doc,
     } = lead_row(&next)?;
     let changed = c
         .execute(
-            "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9
+            "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9,
+                              activity = ?11, sort_name = ?12
              WHERE tenant_id = ?1 AND lead_id = ?2 AND version = ?10",
             params![
                 lead.tenant_id.as_str(),
@@ -65,7 +72,9 @@ pub(super) fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
                 search,
                 next.version,
                 doc,
-                lead.version
+                lead.version,
+                activity,
+                sort_name
             ],
         )
         .map_err(|e| {
@@ -141,10 +150,10 @@ impl LeadStore for SqliteStore {
     async fn insert_lead(&self, lead: &Lead) -> Result<()> {
         let lead = lead.clone();
         self.with(move |c| {
-            let LeadRow { rank, tier, status, search, doc } = lead_row(&lead)?;
+            let LeadRow { rank, tier, status, search, activity, sort_name, doc } = lead_row(&lead)?;
             c.execute(
-                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc, activity, sort_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     lead.tenant_id.as_str(),
                     lead.lead_id.as_str(),
@@ -154,7 +163,9 @@ impl LeadStore for SqliteStore {
                     status,
                     search,
                     lead.version,
-                    doc
+                    doc,
+                    activity,
+                    sort_name
                 ],
             )
             .map_err(|e| {
@@ -202,62 +213,28 @@ impl LeadStore for SqliteStore {
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let (tenant, q) = (tenant.clone(), q.clone());
         self.with(move |c| {
-            let mut sql =
-                String::from("SELECT doc, rank_score, lead_id FROM leads WHERE tenant_id = ?");
-            let mut args: Vec<Sql> = vec![Sql::Text(tenant.to_string())];
-            if let Some(t) = q.tier {
-                sql.push_str(" AND tier = ?");
-                args.push(Sql::Text(t.as_str().into()));
-            }
-            if let Some(m) = q.min_score {
-                sql.push_str(" AND rank_score >= ?");
-                args.push(Sql::Integer(m.into()));
-            }
-            if let Some(m) = q.max_score {
-                sql.push_str(" AND rank_score BETWEEN 0 AND ?");
-                args.push(Sql::Integer(m.into()));
-            }
-            if let Some(s) = &q.status {
-                sql.push_str(" AND status = ?");
-                args.push(Sql::Text(s.to_lowercase()));
-            }
-            if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                let escaped = text
-                    .to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                sql.push_str(" AND search LIKE ? ESCAPE '\\'");
-                args.push(Sql::Text(format!("%{escaped}%")));
-            }
-            if let Some(cursor) = &q.cursor {
-                let (rank, id) = decode_cursor(cursor)?;
-                sql.push_str(" AND (rank_score < ? OR (rank_score = ? AND lead_id > ?))");
-                args.extend([Sql::Integer(rank), Sql::Integer(rank), Sql::Text(id)]);
-            }
             let limit = q.limit();
-            sql.push_str(" ORDER BY rank_score DESC, lead_id LIMIT ?");
-            args.push(Sql::Integer(i64::from(limit) + 1));
-            let mut stmt = c.prepare(&sql)?;
+            let (select, args) = list_statement(tenant.as_str(), &q)?;
+            let mut stmt = c.prepare(&select)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
+                    r.get::<_, Sql>(1)?,
                     r.get::<_, String>(2)?,
                 ))
             })?;
             let mut items = Vec::new();
             let mut last = None;
             for row in rows {
-                let (doc, rank, id) = row?;
+                let (doc, key, id) = row?;
                 if items.len() == limit as usize {
                     return Ok(Page {
                         items,
-                        next_cursor: last.map(|(r, i): (i64, String)| format!("{r}:{i}")),
+                        next_cursor: last.map(|(k, i): (Sql, String)| encode_cursor(&k, &i)),
                     });
                 }
                 items.push(serde_json::from_str(&doc)?);
-                last = Some((rank, id));
+                last = Some((key, id));
             }
             Ok(Page {
                 items,
@@ -427,13 +404,156 @@ fn outbox_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
+/// The statement that reads a page of `list_leads` (one more row than the page, to know
+/// whether another follows), and its arguments. Each order has its index (`leads_ranked`,
+/// `leads_by_activity`, `leads_by_name`).
+fn list_statement(tenant: &str, q: &LeadQuery) -> Result<(String, Vec<Sql>)> {
+    // The order's column (and its index).
+    let (column, descending) = match q.sort.unwrap_or_default() {
+        LeadSort::Score => ("rank_score", true),
+        LeadSort::LastActivity => ("activity", true),
+        LeadSort::Name => ("sort_name", false),
+    };
+    let mut sql = format!("SELECT doc, {column}, lead_id FROM leads WHERE tenant_id = ?");
+    let mut args: Vec<Sql> = vec![Sql::Text(tenant.to_owned())];
+    if let Some(t) = q.tier {
+        sql.push_str(" AND tier = ?");
+        args.push(Sql::Text(t.as_str().into()));
+    }
+    // In another order the score range filters the order's index as it is read (`+` keeps
+    // the planner from sorting the range's leads instead), as DynamoDB filters its query.
+    let score = if column == "rank_score" {
+        "rank_score"
+    } else {
+        "+rank_score"
+    };
+    if let Some(m) = q.min_score {
+        sql.push_str(&format!(" AND {score} >= ?"));
+        args.push(Sql::Integer(m.into()));
+    }
+    if let Some(m) = q.max_score {
+        sql.push_str(&format!(" AND {score} BETWEEN 0 AND ?"));
+        args.push(Sql::Integer(m.into()));
+    }
+    if let Some(s) = &q.status {
+        sql.push_str(" AND status = ?");
+        args.push(Sql::Text(s.to_lowercase()));
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.push_str(" AND search LIKE ? ESCAPE '\\'");
+        args.push(Sql::Text(format!("%{escaped}%")));
+    }
+    // After the last lead shown.
+    if let Some(cursor) = &q.cursor {
+        let (key, id) = decode_cursor(cursor, q.sort.unwrap_or_default())?;
+        let past = if descending { "<" } else { ">" };
+        sql.push_str(&format!(
+            " AND ({column} {past} ? OR ({column} = ? AND lead_id > ?))"
+        ));
+        let key = match key {
+            CursorKey::Rank(r) => Sql::Integer(r),
+            CursorKey::Text(t) => Sql::Text(t),
+        };
+        args.extend([key.clone(), key, Sql::Text(id)]);
+    }
+    let direction = if descending { "DESC" } else { "ASC" };
+    sql.push_str(&format!(" ORDER BY {column} {direction}, lead_id LIMIT ?"));
+    args.push(Sql::Integer(i64::from(q.limit()) + 1));
+    Ok((sql, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each order, with and without the filters the web app offers, reads its index in order:
+    /// no table scan, no sort of the tenant's leads.
+    #[test]
+    fn every_order_of_the_lead_list_reads_its_index() {
+        let c = Connection::open_in_memory().unwrap();
+        for migration in super::super::migrations::MIGRATIONS {
+            c.execute_batch(migration).unwrap();
+        }
+        let cursor = |sort| match sort {
+            LeadSort::Score => "50:ld_x".to_owned(),
+            _ => format!("{}:ld_x", hex::encode("m")),
+        };
+        for (sort, index) in [
+            (LeadSort::Score, "leads_ranked"),
+            (LeadSort::LastActivity, "leads_by_activity"),
+            (LeadSort::Name, "leads_by_name"),
+        ] {
+            let queries = [
+                LeadQuery::default(),
+                LeadQuery {
+                    tier: Some(crate::domain::Tier::Hot),
+                    q: Some("acme".into()),
+                    status: Some("open".into()),
+                    ..LeadQuery::default()
+                },
+                LeadQuery {
+                    min_score: Some(40),
+                    max_score: Some(80),
+                    cursor: Some(cursor(sort)),
+                    ..LeadQuery::default()
+                },
+            ];
+            for mut q in queries {
+                q.sort = Some(sort);
+                let (sql, args) = list_statement("acme", &q).unwrap();
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let plan: Vec<String> = stmt
+                    .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                let plan = plan.join("; ");
+                assert!(
+                    plan.contains(&format!("USING INDEX {index}")),
+                    "{q:?}: {plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
+            }
+        }
+    }
+}
+
+/// Where a page of a lead list ends, in its order's column.
+#[derive(Debug, PartialEq)]
+enum CursorKey {
+    Rank(i64),
+    Text(String),
+}
+
+/// `<rank>:<lead>` when ordered by score; `<hex of the column>:<lead>` by activity or name.
+fn encode_cursor(key: &Sql, id: &str) -> String {
+    match key {
+        Sql::Integer(rank) => format!("{rank}:{id}"),
+        Sql::Text(t) => format!("{}:{id}", hex::encode(t)),
+        _ => format!(":{id}"),
+    }
+}
+
+fn decode_cursor(cursor: &str, sort: LeadSort) -> Result<(CursorKey, String)> {
     cursor
         .split_once(':')
-        .and_then(|(r, id)| Some((r.parse::<i64>().ok()?, LeadId::parse(id).ok()?.to_string())))
+        .and_then(|(key, id)| {
+            let key = match sort {
+                LeadSort::Score => CursorKey::Rank(key.parse::<i64>().ok()?),
+                LeadSort::LastActivity | LeadSort::Name => {
+                    CursorKey::Text(String::from_utf8(hex::decode(key).ok()?).ok()?)
+                }
+            };
+            Some((key, LeadId::parse(id).ok()?.to_string()))
+        })
         .ok_or_else(|| {
             Error::validation(format!(
-                "cursor: `{cursor}` is not a cursor this API returned"
+                "cursor: `{cursor}` is not a cursor this API returned for this sort"
             ))
         })
 }

@@ -181,4 +181,23 @@ CREATE TABLE score_outbox (
 );
 CREATE INDEX score_outbox_by_time ON score_outbox (tenant_id, noted_at);
 "#,
+    r#"
+-- The lead list's other orders: the latest activity (a call, a text reply or a link click;
+-- '' before any) and the name (the person's, else the company, else the phone number), each
+-- served by an index. Rows written before this migration are filled from their documents.
+ALTER TABLE leads ADD COLUMN activity TEXT NOT NULL DEFAULT '';   -- RFC 3339, UTC, ms, fixed width
+ALTER TABLE leads ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
+UPDATE leads SET
+    activity = max(
+        coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', json_extract(doc, '$.last_called_at')), ''),
+        coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', json_extract(doc, '$.sms.last_reply_at')), ''),
+        coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', json_extract(doc, '$.sms.last_click_at')), '')),
+    sort_name = lower(coalesce(
+        nullif(trim(trim(coalesce(json_extract(doc, '$.first_name'), '')) || ' '
+                    || trim(coalesce(json_extract(doc, '$.last_name'), ''))), ''),
+        nullif(trim(coalesce(json_extract(doc, '$.company'), '')), ''),
+        phone));
+CREATE INDEX leads_by_activity ON leads (tenant_id, activity DESC, lead_id);
+CREATE INDEX leads_by_name ON leads (tenant_id, sort_name, lead_id);
+"#,
 ];
