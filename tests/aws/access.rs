@@ -143,6 +143,11 @@ async fn an_authorizer_context_that_names_no_valid_caller_vouches_for_no_one() {
     assert_eq!(status, 401);
     let (status, _) = feed::api_through(&cloud, "GET", "/openapi.json", None, None).await;
     assert_eq!(status, 200);
+    // The web app's page and files, which then sign in to the API.
+    for path in ["/", "/app/app.js", "/app/app.css"] {
+        let (status, _) = feed::api_through(&cloud, "GET", path, None, None).await;
+        assert_eq!(status, 200, "{path}");
+    }
 }
 
 /// A call to moto's Cognito (the JSON protocol, as the SDK sends it).

@@ -93,9 +93,10 @@ fn the_template_and_serve_give_browsers_one_cors_policy() {
     assert_eq!(policy["MaxAge"].as_u64(), Some(CORS_MAX_AGE_SECONDS));
 }
 
-/// What API Gateway lets through without a token is what the OpenAPI document says needs none:
-/// the health check, the document and its page, Twilio's webhooks and the short links. Every
-/// other operation takes the bearer token, and reaches the function through `/{proxy+}`.
+/// What API Gateway lets through without a token is what the OpenAPI document says needs none
+/// (the health check, the document and its page, Twilio's webhooks, the short links, the OAuth
+/// callback) and the web app's files. Every other operation takes the bearer token, and
+/// reaches the function through `/{proxy+}`.
 #[test]
 fn the_template_opens_to_the_public_exactly_the_operations_the_document_does() {
     let template = crate::emulator::template();
@@ -123,6 +124,11 @@ fn the_template_opens_to_the_public_exactly_the_operations_the_document_does() {
             }
         }
     }
+    open.extend(
+        shared::handlers::api::APP_PATHS
+            .iter()
+            .map(|path| format!("get {path}")),
+    );
     open.sort();
     assert_eq!(public, open);
 }

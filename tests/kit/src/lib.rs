@@ -11,6 +11,7 @@
 //! - `hubspot`, `pipedrive`, `salesforce`: stateful stand-ins for the CRMs' APIs, each with
 //!   its OAuth authorization server (`oauth`).
 
+pub mod browser;
 pub mod contract;
 pub mod emulator;
 pub mod hubspot;

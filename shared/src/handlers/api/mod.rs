@@ -16,6 +16,7 @@ mod rules;
 mod settings;
 mod sms;
 mod usage;
+mod web;
 mod webhooks;
 
 use aide::axum::ApiRouter;
@@ -27,6 +28,7 @@ use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use problem::ApiError;
+pub use web::APP_PATHS;
 
 use crate::Deps;
 use crate::domain::{Actor, Caller, Counter, Role};
@@ -120,6 +122,7 @@ struct LocalCaller(Caller);
 pub fn routes(deps: Deps) -> Router {
     let (router, api) = doc::finish(documented());
     router
+        .merge(web::routes())
         .layer(axum::Extension(api))
         .fallback(
             |method: axum::http::Method, uri: axum::http::Uri| async move {
@@ -232,7 +235,8 @@ async fn rate_limit(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let caller = request.extensions().get::<Caller>().cloned();
-    if let (Some(caller), true) = (caller, request.uri().path() != "/health") {
+    let path = request.uri().path();
+    if let (Some(caller), true) = (caller, path != "/health" && !web::is_app_path(path)) {
         let window = std::time::Duration::from_secs(60);
         let mut limits = vec![(
             format!("tenant:{}", caller.tenant),
