@@ -157,6 +157,14 @@ pub trait CallStore: Send + Sync {
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>>;
     /// Remove a call; removing one that is not there is not an error.
     async fn delete_call(&self, tenant: &TenantId, id: &CallId) -> Result<()>;
+    /// The tenant's calls in id order, after `after` (from the first when `None`), at most
+    /// `limit`: the reports walk every call a page at a time.
+    async fn calls_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<&CallId>,
+        limit: u32,
+    ) -> Result<Vec<Call>>;
 }
 
 #[async_trait]

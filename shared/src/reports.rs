@@ -15,6 +15,8 @@ use serde::Serialize;
 use crate::domain::{Lead, Tier, TierThresholds};
 use crate::model::metrics;
 
+pub mod calls;
+
 /// Scores are grouped in bands this wide (0-9, ..., 90-100).
 pub const BAND_WIDTH: u8 = 10;
 

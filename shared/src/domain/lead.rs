@@ -27,6 +27,11 @@ pub struct Lead {
     #[serde(default)]
     pub factors: Vec<Factor>,
     pub score_updated_at: Option<DateTime<Utc>>,
+    /// When the lead last turned hot: the start of the call that made it so, else the moment
+    /// it was scored so. `None` while it is not hot. The reports' time to the next touch
+    /// starts here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_since: Option<DateTime<Utc>>,
     /// Distinct calls with this lead.
     pub call_count: u32,
     pub last_called_at: Option<DateTime<Utc>>,
@@ -220,6 +225,7 @@ impl Lead {
             tier: None,
             factors: Vec::new(),
             score_updated_at: None,
+            hot_since: None,
             call_count: 0,
             last_called_at: None,
             ai_sentiment: None,

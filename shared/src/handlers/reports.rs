@@ -2,7 +2,7 @@
 //! time, at most [`MAX_LEADS`] (the rest are left out and the answer says so).
 
 use crate::Deps;
-use crate::domain::{Lead, TenantId, TierThresholds};
+use crate::domain::{CallId, Lead, TenantId, TierThresholds};
 use crate::error::Result;
 use crate::ports::LeadQuery;
 
@@ -44,6 +44,33 @@ pub async fn book(deps: &Deps, tenant: &TenantId) -> Result<Book> {
                     tiers,
                 });
             }
+        }
+    }
+}
+
+/// The most calls a report reads: 500 pages of 200 (on DynamoDB, a query per page).
+pub const MAX_CALLS: usize = 100_000;
+
+/// Add the tenant's calls to `calls`, a page at a time, at most [`MAX_CALLS`]; whether more
+/// were left unread.
+pub async fn walk_calls(
+    deps: &Deps,
+    tenant: &TenantId,
+    calls: &mut crate::reports::calls::CallBook<'_>,
+) -> Result<bool> {
+    const PAGE: u32 = 200;
+    let mut after: Option<CallId> = None;
+    loop {
+        let page = deps.calls.calls_after(tenant, after.as_ref(), PAGE).await?;
+        for call in &page {
+            if calls.calls() == MAX_CALLS {
+                return Ok(true);
+            }
+            calls.add(call);
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.call_id.clone()),
+            _ => return Ok(false),
         }
     }
 }

@@ -57,6 +57,7 @@ pub async fn handle(
             tier: score.tier,
             at: now,
         };
+        lead.hot_since = hot_since(&lead, score.tier, cause, &calls, now);
         lead.lead_score = Some(score.value);
         lead.tier = Some(score.tier);
         lead.factors = score.factors.clone();
@@ -107,6 +108,30 @@ pub async fn handle(
     Err(Error::concurrent(format!(
         "lead {lead_id} kept changing while it was scored; try again"
     )))
+}
+
+/// When `lead`, scored `tier` now for `cause`, turned hot: kept while it stays hot; the start
+/// of the call that made it hot (a backfill of old calls dates it then, not at the import);
+/// else now; `None` once it is not hot.
+fn hot_since(
+    lead: &crate::domain::Lead,
+    tier: crate::domain::Tier,
+    cause: &ScoreCause,
+    calls: &[crate::domain::Call],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    use crate::domain::Tier;
+    match (tier, lead.tier, lead.hot_since) {
+        (Tier::Hot, Some(Tier::Hot), Some(since)) => Some(since),
+        (Tier::Hot, ..) => Some(match cause {
+            ScoreCause::NewCall { call_id } => calls
+                .iter()
+                .find(|c| c.call_id == *call_id)
+                .map_or(now, |c| c.call_start_time.min(now)),
+            _ => now,
+        }),
+        _ => None,
+    }
 }
 
 async fn mark_scored(

@@ -604,7 +604,8 @@ pub async fn lead_ids_walk_every_lead_once(deps: &Deps) {
 }
 
 /// `insert_call` stores a call once (`false` the second time, changing nothing);
-/// `update_call` is optimistic like leads; `calls_for_lead` lists a lead's calls oldest first.
+/// `update_call` is optimistic like leads; `calls_for_lead` lists a lead's calls oldest first;
+/// `calls_after` walks the tenant's calls in id order.
 pub async fn calls_are_stored_once_and_updated_safely(deps: &Deps) {
     let calls = &deps.calls;
     let l = lead(&acme(), 1);
@@ -640,6 +641,28 @@ pub async fn calls_are_stored_once_and_updated_safely(deps: &Deps) {
         .map(|c| format!("{}:{}", c.call_id, c.status.as_str()))
         .collect();
     assert_eq!(listed, ["c1:scored", "c2:received"]);
+
+    // Every call of the tenant, a page at a time in id order, and only the tenant's.
+    let other = lead(&acme(), 2);
+    deps.leads.insert_lead(&other).await.unwrap();
+    for id in ["c3", "c0", "c5"] {
+        assert!(calls.insert_call(&call(&other, id)).await.unwrap());
+    }
+    let elsewhere = lead(&globex(), 1);
+    deps.leads.insert_lead(&elsewhere).await.unwrap();
+    assert!(calls.insert_call(&call(&elsewhere, "c4")).await.unwrap());
+    let mut walked = Vec::new();
+    let mut after: Option<CallId> = None;
+    loop {
+        let page = calls.calls_after(&acme(), after.as_ref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        match page.last() {
+            Some(last) => after = Some(last.call_id.clone()),
+            None => break,
+        }
+        walked.extend(page.into_iter().map(|c| c.call_id.to_string()));
+    }
+    assert_eq!(walked, ["c0", "c1", "c2", "c3", "c5"]);
 }
 
 /// `seed_rules` seeds a tenant once; `insert_rule` refuses a taken id; a rule reads back as

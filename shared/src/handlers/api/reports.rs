@@ -15,6 +15,9 @@ use crate::Deps;
 use crate::error::Error;
 use crate::handlers::reports::{self, Book};
 use crate::model::metrics::Decile;
+use crate::reports::calls::{
+    Activity, Agents, CallBook, DEFAULT_WEEKS, MAX_WEEKS, Signals, TimeToTouch,
+};
 use crate::reports::{
     Calibration, Conversion, Distribution, Gains, ModelFigures, calibration, conversion,
     distribution, gains, model_figures,
@@ -78,6 +81,57 @@ pub(super) fn routes() -> ApiRouter<Deps> {
             ),
         )
         .api_route(
+            "/reports/activity",
+            get_with(get_activity, |op| {
+                doc(
+                    op,
+                    "report_activity",
+                    "Leads, calls and hot leads per week",
+                    "The latest `weeks` weeks (12 unless asked, at most 104; Monday to Sunday, \
+                     UTC), oldest first: leads first heard from (their first call, or their \
+                     creation if earlier), calls, and leads hot now by the week they turned hot.",
+                )
+            }),
+        )
+        .api_route(
+            "/reports/time_to_touch",
+            get_with(get_time_to_touch, |op| {
+                doc(
+                    op,
+                    "report_time_to_touch",
+                    "How soon hot leads are called after they turn hot",
+                    "Over the leads hot now: how many were called since they turned hot, the \
+                     median and 90th percentile hours to that call, how many within an hour \
+                     and a day, and the ten waiting longest.",
+                )
+            }),
+        )
+        .api_route(
+            "/reports/signals",
+            get_with(get_signals, |op| {
+                doc(
+                    op,
+                    "report_signals",
+                    "The buying signals and objections heard, and how their leads converted",
+                    "Each intent and objection the analysis found: the calls and leads it came \
+                     up in, and won, lost and the conversion rate among those leads.",
+                )
+            }),
+        )
+        .api_route(
+            "/reports/agents",
+            get_with(get_agents, |op| {
+                doc(
+                    op,
+                    "report_agents",
+                    "Each agent's calls and results",
+                    "By the `agent` field of a call's metadata: calls, leads, hot leads, won, \
+                     lost, value won, calls with a buying signal and the customers' mean \
+                     sentiment.",
+                )
+            }),
+        )
+        .api_route(
             "/reports/model",
             get_with(
                 get_model,
@@ -114,6 +168,35 @@ struct ReportQuery {
     /// `json` (the default) or `csv`.
     #[schemars(regex(pattern = r"^(json|csv)$"))]
     format: Option<String>,
+}
+
+/// `json` (the default) or `csv`, and how many weeks.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ActivityQuery {
+    /// `json` (the default) or `csv`.
+    #[schemars(regex(pattern = r"^(json|csv)$"))]
+    format: Option<String>,
+    /// 1..=104; 12 when unset.
+    #[schemars(range(min = 1, max = 104))]
+    weeks: Option<u32>,
+}
+
+/// A report made from the calls too, and how many were read.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WithCalls<T> {
+    /// Calls read (at most 100,000).
+    pub calls_read: usize,
+    /// Whether the tenant has more calls than were read.
+    pub calls_truncated: bool,
+    #[serde(flatten)]
+    pub report: T,
+}
+
+impl<T: Table> Table for WithCalls<T> {
+    fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        self.report.table()
+    }
 }
 
 /// A report, and how many leads it was made from.
@@ -308,6 +391,201 @@ impl Table for ModelFigures {
     }
 }
 
+/// Whether `format` asks for CSV (else JSON).
+fn is_csv(format: Option<&str>) -> Result<bool, Error> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(Error::validation(format!(
+            "format: `{other}` is not `json` or `csv`"
+        ))),
+    }
+}
+
+/// Read the tenant's leads, then its calls, and make `report` of them.
+async fn answer_with_calls<T>(
+    deps: &Deps,
+    tenant: &crate::domain::TenantId,
+    format: Option<&str>,
+    report: impl FnOnce(&CallBook) -> T,
+) -> ApiResult<Answer<WithCalls<T>>> {
+    let csv = is_csv(format)?;
+    let book = reports::book(deps, tenant).await?;
+    let mut calls = CallBook::new(&book.leads);
+    let calls_truncated = reports::walk_calls(deps, tenant, &mut calls).await?;
+    Ok(Answer(
+        Report {
+            leads_read: book.leads.len(),
+            truncated: book.truncated,
+            report: WithCalls {
+                calls_read: calls.calls(),
+                calls_truncated,
+                report: report(&calls),
+            },
+        },
+        csv,
+    ))
+}
+
+async fn get_activity(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Q(q): Q<ActivityQuery>,
+) -> ApiResult<Answer<WithCalls<Activity>>> {
+    let weeks = q.weeks.unwrap_or(DEFAULT_WEEKS);
+    if !(1..=MAX_WEEKS).contains(&weeks) {
+        return Err(Error::validation(format!("weeks: {weeks} is outside 1..={MAX_WEEKS}")).into());
+    }
+    let now = chrono::Utc::now();
+    answer_with_calls(&deps, &tenant, q.format.as_deref(), |c| {
+        c.activity(weeks, now)
+    })
+    .await
+}
+
+async fn get_time_to_touch(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Q(q): Q<ReportQuery>,
+) -> ApiResult<Answer<WithCalls<TimeToTouch>>> {
+    let now = chrono::Utc::now();
+    answer_with_calls(&deps, &tenant, q.format.as_deref(), |c| {
+        c.time_to_touch(now)
+    })
+    .await
+}
+
+async fn get_signals(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Q(q): Q<ReportQuery>,
+) -> ApiResult<Answer<WithCalls<Signals>>> {
+    answer_with_calls(&deps, &tenant, q.format.as_deref(), |c| c.signals()).await
+}
+
+async fn get_agents(
+    State(deps): State<Deps>,
+    Tenant(tenant): Tenant,
+    Q(q): Q<ReportQuery>,
+) -> ApiResult<Answer<WithCalls<Agents>>> {
+    answer_with_calls(&deps, &tenant, q.format.as_deref(), |c| c.agents()).await
+}
+
+impl Table for Activity {
+    fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let rows = self
+            .weeks
+            .iter()
+            .map(|w| {
+                vec![
+                    w.week.to_string(),
+                    w.new_leads.to_string(),
+                    w.calls.to_string(),
+                    w.turned_hot.to_string(),
+                ]
+            })
+            .collect();
+        (vec!["week", "new_leads", "calls", "turned_hot"], rows)
+    }
+}
+
+impl Table for TimeToTouch {
+    fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let row = vec![
+            self.hot_leads.to_string(),
+            self.touched.to_string(),
+            self.waiting.to_string(),
+            cell(self.median_hours_to_touch),
+            cell(self.p90_hours_to_touch),
+            self.touched_within_1h.to_string(),
+            self.touched_within_24h.to_string(),
+        ];
+        (
+            vec![
+                "hot_leads",
+                "touched",
+                "waiting",
+                "median_hours_to_touch",
+                "p90_hours_to_touch",
+                "touched_within_1h",
+                "touched_within_24h",
+            ],
+            vec![row],
+        )
+    }
+}
+
+impl Table for Signals {
+    fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let rows = [("intent", &self.intents), ("objection", &self.objections)]
+            .into_iter()
+            .flat_map(|(group, list)| {
+                list.iter().map(move |s| {
+                    vec![
+                        group.to_owned(),
+                        s.kind.clone(),
+                        s.calls.to_string(),
+                        s.leads.to_string(),
+                        s.won.to_string(),
+                        s.lost.to_string(),
+                        cell(s.conversion_rate),
+                    ]
+                })
+            })
+            .collect();
+        (
+            vec![
+                "group",
+                "kind",
+                "calls",
+                "leads",
+                "won",
+                "lost",
+                "conversion_rate",
+            ],
+            rows,
+        )
+    }
+}
+
+impl Table for Agents {
+    fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let rows = self
+            .agents
+            .iter()
+            .map(|a| {
+                vec![
+                    a.agent.clone(),
+                    a.calls.to_string(),
+                    a.leads.to_string(),
+                    a.hot_leads.to_string(),
+                    a.won.to_string(),
+                    a.lost.to_string(),
+                    cell(a.conversion_rate),
+                    format!("{:.2}", a.value_won),
+                    a.calls_with_buying_signal.to_string(),
+                    cell(a.mean_customer_sentiment),
+                ]
+            })
+            .collect();
+        (
+            vec![
+                "agent",
+                "calls",
+                "leads",
+                "hot_leads",
+                "won",
+                "lost",
+                "conversion_rate",
+                "value_won",
+                "calls_with_buying_signal",
+                "mean_customer_sentiment",
+            ],
+            rows,
+        )
+    }
+}
+
 /// Read the tenant's leads and make `report` of them.
 async fn answer<T>(
     deps: &Deps,
@@ -315,15 +593,7 @@ async fn answer<T>(
     query: ReportQuery,
     report: impl FnOnce(&Book) -> T,
 ) -> ApiResult<Answer<T>> {
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(
-                Error::validation(format!("format: `{other}` is not `json` or `csv`")).into(),
-            );
-        }
-    };
+    let csv = is_csv(query.format.as_deref())?;
     let book = reports::book(deps, tenant).await?;
     Ok(Answer(
         Report {

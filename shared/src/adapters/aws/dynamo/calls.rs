@@ -9,7 +9,7 @@ use crate::domain::{Call, CallId, LeadId, TenantId};
 use crate::error::Result;
 use crate::ports::CallStore;
 
-use super::{DynamoStore, Item, key, s, sortable, tenant_pk, to_item};
+use super::{DynamoStore, Item, from_item, key, s, sdk_error, sortable, tenant_pk, to_item};
 
 pub(super) fn call_item(call: &Call) -> Result<Item> {
     let mut item = to_item(call)?;
@@ -69,6 +69,48 @@ impl CallStore for DynamoStore {
             format!("{lead}#"),
         )
         .await
+    }
+
+    #[instrument(name = "dynamo.calls_after", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn calls_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<&CallId>,
+        limit: u32,
+    ) -> Result<Vec<Call>> {
+        // The partition's calls from `after` on (`CALL$` sorts just past every `CALL#...`).
+        let from = format!("CALL#{}", after.map(CallId::as_str).unwrap_or_default());
+        let mut out: Vec<Call> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.calls)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s("CALL$"))
+                .limit(limit as i32 + 1)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB Query calls", e))?;
+            for item in page.items.unwrap_or_default() {
+                let call: Call = from_item(item)?;
+                if Some(&call.call_id) != after {
+                    out.push(call);
+                }
+            }
+            if out.len() >= limit as usize {
+                out.truncate(limit as usize);
+                return Ok(out);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
     }
 
     #[instrument(name = "dynamo.delete_call", level = "debug", skip_all, fields(tenant = %tenant, call = %id))]

@@ -97,6 +97,27 @@ impl CallStore for SqliteStore {
         .await
     }
 
+    #[instrument(name = "sqlite.calls_after", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn calls_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<&CallId>,
+        limit: u32,
+    ) -> Result<Vec<Call>> {
+        let (t, after) = (
+            tenant.clone(),
+            after.map(|a| a.to_string()).unwrap_or_default(),
+        );
+        self.with(move |c| {
+            list_docs(
+                c,
+                "SELECT doc FROM calls WHERE tenant_id = ?1 AND call_id > ?2 ORDER BY call_id LIMIT ?3",
+                rusqlite::params![t.as_str(), after, limit],
+            )
+        })
+        .await
+    }
+
     #[instrument(name = "sqlite.delete_call", level = "debug", skip_all)]
     async fn delete_call(&self, tenant: &TenantId, id: &CallId) -> Result<()> {
         let (t, id) = (tenant.clone(), id.clone());
