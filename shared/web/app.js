@@ -131,6 +131,11 @@ function lastActivity(lead) {
   return times.length ? times[times.length - 1] : null;
 }
 
+/** A table in a box that scrolls sideways on a narrow screen, reachable by keyboard. */
+function scroller(label, table) {
+  return h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": `${label}, scrollable` }, table);
+}
+
 function showError(error) {
   view.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
 }
@@ -182,7 +187,7 @@ async function leadList(params) {
       h("option", { value: v, selected: filters.sort === v }, t)))),
     h("button", { type: "submit" }, "Apply"),
   );
-  const table = h("div", { class: "table-wrap" });
+  const table = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Leads, scrollable" });
   const pager = h("div", { class: "pager" });
   view.replaceChildren(h("h1", {}, "Leads"), form, table, pager);
 
@@ -282,8 +287,8 @@ async function leadDetail(id) {
 
   const calls = h("section", {}, h("h2", {}, `Calls (${lead.calls_total})`),
     lead.calls.length
-      ? h("div", { class: "table-wrap" }, h("table", { "aria-label": "Calls" },
-        h("thead", {}, h("tr", {}, ["When", "Direction", "Length", "Agent", "Customer sentiment", ""].map((t) => h("th", { scope: "col" }, t)))),
+      ? scroller("Calls", h("table", { "aria-label": "Calls" },
+        h("thead", {}, h("tr", {}, ["When", "Direction", "Length", "Agent", "Customer sentiment", "Transcript"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, lead.calls.map((c) => h("tr", {},
           h("td", {}, when(c.call_start_time)),
           h("td", {}, c.direction || "–"),
@@ -485,8 +490,8 @@ async function rulesView() {
   ]);
   const editor = h("section", { "aria-label": "Rule editor" });
   const open = (rule) => ruleEditor(editor, rule, fields);
-  const list = h("div", { class: "table-wrap" }, h("table", { "aria-label": "Scoring rules" },
-    h("thead", {}, h("tr", {}, ["Rule", "Criteria", "Points", "Group (cap)", "Half-life", "On", ""].map((t) => h("th", { scope: "col" }, t)))),
+  const list = scroller("Scoring rules", h("table", { "aria-label": "Scoring rules" },
+    h("thead", {}, h("tr", {}, ["Rule", "Criteria", "Points", "Group (cap)", "Half-life", "On", "Change"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rules.map((r) => h("tr", { dataset: { rule: r.rule_id } },
       h("td", {}, r.description),
       h("td", {}, h("code", {}, r.criteria)),
@@ -597,7 +602,7 @@ function previewView(p) {
   return h("div", { class: "preview" },
     h("p", {}, summary),
     p.leads.length
-      ? h("div", { class: "table-wrap" }, h("table", { "aria-label": "Leads the change would move" },
+      ? scroller("Leads the change would move", h("table", { "aria-label": "Leads the change would move" },
         h("thead", {}, h("tr", {}, ["Lead", "Now", "Then"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, p.leads.map((l) => h("tr", {},
           h("td", {}, h("a", { href: `#/leads/${encodeURIComponent(l.lead_id)}` }, l.name)),
@@ -631,8 +636,9 @@ function tiersForm(tiers) {
 
 async function reportsView() {
   document.title = "Reports · leadscore";
-  const [distribution, conversion, gains, calibration, model] = await Promise.all(
-    ["distribution", "conversion", "gains", "calibration", "model"].map((r) => api(`/reports/${r}`)));
+  const [distribution, conversion, gains, calibration, model, activity, touch, signals, agents] = await Promise.all(
+    ["distribution", "conversion", "gains", "calibration", "model", "activity", "time_to_touch", "signals", "agents"]
+      .map((r) => api(`/reports/${r}`)));
   const csv = (name) => h("a", { href: `/reports/${name}?format=csv`, download: `${name}.csv` }, "CSV");
   const card = (title, name, ...body) => h("figure", { class: "card", dataset: { report: name } },
     h("figcaption", {}, title, " · ", csv(name)), body);
@@ -660,7 +666,72 @@ async function reportsView() {
           ["F1", model.f1.toFixed(3)],
           ["Decided leads", `${model.decided} (${model.won} won)`],
         ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
+      card("Leads, calls and hot leads per week", "activity",
+        groupedBars(activity.weeks.map((w) => [w.week.slice(5), [w.new_leads, w.calls, w.turned_hot]]),
+          ["new leads", "calls", "turned hot"])),
+      card("Time to the next call once hot", "time_to_touch",
+        h("dl", { class: "figures" }, [
+          ["Hot leads", touch.hot_leads],
+          ["Called since", touch.touched],
+          ["Waiting", touch.waiting],
+          ["Median hours to the call", hoursText(touch.median_hours_to_touch)],
+          ["90% called within", hoursText(touch.p90_hours_to_touch)],
+          ["Within an hour / a day", `${touch.touched_within_1h} / ${touch.touched_within_24h}`],
+        ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+        touch.longest_waiting.length
+          ? h("div", {}, h("p", {}, "Waiting longest:"), h("ul", {}, touch.longest_waiting.map((w) =>
+            h("li", {}, h("a", { href: `#/leads/${encodeURIComponent(w.lead_id)}` }, w.name), ` ${hoursText(w.hours)}`))))
+          : null),
+      card("Buying signals and objections", "signals",
+        signalTable("Buying signals", signals.intents), signalTable("Objections", signals.objections)),
+      card("Agents", "agents",
+        agents.agents.length
+          ? scroller("Agents", h("table", { "aria-label": "Agents" },
+            h("thead", {}, h("tr", {}, ["Agent", "Calls", "Leads", "Hot", "Won", "Value won", "Mood"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, agents.agents.map((a) => h("tr", {},
+              h("td", {}, a.agent), h("td", { class: "num" }, a.calls), h("td", { class: "num" }, a.leads),
+              h("td", { class: "num" }, a.hot_leads), h("td", { class: "num" }, `${a.won} (${percent(a.conversion_rate)})`),
+              h("td", { class: "num" }, a.value_won),
+              h("td", { class: "num" }, a.mean_customer_sentiment === null ? "–" : a.mean_customer_sentiment.toFixed(2)))))))
+          : h("p", {}, "No call names its agent yet (the `agent` field of a call's metadata)."),
+        agents.calls_without_agent ? h("p", { class: "muted" }, `${agents.calls_without_agent} calls name no agent.`) : null),
     ));
+}
+
+function hoursText(hours) {
+  if (hours === null || hours === undefined) return "–";
+  return hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 24)} days`;
+}
+
+function signalTable(title, list) {
+  if (!list.length) return h("p", {}, `${title}: none heard yet.`);
+  return scroller(title, h("table", { "aria-label": title },
+    h("thead", {}, h("tr", {}, [title, "Calls", "Leads", "Converted"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, list.slice(0, 8).map((sig) => h("tr", {},
+      h("td", {}, sig.kind.replaceAll("_", " ")), h("td", { class: "num" }, sig.calls), h("td", { class: "num" }, sig.leads),
+      h("td", { class: "num" }, sig.won + sig.lost ? `${sig.won} of ${sig.won + sig.lost}` : "–"))))));
+}
+
+function groupedBars(data, series) {
+  const w = 320, ht = 170, pad = 24, top = 18;
+  const max = Math.max(1, ...data.flatMap(([, vs]) => vs));
+  const gw = (w - pad) / Math.max(1, data.length);
+  const bw = Math.max(2, (gw - 4) / series.length);
+  const label = data.map(([k, vs]) => `${k}: ${vs.map((v, i) => `${v} ${series[i]}`).join(", ")}`).join("; ");
+  return s("svg", { viewBox: `0 0 ${w} ${ht}`, width: "100%", role: "img", "aria-label": label },
+    series.map((name, i) => [
+      s("rect", { class: `bar s${i}`, x: pad + i * 100, y: 2, width: 10, height: 10 }),
+      s("text", { x: pad + i * 100 + 14, y: 11 }, name),
+    ]),
+    data.map(([k, vs], g) => [
+      vs.map((v, i) => {
+        const bh = ((ht - pad - top) * v) / max;
+        return s("rect", { class: `bar s${i}`, x: pad + g * gw + i * bw, y: ht - pad - bh, width: bw - 1, height: bh },
+          s("title", {}, `${k}: ${v} ${series[i]}`));
+      }),
+      g % Math.ceil(data.length / 6) === 0 ? s("text", { x: pad + g * gw, y: ht - 8 }, k) : null,
+    ]),
+    s("line", { class: "axis", x1: pad, x2: w, y1: ht - pad, y2: ht - pad }));
 }
 
 function bars(data, unit) {

@@ -33,7 +33,7 @@ async function accessible(page, view) {
     failures.push(`${view}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`);
   }
   step(`${view}: axe-core found ${result.violations.length} violations, ${bad.length} serious or critical`);
-  for (const v of bad) step(`  ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+  for (const v of result.violations) step(`  ${v.id} (${v.impact}): ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
 }
 
 const scores = (page) => page.$$eval("table[aria-label=Leads] tbody tr", (rows) =>
@@ -150,6 +150,12 @@ try {
   assert.notEqual(before, after);
   assert.ok(/1 won/.test(after) && /value won 12000/.test(after), after);
   await page.waitForSelector("figure[data-report=gains] svg");
+  // The demo's calls name their agents; the week chart and the time to touch are drawn.
+  const agents = await page.locator("figure[data-report=agents] tbody tr").allTextContents();
+  assert.ok(agents.length > 0, "an agent row");
+  await page.waitForSelector("figure[data-report=activity] svg rect.s1");
+  const touch = await page.locator("figure[data-report=time_to_touch] dl").textContent();
+  step(`agents: ${agents.length} (${agents[0]}); time to touch: ${touch}`);
   await page.screenshot({ path: `${shots}/reports.png`, fullPage: true });
   await accessible(page, "reports");
 
