@@ -18,8 +18,8 @@ pub(crate) async fn serve(app: LocalApp, bind: std::net::IpAddr, port: u16) -> R
     // One write, and a closed stdout is no reason for a server to stop.
     let banner = format!(
         "leadscore is serving http://{addr} (data in {})\n\
-         drop calls into {} ; GET http://{addr}/leads for the ranked leads; the API's reference \
-         at http://{addr}/docs; {access}; Ctrl-C stops\n",
+         the web app: http://{addr}/ ; drop calls into {} ; GET http://{addr}/leads for the \
+         ranked leads; the API's reference at http://{addr}/docs; {access}; Ctrl-C stops\n",
         app.data_dir.display(),
         app.inbox_dir().display()
     );

@@ -713,7 +713,7 @@ function signalTable(title, list) {
 }
 
 function groupedBars(data, series) {
-  const w = 320, ht = 170, pad = 24, top = 18;
+  const w = 640, ht = 200, pad = 24, top = 18;
   const max = Math.max(1, ...data.flatMap(([, vs]) => vs));
   const gw = (w - pad) / Math.max(1, data.length);
   const bw = Math.max(2, (gw - 4) / series.length);

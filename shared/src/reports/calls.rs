@@ -342,7 +342,8 @@ impl<'a> CallBook<'a> {
                     .filter_map(|id| self.leads.get(id)?.outcome.as_ref())
                     .filter(|o| o.converted)
                     .filter_map(|o| o.value)
-                    .sum();
+                    // From +0.0: an empty `sum` of floats is -0.0.
+                    .fold(0.0, |sum, v| sum + v);
                 Agent {
                     agent: name.clone(),
                     calls: t.calls,
@@ -564,6 +565,7 @@ mod tests {
         assert_eq!(maya.value_won, 5000.0);
         assert_eq!(maya.calls_with_buying_signal, 1);
         assert_eq!(agents.agents[1].conversion_rate, None);
+        assert!(agents.agents[1].value_won.is_sign_positive(), "0, not -0");
     }
 
     #[test]
