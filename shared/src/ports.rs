@@ -235,6 +235,16 @@ pub trait BlobStore: Send + Sync {
         let _ = (key, expires_in);
         Ok(None)
     }
+    /// A URL a client can `GET` the blob from for `expires_in`, where the store has such URLs
+    /// (S3's presigned URLs); `None` where it has not (local files, served by the API).
+    async fn download_url(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// Per-tenant secrets (a Twilio auth token; later CRM tokens, webhook secrets, API-key hashes):

@@ -295,9 +295,13 @@ async function leadDetail(id) {
           h("td", {}, c.call_duration ? clock(c.call_duration) : "–"),
           h("td", {}, (c.attributes && c.attributes.agent) || (c.analysis && c.analysis.roles && c.analysis.roles.agent) || "–"),
           h("td", {}, sentimentBars(c)),
-          h("td", {}, c.transcript_path
-            ? h("button", { type: "button", class: "secondary", onclick: () => openTranscript(c.call_id, null) }, "Transcript")
-            : c.status),
+          h("td", {},
+            c.transcript_path
+              ? h("button", { type: "button", class: "secondary", onclick: () => openTranscript(c.call_id, null) }, "Transcript")
+              : c.status,
+            c.recording_key
+              ? [" ", h("button", { type: "button", class: "secondary", onclick: () => playRecording(transcript, c, 0).catch((e) => say(e.message)) }, "Play recording")]
+              : null),
         )))))
       : h("p", {}, "No calls."));
 
@@ -368,6 +372,8 @@ async function showTranscript(section, lead, callId, at) {
       h("span", { class: "t" }, clock(seg.start)), h("strong", {}, `${seg.speaker}: `), seg.text));
   const box = h("div", { class: "transcript", tabindex: 0, "aria-label": "Transcript lines" }, lines);
   section.replaceChildren(h("h2", {}, `Transcript: ${call ? when(call.call_start_time) : callId}`), box);
+  // Where the recording is stored, it plays from the quote's second.
+  if (call && call.recording_key) await playRecording(section, call, at || 0);
   if (at === null || at === undefined) return;
   // The line being spoken at `at`: the last that starts at or before it.
   let index = 0;
@@ -379,6 +385,23 @@ async function showTranscript(section, lead, callId, at) {
   section.scrollIntoView({ block: "start" });
   box.scrollTop = line.offsetTop - box.offsetTop - 8;
   say(`Transcript at ${clock(at)}`);
+}
+
+/** The call's recording in a player at the top of `section`, started at `at` seconds. */
+async function playRecording(section, call, at) {
+  const link = await api(`/calls/${encodeURIComponent(call.call_id)}/recording`);
+  let player = section.querySelector("audio");
+  if (!player) {
+    player = h("audio", { controls: true, preload: "metadata", "aria-label": "The call's recording" });
+    section.querySelector("h2") ? section.querySelector("h2").after(player) : section.prepend(player);
+  }
+  player.src = link.url;
+  const start = () => {
+    player.currentTime = at;
+    player.play().catch(() => say("Press play to hear the call."));
+  };
+  if (player.readyState >= 1) start();
+  else player.addEventListener("loadedmetadata", start, { once: true });
 }
 
 function sentimentBars(call) {

@@ -13,6 +13,7 @@ mod oauth;
 mod pipedrive;
 mod pipeline;
 mod privacy;
+mod recordings;
 mod recovery;
 mod reports;
 mod salesforce;

@@ -53,6 +53,13 @@ async fn the_sweep_rescores_decaying_tenants_daily_and_tries_a_challenger_weekly
         vec![acme.clone(), quiet.clone()]
     );
     let stale = stale_lead(&app, &acme, "+14155550103").await;
+    // and a lead never scored (its only call waits for its transcript)
+    let waiting = Lead::new(
+        acme.clone(),
+        PhoneNumber::parse("+14155550104").unwrap(),
+        Utc::now(),
+    );
+    app.deps.leads.insert_lead(&waiting).await.unwrap();
 
     // WHEN the sweep runs
     let t0 = Utc::now();
@@ -76,6 +83,23 @@ async fn the_sweep_rescores_decaying_tenants_daily_and_tries_a_challenger_weekly
         .await
         .unwrap();
     let day = t0.format("%Y-%m-%d").to_string();
+    // A decay has nothing to fade on a lead never scored: it stays unscored, last in the list.
+    let untouched = app
+        .deps
+        .leads
+        .get_lead(&acme, &waiting.lead_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.lead_score, None);
+    assert!(
+        app.deps
+            .leads
+            .score_history(&acme, &waiting.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         history
             .iter()

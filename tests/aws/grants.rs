@@ -197,6 +197,13 @@ async fn every_grant_is_used() {
         Some(json!({"action": "opt_out", "source": "asked on a call"})),
     )
     .await;
+    // A stored recording, played by a browser from the presigned URL the API signs.
+    let link = api(&cloud, "GET", &format!("/calls/{id}/recording"), None).await;
+    let played = link["url"].as_str().unwrap();
+    cloud.recorder.presigned("GET", played);
+    let audio = reqwest::get(played).await.unwrap();
+    assert!(audio.status().is_success(), "{}", audio.status());
+    assert_eq!(audio.bytes().await.unwrap().as_ref(), wav(2).as_slice());
     let ticket = api(
         &cloud,
         "POST",

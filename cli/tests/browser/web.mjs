@@ -95,6 +95,19 @@ try {
   await page.screenshot({ path: `${shots}/lead.png`, fullPage: true });
   await accessible(page, "lead detail");
 
+  // A stored recording plays in the page: the demo's two recordings wait for the speech
+  // engine, their leads unscored at the end of the list.
+  await page.goto(`${base}/#/`);
+  await page.waitForSelector("table[aria-label=Leads] tbody tr");
+  await page.click("table[aria-label=Leads] tbody tr:last-child td:nth-child(2) a");
+  await page.click("button:text-is('Play recording')");
+  await page.waitForFunction(() => {
+    const player = document.querySelector("audio");
+    return player && player.readyState >= 1 && player.duration > 0;
+  });
+  const seconds = await page.$eval("audio", (a) => a.duration);
+  step(`a stored recording loads in the player: ${seconds.toFixed(1)} s`);
+
   // The rule editor: a typo is shown at its column; a valid rule previews, saves, re-ranks.
   await page.goto(`${base}/#/rules`);
   await page.click("text=New rule");

@@ -21,6 +21,9 @@ pub enum Scored {
     Saved(Score),
     /// This cause had already been applied to the lead.
     AlreadyApplied,
+    /// Nothing to do: a day's decay reached a lead that was never scored (its only call
+    /// still waits for its transcript). Its first score comes with its own news.
+    NothingToDecay,
 }
 
 #[instrument(skip_all, fields(tenant = %tenant, lead_id = %lead_id, cause = %cause.key()))]
@@ -40,6 +43,9 @@ pub async fn handle(
             .get_lead(tenant, lead_id)
             .await?
             .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
+        if matches!(cause, ScoreCause::Decay { .. }) && lead.lead_score.is_none() {
+            return Ok(Scored::NothingToDecay);
+        }
         let calls = deps.calls.calls_for_lead(tenant, lead_id).await?;
         let now = Utc::now();
         let cx = scoring::Context {

@@ -101,6 +101,21 @@ impl BlobStore for S3BlobStore {
         Ok(body.into_bytes().to_vec())
     }
 
+    #[instrument(name = "s3.download_url", level = "debug", skip_all, fields(key = %key))]
+    async fn download_url(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| Error::validation(format!("download URL lifetime: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error(&format!("S3 presign GetObject {key}"), e))?;
+        Ok(Some(request.uri().to_owned()))
+    }
+
     #[instrument(name = "s3.upload_url", level = "debug", skip_all, fields(key = %key))]
     async fn upload_url(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
         let config = PresigningConfig::expires_in(expires_in)

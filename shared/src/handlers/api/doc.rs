@@ -328,7 +328,7 @@ impl OperationOutput for ProblemDoc {
     }
 }
 
-fn header(description: &str, example: &str, required: bool) -> ReferenceOr<Header> {
+pub(super) fn header(description: &str, example: &str, required: bool) -> ReferenceOr<Header> {
     ReferenceOr::Item(Header {
         description: Some(description.into()),
         style: Default::default(),

@@ -10,6 +10,7 @@ mod keys;
 mod leads;
 mod model;
 mod problem;
+mod recordings;
 mod reports;
 mod rescores;
 mod rules;
@@ -172,6 +173,7 @@ fn documented() -> ApiRouter<Deps> {
         )
         .merge(leads::routes())
         .merge(calls::routes())
+        .merge(recordings::routes())
         .merge(rules::routes())
         .merge(settings::routes())
         .merge(model::routes())

@@ -30,9 +30,11 @@ const FILES: [(&str, &str, &str); 3] = [
 ];
 
 /// What the page may load and where it may connect: only this origin; no inline script.
+/// Recordings play from here, or (on AWS) from a presigned S3 URL.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
-     form-action 'self'; frame-ancestors 'none'";
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+     media-src 'self' https://*.amazonaws.com; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
 
 /// The app's paths, each taken with GET and no credentials (the page asks for them where the
 /// API does, on AWS, and holds no data of its own). Not API operations: not in the OpenAPI
