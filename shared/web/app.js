@@ -371,7 +371,8 @@ async function showTranscript(section, lead, callId, at) {
     h("p", { id: `seg-${i}`, dataset: { start: seg.start } },
       h("span", { class: "t" }, clock(seg.start)), h("strong", {}, `${seg.speaker}: `), seg.text));
   const box = h("div", { class: "transcript", tabindex: 0, "aria-label": "Transcript lines" }, lines);
-  section.replaceChildren(h("h2", {}, `Transcript: ${call ? when(call.call_start_time) : callId}`), box);
+  section.replaceChildren(h("h2", {}, `Transcript: ${call ? when(call.call_start_time) : callId}`),
+    call ? sentimentPlot(call) : null, box);
   // Where the recording is stored, it plays from the quote's second.
   if (call && call.recording_key) await playRecording(section, call, at || 0);
   if (at === null || at === undefined) return;
@@ -402,6 +403,29 @@ async function playRecording(section, call, at) {
   };
   if (player.readyState >= 1) start();
   else player.addEventListener("loadedmetadata", start, { once: true });
+}
+
+/** Each side's sentiment over the call (-1..1 against seconds), when the analysis has it. */
+function sentimentPlot(call) {
+  const points = (call.analysis && call.analysis.sentiment && call.analysis.sentiment.timeline) || [];
+  if (points.length < 2) return null;
+  const w = 560, ht = 120, pad = 28;
+  const end = Math.max(1, call.call_duration || 0, ...points.map((p) => p.at));
+  const x = (t) => pad + (t / end) * (w - 2 * pad);
+  const y = (v) => ht / 2 - v * (ht / 2 - 10);
+  const side = (customer) => points.filter((p) => p.customer === customer);
+  const line = (pts, cls) => pts.length
+    ? s("polyline", { class: cls, points: pts.map((p) => `${x(p.at)},${y(p.score)}`).join(" ") })
+    : null;
+  const mean = (pts) => pts.length ? (pts.reduce((a, p) => a + p.score, 0) / pts.length).toFixed(2) : "–";
+  return h("figure", { class: "sentiment" },
+    s("svg", { viewBox: `0 0 ${w} ${ht}`, width: "100%", class: "history", role: "img",
+      "aria-label": `Sentiment over the call: customer ${mean(side(true))} on average over ${side(true).length} turns, agent ${mean(side(false))} over ${side(false).length}` },
+    s("line", { class: "axis", x1: pad, x2: w - pad, y1: y(0), y2: y(0) }),
+    s("text", { x: 2, y: y(1) + 4 }, "+1"), s("text", { x: 2, y: y(0) + 4 }, "0"), s("text", { x: 2, y: y(-1) + 4 }, "−1"),
+    line(side(false), "line agent"), line(side(true), "line"),
+    s("text", { x: w - pad - 120, y: 12 }, "— customer"), s("text", { class: "agent-label", x: w - pad - 50, y: 12 }, "— agent")),
+    h("figcaption", { class: "muted" }, "Sentiment over the call, per side"));
 }
 
 function sentimentBars(call) {

@@ -92,6 +92,8 @@ try {
   });
   assert.ok(inView, "the quoted line is scrolled into the transcript's view");
   step(`the quote “${quoted}” marks its line in the transcript`);
+  const sides = await page.locator("figure.sentiment svg polyline").count();
+  assert.ok(sides >= 1, "the call's sentiment is plotted");
   await page.screenshot({ path: `${shots}/lead.png`, fullPage: true });
   await accessible(page, "lead detail");
 

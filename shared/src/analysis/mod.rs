@@ -16,7 +16,9 @@ pub mod topics;
 pub use roles::detect_roles;
 pub use sentiment::{compound, compound_opt};
 
-use crate::domain::{Analysis, Direction, Hit, SentimentSummary, TalkMetrics, Transcript};
+use crate::domain::{
+    Analysis, Direction, Hit, SentimentPoint, SentimentSummary, TalkMetrics, Transcript,
+};
 
 /// What is known about a call besides its words.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +77,7 @@ pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
     let mut quotes: Vec<(f64, Hit)> = Vec::new();
     let mut customer_scores = Vec::new();
     let mut agent_scores = Vec::new();
+    let mut timeline = Vec::new();
     let mut talk = TalkMetrics::default();
     // Keywords: what the customer talked about (everything said, when nobody is known to be
     // the customer); speaker names are never keywords.
@@ -93,6 +96,11 @@ pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
         // VADER scores an utterance as a whole; sentences only choose the quotes.
         let segment_score = sentiment::compound_opt(&seg.text);
         if let Some(score) = segment_score {
+            timeline.push(SentimentPoint {
+                at: seg.start,
+                customer,
+                score,
+            });
             if customer {
                 customer_scores.push(score);
             } else {
@@ -159,6 +167,7 @@ pub fn analyze_with(transcript: &Transcript, hints: &Hints) -> Analysis {
         overall: mean(&all).unwrap_or(0.0),
         customer_start: mean(&customer_scores[..third]).unwrap_or(0.0),
         customer_end: mean(&customer_scores[customer_scores.len() - third..]).unwrap_or(0.0),
+        timeline: bounded_timeline(timeline),
     };
 
     // Keep the strongest quote of each sign.
@@ -268,6 +277,31 @@ fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
+/// At most `SentimentPoint::MAX` points: past it, each side's turns are averaged in equal
+/// runs (each run at its first turn's time).
+fn bounded_timeline(points: Vec<SentimentPoint>) -> Vec<SentimentPoint> {
+    if points.len() <= SentimentPoint::MAX {
+        return points;
+    }
+    let mut out: Vec<SentimentPoint> = [true, false]
+        .into_iter()
+        .flat_map(|side| {
+            let mine: Vec<&SentimentPoint> = points.iter().filter(|p| p.customer == side).collect();
+            // Each side its share of the points.
+            let budget = (SentimentPoint::MAX * mine.len() / points.len()).max(1);
+            mine.chunks(mine.len().div_ceil(budget).max(1))
+                .map(|c| SentimentPoint {
+                    at: c[0].at,
+                    customer: side,
+                    score: c.iter().map(|p| p.score).sum::<f64>() / c.len() as f64,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort_by(|a, b| a.at.total_cmp(&b.at));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +360,41 @@ mod tests {
             a.quotes
                 .iter()
                 .any(|q| q.kind == "negative" && q.quote.contains("terrible"))
+        );
+        // The timeline: a point per turn with sentiment (not "We can fix it this week."), each
+        // side marked, the customer going from low to high.
+        let timeline = &a.sentiment.timeline;
+        let sides: Vec<bool> = timeline.iter().map(|p| p.customer).collect();
+        assert_eq!(sides, [false, true, false, true, true], "{timeline:?}");
+        assert!(
+            timeline[1].score < 0.0 && timeline[4].score > 0.5,
+            "{timeline:?}"
+        );
+        assert!(timeline.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    #[test]
+    fn a_long_calls_timeline_is_averaged_in_runs() {
+        let points: Vec<SentimentPoint> = (0..1000)
+            .map(|i| SentimentPoint {
+                at: f64::from(i),
+                customer: i % 2 == 0,
+                score: if i < 500 { -0.5 } else { 0.5 },
+            })
+            .collect();
+        let bounded = bounded_timeline(points);
+        assert!(bounded.len() <= SentimentPoint::MAX, "{}", bounded.len());
+        assert!(
+            bounded.len() >= SentimentPoint::MAX - 10,
+            "{}",
+            bounded.len()
+        );
+        assert!(bounded.windows(2).all(|w| w[0].at <= w[1].at));
+        assert_eq!(bounded.first().unwrap().score, -0.5);
+        assert_eq!(bounded.last().unwrap().score, 0.5);
+        assert_eq!(
+            bounded.iter().filter(|p| p.customer).count(),
+            bounded.len() / 2
         );
     }
 

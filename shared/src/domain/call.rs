@@ -91,6 +91,25 @@ pub struct SentimentSummary {
     /// The customer in the first and last third of the call: the mood's trajectory.
     pub customer_start: f64,
     pub customer_end: f64,
+    /// Each turn's sentiment over the call, per side, in time order: what the web app plots.
+    /// At most [`SentimentPoint::MAX`] points (a long call's turns averaged in runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<SentimentPoint>,
+}
+
+/// A turn's (or a run of turns') sentiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SentimentPoint {
+    /// Seconds from the start of the call.
+    pub at: f64,
+    /// The customer's side, or the agent's.
+    pub customer: bool,
+    /// Compound sentiment -1..1.
+    pub score: f64,
+}
+
+impl SentimentPoint {
+    pub const MAX: usize = 200;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]

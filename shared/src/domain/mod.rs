@@ -20,8 +20,8 @@ pub use access::{
 };
 pub use address::{is_internal_name, is_public_ip};
 pub use call::{
-    Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentSummary, Stage,
-    TalkMetrics,
+    Analysis, Call, CallStatus, Direction, Hit, KeywordCount, Roles, SentimentPoint,
+    SentimentSummary, Stage, TalkMetrics,
 };
 pub use crm::{
     ApiUsage, AuthorizeDraft, Change, ChangeObject, Connection, ConnectionDraft, ConnectionState,
