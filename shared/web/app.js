@@ -59,8 +59,24 @@ document.getElementById("key-form").addEventListener("submit", (event) => {
   sessionStorage.setItem("leadscore.key", input.value.trim());
   input.value = "";
   event.target.hidden = true;
+  me = null;
   route();
 });
+
+// Who the page acts as (`GET /me`): it offers each role only what the role may do.
+let me = null;
+const RANKS = { viewer: 0, rep: 1, admin: 2 };
+
+async function whoAmI() {
+  if (!me) me = await api("/me");
+  document.body.dataset.role = me.role;
+  return me;
+}
+
+/** Whether the caller's role is `role` or above. */
+function can(role) {
+  return Boolean(me) && RANKS[me.role] >= RANKS[role];
+}
 
 // ---- small helpers ------------------------------------------------------------------------
 
@@ -154,13 +170,13 @@ function route() {
     else link.removeAttribute("aria-current");
   }
   const lead = path.match(/^\/leads\/([^/]+)$/);
-  const render = lead
+  const render = whoAmI().then(() => lead
     ? leadDetail(decodeURIComponent(lead[1]))
     : section === "rules"
       ? rulesView()
       : section === "reports"
         ? reportsView()
-        : leadList(params);
+        : leadList(params));
   render.catch(showError);
 }
 
@@ -325,7 +341,7 @@ async function leadDetail(id) {
           ? h("p", {}, `Outcome: ${lead.outcome.converted ? "won" : "lost"}`, lead.outcome.value != null ? ` (${lead.outcome.value})` : "")
           : null,
       ),
-      actions(lead),
+      can("rep") ? actions(lead) : h("div", { class: "card" }, h("p", { class: "muted" }, `As a ${me.role} you read this lead; a rep records outcomes and adjusts scores.`)),
     ),
     factors,
     transcript,
@@ -546,14 +562,17 @@ async function rulesView() {
       h("td", {}, r.group ? `${r.group}${r.group_cap ? ` (${r.group_cap})` : ""}` : "–"),
       h("td", {}, r.half_life_days ? `${r.half_life_days} d` : "–"),
       h("td", {}, r.enabled ? "yes" : "no"),
-      h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => open(r), "aria-label": `Edit ${r.description}` }, "Edit")),
+      h("td", {}, can("admin") ? h("button", { type: "button", class: "secondary", onclick: () => open(r), "aria-label": `Edit ${r.description}` }, "Edit") : "–"),
     )))));
   view.replaceChildren(
     h("h1", {}, "Scoring rules"),
-    h("p", {}, h("button", { type: "button", onclick: () => open(null) }, "New rule")),
+    can("admin")
+      ? h("p", {}, h("button", { type: "button", onclick: () => open(null) }, "New rule"))
+      : h("p", { class: "muted" }, `As a ${me.role} you read the rules; an admin changes them.`),
     editor,
     list,
-    tiersForm(settings.tiers),
+    can("admin") ? tiersForm(settings.tiers)
+      : h("p", {}, `Hot from ${settings.tiers.hot}, warm from ${settings.tiers.warm}.`),
   );
 }
 

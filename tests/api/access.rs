@@ -71,9 +71,22 @@ async fn a_key_is_shown_once_and_kept_only_as_a_hash() {
 async fn each_role_does_what_it_may_and_is_refused_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(dir.path()).await;
-    let (viewer, _) = make_key(&app, "dashboard", "viewer").await;
+    let (viewer, viewer_id) = make_key(&app, "dashboard", "viewer").await;
     let (rep, _) = make_key(&app, "crm sync", "rep").await;
     let (_, rules_before) = app.get("/scoring_rules").await;
+
+    // Each caller can ask who it is (what a client offers depends on it).
+    let (status, me) = with_key(&app, &viewer, Method::GET, "/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        me,
+        json!({"tenant": "default", "role": "viewer", "actor": format!("key:{viewer_id}")})
+    );
+    let (_, local) = app.get("/me").await;
+    assert_eq!(
+        local,
+        json!({"tenant": "default", "role": "admin", "actor": "local"})
+    );
     let rule = json!({"criteria": "calls.count >= 2", "weight": 5, "description": "came back"});
 
     // GIVEN a viewer's key: it reads, and a rule change is refused with 403 saying why

@@ -174,6 +174,27 @@ try {
   await page.screenshot({ path: `${shots}/reports.png`, fullPage: true });
   await accessible(page, "reports");
 
+  // A viewer's key: the page reads, and offers nothing the role may not do.
+  const made = await page.evaluate(async () => {
+    const r = await fetch("/api_keys", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "browser test viewer", role: "viewer" }) });
+    return r.json();
+  });
+  await page.evaluate((token) => sessionStorage.setItem("leadscore.key", token), made.token);
+  await page.goto(`${base}/#/`);
+  await page.reload();
+  await page.waitForSelector("table[aria-label=Leads] tbody tr");
+  assert.equal(await page.evaluate(() => document.body.dataset.role), "viewer");
+  await page.click("table[aria-label=Leads] tbody tr:first-child td:nth-child(2) a");
+  await page.waitForSelector("text=you read this lead");
+  assert.equal(await page.locator("button:text-is('Won')").count(), 0, "a viewer cannot mark a lead won");
+  await page.goto(`${base}/#/rules`);
+  await page.waitForSelector("table[aria-label='Scoring rules']");
+  assert.equal(await page.locator("text=New rule").count(), 0, "a viewer cannot add a rule");
+  assert.equal(await page.locator("button:text-is('Edit')").count(), 0);
+  step("with a viewer's key the page reads and offers no change");
+  await page.evaluate(() => sessionStorage.removeItem("leadscore.key"));
+
   // A phone's width: nothing spills sideways but the tables, which scroll in their box.
   await page.setViewportSize({ width: 360, height: 740 });
   await page.goto(`${base}/#/`);

@@ -86,6 +86,23 @@ macro_rules! role_extractor {
 }
 
 role_extractor!(Tenant, None::<Role>);
+
+/// Who the request acts as, whatever the role.
+pub(super) struct Who(pub(super) crate::domain::Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
+        Ok(Who(caller(parts)?.clone()))
+    }
+}
+
+impl OperationInput for Who {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        Tenant::operation_input(ctx, operation);
+    }
+}
 role_extractor!(RepTenant, Some(Role::Rep));
 role_extractor!(AdminTenant, Some(Role::Admin));
 

@@ -171,6 +171,19 @@ fn documented() -> ApiRouter<Deps> {
                     .summary("Whether the service is up, and its version")
             }),
         )
+        .api_route(
+            "/me",
+            get_with(me, |op| {
+                op.id("me")
+                    .tag("meta")
+                    .summary("Who the request acts as: tenant, role and actor")
+                    .description(
+                        "What a client shows depends on it: a viewer reads, a rep also works \
+                         leads, an admin also runs the tenant (the web app offers each only \
+                         what the role may do).",
+                    )
+            }),
+        )
         .merge(leads::routes())
         .merge(calls::routes())
         .merge(recordings::routes())
@@ -186,6 +199,27 @@ fn documented() -> ApiRouter<Deps> {
         .merge(crm::routes())
         .merge(reports::routes())
         .merge(doc::routes())
+}
+
+/// The caller, as `GET /me` answers it.
+#[derive(Serialize, JsonSchema)]
+struct Me {
+    tenant: String,
+    role: Role,
+    /// `local` (serve on 127.0.0.1 without a key), `key:<id>` or `user:<subject>`.
+    actor: String,
+}
+
+async fn me(extract::Who(caller): extract::Who) -> Json<Me> {
+    Json(Me {
+        tenant: caller.tenant.to_string(),
+        role: caller.role,
+        actor: match caller.actor {
+            Actor::Local => "local".to_owned(),
+            Actor::Key(id) => format!("key:{id}"),
+            Actor::User(subject) => format!("user:{subject}"),
+        },
+    })
 }
 
 /// Who the request acts as. A caller the runtime has put in (the AWS authorizer's verdict)
