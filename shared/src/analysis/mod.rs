@@ -302,6 +302,50 @@ fn bounded_timeline(points: Vec<SentimentPoint>) -> Vec<SentimentPoint> {
     out
 }
 
+/// For tests across the crate: a call of `lead` at `at`, `text` (`Speaker: words` lines)
+/// analysed as an inbound call, its status `Analyzed`.
+#[cfg(test)]
+pub(crate) fn analysed_call(
+    lead: &crate::domain::Lead,
+    call_id: crate::domain::CallId,
+    at: chrono::DateTime<chrono::Utc>,
+    text: &str,
+) -> crate::domain::Call {
+    use crate::domain::{Call, CallStatus, TranscriptFormat};
+    let transcript =
+        crate::formats::parse_transcript(TranscriptFormat::PlainText, text.as_bytes()).unwrap();
+    let analysis = analyze(&transcript, None, Direction::Inbound);
+    Call {
+        tenant_id: lead.tenant_id.clone(),
+        call_id,
+        lead_id: lead.lead_id.clone(),
+        call_start_time: at,
+        call_duration: Some(240.0),
+        direction: Direction::Inbound,
+        caller: lead.phone_number.clone(),
+        callee: None,
+        external_id: None,
+        source_name: "t".into(),
+        recording_key: None,
+        recording_sha256: None,
+        transcript_source_key: None,
+        transcript_sha256: None,
+        transcript_key: None,
+        status: CallStatus::Analyzed,
+        status_detail: None,
+        failed_stage: None,
+        agent_speaker: None,
+        sentiment_score: Some(analysis.sentiment.customer),
+        keywords: analysis.keywords.clone(),
+        pii_masked: 0,
+        analysis: Some(analysis),
+        attributes: Default::default(),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

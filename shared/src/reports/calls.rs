@@ -392,10 +392,7 @@ impl<'a> CallBook<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        CallId, CallStatus, Direction, Outcome, PhoneNumber, TenantId, TranscriptFormat,
-    };
-    use crate::formats::parse_transcript;
+    use crate::domain::{CallId, Outcome, PhoneNumber, TenantId};
 
     fn lead(
         n: u32,
@@ -422,39 +419,11 @@ mod tests {
 
     fn call(lead: &Lead, id: &str, at: DateTime<Utc>, agent: Option<&str>, said: &str) -> Call {
         let text = format!("Agent: Hello, how can I help?\nCaller: {said}\n");
-        let transcript = parse_transcript(TranscriptFormat::PlainText, text.as_bytes()).unwrap();
-        let analysis = crate::analysis::analyze(&transcript, None, Direction::Inbound);
-        Call {
-            tenant_id: lead.tenant_id.clone(),
-            call_id: CallId::parse(id).unwrap(),
-            lead_id: lead.lead_id.clone(),
-            call_start_time: at,
-            call_duration: Some(120.0),
-            direction: Direction::Inbound,
-            caller: lead.phone_number.clone(),
-            callee: None,
-            external_id: None,
-            source_name: "t".into(),
-            recording_key: None,
-            recording_sha256: None,
-            transcript_source_key: None,
-            transcript_sha256: None,
-            transcript_key: None,
-            status: CallStatus::Scored,
-            status_detail: None,
-            failed_stage: None,
-            agent_speaker: None,
-            sentiment_score: Some(analysis.sentiment.customer),
-            keywords: Vec::new(),
-            pii_masked: 0,
-            analysis: Some(analysis),
-            attributes: agent
-                .map(|a| [("agent".to_owned(), serde_json::Value::from(a))].into())
-                .unwrap_or_default(),
-            created_at: at,
-            updated_at: at,
-            version: 1,
-        }
+        let mut call = crate::analysis::analysed_call(lead, CallId::parse(id).unwrap(), at, &text);
+        call.attributes = agent
+            .map(|a| [("agent".to_owned(), serde_json::Value::from(a))].into())
+            .unwrap_or_default();
+        call
     }
 
     #[test]

@@ -685,10 +685,7 @@ pub fn default_rules(tenant: &TenantId, now: DateTime<Utc>) -> Vec<ScoringRule> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        CallId, CallStatus, Direction, Evidence, PhoneNumber, Tier, TranscriptFormat,
-    };
-    use crate::formats::parse_transcript;
+    use crate::domain::{CallId, Evidence, PhoneNumber, Tier};
 
     const TIERS: TierThresholds = TierThresholds { hot: 70, warm: 40 };
 
@@ -727,38 +724,8 @@ mod tests {
     }
 
     fn call(tenant: &TenantId, lead: &Lead, text: &str, minutes_ago: i64) -> Call {
-        let transcript = parse_transcript(TranscriptFormat::PlainText, text.as_bytes()).unwrap();
-        let analysis = crate::analysis::analyze(&transcript, None, Direction::Inbound);
-        let now = Utc::now();
-        Call {
-            tenant_id: tenant.clone(),
-            call_id: CallId::derive(tenant, text),
-            lead_id: lead.lead_id.clone(),
-            call_start_time: now - chrono::Duration::minutes(minutes_ago),
-            call_duration: Some(240.0),
-            direction: Direction::Inbound,
-            caller: lead.phone_number.clone(),
-            callee: None,
-            external_id: None,
-            source_name: "t".into(),
-            recording_key: None,
-            recording_sha256: None,
-            transcript_source_key: None,
-            transcript_sha256: None,
-            transcript_key: None,
-            status: CallStatus::Analyzed,
-            status_detail: None,
-            failed_stage: None,
-            agent_speaker: None,
-            sentiment_score: Some(analysis.sentiment.customer),
-            keywords: analysis.keywords.clone(),
-            pii_masked: 0,
-            analysis: Some(analysis),
-            attributes: Default::default(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
+        let at = Utc::now() - chrono::Duration::minutes(minutes_ago);
+        crate::analysis::analysed_call(lead, CallId::derive(tenant, text), at, text)
     }
 
     #[test]
