@@ -25,6 +25,7 @@ pub fn installed() -> Browser {
     std::fs::create_dir_all(&dir).unwrap();
     let lock = File::create(dir.join(".lock")).unwrap();
     lock.lock().expect("lock the browser tools folder");
+    node_is_there();
     Browser {
         chromium: chromium(&dir),
         node_modules: node_modules(&dir),
@@ -72,6 +73,29 @@ fn chromium(dir: &std::path::Path) -> PathBuf {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     path
+}
+
+/// Playwright 1.65 needs Node.js 20 or later: say so, rather than fail inside npm.
+fn node_is_there() {
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let major = version.as_deref().and_then(|v| {
+        v.trim_start_matches('v')
+            .split('.')
+            .next()?
+            .parse::<u32>()
+            .ok()
+    });
+    assert!(
+        major.is_some_and(|m| m >= 20),
+        "the web app's tests need Node.js 20 or later with npm (Playwright drives the browser \
+         from it); found {}",
+        version.as_deref().unwrap_or("no `node` on the PATH")
+    );
 }
 
 fn is_root() -> bool {
