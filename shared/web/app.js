@@ -748,8 +748,15 @@ async function reportsView() {
           ? h("div", {}, h("p", {}, "Waiting longest:"), h("ul", {}, touch.longest_waiting.map((w) =>
             h("li", {}, h("a", { href: `#/leads/${encodeURIComponent(w.lead_id)}` }, w.name), ` ${hoursText(w.hours)}`))))
           : null),
-      card("Buying signals and objections", "signals",
-        signalTable("Buying signals", signals.intents), signalTable("Objections", signals.objections)),
+      card("Buying signals and objections, on calls and in texts", "signals",
+        signalTable("Buying signals", signals.intents), signalTable("Objections", signals.objections),
+        signals.texts.length
+          ? scroller("From texts", h("table", { "aria-label": "From texts" },
+            h("thead", {}, h("tr", {}, ["From texts", "Leads", "Converted"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, signals.texts.slice(0, 8).map((t) => h("tr", {},
+              h("td", {}, t.kind.replaceAll("_", " ")), h("td", { class: "num" }, t.leads),
+              h("td", { class: "num" }, t.won + t.lost ? `${t.won} of ${t.won + t.lost}` : "–"))))))
+          : null),
       card("Agents", "agents",
         agents.agents.length
           ? scroller("Agents", h("table", { "aria-label": "Agents" },

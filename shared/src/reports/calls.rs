@@ -85,6 +85,20 @@ pub struct Signals {
     /// Most heard first.
     pub intents: Vec<Signal>,
     pub objections: Vec<Signal>,
+    /// What leads' text replies asked or said (`call_me`, `pricing`, `schedule`, `stop`, ...),
+    /// most leads first.
+    pub texts: Vec<TextSignal>,
+}
+
+/// A reply intent from texts, and how its leads did.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct TextSignal {
+    pub kind: String,
+    /// Leads whose replies showed it.
+    pub leads: usize,
+    pub won: usize,
+    pub lost: usize,
+    pub conversion_rate: Option<f64>,
 }
 
 /// One agent's calls, and how the leads they spoke with stand.
@@ -324,9 +338,33 @@ impl<'a> CallBook<'a> {
             out.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.kind.cmp(&b.kind)));
             out
         };
+        let mut by_kind: BTreeMap<&str, HashSet<LeadId>> = BTreeMap::new();
+        for lead in self.leads.values() {
+            for hit in lead.sms.iter().flat_map(|s| &s.intents) {
+                by_kind
+                    .entry(hit.intent.as_str())
+                    .or_default()
+                    .insert(lead.lead_id.clone());
+            }
+        }
+        let mut texts: Vec<TextSignal> = by_kind
+            .into_iter()
+            .map(|(kind, leads)| {
+                let (won, lost) = self.outcomes(&leads);
+                TextSignal {
+                    kind: kind.to_owned(),
+                    leads: leads.len(),
+                    won,
+                    lost,
+                    conversion_rate: rate(won, lost),
+                }
+            })
+            .collect();
+        texts.sort_by(|a, b| b.leads.cmp(&a.leads).then(a.kind.cmp(&b.kind)));
         Signals {
             intents: list(&self.intents),
             objections: list(&self.objections),
+            texts,
         }
     }
 
@@ -430,11 +468,27 @@ mod tests {
     fn calls_make_the_weekly_response_signal_and_agent_reports() {
         let now = Utc::now();
         let ago = |hours: i64| now - Duration::hours(hours);
-        let leads = vec![
+        let mut leads = vec![
             lead(1, Tier::Hot, Some(ago(72)), Some((true, 5000.0))),
             lead(2, Tier::Hot, Some(ago(10)), None),
             lead(3, Tier::Cold, None, Some((false, 0.0))),
         ];
+        // Lead 1 also texted asking for a call, twice; lead 3 texted STOP.
+        for (n, intents) in [(0, ["call_me", "call_me"]), (2, ["stop", "stop"])] {
+            leads[n].sms = Some(crate::domain::SmsEngagement {
+                intents: intents
+                    .iter()
+                    .map(|i| crate::domain::SmsIntentHit {
+                        intent: (*i).to_owned(),
+                        text: "...".into(),
+                        at: now,
+                        message_sid: "SM1".into(),
+                        when: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
         let calls = [
             call(
                 &leads[0],
@@ -521,6 +575,12 @@ mod tests {
             find(&signals.objections, "not_interested").conversion_rate,
             Some(0.0)
         );
+        let texts: Vec<(&str, usize, Option<f64>)> = signals
+            .texts
+            .iter()
+            .map(|t| (t.kind.as_str(), t.leads, t.conversion_rate))
+            .collect();
+        assert_eq!(texts, [("call_me", 1, Some(1.0)), ("stop", 1, Some(0.0))]);
 
         let agents = book.agents();
         assert_eq!(agents.calls_without_agent, 1);

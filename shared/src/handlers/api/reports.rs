@@ -113,8 +113,9 @@ pub(super) fn routes() -> ApiRouter<Deps> {
                     op,
                     "report_signals",
                     "The buying signals and objections heard, and how their leads converted",
-                    "Each intent and objection the analysis found: the calls and leads it came \
-                     up in, and won, lost and the conversion rate among those leads.",
+                    "Each intent and objection the analysis found on calls: the calls and leads \
+                     it came up in, and won, lost and the conversion rate among those leads; \
+                     and each intent of the leads' text replies, by lead.",
                 )
             }),
         )
@@ -532,6 +533,18 @@ impl Table for Signals {
                     ]
                 })
             })
+            // Texts are counted by lead: their `calls` cell stays empty.
+            .chain(self.texts.iter().map(|t| {
+                vec![
+                    "text".to_owned(),
+                    t.kind.clone(),
+                    String::new(),
+                    t.leads.to_string(),
+                    t.won.to_string(),
+                    t.lost.to_string(),
+                    cell(t.conversion_rate),
+                ]
+            }))
             .collect();
         (
             vec![
