@@ -88,12 +88,8 @@ async fn get_transcript(
     Path(CallPath { id }): Path<CallPath>,
     Q(q): Q<PageQuery>,
 ) -> ApiResult<Json<TranscriptPage>> {
-    let id = CallId::parse(&id).map_err(ApiError)?;
-    let call = deps
-        .calls
-        .get_call(&tenant, &id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("call {id}")))?;
+    let call = call_of(&deps, &tenant, &id).await?;
+    let id = call.call_id.clone();
     let key = call.transcript_key.ok_or_else(|| {
         Error::not_found(format!(
             "a transcript of call {id} (it is {})",
@@ -106,6 +102,20 @@ async fn get_transcript(
         page: q.window(transcript.segments),
         call_id: id,
     }))
+}
+
+/// The tenant's call `id` (a path's `{id}`), or 404 naming it.
+pub(super) async fn call_of(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &str,
+) -> ApiResult<crate::domain::Call> {
+    let id = CallId::parse(id).map_err(ApiError)?;
+    Ok(deps
+        .calls
+        .get_call(tenant, &id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("call {id}")))?)
 }
 
 /// What `POST /calls` accepted.

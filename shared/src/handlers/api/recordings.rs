@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Deps;
-use crate::domain::{CallId, TenantId};
+use crate::domain::TenantId;
 use crate::error::Error;
 
 use super::doc::{Problems, header as doc_header};
@@ -83,15 +83,10 @@ async fn stored_recording(
     tenant: &TenantId,
     id: &str,
 ) -> ApiResult<(String, &'static str)> {
-    let id = CallId::parse(id)?;
-    let call = deps
-        .calls
-        .get_call(tenant, &id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("call {id}")))?;
+    let call = super::calls::call_of(deps, tenant, id).await?;
     let key = call
         .recording_key
-        .ok_or_else(|| Error::not_found(format!("a stored recording of call {id}")))?;
+        .ok_or_else(|| Error::not_found(format!("a stored recording of call {}", call.call_id)))?;
     let media = media_type(&key);
     Ok((key, media))
 }

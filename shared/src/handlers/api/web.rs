@@ -63,17 +63,25 @@ pub(super) fn is_app_path(path: &str) -> bool {
 }
 
 fn file(name: &str, headers: &HeaderMap) -> Response {
-    let Some((_, media_type, body)) = FILES.iter().find(|(n, ..)| *n == name) else {
+    let Some(index) = FILES.iter().position(|(n, ..)| *n == name) else {
         return super::ApiError(crate::error::Error::not_found(format!("file /app/{name}")))
             .into_response();
     };
-    // Revalidated on every load (an upgrade shows at once), answered 304 when unchanged.
-    let etag = format!("\"{}\"", &crate::domain::sha256_hex(body)[..16]);
+    // Revalidated on every load (an upgrade shows at once), answered 304 when unchanged. The
+    // tags are the files' digests, worked out once per process.
+    static TAGS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        FILES
+            .iter()
+            .map(|(_, _, body)| format!("\"{}\"", &crate::domain::sha256_hex(body)[..16]))
+            .collect()
+    });
+    let (_, media_type, body) = FILES[index];
+    let etag = &TAGS[index];
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes());
     let common = [
-        (header::ETAG, HeaderValue::from_str(&etag).expect("hex")),
+        (header::ETAG, HeaderValue::from_str(etag).expect("hex")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -90,7 +98,7 @@ fn file(name: &str, headers: &HeaderMap) -> Response {
     (
         common,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
-        *body,
+        body,
     )
         .into_response()
 }

@@ -277,7 +277,10 @@ impl LeadStore for DynamoStore {
                     format!("1{:03}~", max.unwrap_or(100)),
                 ),
             };
-            let high = cursor.clone().map_or(high.clone(), |c| c.min(high));
+            let high = match &cursor {
+                Some(c) => c.clone().min(high),
+                None => high,
+            };
             values.insert(":low".into(), s(low));
             values.insert(":high".into(), s(high));
             "pk = :pk AND #k BETWEEN :low AND :high"
