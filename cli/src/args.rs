@@ -255,6 +255,23 @@ pub(crate) enum Command {
         /// limit of its own.
         #[arg(long = "key-rate-limit", value_name = "PER_MINUTE", default_value_t = shared::Config::DEFAULT_KEY_RATE_LIMIT_PER_MINUTE)]
         key_rate_limit: u32,
+        /// Sign people in with this OpenID Connect provider (its issuer URL, e.g.
+        /// https://login.example.com/realms/sales): the web app offers its sign-in (code flow
+        /// with PKCE) and the API takes its ID tokens besides API keys. Every request then
+        /// needs one or the other, on 127.0.0.1 too.
+        #[arg(long, env = "LEADSCORE_OIDC_ISSUER", requires = "oidc_client_id")]
+        oidc_issuer: Option<String>,
+        /// The web app's client id at the provider: a public client (no secret) allowed the
+        /// authorization code flow, with this server's address as its redirect URI.
+        #[arg(long, env = "LEADSCORE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+        oidc_client_id: Option<String>,
+        /// The ID token's claim that names the user's tenant (the provider sets it, never the
+        /// user).
+        #[arg(long, default_value = "tenant_id")]
+        tenant_claim: String,
+        /// The ID token's claim listing the user's groups: admin, rep and viewer are roles.
+        #[arg(long, default_value = "groups")]
+        role_claim: String,
     },
     /// What the tenant used in a month: calls, audio minutes, analyses, scores, texts, API
     /// requests.

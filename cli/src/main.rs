@@ -166,7 +166,31 @@ async fn run(cli: Cli) -> Result<()> {
             };
             train(&app, &tenant, &csv, &spec, &options, dry_run, json).await
         }
-        Command::Serve { port, bind, .. } => serve(app, bind, port).await,
+        Command::Serve {
+            port,
+            bind,
+            oidc_issuer,
+            oidc_client_id,
+            tenant_claim,
+            role_claim,
+            ..
+        } => {
+            let app = match oidc_issuer.zip(oidc_client_id) {
+                Some((issuer, client_id)) => {
+                    let provider = shared::adapters::oidc::IdentityProvider::discover(
+                        &issuer,
+                        &client_id,
+                        &tenant_claim,
+                        &role_claim,
+                    )
+                    .await
+                    .with_context(|| format!("cannot sign people in with {issuer}"))?;
+                    app.with_identity_provider(provider)
+                }
+                None => app,
+            };
+            serve(app, bind, port).await
+        }
         Command::Keys { command } => keys(&app, &tenant, command).await,
         Command::Crm { command } => crm(&app, &tenant, command).await,
         Command::Usage { month, json } => {

@@ -10,7 +10,13 @@ pub(crate) async fn serve(app: LocalApp, bind: std::net::IpAddr, port: u16) -> R
             format!("cannot listen on {bind}:{port} (is another server using it? try --port 0)")
         })?;
     let addr = listener.local_addr()?;
-    let access = if bind.is_loopback() {
+    let access = if let Some(provider) = &app.identity {
+        format!(
+            "people sign in with {} (the web app offers it) and every request needs its token \
+             or an API key",
+            provider.issuer
+        )
+    } else if bind.is_loopback() {
         "requests from this machine act as the tenant's admin".to_owned()
     } else {
         "every request needs an API key (`leadscore keys create --name <n> --role <r>`)".to_owned()

@@ -31,7 +31,8 @@ use aws_lambda_events::event::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 
-use crate::adapters::aws::{AwsApp, Claim, Deployment, DynamoIdempotency, JwtVerifier};
+use crate::adapters::aws::{AwsApp, Claim, Deployment, DynamoIdempotency};
+use crate::adapters::oidc::IdTokens;
 use crate::analysis::redact::redact;
 use crate::domain::{Caller, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
@@ -518,7 +519,11 @@ fn dead_letter_queue<'d>(
 /// The API function's router: the same routes as local mode, each request acting for the
 /// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
 pub fn api(app: &AwsApp) -> Router {
-    api::routes(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
+    let routes = match &app.sign_in {
+        Some(sign_in) => api::routes(app.deps.clone()).layer(axum::Extension(sign_in.clone())),
+        None => api::routes(app.deps.clone()),
+    };
+    routes.layer(tower::util::MapRequestLayer::new(
         |mut request: axum::http::Request<axum::body::Body>| {
             if let Some(caller) = caller_from_authorizer(&request) {
                 request.extensions_mut().insert(caller);
@@ -553,7 +558,7 @@ fn caller_from_authorizer<B>(request: &axum::http::Request<B>) -> Option<Caller>
 /// caller costs one check in five minutes.
 pub async fn authorize(
     app: &AwsApp,
-    verifier: Option<&JwtVerifier>,
+    tokens: Option<&IdTokens>,
     request: ApiGatewayV2CustomAuthorizerV2Request,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Map<String, serde_json::Value>> {
     let header = request
@@ -573,23 +578,11 @@ pub async fn authorize(
         Some(token) if token.starts_with(crate::domain::KEY_PREFIX) => {
             crate::handlers::access::caller_for_key(&app.deps, token, Utc::now()).await
         }
-        Some(token) => match verifier {
+        Some(token) => match tokens {
             None => Err(Error::Unauthorized(
                 "this deployment takes API keys only (no JWT issuer is configured)".into(),
             )),
-            Some(verifier) => verifier.verify(token).await.and_then(|claims| {
-                Caller::from_claims(
-                    &claims,
-                    &app.deployment.tenant_claim,
-                    &app.deployment.role_claim,
-                )
-                .ok_or_else(|| {
-                    Error::Unauthorized(format!(
-                        "the token names no tenant (claim `{}`) or no subject",
-                        app.deployment.tenant_claim
-                    ))
-                })
-            }),
+            Some(tokens) => tokens.caller(token).await,
         },
     };
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();

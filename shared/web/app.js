@@ -23,15 +23,165 @@ class Problem extends Error {
   }
 }
 
-/** The API key this tab uses, if the person gave one (on AWS; locally none is needed). */
-function apiKey() {
-  return sessionStorage.getItem("leadscore.key");
+// ---- signing in ---------------------------------------------------------------------------
+//
+// Locally on 127.0.0.1 no one signs in. Where the server names an identity provider
+// (`/app/sign-in.json`: on AWS, or `serve --oidc-issuer`), a person signs in there with the
+// authorization code flow and PKCE (RFC 7636): this page is the redirect URI, the code is traded
+// for tokens from the browser (a public client, no secret), the ID token is the bearer token, and
+// the refresh token renews it a minute before it expires. Tokens live in this tab's session
+// storage, gone when the tab closes. An API key pasted in works everywhere.
+
+const TOKENS = "leadscore.tokens";
+const PENDING = "leadscore.pkce";
+const KEY = "leadscore.key";
+let signInSettings; // undefined: not asked yet; null: the server has none
+let renewing = null;
+
+async function signIn() {
+  if (signInSettings === undefined) {
+    const response = await fetch("/app/sign-in.json", { headers: { accept: "application/json" } });
+    signInSettings = response.ok ? await response.json() : null;
+  }
+  return signInSettings;
+}
+
+const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+  .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const randomText = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+const redirectUri = () => `${location.origin}${location.pathname}`;
+const saved = () => JSON.parse(sessionStorage.getItem(TOKENS) || "null");
+
+/** Off to the provider's sign-in page, with a fresh verifier and state kept in this tab. */
+async function startSignIn() {
+  const settings = await signIn();
+  const verifier = randomText();
+  const state = randomText();
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, hash: location.hash }));
+  const url = new URL(settings.authorization_endpoint);
+  for (const [name, value] of Object.entries({
+    response_type: "code", client_id: settings.client_id, redirect_uri: redirectUri(),
+    scope: settings.scope, state, code_challenge: base64url(digest), code_challenge_method: "S256",
+  })) url.searchParams.set(name, value);
+  location.assign(url.href);
+}
+
+/** A token request (the code traded, or a renewal): the tokens kept, or an error saying why. */
+async function tokenRequest(params) {
+  const settings = await signIn();
+  const response = await fetch(settings.token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: settings.client_id, ...params }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || !body.id_token) {
+    throw new Error(`Signing in failed: ${body.error_description || body.error || `HTTP ${response.status}`}.`);
+  }
+  const tokens = {
+    id_token: body.id_token,
+    refresh_token: body.refresh_token || params.refresh_token,
+    expires_at: Date.now() + (Number(body.expires_in) || 3600) * 1000,
+  };
+  sessionStorage.setItem(TOKENS, JSON.stringify(tokens));
+  return tokens;
+}
+
+/** Back from the provider (`?code=&state=`, or `?error=`): the code traded for tokens. */
+async function finishSignIn() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("code") && !params.has("error")) return;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+  sessionStorage.removeItem(PENDING);
+  // The code leaves the address bar and the history at once.
+  history.replaceState(null, "", `${location.pathname}${pending ? pending.hash : ""}`);
+  if (!pending || params.get("state") !== pending.state) {
+    throw new Error("The sign-in's answer does not match a sign-in started in this tab: sign in again.");
+  }
+  if (params.has("error")) {
+    throw new Error(`The identity provider refused the sign-in: ${params.get("error_description") || params.get("error")}.`);
+  }
+  await tokenRequest({
+    grant_type: "authorization_code", code: params.get("code"),
+    redirect_uri: redirectUri(), code_verifier: pending.verifier,
+  });
+}
+
+/** The bearer token: the ID token (renewed once for all requests when under a minute is left),
+ * else the pasted API key. */
+async function bearer() {
+  const tokens = saved();
+  if (tokens && Date.now() < tokens.expires_at - 60000) return tokens.id_token;
+  if (tokens && tokens.refresh_token) {
+    renewing = renewing || tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token })
+      .finally(() => { renewing = null; });
+    try {
+      return (await renewing).id_token;
+    } catch (error) {
+      sessionStorage.removeItem(TOKENS);
+      say(`${error.message} Sign in again.`);
+    }
+  } else if (tokens) sessionStorage.removeItem(TOKENS);
+  return sessionStorage.getItem(KEY);
+}
+
+/** Sign out: the tokens and key forgotten, and the provider's session ended where it can be. */
+async function signOut() {
+  const hadTokens = Boolean(saved());
+  sessionStorage.removeItem(TOKENS);
+  sessionStorage.removeItem(KEY);
+  me = null;
+  const settings = hadTokens ? await signIn() : null;
+  if (settings && settings.end_session_endpoint) {
+    const url = new URL(settings.end_session_endpoint);
+    url.searchParams.set("client_id", settings.client_id);
+    url.searchParams.set(settings.logout_redirect_parameter, redirectUri());
+    location.assign(url.href);
+  } else {
+    showAccount();
+    route();
+  }
+}
+
+/** The header's account line: who is signed in and how, with a way out. */
+function showAccount() {
+  const account = document.getElementById("account");
+  const tokens = saved();
+  if (!tokens && !sessionStorage.getItem(KEY)) {
+    account.replaceChildren();
+    return;
+  }
+  document.getElementById("key-form").hidden = true;
+  let who = "API key";
+  if (tokens) {
+    try {
+      who = JSON.parse(atob(tokens.id_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).email || "signed in";
+    } catch { who = "signed in"; }
+  }
+  account.replaceChildren(h("span", { class: "muted" }, me ? `${who} · ${me.role}` : who),
+    h("button", { type: "button", class: "secondary", onclick: () => signOut().catch(showError) }, "Sign out"));
+}
+
+/** No one signed in: the ways in, in the view (the provider's sign-in where there is one) and
+ * the key form in the header. */
+async function offerSignIn() {
+  showAccount();
+  document.getElementById("key-form").hidden = false;
+  const settings = await signIn().catch(() => null);
+  view.replaceChildren(h("section", { class: "card sign-in" },
+    h("h1", {}, "Sign in"),
+    settings
+      ? h("p", {}, "Sign in with your company account, or paste an API key above.")
+      : h("p", {}, "Paste an API key above (an admin makes one under API keys, or with `leadscore keys create`)."),
+    settings ? h("button", { type: "button", onclick: () => startSignIn().catch(showError) }, "Sign in") : null));
+  say("");
 }
 
 async function api(path, { method = "GET", body } = {}) {
   const headers = { accept: "application/json" };
-  const key = apiKey();
-  if (key) headers.authorization = `Bearer ${key}`;
+  const token = await bearer();
+  if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(path, {
     method,
@@ -41,22 +191,20 @@ async function api(path, { method = "GET", body } = {}) {
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
-    if (response.status === 401) askForKey();
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKENS);
+      sessionStorage.removeItem(KEY);
+      me = null;
+    }
     throw new Problem(response.status, data);
   }
   return data;
 }
 
-function askForKey() {
-  const form = document.getElementById("key-form");
-  form.hidden = false;
-  say("Sign in: paste an API key (Settings → API keys, or `leadscore keys create`).");
-}
-
 document.getElementById("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = document.getElementById("api-key");
-  sessionStorage.setItem("leadscore.key", input.value.trim());
+  sessionStorage.setItem(KEY, input.value.trim());
   input.value = "";
   event.target.hidden = true;
   me = null;
@@ -68,7 +216,10 @@ let me = null;
 const RANKS = { viewer: 0, rep: 1, admin: 2 };
 
 async function whoAmI() {
-  if (!me) me = await api("/me");
+  if (!me) {
+    me = await api("/me");
+    showAccount();
+  }
   document.body.dataset.role = me.role;
   return me;
 }
@@ -153,6 +304,10 @@ function scroller(label, table) {
 }
 
 function showError(error) {
+  if (error.status === 401) {
+    offerSignIn();
+    return;
+  }
   view.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
 }
 
@@ -840,4 +995,10 @@ function curve(data, xLabel, yLabel) {
   s("text", { x: 2, y: 12 }, yLabel));
 }
 
-route();
+// Back from signing in (or not): then the view the address names. A sign-in that failed says
+// why where it stays in view.
+finishSignIn().catch((error) => {
+  const notice = document.getElementById("notice");
+  notice.textContent = error.message;
+  notice.hidden = false;
+}).finally(route);

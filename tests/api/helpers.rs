@@ -53,13 +53,42 @@ pub async fn spawn_app_public(data_dir: &Path, mut config: shared::Config) -> Te
     serve_on(data_dir, config, listener)
 }
 
+/// A server on 127.0.0.1 where people sign in with `provider` (`serve --oidc-issuer`).
+pub async fn spawn_app_signing_in(
+    data_dir: &Path,
+    provider: shared::adapters::oidc::IdentityProvider,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    serve_with(
+        data_dir,
+        shared::Config::default(),
+        listener,
+        Some(provider),
+    )
+}
+
 fn serve_on(data_dir: &Path, config: shared::Config, listener: tokio::net::TcpListener) -> TestApp {
+    serve_with(data_dir, config, listener, None)
+}
+
+fn serve_with(
+    data_dir: &Path,
+    config: shared::Config,
+    listener: tokio::net::TcpListener,
+    provider: Option<shared::adapters::oidc::IdentityProvider>,
+) -> TestApp {
     init_logs();
     // Speech engines only from the data folder (`speech.rs` links one there), never from the
     // user's engine store, so a test that expects no engine sees none on any machine.
     let app = LocalApp::open(data_dir, config)
         .expect("open the data folder")
         .with_engine_store(EngineStore::at(data_dir.join("no-engine-store")));
+    let app = match provider {
+        Some(provider) => app.with_identity_provider(provider),
+        None => app,
+    };
     // Reached over loopback whatever the address listened on.
     let addr = SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

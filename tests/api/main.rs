@@ -19,6 +19,7 @@ mod reports;
 mod salesforce;
 mod schedule;
 mod scoring_api;
+mod sign_in;
 mod speech;
 mod stores;
 mod texts;

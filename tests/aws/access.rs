@@ -5,7 +5,7 @@
 
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{Value, json};
-use shared::adapters::aws::{JwtSettings, JwtVerifier};
+use shared::adapters::oidc::{IdTokens, JwtSettings};
 use shared::lambda;
 
 use crate::emulator::Cloud;
@@ -15,7 +15,7 @@ use crate::iam::Function;
 /// The authorizer's verdict on `Authorization: <header>`: its context when it allows.
 pub(crate) async fn authorize(
     cloud: &Cloud,
-    verifier: Option<&JwtVerifier>,
+    tokens: Option<&IdTokens>,
     header: Option<&str>,
 ) -> Option<Value> {
     let event = json!({
@@ -35,7 +35,7 @@ pub(crate) async fn authorize(
         }
     });
     let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(event).unwrap();
-    let response = lambda::authorize(cloud.function(Function::Authorizer), verifier, request).await;
+    let response = lambda::authorize(cloud.function(Function::Authorizer), tokens, request).await;
     response
         .is_authorized
         .then_some(Value::Object(response.context))
@@ -255,10 +255,19 @@ async fn a_user_pool_id_token_passes_with_the_tenant_and_group_the_pool_gives() 
     }
     let settings = |audience: &str| JwtSettings {
         issuer: format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}"),
-        audience: Some(audience.to_owned()),
+        audiences: vec![audience.to_owned()],
         jwks_url: format!("{}/{pool}/.well-known/jwks.json", cloud.emulator.url),
     };
-    let verifier = JwtVerifier::new(settings(&client));
+    // As the authorizer function makes them from its deployment.
+    let deployment = &cloud.function(Function::Authorizer).deployment;
+    let tokens = |audience: &str| {
+        IdTokens::new(
+            settings(audience),
+            &deployment.tenant_claim,
+            &deployment.role_claim,
+        )
+    };
+    let verifier = tokens(&client);
     let bearer = |token: &str| format!("Bearer {token}");
 
     // WHEN a rep of acme signs in, THEN the authorizer vouches for acme's rep, that user
@@ -321,9 +330,101 @@ async fn a_user_pool_id_token_passes_with_the_tenant_and_group_the_pool_gives() 
             None
         );
     }
-    let elsewhere = JwtVerifier::new(settings("another-client"));
+    let elsewhere = tokens("another-client");
     assert_eq!(
         authorize(&cloud, Some(&elsewhere), Some(&bearer(&rep))).await,
         None
     );
+}
+
+/// The sign-in the template writes for its own user pool, as CloudFormation would resolve it
+/// with `client` as the web client's id and `domain` as the pool's domain prefix.
+fn template_sign_in(client: &str, domain: &str) -> String {
+    let parameter = &crate::emulator::template()["Resources"]["SignInParameter"]["Properties"];
+    assert_eq!(
+        parameter["Name"],
+        serde_yaml::Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
+            tag: serde_yaml::value::Tag::new("Sub"),
+            value: "/${AWS::StackName}/web/sign-in".into(),
+        }))
+    );
+    // `!If [CreateUserPool, !Sub '<the pool's>', !Sub '<your issuer's>']`
+    let serde_yaml::Value::Tagged(choice) = &parameter["Value"] else {
+        panic!("the parameter's value is an !If");
+    };
+    let serde_yaml::Value::Tagged(own) = &choice.value[1] else {
+        panic!("the stack's pool's sign-in is a !Sub");
+    };
+    own.value
+        .as_str()
+        .unwrap()
+        .replace("${WebClient}", client)
+        .replace("${UserPoolDomain}", domain)
+        .replace("${AWS::Region}", testkit::iam::REGION)
+}
+
+#[tokio::test]
+async fn the_api_function_serves_the_web_apps_sign_in_from_the_stacks_parameter() {
+    let parameter = format!("/{}/web/sign-in", testkit::iam::STACK);
+    let cloud = Cloud::start_with(|d| {
+        d.jwt = Some(JwtSettings {
+            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1".into(),
+            audiences: Vec::new(),
+            jwks_url:
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1/.well-known/jwks.json"
+                    .into(),
+        });
+        d.sign_in_parameter = Some(parameter.clone());
+    })
+    .await;
+    // GIVEN the parameter as the stack writes it for its own pool
+    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(template_sign_in("web-client-1", "leadscore-0a1b2c3d4e5f"))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    // WHEN the page asks how to sign in (no token: the route is open), THEN it learns the
+    // pool's managed sign-in pages and its own client
+    let (status, sign_in) = feed::api_through(&cloud, "GET", "/app/sign-in.json", None, None).await;
+    assert_eq!(status, 200, "{sign_in}");
+    let pages = "https://leadscore-0a1b2c3d4e5f.auth.us-east-1.amazoncognito.com";
+    assert_eq!(
+        sign_in,
+        json!({
+            "client_id": "web-client-1",
+            "authorization_endpoint": format!("{pages}/oauth2/authorize"),
+            "token_endpoint": format!("{pages}/oauth2/token"),
+            "end_session_endpoint": format!("{pages}/logout"),
+            "logout_redirect_parameter": "logout_uri",
+            "scope": "openid email",
+        })
+    );
+    // ... and the page may reach the token endpoint, and nothing else new
+    let mut event = feed::sample("apigw-get-leads.json");
+    event["rawPath"] = "/".into();
+    event["rawQueryString"] = "".into();
+    event["requestContext"]["http"]["path"] = "/".into();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, headers, _) = feed::api_event(&cloud, &event).await;
+    assert_eq!(status, 200);
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains(&format!("connect-src 'self' {pages};")),
+        "{policy}"
+    );
+    // The parameter was read once for the function's life (the grant is held by the recorder
+    // when the cloud is dropped).
+    let reads = cloud
+        .recorder
+        .calls()
+        .into_iter()
+        .filter(|c| c.action == "ssm:GetParameter")
+        .count();
+    assert_eq!(reads, 1, "{}", cloud.recorder.summary());
 }

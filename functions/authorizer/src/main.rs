@@ -3,7 +3,8 @@
 
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::adapters::aws::{AwsApp, JwtVerifier};
+use shared::adapters::aws::AwsApp;
+use shared::adapters::oidc::IdTokens;
 use shared::lambda;
 
 #[tokio::main]
@@ -14,10 +15,14 @@ async fn main() -> Result<(), Error> {
     );
     let app = &AwsApp::from_env().await?;
     // One verifier for the function's life: the issuer's keys are fetched once an hour.
-    let verifier = &app.deployment.jwt.clone().map(JwtVerifier::new);
+    let deployment = &app.deployment;
+    let tokens = &deployment
+        .jwt
+        .clone()
+        .map(|jwt| IdTokens::new(jwt, &deployment.tenant_claim, &deployment.role_claim));
     run(service_fn(
         |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-            Ok::<_, Error>(lambda::authorize(app, verifier.as_ref(), event.payload).await)
+            Ok::<_, Error>(lambda::authorize(app, tokens.as_ref(), event.payload).await)
         },
     ))
     .await

@@ -21,6 +21,7 @@ pub use worker::Worker;
 use crate::adapters::local::{
     EngineStore, FileBlobStore, FileSecretStore, LocalSpeech, MemoryRateLimiter, SqliteStore,
 };
+use crate::adapters::oidc::IdentityProvider;
 use crate::adapters::webhooks::HttpWebhookSender;
 use crate::domain::TenantId;
 use crate::ports::{SecretName, SecretStore};
@@ -32,6 +33,9 @@ pub struct LocalApp {
     pub deps: Deps,
     pub store: SqliteStore,
     pub data_dir: PathBuf,
+    /// Whom people sign in with (`serve --oidc-issuer`): then every request needs an API key
+    /// or the provider's token, wherever the server listens.
+    pub identity: Option<IdentityProvider>,
 }
 
 impl LocalApp {
@@ -66,6 +70,7 @@ impl LocalApp {
             deps,
             store,
             data_dir: data_dir.to_owned(),
+            identity: None,
         })
     }
 
@@ -73,6 +78,12 @@ impl LocalApp {
     /// the data folder still comes first).
     pub fn with_engine_store(mut self, store: EngineStore) -> Self {
         self.deps.transcriber = Arc::new(LocalSpeech::with_store(self.data_dir.clone(), store));
+        self
+    }
+
+    /// People sign in with `provider`: no request acts without a key or a token.
+    pub fn with_identity_provider(mut self, provider: IdentityProvider) -> Self {
+        self.identity = Some(provider);
         self
     }
 
@@ -115,7 +126,8 @@ fn move_secrets_out_of_blobs(data_dir: &Path, secrets: &FileSecretStore) -> Resu
 
 /// Serve the API on `listener`, watch the inbox and run the worker, until `shutdown` resolves.
 /// On a loopback address a request without an API key acts as the tenant's admin; on any other,
-/// every request that acts for the tenant needs a key.
+/// or with an identity provider, every request that acts for the tenant needs a key (or the
+/// provider's token).
 pub async fn serve(
     app: LocalApp,
     listener: tokio::net::TcpListener,
@@ -148,17 +160,19 @@ pub async fn serve(
         }
     });
 
-    // On 127.0.0.1 only this machine can call, as the tenant's admin; anywhere else every
-    // request needs an API key.
+    // On 127.0.0.1 only this machine can call, as the tenant's admin; anywhere else, or where
+    // people sign in, every request needs an API key or a token.
     let open = listener
         .local_addr()
         .map_err(|e| crate::Error::internal("the listening socket has no address", e))?
         .ip()
         .is_loopback();
-    let router = if open {
-        crate::handlers::api::router(app.deps.clone())
-    } else {
-        crate::handlers::api::routes(app.deps.clone())
+    let router = match &app.identity {
+        Some(provider) => crate::handlers::api::routes(app.deps.clone())
+            .layer(axum::Extension(provider.tokens.clone()))
+            .layer(axum::Extension(provider.sign_in.clone())),
+        None if open => crate::handlers::api::router(app.deps.clone()),
+        None => crate::handlers::api::routes(app.deps.clone()),
     }
     .layer(axum::middleware::from_fn(log_request));
     // Outermost, so that a preflight is answered before routing (which would say 405).

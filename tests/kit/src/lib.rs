@@ -9,7 +9,8 @@
 //! - `runtime`: a stand-in for the Lambda Runtime API, to run a function's own binary;
 //! - `webhooks`: a webhook receiver that verifies with the Standard Webhooks library;
 //! - `hubspot`, `pipedrive`, `salesforce`: stateful stand-ins for the CRMs' APIs, each with
-//!   its OAuth authorization server (`oauth`).
+//!   its OAuth authorization server (`oauth`);
+//! - `oidc`: an OpenID Connect provider people sign in to the web app with.
 
 pub mod browser;
 pub mod contract;
@@ -19,6 +20,7 @@ pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod oauth;
+pub mod oidc;
 pub mod pipedrive;
 pub mod runtime;
 pub mod salesforce;

@@ -7,7 +7,6 @@
 
 mod dynamo;
 mod idempotency;
-mod jwt;
 mod rate;
 mod s3;
 mod sqs;
@@ -21,13 +20,13 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
-pub use jwt::{JwtSettings, JwtVerifier};
 pub use rate::DynamoRateLimiter;
 pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
 pub use ssm::SsmSecretStore;
 pub use transcribe::AmazonTranscribe;
 
+use crate::adapters::oidc::{JwtSettings, SignInDraft, WebSignIn};
 use crate::adapters::webhooks::HttpWebhookSender;
 use crate::error::{Error, Result};
 use crate::{Config, Deps};
@@ -66,9 +65,14 @@ pub struct Deployment {
     /// The JWT claim that lists the caller's groups, of which `admin`, `rep` and `viewer` are
     /// roles (`ROLE_CLAIM`, `cognito:groups`).
     pub role_claim: String,
-    /// Whose JWTs the authorizer accepts (`JWT_ISSUER`, `JWT_AUDIENCE`, `JWKS_URL`); none: API
-    /// keys only.
+    /// Whose JWTs the authorizer accepts (`JWT_ISSUER`, `JWT_AUDIENCE`: app clients, comma
+    /// separated, any when empty; `JWKS_URL`); none: API keys only.
     pub jwt: Option<JwtSettings>,
+    /// The SSM parameter holding the web app's sign-in (`SIGN_IN_PARAMETER`; JSON: the app
+    /// client's id and, for the stack's own user pool, its endpoints): the template cannot
+    /// hand the API function the client's id directly (the client names the API's address,
+    /// which names the function). None: the web app takes API keys only.
+    pub sign_in_parameter: Option<String>,
     pub config: Config,
 }
 
@@ -208,9 +212,16 @@ impl Deployment {
                     jwks_url: var("JWKS_URL")
                         .filter(|u| !u.trim().is_empty())
                         .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
-                    audience: var("JWT_AUDIENCE").filter(|a| !a.trim().is_empty()),
+                    audiences: var("JWT_AUDIENCE")
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
                     issuer,
                 }),
+            sign_in_parameter: var("SIGN_IN_PARAMETER").filter(|p| !p.trim().is_empty()),
             config,
         })
     }
@@ -238,6 +249,8 @@ pub struct AwsApp {
     pub sqs: SqsQueue,
     pub idempotency: DynamoIdempotency,
     pub transcribe: AmazonTranscribe,
+    /// The web app's sign-in (the API function serves it), when the deployment has one.
+    pub sign_in: Option<Arc<WebSignIn>>,
     pub deployment: Deployment,
 }
 
@@ -293,11 +306,22 @@ impl AwsApp {
             )),
             config: deployment.config.clone(),
         };
+        let sign_in = match (&deployment.jwt, &deployment.sign_in_parameter) {
+            (Some(jwt), Some(parameter)) => {
+                let (ssm, parameter) = (aws_sdk_ssm::Client::new(sdk), parameter.clone());
+                Some(Arc::new(WebSignIn::new(&jwt.issuer, move || {
+                    let (ssm, parameter) = (ssm.clone(), parameter.clone());
+                    Box::pin(async move { sign_in_draft(&ssm, &parameter).await })
+                })))
+            }
+            _ => None,
+        };
         Self {
             deps,
             sqs,
             idempotency: DynamoIdempotency::new(dynamo, deployment.idempotency_table.clone()),
             transcribe,
+            sign_in,
             deployment,
         }
     }
@@ -307,6 +331,25 @@ impl AwsApp {
         let deployment = Deployment::from_env()?;
         Ok(Self::new(&sdk_config().await, deployment))
     }
+}
+
+/// The web app's sign-in as the template wrote it into `parameter`.
+async fn sign_in_draft(ssm: &aws_sdk_ssm::Client, parameter: &str) -> Result<SignInDraft> {
+    let value = ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("SSM GetParameter {parameter}"), e))?
+        .parameter
+        .and_then(|p| p.value)
+        .unwrap_or_default();
+    serde_json::from_str(&value).map_err(|e| {
+        Error::internal(
+            format!("the SSM parameter {parameter} is not the web app's sign-in"),
+            e.to_string(),
+        )
+    })
 }
 
 fn custom_s3_endpoint() -> bool {

@@ -224,7 +224,9 @@ async fn me(extract::Who(caller): extract::Who) -> Json<Me> {
 
 /// Who the request acts as. A caller the runtime has put in (the AWS authorizer's verdict)
 /// stands; else an API key in `Authorization: Bearer lsk_...` is checked (401 if it does not
-/// hold); else local mode's own user, where the runtime allows one.
+/// hold); else, where the runtime takes an identity provider's tokens (an `IdTokens`
+/// extension: `serve --oidc-issuer`), any other bearer token is verified as one; else local
+/// mode's own user, where the runtime allows one.
 async fn authenticate(
     axum::extract::State(deps): axum::extract::State<Deps>,
     mut request: axum::extract::Request,
@@ -237,24 +239,29 @@ async fn authenticate(
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(crate::domain::bearer_token)
-            .filter(|t| t.starts_with(crate::domain::KEY_PREFIX))
             .map(str::to_owned);
-        let caller = match token {
-            Some(token) => {
-                match crate::handlers::access::caller_for_key(&deps, &token, chrono::Utc::now())
+        let tokens = request
+            .extensions()
+            .get::<std::sync::Arc<crate::adapters::oidc::IdTokens>>()
+            .cloned();
+        let caller = match (token, tokens) {
+            (Some(token), _) if token.starts_with(crate::domain::KEY_PREFIX) => {
+                crate::handlers::access::caller_for_key(&deps, &token, chrono::Utc::now())
                     .await
-                {
-                    Ok(caller) => Some(caller),
-                    Err(e) => return ApiError(e).into_response(),
-                }
+                    .map(Some)
             }
-            None => request
+            (Some(token), Some(tokens)) => tokens.caller(&token).await.map(Some),
+            _ => Ok(request
                 .extensions()
                 .get::<LocalCaller>()
-                .map(|local| local.0.clone()),
+                .map(|local| local.0.clone())),
         };
-        if let Some(caller) = caller {
-            request.extensions_mut().insert(caller);
+        match caller {
+            Ok(Some(caller)) => {
+                request.extensions_mut().insert(caller);
+            }
+            Ok(None) => {}
+            Err(e) => return ApiError(e).into_response(),
         }
     }
     next.run(request).await

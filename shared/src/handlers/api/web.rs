@@ -2,13 +2,16 @@
 //! `/app/...` by the same router as the API, gzipped for browsers that take it. The page is a
 //! client of the documented API and nothing else; its policy lets it load only from here.
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Json, Router};
 
 use crate::Deps;
+use crate::adapters::oidc::{WebSignIn, endpoint_origin};
 
 /// Every file of the app: its name under `/app/`, its media type, and its bytes.
 const FILES: [(&str, &str, &str); 3] = [
@@ -30,31 +33,88 @@ const FILES: [(&str, &str, &str); 3] = [
 ];
 
 /// What the page may load and where it may connect: only this origin; no inline script.
-/// Recordings play from here, or (on AWS) from a presigned S3 URL.
+/// Recordings play from here, or (on AWS) from a presigned S3 URL. Where people sign in with
+/// an identity provider, the page may also connect to its token endpoint
+/// ([`policy_with_sign_in`]).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; \
      media-src 'self' https://*.amazonaws.com; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
+
+/// Where the page learns how to sign a person in (`crate::adapters::oidc::SignIn`).
+pub const SIGN_IN_PATH: &str = "/app/sign-in.json";
 
 /// The app's paths, each taken with GET and no credentials (the page asks for them where the
 /// API does, on AWS, and holds no data of its own). Not API operations: not in the OpenAPI
 /// document; the template opens them beside the document's public operations.
 pub const APP_PATHS: [&str; 2] = ["/", "/app/{file}"];
 
-/// `GET /` (the app's page) and `GET /app/{file}`.
+type SignInExtension = Option<Extension<Arc<WebSignIn>>>;
+
+/// `GET /` (the app's page), `GET /app/sign-in.json` and `GET /app/{file}`.
 pub(super) fn routes() -> Router<Deps> {
     Router::new()
         .route(
             APP_PATHS[0],
-            get(|headers: HeaderMap| async move { file("index.html", &headers) }),
+            get(|headers: HeaderMap, sign_in: SignInExtension| async move {
+                let policy = match sign_in {
+                    Some(Extension(sign_in)) => policy_for(&sign_in).await,
+                    None => CONTENT_SECURITY_POLICY.to_owned(),
+                };
+                file("index.html", &headers, &policy)
+            }),
         )
+        .route(SIGN_IN_PATH, get(sign_in))
         .route(
             APP_PATHS[1],
-            get(
-                |Path(name): Path<String>, headers: HeaderMap| async move { file(&name, &headers) },
-            ),
+            get(|Path(name): Path<String>, headers: HeaderMap| async move {
+                file(&name, &headers, CONTENT_SECURITY_POLICY)
+            }),
         )
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+}
+
+/// `GET /app/sign-in.json`: how the page signs a person in with the deployment's identity
+/// provider; 404 where there is none (API keys, or no sign-in at all on 127.0.0.1).
+async fn sign_in(sign_in: SignInExtension) -> Response {
+    let Some(Extension(sign_in)) = sign_in else {
+        return super::ApiError(crate::error::Error::not_found(
+            "sign-in: this server takes API keys (no identity provider is configured)",
+        ))
+        .into_response();
+    };
+    match sign_in.get().await {
+        Ok(found) => (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+            Json(found),
+        )
+            .into_response(),
+        Err(e) => super::ApiError(e).into_response(),
+    }
+}
+
+/// The page's policy where people sign in: connections to the token endpoint too. While the
+/// sign-in cannot be worked out (the provider is down), the page is served with the plain
+/// policy and says so when it asks for the sign-in.
+async fn policy_for(sign_in: &WebSignIn) -> String {
+    match sign_in.get().await {
+        Ok(found) => policy_with_sign_in(&found.token_endpoint),
+        Err(e) => {
+            tracing::warn!(error = %e.report(), "the web app's sign-in could not be worked out");
+            CONTENT_SECURITY_POLICY.to_owned()
+        }
+    }
+}
+
+/// [`CONTENT_SECURITY_POLICY`] with `token_endpoint`'s origin added to `connect-src`.
+pub fn policy_with_sign_in(token_endpoint: &str) -> String {
+    match endpoint_origin(token_endpoint) {
+        Ok(origin) => CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        Err(_) => CONTENT_SECURITY_POLICY.to_owned(),
+    }
 }
 
 /// Whether `path` is one of the app's files (not metered as API use).
@@ -62,7 +122,7 @@ pub(super) fn is_app_path(path: &str) -> bool {
     path == "/" || path.starts_with("/app/")
 }
 
-fn file(name: &str, headers: &HeaderMap) -> Response {
+fn file(name: &str, headers: &HeaderMap, policy: &str) -> Response {
     let Some(index) = FILES.iter().position(|(n, ..)| *n == name) else {
         return super::ApiError(crate::error::Error::not_found(format!("file /app/{name}")))
             .into_response();
@@ -89,7 +149,8 @@ fn file(name: &str, headers: &HeaderMap) -> Response {
         ),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_str(policy)
+                .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
         ),
     ];
     if fresh {
@@ -116,5 +177,21 @@ mod tests {
         // Nothing from elsewhere: no CDN, no inline script.
         assert!(!page.contains("http://") && !page.contains("https://"));
         assert!(!page.contains("<script>"));
+    }
+
+    #[test]
+    fn the_page_may_connect_to_the_token_endpoint_and_nowhere_else() {
+        let policy = policy_with_sign_in(
+            "https://leadscore-1a2b.auth.us-east-1.amazoncognito.com/oauth2/token",
+        );
+        assert!(policy.contains(
+            "connect-src 'self' https://leadscore-1a2b.auth.us-east-1.amazoncognito.com;"
+        ));
+        assert_eq!(policy.matches("amazoncognito").count(), 1, "{policy}");
+        // An endpoint that is not an https URL adds nothing.
+        assert_eq!(
+            policy_with_sign_in("http://idp.example.com/token"),
+            CONTENT_SECURITY_POLICY
+        );
     }
 }
