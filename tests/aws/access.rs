@@ -337,6 +337,31 @@ async fn a_user_pool_id_token_passes_with_the_tenant_and_group_the_pool_gives() 
     );
 }
 
+/// A deployment with the stack's own user pool and the web app's sign-in parameter.
+pub(crate) fn with_web_sign_in(d: &mut shared::adapters::aws::Deployment) {
+    d.jwt = Some(JwtSettings {
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1".into(),
+        audiences: Vec::new(),
+        jwks_url:
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1/.well-known/jwks.json"
+                .into(),
+    });
+    d.sign_in_parameter = Some(format!("/{}/web/sign-in", testkit::iam::STACK));
+}
+
+/// The sign-in parameter as the stack writes it (web client `web-client-1`, pool domain
+/// `leadscore-0a1b2c3d4e5f`).
+pub(crate) async fn put_template_sign_in(cloud: &Cloud) {
+    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
+    ssm.put_parameter()
+        .name(format!("/{}/web/sign-in", testkit::iam::STACK))
+        .value(template_sign_in("web-client-1", "leadscore-0a1b2c3d4e5f"))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The sign-in the template writes for its own user pool, as CloudFormation would resolve it
 /// with `client` as the web client's id and `domain` as the pool's domain prefix.
 fn template_sign_in(client: &str, domain: &str) -> String {

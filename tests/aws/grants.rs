@@ -45,9 +45,15 @@ async fn every_grant_is_used() {
         // CRM's consent screen sends the browser back; the deployment's HubSpot app.
         d.config.public_url = Some("https://abc123.execute-api.us-east-1.amazonaws.com".into());
         feed::hubspot_app(&mut d.config, &hubspot.url);
+        // The stack's own user pool, whose web client the web app signs in with.
+        crate::access::with_web_sign_in(d);
     })
     .await;
     let settings = cloud.app.deployment.clone();
+    // The web app asks how to sign people in (the API function reads the stack's parameter).
+    crate::access::put_template_sign_in(&cloud).await;
+    let (status, sign_in) = feed::api_through(&cloud, "GET", "/app/sign-in.json", None, None).await;
+    assert_eq!(status, 200, "{sign_in}");
 
     // A subscription to every event, so each function that makes one stores and queues it;
     // its receiver turns the first attempt away, so one is retried.
