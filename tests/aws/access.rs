@@ -390,27 +390,9 @@ fn template_sign_in(client: &str, domain: &str) -> String {
 
 #[tokio::test]
 async fn the_api_function_serves_the_web_apps_sign_in_from_the_stacks_parameter() {
-    let parameter = format!("/{}/web/sign-in", testkit::iam::STACK);
-    let cloud = Cloud::start_with(|d| {
-        d.jwt = Some(JwtSettings {
-            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1".into(),
-            audiences: Vec::new(),
-            jwks_url:
-                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1/.well-known/jwks.json"
-                    .into(),
-        });
-        d.sign_in_parameter = Some(parameter.clone());
-    })
-    .await;
+    let cloud = Cloud::start_with(with_web_sign_in).await;
     // GIVEN the parameter as the stack writes it for its own pool
-    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
-    ssm.put_parameter()
-        .name(&parameter)
-        .value(template_sign_in("web-client-1", "leadscore-0a1b2c3d4e5f"))
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    put_template_sign_in(&cloud).await;
     // WHEN the page asks how to sign in (no token: the route is open), THEN it learns the
     // pool's managed sign-in pages and its own client
     let (status, sign_in) = feed::api_through(&cloud, "GET", "/app/sign-in.json", None, None).await;

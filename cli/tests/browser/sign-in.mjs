@@ -4,23 +4,10 @@
 // The provider's tokens last 61 s, so the page renews its ID token within a second of
 // signing in (the Rust side counts the renewals).
 
-import { createRequire } from "node:module";
-import { mkdirSync, readFileSync } from "node:fs";
 import assert from "node:assert/strict";
+import { axe, base, launch, shots, step } from "./common.mjs";
 
-const require = createRequire(`${process.env.NODE_MODULES}/`);
-const { chromium } = require("playwright-core");
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const base = process.env.BASE_URL;
-const shots = process.env.SHOTS;
-mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const step = (text) => console.log(`- ${text}`);
+const browser = await launch();
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -34,12 +21,10 @@ try {
   await page.goto(`${base}/#/rules`);
   const signInButton = page.locator("main button:text-is('Sign in')");
   await signInButton.waitFor();
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const serious = axe.violations.filter((v) => ["serious", "critical"].includes(v.impact));
+  const { violations, serious } = await axe(page);
   assert.deepEqual(serious.map((v) => `${v.id}: ${v.help}`), [], "accessibility of the sign-in offer");
   await page.screenshot({ path: `${shots}/sign-in.png` });
-  step(`without a token the page offers the sign-in (axe-core: ${axe.violations.length} violations, none serious)`);
+  step(`without a token the page offers the sign-in (axe-core: ${violations.length} violations, none serious)`);
 
   // To the provider and back: the code traded for tokens, the view asked for shown.
   await signInButton.click();

@@ -4,36 +4,20 @@
 // screenshots go) come from it. Each check throws with what it saw; axe-core must find no
 // serious or critical accessibility violation on any view.
 
-import { createRequire } from "node:module";
-import { readFileSync, mkdirSync } from "node:fs";
 import assert from "node:assert/strict";
+import { axe, base, launch, shots, step } from "./common.mjs";
 
-const require = createRequire(`${process.env.NODE_MODULES}/`);
-const { chromium } = require("playwright-core");
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const base = process.env.BASE_URL;
-const shots = process.env.SHOTS;
-mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const step = (text) => console.log(`- ${text}`);
+const browser = await launch();
 const failures = [];
 
-/** axe-core on the page as it stands: the serious and critical violations. */
+/** axe-core on the page as it stands: the serious and critical violations are failures. */
 async function accessible(page, view) {
-  // Evaluated through the DevTools protocol: the page's own policy allows no inline script.
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => ["serious", "critical"].includes(v.impact));
+  const { violations, serious: bad } = await axe(page);
   for (const v of bad) {
     failures.push(`${view}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`);
   }
-  step(`${view}: axe-core found ${result.violations.length} violations, ${bad.length} serious or critical`);
-  for (const v of result.violations) step(`  ${v.id} (${v.impact}): ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+  step(`${view}: axe-core found ${violations.length} violations, ${bad.length} serious or critical`);
+  for (const v of violations) step(`  ${v.id} (${v.impact}): ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
 }
 
 const scores = (page) => page.$$eval("table[aria-label=Leads] tbody tr", (rows) =>

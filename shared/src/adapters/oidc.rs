@@ -328,11 +328,6 @@ impl WebSignIn {
             })
             .await
     }
-
-    /// The sign-in when it has been worked out already (no waiting).
-    pub fn known(&self) -> Option<&SignIn> {
-        self.ready.get()
-    }
 }
 
 /// An identity provider people sign in with, for a server on its own (`serve --oidc-issuer`):
