@@ -704,6 +704,26 @@ pub async fn rules_are_seeded_once_and_updated_safely(deps: &Deps) {
     assert_eq!((updated.version, updated.weight), (1, 25.0));
     let err = rules.update_rule(&a).await.unwrap_err();
     assert!(matches!(err, Error::Concurrent(_)), "{err}");
+
+    // A tenant that has one of the starting rules already (a seeding cut short, or a rule
+    // made first): seeding adds the others and leaves that one as it is.
+    let mut own = rule(&globex(), "b");
+    own.weight = 7.0;
+    rules.insert_rule(&own).await.unwrap();
+    assert!(
+        rules
+            .seed_rules(&globex(), &[rule(&globex(), "a"), rule(&globex(), "b")])
+            .await
+            .unwrap()
+    );
+    let listed: Vec<(String, f64)> = rules
+        .list_rules(&globex())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.rule_id.to_string(), r.weight))
+        .collect();
+    assert_eq!(listed, [("a".to_owned(), 10.0), ("b".to_owned(), 7.0)]);
 }
 
 /// `RuleStore::tenants`: every tenant given its starting rules, once, in id order, a page
