@@ -15,10 +15,10 @@ mod train;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use shared::adapters::local::EngineStore;
 use shared::domain::{TenantId, Tier};
-use shared::local::LocalApp;
+use shared::local::{GroupCommit, LocalApp};
 use shared::ports::LeadQuery;
 
 use args::{Cli, Command, SpeechAction};
@@ -266,9 +266,17 @@ fn emit(text: &str) -> Result<()> {
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:<10} [{bar:30}] {pos}/{len}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg:<10} [{bar:30}] {pos}/{len}  {rate}  {eta} left",
+        )
+        .expect("valid template")
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
     bar
@@ -276,11 +284,16 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 
 /// Run queued analysis and scoring to the end, with a spinner.
 async fn drain(app: &LocalApp) -> Result<usize> {
+    drain_in(app, None).await
+}
+
+/// [`drain`], committing in `group` when given one.
+async fn drain_in(app: &LocalApp, group: Option<&mut GroupCommit>) -> Result<usize> {
     let bar = progress(app.store.queue_counts().await?.pending, "scoring");
     // Analysis queues scoring, so the total grows as jobs run.
     let ran = app
         .worker()
-        .drain_with(&mut |ran, left| {
+        .drain_with(group, &mut |ran, left| {
             bar.set_length(ran as u64 + left.pending + left.running);
             bar.set_position(ran as u64);
         })

@@ -3,8 +3,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{leadscore, serve, stdout};
@@ -185,6 +186,95 @@ fn serve_picks_up_a_dropped_call_and_keeps_it_across_a_hard_kill() {
     let after = get_leads(&url);
     assert_eq!(after["leads"][0]["lead_id"], lead["lead_id"]);
     assert_eq!(after["leads"][0]["lead_score"], lead["lead_score"]);
+}
+
+/// A backfill killed hard (kill -9) while it takes files and again while it scores them, then
+/// run to its end: every call is stored once and every lead scored, as if it had never stopped
+/// (the group commit loses at most its open group, and the next run takes that again).
+#[test]
+fn a_backfill_killed_twice_and_run_again_stores_every_call_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("export");
+    std::fs::create_dir(&calls).unwrap();
+    let texts: Vec<String> = std::fs::read_dir(samples())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    // 240 calls from 120 callers (fictional 555-01xx numbers in two area codes).
+    let (n, callers) = (240, 120);
+    for i in 0..n {
+        let caller = format!(
+            "+1{}55501{:02}",
+            [512, 303][i % callers / 100],
+            i % callers % 100
+        );
+        let name = format!(
+            "2026{:02}{:02}T150000Z_{caller}_+14155550100_inbound.txt",
+            1 + i / 28,
+            1 + i % 28
+        );
+        let text = format!(
+            "{}\nAgent: Your reference is {i}.\n",
+            texts[i % texts.len()]
+        );
+        std::fs::write(calls.join(name), text).unwrap();
+    }
+    let data = dir.path().join("data");
+    let ingest = || {
+        common::command(&data)
+            .arg("ingest")
+            .arg(&calls)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let lines_of = |child: &mut std::process::Child, want: usize| {
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..want {
+            out.next().unwrap().unwrap();
+        }
+    };
+    // Killed a quarter of the way through the files, then right after the last one.
+    for after_lines in [n / 4, n] {
+        let mut run = ingest();
+        lines_of(&mut run, after_lines);
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        run.kill().unwrap();
+        run.wait().unwrap();
+    }
+    let last = ingest().wait_with_output().unwrap();
+    assert!(last.status.success());
+    let summary = stdout(&last);
+    let leads: serde_json::Value = serde_json::from_str(&stdout(&leadscore(
+        &data,
+        &["leads", "--json", "--limit", "500"],
+    )))
+    .unwrap();
+    let leads = leads["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), callers, "{summary}");
+    let stored: u64 = leads
+        .iter()
+        .map(|l| l["call_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stored, n as u64, "every call once: {summary}");
+    assert!(
+        leads.iter().all(|l| l["lead_score"].is_number()),
+        "every lead scored"
+    );
+    // A run after the end changes nothing.
+    let again = stdout(&leadscore(&data, &["ingest", calls.to_str().unwrap()]));
+    assert!(
+        again.contains(&format!(
+            "0 new calls, 0 added to earlier calls, {n} already ingested"
+        )),
+        "{again}"
+    );
 }
 
 #[test]

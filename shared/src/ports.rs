@@ -429,6 +429,29 @@ impl Job {
         }
     }
 
+    /// Whether its work stays in the store and is quick, so that it may join a group commit
+    /// (`local::GroupCommit`); work that reaches outside (webhooks, CRMs, a speech engine) or
+    /// takes long (training) runs on its own, after the group before it is committed.
+    pub fn may_join_group(&self) -> bool {
+        match self {
+            Job::Analyze { .. }
+            | Job::Score { .. }
+            | Job::Rescore { .. }
+            | Job::AwaitMetadata { .. }
+            | Job::Sweep { .. }
+            | Job::CrmSync { .. } => true,
+            // Erasing deletes blobs, which a lost group cannot bring back.
+            Job::Erase { .. }
+            | Job::Transcribe { .. }
+            | Job::Deliver { .. }
+            | Job::Retrain { .. }
+            | Job::CrmPush { .. }
+            | Job::CrmEvents { .. }
+            | Job::CrmPoll { .. }
+            | Job::CrmImport { .. } => false,
+        }
+    }
+
     /// The stage that runs it, as logs and metrics name it.
     pub fn stage(&self) -> &'static str {
         match self {

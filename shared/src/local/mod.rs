@@ -9,12 +9,14 @@
 //! DIR/rejected/      files that could not be ingested, each with a `.error.txt` saying why
 //! ```
 
+mod group;
 mod inbox;
 mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use group::GroupCommit;
 pub use inbox::{DropGroup, GroupOutcome, GroupResult, Inbox, group_files, ingest_group};
 pub use worker::Worker;
 
@@ -32,6 +34,8 @@ use crate::{Config, Deps, Result};
 pub struct LocalApp {
     pub deps: Deps,
     pub store: SqliteStore,
+    /// The blobs (`DIR/blobs`), also in `deps`: a group commit defers their syncs.
+    pub blobs: FileBlobStore,
     pub data_dir: PathBuf,
     /// Whom people sign in with (`serve --oidc-issuer`): then every request needs an API key
     /// or the provider's token, wherever the server listens.
@@ -47,6 +51,7 @@ impl LocalApp {
         let secrets = FileSecretStore::new(data_dir.join("secrets"));
         move_secrets_out_of_blobs(data_dir, &secrets)?;
         let outbound = Arc::new(HttpWebhookSender::new(config.allow_private_webhook_targets));
+        let blobs = FileBlobStore::new(data_dir.join("blobs"));
         let deps = Deps {
             leads: Arc::new(store.clone()),
             calls: Arc::new(store.clone()),
@@ -59,7 +64,7 @@ impl LocalApp {
             sender: outbound.clone(),
             http: outbound,
             sms: Arc::new(store.clone()),
-            blobs: Arc::new(FileBlobStore::new(data_dir.join("blobs"))),
+            blobs: Arc::new(blobs.clone()),
             secrets: Arc::new(secrets),
             queue: Arc::new(store.clone()),
             transcriber: Arc::new(LocalSpeech::new(data_dir)),
@@ -69,6 +74,7 @@ impl LocalApp {
         Ok(Self {
             deps,
             store,
+            blobs,
             data_dir: data_dir.to_owned(),
             identity: None,
         })
@@ -97,6 +103,11 @@ impl LocalApp {
 
     pub fn worker(&self) -> Worker {
         Worker::new(self.deps.clone(), self.store.clone())
+    }
+
+    /// Group commit for a command that has the data folder to itself (see [`GroupCommit`]).
+    pub fn group_commit(&self) -> GroupCommit {
+        GroupCommit::new(self.store.clone(), self.blobs.clone())
     }
 }
 

@@ -1,5 +1,6 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -10,14 +11,54 @@ use crate::ports::{BlobInfo, BlobStore};
 
 /// Blobs as files under a root folder, in place of the S3 bucket. Writes are atomic (a temp
 /// file renamed into place after fsync), so a crash never leaves half a file under a key.
+/// Clones share their deferred syncs.
 #[derive(Debug, Clone)]
 pub struct FileBlobStore {
     root: PathBuf,
+    /// While deferring (a group commit is open): the files written since the last
+    /// [`sync_deferred`](Self::sync_deferred), whose fsync that call makes.
+    deferred: Arc<Mutex<Option<Vec<PathBuf>>>>,
 }
 
 impl FileBlobStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            deferred: Arc::default(),
+        }
+    }
+
+    /// Write without syncing until [`sync_deferred`](Self::sync_deferred): a group commit
+    /// syncs its blobs together, before the rows that name them are committed.
+    pub fn defer_syncs(&self) {
+        let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        d.get_or_insert_with(Vec::new);
+    }
+
+    /// Sync every file written since deferring began, and write synced again from now on.
+    pub async fn sync_deferred(&self) -> Result<()> {
+        let files = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        if files.is_empty() {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            for path in files {
+                match std::fs::File::open(&path) {
+                    Ok(f) => f.sync_all()?,
+                    // Written, then replaced or deleted by a later write in the same group.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::from(e).context(path.display())),
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::internal("blob sync task failed", e))?
     }
 
     /// The path for a key; keys are relative paths of plain components.
@@ -39,6 +80,8 @@ impl BlobStore for FileBlobStore {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let path = self.path(key)?;
         let bytes = bytes.to_vec();
+        let deferred = self.deferred.clone();
+        let defer = deferred.lock().unwrap_or_else(|p| p.into_inner()).is_some();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let dir = path.parent().expect("a key has a parent under the root");
             std::fs::create_dir_all(dir)?;
@@ -51,9 +94,19 @@ impl BlobStore for FileBlobStore {
                 use std::io::Write;
                 let mut f = std::fs::File::create(&tmp)?;
                 f.write_all(&bytes)?;
-                f.sync_all()?;
+                if !defer {
+                    f.sync_all()?;
+                }
             }
             std::fs::rename(&tmp, &path)?;
+            if defer {
+                let mut deferred = deferred.lock().unwrap_or_else(|p| p.into_inner());
+                match deferred.as_mut() {
+                    Some(files) => files.push(path),
+                    // The group was synced while this was written: sync it now.
+                    None => std::fs::File::open(&path)?.sync_all()?,
+                }
+            }
             Ok(())
         })
         .await

@@ -118,7 +118,7 @@ impl CrmStore for SqliteStore {
     ) -> Result<()> {
         let (t, leads) = (tenant.clone(), leads.to_vec());
         self.with(move |db| {
-            let tx = db.transaction()?;
+            let tx = super::atomic(db)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO crm_pending (tenant_id, crm, lead_id, noted_at) \
@@ -166,7 +166,7 @@ impl CrmStore for SqliteStore {
     ) -> Result<()> {
         let (t, leads) = (tenant.clone(), leads.to_vec());
         self.with(move |db| {
-            let tx = db.transaction()?;
+            let tx = super::atomic(db)?;
             {
                 let mut delete = tx.prepare_cached(
                     "DELETE FROM crm_pending \

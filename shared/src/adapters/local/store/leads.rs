@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params, types::Value as Sql};
+use rusqlite::{Connection, params, types::Value as Sql};
 
 use tracing::instrument;
 
@@ -196,7 +196,7 @@ impl LeadStore for SqliteStore {
         let (t, entries) = (tenant.clone(), entries.to_vec());
         self.with(move |c| {
             // One transaction: one sync to disk for a whole push.
-            let tx = c.transaction()?;
+            let tx = super::atomic(c)?;
             for (id, sync) in &entries {
                 if let Some(mut lead) = read_lead(&tx, t.as_str(), id.as_str())? {
                     lead.crm_sync.insert(crm, sync.clone());
@@ -254,7 +254,7 @@ impl LeadStore for SqliteStore {
     ) -> Result<Lead> {
         let (tenant, lead_id, call) = (tenant.clone(), lead.clone(), call.clone());
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = super::atomic(c)?;
             let mut lead = read_lead(&tx, tenant.as_str(), lead_id.as_str())?
                 .ok_or_else(|| Error::not_found(format!("lead {lead_id}")))?;
             tx.execute(
@@ -284,7 +284,7 @@ impl LeadStore for SqliteStore {
     async fn save_score(&self, lead: &Lead, change: &ScoreChange) -> Result<bool> {
         let (lead, change) = (lead.clone(), change.clone());
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = super::atomic(c)?;
             let added = tx.execute(
                 "INSERT OR IGNORE INTO score_history (tenant_id, lead_id, cause_key, doc) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -370,7 +370,7 @@ impl LeadStore for SqliteStore {
     async fn erase_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<bool> {
         let (t, l) = (tenant.clone(), lead.clone());
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = super::atomic(c)?;
             let ids = [t.as_str(), l.as_str()];
             let n = tx.execute(
                 "DELETE FROM leads WHERE tenant_id = ?1 AND lead_id = ?2",

@@ -1,7 +1,7 @@
 //! Scoring rules.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use tracing::instrument;
 
@@ -98,7 +98,7 @@ impl RuleStore for SqliteStore {
     async fn seed_rules(&self, tenant: &TenantId, rules: &[ScoringRule]) -> Result<bool> {
         let (t, rules) = (tenant.clone(), rules.to_vec());
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = super::atomic(c)?;
             tx.execute(
                 "INSERT OR IGNORE INTO tenants (tenant_id) VALUES (?1)",
                 [t.as_str()],

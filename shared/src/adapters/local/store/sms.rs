@@ -89,7 +89,7 @@ impl SmsStore for SqliteStore {
     async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()> {
         let (tenant, lead) = (tenant.to_string(), lead.to_string());
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = super::atomic(c)?;
             tx.execute(
                 "DELETE FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2",
                 params![tenant, lead],

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use tracing::instrument;
 
 use crate::domain::{Counter, Month, TenantId};
@@ -18,7 +18,7 @@ impl UsageMeter for SqliteStore {
     async fn add(&self, tenant: &TenantId, month: Month, counts: &[(Counter, u64)]) -> Result<()> {
         let (t, m, counts) = (tenant.clone(), month.to_string(), counts.to_vec());
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = super::atomic(c)?;
             for (counter, n) in counts {
                 tx.execute(
                     "INSERT INTO usage (tenant_id, month, counter, value) VALUES (?1, ?2, ?3, ?4) \

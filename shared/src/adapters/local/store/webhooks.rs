@@ -118,7 +118,7 @@ impl WebhookStore for SqliteStore {
     async fn insert_delivery(&self, d: &Delivery) -> Result<bool> {
         let d = d.clone();
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = super::atomic(c)?;
             let n = tx.execute(
                 "INSERT OR IGNORE INTO webhook_deliveries \
                  (tenant_id, subscription_id, event_id, created_at, version, doc) \
