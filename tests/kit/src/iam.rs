@@ -98,6 +98,9 @@ impl fmt::Display for AwsCall {
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     calls: Arc<Mutex<Vec<AwsCall>>>,
+    /// Each HTTP request, as `service:Operation` (what AWS bills; a transaction of 29 puts is
+    /// one request and 29 actions IAM checks).
+    requests: Arc<Mutex<Vec<(Function, String)>>>,
 }
 
 impl Recorder {
@@ -144,18 +147,19 @@ impl Recorder {
         });
     }
 
-    /// How many calls of each action each function made, one line per function.
+    /// How many requests of each operation each function made, one line per function, and
+    /// the total.
     pub fn summary(&self) -> String {
         let mut counts: BTreeMap<(Function, String), usize> = BTreeMap::new();
-        for c in self.calls() {
-            *counts.entry((c.function, c.action)).or_default() += 1;
+        for r in self.requests.lock().unwrap().iter() {
+            *counts.entry(r.clone()).or_default() += 1;
         }
         let mut lines = Vec::new();
         for f in Function::ALL {
             let mine: Vec<String> = counts
                 .iter()
                 .filter(|((g, _), _)| *g == f)
-                .map(|((_, action), n)| format!("{action} {n}"))
+                .map(|((_, op), n)| format!("{op} {n}"))
                 .collect();
             let total: usize = counts
                 .iter()
@@ -275,6 +279,19 @@ impl HttpConnector for RecordingConnector {
                 resource: c.resource.split('/').next().unwrap().to_owned(),
                 ..c.clone()
             });
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| Some((calls.first()?, t.rsplit('.').next()?)))
+            .map(|(c, op)| format!("{}:{op}", c.action.split(':').next().unwrap_or_default()))
+            .or_else(|| calls.first().map(|c| c.action.clone()));
+        if let Some(op) = operation {
+            self.recorder
+                .requests
+                .lock()
+                .unwrap()
+                .push((self.function, op));
+        }
         for call in calls {
             self.recorder.push(call);
         }
