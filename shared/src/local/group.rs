@@ -38,7 +38,9 @@ impl GroupCommit {
     pub const MAX_UNITS: usize = 500;
     pub const MAX_WAIT: Duration = Duration::from_secs(1);
 
+    /// While it lives, the store's statements run in place ([`SqliteStore::set_exclusive`]).
     pub fn new(store: SqliteStore, blobs: FileBlobStore) -> Self {
+        store.set_exclusive(true);
         Self {
             store,
             blobs,
@@ -87,8 +89,10 @@ impl GroupCommit {
         }
         Ok(())
     }
+}
 
-    pub fn is_open(&self) -> bool {
-        self.open.is_some()
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.store.set_exclusive(false);
     }
 }

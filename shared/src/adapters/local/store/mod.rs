@@ -16,6 +16,7 @@ mod usage;
 mod webhooks;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Wakes this process's worker when a job is queued, so it need not wait for its next poll.
     queued: Arc<tokio::sync::Notify>,
+    exclusive: Arc<AtomicBool>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -100,14 +102,15 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             queued: Arc::new(tokio::sync::Notify::new()),
+            exclusive: Arc::default(),
         })
     }
 
-    /// Run `f` on the connection without stalling the async runtime: on a multi-threaded
-    /// runtime, in place (`block_in_place` hands this thread's other tasks to another worker
-    /// first, and costs nothing when there are none: most of a backfill's time went to
-    /// waking a blocking-pool thread and back for every statement); elsewhere (a test's
-    /// current-thread runtime), on the blocking pool.
+    /// Run `f` on the connection without stalling the async runtime: on the blocking pool
+    /// while the store serves many (`serve`: its workers go on answering while a statement
+    /// runs); in place when a command has it to itself ([`set_exclusive`](Self::set_exclusive),
+    /// on a multi-threaded runtime), where the hop to a blocking-pool thread and back for
+    /// every statement cost a backfill half its time.
     async fn with<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -118,12 +121,22 @@ impl SqliteStore {
             let mut c = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&mut c)
         };
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
-            _ => tokio::task::spawn_blocking(run)
+        let in_place = self.exclusive.load(Ordering::Relaxed)
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
+        if in_place {
+            tokio::task::block_in_place(run)
+        } else {
+            tokio::task::spawn_blocking(run)
                 .await
-                .map_err(|e| Error::internal("database task failed", e))?,
+                .map_err(|e| Error::internal("database task failed", e))?
         }
+    }
+
+    /// Whether this process has the store to itself for now (a group commit is open for
+    /// business): then statements run in place. Shared by every clone.
+    pub fn set_exclusive(&self, exclusive: bool) {
+        self.exclusive.store(exclusive, Ordering::Relaxed);
     }
 }
 
