@@ -19,6 +19,9 @@ use shared::analysis::analyze;
 use shared::domain::{Direction, TranscriptFormat};
 use shared::formats::parse_transcript;
 
+#[path = "release.rs"]
+mod release;
+
 const AREAS: [u32; 12] = [415, 512, 617, 212, 303, 602, 720, 404, 615, 773, 206, 305];
 
 /// The bundled sample calls, each export file one of them with a line of its own.
@@ -56,14 +59,7 @@ fn main() {
     if sizes.is_empty() {
         sizes.push(10_000);
     }
-    let bin = std::env::current_exe()
-        .expect("this program's path")
-        .with_file_name("leadscore");
-    assert!(
-        bin.exists(),
-        "no {}: cargo build --release -p leadscore",
-        bin.display()
-    );
+    let bin = release::leadscore();
     let tmpfs = Path::new("/dev/shm")
         .is_dir()
         .then(|| PathBuf::from("/dev/shm"));

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use shared::local::LocalApp;
 
+#[path = "release.rs"]
+mod release;
+
 #[path = "leads.rs"]
 mod leads;
 
@@ -190,14 +193,7 @@ async fn measure(bin: &Path, data: &Path, ids: &Arc<Vec<String>>, a: &Args, labe
 #[tokio::main]
 async fn main() {
     let a = args();
-    let bin = std::env::current_exe()
-        .expect("this program's path")
-        .with_file_name("leadscore");
-    assert!(
-        bin.exists(),
-        "no {}: cargo build --release -p leadscore",
-        bin.display()
-    );
+    let bin = release::leadscore();
     for &n in &a.sizes {
         let place = Path::new("/dev/shm");
         let dir = if place.is_dir() {
