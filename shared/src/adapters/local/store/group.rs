@@ -62,9 +62,4 @@ impl SqliteStore {
         })
         .await
     }
-
-    /// Whether a group is open on this store (the transaction is still there).
-    pub async fn in_group(&self) -> Result<bool> {
-        self.with(|c| Ok(!c.is_autocommit())).await
-    }
 }

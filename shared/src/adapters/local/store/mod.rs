@@ -392,7 +392,6 @@ mod tests {
                 .is_none()
         );
         // Outside a group, each write commits on its own again.
-        assert!(!s.in_group().await.unwrap());
         s.insert_lead(&b).await.unwrap();
         assert!(
             other
