@@ -1,10 +1,10 @@
 //! Group commit for a command that has the data folder to itself (`leadscore ingest`): the
-//! files and jobs of up to [`GroupCommit::max_units`] units, or of [`GroupCommit::max_wait`],
+//! files and jobs of up to [`GroupCommit::MAX_UNITS`] units, or of [`GroupCommit::MAX_WAIT`],
 //! share one SQLite transaction, and the blobs they wrote are synced together just before it
 //! commits. A 10,000-call backfill then syncs to disk a few dozen times instead of 180,000.
 //!
 //! What a crash can lose, and how it recovers:
-//! - kill -9 or a power loss loses the open group (at most `max_units` units or `max_wait`
+//! - kill -9 or a power loss loses the open group (at most `MAX_UNITS` units or `MAX_WAIT`
 //!   of work) and nothing committed: the database comes back as it was when the group
 //!   began, a moment between units. The files of a lost group are taken again by the next
 //!   `leadscore ingest` of the same folder (what was committed is recognised and not counted
@@ -13,7 +13,8 @@
 //!   at a blob a power loss took. A lost group can leave blobs that no row names; they are
 //!   written again, whole, when the file is taken again.
 //! - Work that reaches outside the data folder (webhook deliveries, CRM calls, a speech
-//!   engine, training) never runs inside a group: the group commits first, so what the
+//!   engine, training; and erasure, whose deleted blobs a lost group could not bring back)
+//!   never runs inside a group: the group commits first, so what the
 //!   outside world is told is never rolled back by a crash.
 
 use std::time::{Duration, Instant};
@@ -26,16 +27,12 @@ pub struct GroupCommit {
     blobs: FileBlobStore,
     /// When the open group began, and how many units it holds.
     open: Option<(Instant, usize)>,
-    /// Commit after this many units...
-    pub max_units: usize,
-    /// ...or once the group is this old, whichever comes first.
-    pub max_wait: Duration,
-    /// Groups committed so far.
-    pub commits: u64,
 }
 
 impl GroupCommit {
+    /// A group commits after this many units...
     pub const MAX_UNITS: usize = 500;
+    /// ...or once it is this old, whichever comes first.
     pub const MAX_WAIT: Duration = Duration::from_secs(1);
 
     /// While it lives, the store's statements run in place ([`SqliteStore::set_exclusive`]).
@@ -45,9 +42,6 @@ impl GroupCommit {
             store,
             blobs,
             open: None,
-            max_units: Self::MAX_UNITS,
-            max_wait: Self::MAX_WAIT,
-            commits: 0,
         }
     }
 
@@ -68,7 +62,7 @@ impl GroupCommit {
     pub async fn leave(&mut self) -> Result<()> {
         if let Some((since, units)) = &mut self.open {
             *units += 1;
-            if *units >= self.max_units || since.elapsed() >= self.max_wait {
+            if *units >= Self::MAX_UNITS || since.elapsed() >= Self::MAX_WAIT {
                 self.commit().await?;
             }
         }
@@ -85,7 +79,6 @@ impl GroupCommit {
                 return Err(e);
             }
             self.store.commit_group().await?;
-            self.commits += 1;
         }
         Ok(())
     }

@@ -506,13 +506,8 @@ mod tests {
             for mut q in queries {
                 q.sort = Some(sort);
                 let (sql, args) = list_statement("acme", &q).unwrap();
-                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                let plan: Vec<String> = stmt
-                    .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
-                    .unwrap()
-                    .collect::<rusqlite::Result<_>>()
-                    .unwrap();
-                let plan = plan.join("; ");
+                let plan =
+                    super::super::tests::query_plan(&c, &sql, rusqlite::params_from_iter(args));
                 assert!(
                     plan.contains(&format!("USING INDEX {index}")),
                     "{q:?}: {plan}"

@@ -322,22 +322,17 @@ mod tests {
         }
     }
 
-    /// How SQLite will run `sql` (EXPLAIN QUERY PLAN's details, one per line), with `?N`
-    /// bound to NULL.
-    pub(super) fn query_plan(s: &SqliteStore, sql: &str) -> String {
-        let c = s.conn.lock().unwrap();
+    /// How SQLite will run `sql` with `params` (EXPLAIN QUERY PLAN's details, one per line).
+    pub(super) fn query_plan(c: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-            .unwrap();
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
     fn a_claim_reads_only_the_head_of_the_queue() {
         let (_d, s) = store();
-        let plan = query_plan(&s, queue::CLAIM);
+        let plan = query_plan(&s.conn.lock().unwrap(), queue::CLAIM, [0, 0]);
         assert!(
             !plan.contains("TEMP B-TREE"),
             "no sort of every waiting job:\n{plan}"
