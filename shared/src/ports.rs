@@ -14,6 +14,7 @@ use crate::domain::{
     TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
+use crate::sms::SmsFold;
 
 /// Filters and paging for a ranked list of leads (highest score first, unscored last).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
@@ -192,6 +193,24 @@ pub trait SmsStore: Send + Sync {
     async fn append_sms_event(&self, event: &SmsEvent) -> Result<bool>;
     /// A lead's SMS log, oldest first.
     async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>>;
+    /// The events of a lead's log at `since` or later, oldest first: what a fold has not
+    /// folded yet.
+    async fn sms_events_since(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SmsEvent>>;
+    /// The lead's log as last folded, if it was.
+    async fn sms_fold(&self, tenant: &TenantId, lead: &LeadId) -> Result<Option<SmsFold>>;
+    /// Store `fold` if the stored one still has `fold.version` (0: none stored); returns it
+    /// with its new version. `Concurrent` when another fold was stored first.
+    async fn put_sms_fold(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        fold: &SmsFold,
+    ) -> Result<SmsFold>;
     /// Store a new tracked link. `Conflict` when its token is taken.
     async fn insert_link(&self, link: &TrackedLink) -> Result<()>;
     /// A tracked link by its token, whatever its tenant: the token is the short link.

@@ -182,7 +182,8 @@ pub struct SmsEngagement {
     pub surveys_completed: u32,
     /// The latest completed survey's scale answers, 0..10.
     pub survey_score: Option<f64>,
-    /// The median minutes from a text to the lead's reply.
+    /// The median minutes from a text to the lead's reply, over its latest replies (see
+    /// `sms::REPLY_TIMES_KEPT`).
     pub reply_minutes: Option<f64>,
     /// Reply intents with the message that said each, newest first (a few per intent).
     pub intents: Vec<SmsIntentHit>,

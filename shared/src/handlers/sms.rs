@@ -10,13 +10,13 @@ use tracing::info;
 use crate::Deps;
 use crate::domain::{
     ConsentAction, ConsentChange, ConsentDraft, Counter, Lead, LeadId, LinkDraft, NewLead,
-    PhoneNumber, ScoreCause, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId,
+    PhoneNumber, ScoreCause, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, Survey, TenantId,
     TenantSettings, TrackedLink,
 };
 use crate::error::{Error, Result};
 use crate::ports::{Job, SecretName};
 use crate::sms::twilio::{Inbound, StatusCallback};
-use crate::sms::{self, intent};
+use crate::sms::{self, Folded, SmsFold, intent};
 
 /// A tenant's Twilio credentials (`PUT /settings/twilio`), kept apart from its settings so that
 /// reading settings never shows the token.
@@ -162,14 +162,18 @@ pub async fn receive(
     if !fresh {
         info!(tenant = %tenant, sid = %msg.sid, "a replayed message: already logged");
     }
-    // The rest is idempotent, so a replay finishes what a crash interrupted. The log is read
-    // once here; what this request adds to it is added to that copy too.
-    let mut events = deps.sms.sms_events(tenant, &lead.lead_id).await?;
+    // The rest is idempotent, so a replay finishes what a crash interrupted.
     // A replay keeps the time the message was first logged.
-    let at = events
-        .iter()
-        .find(|e| e.event_id == message_event)
-        .map_or(now, |e| e.at);
+    let at = if fresh {
+        now
+    } else {
+        deps.sms
+            .sms_events(tenant, &lead.lead_id)
+            .await?
+            .into_iter()
+            .find(|e| e.event_id == message_event)
+            .map_or(now, |e| e.at)
+    };
     if let Some(change) = consent {
         let opts_out = change.action == ConsentAction::OptOut;
         let ev = event(
@@ -179,9 +183,7 @@ pub async fn receive(
             SmsEventKind::Consent(change),
         );
         let event_id = ev.event_id.clone();
-        if deps.sms.append_sms_event(&ev).await? {
-            events.push(ev);
-        }
+        deps.sms.append_sms_event(&ev).await?;
         if opts_out {
             // On a replay too: the event's id comes from the message, so it is delivered once.
             let opted_out = super::webhooks::lead_opted_out(&lead, &event_id, at);
@@ -189,11 +191,20 @@ pub async fn receive(
         }
     }
     let settings = super::settings::load(deps, tenant).await?;
-    let progress = sms::survey_progress(&events, &settings.surveys);
-    let opted_out = sms::engagement(&events).opted_out;
-    let mut reply = progress.replies.get(&msg.sid).cloned();
+    let (fold, folded) = fold_log(deps, tenant, &lead.lead_id, &settings.surveys, at).await?;
+    let mut replies = if folded.ids.contains(&message_event) {
+        folded.replies
+    } else {
+        // Folded before (a replayed message, or a concurrent request folded it): the whole
+        // log answers it as it did the first time.
+        let events = deps.sms.sms_events(tenant, &lead.lead_id).await?;
+        sms::SmsFold::replay(&events, &settings.surveys).1.replies
+    };
+    let opted_out = fold.engagement.opted_out;
+    let mut reply = replies.remove(&msg.sid);
+    let mut unfolded = None;
     // A survey's trigger word starts it, unless one is under way or the lead opted out.
-    if progress.open.is_none() && !opted_out && reply.is_none() {
+    if fold.open_run.is_none() && !opted_out && reply.is_none() {
         let word = crate::domain::keyword_form(&msg.body);
         if let Some(survey) = settings.surveys.iter().find(|s| {
             s.trigger
@@ -209,10 +220,9 @@ pub async fn receive(
                     run_id: msg.sid.clone(),
                 },
             );
-            if deps.sms.append_sms_event(&ev).await? {
-                events.push(ev);
-            }
+            deps.sms.append_sms_event(&ev).await?;
             reply = Some(survey.questions[0].text.clone());
+            unfolded = Some(at);
         }
     }
     settle(
@@ -221,7 +231,7 @@ pub async fn receive(
         tenant,
         &message_event,
         &settings,
-        Some(events),
+        unfolded,
     )
     .await?;
     Ok(if opted_out { None } else { reply })
@@ -267,7 +277,15 @@ pub async fn delivery_status(
         ))
         .await?;
     let settings = super::settings::load(deps, tenant).await?;
-    settle(deps, &lead.lead_id, tenant, &status_event, &settings, None).await?;
+    settle(
+        deps,
+        &lead.lead_id,
+        tenant,
+        &status_event,
+        &settings,
+        Some(now),
+    )
+    .await?;
     Ok(())
 }
 
@@ -332,7 +350,7 @@ async fn append_requested(
         &event.tenant_id,
         &event.event_id,
         &settings,
-        None,
+        Some(event.at),
     )
     .await?;
     Ok(Recorded { event, replayed })
@@ -514,7 +532,11 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
         return Ok(None);
     }
     let tenant = &link.tenant_id;
-    let mut events = deps.sms.sms_events(tenant, &link.lead_id).await?;
+    let window = chrono::Duration::seconds(CLICK_WINDOW_SECS);
+    let events = deps
+        .sms
+        .sms_events_since(tenant, &link.lead_id, now - window)
+        .await?;
     let recent = events.iter().any(|e| {
         matches!(&e.kind, SmsEventKind::Click { token: t, .. } if *t == link.token)
             && (now - e.at).num_seconds().abs() < CLICK_WINDOW_SECS
@@ -538,9 +560,15 @@ pub async fn click(deps: &Deps, token: &str, now: DateTime<Utc>) -> Result<Optio
         };
         if deps.sms.append_sms_event(&ev).await? {
             let settings = super::settings::load(deps, tenant).await?;
-            let cause = ev.event_id.clone();
-            events.push(ev);
-            settle(deps, &link.lead_id, tenant, &cause, &settings, Some(events)).await?;
+            settle(
+                deps,
+                &link.lead_id,
+                tenant,
+                &ev.event_id,
+                &settings,
+                Some(now),
+            )
+            .await?;
         }
     }
     Ok(Some(link.url))
@@ -564,8 +592,8 @@ pub async fn start_survey(
         .ok_or_else(|| {
             Error::not_found(format!("survey `{survey_id}` (define it in /settings)"))
         })?;
-    let events = deps.sms.sms_events(tenant, lead_id).await?;
-    if sms::engagement(&events).opted_out {
+    let (fold, _) = fold_now(deps, tenant, lead_id, &settings.surveys, None).await?;
+    if fold.engagement.opted_out {
         return Err(Error::conflict(format!(
             "lead {lead_id} opted out of texts; it may not be surveyed by text"
         )));
@@ -584,47 +612,116 @@ pub async fn start_survey(
     Ok((run_id, survey.questions[0].text.clone()))
 }
 
-/// Bring the lead up to date with its log: record surveys just completed, fold the log into
-/// the lead's engagement, and queue a re-score for `cause`. `known` is the log as the caller
-/// already has it, with its own additions (read here otherwise). The log is read again after
-/// the lead in each attempt to store it, so that of two concurrent writers the one that stores
-/// last has seen both events.
+/// The lead's log folded up to now, not stored: on from the stored fold (reading only what
+/// came after it), or the whole log when there is none or it cannot be folded on. `logged`:
+/// the earliest time of what the caller logged, which a fold that went past it has not seen.
+async fn fold_now(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    surveys: &[Survey],
+    logged: Option<DateTime<Utc>>,
+) -> Result<(SmsFold, Folded)> {
+    let stored = deps.sms.sms_fold(tenant, lead_id).await?;
+    let version = stored.as_ref().map_or(0, |f| f.version);
+    if let Some(mut fold) = stored
+        && let Some(since) = fold.since()
+        && logged.is_none_or(|at| at >= since)
+    {
+        let tail = deps.sms.sms_events_since(tenant, lead_id, since).await?;
+        if let Some(folded) = fold.extend(&tail, surveys) {
+            return Ok((fold, folded));
+        }
+    }
+    let events = deps.sms.sms_events(tenant, lead_id).await?;
+    let (mut fold, folded) = SmsFold::replay(&events, surveys);
+    fold.version = version;
+    Ok((fold, folded))
+}
+
+/// Fold the lead's log up to now (`logged` as for [`fold_now`]) and store the fold; surveys it
+/// completes are recorded in the log and folded too. Returns the stored fold and all that
+/// folding did (in every attempt).
+async fn fold_log(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    surveys: &[Survey],
+    logged: DateTime<Utc>,
+) -> Result<(SmsFold, Folded)> {
+    let mut done = Folded::default();
+    let mut attempts = 0;
+    loop {
+        let (fold, folded) = fold_now(deps, tenant, lead_id, surveys, Some(logged)).await?;
+        done.ids.extend(folded.ids.iter().cloned());
+        done.replies.extend(folded.replies);
+        if !folded.completed.is_empty() {
+            for run in folded.completed {
+                let at = run.answers.last().map_or_else(Utc::now, |a| a.at);
+                deps.sms
+                    .append_sms_event(&SmsEvent {
+                        tenant_id: tenant.clone(),
+                        lead_id: lead_id.clone(),
+                        event_id: format!("survey-done:{}", run.run_id),
+                        at,
+                        request_sha256: None,
+                        kind: SmsEventKind::SurveyCompleted {
+                            survey_id: run.survey_id,
+                            run_id: run.run_id,
+                            answers: run.answers,
+                        },
+                    })
+                    .await?;
+            }
+            continue;
+        }
+        if folded.ids.is_empty() && fold.version > 0 {
+            return Ok((fold, done));
+        }
+        match deps.sms.put_sms_fold(tenant, lead_id, &fold).await {
+            Ok(stored) => return Ok((stored, done)),
+            Err(Error::Concurrent(_)) if attempts < 5 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Bring the lead up to date with its log: fold the log (recording surveys just completed)
+/// unless the caller has (`logged` is the earliest time of what it logged and did not fold),
+/// copy the engagement onto the lead, and queue a re-score for `cause`. The fold is read after the lead in each attempt to store it, so that of two
+/// concurrent writers the one that stores last has seen both events.
 async fn settle(
     deps: &Deps,
     lead_id: &LeadId,
     tenant: &TenantId,
     cause: &str,
     settings: &TenantSettings,
-    known: Option<Vec<SmsEvent>>,
+    logged: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    let events = match known {
-        Some(events) => events,
-        None => deps.sms.sms_events(tenant, lead_id).await?,
-    };
-    for run in sms::survey_progress(&events, &settings.surveys).unrecorded {
-        let at = run.answers.last().map_or_else(Utc::now, |a| a.at);
-        deps.sms
-            .append_sms_event(&SmsEvent {
-                tenant_id: tenant.clone(),
-                lead_id: lead_id.clone(),
-                event_id: format!("survey-done:{}", run.run_id),
-                at,
-                request_sha256: None,
-                kind: SmsEventKind::SurveyCompleted {
-                    survey_id: run.survey.id.clone(),
-                    run_id: run.run_id.clone(),
-                    answers: run.answers.clone(),
-                },
-            })
-            .await?;
+    if let Some(at) = logged {
+        fold_log(deps, tenant, lead_id, &settings.surveys, at).await?;
     }
     let mut attempts = 0;
     loop {
         let Some(mut lead) = deps.leads.get_lead(tenant, lead_id).await? else {
             return Err(Error::not_found(format!("lead {lead_id}")));
         };
-        let events = deps.sms.sms_events(tenant, lead_id).await?;
-        let engagement = Some(sms::engagement(&events));
+        let fold = match deps.sms.sms_fold(tenant, lead_id).await? {
+            Some(fold) => fold,
+            // Erased meanwhile, or never stored: fold it now.
+            None => {
+                fold_log(
+                    deps,
+                    tenant,
+                    lead_id,
+                    &settings.surveys,
+                    DateTime::<Utc>::MIN_UTC,
+                )
+                .await?
+                .0
+            }
+        };
+        let engagement = Some(fold.engagement);
         if lead.sms == engagement {
             break;
         }

@@ -1,7 +1,9 @@
-use chrono::{Duration, TimeZone};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::domain::{ConsentChange, LeadId, SmsMessage, TenantId};
+use crate::domain::{
+    ConsentAction, ConsentChange, LeadId, SmsDirection, SmsMessage, Survey, TenantId,
+};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 15, 0, 0).unwrap()
@@ -192,13 +194,13 @@ fn replies_answer_the_open_question_in_order_and_complete_the_survey() {
     log.reply("SM2", 1, "hmm, maybe 7?");
     log.reply("SM3", 2, "I'd say 4");
     log.reply("SM4", 3, "Now please");
-    let p = survey_progress(&log.events, &surveys);
+    let (fold, p) = SmsFold::replay(&log.events, &surveys);
     assert_eq!(p.replies["SM1"], "How likely are you to buy? Reply 1-5");
     assert!(p.replies["SM2"].starts_with("Sorry, I didn't get that."));
     assert_eq!(p.replies["SM3"], "When? Reply NOW or LATER");
     assert_eq!(p.replies["SM4"], "Thanks!");
-    assert!(p.open.is_none());
-    let done = &p.unrecorded[0];
+    assert!(fold.open_run.is_none());
+    let done = &p.completed[0];
     let answers: Vec<(&str, &str)> = done
         .answers
         .iter()
@@ -217,7 +219,12 @@ fn replies_answer_the_open_question_in_order_and_complete_the_survey() {
             answers: done.answers.clone(),
         },
     );
-    assert!(survey_progress(&log.events, &surveys).unrecorded.is_empty());
+    assert!(
+        SmsFold::replay(&log.events, &surveys)
+            .1
+            .completed
+            .is_empty()
+    );
     let e = engagement(&log.events);
     assert_eq!((e.surveys_completed, e.survey_score), (1, Some(7.5)));
 }
@@ -236,8 +243,8 @@ fn an_opt_out_ends_an_open_survey() {
     );
     log.reply("SM1", 1, "STOP");
     log.reply("SM2", 2, "5");
-    let p = survey_progress(&log.events, &surveys);
-    assert!(p.open.is_none() && p.unrecorded.is_empty() && p.replies.is_empty());
+    let (fold, p) = SmsFold::replay(&log.events, &surveys);
+    assert!(fold.open_run.is_none() && p.completed.is_empty() && p.replies.is_empty());
 }
 
 #[test]
@@ -276,4 +283,209 @@ fn a_pricing_click_keeps_its_own_evidence_after_other_clicks() {
         Some("https://acme.test/pricing")
     );
     assert_eq!(e.last_pricing_click_at, Some(t0()));
+}
+
+/// A small deterministic generator (xorshift), so a failing case can be run again.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Texts, statuses, consent, clicks and surveys as a lead's log receives them, each at least
+/// `step` minutes after the one before, except `late` in 100, which come with an earlier time.
+fn random_log(seed: u64, len: usize, step: i64, late: u64) -> Log {
+    let mut dice = Dice(seed);
+    let mut log = Log::new();
+    let mut minutes = 0;
+    let bodies = [
+        "Yes! Call me tomorrow at 3pm",
+        "How much per month?",
+        "survey",
+        "4",
+        "now",
+        "STOP",
+        "START",
+        "ok",
+    ];
+    for i in 0..len {
+        minutes += step + dice.roll(3) as i64;
+        let at = if dice.roll(100) < late {
+            minutes - 1 - dice.roll(5) as i64
+        } else {
+            minutes
+        };
+        match dice.roll(10) {
+            0..=2 => log.sent(&format!("SMo{i}"), at),
+            3..=5 => log.reply(&format!("SMi{i}"), at, bodies[dice.roll(8) as usize]),
+            6 => {
+                let sent = log.events.iter().rev().find_map(|e| match &e.kind {
+                    SmsEventKind::Message(m) if m.direction == SmsDirection::Outbound => {
+                        Some(m.sid.clone())
+                    }
+                    _ => None,
+                });
+                if let Some(sid) = sent {
+                    let status =
+                        ["delivered", "read", "undelivered", "sent"][dice.roll(4) as usize];
+                    log.push(
+                        &format!("status:{sid}:{status}"),
+                        at,
+                        SmsEventKind::Status {
+                            sid,
+                            status: status.into(),
+                            error_code: None,
+                        },
+                    );
+                }
+            }
+            7 => log.push(
+                &format!("click:{i}"),
+                at,
+                SmsEventKind::Click {
+                    token: format!("t{i}"),
+                    url: ["https://acme.test/pricing", "https://acme.test/about"]
+                        [dice.roll(2) as usize]
+                        .to_owned(),
+                    label: None,
+                },
+            ),
+            8 => log.push(
+                &format!("survey:api:{i}"),
+                at,
+                SmsEventKind::SurveyStarted {
+                    survey_id: "fit".into(),
+                    run_id: format!("r{i}"),
+                },
+            ),
+            _ => log.push(
+                &format!("consent:api:{i}"),
+                at,
+                SmsEventKind::Consent(ConsentChange {
+                    action: [ConsentAction::OptIn, ConsentAction::OptOut][dice.roll(2) as usize],
+                    via: "api".into(),
+                    message_sid: None,
+                    evidence: "form".into(),
+                    by: None,
+                }),
+            ),
+        }
+    }
+    log
+}
+
+/// The log a store gives: by time, then as appended.
+fn stored(events: &[SmsEvent]) -> Vec<SmsEvent> {
+    let mut v = events.to_vec();
+    v.sort_by_key(|e| e.at);
+    v
+}
+
+/// Fold a log event by event as the handler does (read from the fold's `since`, fold on, replay
+/// when refused or when the new event is older than `since`, record completed surveys), checking after each event that the fold equals the
+/// whole log replayed and answers each message as the replay does. Returns the replays needed.
+fn fold_event_by_event(log: &Log, surveys: &[Survey]) -> usize {
+    let mut appended: Vec<SmsEvent> = Vec::new();
+    let mut fold: Option<SmsFold> = None;
+    let mut replays = 0;
+    for ev in &log.events {
+        // The store keeps an event id once.
+        if appended.iter().any(|e| e.event_id == ev.event_id) {
+            continue;
+        }
+        appended.push(ev.clone());
+        let mut replies = HashMap::new();
+        loop {
+            let log_now = stored(&appended);
+            let (next, out) = match fold.as_ref().and_then(|f| {
+                let since = f.since().filter(|since| ev.at >= *since)?;
+                let mut f = f.clone();
+                let tail: Vec<SmsEvent> =
+                    log_now.iter().filter(|e| e.at >= since).cloned().collect();
+                f.extend(&tail, surveys).map(|out| (f, out))
+            }) {
+                Some(done) => done,
+                None => {
+                    replays += 1;
+                    SmsFold::replay(&log_now, surveys)
+                }
+            };
+            replies.extend(out.replies);
+            fold = Some(next);
+            if out.completed.is_empty() {
+                break;
+            }
+            for run in out.completed {
+                appended.push(SmsEvent {
+                    tenant_id: TenantId::default_tenant(),
+                    lead_id: log.lead.clone(),
+                    event_id: format!("survey-done:{}", run.run_id),
+                    at: run.answers.last().map_or(ev.at, |a| a.at),
+                    kind: SmsEventKind::SurveyCompleted {
+                        survey_id: run.survey_id,
+                        run_id: run.run_id,
+                        answers: run.answers,
+                    },
+                    request_sha256: None,
+                });
+            }
+        }
+        let (whole, whole_out) = SmsFold::replay(&stored(&appended), surveys);
+        assert_eq!(fold.as_ref(), Some(&whole), "after {}", ev.event_id);
+        if let SmsEventKind::Message(m) = &ev.kind {
+            assert_eq!(
+                replies.get(&m.sid),
+                whole_out.replies.get(&m.sid),
+                "{}",
+                ev.event_id
+            );
+        }
+    }
+    replays
+}
+
+#[test]
+fn folding_on_event_by_event_equals_folding_the_whole_log() {
+    let surveys = [survey()];
+    for seed in 1..=20 {
+        fold_event_by_event(&random_log(seed, 200, 0, 5), &surveys);
+    }
+}
+
+#[test]
+fn a_log_in_order_is_folded_on_without_reading_it_again() {
+    let surveys = [survey()];
+    for seed in 1..=5 {
+        let mut log = random_log(seed, 200, 1, 0);
+        // No failed texts: a failure is replayed (it changes counts after the fact).
+        log.events
+            .retain(|e| !matches!(&e.kind, SmsEventKind::Status { status, .. } if failed(status)));
+        assert_eq!(
+            fold_event_by_event(&log, &surveys),
+            1,
+            "only the first event"
+        );
+    }
+}
+
+#[test]
+fn the_median_reply_time_is_over_the_latest_replies() {
+    let mut log = Log::new();
+    // Slow replies first, then REPLY_TIMES_KEPT quick ones: the slow ones no longer count.
+    for i in 0..10 {
+        log.sent(&format!("SMa{i}"), i * 200);
+        log.reply(&format!("SMb{i}"), i * 200 + 100, "ok");
+    }
+    assert_eq!(engagement(&log.events).reply_minutes, Some(100.0));
+    let start = 10 * 200;
+    for i in 0..REPLY_TIMES_KEPT as i64 {
+        log.sent(&format!("SMc{i}"), start + i * 10);
+        log.reply(&format!("SMd{i}"), start + i * 10 + 2, "ok");
+    }
+    assert_eq!(engagement(&log.events).reply_minutes, Some(2.0));
 }

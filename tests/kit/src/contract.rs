@@ -17,9 +17,10 @@ use shared::domain::{
     ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
 };
 use shared::ports::{Admission, LeadQuery, LeadSort, fixed_window};
+use shared::sms::SmsFold;
 
 /// The promises, by the name of the test each becomes.
-pub const PROMISES: [&str; 21] = [
+pub const PROMISES: [&str; 22] = [
     "one_lead_per_phone_number_per_tenant",
     "stale_updates_are_refused_and_lose_nothing",
     "a_new_number_moves_the_claim",
@@ -32,6 +33,7 @@ pub const PROMISES: [&str; 21] = [
     "calls_are_stored_once_and_updated_safely",
     "rules_are_seeded_once_and_updated_safely",
     "sms_events_are_kept_once_in_time_order",
+    "a_text_log_is_folded_on_from_where_its_stored_fold_ends",
     "tracked_links_are_found_by_token_alone",
     "tenants_never_see_each_other",
     "rate_limits_count_per_key_and_window",
@@ -60,6 +62,7 @@ macro_rules! store_contract {
             calls_are_stored_once_and_updated_safely,
             rules_are_seeded_once_and_updated_safely,
             sms_events_are_kept_once_in_time_order,
+            a_text_log_is_folded_on_from_where_its_stored_fold_ends,
             tracked_links_are_found_by_token_alone,
             tenants_never_see_each_other,
             rate_limits_count_per_key_and_window,
@@ -777,6 +780,73 @@ pub async fn sms_events_are_kept_once_in_time_order(deps: &Deps) {
     let ids: Vec<&str> = log.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids, ["consent:a", "consent:b"]);
     assert_eq!(log[1].request_sha256, None, "the first of an id is kept");
+}
+
+/// `sms_events_since` reads the log from an instant on (inclusive, oldest first) and
+/// nothing of another lead; `put_sms_fold` stores a fold only over the version it was
+/// read at (0: none yet), so of two requests folding the same log one is refused and
+/// must fold again.
+pub async fn a_text_log_is_folded_on_from_where_its_stored_fold_ends(deps: &Deps) {
+    let sms = &deps.sms;
+    let (l, other) = (lead(&acme(), 1), lead(&acme(), 2));
+    let now = Utc::now();
+    for (n, at) in [(1, -3), (2, -2), (3, -1)] {
+        let event = consent(&l, &format!("consent:{n}"), now + Duration::minutes(at));
+        assert!(sms.append_sms_event(&event).await.unwrap());
+    }
+    let elsewhere = consent(&other, "consent:9", now - Duration::minutes(2));
+    assert!(sms.append_sms_event(&elsewhere).await.unwrap());
+    let since = |at: i64| {
+        let (tenant, lead) = (acme(), l.lead_id.clone());
+        async move {
+            let log = sms
+                .sms_events_since(&tenant, &lead, now + Duration::minutes(at))
+                .await
+                .unwrap();
+            log.into_iter().map(|e| e.event_id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(since(-2).await, ["consent:2", "consent:3"]);
+    assert_eq!(since(-9).await.len(), 3);
+    assert!(since(1).await.is_empty());
+
+    assert_eq!(sms.sms_fold(&acme(), &l.lead_id).await.unwrap(), None);
+    let log = sms.sms_events(&acme(), &l.lead_id).await.unwrap();
+    let (fold, _) = SmsFold::replay(&log, &[]);
+    assert_eq!(fold.version, 0);
+    let stored = sms.put_sms_fold(&acme(), &l.lead_id, &fold).await.unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        sms.sms_fold(&acme(), &l.lead_id).await.unwrap().as_ref(),
+        Some(&stored)
+    );
+    // A second first fold, and a fold over a version already replaced, are refused.
+    let err = sms
+        .put_sms_fold(&acme(), &l.lead_id, &fold)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+    let mut newer = stored.clone();
+    newer.engagement.sent = 7;
+    let newer = sms.put_sms_fold(&acme(), &l.lead_id, &newer).await.unwrap();
+    assert_eq!(newer.version, 2);
+    let err = sms
+        .put_sms_fold(&acme(), &l.lead_id, &stored)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+    let kept = sms.sms_fold(&acme(), &l.lead_id).await.unwrap().unwrap();
+    assert_eq!((kept.version, kept.engagement.sent), (2, 7));
+    assert_eq!(sms.sms_fold(&acme(), &other.lead_id).await.unwrap(), None);
+    assert_eq!(sms.sms_fold(&globex(), &l.lead_id).await.unwrap(), None);
+
+    sms.erase_sms(&acme(), &l.lead_id).await.unwrap();
+    assert_eq!(sms.sms_fold(&acme(), &l.lead_id).await.unwrap(), None);
+    assert!(since(-9).await.is_empty());
+    assert_eq!(
+        sms.sms_events(&acme(), &other.lead_id).await.unwrap().len(),
+        1
+    );
 }
 
 /// `insert_link` refuses a taken token; `get_link` finds a link by its token whatever its

@@ -294,6 +294,41 @@ impl DynamoStore {
         }
     }
 
+    /// Every item of a partition whose sort key is `from` or after and before `to`, in order,
+    /// read consistently.
+    async fn query_range<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        pk: String,
+        from: String,
+        to: String,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s(to.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// The named attributes (`projection`, e.g. `pk, sk`) of every item of a partition whose
     /// sort key starts with `prefix` (every item for ""), read consistently.
     async fn query_attributes(

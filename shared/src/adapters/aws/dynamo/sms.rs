@@ -1,18 +1,25 @@
 //! Each lead's SMS log with its per-tenant event claims, and the tracked links.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use tracing::instrument;
 
 use crate::domain::{LeadId, SmsEvent, TenantId, TrackedLink};
 use crate::error::{Error, Result};
 use crate::ports::SmsStore;
+use crate::sms::SmsFold;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
     DynamoStore, Item, Transacted, key, lead_pk, put_new, s, sortable, tenant_pk, to_item,
 };
+
+/// Where a lead's folded SMS log is kept: beside its log, outside the log's `SMS#` keys.
+fn fold_key(tenant: &TenantId, lead: &LeadId) -> Item {
+    key(lead_pk(tenant, lead), "SMSFOLD".to_owned())
+}
 
 /// An item's sort key, as text.
 pub(super) fn sk_of(item: &Item) -> String {
@@ -55,6 +62,59 @@ impl SmsStore for DynamoStore {
             "SMS#".to_owned(),
         )
         .await
+    }
+
+    #[instrument(name = "dynamo.sms_events_since", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn sms_events_since(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SmsEvent>> {
+        // Sort keys hold microseconds: read from the microsecond, keep from the instant.
+        let mut events: Vec<SmsEvent> = self
+            .query_range(
+                &self.tables.leads,
+                lead_pk(tenant, lead),
+                format!("SMS#{}", sortable(since)),
+                // Just past every "SMS#..." key.
+                "SMS$".to_owned(),
+            )
+            .await?;
+        events.retain(|e| e.at >= since);
+        Ok(events)
+    }
+
+    #[instrument(name = "dynamo.sms_fold", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn sms_fold(&self, tenant: &TenantId, lead: &LeadId) -> Result<Option<SmsFold>> {
+        self.get_as(&self.tables.leads, fold_key(tenant, lead))
+            .await
+    }
+
+    #[instrument(name = "dynamo.put_sms_fold", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn put_sms_fold(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        fold: &SmsFold,
+    ) -> Result<SmsFold> {
+        let mut stored = fold.clone();
+        stored.version += 1;
+        let mut item = to_item(&stored)?;
+        item.extend(fold_key(tenant, lead));
+        let what = format!("the SMS log of lead {lead} as folded");
+        let table = &self.tables.leads;
+        if fold.version == 0 {
+            if !self.put_if_new(table, item).await? {
+                return Err(Error::concurrent(format!(
+                    "{what} was stored by another request first"
+                )));
+            }
+        } else {
+            self.put_if_version(table, item, fold.version, &what)
+                .await?;
+        }
+        Ok(stored)
     }
 
     #[instrument(name = "dynamo.insert_link", level = "debug", skip_all)]
@@ -116,6 +176,7 @@ impl SmsStore for DynamoStore {
             keys.push(key(sk.clone(), "LINK".to_owned()));
             keys.push(key(pk.clone(), sk));
         }
+        keys.push(fold_key(tenant, lead));
         self.delete_keys(table, keys).await
     }
 

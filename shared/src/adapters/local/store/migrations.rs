@@ -200,4 +200,15 @@ UPDATE leads SET
 CREATE INDEX leads_by_activity ON leads (tenant_id, activity DESC, lead_id);
 CREATE INDEX leads_by_name ON leads (tenant_id, sort_name, lead_id);
 "#,
+    r#"
+-- Each lead's SMS log as folded so far (`sms::SmsFold`): a new text is folded on, not the log
+-- read again. `version` counts its stores (compare-and-set).
+CREATE TABLE sms_folds (
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id)
+) WITHOUT ROWID;
+"#,
 ];

@@ -5,9 +5,12 @@ use rusqlite::{OptionalExtension, params};
 
 use tracing::instrument;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{LeadId, SmsEvent, TenantId, TrackedLink};
 use crate::error::{Error, Result};
 use crate::ports::SmsStore;
+use crate::sms::SmsFold;
 
 use super::{SqliteStore, get_doc, is_unique_violation, list_docs, ts};
 
@@ -44,6 +47,81 @@ impl SmsStore for SqliteStore {
             )
         })
         .await
+    }
+
+    #[instrument(name = "sqlite.sms_events_since", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn sms_events_since(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SmsEvent>> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        // The column holds milliseconds: read from the millisecond, keep from the instant.
+        let from = ts(since);
+        let mut events: Vec<SmsEvent> = self
+            .with(move |c| {
+                list_docs(
+                    c,
+                    "SELECT doc FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2 AND at >= ?3
+                     ORDER BY at, seq",
+                    params![tenant, lead, from],
+                )
+            })
+            .await?;
+        events.retain(|e| e.at >= since);
+        Ok(events)
+    }
+
+    #[instrument(name = "sqlite.sms_fold", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn sms_fold(&self, tenant: &TenantId, lead: &LeadId) -> Result<Option<SmsFold>> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        self.with(move |c| {
+            get_doc(
+                c,
+                "SELECT doc FROM sms_folds WHERE tenant_id = ?1 AND lead_id = ?2",
+                params![tenant, lead],
+            )
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.put_sms_fold", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn put_sms_fold(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        fold: &SmsFold,
+    ) -> Result<SmsFold> {
+        let mut stored = fold.clone();
+        stored.version += 1;
+        let doc = serde_json::to_string(&stored)?;
+        let (t, l, expected) = (tenant.to_string(), lead.to_string(), fold.version);
+        let written = self
+            .with(move |c| {
+                let changed = if expected == 0 {
+                    c.execute(
+                        "INSERT INTO sms_folds (tenant_id, lead_id, version, doc)
+                         VALUES (?1, ?2, 1, ?3) ON CONFLICT DO NOTHING",
+                        params![t, l, doc],
+                    )?
+                } else {
+                    c.execute(
+                        "UPDATE sms_folds SET version = version + 1, doc = ?4
+                         WHERE tenant_id = ?1 AND lead_id = ?2 AND version = ?3",
+                        params![t, l, expected as i64, doc],
+                    )?
+                };
+                Ok(changed == 1)
+            })
+            .await?;
+        if written {
+            Ok(stored)
+        } else {
+            Err(Error::concurrent(format!(
+                "the SMS log of lead {lead} was folded by another request first"
+            )))
+        }
     }
 
     #[instrument(name = "sqlite.insert_link", level = "debug", skip_all)]
@@ -96,6 +174,10 @@ impl SmsStore for SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM links WHERE tenant_id = ?1 AND lead_id = ?2",
+                params![tenant, lead],
+            )?;
+            tx.execute(
+                "DELETE FROM sms_folds WHERE tenant_id = ?1 AND lead_id = ?2",
                 params![tenant, lead],
             )?;
             tx.commit()?;
