@@ -315,6 +315,38 @@ async fn a_recording_in_the_bucket_becomes_a_ranked_lead() {
     );
 }
 
+/// What one call costs on AWS once its tenant is set up (its first call also seeds the
+/// tenant's rules), printed for the README's cost table: requests and DynamoDB units per
+/// function. Bounded, so that a change that makes each call dearer is seen and argued for.
+#[tokio::test]
+async fn a_call_costs_a_bounded_number_of_aws_requests_and_capacity_units() {
+    let cloud = Cloud::start().await;
+    let first = "recordings/acme/20261104T150000Z_+18885550142_+14155550100_inbound.txt";
+    feed::upload(&cloud, first, &sample(first.rsplit('/').next().unwrap())).await;
+    feed::settle(&cloud, 1).await;
+    let mark = cloud.recorder.mark();
+    run_chain(&cloud, 1).await;
+    eprintln!(
+        "AWS calls for a tenant's second call (a recording), end to end:\n{}",
+        cloud.recorder.summary_since(&mark)
+    );
+    let cost = cloud.recorder.cost_since(&mark);
+    let units = cost.total_units();
+    // 50 requests, 15.5 read and 42 write units when written; the units' margin is for item
+    // sizes that move with timestamps and ids.
+    assert!(
+        cost.requests() <= 50,
+        "{}",
+        cloud.recorder.summary_since(&mark)
+    );
+    assert!(
+        units.read <= 17.0 && units.write <= 45.0,
+        "{}",
+        cloud.recorder.summary_since(&mark)
+    );
+    assert_eq!(lead(&cloud, CALLER).await.call_count, 1);
+}
+
 #[tokio::test]
 async fn every_event_delivered_twice_gives_the_same_result() {
     let once = Cloud::start().await;

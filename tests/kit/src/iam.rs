@@ -12,13 +12,17 @@ use std::fmt;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use serde_json::Value;
+
+use crate::capacity::{self, Units};
 
 pub const REGION: &str = "us-east-1";
 /// moto's account.
@@ -101,6 +105,8 @@ pub struct Recorder {
     /// Each HTTP request, as `service:Operation` (what AWS bills; a transaction of 29 puts is
     /// one request and 29 actions IAM checks).
     requests: Arc<Mutex<Vec<(Function, String)>>>,
+    /// The DynamoDB capacity each function's requests consumed.
+    units: Arc<Mutex<BTreeMap<Function, Units>>>,
 }
 
 impl Recorder {
@@ -147,30 +153,73 @@ impl Recorder {
         });
     }
 
-    /// How many requests of each operation each function made, one line per function, and
-    /// the total.
-    pub fn summary(&self) -> String {
-        let mut counts: BTreeMap<(Function, String), usize> = BTreeMap::new();
-        for r in self.requests.lock().unwrap().iter() {
-            *counts.entry(r.clone()).or_default() += 1;
+    /// The DynamoDB capacity units each function's requests consumed (see `capacity`).
+    pub fn units(&self) -> BTreeMap<Function, Units> {
+        self.units.lock().unwrap().clone()
+    }
+
+    /// Where the record stands now: what [`summary_since`](Self::summary_since) counts from.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            requests: self.requests.lock().unwrap().len(),
+            units: self.units(),
         }
+    }
+
+    /// How many requests of each operation each function made, and the DynamoDB read and
+    /// write units they consumed, one line per function, and the totals.
+    pub fn summary(&self) -> String {
+        self.summary_since(&Mark::default())
+    }
+
+    /// [`summary`](Self::summary) of what was recorded after `mark`.
+    pub fn summary_since(&self, mark: &Mark) -> String {
+        let cost = self.cost_since(mark);
         let mut lines = Vec::new();
         for f in Function::ALL {
-            let mine: Vec<String> = counts
+            let mine: Vec<String> = cost
+                .operations
                 .iter()
                 .filter(|((g, _), _)| *g == f)
                 .map(|((_, op), n)| format!("{op} {n}"))
                 .collect();
-            let total: usize = counts
-                .iter()
-                .filter(|((g, _), _)| *g == f)
-                .map(|(_, n)| n)
-                .sum();
-            lines.push(format!("{}: {total} ({})", f.logical_id(), mine.join(", ")));
+            let units = cost.units.get(&f).copied().unwrap_or_default();
+            lines.push(format!(
+                "{}: {} ({}); DynamoDB {} RRU, {} WRU",
+                f.logical_id(),
+                cost.requests_of(f),
+                mine.join(", "),
+                units.read,
+                units.write
+            ));
         }
-        let total: usize = counts.values().sum();
-        lines.push(format!("total: {total}"));
+        let units = cost.total_units();
+        lines.push(format!(
+            "total: {} requests; DynamoDB {} read request units, {} write request units",
+            cost.requests(),
+            units.read,
+            units.write
+        ));
         lines.join("\n")
+    }
+
+    /// The requests and capacity recorded after `mark`.
+    pub fn cost_since(&self, mark: &Mark) -> Cost {
+        let mut operations: BTreeMap<(Function, String), usize> = BTreeMap::new();
+        for r in &self.requests.lock().unwrap()[mark.requests..] {
+            *operations.entry(r.clone()).or_default() += 1;
+        }
+        let units = self
+            .units()
+            .into_iter()
+            .map(|(f, mut u)| {
+                let before = mark.units.get(&f).copied().unwrap_or_default();
+                u.read -= before.read;
+                u.write -= before.write;
+                (f, u)
+            })
+            .collect();
+        Cost { operations, units }
     }
 
     /// SQS messages sent to the queue named `queue`, by body.
@@ -230,6 +279,43 @@ impl Recorder {
             }
         }
         unused
+    }
+}
+
+/// A point in a [`Recorder`]'s record.
+#[derive(Debug, Clone, Default)]
+pub struct Mark {
+    requests: usize,
+    units: BTreeMap<Function, Units>,
+}
+
+/// What some recorded work cost: requests by function and operation, DynamoDB units by
+/// function.
+#[derive(Debug, Clone, Default)]
+pub struct Cost {
+    pub operations: BTreeMap<(Function, String), usize>,
+    pub units: BTreeMap<Function, Units>,
+}
+
+impl Cost {
+    pub fn requests(&self) -> usize {
+        self.operations.values().sum()
+    }
+
+    pub fn requests_of(&self, function: Function) -> usize {
+        self.operations
+            .iter()
+            .filter(|((f, _), _)| *f == function)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn total_units(&self) -> Units {
+        let mut total = Units::default();
+        for u in self.units.values() {
+            total += *u;
+        }
+        total
     }
 }
 
@@ -295,14 +381,39 @@ impl HttpConnector for RecordingConnector {
         for call in calls {
             self.recorder.push(call);
         }
+        // A DynamoDB request's JSON, to work out its capacity with the response's.
+        let dynamodb = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+            .map(|op| {
+                let body = request.body().bytes().unwrap_or_default();
+                (
+                    op.to_owned(),
+                    serde_json::from_slice(body).unwrap_or(Value::Null),
+                )
+            });
         let response = self.inner.call(request);
-        let recorder = self.recorder.clone();
+        let (recorder, function) = (self.recorder.clone(), self.function);
         HttpConnectorFuture::new(async move {
-            let response = response.await;
+            let mut response = response.await;
             if let (Ok(r), Some(listing)) = (&response, listing)
                 && r.status().as_u16() == 404
             {
                 recorder.push(listing);
+            }
+            if let (Ok(r), Some((op, sent))) = (&mut response, dynamodb)
+                && r.status().is_success()
+            {
+                let bytes = ByteStream::new(r.take_body())
+                    .collect()
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?
+                    .into_bytes();
+                let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                *recorder.units.lock().unwrap().entry(function).or_default() +=
+                    capacity::units(&op, &sent, &answer);
+                *r.body_mut() = SdkBody::from(bytes);
             }
             response
         })

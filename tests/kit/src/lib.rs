@@ -13,6 +13,7 @@
 //! - `oidc`: an OpenID Connect provider people sign in to the web app with.
 
 pub mod browser;
+pub mod capacity;
 pub mod contract;
 pub mod emulator;
 pub mod hubspot;
