@@ -688,8 +688,9 @@ async fn fold_log(
 
 /// Bring the lead up to date with its log: fold the log (recording surveys just completed)
 /// unless the caller has (`logged` is the earliest time of what it logged and did not fold),
-/// copy the engagement onto the lead, and queue a re-score for `cause`. The fold is read after the lead in each attempt to store it, so that of two
-/// concurrent writers the one that stores last has seen both events.
+/// copy the engagement onto the lead, and queue a re-score for `cause`. The fold is read after
+/// the lead in each attempt to store it, so that of two concurrent writers the one that
+/// stores last has seen both events.
 async fn settle(
     deps: &Deps,
     lead_id: &LeadId,

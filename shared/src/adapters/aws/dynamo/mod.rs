@@ -50,6 +50,7 @@ mod webhooks;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -267,11 +268,8 @@ impl DynamoStore {
         prefix: String,
     ) -> Result<Vec<T>> {
         let sort_attr = index.map_or("sk", |(_, attr)| attr);
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
+        self.query_pages(|| {
+            self.client
                 .query()
                 .table_name(table)
                 .set_index_name(index.map(|(name, _)| name.to_owned()))
@@ -279,19 +277,8 @@ impl DynamoStore {
                 .expression_attribute_names("#s", sort_attr)
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":prefix", s(prefix.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("DynamoDB Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        })
+        .await
     }
 
     /// Every item of a partition whose sort key is `from` or after and before `to`, in order,
@@ -303,17 +290,27 @@ impl DynamoStore {
         from: String,
         to: String,
     ) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
+        self.query_pages(|| {
+            self.client
                 .query()
                 .table_name(table)
                 .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":from", s(from.clone()))
                 .expression_attribute_values(":to", s(to.clone()))
+        })
+        .await
+    }
+
+    /// Every item the query `query` makes finds, read consistently, page after page.
+    async fn query_pages<T: DeserializeOwned>(
+        &self,
+        query: impl Fn() -> QueryFluentBuilder,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query()
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
