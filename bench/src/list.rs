@@ -10,7 +10,8 @@
 //! (100,000 leads, 100 connections, 10 s per endpoint by default.) Baselines in the same run:
 //! `GET /health` under the same load (what the server and this load generator cost, with no
 //! store behind them) and, with `--baseline-bin`, another build of `leadscore` serving the same
-//! folder. The load generator shares the machine's cores with the server, as a team's browsers
+//! folder. That build must know this build's schema (an older `leadscore` refuses a database
+//! a newer one migrated); for a build from before a migration, run its own `list-bench`. The load generator shares the machine's cores with the server, as a team's browsers
 //! would not: the figures are an upper bound on what one machine serves.
 
 use std::io::{BufRead, BufReader};
@@ -23,9 +24,6 @@ use shared::local::LocalApp;
 
 #[path = "release.rs"]
 mod release;
-
-#[path = "leads.rs"]
-mod leads;
 
 struct Args {
     connections: usize,
@@ -208,7 +206,7 @@ async fn main() {
             let filled = Instant::now();
             let mut ids = Vec::with_capacity(n);
             for i in 0..n {
-                let lead = leads::lead(&tenant, i);
+                let lead = testkit::leads::lead(&tenant, i);
                 ids.push(lead.lead_id.to_string());
                 app.deps
                     .leads

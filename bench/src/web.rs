@@ -15,9 +15,7 @@ use std::time::Instant;
 
 use shared::local::LocalApp;
 
-#[path = "leads.rs"]
-mod leads;
-use leads::lead;
+use testkit::leads::lead;
 
 const BASELINE: usize = 100;
 

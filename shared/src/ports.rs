@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ApiKey, AuditEntry, Call, CallId, Connection, Counter, Crm, CrmSync, Delivery, Lead, LeadId,
-    Month, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent, Subscription,
-    TenantId, Tier, TrackedLink,
+    LeadJson, Month, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent,
+    Subscription, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 use crate::sms::SmsFold;
@@ -80,6 +80,15 @@ pub trait LeadStore: Send + Sync {
     /// belongs to another lead.
     async fn update_lead(&self, lead: &Lead) -> Result<Lead>;
     async fn list_leads(&self, tenant: &TenantId, query: &LeadQuery) -> Result<Page<Lead>>;
+    /// The page [`list_leads`](Self::list_leads) gives, as the API answers it. A store that
+    /// keeps each lead as its JSON serves the stored documents as they are.
+    async fn list_lead_json(&self, tenant: &TenantId, query: &LeadQuery) -> Result<Page<LeadJson>> {
+        let page = self.list_leads(tenant, query).await?;
+        Ok(Page {
+            items: page.items.iter().map(LeadJson::of).collect::<Result<_>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
     /// Up to `limit` of the tenant's lead ids after `after`, in id order: a walk over every
     /// lead that scores changing under it (and so ranks) cannot make skip or repeat one.
     async fn lead_ids(

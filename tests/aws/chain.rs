@@ -845,3 +845,39 @@ async fn a_late_sidecar_for_a_registered_call_changes_nothing() {
         BTreeMap::from([(id.to_string(), (1, 1))])
     );
 }
+
+/// What a page of the lead list costs on DynamoDB, printed for the README: the API function's
+/// requests and read units for a page of 50 in each order, over 120 scored leads (each about
+/// as large as the list bench's). Each order is one query of its index, whatever the tenant
+/// holds.
+#[tokio::test]
+async fn a_page_of_the_lead_list_is_one_query_in_each_order() {
+    let cloud = Cloud::start().await;
+    let tenant = TenantId::parse("acme").unwrap();
+    for i in 0..120 {
+        let lead = testkit::leads::lead(&tenant, i);
+        cloud.app.deps.leads.insert_lead(&lead).await.unwrap();
+    }
+    for order in ["score", "last_activity", "name"] {
+        let path = format!("/leads?limit=50&sort={order}");
+        let mark = cloud.recorder.mark();
+        let (status, body) = feed::api(&cloud, "GET", &path, Some("acme")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["leads"].as_array().unwrap().len(), 50, "{body}");
+        let cost = cloud.recorder.cost_since(&mark);
+        let summary = cloud.recorder.summary_since(&mark);
+        eprintln!("GET {path}:\n{summary}");
+        let queries: usize = cost
+            .operations
+            .iter()
+            .filter(|((_, op), _)| op.contains("Query"))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(queries, 1, "{summary}");
+        // Besides the page, the request counts against the tenant's rate and its usage: one
+        // update each.
+        assert!(cost.requests() <= 3, "{summary}");
+        // 51 leads of about 0.65 KB, eventually consistent: 5 units when written.
+        assert!(cost.total_units().read <= 6.0, "{summary}");
+    }
+}

@@ -210,6 +210,69 @@ pub struct SmsIntentHit {
     pub when: Option<String>,
 }
 
+/// A lead as the API answers it, already written as JSON: a list serves each stored document
+/// as it is instead of reading it into a [`Lead`] and writing it out again, which was most of
+/// the cost of a page. Its schema is [`Lead`]'s.
+#[derive(Debug, Clone)]
+pub struct LeadJson(Box<serde_json::value::RawValue>);
+
+impl LeadJson {
+    /// Which form of [`Lead`]'s JSON a document stored now has. A stored document of this form
+    /// is exactly what `serde_json::to_string(&lead)` of the lead it holds writes, so a list
+    /// may serve it as it is; one of another form is read and written again first.
+    ///
+    /// Bump it whenever a document written before would read into a `Lead` that writes out
+    /// differently: a new field that is written when empty (not `skip_serializing_if`), a
+    /// renamed one, a changed format. The test `lead_json_form_is_bumped_with_the_schema`
+    /// fails on any change to `Lead`'s schema until its fingerprint is updated beside this.
+    pub const FORM: i64 = 1;
+
+    /// `lead`, written out.
+    pub fn of(lead: &Lead) -> Result<Self> {
+        serde_json::value::to_raw_value(lead)
+            .map(Self)
+            .map_err(|e| Error::internal("cannot write a lead as JSON", e))
+    }
+
+    /// A stored document of form `form`: served as it is when of the current [`FORM`](Self::FORM),
+    /// else read into a `Lead` and written out again.
+    pub fn stored(doc: String, form: i64) -> Result<Self> {
+        if form == Self::FORM {
+            serde_json::value::RawValue::from_string(doc)
+                .map(Self)
+                .map_err(|e| Error::internal("a stored lead is not JSON", e))
+        } else {
+            Self::of(&serde_json::from_str::<Lead>(&doc)?)
+        }
+    }
+
+    /// The lead it holds.
+    pub fn lead(&self) -> Result<Lead> {
+        Ok(serde_json::from_str(self.0.get())?)
+    }
+}
+
+impl Serialize for LeadJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl schemars::JsonSchema for LeadJson {
+    fn inline_schema() -> bool {
+        Lead::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Lead::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        Lead::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Lead::json_schema(generator)
+    }
+}
+
 impl Lead {
     pub fn new(tenant_id: TenantId, phone_number: PhoneNumber, now: DateTime<Utc>) -> Self {
         Self {
@@ -517,6 +580,94 @@ mod tests {
             PhoneNumber::parse("+14155550134").unwrap(),
             Utc::now(),
         )
+    }
+
+    /// A lead with something in each kind of field: text to escape, numbers that do not
+    /// round to short decimals, maps.
+    fn full_lead() -> Lead {
+        let mut l = lead();
+        l.first_name = Some("Zoë \"Z\" O'Neil\n".into());
+        l.company = Some("Ünïcode & <Co>".into());
+        l.lead_score = Some(87);
+        l.tier = Some(Tier::Hot);
+        l.ai_sentiment = Some(0.1 + 0.2);
+        l.probability = Some(1.0 / 3.0);
+        l.ai_keywords = vec!["pricing".into(), "next week".into()];
+        l.crm.insert("stage".into(), "proposal".into());
+        l.call_count = 3;
+        l.last_called_at = Some(Utc::now());
+        l.version = 7;
+        l
+    }
+
+    #[test]
+    fn a_stored_lead_of_the_current_form_is_served_as_it_was_written() {
+        let doc = serde_json::to_string(&full_lead()).unwrap();
+        let served = LeadJson::stored(doc.clone(), LeadJson::FORM).unwrap();
+        assert_eq!(serde_json::to_string(&served).unwrap(), doc);
+        // The form's promise: read in and written out again, it is the same text.
+        let again = serde_json::to_string(&served.lead().unwrap()).unwrap();
+        assert_eq!(again, doc);
+    }
+
+    #[test]
+    fn a_stored_lead_of_an_older_form_is_read_and_written_again() {
+        let l = full_lead();
+        let mut old = serde_json::to_value(&l).unwrap();
+        // As a version that had no factors and no keywords wrote it.
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("factors");
+        fields.remove("ai_keywords");
+        let mut expected = l.clone();
+        expected.ai_keywords.clear();
+        let served = LeadJson::stored(old.to_string(), 0).unwrap();
+        assert_eq!(
+            serde_json::to_string(&served).unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
+        assert!(
+            LeadJson::stored("{\"lead_id\": ".into(), LeadJson::FORM).is_err(),
+            "a damaged document is an error, not served"
+        );
+    }
+
+    /// `LeadJson::FORM` must change with any change to what a lead's JSON holds. This holds
+    /// a fingerprint of `Lead`'s schema (its descriptions left out) beside the form, so a
+    /// change to the schema fails here until someone has decided whether the form changes.
+    #[test]
+    fn lead_json_form_is_bumped_with_the_schema() {
+        // The schema without its descriptions, keys in order whatever serde_json's features.
+        fn canonical(v: &serde_json::Value) -> String {
+            match v {
+                serde_json::Value::Object(m) => {
+                    let fields: BTreeMap<_, _> = m
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "description")
+                        .map(|(k, v)| (k.clone(), canonical(v)))
+                        .collect();
+                    let fields: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+                    format!("{{{}}}", fields.join(","))
+                }
+                serde_json::Value::Array(a) => {
+                    format!(
+                        "[{}]",
+                        a.iter().map(canonical).collect::<Vec<_>>().join(",")
+                    )
+                }
+                other => other.to_string(),
+            }
+        }
+        use sha2::Digest;
+        let schema = serde_json::to_value(schemars::schema_for!(Lead)).unwrap();
+        let print = hex::encode(sha2::Sha256::digest(canonical(&schema)));
+        assert_eq!(
+            (LeadJson::FORM, &print[..16]),
+            (1, "da326b800bdd5d34"),
+            "Lead's JSON schema changed. If a lead stored before the change would read into a \
+             Lead that writes out differently (a field written when empty, a rename, a new \
+             format), bump LeadJson::FORM. Then put the form and this fingerprint here."
+        );
     }
 
     #[test]

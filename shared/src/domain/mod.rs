@@ -30,8 +30,8 @@ pub use crm::{
 };
 pub use ids::{CallId, LeadId, RuleId, TenantId};
 pub use lead::{
-    Adjustment, AdjustmentDraft, Lead, LeadPatch, NewLead, Outcome, OutcomeDraft, SmsEngagement,
-    SmsIntentHit,
+    Adjustment, AdjustmentDraft, Lead, LeadJson, LeadPatch, NewLead, Outcome, OutcomeDraft,
+    SmsEngagement, SmsIntentHit,
 };
 pub use phone::{PhoneNumber, suppression_digest};
 pub use rule::{RuleDraft, ScoringRule};

@@ -430,6 +430,14 @@ async fn list(deps: &Deps, mut q: LeadQuery) -> Vec<(String, Option<u8>)> {
     loop {
         let page = deps.leads.list_leads(&acme(), &q).await.unwrap();
         assert!(page.items.len() <= q.limit() as usize);
+        // The API's page (stored JSON, served as it is) is the same leads, written as the
+        // API writes a lead, with the same cursor.
+        let json = deps.leads.list_lead_json(&acme(), &q).await.unwrap();
+        assert_eq!(json.next_cursor, page.next_cursor);
+        assert_eq!(
+            serde_json::to_string(&json.items).unwrap(),
+            serde_json::to_string(&page.items).unwrap()
+        );
         out.extend(
             page.items
                 .into_iter()

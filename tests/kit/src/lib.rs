@@ -19,6 +19,7 @@ pub mod emulator;
 pub mod hubspot;
 pub mod iam;
 pub mod lambda;
+pub mod leads;
 pub mod logs;
 pub mod oauth;
 pub mod oidc;

@@ -9,12 +9,12 @@ use axum::extract::State;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Deps;
 use crate::domain::{AUDIT_RETENTION_DAYS, AuditEntry, Caller};
 
+use super::AppState;
 use super::extract::{AdminTenant, ApiResult, Q};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new().api_route(
         "/audit_log",
         get_with(audit_log, |op| {
@@ -48,7 +48,7 @@ struct AuditPage {
 }
 
 async fn audit_log(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Q(q): Q<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
@@ -72,7 +72,7 @@ async fn audit_log(
 /// that cannot be stored is said in the log; the request's own answer stands (what it wrote is
 /// written).
 pub(super) async fn record_writes(
-    axum::extract::State(deps): axum::extract::State<Deps>,
+    axum::extract::State(deps): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -20,10 +20,11 @@ use crate::handlers::ingest;
 use crate::keys;
 
 use super::ApiError;
+use super::AppState;
 use super::doc::{Problems, link};
 use super::extract::{ApiResult, JsonBody, Page, PageQuery, Q, RepTenant, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/calls",
@@ -83,7 +84,7 @@ struct TranscriptPage {
 /// `GET /calls/{id}/transcript?offset=&limit=`: a call's stored (redacted) transcript, a page
 /// of segments at a time (100 unless `limit` says, at most 500).
 async fn get_transcript(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(CallPath { id }): Path<CallPath>,
     Q(q): Q<PageQuery>,
@@ -191,7 +192,7 @@ struct RecordingInput {
 }
 
 async fn submit_call(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     JsonBody(call): JsonBody<CallSubmission>,
 ) -> ApiResult<Response> {

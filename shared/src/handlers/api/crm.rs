@@ -17,17 +17,17 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::ApiError;
+use super::AppState;
 use super::doc::Problems;
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 use super::sms::{header_parameter, requested_url};
-use crate::Deps;
 use crate::crm::{hubspot, pipedrive};
 use crate::domain::{AuthorizeDraft, Connection, ConnectionDraft, Crm, TenantId};
 use crate::error::Error;
 use crate::handlers::{authorize, crm};
 use crate::ports::Job;
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/integrations",
@@ -227,7 +227,7 @@ struct TenantPath {
 }
 
 async fn list(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<IntegrationList>> {
     Ok(Json(IntegrationList {
@@ -237,7 +237,7 @@ async fn list(
 }
 
 async fn get_one(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(CrmPath { crm }): Path<CrmPath>,
 ) -> ApiResult<Json<Connection>> {
@@ -245,7 +245,7 @@ async fn get_one(
 }
 
 async fn connect(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(CrmPath { crm }): Path<CrmPath>,
     JsonBody(draft): JsonBody<ConnectionDraft>,
@@ -256,7 +256,7 @@ async fn connect(
 }
 
 async fn authorize(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(CrmPath { crm }): Path<CrmPath>,
     JsonBody(draft): JsonBody<AuthorizeDraft>,
@@ -281,7 +281,7 @@ struct CallbackQuery {
 }
 
 async fn callback(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     axum::extract::Query(query): axum::extract::Query<CallbackQuery>,
 ) -> ApiResult<axum::response::Html<String>> {
     let connection = match (&query.code, &query.error) {
@@ -321,7 +321,7 @@ fn html_escape(text: &str) -> String {
 }
 
 async fn disconnect(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(CrmPath { crm }): Path<CrmPath>,
 ) -> ApiResult<StatusCode> {
@@ -334,7 +334,7 @@ async fn disconnect(
 }
 
 async fn sync(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(CrmPath { crm }): Path<CrmPath>,
 ) -> ApiResult<Response> {
@@ -348,7 +348,7 @@ const UNGUESSABLE_SECRET: &str = "no client secret: nothing verifies against thi
 
 /// `POST /hubspot/{tenant}/events`: the signature first, then the body.
 async fn hubspot_events(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Path(TenantPath { tenant }): Path<TenantPath>,
     uri: Uri,
     headers: HeaderMap,
@@ -425,7 +425,7 @@ async fn hubspot_events(
 
 /// `POST /pipedrive/{tenant}/events`: the basic credentials first, then the body.
 async fn pipedrive_events(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Path(TenantPath { tenant }): Path<TenantPath>,
     headers: HeaderMap,
     bytes: Bytes,

@@ -150,8 +150,8 @@ fn describe_events(mut api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
 
 /// The document as served, and the router it was generated with: build both at once.
 pub(super) fn finish(
-    router: aide::axum::ApiRouter<crate::Deps>,
-) -> (axum::Router<crate::Deps>, Arc<Document>) {
+    router: aide::axum::ApiRouter<super::AppState>,
+) -> (axum::Router<super::AppState>, Arc<Document>) {
     let mut api = OpenApi::default();
     let router = router.finish_api_with(&mut api, describe);
     (
@@ -171,7 +171,7 @@ pub struct Document {
 }
 
 /// `GET /openapi.json` and `GET /docs`: no credentials needed, as on API Gateway.
-pub(super) fn routes() -> aide::axum::ApiRouter<crate::Deps> {
+pub(super) fn routes() -> aide::axum::ApiRouter<super::AppState> {
     use aide::axum::routing::get_with;
     aide::axum::ApiRouter::new()
         .api_route(

@@ -9,14 +9,14 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Deps;
 use crate::domain::{ApiKey, NewApiKey};
 use crate::handlers::access;
 
+use super::AppState;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/api_keys",
@@ -76,7 +76,7 @@ struct KeyPath {
 }
 
 async fn list_keys(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
 ) -> ApiResult<Json<KeyList>> {
     Ok(Json(KeyList {
@@ -85,7 +85,7 @@ async fn list_keys(
 }
 
 async fn create_key(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(draft): JsonBody<NewApiKey>,
 ) -> ApiResult<Created<IssuedKey>> {
@@ -97,7 +97,7 @@ async fn create_key(
 }
 
 async fn revoke_key(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(KeyPath { id }): Path<KeyPath>,
 ) -> ApiResult<Json<ApiKey>> {

@@ -12,13 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::Deps;
 use crate::domain::{
-    AdjustmentDraft, Lead, LeadId, LeadPatch, NewLead, OutcomeDraft, ScoreCause, SmsEvent, TenantId,
+    AdjustmentDraft, Lead, LeadId, LeadJson, LeadPatch, NewLead, OutcomeDraft, ScoreCause,
+    SmsEvent, TenantId,
 };
 use crate::error::Error;
 use crate::handlers::{self, score};
 use crate::ports::{Job, LeadQuery};
 
 use super::ApiError;
+use super::AppState;
 use super::doc::{Created, Problems, link};
 use super::extract::{
     AdminTenant, ApiResult, JsonBody, LeadPath, Page, PageQuery, Q, RepTenant, Tenant, lead_id,
@@ -29,7 +31,7 @@ fn doc<'t>(op: TransformOperation<'t>, id: &str, summary: &str) -> TransformOper
     op.id(id).tag("leads").summary(summary)
 }
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     let no_lead = "No lead with that id in the tenant";
     ApiRouter::new()
         .api_route(
@@ -164,7 +166,7 @@ pub(super) fn routes() -> ApiRouter<Deps> {
 
 #[derive(Serialize, JsonSchema)]
 struct LeadList {
-    leads: Vec<Lead>,
+    leads: Vec<LeadJson>,
     /// Pass as `cursor` for the next page; null on the last.
     next_cursor: Option<String>,
 }
@@ -178,7 +180,7 @@ struct LeadRef {
 }
 
 async fn list_leads(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<LeadQuery>,
 ) -> ApiResult<Json<LeadList>> {
@@ -190,7 +192,7 @@ async fn list_leads(
             LeadQuery::MAX_LIMIT
         )));
     }
-    let page = deps.leads.list_leads(&tenant, &q).await?;
+    let page = deps.leads.list_lead_json(&tenant, &q).await?;
     Ok(Json(LeadList {
         leads: page.items,
         next_cursor: page.next_cursor,
@@ -198,7 +200,7 @@ async fn list_leads(
 }
 
 async fn create_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     JsonBody(new): JsonBody<NewLead>,
 ) -> ApiResult<Created<Lead>> {
@@ -233,7 +235,7 @@ struct SmsLogPage {
 
 /// `GET /leads/{id}/sms_log?offset=&limit=`: the lead's whole SMS log, oldest first, paged.
 async fn get_sms_log(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(LeadPath { id }): Path<LeadPath>,
     Q(q): Q<PageQuery>,
@@ -251,7 +253,7 @@ async fn get_sms_log(
 }
 
 async fn get_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(LeadRef { id }): Path<LeadRef>,
 ) -> ApiResult<Json<LeadDetail>> {
@@ -287,7 +289,7 @@ struct ErasureAccepted {
 }
 
 async fn erase_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<axum::response::Response> {
@@ -312,7 +314,7 @@ struct ExportQuery {
 }
 
 async fn export_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     Q(q): Q<ExportQuery>,
@@ -324,7 +326,7 @@ async fn export_lead(
 }
 
 async fn update_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(patch): JsonBody<LeadPatch>,
@@ -350,7 +352,7 @@ async fn update_lead(
 /// `PUT /leads/{id}/adjustment`: `{"points": 15, "reason": "...", "by": "maya"}`. The lead is
 /// re-scored at once; the adjustment is added to every later score until it is removed.
 async fn adjust_lead(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<AdjustmentDraft>,
@@ -368,7 +370,7 @@ async fn adjust_lead(
 
 /// `DELETE /leads/{id}/adjustment`: back to the computed score.
 async fn remove_adjustment(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<Json<Lead>> {
@@ -401,7 +403,7 @@ async fn rescored(
 /// `PUT /leads/{id}/outcome`: `{"outcome": "won" | "lost", "value": 1200}`. Outcomes are what
 /// `POST /model/train` learns from.
 async fn record_outcome(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<OutcomeDraft>,

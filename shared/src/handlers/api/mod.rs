@@ -101,6 +101,11 @@ pub fn cors(origins: &[String]) -> crate::Result<Option<CorsLayer>> {
     ))
 }
 
+/// The routes' state: the process's one [`Deps`], shared. axum hands each handler and
+/// middleware its own copy of the state, so a request costs a reference count, not a copy of
+/// every port and the configuration.
+pub(crate) type AppState = std::sync::Arc<Deps>;
+
 /// The API for local mode on 127.0.0.1: a request without an API key acts as the machine's own
 /// user, the admin of `deps.config.tenant`; one with a key acts as the key says.
 pub fn router(deps: Deps) -> Router {
@@ -121,6 +126,7 @@ struct LocalCaller(Caller);
 /// there by the runtime (the AWS authorizer's verdict), or by `authenticate` from an API key,
 /// or local mode's own user. A request without one is refused with 401 where it needs one.
 pub fn routes(deps: Deps) -> Router {
+    let deps = AppState::new(deps);
     let (router, api) = doc::finish(documented());
     router
         .merge(web::routes())
@@ -161,7 +167,7 @@ pub fn document() -> aide::openapi::OpenApi {
 }
 
 /// Every route, with its documentation.
-fn documented() -> ApiRouter<Deps> {
+fn documented() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/health",
@@ -228,7 +234,7 @@ async fn me(extract::Who(caller): extract::Who) -> Json<Me> {
 /// extension: `serve --oidc-issuer`), any other bearer token is verified as one; else local
 /// mode's own user, where the runtime allows one.
 async fn authenticate(
-    axum::extract::State(deps): axum::extract::State<Deps>,
+    axum::extract::State(deps): axum::extract::State<AppState>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -273,7 +279,7 @@ async fn authenticate(
 /// webhooks, short links) are not counted here. A limiter that cannot count (its store is
 /// down) lets the request through and says so in the log: the stage's throttle still holds.
 async fn rate_limit(
-    axum::extract::State(deps): axum::extract::State<Deps>,
+    axum::extract::State(deps): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -8,15 +8,15 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::Deps;
 use crate::error::Error;
 use crate::handlers::model as tenant_model;
 use crate::model::{Model, TrainOptions};
 
+use super::AppState;
 use super::doc::{Problems, Rescoring};
 use super::extract::{AdminTenant, ApiResult, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/model",
@@ -81,7 +81,7 @@ impl From<&Model> for ModelSummary {
 
 /// `GET /model`: the model in force and the metrics it was trained with.
 async fn get_model(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<ModelSummary>> {
     let model = Model::load_cached(deps.blobs.as_ref(), &tenant)
@@ -100,7 +100,7 @@ async fn get_model(
 /// `POST /model/train`: retrain from the recorded outcomes and put the model in force; on
 /// failure the current model stays.
 async fn train_model(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
 ) -> ApiResult<Rescoring<ModelSummary, 201>> {
     let (model, rescore) = tenant_model::retrain(&deps, &tenant, &TrainOptions::default()).await?;

@@ -19,13 +19,14 @@ use crate::Deps;
 use crate::domain::TenantId;
 use crate::error::Error;
 
+use super::AppState;
 use super::doc::{Problems, header as doc_header};
 use super::extract::{ApiResult, Tenant};
 
 /// How long a presigned recording URL holds.
 pub const LINK_SECONDS: u64 = 15 * 60;
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/calls/{id}/recording",
@@ -107,7 +108,7 @@ pub fn media_type(key: &str) -> &'static str {
 }
 
 async fn recording_link(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(CallPath { id }): Path<CallPath>,
 ) -> ApiResult<Json<RecordingLink>> {
@@ -129,7 +130,7 @@ async fn recording_link(
 }
 
 async fn recording_audio(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(CallPath { id }): Path<CallPath>,
     headers: HeaderMap,

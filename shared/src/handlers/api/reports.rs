@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::AppState;
 use super::extract::{ApiResult, Q, Tenant};
 use crate::Deps;
 use crate::error::Error;
@@ -23,7 +24,7 @@ use crate::reports::{
     distribution, gains, model_figures,
 };
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/reports/distribution",
@@ -429,7 +430,7 @@ async fn answer_with_calls<T>(
 }
 
 async fn get_activity(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ActivityQuery>,
 ) -> ApiResult<Answer<WithCalls<Activity>>> {
@@ -445,7 +446,7 @@ async fn get_activity(
 }
 
 async fn get_time_to_touch(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<WithCalls<TimeToTouch>>> {
@@ -457,7 +458,7 @@ async fn get_time_to_touch(
 }
 
 async fn get_signals(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<WithCalls<Signals>>> {
@@ -465,7 +466,7 @@ async fn get_signals(
 }
 
 async fn get_agents(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<WithCalls<Agents>>> {
@@ -619,7 +620,7 @@ async fn answer<T>(
 }
 
 async fn get_distribution(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<Distribution>> {
@@ -627,7 +628,7 @@ async fn get_distribution(
 }
 
 async fn get_conversion(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<Conversion>> {
@@ -635,7 +636,7 @@ async fn get_conversion(
 }
 
 async fn get_gains(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<Gains>> {
@@ -643,7 +644,7 @@ async fn get_gains(
 }
 
 async fn get_calibration(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<Calibration>> {
@@ -651,7 +652,7 @@ async fn get_calibration(
 }
 
 async fn get_model(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<ReportQuery>,
 ) -> ApiResult<Answer<ModelFigures>> {

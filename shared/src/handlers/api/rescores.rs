@@ -7,15 +7,15 @@ use axum::extract::{Path, State};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::Deps;
 use crate::error::Error;
 use crate::handlers::score;
 
 use super::ApiError;
+use super::AppState;
 use super::doc::Problems;
 use super::extract::{ApiResult, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new().api_route(
         "/rescores/{id}",
         get_with(get_rescore, |op| {
@@ -36,7 +36,7 @@ struct RescorePath {
 
 /// `GET /rescores/{id}`: how far a re-score of every lead has got.
 async fn get_rescore(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(RescorePath { id }): Path<RescorePath>,
 ) -> ApiResult<Json<score::Rescore>> {

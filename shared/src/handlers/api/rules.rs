@@ -8,16 +8,16 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Deps;
 use crate::domain::{RuleDraft, RuleId, ScoringRule};
 use crate::error::Error;
 use crate::handlers::{backtest, score};
 use crate::scoring;
 
+use super::AppState;
 use super::doc::{Problems, Rescoring, link};
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/scoring_rules",
@@ -141,7 +141,7 @@ async fn check_rule(
 }
 
 async fn preview_rules(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(request): JsonBody<backtest::PreviewRequest>,
 ) -> ApiResult<Json<backtest::Preview>> {
@@ -161,13 +161,16 @@ struct RuleList {
     scoring_rules: Vec<ScoringRule>,
 }
 
-async fn list_rules(State(deps): State<Deps>, Tenant(tenant): Tenant) -> ApiResult<Json<RuleList>> {
+async fn list_rules(
+    State(deps): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<Json<RuleList>> {
     let scoring_rules = score::tenant_rules(&deps, &tenant).await?;
     Ok(Json(RuleList { scoring_rules }))
 }
 
 async fn create_rule(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(draft): JsonBody<RuleDraft>,
 ) -> ApiResult<Rescoring<ScoringRule, 201>> {
@@ -182,7 +185,7 @@ async fn create_rule(
 }
 
 async fn update_rule(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(RulePath { id }): Path<RulePath>,
     JsonBody(draft): JsonBody<RuleDraft>,

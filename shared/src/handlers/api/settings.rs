@@ -6,14 +6,14 @@ use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
 
-use crate::Deps;
 use crate::domain::{ScoreCause, SettingsPatch, TenantSettings};
 use crate::handlers::{self, score};
 
+use super::AppState;
 use super::doc::Rescoring;
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     let change = "Only what the request names changes (PUT and PATCH alike): sending the tiers \
                   keeps the surveys. Every lead is re-tiered in the background.";
     ApiRouter::new().api_route(
@@ -39,7 +39,7 @@ pub(super) fn routes() -> ApiRouter<Deps> {
 }
 
 async fn get_settings(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
 ) -> ApiResult<Json<TenantSettings>> {
     Ok(Json(handlers::settings::load(&deps, &tenant).await?))
@@ -47,7 +47,7 @@ async fn get_settings(
 
 /// `PUT /settings`: `{"tiers": {"hot": 75, "warm": 45}}`; every lead is re-tiered.
 async fn put_settings(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(patch): JsonBody<SettingsPatch>,
 ) -> ApiResult<Rescoring<TenantSettings, 200>> {

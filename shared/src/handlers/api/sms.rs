@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::ApiError;
+use super::AppState;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody, LeadPath, RepTenant, Tenant, lead_id};
 use crate::Deps;
@@ -22,7 +23,7 @@ use crate::error::Error;
 use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     let no_lead = "No lead with that id in the tenant";
     ApiRouter::new()
         .api_route(
@@ -148,7 +149,7 @@ struct TwilioWebhooks {
 /// `PUT /settings/twilio`: `{"auth_token": "...", "account_sid": "AC..."}`. The token is never
 /// shown again.
 async fn put_twilio_account(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(account): JsonBody<TwilioAccount>,
 ) -> ApiResult<Json<TwilioSaved>> {
@@ -330,7 +331,7 @@ fn forbidden(why: impl Into<String>) -> ApiError {
 /// callback). A request whose `X-Twilio-Signature` does not verify against the tenant's auth
 /// token is refused with 403 and stores nothing. The answer is TwiML.
 async fn twilio_webhook(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Path(TwilioHookPath { tenant, hook }): Path<TwilioHookPath>,
     uri: Uri,
     headers: HeaderMap,
@@ -429,7 +430,7 @@ async fn twilio_webhook(
 /// `GET /r/{token}`: a tracked link. Counts the click and redirects (302) to the link's target;
 /// a token that is no link gets 404 and goes nowhere.
 async fn follow_link(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Path(LinkPath { token }): Path<LinkPath>,
 ) -> ApiResult<Response> {
     match sms::click(&deps, &token, Utc::now()).await? {
@@ -449,7 +450,7 @@ async fn follow_link(
 /// `POST /leads/{id}/messages`: log a text the tenant sent another way (a CRM, a phone), so
 /// that the lead's reply time can be measured.
 async fn log_message(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<OutboundDraft>,
@@ -471,7 +472,7 @@ struct ConsentView {
 
 /// `GET /leads/{id}/consent`.
 async fn consent_ledger(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Path(LeadPath { id }): Path<LeadPath>,
 ) -> ApiResult<Json<ConsentView>> {
@@ -499,7 +500,7 @@ async fn consent_ledger(
 /// `POST /leads/{id}/consent`: `{"action": "opt_in", "source": "web form /pricing", "at": ...}`.
 /// An `Idempotency-Key` header makes a retried request count once.
 async fn record_consent(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     headers: HeaderMap,
@@ -570,7 +571,7 @@ struct LinkView {
 
 /// `POST /leads/{id}/links`: `{"url": "https://acme.test/pricing", "label": "pricing"}`.
 async fn create_link(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(draft): JsonBody<LinkDraft>,
@@ -602,7 +603,7 @@ struct SurveyStarted {
 /// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and returns its
 /// first question to text; the lead's replies answer it.
 async fn start_survey(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
     JsonBody(req): JsonBody<SurveyRequest>,

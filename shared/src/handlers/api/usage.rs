@@ -8,13 +8,13 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::Deps;
 use crate::domain::{Month, Usage};
 use crate::handlers::usage;
 
+use super::AppState;
 use super::extract::{ApiResult, Q, Tenant};
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new().api_route(
         "/usage",
         get_with(get_usage, |op| {
@@ -40,7 +40,7 @@ struct UsageQuery {
 }
 
 async fn get_usage(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     Tenant(tenant): Tenant,
     Q(q): Q<UsageQuery>,
 ) -> ApiResult<Json<Usage>> {

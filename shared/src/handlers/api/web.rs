@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 
-use crate::Deps;
+use super::AppState;
 use crate::adapters::oidc::{WebSignIn, endpoint_origin};
 
 /// Every file of the app: its name under `/app/`, its media type, and its bytes.
@@ -52,7 +52,7 @@ pub const APP_PATHS: [&str; 2] = ["/", "/app/{file}"];
 type SignInExtension = Option<Extension<Arc<WebSignIn>>>;
 
 /// `GET /` (the app's page), `GET /app/sign-in.json` and `GET /app/{file}`.
-pub(super) fn routes() -> Router<Deps> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             APP_PATHS[0],

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::Deps;
 use crate::domain::{
     DELIVERY_RETENTION_DAYS, Delivery, EventType, MAX_SUBSCRIPTIONS_PER_TENANT, NewSubscription,
     Subscription, SubscriptionPatch,
 };
 use crate::handlers::webhooks;
 
+use super::AppState;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody, Q};
 
@@ -30,7 +30,7 @@ pub(super) const SIGNING: &str = "Each request is signed per the Standard Webhoo
     delivery has failed. A subscription whose every attempt failed over a whole schedule is \
     disabled, and says why.";
 
-pub(super) fn routes() -> ApiRouter<Deps> {
+pub(super) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route(
             "/webhooks",
@@ -176,7 +176,7 @@ struct DeliveryPage {
 }
 
 async fn list_subscriptions(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
 ) -> ApiResult<Json<SubscriptionList>> {
     Ok(Json(SubscriptionList {
@@ -186,7 +186,7 @@ async fn list_subscriptions(
 }
 
 async fn create_subscription(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     JsonBody(draft): JsonBody<NewSubscription>,
 ) -> ApiResult<Created<CreatedSubscription>> {
@@ -201,7 +201,7 @@ async fn create_subscription(
 }
 
 async fn get_subscription(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(SubscriptionPath { id }): Path<SubscriptionPath>,
 ) -> ApiResult<Json<Subscription>> {
@@ -209,7 +209,7 @@ async fn get_subscription(
 }
 
 async fn update_subscription(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(SubscriptionPath { id }): Path<SubscriptionPath>,
     JsonBody(patch): JsonBody<SubscriptionPatch>,
@@ -218,7 +218,7 @@ async fn update_subscription(
 }
 
 async fn delete_subscription(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(SubscriptionPath { id }): Path<SubscriptionPath>,
 ) -> ApiResult<Json<Subscription>> {
@@ -230,7 +230,7 @@ async fn delete_subscription(
 }
 
 async fn list_deliveries(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(SubscriptionPath { id }): Path<SubscriptionPath>,
     Q(q): Q<DeliveryQuery>,
@@ -249,7 +249,7 @@ async fn list_deliveries(
 }
 
 async fn get_delivery(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(DeliveryPath { id, event_id }): Path<DeliveryPath>,
 ) -> ApiResult<Json<Delivery>> {
@@ -259,7 +259,7 @@ async fn get_delivery(
 }
 
 async fn redeliver(
-    State(deps): State<Deps>,
+    State(deps): State<AppState>,
     AdminTenant(tenant): AdminTenant,
     Path(DeliveryPath { id, event_id }): Path<DeliveryPath>,
 ) -> ApiResult<Response> {

@@ -61,14 +61,14 @@ impl ApiKeyStore for SqliteStore {
     #[instrument(name = "sqlite.get_key", level = "debug", skip_all, fields(tenant = %tenant, key = %key_id))]
     async fn get_key(&self, tenant: &TenantId, key_id: &str) -> Result<Option<ApiKey>> {
         let (t, id) = (tenant.clone(), key_id.to_owned());
-        self.with(move |c| read_key(c, t.as_str(), &id)).await
+        self.read(move |c| read_key(c, t.as_str(), &id)).await
     }
 
     #[instrument(name = "sqlite.list_keys", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>> {
         let t = tenant.clone();
         let mut keys: Vec<ApiKey> = self
-            .with(move |c| {
+            .read(move |c| {
                 list_docs::<StoredKey>(
                     c,
                     "SELECT doc FROM api_keys WHERE tenant_id = ?1",

@@ -25,7 +25,7 @@ impl CallStore for SqliteStore {
     #[instrument(name = "sqlite.get_call", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_call(&self, tenant: &TenantId, id: &CallId) -> Result<Option<Call>> {
         let (t, i) = (tenant.clone(), id.clone());
-        self.with(move |c| read_call(c, t.as_str(), i.as_str()))
+        self.read(move |c| read_call(c, t.as_str(), i.as_str()))
             .await
     }
 
@@ -87,7 +87,7 @@ impl CallStore for SqliteStore {
     #[instrument(name = "sqlite.calls_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn calls_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<Call>> {
         let (t, l) = (tenant.clone(), lead.clone());
-        self.with(move |c| {
+        self.read(move |c| {
             list_docs(
                 c,
                 "SELECT doc FROM calls WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY started_at, call_id",
@@ -108,7 +108,7 @@ impl CallStore for SqliteStore {
             tenant.clone(),
             after.map(|a| a.to_string()).unwrap_or_default(),
         );
-        self.with(move |c| {
+        self.read(move |c| {
             list_docs(
                 c,
                 "SELECT doc FROM calls WHERE tenant_id = ?1 AND call_id > ?2 ORDER BY call_id LIMIT ?3",

@@ -12,6 +12,8 @@
 //! as it was at the group's start, a moment between jobs, which the queue's at-least-once
 //! design already recovers from.
 
+use std::sync::atomic::Ordering;
+
 use super::SqliteStore;
 use crate::error::{Error, Result};
 
@@ -28,13 +30,16 @@ impl SqliteStore {
             c.execute_batch("BEGIN IMMEDIATE")?;
             Ok(())
         })
-        .await
+        .await?;
+        self.grouped.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Make the open group durable (one sync to disk). Fails, naming the cause, when SQLite
     /// ended the group's transaction early (an I/O error or a full disk rolls it back): then
     /// the group's work is not stored, and its jobs, still waiting, run again.
     pub async fn commit_group(&self) -> Result<()> {
+        let _ended = GroupEnded(self);
         self.with(|c| {
             if c.is_autocommit() {
                 return Err(Error::internal(
@@ -54,6 +59,7 @@ impl SqliteStore {
 
     /// Give up the open group: none of its writes are stored.
     pub async fn rollback_group(&self) -> Result<()> {
+        let _ended = GroupEnded(self);
         self.with(|c| {
             if !c.is_autocommit() {
                 c.execute_batch("ROLLBACK")?;
@@ -61,5 +67,15 @@ impl SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+/// Once a group is committed or given up (or its commit failed, which ends it too), reads go
+/// back to the readers.
+struct GroupEnded<'s>(&'s SqliteStore);
+
+impl Drop for GroupEnded<'_> {
+    fn drop(&mut self) {
+        self.0.grouped.store(false, Ordering::Release);
     }
 }

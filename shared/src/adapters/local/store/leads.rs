@@ -6,7 +6,9 @@ use rusqlite::{Connection, params, types::Value as Sql};
 
 use tracing::instrument;
 
-use crate::domain::{CallId, Crm, CrmSync, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
+use crate::domain::{
+    CallId, Crm, CrmSync, Lead, LeadId, LeadJson, PhoneNumber, ScoreChange, TenantId,
+};
 use crate::error::{Error, Result};
 use crate::ports::{LeadQuery, LeadSort, LeadStore, Page};
 
@@ -60,7 +62,7 @@ pub(super) fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
     let changed = c
         .execute(
             "UPDATE leads SET phone = ?3, rank_score = ?4, tier = ?5, status = ?6, search = ?7, version = ?8, doc = ?9,
-                              activity = ?11, sort_name = ?12
+                              activity = ?11, sort_name = ?12, doc_form = ?13
              WHERE tenant_id = ?1 AND lead_id = ?2 AND version = ?10",
             params![
                 lead.tenant_id.as_str(),
@@ -74,7 +76,8 @@ pub(super) fn write_lead(c: &Connection, lead: &Lead) -> Result<Lead> {
                 doc,
                 lead.version,
                 activity,
-                sort_name
+                sort_name,
+                LeadJson::FORM
             ],
         )
         .map_err(|e| {
@@ -107,7 +110,7 @@ impl LeadStore for SqliteStore {
             tenant.to_string(),
             after.map(|a| a.to_string()).unwrap_or_default(),
         );
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT lead_id FROM leads WHERE tenant_id = ? AND lead_id > ? \
                  ORDER BY lead_id LIMIT ?",
@@ -125,7 +128,7 @@ impl LeadStore for SqliteStore {
     #[instrument(name = "sqlite.get_lead", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_lead(&self, tenant: &TenantId, id: &LeadId) -> Result<Option<Lead>> {
         let (t, i) = (tenant.clone(), id.clone());
-        self.with(move |c| read_lead(c, t.as_str(), i.as_str()))
+        self.read(move |c| read_lead(c, t.as_str(), i.as_str()))
             .await
     }
 
@@ -136,7 +139,7 @@ impl LeadStore for SqliteStore {
         phone: &PhoneNumber,
     ) -> Result<Option<Lead>> {
         let (t, p) = (tenant.clone(), phone.clone());
-        self.with(move |c| {
+        self.read(move |c| {
             get_doc(
                 c,
                 "SELECT doc FROM leads WHERE tenant_id = ?1 AND phone = ?2",
@@ -152,8 +155,8 @@ impl LeadStore for SqliteStore {
         self.with(move |c| {
             let LeadRow { rank, tier, status, search, activity, sort_name, doc } = lead_row(&lead)?;
             c.execute(
-                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc, activity, sort_name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO leads (tenant_id, lead_id, phone, rank_score, tier, status, search, version, doc, activity, sort_name, doc_form)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     lead.tenant_id.as_str(),
                     lead.lead_id.as_str(),
@@ -165,7 +168,8 @@ impl LeadStore for SqliteStore {
                     lead.version,
                     doc,
                     activity,
-                    sort_name
+                    sort_name,
+                    LeadJson::FORM
                 ],
             )
             .map_err(|e| {
@@ -212,36 +216,15 @@ impl LeadStore for SqliteStore {
     #[instrument(name = "sqlite.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let (tenant, q) = (tenant.clone(), q.clone());
-        self.with(move |c| {
-            let limit = q.limit();
-            let (select, args) = list_statement(tenant.as_str(), &q)?;
-            let mut stmt = c.prepare(&select)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Sql>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            let mut items = Vec::new();
-            let mut last = None;
-            for row in rows {
-                let (doc, key, id) = row?;
-                if items.len() == limit as usize {
-                    return Ok(Page {
-                        items,
-                        next_cursor: last.map(|(k, i): (Sql, String)| encode_cursor(&k, &i)),
-                    });
-                }
-                items.push(serde_json::from_str(&doc)?);
-                last = Some((key, id));
-            }
-            Ok(Page {
-                items,
-                next_cursor: None,
-            })
-        })
-        .await
+        self.read(move |c| list_page(c, &tenant, &q, |doc, _| Ok(serde_json::from_str(&doc)?)))
+            .await
+    }
+
+    #[instrument(name = "sqlite.list_lead_json", level = "debug", skip_all, fields(tenant = %tenant))]
+    async fn list_lead_json(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<LeadJson>> {
+        let (tenant, q) = (tenant.clone(), q.clone());
+        self.read(move |c| list_page(c, &tenant, &q, LeadJson::stored))
+            .await
     }
 
     #[instrument(name = "sqlite.note_call", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
@@ -356,7 +339,7 @@ impl LeadStore for SqliteStore {
     #[instrument(name = "sqlite.score_history", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn score_history(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<ScoreChange>> {
         let (t, l) = (tenant.clone(), lead.clone());
-        self.with(move |c| {
+        self.read(move |c| {
             list_docs(
                 c,
                 "SELECT doc FROM score_history WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY seq",
@@ -407,6 +390,36 @@ fn outbox_time(at: DateTime<Utc>) -> String {
 /// The statement that reads a page of `list_leads` (one more row than the page, to know
 /// whether another follows), and its arguments. Each order has its index (`leads_ranked`,
 /// `leads_by_activity`, `leads_by_name`).
+/// A page of the tenant's leads as `q` asks, each made from its stored document and the
+/// document's form.
+fn list_page<T>(
+    c: &Connection,
+    tenant: &TenantId,
+    q: &LeadQuery,
+    item: impl Fn(String, i64) -> Result<T>,
+) -> Result<Page<T>> {
+    let limit = q.limit() as usize;
+    let (select, args) = list_statement(tenant.as_str(), q)?;
+    let mut stmt = c.prepare_cached(&select)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut items = Vec::with_capacity(limit);
+    let mut last: Option<(Sql, String)> = None;
+    while let Some(row) = rows.next()? {
+        if items.len() == limit {
+            return Ok(Page {
+                items,
+                next_cursor: last.map(|(k, i)| encode_cursor(&k, &i)),
+            });
+        }
+        items.push(item(row.get(0)?, row.get(3)?)?);
+        last = Some((row.get(1)?, row.get(2)?));
+    }
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
+}
+
 fn list_statement(tenant: &str, q: &LeadQuery) -> Result<(String, Vec<Sql>)> {
     // The order's column (and its index).
     let (column, descending) = match q.sort.unwrap_or_default() {
@@ -414,7 +427,7 @@ fn list_statement(tenant: &str, q: &LeadQuery) -> Result<(String, Vec<Sql>)> {
         LeadSort::LastActivity => ("activity", true),
         LeadSort::Name => ("sort_name", false),
     };
-    let mut sql = format!("SELECT doc, {column}, lead_id FROM leads WHERE tenant_id = ?");
+    let mut sql = format!("SELECT doc, {column}, lead_id, doc_form FROM leads WHERE tenant_id = ?");
     let mut args: Vec<Sql> = vec![Sql::Text(tenant.to_owned())];
     if let Some(t) = q.tier {
         sql.push_str(" AND tier = ?");
@@ -557,7 +570,7 @@ impl SqliteStore {
     /// Every lead id of a tenant (for re-scoring after a rule change).
     pub async fn all_lead_ids(&self, tenant: &TenantId) -> Result<Vec<LeadId>> {
         let tenant = tenant.clone();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt =
                 c.prepare("SELECT lead_id FROM leads WHERE tenant_id = ?1 ORDER BY lead_id")?;
             let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, String>(0))?;

@@ -211,4 +211,10 @@ CREATE TABLE sms_folds (
     PRIMARY KEY (tenant_id, lead_id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Which form of the lead's JSON `doc` holds (`LeadJson::FORM`; 0: written before forms were
+-- counted). The list serves a document of the current form as it is, and reads and writes
+-- any other again.
+ALTER TABLE leads ADD COLUMN doc_form INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

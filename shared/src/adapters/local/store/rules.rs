@@ -47,7 +47,7 @@ impl RuleStore for SqliteStore {
     #[instrument(name = "sqlite.list_rules", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_rules(&self, tenant: &TenantId) -> Result<Vec<ScoringRule>> {
         let t = tenant.clone();
-        self.with(move |c| {
+        self.read(move |c| {
             list_docs(
                 c,
                 "SELECT doc FROM rules WHERE tenant_id = ?1 ORDER BY rule_id",
@@ -60,7 +60,7 @@ impl RuleStore for SqliteStore {
     #[instrument(name = "sqlite.get_rule", level = "debug", skip_all, fields(tenant = %tenant, id = %id))]
     async fn get_rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Option<ScoringRule>> {
         let (t, i) = (tenant.clone(), id.clone());
-        self.with(move |c| read_rule(c, t.as_str(), i.as_str()))
+        self.read(move |c| read_rule(c, t.as_str(), i.as_str()))
             .await
     }
 
@@ -124,7 +124,7 @@ impl RuleStore for SqliteStore {
     #[instrument(name = "sqlite.tenants", level = "debug", skip_all)]
     async fn tenants(&self, after: Option<&TenantId>, limit: u32) -> Result<Vec<TenantId>> {
         let after = after.map(|t| t.as_str().to_owned()).unwrap_or_default();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare(
                 "SELECT tenant_id FROM tenants WHERE rules_seeded = 1 AND tenant_id > ?1 \
                  ORDER BY tenant_id LIMIT ?2",

@@ -39,7 +39,7 @@ impl SmsStore for SqliteStore {
     #[instrument(name = "sqlite.sms_events", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn sms_events(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<SmsEvent>> {
         let (tenant, lead) = (tenant.to_string(), lead.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             list_docs(
                 c,
                 "SELECT doc FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2 ORDER BY at, seq",
@@ -60,7 +60,7 @@ impl SmsStore for SqliteStore {
         // The column holds milliseconds: read from the millisecond, keep from the instant.
         let from = ts(since);
         let mut events: Vec<SmsEvent> = self
-            .with(move |c| {
+            .read(move |c| {
                 list_docs(
                     c,
                     "SELECT doc FROM sms_events WHERE tenant_id = ?1 AND lead_id = ?2 AND at >= ?3
@@ -76,7 +76,7 @@ impl SmsStore for SqliteStore {
     #[instrument(name = "sqlite.sms_fold", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
     async fn sms_fold(&self, tenant: &TenantId, lead: &LeadId) -> Result<Option<SmsFold>> {
         let (tenant, lead) = (tenant.to_string(), lead.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             get_doc(
                 c,
                 "SELECT doc FROM sms_folds WHERE tenant_id = ?1 AND lead_id = ?2",
@@ -151,7 +151,7 @@ impl SmsStore for SqliteStore {
     async fn links_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<TrackedLink>> {
         let (tenant, lead) = (tenant.to_string(), lead.to_string());
         let mut links: Vec<TrackedLink> = self
-            .with(move |c| {
+            .read(move |c| {
                 list_docs(
                     c,
                     "SELECT doc FROM links WHERE tenant_id = ?1 AND lead_id = ?2",
@@ -202,7 +202,7 @@ impl SmsStore for SqliteStore {
     #[instrument(name = "sqlite.is_suppressed", level = "debug", skip_all)]
     async fn is_suppressed(&self, tenant: &TenantId, digest: &str) -> Result<bool> {
         let (tenant, digest) = (tenant.to_string(), digest.to_owned());
-        self.with(move |c| {
+        self.read(move |c| {
             Ok(c.query_row(
                 "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND digest = ?2",
                 params![tenant, digest],
@@ -217,7 +217,7 @@ impl SmsStore for SqliteStore {
     #[instrument(name = "sqlite.get_link", level = "debug", skip_all)]
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>> {
         let token = token.to_owned();
-        self.with(move |c| get_doc(c, "SELECT doc FROM links WHERE token = ?1", params![token]))
+        self.read(move |c| get_doc(c, "SELECT doc FROM links WHERE token = ?1", params![token]))
             .await
     }
 }

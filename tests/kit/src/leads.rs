@@ -1,4 +1,5 @@
-//! Scored leads to fill a data folder with, for the benches that read lists.
+//! Scored leads to fill a store with, for the benches that read lists and the tests that
+//! measure what a page costs.
 
 use chrono::{Duration, Utc};
 use shared::domain::{Evidence, Factor, FactorKind, Lead, PhoneNumber, RuleId, TenantId, Tier};
