@@ -32,6 +32,9 @@ use serve::serve;
 use speech::{speech_install, speech_transcribe};
 use train::train;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve { .. }));
