@@ -52,10 +52,9 @@ impl From<rusqlite::Error> for Error {
 pub struct SqliteStore {
     /// The one connection that writes (and reads while a group commit is open).
     conn: Arc<Mutex<Connection>>,
-    /// Read-only connections beside it (none for a database in memory). In WAL mode each
-    /// reads the latest committed state while the writer writes, so the API's reads wait
-    /// neither on a write nor on each other.
-    readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+    /// Read-only connections beside it. In WAL mode each reads the latest committed state
+    /// while the writer writes, so the API's reads wait neither on a write nor on each other.
+    readers: r2d2::Pool<SqliteConnectionManager>,
     /// Wakes this process's worker when a job is queued, so it need not wait for its next poll.
     queued: Arc<tokio::sync::Notify>,
     exclusive: Arc<AtomicBool>,
@@ -84,9 +83,7 @@ impl SqliteStore {
         }
         let conn = Connection::open(path)
             .map_err(|e| Error::internal(format!("cannot open {}", path.display()), e))?;
-        let mut store = Self::init(conn)?;
-        store.readers = Some(Self::readers(path));
-        Ok(store)
+        Self::init(conn, Self::readers(path))
     }
 
     /// At most this many read-only connections: one per core, within 2..=8. Each is opened
@@ -113,7 +110,7 @@ impl SqliteStore {
             .build_unchecked(manager)
     }
 
-    fn init(mut conn: Connection) -> Result<Self> {
+    fn init(mut conn: Connection, readers: r2d2::Pool<SqliteConnectionManager>) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -135,7 +132,7 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
-            readers: None,
+            readers,
             queued: Arc::new(tokio::sync::Notify::new()),
             exclusive: Arc::default(),
             grouped: Arc::default(),
@@ -175,24 +172,21 @@ impl SqliteStore {
     ///
     /// A read runs in place, on the task's own thread: it is short (an indexed lookup or one
     /// page, from the page cache), and a hop to the blocking pool and back cost more than the
-    /// read under load. There is a reader per core, so a runtime thread finds one free.
+    /// read under load. There is a reader per core (up to 8), so a runtime thread (one per
+    /// core) finds one free.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        match &self.readers {
-            Some(pool)
-                if !self.exclusive.load(Ordering::Relaxed)
-                    && !self.grouped.load(Ordering::Acquire) =>
-            {
-                let c = pool
-                    .get()
-                    .map_err(|e| Error::transient("no database reader came free", e))?;
-                f(&c)
-            }
-            _ => self.with(move |c| f(c)).await,
+        if self.exclusive.load(Ordering::Relaxed) || self.grouped.load(Ordering::Acquire) {
+            return self.with(move |c| f(c)).await;
         }
+        let c = self
+            .readers
+            .get()
+            .map_err(|e| Error::transient("no database reader came free", e))?;
+        f(&c)
     }
 
     /// Whether this process has the store to itself for now (a group commit is open for
