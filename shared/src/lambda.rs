@@ -36,7 +36,7 @@ use crate::adapters::oidc::IdTokens;
 use crate::analysis::redact::redact;
 use crate::domain::{Caller, TenantId, TranscriptFormat};
 use crate::error::{Error, Result};
-use crate::formats::{self, FileKind};
+use crate::formats::{self, CallMetadata, FileKind};
 use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
 use crate::handlers::transcribed::{self, TranscriptionResult};
 use crate::handlers::{api, record_failure, run_job};
@@ -207,8 +207,9 @@ async fn ingest_object(
     let result = take(app, &object, sidecar.as_ref()).await;
     if let Err(Error::Validation(reason)) = &result {
         // Say why on the call, where people look (when the file names its caller).
-        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref())
-            .or_else(|_| ingest::metadata_for(deps, stem, None))?;
+        // By the sidecar or the file name: the file itself may be what could not be read.
+        let metadata = ingest::metadata_for(deps, stem, sidecar.as_ref(), None)
+            .or_else(|_| ingest::metadata_for(deps, stem, None, None))?;
         if let Some(call) =
             ingest::reject(deps, tenant, stem, &metadata, reason, received_at).await?
         {
@@ -269,6 +270,7 @@ async fn awaits_metadata(
     app: &AwsApp,
     o: &Object<'_>,
     sidecar: Option<&(String, Vec<u8>)>,
+    embedded: Option<CallMetadata>,
 ) -> Result<bool> {
     let stem = formats::stem(o.file_name);
     let decided = ingest::arrival(
@@ -276,6 +278,7 @@ async fn awaits_metadata(
         o.tenant,
         stem,
         sidecar,
+        embedded,
         o.received_at,
         Utc::now(),
     )
@@ -319,7 +322,7 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
     }
     let stem = formats::stem(o.file_name);
     if formats::is_audio(o.file_name) {
-        if awaits_metadata(app, o, sidecar).await? {
+        if awaits_metadata(app, o, sidecar, None).await? {
             return Ok(());
         }
         let artifact = Artifact::Audio {
@@ -329,7 +332,7 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
                 fingerprint: o.fingerprint.clone(),
             },
         };
-        let metadata = ingest::metadata_for(deps, stem, sidecar)?;
+        let metadata = ingest::metadata_for(deps, stem, sidecar, None)?;
         return ingest::register(deps, o.tenant, stem, metadata, artifact, o.received_at)
             .await
             .map(|_| ());
@@ -346,11 +349,18 @@ async fn take(app: &AwsApp, o: &Object<'_>, sidecar: Option<&(String, Vec<u8>)>)
         Err(e) => return Err(e),
     };
     let classified = formats::classify(o.file_name, &content)?;
-    if classified.kind == FileKind::Sidecar {
-        info!("call metadata; read when its recording or transcript arrives");
-        return Ok(());
-    }
-    if awaits_metadata(app, o, sidecar).await? {
+    let embedded = match classified.kind {
+        FileKind::Sidecar => {
+            info!("call metadata; read when its recording or transcript arrives");
+            return Ok(());
+        }
+        // A Gong document says who the lead is itself.
+        FileKind::Transcript(format) => {
+            formats::embedded_metadata(format, &content, &deps.config.default_region)?
+        }
+        FileKind::Audio => None,
+    };
+    if awaits_metadata(app, o, sidecar, embedded).await? {
         return Ok(());
     }
     let drop = FileDrop {

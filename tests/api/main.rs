@@ -7,6 +7,7 @@ mod cors;
 mod crm;
 mod events;
 mod formats;
+mod gong;
 mod helpers;
 mod leads_api;
 mod oauth;

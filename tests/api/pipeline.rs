@@ -149,12 +149,12 @@ async fn the_same_file_twice_is_one_call() {
     app.stop().await;
 }
 
-fn rejected(app: &crate::helpers::TestApp, name: &str) -> String {
+pub(crate) fn rejected(app: &crate::helpers::TestApp, name: &str) -> String {
     let note = app.app.rejected_dir().join(format!("{name}.error.txt"));
     std::fs::read_to_string(&note).unwrap_or_else(|_| panic!("no rejection note for {name}"))
 }
 
-async fn wait_rejected(app: &crate::helpers::TestApp, name: &str) -> String {
+pub(crate) async fn wait_rejected(app: &crate::helpers::TestApp, name: &str) -> String {
     for _ in 0..300 {
         if app
             .app

@@ -823,6 +823,39 @@ async fn a_sidecar_that_lands_after_its_transcript_completes_the_call() {
     );
 }
 
+/// A Gong document in the bucket says who the lead is itself: taken at once, alone (the
+/// sidecar wait is long here), with one message per stage.
+#[tokio::test]
+async fn a_gong_document_in_the_bucket_needs_no_sidecar() {
+    let cloud = Cloud::start_with(|s| s.config.metadata_wait = Duration::from_secs(600)).await;
+    let gong =
+        std::fs::read(workspace().join("tests/fixtures/gong/call_with_parties.json")).unwrap();
+    feed::upload(
+        &cloud,
+        "recordings/acme/gong-7782342274025937895.json",
+        &gong,
+    )
+    .await;
+    feed::settle(&cloud, 1).await;
+    let dana = lead(&cloud, "+14155550134").await;
+    assert_eq!(dana.first_name.as_deref(), Some("Dana"));
+    assert!(dana.lead_score.is_some(), "scored without waiting");
+    let id = call_id("gong-7782342274025937895");
+    let call = cloud
+        .app
+        .deps
+        .calls
+        .get_call(&tenant(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.agent_speaker.as_deref(), Some("Maya Chen"));
+    assert_eq!(
+        messages_per_call(&cloud),
+        BTreeMap::from([(id.to_string(), (1, 1))])
+    );
+}
+
 /// A sidecar that lands after its call was registered from the file name (which said who
 /// called) takes nothing again: with the call transcribed and its analysis queued, taking the
 /// recording again would queue a second analysis.

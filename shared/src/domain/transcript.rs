@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 pub enum TranscriptFormat {
     /// Amazon Transcribe batch output JSON (speaker labels or channel identification).
     AmazonTranscribe,
+    /// Gong's call transcript JSON (`callTranscripts`), with the call's parties when given.
+    Gong,
     WebVtt,
     Srt,
     /// Plain text, one `Speaker: text` turn per line.
@@ -18,6 +20,7 @@ impl TranscriptFormat {
     pub fn label(self) -> &'static str {
         match self {
             Self::AmazonTranscribe => "Amazon Transcribe JSON",
+            Self::Gong => "Gong JSON",
             Self::WebVtt => "WebVTT",
             Self::Srt => "SRT",
             Self::PlainText => "plain text",

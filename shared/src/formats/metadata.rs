@@ -210,7 +210,7 @@ impl CallMetadata {
     }
 }
 
-fn split_name(full: &str) -> (Option<String>, Option<String>) {
+pub(super) fn split_name(full: &str) -> (Option<String>, Option<String>) {
     let full = full.trim();
     match full.rsplit_once(' ') {
         Some((first, last)) => (Some(first.trim().to_owned()), Some(last.to_owned())),

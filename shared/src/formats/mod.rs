@@ -1,7 +1,9 @@
-//! Input formats: transcripts (Amazon Transcribe JSON, WebVTT, SRT, `Speaker: text`) and call
-//! metadata (a sidecar JSON file, or the file name). Pure functions from bytes to domain types.
+//! Input formats: transcripts (Amazon Transcribe JSON, Gong JSON, WebVTT, SRT, `Speaker: text`)
+//! and call metadata (a sidecar JSON file, what a Gong document says of its call, or the file
+//! name). Pure functions from bytes to domain types.
 
 pub mod audio;
+mod gong;
 mod metadata;
 mod srt;
 mod text;
@@ -17,7 +19,8 @@ use crate::error::{Error, Result};
 pub const AUDIO_EXTENSIONS: &[&str] = &[
     "wav", "mp3", "m4a", "mp4", "flac", "ogg", "opus", "webm", "amr",
 ];
-/// Transcript extensions (`.json` is an Amazon Transcribe output unless it is a sidecar).
+/// Transcript extensions (`.json` is an Amazon Transcribe output or a Gong document unless it
+/// is a sidecar).
 pub const TRANSCRIPT_EXTENSIONS: &[&str] = &["json", "vtt", "srt", "txt"];
 
 /// What a dropped file is, judged from its name (and, for `.json`, its content).
@@ -70,6 +73,9 @@ pub fn classify(file_name: &str, content: &[u8]) -> Result<Classified> {
             "json" if looks_like_transcribe_output(content) => {
                 FileKind::Transcript(TranscriptFormat::AmazonTranscribe)
             }
+            "json" if gong::looks_like_gong(content) => {
+                FileKind::Transcript(TranscriptFormat::Gong)
+            }
             "json" => FileKind::Sidecar,
             _ => {
                 return Err(Error::validation(format!(
@@ -105,15 +111,15 @@ pub fn stem(file_name: &str) -> &str {
         .map_or(file_name, |(s, _)| if s.is_empty() { file_name } else { s })
 }
 
-/// Whether telling this file's kind needs its content (only `.json`: a Transcribe output or a
-/// sidecar).
+/// Whether telling this file's kind needs its content (only `.json`: a Transcribe output, a
+/// Gong document or a sidecar).
 pub fn needs_content(file_name: &str) -> bool {
     !is_sidecar_name(file_name) && file_name.to_ascii_lowercase().ends_with(".json")
 }
 
 fn supported() -> String {
     format!(
-        "expected audio (.{}), a transcript (.vtt .srt .txt, or Amazon Transcribe .json) or call metadata (.meta.json)",
+        "expected audio (.{}), a transcript (.vtt .srt .txt, or Amazon Transcribe or Gong .json) or call metadata (.meta.json)",
         AUDIO_EXTENSIONS.join(" .")
     )
 }
@@ -144,6 +150,7 @@ pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Tran
     )?;
     let parsed = match format {
         TranscriptFormat::AmazonTranscribe => transcribe::parse(content),
+        TranscriptFormat::Gong => gong::parse(content),
         TranscriptFormat::WebVtt => webvtt::parse(&decode_text(content)),
         TranscriptFormat::Srt => srt::parse(&decode_text(content)),
         TranscriptFormat::PlainText => text::parse(&decode_text(content)),
@@ -164,6 +171,23 @@ pub fn parse_transcript(format: TranscriptFormat, content: &[u8]) -> Result<Tran
     }
     check_segments(&transcript)?;
     Ok(transcript)
+}
+
+/// What a transcript says of its own call (a Gong document names its parties, time and
+/// direction); `None` for the formats that hold only words. Errors name the field.
+pub fn embedded_metadata(
+    format: TranscriptFormat,
+    content: &[u8],
+    default_region: &str,
+) -> Result<Option<CallMetadata>> {
+    match format {
+        TranscriptFormat::Gong => gong::metadata(content, default_region).map(Some),
+        TranscriptFormat::AmazonTranscribe
+        | TranscriptFormat::WebVtt
+        | TranscriptFormat::Srt
+        | TranscriptFormat::PlainText
+        | TranscriptFormat::Segments => Ok(None),
+    }
 }
 
 /// The largest transcript file taken, in bytes: an Amazon Transcribe JSON of a four-hour call

@@ -117,7 +117,8 @@ pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
             content: drop.content,
         },
     };
-    let metadata = metadata_for(deps, &classified.stem, drop.sidecar.as_ref())?;
+    let embedded = embedded_metadata(deps, &artifact)?;
+    let metadata = metadata_for(deps, &classified.stem, drop.sidecar.as_ref(), embedded)?;
     register(
         deps,
         &drop.tenant,
@@ -130,20 +131,39 @@ pub async fn ingest_file(deps: &Deps, drop: FileDrop) -> Result<IngestReport> {
 }
 
 /// What is known of call `stem`: its sidecar `(file name, content)` if one came, over what
-/// the file name says.
+/// the transcript says of its call (`embedded`: a Gong document's parties), over what the
+/// file name says.
 pub fn metadata_for(
     deps: &Deps,
     stem: &str,
     sidecar: Option<&(String, Vec<u8>)>,
+    embedded: Option<CallMetadata>,
 ) -> Result<CallMetadata> {
     let region = &deps.config.default_region;
-    let from_name = CallMetadata::from_file_name(stem, region);
+    let mut known = CallMetadata::from_file_name(stem, region);
+    if let Some(embedded) = embedded {
+        known = embedded.or(known);
+    }
     Ok(match sidecar {
         Some((name, bytes)) => CallMetadata::from_sidecar(bytes, region)
             .map_err(|e| e.context(format!("`{name}`")))?
-            .or(from_name),
-        None => from_name,
+            .or(known),
+        None => known,
     })
+}
+
+/// What a file says of its own call, if it is a transcript that says it (a Gong document).
+/// Errors name the file.
+pub fn embedded_metadata(deps: &Deps, artifact: &Artifact) -> Result<Option<CallMetadata>> {
+    match artifact {
+        Artifact::Transcript {
+            file_name,
+            format,
+            content,
+        } => formats::embedded_metadata(*format, content, &deps.config.default_region)
+            .map_err(|e| e.context(format!("`{}`", redact(file_name)))),
+        Artifact::Audio { .. } => Ok(None),
+    }
 }
 
 /// What to do with a recording or transcript that arrived at `received_at`, the one decision
@@ -166,10 +186,11 @@ pub async fn arrival(
     tenant: &TenantId,
     stem: &str,
     sidecar: Option<&(String, Vec<u8>)>,
+    embedded: Option<CallMetadata>,
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Arrival> {
-    let metadata = metadata_for(deps, stem, sidecar)?;
+    let metadata = metadata_for(deps, stem, sidecar, embedded)?;
     if lead_phone(&metadata).is_some() {
         return Ok(Arrival::Take);
     }
@@ -209,7 +230,18 @@ pub async fn metadata_deadline(
     let stem = formats::stem(file_name);
     // As of the deadline, whatever the clocks say: the queue delivers it when it is due.
     let due = received_at + deps.config.metadata_wait;
-    match arrival(deps, tenant, stem, None, received_at, due.max(Utc::now())).await {
+    // A file that waited said nothing of its lead itself (not even a Gong document's parties).
+    match arrival(
+        deps,
+        tenant,
+        stem,
+        None,
+        None,
+        received_at,
+        due.max(Utc::now()),
+    )
+    .await
+    {
         Err(e) => Err(e.context(format!("`{}`", redact(file_name)))),
         Ok(_) => Ok(()),
     }

@@ -278,6 +278,9 @@ impl Inbox {
         for group in group_files(settled.keys().cloned()) {
             // Which files are call metadata (`x.meta.json`, or an `x.json` that is not a
             // transcript). Only `.json` files are read to tell.
+            // A Gong document also says who the lead is itself.
+            let region = &self.app.deps.config.default_region;
+            let mut embedded: Result<Option<formats::CallMetadata>> = Ok(None);
             let kinds: Vec<Option<FileKind>> = group
                 .files
                 .iter()
@@ -288,7 +291,13 @@ impl Inbox {
                     } else {
                         b"-".to_vec()
                     };
-                    formats::classify(name, &content).ok().map(|c| c.kind)
+                    let kind = formats::classify(name, &content).ok().map(|c| c.kind);
+                    if let Some(FileKind::Transcript(format)) = kind
+                        && matches!(embedded, Ok(None))
+                    {
+                        embedded = formats::embedded_metadata(format, &content, region);
+                    }
+                    kind
                 })
                 .collect();
             let sidecars = kinds
@@ -308,16 +317,22 @@ impl Inbox {
                     .max()
                     .map_or_else(Utc::now, chrono::DateTime::<Utc>::from);
                 let tenant = &self.app.deps.config.tenant;
-                match ingest::arrival(
-                    &self.app.deps,
-                    tenant,
-                    &group.stem,
-                    None,
-                    arrived,
-                    Utc::now(),
-                )
-                .await
-                {
+                let decided = match embedded {
+                    Ok(embedded) => {
+                        ingest::arrival(
+                            &self.app.deps,
+                            tenant,
+                            &group.stem,
+                            None,
+                            embedded,
+                            arrived,
+                            Utc::now(),
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match decided {
                     Ok(ingest::Arrival::Take) => {}
                     Ok(ingest::Arrival::AwaitMetadata { .. }) => continue,
                     Err(e) if e.is_retryable() => {

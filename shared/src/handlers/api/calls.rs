@@ -174,8 +174,10 @@ struct CallSubmission {
 #[allow(dead_code)] // A shape for the document; `transcript_body` reads it.
 struct TranscriptInput {
     /// `webvtt`, `srt`, `text` (`Speaker: text` lines), `amazon_transcribe` (its output
-    /// JSON, as a string or an object) or `segments`.
-    #[schemars(extend("enum" = ["webvtt", "vtt", "srt", "text", "plain_text", "txt", "amazon_transcribe", "transcribe", "segments"]))]
+    /// JSON), `gong` (Gong's `callTranscripts` JSON, with the call's `parties` and
+    /// `metaData`, which then say who the lead is) or `segments`. JSON content may be a string
+    /// or an object.
+    #[schemars(extend("enum" = ["webvtt", "vtt", "srt", "text", "plain_text", "txt", "amazon_transcribe", "transcribe", "gong", "segments"]))]
     format: String,
     /// The transcript in that format (all but `segments`).
     content: Option<serde_json::Value>,
@@ -216,10 +218,15 @@ async fn submit_call(
         )
     })?;
     let (format, content) = transcript_body(transcript)?;
-    let metadata = CallMetadata::from_sidecar(
-        &serde_json::to_vec(&doc).map_err(Error::from)?,
-        &deps.config.default_region,
-    )?;
+    let region = &deps.config.default_region;
+    let mut metadata =
+        CallMetadata::from_sidecar(&serde_json::to_vec(&doc).map_err(Error::from)?, region)?;
+    // What the transcript says of its call (a Gong document's parties) fills in the rest.
+    if let Some(own) = formats::embedded_metadata(format, &content, region)
+        .map_err(|e| e.context("transcript.content"))?
+    {
+        metadata = metadata.or(own);
+    }
     require_lead_number(&metadata)?;
     let name = match &metadata.external_id {
         Some(ext) => ext.clone(),
@@ -240,7 +247,9 @@ async fn submit_call(
         TranscriptFormat::WebVtt => "vtt",
         TranscriptFormat::Srt => "srt",
         TranscriptFormat::PlainText => "txt",
-        TranscriptFormat::AmazonTranscribe | TranscriptFormat::Segments => "json",
+        TranscriptFormat::AmazonTranscribe
+        | TranscriptFormat::Gong
+        | TranscriptFormat::Segments => "json",
     };
     let artifact = ingest::Artifact::Transcript {
         file_name: format!("{name}.{ext}"),
@@ -357,6 +366,7 @@ fn transcript_body(v: serde_json::Value) -> ApiResult<(TranscriptFormat, Vec<u8>
         "srt" => TranscriptFormat::Srt,
         "text" | "plain_text" | "txt" => TranscriptFormat::PlainText,
         "amazon_transcribe" | "transcribe" => TranscriptFormat::AmazonTranscribe,
+        "gong" => TranscriptFormat::Gong,
         "segments" => {
             let segments = t
                 .remove("segments")
@@ -372,14 +382,17 @@ fn transcript_body(v: serde_json::Value) -> ApiResult<(TranscriptFormat, Vec<u8>
         }
         other => {
             return Err(ApiError::validation(format!(
-                "transcript.format: `{other}` is not one of webvtt, srt, text, amazon_transcribe, segments"
+                "transcript.format: `{other}` is not one of webvtt, srt, text, amazon_transcribe, gong, segments"
             )));
         }
     };
     let content = match t.remove("content") {
         Some(serde_json::Value::String(s)) => s.into_bytes(),
         Some(obj @ serde_json::Value::Object(_))
-            if format == TranscriptFormat::AmazonTranscribe =>
+            if matches!(
+                format,
+                TranscriptFormat::AmazonTranscribe | TranscriptFormat::Gong
+            ) =>
         {
             serde_json::to_vec(&obj).map_err(Error::from)?
         }
