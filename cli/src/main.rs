@@ -125,6 +125,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => shared::Config {
             oauth_apps: oauth.oauth_apps,
             oauth_urls: oauth.oauth_urls,
+            twilio_api_url: oauth.twilio_api_url,
             twilio_auth_token: twilio_auth_token.clone(),
             public_url: public_url.clone(),
             cors_origins: cors_origins.clone(),

@@ -22,6 +22,9 @@ pub struct Config {
     /// The Twilio auth token that signs webhooks for tenants that saved none of their own
     /// (`TWILIO_AUTH_TOKEN`).
     pub twilio_auth_token: Option<String>,
+    /// Twilio's REST API, where texts are sent (`https://api.twilio.com`; `TWILIO_API_URL`
+    /// for a stand-in, in tests).
+    pub twilio_api_url: String,
     /// The address Twilio calls the API at (`PUBLIC_URL`, e.g. `https://sms.example.com`),
     /// when it is not what the request's Host header says (a proxy, a path mapping): the
     /// signature covers the URL as Twilio sees it.
@@ -100,9 +103,9 @@ pub fn parse_retry_seconds(text: &str) -> Result<Vec<std::time::Duration>, Strin
 }
 
 impl Config {
-    /// The OAuth apps and consent-screen addresses the environment gives through `var`
-    /// (`<CRM>_CLIENT_ID` with `<CRM>_CLIENT_SECRET`, `<CRM>_OAUTH_URL`); an id without its
-    /// secret, or the reverse, is an error naming both.
+    /// The OAuth apps and vendor addresses the environment gives through `var`
+    /// (`<CRM>_CLIENT_ID` with `<CRM>_CLIENT_SECRET`, `<CRM>_OAUTH_URL`, `TWILIO_API_URL`); an
+    /// id without its secret, or the reverse, is an error naming both.
     pub fn oauth_apps_from(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let set = |name: &str| {
             var(name)
@@ -138,6 +141,9 @@ impl Config {
                     .insert(crm, url.trim_end_matches('/').to_owned());
             }
         }
+        if let Some(url) = set("TWILIO_API_URL") {
+            self.twilio_api_url = url.trim_end_matches('/').to_owned();
+        }
         Ok(self)
     }
 
@@ -164,6 +170,7 @@ impl Default for Config {
             keep_original_transcripts: false,
             vocabulary: Vocabulary::shared_default(),
             twilio_auth_token: None,
+            twilio_api_url: crate::sms::messages::DEFAULT_API_URL.to_owned(),
             public_url: None,
             metadata_wait: Self::DEFAULT_METADATA_WAIT,
             cors_origins: Vec::new(),

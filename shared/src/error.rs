@@ -30,6 +30,11 @@ pub enum Error {
     /// Stripe answer).
     #[error("{0}")]
     KeyReused(String),
+    /// The request is well formed, but a rule of the law or of the tenant forbids it now (a
+    /// text to a lead who opted out, or in the lead's quiet hours). Nothing was done; `rule`
+    /// names the rule (`opted-out`, `no-consent`, `quiet-hours`), the message why.
+    #[error("{message}")]
+    Refused { rule: &'static str, message: String },
     /// Someone else updated the record between our read and our write (optimistic
     /// concurrency). Nothing was changed: read again and retry.
     #[error("{0}")]

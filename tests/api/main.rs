@@ -20,6 +20,7 @@ mod reports;
 mod salesforce;
 mod schedule;
 mod scoring_api;
+mod sending;
 mod sign_in;
 mod speech;
 mod stores;

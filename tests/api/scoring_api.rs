@@ -126,7 +126,11 @@ async fn tier_thresholds_are_the_tenants_own() {
     let (_, settings) = app.get("/settings").await;
     assert_eq!(
         settings,
-        json!({"tiers": {"hot": 70, "warm": 40}, "surveys": []})
+        json!({
+            "tiers": {"hot": 70, "warm": 40},
+            "surveys": [],
+            "texting": {"require_consent": false, "window": {"start_hour": 8, "end_hour": 21}}
+        })
     );
     for body in [
         r#"{"tiers": {"hot": 40, "warm": 40}}"#,

@@ -205,3 +205,82 @@ async fn a_tracked_link_redirects_through_api_gateway_and_counts_its_click() {
             .any(|f| f.rule_id.as_str() == "default-sms-pricing-click")
     );
 }
+
+/// A text sent through the API function to Twilio (a stand-in on a real socket): what the
+/// function reads and writes on AWS is held to its policy, and an opted-out lead is refused
+/// without a request to Twilio.
+#[tokio::test]
+async fn a_text_is_sent_through_the_api_function_and_an_opted_out_lead_is_refused() {
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const NUMBER: &str = "+15125550100";
+    let stand_in = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        d.config.twilio_api_url = stand_in.url.clone();
+    })
+    .await;
+    let call = |method: &'static str, path: String, body: Value| {
+        let cloud = &cloud;
+        async move { feed::api_with(cloud, method, &path, Some("acme"), Some(body)).await }
+    };
+    let (status, body) = call(
+        "PUT",
+        "/settings/twilio".into(),
+        json!({"auth_token": TOKEN, "account_sid": ACCOUNT}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        "PATCH",
+        "/settings".into(),
+        json!({"texting": {"from": NUMBER, "window": {"start_hour": 0, "end_hour": 24}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, lead) = call("POST", "/leads".into(), json!({"phone_number": LEAD})).await;
+    assert_eq!(status, 201, "{lead}");
+    let id = lead["lead_id"].as_str().unwrap().to_owned();
+
+    let (status, sent) = call(
+        "POST",
+        format!("/leads/{id}/texts"),
+        json!({"body": "Your quote is ready."}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let messages = stand_in.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(sent["event_id"], format!("msg:{}", messages[0].sid));
+    let logged = cloud
+        .app
+        .deps
+        .sms
+        .sms_events(
+            &TenantId::parse("acme").unwrap(),
+            &shared::domain::LeadId::parse(&id).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1, "logged in DynamoDB: {logged:?}");
+
+    let (status, body) = call(
+        "POST",
+        format!("/leads/{id}/consent"),
+        json!({"action": "opt_out", "source": "phone call"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, problem) = call(
+        "POST",
+        format!("/leads/{id}/texts"),
+        json!({"body": "One more thing"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:leadscore:problem:opted-out");
+    assert_eq!(
+        stand_in.requests(),
+        1,
+        "the refused text never reached Twilio"
+    );
+}

@@ -78,6 +78,9 @@ pub struct TenantSettings {
     /// replies answer the questions in order.
     #[serde(default)]
     pub surveys: Vec<super::Survey>,
+    /// How texts are sent (`POST /leads/{id}/texts`): the number, consent and quiet hours.
+    #[serde(default)]
+    pub texting: super::TextingRules,
 }
 
 /// A change to a tenant's settings (`PUT` or `PATCH /settings`): each field it names replaces
@@ -90,6 +93,8 @@ pub struct SettingsPatch {
     pub tiers: Option<TierThresholds>,
     #[serde(default)]
     pub surveys: Option<Vec<super::Survey>>,
+    #[serde(default)]
+    pub texting: Option<super::TextingRules>,
 }
 
 impl SettingsPatch {
@@ -99,6 +104,9 @@ impl SettingsPatch {
         }
         if let Some(surveys) = self.surveys {
             settings.surveys = surveys;
+        }
+        if let Some(texting) = self.texting {
+            settings.texting = texting;
         }
     }
 }
@@ -111,6 +119,7 @@ impl TenantSettings {
                 "tiers: need 0 < warm < hot <= 100, got warm {warm} and hot {hot}"
             )));
         }
+        self.texting.validate()?;
         let mut ids = std::collections::HashSet::new();
         let mut triggers = std::collections::HashSet::new();
         for s in &self.surveys {

@@ -580,3 +580,95 @@ mod tests {
         );
     }
 }
+
+/// How a tenant's texts are sent (`settings.texting`): the number they come from, and the
+/// rules every send is held to before it reaches Twilio.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"from": "+15125550100", "require_consent": true, "window": {"start_hour": 8, "end_hour": 21}, "state_windows": {"FL": {"start_hour": 8, "end_hour": 20}}}))]
+pub struct TextingRules {
+    /// The tenant's Twilio number texts come from (E.164), or a Messaging Service SID (`MG`
+    /// and 32 characters). Sending needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Send only to leads who opted in (consent recorded through the API, or a START). An
+    /// opted-out lead is never texted, whatever this says.
+    #[serde(default)]
+    pub require_consent: bool,
+    /// The hours of the lead's own day in which texts may go: 8:00 to 21:00 by default, the
+    /// TCPA's quiet hours.
+    #[serde(default)]
+    pub window: SendWindow,
+    /// Stricter windows by the lead's state or province (`FL`, `OK`: 8:00 to 20:00), which
+    /// replace `window` for leads there.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub state_windows: std::collections::BTreeMap<String, SendWindow>,
+}
+
+/// Hours of the lead's local day, `start_hour` inclusive to `end_hour` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendWindow {
+    #[schemars(range(max = 23))]
+    pub start_hour: u32,
+    #[schemars(range(min = 1, max = 24))]
+    pub end_hour: u32,
+}
+
+impl Default for SendWindow {
+    fn default() -> Self {
+        Self {
+            start_hour: 8,
+            end_hour: 21,
+        }
+    }
+}
+
+impl TextingRules {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(from) = &self.from {
+            let service = from.starts_with("MG")
+                && from.len() == 34
+                && from.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !service && crate::domain::PhoneNumber::parse_with_region(from, None).is_err() {
+                return Err(Error::validation(format!(
+                    "texting.from: `{from}` is neither a number in E.164 (+15125550100) nor a \
+                     Messaging Service SID (MG and 32 characters)"
+                )));
+            }
+        }
+        let check = |field: &str, w: &SendWindow| {
+            if w.start_hour >= w.end_hour || w.end_hour > 24 {
+                return Err(Error::validation(format!(
+                    "{field}: start_hour {} to end_hour {} is not a window of the day (0 <= \
+                     start < end <= 24)",
+                    w.start_hour, w.end_hour
+                )));
+            }
+            Ok(())
+        };
+        check("texting.window", &self.window)?;
+        if self.state_windows.len() > 100 {
+            return Err(Error::validation(
+                "texting.state_windows: at most 100 states and provinces",
+            ));
+        }
+        for (state, w) in &self.state_windows {
+            if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(Error::validation(format!(
+                    "texting.state_windows: `{state}` is not a two-letter state or province code"
+                )));
+            }
+            check(&format!("texting.state_windows.{state}"), w)?;
+        }
+        Ok(())
+    }
+
+    /// The window for a lead in `state`.
+    pub fn window_in(&self, state: Option<&str>) -> SendWindow {
+        state
+            .and_then(|s| self.state_windows.get(s))
+            .copied()
+            .unwrap_or(self.window)
+    }
+}

@@ -97,6 +97,7 @@ pub async fn preview(deps: &Deps, tenant: &TenantId, request: &PreviewRequest) -
         crate::domain::TenantSettings {
             tiers,
             surveys: Vec::new(),
+            texting: Default::default(),
         }
         .validate()?;
     }

@@ -15,6 +15,7 @@ pub async fn load(deps: &Deps, tenant: &TenantId) -> Result<TenantSettings> {
         Err(Error::NotFound(_)) => Ok(TenantSettings {
             tiers: deps.config.tiers,
             surveys: Vec::new(),
+            texting: Default::default(),
         }),
         Err(e) => Err(e),
     }

@@ -4,6 +4,8 @@
 
 mod fold;
 pub mod intent;
+pub mod messages;
+pub mod send;
 pub mod twilio;
 
 pub use fold::{FAILED_KEPT, Folded, REPLY_TIMES_KEPT, SmsFold, SurveyRun};

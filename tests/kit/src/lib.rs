@@ -27,5 +27,6 @@ pub mod pipedrive;
 pub mod runtime;
 pub mod salesforce;
 pub mod standin;
+pub mod twilio;
 pub mod venv;
 pub mod webhooks;

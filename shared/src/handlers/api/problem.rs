@@ -19,7 +19,8 @@ use crate::error::Error;
 pub struct Problem {
     /// `urn:leadscore:problem:<kind>`: validation, unauthorized, forbidden, not-found,
     /// conflict, idempotency-key-reused, concurrent-update, rate-limited, too-large,
-    /// method-not-allowed, unavailable, internal.
+    /// method-not-allowed, unavailable, internal; for a text the rules forbid, opted-out,
+    /// no-consent or quiet-hours.
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
@@ -137,6 +138,7 @@ impl IntoResponse for ApiError {
                 "idempotency-key-reused",
                 "The idempotency key was used with another request",
             ),
+            Error::Refused { rule, .. } => (StatusCode::CONFLICT, *rule, "Refused by a rule"),
             Error::Concurrent(_) => (
                 StatusCode::CONFLICT,
                 "concurrent-update",

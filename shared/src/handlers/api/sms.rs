@@ -20,7 +20,7 @@ use super::extract::{AdminTenant, ApiResult, JsonBody, LeadPath, RepTenant, Tena
 use crate::Deps;
 use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
 use crate::error::Error;
-use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
+use crate::handlers::sms::{self, OutboundDraft, TextDraft, TwilioAccount};
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 
 pub(super) fn routes() -> ApiRouter<AppState> {
@@ -51,6 +51,24 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     )
                     .problem::<404>(no_lead)
                     .problem::<422>("The `id` was logged before with another message")
+            }),
+        )
+        .api_route(
+            "/leads/{id}/texts",
+            post_with(send_text, move |op| {
+                op.id("send_text")
+                    .tag("texts")
+                    .summary("Send a text to a lead through the tenant's Twilio account")
+                    .description(
+                        "Held first to the law and the tenant's rules                          (`settings.texting`): never to a lead who opted out, only to one who                          opted in when the tenant requires consent, and only inside the hours                          of the lead's own day the tenant allows (8:00 to 21:00 by default;                          the lead's time zone is its area code's). A refused text is not sent,                          and the problem's type names the rule. A sent text is logged under                          Twilio's message SID; its status callbacks update it.",
+                    )
+                    .problem::<400>("No Twilio number or account to send with, or a bad body")
+                    .problem::<404>(no_lead)
+                    .problem::<409>(
+                        "Refused: `opted-out`, `no-consent` or `quiet-hours` (the detail \
+                         names the next allowed minute)",
+                    )
+                    .problem::<503>("Twilio did not answer, or asked to slow down")
             }),
         )
         .api_route(
@@ -456,6 +474,17 @@ async fn log_message(
     JsonBody(draft): JsonBody<OutboundDraft>,
 ) -> ApiResult<Recorded> {
     let recorded = sms::log_outbound(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
+    Ok(Recorded(recorded))
+}
+
+/// `POST /leads/{id}/texts`: send a text, if the rules allow it now.
+async fn send_text(
+    State(deps): State<AppState>,
+    RepTenant(tenant): RepTenant,
+    Path(LeadPath { id }): Path<LeadPath>,
+    JsonBody(draft): JsonBody<TextDraft>,
+) -> ApiResult<Recorded> {
+    let recorded = sms::send_text(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
     Ok(Recorded(recorded))
 }
 

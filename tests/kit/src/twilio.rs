@@ -1,0 +1,268 @@
+//! A stateful stand-in for Twilio's Messages API on a real socket, built from Twilio's
+//! published reference (twilio.com/docs/messaging/api/message-resource, /docs/usage/
+//! twilios-response, /docs/api/errors): what leadscore calls to send a text, answering as
+//! Twilio documents it.
+//!
+//! - Auth: HTTP basic with the account SID and its auth token; anything else is 401 with
+//!   Twilio's error 20003 (`Authenticate`). Another account's SID in the path is 20003 too.
+//! - `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, a form: `To` (E.164, else 21211),
+//!   `From` (one of the account's numbers, else 21606) or `MessagingServiceSid` (`MG...`),
+//!   `Body` (1 to 1,600 characters, else 21602 / 21617), `StatusCallback` (optional). A `To`
+//!   that texted STOP to the number is 21610 (`Attempt to send to unsubscribed recipient`),
+//!   as Twilio's own opt-out handling answers. Created: 201 and the Message resource, `sid`
+//!   `SM` and 32 hex digits, `status` `queued`, `direction` `outbound-api`, RFC 2822 dates.
+//! - `GET .../Messages/{Sid}.json` and `GET .../Messages.json` (`messages`, newest first).
+//! - Errors: `{"code", "message", "more_info", "status"}` with the HTTP status.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// A message the stand-in accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub sid: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub status_callback: Option<String>,
+}
+
+struct Inner {
+    account_sid: String,
+    auth_token: String,
+    numbers: BTreeSet<String>,
+    unsubscribed: BTreeSet<String>,
+    messages: Vec<Message>,
+    requests: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+pub struct Twilio {
+    /// Its base URL (`http://127.0.0.1:<port>`), for `TWILIO_API_URL`.
+    pub url: String,
+    inner: Shared,
+    _serving: crate::standin::Serving,
+}
+
+impl Twilio {
+    /// An account with its auth token and the numbers it may send from.
+    pub async fn start(account_sid: &str, auth_token: &str, numbers: &[&str]) -> Self {
+        let (listener, url) = crate::standin::bind().await;
+        let inner = Arc::new(Mutex::new(Inner {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            numbers: numbers.iter().map(|n| (*n).to_owned()).collect(),
+            unsubscribed: BTreeSet::new(),
+            messages: Vec::new(),
+            requests: 0,
+        }));
+        let app = axum::Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}/Messages.json",
+                post(create).get(list),
+            )
+            .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(fetch))
+            .with_state(inner.clone());
+        Self {
+            url,
+            inner,
+            _serving: crate::standin::Serving::start(listener, app),
+        }
+    }
+
+    /// The messages sent so far, oldest first.
+    pub fn messages(&self) -> Vec<Message> {
+        self.inner.lock().unwrap().messages.clone()
+    }
+
+    /// Requests answered, refusals included.
+    pub fn requests(&self) -> u64 {
+        self.inner.lock().unwrap().requests
+    }
+
+    /// `number` texted STOP to the account: Twilio refuses to text it (21610).
+    pub fn unsubscribe(&self, number: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .unsubscribed
+            .insert(number.to_owned());
+    }
+}
+
+fn error(status: StatusCode, code: u32, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({
+            "code": code,
+            "message": message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+            "status": status.as_u16(),
+        })),
+    )
+        .into_response()
+}
+
+/// Whether the request is the account's, by its basic auth and the SID in its path.
+fn authenticated(inner: &Inner, headers: &HeaderMap, account: &str) -> bool {
+    let expected = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", inner.account_sid, inner.auth_token));
+    account == inner.account_sid
+        && headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .is_some_and(|v| v == expected)
+}
+
+fn resource(inner: &Inner, m: &Message) -> Value {
+    let now = chrono::Utc::now().to_rfc2822();
+    json!({
+        "account_sid": inner.account_sid,
+        "api_version": "2010-04-01",
+        "body": m.body,
+        "date_created": now,
+        "date_sent": null,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": null,
+        "error_message": null,
+        "from": m.from,
+        "messaging_service_sid": null,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": null,
+        "price_unit": "USD",
+        "sid": m.sid,
+        "status": "queued",
+        "to": m.to,
+        "uri": format!("/2010-04-01/Accounts/{}/Messages/{}.json", inner.account_sid, m.sid),
+    })
+}
+
+fn is_e164(n: &str) -> bool {
+    n.strip_prefix('+').is_some_and(|d| {
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
+async fn create(
+    State(inner): State<Shared>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.requests += 1;
+    if !authenticated(&inner, &headers, &account) {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let Some(to) = field("To").filter(|t| is_e164(t)) else {
+        return error(StatusCode::BAD_REQUEST, 21211, "Invalid 'To' Phone Number");
+    };
+    let from = match (field("From"), field("MessagingServiceSid")) {
+        (Some(from), None) if inner.numbers.contains(&from) => from,
+        (Some(_), None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                21606,
+                "The From phone number is not a valid, SMS-capable inbound phone number or short code for your account.",
+            );
+        }
+        (None, Some(service)) if service.starts_with("MG") && service.len() == 34 => service,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                21603,
+                "A 'From' or 'MessagingServiceSid' parameter is required to send a message",
+            );
+        }
+    };
+    let body = field("Body").unwrap_or_default();
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
+    }
+    if body.chars().count() > 1600 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        );
+    }
+    if inner.unsubscribed.contains(&to) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            21610,
+            "Attempt to send to unsubscribed recipient",
+        );
+    }
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).unwrap();
+    let m = Message {
+        sid: format!(
+            "SM{}",
+            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        from,
+        to,
+        body,
+        status_callback: field("StatusCallback"),
+    };
+    let answer = resource(&inner, &m);
+    inner.messages.push(m);
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+async fn fetch(
+    State(inner): State<Shared>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.requests += 1;
+    if !authenticated(&inner, &headers, &account) {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = sid.trim_end_matches(".json");
+    match inner.messages.iter().find(|m| m.sid == sid) {
+        Some(m) => axum::Json(resource(&inner, m)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!(
+                "The requested resource /2010-04-01/Accounts/{account}/Messages/{sid}.json was not found"
+            ),
+        ),
+    }
+}
+
+async fn list(
+    State(inner): State<Shared>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.requests += 1;
+    if !authenticated(&inner, &headers, &account) {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let messages: Vec<Value> = inner
+        .messages
+        .iter()
+        .rev()
+        .map(|m| resource(&inner, m))
+        .collect();
+    axum::Json(json!({ "messages": messages, "page": 0, "page_size": 50 })).into_response()
+}
