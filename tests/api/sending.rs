@@ -5,6 +5,7 @@
 use chrono::Timelike;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::sms::twilio::{self, Algorithm};
 use testkit::twilio::Twilio;
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -112,6 +113,46 @@ async fn a_text_goes_through_twilio_and_is_logged_under_its_sid() {
         "{detail:#}"
     );
     assert_eq!(logged["direction"], "outbound");
+
+    // Twilio reports the delivery to the callback it was given, signed for that URL.
+    let callback = m.status_callback.clone().unwrap();
+    let params: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", m.sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("To", LEAD),
+        ("From", NUMBER),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let signature = twilio::signature(Algorithm::HmacSha1, TOKEN, &callback, &params);
+    let resp = app
+        .client
+        .post(app.url("/twilio/default/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    app.settle().await;
+    let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+    let logged: Vec<&Value> = detail["sms_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["sid"] == m.sid.as_str())
+        .collect();
+    assert!(
+        logged.iter().any(|e| e["status"] == "delivered"),
+        "the status callback updates the sent text: {detail:#}"
+    );
 }
 
 #[tokio::test]
