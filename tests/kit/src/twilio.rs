@@ -111,16 +111,28 @@ fn error(status: StatusCode, code: u32, message: &str) -> Response {
         .into_response()
 }
 
-/// Whether the request is the account's, by its basic auth and the SID in its path.
-fn authenticated(inner: &Inner, headers: &HeaderMap, account: &str) -> bool {
+/// The stand-in's state for a request, counted; `None` (Twilio's 401) unless the request is
+/// the account's, by its basic auth and the SID in its path.
+fn admit<'a>(
+    inner: &'a Shared,
+    headers: &HeaderMap,
+    account: &str,
+) -> Option<std::sync::MutexGuard<'a, Inner>> {
+    let mut inner = inner.lock().unwrap();
+    inner.requests += 1;
     let expected = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", inner.account_sid, inner.auth_token));
-    account == inner.account_sid
+    let authenticated = account == inner.account_sid
         && headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Basic "))
-            .is_some_and(|v| v == expected)
+            .is_some_and(|v| v == expected);
+    authenticated.then_some(inner)
+}
+
+fn unauthenticated() -> Response {
+    error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
 }
 
 fn resource(inner: &Inner, m: &Message) -> Value {
@@ -160,11 +172,9 @@ async fn create(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.requests += 1;
-    if !authenticated(&inner, &headers, &account) {
-        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
+    let Some(mut inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -230,11 +240,9 @@ async fn fetch(
     Path((account, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.requests += 1;
-    if !authenticated(&inner, &headers, &account) {
-        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
+    let Some(inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
     let sid = sid.trim_end_matches(".json");
     match inner.messages.iter().find(|m| m.sid == sid) {
         Some(m) => axum::Json(resource(&inner, m)).into_response(),
@@ -253,11 +261,9 @@ async fn list(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.requests += 1;
-    if !authenticated(&inner, &headers, &account) {
-        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
+    let Some(inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
     let messages: Vec<Value> = inner
         .messages
         .iter()
