@@ -24,9 +24,10 @@ use crate::sms::{self, Folded, SmsFold, intent};
 #[serde(deny_unknown_fields)]
 #[schemars(example = serde_json::json!({"auth_token": "0123456789abcdef0123456789abcdef", "account_sid": "AC0123456789abcdef0123456789abcdef"}))]
 pub struct TwilioAccount {
-    /// The auth token that signs the account's webhooks.
+    /// The auth token that signs the account's webhooks (and authenticates its sends).
     pub auth_token: String,
-    /// When set, webhooks from any other account are refused.
+    /// When set, webhooks from any other account are refused, and texts can be sent
+    /// (`POST /leads/{id}/texts`) through this account.
     #[serde(default)]
     pub account_sid: Option<String>,
 }

@@ -21,18 +21,18 @@ pub(super) fn routes() -> ApiRouter<AppState> {
         get_with(get_settings, |op| {
             op.id("get_settings")
                 .tag("scoring")
-                .summary("The tenant's tier thresholds and surveys")
+                .summary("The tenant's tier thresholds, surveys and texting rules")
         })
         .put_with(put_settings, move |op| {
             op.id("put_settings")
                 .tag("scoring")
-                .summary("Change the tier thresholds or surveys")
+                .summary("Change the tier thresholds, surveys or texting rules")
                 .description(change)
         })
         .patch_with(put_settings, move |op| {
             op.id("patch_settings")
                 .tag("scoring")
-                .summary("Change the tier thresholds or surveys")
+                .summary("Change the tier thresholds, surveys or texting rules")
                 .description(change)
         }),
     )
