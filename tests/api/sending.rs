@@ -255,7 +255,7 @@ async fn twilios_own_refusals_and_missing_settings_are_named() {
         problem["detail"]
             .as_str()
             .unwrap()
-            .contains("settings.texting.from"),
+            .contains("settings.texting.from: set the Twilio number (or Messaging Service SID) texts come from (PATCH /settings)"),
         "{problem}"
     );
     let (status, problem) = app

@@ -290,6 +290,9 @@ pub async fn delivery_status(
     Ok(())
 }
 
+/// The longest text, in characters: Twilio's limit on a message body (a concatenated SMS).
+const MAX_TEXT_CHARS: usize = 1600;
+
 /// A text the tenant sent some other way (`POST /leads/{id}/messages`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -366,7 +369,7 @@ pub async fn log_outbound(
 ) -> Result<Recorded> {
     let lead = existing_lead(deps, tenant, lead_id).await?;
     let request = draft.clone();
-    if draft.body.chars().count() > 1600 {
+    if draft.body.chars().count() > MAX_TEXT_CHARS {
         return Err(Error::validation(
             "body: longer than 1,600 characters, more than a text can carry",
         ));
@@ -433,7 +436,7 @@ pub async fn send_text(
 ) -> Result<Recorded> {
     let lead = existing_lead(deps, tenant, lead_id).await?;
     let length = draft.body.chars().count();
-    if draft.body.trim().is_empty() || length > 1600 {
+    if draft.body.trim().is_empty() || length > MAX_TEXT_CHARS {
         return Err(Error::validation(format!(
             "body: {length} characters; a text has 1 to 1,600"
         )));
@@ -442,7 +445,8 @@ pub async fn send_text(
     let rules = &settings.texting;
     let from = rules.from.as_deref().ok_or_else(|| {
         Error::validation(
-            "settings.texting.from: set the Twilio number (or Messaging Service SID) texts come              from (PATCH /settings)",
+            "settings.texting.from: set the Twilio number (or Messaging Service SID) texts come \
+             from (PATCH /settings)",
         )
     })?;
     let account = TwilioAccount::load(deps, tenant).await?;
@@ -451,7 +455,8 @@ pub async fn send_text(
         .and_then(|a| Some((a.account_sid.as_deref()?, a.auth_token.as_str())))
     else {
         return Err(Error::validation(
-            "Twilio: sending needs the account SID and auth token (PUT /settings/twilio with              account_sid)",
+            "Twilio: sending needs the account SID and auth token (PUT /settings/twilio with \
+             account_sid)",
         ));
     };
     let place = crate::scoring::caller::CallerPlace::of(&lead.phone_number);
