@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ApiKey, AuditEntry, Call, CallId, Connection, Counter, Crm, CrmSync, Delivery, Lead, LeadId,
-    LeadJson, Month, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule, SmsEvent,
-    Subscription, TenantId, Tier, TrackedLink,
+    LeadJson, Month, OutgoingText, PhoneNumber, RuleId, ScoreCause, ScoreChange, ScoringRule,
+    SmsEvent, Subscription, TenantId, Tier, TrackedLink,
 };
 use crate::error::{Error, Result};
 use crate::sms::SmsFold;
@@ -226,7 +226,18 @@ pub trait SmsStore: Send + Sync {
     async fn get_link(&self, token: &str) -> Result<Option<TrackedLink>>;
     /// A lead's tracked links, oldest first.
     async fn links_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<TrackedLink>>;
-    /// Remove a lead's SMS log (and what makes each event id count once) and its links.
+    /// A text the product sends to the lead, by its id.
+    async fn get_text(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        text_id: &str,
+    ) -> Result<Option<OutgoingText>>;
+    /// Store `text` if the stored one still has `text.version` (0: none stored); returns it
+    /// with its new version. `Concurrent` when another store came first.
+    async fn put_text(&self, text: &OutgoingText) -> Result<OutgoingText>;
+    /// Remove a lead's SMS log (and what makes each event id count once), its links and the
+    /// texts sent to it.
     async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()>;
     /// Keep `digest` (of a phone number, `domain::suppression_digest`) on the tenant's list of
     /// numbers never to text, however its lead was erased.
@@ -381,6 +392,15 @@ pub enum Job {
         #[serde(default)]
         not_before: Option<DateTime<Utc>>,
     },
+    /// A queued text (`handlers::texts`): hop `hop` of its wait, or its send when its minute
+    /// has come.
+    SendText {
+        tenant_id: TenantId,
+        lead_id: LeadId,
+        text_id: String,
+        #[serde(default)]
+        hop: u32,
+    },
     /// Erase everything held about a lead (`DELETE /leads/{id}`).
     Erase {
         tenant_id: TenantId,
@@ -472,6 +492,7 @@ impl Job {
             Job::Erase { .. }
             | Job::Transcribe { .. }
             | Job::Deliver { .. }
+            | Job::SendText { .. }
             | Job::Retrain { .. }
             | Job::CrmPush { .. }
             | Job::CrmEvents { .. }
@@ -492,6 +513,7 @@ impl Job {
             | Job::Sweep { .. } => "score",
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
+            Job::SendText { .. } => "texts",
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
@@ -536,6 +558,12 @@ impl Job {
                 attempt,
                 ..
             } => format!("deliver/{tenant_id}/{subscription_id}/{event_id}/{attempt}"),
+            Job::SendText {
+                tenant_id,
+                lead_id,
+                text_id,
+                hop,
+            } => format!("text/{tenant_id}/{lead_id}/{text_id}/{hop}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
             Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
             Job::CrmPoll { tenant_id, crm } => format!("crm-poll/{tenant_id}/{crm}"),
@@ -594,6 +622,7 @@ impl Job {
             | Job::AwaitMetadata { tenant_id, .. }
             | Job::Transcribe { tenant_id, .. }
             | Job::Deliver { tenant_id, .. }
+            | Job::SendText { tenant_id, .. }
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }
             | Job::Retrain { tenant_id, .. }

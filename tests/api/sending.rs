@@ -275,3 +275,285 @@ async fn twilios_own_refusals_and_missing_settings_are_named() {
         "{problem}"
     );
 }
+
+/// `POST /leads/{id}/texts` with an `Idempotency-Key`: status, headers and body.
+async fn text_with_key(
+    app: &TestApp,
+    lead: &str,
+    key: &str,
+    body: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let resp = app
+        .client
+        .post(app.url(&format!("/leads/{lead}/texts")))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(json!({ "body": body }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (status, headers, resp.json().await.unwrap())
+}
+
+fn tenant() -> shared::domain::TenantId {
+    shared::domain::TenantId::parse("default").unwrap()
+}
+
+fn lead_id(id: &str) -> shared::domain::LeadId {
+    shared::domain::LeadId::parse(id).unwrap()
+}
+
+#[tokio::test]
+async fn a_retried_send_with_the_same_key_sends_one_text() {
+    let (_dir, app, twilio) = app_sending().await;
+    let lead = new_lead(&app, LEAD).await;
+    // GIVEN a text sent with a key
+    let (status, headers, first) =
+        text_with_key(&app, &lead, "quote-1", "Your quote is ready.").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["state"], "sent");
+    assert!(headers.get("idempotent-replayed").is_none());
+    let location = headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        format!("/leads/{lead}/texts/{}", first["text_id"].as_str().unwrap())
+    );
+    // WHEN the client, not having heard, sends it again
+    let (status, headers, again) =
+        text_with_key(&app, &lead, "quote-1", "Your quote is ready.").await;
+    // THEN it gets the same text, marked as a replay, and Twilio got one
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(again, first);
+    assert_eq!(twilio.messages().len(), 1);
+    let (status, read) = app.get(&location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read, first);
+    // ... and the key with another text is refused, sending nothing
+    let (status, _, problem) = text_with_key(&app, &lead, "quote-1", "Another text").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "urn:leadscore:problem:idempotency-key-reused"
+    );
+    assert_eq!(twilio.messages().len(), 1);
+    // ... while the same key for another lead is another text
+    let other = new_lead(&app, "+15125550148").await;
+    let (status, _, _) = text_with_key(&app, &other, "quote-1", "Your quote is ready.").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(twilio.messages().len(), 2);
+    let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+    assert_eq!(detail["sms_log"].as_array().unwrap().len(), 1, "{detail:#}");
+    let (status, _) = app
+        .get(&format!("/leads/{lead}/texts/txt_nosuchtext"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_is_looked_for_at_twilio_and_sent_once() {
+    for taken in [true, false] {
+        let (_dir, app, twilio) = app_sending().await;
+        let lead = new_lead(&app, LEAD).await;
+        // GIVEN Twilio answers the send with a 500, having taken the text or not
+        twilio.fail_next(taken);
+        let (status, _, problem) = text_with_key(&app, &lead, "k-7", "See you at 10.").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Idempotency-Key"),
+            "the problem says how to find out: {problem}"
+        );
+        // ... a retry at once finds it still being sent, and sends nothing
+        let (status, _, problem) = text_with_key(&app, &lead, "k-7", "See you at 10.").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(twilio.messages().len(), usize::from(taken));
+        // WHEN the same request comes after the lease
+        let later = chrono::Utc::now() + shared::handlers::texts::SENDING_LEASE;
+        let draft = shared::handlers::texts::TextDraft {
+            body: "See you at 10.".to_owned(),
+        };
+        let outcome = shared::handlers::texts::send_text(
+            &app.app.deps,
+            &tenant(),
+            &lead_id(&lead),
+            draft,
+            Some("k-7"),
+            later,
+        )
+        .await
+        .unwrap();
+        // THEN the text went once: found at Twilio when it took it, else sent now
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), 1, "taken: {taken}");
+        assert!(outcome.replayed);
+        assert_eq!(outcome.text.sid.as_deref(), Some(messages[0].sid.as_str()));
+        app.settle().await;
+        let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+        let log = detail["sms_log"].as_array().unwrap();
+        assert_eq!(log.len(), 1, "{detail:#}");
+        assert_eq!(log[0]["sid"], messages[0].sid.as_str());
+    }
+}
+
+/// 22:30 in Austin (Central time) on a day well after the test runs, so that no job the
+/// local worker holds falls due while it runs.
+fn half_past_ten_in_austin() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let day = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    chrono_tz::America::Chicago
+        .from_local_datetime(&day.and_hms_opt(22, 30, 0).unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Work a queued text's jobs as a queue that holds each for its delay would, from `from`
+/// until the text leaves the queue: each job delivered twice. Returns the hops taken.
+async fn work_queue(
+    app: &TestApp,
+    lead: &str,
+    text_id: &str,
+    from: chrono::DateTime<chrono::Utc>,
+) -> u32 {
+    let deps = &app.app.deps;
+    let mut clock = from;
+    loop {
+        let text = deps
+            .sms
+            .get_text(&tenant(), &lead_id(lead), text_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if text.state != shared::domain::TextState::Queued {
+            return text.hop;
+        }
+        let due = text.send_at.unwrap();
+        // The job of this hop comes when its delay (at most 15 minutes) is over.
+        clock = (clock + chrono::Duration::minutes(15)).min(due);
+        for _ in 0..2 {
+            shared::handlers::texts::send_queued(
+                deps,
+                &tenant(),
+                &lead_id(lead),
+                text_id,
+                text.hop,
+                clock,
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_text_at_half_past_ten_in_the_leads_zone_is_queued_to_eight_and_sent_once() {
+    let (_dir, app, twilio) = app_sending().await;
+    texting(&app, json!({"from": NUMBER, "in_quiet_hours": "queue"})).await;
+    let lead = new_lead(&app, LEAD).await;
+    let now = half_past_ten_in_austin();
+    // WHEN a text is asked for at 22:30 of the lead's day
+    let outcome = shared::handlers::texts::send_text(
+        &app.app.deps,
+        &tenant(),
+        &lead_id(&lead),
+        shared::handlers::texts::TextDraft {
+            body: "Morning! Still keen on the roof inspection?".to_owned(),
+        },
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    // THEN it waits for 8:00 the next morning there, and nothing is sent yet
+    let text = outcome.text;
+    assert_eq!(text.state, shared::domain::TextState::Queued);
+    let eight = text
+        .send_at
+        .unwrap()
+        .with_timezone(&chrono_tz::America::Chicago);
+    assert_eq!((eight.hour(), eight.minute()), (8, 0));
+    let evening = now.with_timezone(&chrono_tz::America::Chicago);
+    assert_eq!(eight.date_naive(), evening.date_naive().succ_opt().unwrap());
+    assert_eq!(twilio.requests(), 0);
+    let (status, read) = app
+        .get(&format!("/leads/{lead}/texts/{}", text.text_id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["state"], "queued", "{read}");
+    // WHEN its jobs come, each twice, hop by hop through the night
+    let hops = work_queue(&app, &lead, &text.text_id, now).await;
+    // THEN it went once, at 8:00, and is in the lead's log
+    assert_eq!(hops, 37, "37 hops of 15 minutes, and the 38th job sends it");
+    let messages = twilio.messages();
+    assert_eq!(messages.len(), 1);
+    let (_, read) = app
+        .get(&format!("/leads/{lead}/texts/{}", text.text_id))
+        .await;
+    assert_eq!(read["state"], "sent", "{read}");
+    assert_eq!(read["sid"], messages[0].sid.as_str());
+    // ... and a late copy of any job changes nothing
+    shared::handlers::texts::send_queued(
+        &app.app.deps,
+        &tenant(),
+        &lead_id(&lead),
+        &text.text_id,
+        0,
+        eight.with_timezone(&chrono::Utc),
+    )
+    .await
+    .unwrap();
+    assert_eq!(twilio.messages().len(), 1);
+    // (The queue still holds the hops' jobs, due in real minutes: the log is read as it is.)
+    let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+    assert_eq!(detail["sms_log"][0]["sid"], messages[0].sid.as_str());
+}
+
+#[tokio::test]
+async fn through_the_api_a_text_in_quiet_hours_is_queued_and_a_lead_who_opts_out_meanwhile_is_not_texted()
+ {
+    let (_dir, app, twilio) = app_sending().await;
+    let lead = new_lead(&app, LEAD).await;
+    // A window the lead's current hour (and the next) is outside of, whatever the hour.
+    let hour = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Chicago)
+        .hour();
+    let start = if hour <= 20 { hour + 2 } else { 1 };
+    texting(
+        &app,
+        json!({"from": NUMBER, "in_quiet_hours": "queue",
+               "window": {"start_hour": start, "end_hour": start + 1}}),
+    )
+    .await;
+    let (status, headers, queued) = text_with_key(&app, &lead, "q-1", "Are you free today?").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(queued["state"], "queued");
+    let send_at =
+        chrono::DateTime::parse_from_rfc3339(queued["send_at"].as_str().unwrap()).unwrap();
+    let local = send_at.with_timezone(&chrono_tz::America::Chicago);
+    assert_eq!((local.hour(), local.minute()), (start, 0));
+    assert!(
+        headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with(queued["text_id"].as_str().unwrap())
+    );
+    // ... a retry is the same queued text
+    let (status, headers, again) = text_with_key(&app, &lead, "q-1", "Are you free today?").await;
+    assert_eq!((status, &again), (StatusCode::ACCEPTED, &queued));
+    assert_eq!(headers["idempotent-replayed"], "true");
+    // WHEN the lead opts out before the minute comes
+    consent(&app, &lead, "opt_out").await;
+    let text_id = queued["text_id"].as_str().unwrap();
+    work_queue(&app, &lead, text_id, chrono::Utc::now()).await;
+    // THEN the text is cancelled, naming the rule, and nothing reached Twilio
+    let (_, read) = app.get(&format!("/leads/{lead}/texts/{text_id}")).await;
+    assert_eq!(read["state"], "cancelled", "{read}");
+    assert!(
+        read["problem"].as_str().unwrap().contains("opted out"),
+        "{read}"
+    );
+    assert_eq!(twilio.requests(), 0);
+}

@@ -35,6 +35,12 @@ async fn api(
 #[tokio::test]
 async fn every_grant_is_used() {
     let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
+    let twilio = testkit::twilio::Twilio::start(
+        "AC0123456789abcdef0123456789abcdef",
+        "0123456789abcdef0123456789abcdef",
+        &["+15125550100"],
+    )
+    .await;
     // Webhooks go to a receiver on this machine, retried after a second.
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;
@@ -45,6 +51,7 @@ async fn every_grant_is_used() {
         // CRM's consent screen sends the browser back; the deployment's HubSpot app.
         d.config.public_url = Some("https://abc123.execute-api.us-east-1.amazonaws.com".into());
         feed::hubspot_app(&mut d.config, &hubspot.url);
+        d.config.twilio_api_url = twilio.url.clone();
         // The stack's own user pool, whose web client the web app signs in with.
         crate::access::with_web_sign_in(d);
     })
@@ -361,6 +368,9 @@ async fn every_grant_is_used() {
     .await;
     feed::settle(&cloud, 1).await;
     api(&cloud, "DELETE", &format!("/webhooks/{subscription}"), None).await;
+    // A text asked for in the lead's quiet hours, queued, and sent by the webhooks function
+    // when its minute comes.
+    crate::texts::queue_a_text_and_send_it_when_its_minute_comes(&cloud, &twilio).await;
     // Every scored lead on its contact; then a full sync asked for, and the connection
     // deleted with leads still waiting for it (as a sync the API started would leave them).
     assert!(hubspot.stats().batch_inputs >= 2, "{:?}", hubspot.stats());

@@ -284,3 +284,157 @@ async fn a_text_is_sent_through_the_api_function_and_an_opted_out_lead_is_refuse
         "the refused text never reached Twilio"
     );
 }
+
+/// A text asked for in the lead's quiet hours, queued by the API function on the webhook
+/// queue, hops on in the webhooks function while its minute is ahead, and is sent there once
+/// when it comes, every message delivered twice.
+#[tokio::test]
+async fn a_text_queued_for_the_leads_morning_is_sent_once_by_the_webhooks_function() {
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const NUMBER: &str = "+15125550100";
+    let stand_in = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
+    let cloud = Cloud::start_with(|d| {
+        // The stand-in listens on 127.0.0.1, which outbound requests otherwise refuse.
+        d.config.allow_private_webhook_targets = true;
+        d.config.twilio_api_url = stand_in.url.clone();
+    })
+    .await;
+    queue_a_text_and_send_it_when_its_minute_comes(&cloud, &stand_in).await;
+}
+
+/// Tenant acme connects `stand_in`'s account, queues a text to a new lead in its quiet hours
+/// through the API function, and the webhooks function hops it on, then sends it once.
+pub(crate) async fn queue_a_text_and_send_it_when_its_minute_comes(
+    cloud: &Cloud,
+    stand_in: &testkit::twilio::Twilio,
+) {
+    use chrono::Timelike;
+    use shared::domain::{LeadId, TextState};
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const NUMBER: &str = "+15125550100";
+    // Walnut Creek, California: Pacific time, from its area code.
+    const LEAD: &str = "+19255550142";
+    let call = |method: &'static str, path: String, body: Value| async move {
+        feed::api_with(cloud, method, &path, Some("acme"), Some(body)).await
+    };
+    let (status, body) = call(
+        "PUT",
+        "/settings/twilio".into(),
+        json!({"auth_token": TOKEN, "account_sid": ACCOUNT}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A window the lead's hour (and the next) is outside of, whatever the hour.
+    let hour = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .hour();
+    let start = if hour <= 20 { hour + 2 } else { 1 };
+    let (status, body) = call(
+        "PATCH",
+        "/settings".into(),
+        json!({"texting": {"from": NUMBER, "in_quiet_hours": "queue",
+                           "window": {"start_hour": start, "end_hour": start + 1}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, lead) = call("POST", "/leads".into(), json!({"phone_number": LEAD})).await;
+    assert_eq!(status, 201, "{lead}");
+    let id = lead["lead_id"].as_str().unwrap().to_owned();
+    let before = cloud.recorder.messages_to("webhooks").len();
+
+    // WHEN the text is asked for through API Gateway
+    let (status, queued) = call(
+        "POST",
+        format!("/leads/{id}/texts"),
+        json!({"body": "Good morning! Still keen?"}),
+    )
+    .await;
+    // THEN it is queued, its first hop on the webhook queue, and nothing went to Twilio
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["state"], "queued");
+    let text_id = queued["text_id"].as_str().unwrap().to_owned();
+    // The text's jobs among what was sent to the webhook queue since `from`.
+    let text_jobs = |from: usize| -> Vec<shared::ports::Job> {
+        cloud.recorder.messages_to("webhooks")[from..]
+            .iter()
+            .filter_map(|m| serde_json::from_str(m).ok())
+            .filter(
+                |j| matches!(j, shared::ports::Job::SendText { text_id: t, .. } if *t == text_id),
+            )
+            .collect()
+    };
+    let sent = text_jobs(before);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let job = sent[0].clone();
+    assert!(
+        matches!(&job, shared::ports::Job::SendText { hop: 0, .. }),
+        "{job:?}"
+    );
+    assert_eq!(stand_in.requests(), 0);
+
+    // WHEN the hop's job comes while the minute is still ahead (twice)
+    let send_job = |job: &shared::ports::Job| {
+        let body = serde_json::to_string(job).unwrap();
+        async move {
+            cloud
+                .sqs
+                .send_message()
+                .queue_url(&cloud.env["WEBHOOK_QUEUE_URL"])
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    send_job(&job).await;
+    let before = cloud.recorder.messages_to("webhooks").len();
+    feed::settle(cloud, 2).await;
+    // THEN the webhooks function sent the next hop once, delayed, and recorded it
+    let hops = text_jobs(before);
+    assert_eq!(
+        hops.len(),
+        1,
+        "a copy of a hop's job dies at its hop: {hops:?}"
+    );
+    let (tenant, lead_id) = (
+        TenantId::parse("acme").unwrap(),
+        LeadId::parse(&id).unwrap(),
+    );
+    let store = &cloud.app.deps.sms;
+    let mut text = store
+        .get_text(&tenant, &lead_id, &text_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((text.state, text.hop), (TextState::Queued, 1));
+
+    // WHEN the minute has come (as if the clock moved on: the minute is past, the window
+    // open) and hop 1's job comes, twice
+    text.send_at = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+    store.put_text(&text).await.unwrap();
+    let (status, body) = call(
+        "PATCH",
+        "/settings".into(),
+        json!({"texting": {"from": NUMBER, "in_quiet_hours": "queue",
+                           "window": {"start_hour": 0, "end_hour": 24}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    send_job(&hops[0]).await;
+    feed::settle(cloud, 2).await;
+
+    // THEN the text went to Twilio once, and the lead's log in DynamoDB has it
+    let messages = stand_in.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].to, LEAD);
+    let text = store
+        .get_text(&tenant, &lead_id, &text_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text.state, TextState::Sent);
+    assert_eq!(text.sid.as_deref(), Some(messages[0].sid.as_str()));
+    let logged = store.sms_events(&tenant, &lead_id).await.unwrap();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].event_id, format!("msg:{}", messages[0].sid));
+}

@@ -1,5 +1,6 @@
 //! The webhooks function: attempts from the webhook queue, each a signed POST to a tenant's
-//! receiver (public addresses only), reporting the messages that failed
+//! receiver (public addresses only), and queued texts sent through Twilio when their minute
+//! comes; CRM pushes from the CRM queue. It reports the messages that failed
 //! (`ReportBatchItemFailures`) so that SQS retries those alone.
 
 use aws_lambda_events::event::sqs::SqsEvent;

@@ -40,9 +40,10 @@ pub use score::{
     Tier, TierThresholds,
 };
 pub use sms::{
-    Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, SendWindow, SmsDirection,
-    SmsEvent, SmsEventKind, SmsIntent, SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion,
-    TextingRules, TrackedLink, consent_keyword, keyword_form,
+    Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, OutgoingText, QuietHours,
+    SendWindow, SmsDirection, SmsEvent, SmsEventKind, SmsIntent, SmsMedia, SmsMessage, Survey,
+    SurveyAnswer, SurveyQuestion, TextState, TextingRules, TrackedLink, consent_keyword,
+    keyword_form,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};
 pub use usage::{Counter, Month, Usage};

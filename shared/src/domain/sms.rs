@@ -603,6 +603,83 @@ pub struct TextingRules {
     /// replace `window` for leads there.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub state_windows: std::collections::BTreeMap<String, SendWindow>,
+    /// What becomes of a text asked for outside the window: `refuse` it (the default; the
+    /// problem names the next allowed minute) or `queue` it for that minute.
+    #[serde(default)]
+    pub in_quiet_hours: QuietHours,
+}
+
+/// What becomes of a text asked for outside the lead's window (`settings.texting`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum QuietHours {
+    /// Refused with the `quiet-hours` problem, which names the next allowed minute.
+    #[default]
+    Refuse,
+    /// Queued, and sent at the next allowed minute if the rules still allow it then.
+    Queue,
+}
+
+/// Where a text the product sends stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextState {
+    /// Waiting for `send_at`, the next minute the rules allow.
+    Queued,
+    /// Claimed for sending: the request to Twilio is under way, or its answer was lost (the
+    /// next look asks Twilio whether it took the text).
+    Sending,
+    /// Twilio took it (`sid`); its status callbacks update the lead's log.
+    Sent,
+    /// Twilio refused it (`problem` says why); nothing was sent.
+    Failed,
+    /// Queued, and no longer allowed when its minute came (`problem` names the rule, e.g.
+    /// the lead opted out meanwhile); nothing was sent.
+    Cancelled,
+}
+
+/// A text the product sends to a lead (`POST /leads/{id}/texts`), recorded before anything
+/// goes to Twilio: so a retried request, a redelivered job or a crash between Twilio's answer
+/// and the log sends it once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OutgoingText {
+    /// `txt_` and 32 hex digits: a digest of the lead and the request's `Idempotency-Key`, so
+    /// a retry finds it, else of its own.
+    pub text_id: String,
+    pub tenant_id: TenantId,
+    pub lead_id: LeadId,
+    pub body: String,
+    pub state: TextState,
+    /// When a queued text goes (the next allowed minute of the lead's day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<DateTime<Utc>>,
+    /// Twilio's message SID, once it took the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The lead's log entry for it (`msg:<sid>`), once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Why it failed or was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The digest of the request that made it (lead and body): a retry with the same key and
+    /// another request is refused.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub request_sha256: String,
+    /// Counts the queue's hops while a queued text waits (a queue holds a job at most 15
+    /// minutes): only the job of the current hop moves it on.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub hop: u32,
+    /// Counts the record's stores (compare-and-set).
+    #[serde(default)]
+    #[schemars(skip)]
+    pub version: u64,
 }
 
 /// Hours of the lead's local day, `start_hour` inclusive to `end_hour` exclusive.

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, crm, ingest, model, privacy, schedule, score, transcribed, webhooks};
+use super::{analyze, crm, ingest, model, privacy, schedule, score, texts, transcribed, webhooks};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -65,6 +65,12 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             )
             .await
         }
+        Job::SendText {
+            tenant_id,
+            lead_id,
+            text_id,
+            hop,
+        } => texts::send_queued(deps, tenant_id, lead_id, text_id, *hop, chrono::Utc::now()).await,
         Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
         Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::CrmSync {
@@ -110,6 +116,12 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
             cause: crate::domain::ScoreCause::NewCall { call_id },
             ..
         } => (tenant_id, call_id, Stage::Score),
+        Job::SendText {
+            tenant_id,
+            lead_id,
+            text_id,
+            ..
+        } => return texts::give_up(deps, tenant_id, lead_id, text_id, reason).await,
         Job::Score { .. }
         | Job::Rescore { .. }
         | Job::AwaitMetadata { .. }

@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod score;
 pub mod settings;
 pub mod sms;
+pub mod texts;
 pub mod transcribed;
 pub mod usage;
 pub mod webhooks;

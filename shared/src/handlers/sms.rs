@@ -291,7 +291,7 @@ pub async fn delivery_status(
 }
 
 /// The longest text, in characters: Twilio's limit on a message body (a concatenated SMS).
-const MAX_TEXT_CHARS: usize = 1600;
+pub(crate) const MAX_TEXT_CHARS: usize = 1600;
 
 /// A text the tenant sent some other way (`POST /leads/{id}/messages`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -360,6 +360,23 @@ async fn append_requested(
     Ok(Recorded { event, replayed })
 }
 
+/// Log an event the product made (a text it sent) on the lead, once by its id, and settle the
+/// lead. Appending an id already logged changes nothing, so a retry completes what a stopped
+/// process left.
+pub(crate) async fn log_event(deps: &Deps, ev: SmsEvent) -> Result<()> {
+    deps.sms.append_sms_event(&ev).await?;
+    let settings = super::settings::load(deps, &ev.tenant_id).await?;
+    settle(
+        deps,
+        &ev.lead_id,
+        &ev.tenant_id,
+        &ev.event_id,
+        &settings,
+        Some(ev.at),
+    )
+    .await
+}
+
 pub async fn log_outbound(
     deps: &Deps,
     tenant: &TenantId,
@@ -412,101 +429,6 @@ pub async fn log_outbound(
     if !recorded.replayed {
         super::usage::count(deps, tenant, Counter::TextsProcessed, 1).await;
     }
-    Ok(recorded)
-}
-
-/// A text to send to a lead through the tenant's Twilio account (`POST /leads/{id}/texts`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(example = serde_json::json!({"body": "Hi Dana, this is Maya from Summit Roofing: does Thursday 10:00 suit for the inspection?"}))]
-pub struct TextDraft {
-    /// 1 to 1,600 characters.
-    pub body: String,
-}
-
-/// Send a text to a lead, if the law and the tenant's rules allow it now (`sms::send`): else
-/// `Refused`, naming the rule, and nothing goes to Twilio. A sent text is logged like any
-/// other outbound message, under Twilio's message SID, so its status callbacks update it.
-pub async fn send_text(
-    deps: &Deps,
-    tenant: &TenantId,
-    lead_id: &LeadId,
-    draft: TextDraft,
-    now: DateTime<Utc>,
-) -> Result<Recorded> {
-    let lead = existing_lead(deps, tenant, lead_id).await?;
-    let length = draft.body.chars().count();
-    if draft.body.trim().is_empty() || length > MAX_TEXT_CHARS {
-        return Err(Error::validation(format!(
-            "body: {length} characters; a text has 1 to 1,600"
-        )));
-    }
-    let settings = super::settings::load(deps, tenant).await?;
-    let rules = &settings.texting;
-    let from = rules.from.as_deref().ok_or_else(|| {
-        Error::validation(
-            "settings.texting.from: set the Twilio number (or Messaging Service SID) texts come \
-             from (PATCH /settings)",
-        )
-    })?;
-    let account = TwilioAccount::load(deps, tenant).await?;
-    let Some((account_sid, auth_token)) = account
-        .as_ref()
-        .and_then(|a| Some((a.account_sid.as_deref()?, a.auth_token.as_str())))
-    else {
-        return Err(Error::validation(
-            "Twilio: sending needs the account SID and auth token (PUT /settings/twilio with \
-             account_sid)",
-        ));
-    };
-    let place = crate::scoring::caller::CallerPlace::of(&lead.phone_number);
-    if let Err(refusal) = sms::send::judge(lead.sms.as_ref(), &place, rules, now) {
-        info!(rule = refusal.slug(), "text refused");
-        return Err(Error::Refused {
-            rule: refusal.slug(),
-            message: refusal.explain(rules.window_in(place.state)),
-        });
-    }
-    let callback = deps
-        .config
-        .public_url
-        .as_deref()
-        .map(|base| format!("{}/twilio/{tenant}/status", base.trim_end_matches('/')));
-    let request = sms::messages::request(
-        &deps.config.twilio_api_url,
-        &sms::messages::Outgoing {
-            account_sid,
-            auth_token,
-            from,
-            to: lead.phone_number.as_str(),
-            body: &draft.body,
-            status_callback: callback.as_deref(),
-        },
-    );
-    let response = deps
-        .http
-        .send(&request)
-        .await
-        .map_err(|why| Error::transient(format!("Twilio did not answer: {why}"), "Twilio"))?;
-    let sent = sms::messages::answer(&response)?;
-    info!(sid = %sent.sid, status = %sent.status, "text sent");
-    let ev = event(
-        &lead,
-        format!("msg:{}", sent.sid),
-        now,
-        SmsEventKind::Message(SmsMessage {
-            sid: sent.sid.clone(),
-            direction: SmsDirection::Outbound,
-            body: draft.body.clone(),
-            media: Vec::new(),
-            status: Some(sent.status),
-            intents: Vec::new(),
-            keyword: None,
-            source: "twilio-api".to_owned(),
-        }),
-    );
-    let recorded = append_requested(deps, ev, &draft, &format!("message {}", sent.sid)).await?;
-    super::usage::count(deps, tenant, Counter::TextsProcessed, 1).await;
     Ok(recorded)
 }
 

@@ -2,9 +2,11 @@
 //! {base}/2010-04-01/Accounts/{AccountSid}/Messages.json` with `To`, `From` (or
 //! `MessagingServiceSid`), `Body` and `StatusCallback` as a form, basic auth with the account
 //! SID and its auth token. Twilio answers 201 with the Message resource (`sid`, `status`), or
-//! an error document (`code`, `message`, `more_info`, `status`).
+//! an error document (`code`, `message`, `more_info`, `status`). A text whose answer was lost
+//! is looked for in the account's Messages list (`GET .../Messages.json?To=`).
 
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -57,6 +59,67 @@ pub fn request(base: &str, m: &Outgoing) -> VendorRequest {
         ],
         body: Some(form.finish()),
     }
+}
+
+/// The account's latest messages to `to` (Twilio's Messages list, newest first, one page of
+/// 50): where a text whose answer was lost is looked for.
+pub fn lookup(base: &str, account_sid: &str, auth_token: &str, to: &str) -> VendorRequest {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", to)
+        .append_pair("PageSize", "50")
+        .finish();
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{account_sid}:{auth_token}"));
+    VendorRequest {
+        method: "GET",
+        url: format!(
+            "{}/2010-04-01/Accounts/{account_sid}/Messages.json?{query}",
+            base.trim_end_matches('/')
+        ),
+        headers: vec![
+            ("authorization", format!("Basic {basic}")),
+            ("accept", "application/json".to_owned()),
+        ],
+        body: None,
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    messages: Vec<Listed>,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    sid: String,
+    status: String,
+    body: Option<String>,
+    /// RFC 2822, as Twilio writes its dates.
+    date_created: Option<String>,
+}
+
+/// The message in a lookup's answer with this body, created at `since` or later: the text a
+/// lost answer was about, if Twilio took it.
+pub fn find(response: &VendorResponse, body: &str, since: DateTime<Utc>) -> Result<Option<Sent>> {
+    if !(200..300).contains(&response.status) {
+        return answer(response).map(|_| None);
+    }
+    let page: Page = serde_json::from_str(&response.body)
+        .map_err(|e| Error::transient("Twilio's message list is not a page of messages", e))?;
+    Ok(page
+        .messages
+        .into_iter()
+        .find(|m| {
+            m.body.as_deref() == Some(body)
+                && m.date_created
+                    .as_deref()
+                    .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+                    .is_some_and(|d| d >= since)
+        })
+        .map(|m| Sent {
+            sid: m.sid,
+            status: m.status,
+        }))
 }
 
 /// What Twilio made of a send.
@@ -204,5 +267,39 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!e.contains("4155550134"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_text_is_found_in_the_list_by_its_body_and_time() {
+        let r = lookup("http://127.0.0.1:9", "AC1", "t", "+14155550134");
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9/2010-04-01/Accounts/AC1/Messages.json?To=%2B14155550134&PageSize=50"
+        );
+        let page = response(
+            200,
+            r#"{"messages": [
+                {"sid": "SM3", "status": "sent", "body": "See you at 10", "date_created": "Fri, 04 Dec 2026 12:00:05 +0000"},
+                {"sid": "SM2", "status": "delivered", "body": "See you at 10", "date_created": "Thu, 03 Dec 2026 12:00:00 +0000"},
+                {"sid": "SM1", "status": "sent", "body": "Hello", "date_created": "Fri, 04 Dec 2026 12:00:06 +0000"}
+            ], "page": 0, "page_size": 50}"#,
+        );
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let found = find(&page, "See you at 10", at("2026-12-04T11:59:00Z")).unwrap();
+        assert_eq!(found.map(|s| s.sid), Some("SM3".to_owned()));
+        // The same words sent before the text was claimed are another text.
+        assert_eq!(
+            find(&page, "See you at 10", at("2026-12-04T12:01:00Z")).unwrap(),
+            None
+        );
+        assert_eq!(
+            find(&page, "Bye", at("2026-12-01T00:00:00Z")).unwrap(),
+            None
+        );
+        assert!(matches!(
+            find(&response(401, r#"{"code":20003}"#), "x", Utc::now()),
+            Err(Error::Forbidden(_))
+        ));
     }
 }

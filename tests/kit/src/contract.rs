@@ -13,8 +13,9 @@ use shared::Deps;
 use shared::Error;
 use shared::domain::{
     Actor, ApiKey, AuditEntry, Call, CallId, CallStatus, Caller, ConsentAction, ConsentChange,
-    Direction, Lead, LeadId, NewApiKey, PhoneNumber, Role, RuleId, ScoreCause, ScoreChange,
-    ScoringRule, SmsEvent, SmsEventKind, TenantId, Tier, TierThresholds, TrackedLink,
+    Direction, Lead, LeadId, NewApiKey, OutgoingText, PhoneNumber, Role, RuleId, ScoreCause,
+    ScoreChange, ScoringRule, SmsEvent, SmsEventKind, TenantId, TextState, Tier, TierThresholds,
+    TrackedLink,
 };
 use shared::ports::{Admission, LeadQuery, LeadSort, fixed_window};
 use shared::sms::SmsFold;
@@ -64,6 +65,7 @@ macro_rules! store_contract {
             sms_events_are_kept_once_in_time_order,
             a_text_log_is_folded_on_from_where_its_stored_fold_ends,
             tracked_links_are_found_by_token_alone,
+            a_text_is_recorded_once_and_changed_only_from_the_version_read,
             tenants_never_see_each_other,
             rate_limits_count_per_key_and_window,
             api_keys_are_kept_hashed_and_revoked_for_good,
@@ -854,6 +856,73 @@ pub async fn a_text_log_is_folded_on_from_where_its_stored_fold_ends(deps: &Deps
     assert_eq!(
         sms.sms_events(&acme(), &other.lead_id).await.unwrap().len(),
         1
+    );
+}
+
+/// `put_text`: the first store of a text id wins (a second is `Concurrent`), a change stores
+/// only over the version it read, and `erase_sms` removes the lead's texts and no others.
+pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps: &Deps) {
+    let sms = &*deps.sms;
+    let (l, other) = (lead(&acme(), 1), lead(&acme(), 2));
+    let now = Utc::now();
+    let text = |l: &Lead, id: &str| OutgoingText {
+        text_id: id.to_owned(),
+        tenant_id: l.tenant_id.clone(),
+        lead_id: l.lead_id.clone(),
+        body: "See you at 10".into(),
+        state: TextState::Queued,
+        send_at: Some(now + Duration::hours(9)),
+        sid: None,
+        event_id: None,
+        problem: None,
+        created_at: now,
+        updated_at: now,
+        request_sha256: "ab".repeat(32),
+        hop: 0,
+        version: 0,
+    };
+    let queued = sms.put_text(&text(&l, "txt_1")).await.unwrap();
+    assert_eq!(queued.version, 1);
+    let err = sms.put_text(&text(&l, "txt_1")).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+    assert_eq!(
+        sms.get_text(&acme(), &l.lead_id, "txt_1").await.unwrap(),
+        Some(queued.clone())
+    );
+    // Two workers read version 1; the first to claim it wins.
+    let mut claimed = queued.clone();
+    claimed.state = TextState::Sending;
+    let claimed = sms.put_text(&claimed).await.unwrap();
+    let mut late = queued.clone();
+    late.hop = 1;
+    let err = sms.put_text(&late).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrent(_)), "{err}");
+    let kept = sms
+        .get_text(&acme(), &l.lead_id, "txt_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.state, kept.hop, kept.version),
+        (TextState::Sending, 0, 2)
+    );
+    assert_eq!(kept, claimed);
+    // Another lead's text, and another tenant, are apart.
+    sms.put_text(&text(&other, "txt_1")).await.unwrap();
+    assert_eq!(
+        sms.get_text(&globex(), &l.lead_id, "txt_1").await.unwrap(),
+        None
+    );
+    sms.erase_sms(&acme(), &l.lead_id).await.unwrap();
+    assert_eq!(
+        sms.get_text(&acme(), &l.lead_id, "txt_1").await.unwrap(),
+        None
+    );
+    assert!(
+        sms.get_text(&acme(), &other.lead_id, "txt_1")
+            .await
+            .unwrap()
+            .is_some()
     );
 }
 

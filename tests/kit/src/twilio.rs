@@ -11,13 +11,16 @@
 //!   that texted STOP to the number is 21610 (`Attempt to send to unsubscribed recipient`),
 //!   as Twilio's own opt-out handling answers. Created: 201 and the Message resource, `sid`
 //!   `SM` and 32 hex digits, `status` `queued`, `direction` `outbound-api`, RFC 2822 dates.
-//! - `GET .../Messages/{Sid}.json` and `GET .../Messages.json` (`messages`, newest first).
+//! - `GET .../Messages/{Sid}.json` and `GET .../Messages.json` (`messages`, newest first;
+//!   `To` filters them, `PageSize` pages them, 50 by default).
+//! - An outage on demand (`fail_next`): the next send answers 500 (Twilio's 20500), having
+//!   taken the text or not, as a request whose answer is lost leaves it.
 //! - Errors: `{"code", "message", "more_info", "status"}` with the HTTP status.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +35,7 @@ pub struct Message {
     pub to: String,
     pub body: String,
     pub status_callback: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 struct Inner {
@@ -41,6 +45,8 @@ struct Inner {
     unsubscribed: BTreeSet<String>,
     messages: Vec<Message>,
     requests: u64,
+    /// The next send answers 500; `Some(true)`: having taken the text.
+    fail_next: Option<bool>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -63,6 +69,7 @@ impl Twilio {
             unsubscribed: BTreeSet::new(),
             messages: Vec::new(),
             requests: 0,
+            fail_next: None,
         }));
         let app = axum::Router::new()
             .route(
@@ -86,6 +93,12 @@ impl Twilio {
     /// Requests answered, refusals included.
     pub fn requests(&self) -> u64 {
         self.inner.lock().unwrap().requests
+    }
+
+    /// The next send answers 500 (Twilio's 20500), after taking the text when `taken`: the
+    /// sender cannot tell which.
+    pub fn fail_next(&self, taken: bool) {
+        self.inner.lock().unwrap().fail_next = Some(taken);
     }
 
     /// `number` texted STOP to the account: Twilio refuses to text it (21610).
@@ -136,14 +149,14 @@ fn unauthenticated() -> Response {
 }
 
 fn resource(inner: &Inner, m: &Message) -> Value {
-    let now = chrono::Utc::now().to_rfc2822();
+    let created = m.created_at.to_rfc2822();
     json!({
         "account_sid": inner.account_sid,
         "api_version": "2010-04-01",
         "body": m.body,
-        "date_created": now,
+        "date_created": created,
         "date_sent": null,
-        "date_updated": now,
+        "date_updated": created,
         "direction": "outbound-api",
         "error_code": null,
         "error_message": null,
@@ -229,9 +242,20 @@ async fn create(
         to,
         body,
         status_callback: field("StatusCallback"),
+        created_at: chrono::Utc::now(),
     };
     let answer = resource(&inner, &m);
-    inner.messages.push(m);
+    let outage = inner.fail_next.take();
+    if outage != Some(false) {
+        inner.messages.push(m);
+    }
+    if outage.is_some() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal Server Error",
+        );
+    }
     (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
@@ -259,16 +283,31 @@ async fn fetch(
 async fn list(
     State(inner): State<Shared>,
     Path(account): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(inner) = admit(&inner, &headers, &account) else {
         return unauthenticated();
     };
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let page_size = match param("PageSize").map(str::parse::<usize>) {
+        None => 50,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => return error(StatusCode::BAD_REQUEST, 20001, "Invalid PageSize"),
+    };
+    let to = param("To");
     let messages: Vec<Value> = inner
         .messages
         .iter()
         .rev()
+        .filter(|m| to.is_none_or(|to| m.to == to))
+        .take(page_size)
         .map(|m| resource(&inner, m))
         .collect();
-    axum::Json(json!({ "messages": messages, "page": 0, "page_size": 50 })).into_response()
+    axum::Json(json!({ "messages": messages, "page": 0, "page_size": page_size })).into_response()
 }

@@ -83,7 +83,8 @@ impl SqsQueue {
             | Job::Erase { .. }
             | Job::Retrain { .. }
             | Job::Sweep { .. } => &self.score_url,
-            Job::Deliver { .. } => &self.webhook_url,
+            // Outbound requests to tenants' receivers and to Twilio, by the webhooks function.
+            Job::Deliver { .. } | Job::SendText { .. } => &self.webhook_url,
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }

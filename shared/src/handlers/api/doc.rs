@@ -667,6 +667,28 @@ mod tests {
             }
         }
         assert!(operations >= 28, "{operations} operations");
+        // Every text reads as written: no run of spaces left by a lost line continuation.
+        fn texts<'v>(v: &'v Value, at: String, out: &mut Vec<(String, &'v str)>) {
+            match v {
+                Value::String(s) => out.push((at, s)),
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        texts(item, format!("{at}/{i}"), out);
+                    }
+                }
+                Value::Object(fields) => {
+                    for (k, item) in fields {
+                        texts(item, format!("{at}/{k}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        texts(&doc, String::new(), &mut all);
+        for (at, text) in all {
+            assert!(!text.contains("   "), "{at}: a run of spaces in {text:?}");
+        }
         // The problem document's own schema carries an example of one.
         assert_eq!(
             doc["components"]["schemas"]["Problem"]["examples"][0]["status"],

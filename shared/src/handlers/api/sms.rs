@@ -18,9 +18,13 @@ use super::AppState;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody, LeadPath, RepTenant, Tenant, lead_id};
 use crate::Deps;
-use crate::domain::{ConsentDraft, LinkDraft, SmsEngagement, SmsEvent, TenantId, TrackedLink};
+use crate::domain::{
+    ConsentDraft, LinkDraft, OutgoingText, SmsEngagement, SmsEvent, TenantId, TextState,
+    TrackedLink,
+};
 use crate::error::Error;
-use crate::handlers::sms::{self, OutboundDraft, TextDraft, TwilioAccount};
+use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
+use crate::handlers::texts::{self, TextDraft};
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 
 pub(super) fn routes() -> ApiRouter<AppState> {
@@ -60,15 +64,40 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     .tag("texts")
                     .summary("Send a text to a lead through the tenant's Twilio account")
                     .description(
-                        "Held first to the law and the tenant's rules                          (`settings.texting`): never to a lead who opted out, only to one who                          opted in when the tenant requires consent, and only inside the hours                          of the lead's own day the tenant allows (8:00 to 21:00 by default;                          the lead's time zone is its area code's). A refused text is not sent,                          and the problem's type names the rule. A sent text is logged under                          Twilio's message SID; its status callbacks update it.",
+                        "Held first to the law and the tenant's rules (`settings.texting`): \
+                         never to a lead who opted out, only to one who opted in when the \
+                         tenant requires consent, and only inside the hours of the lead's own \
+                         day the tenant allows (8:00 to 21:00 by default; the lead's time zone \
+                         is its area code's). A refused text is not sent, and the problem's \
+                         type names the rule; a text asked for in quiet hours is queued for \
+                         the next allowed minute instead (202) when \
+                         `settings.texting.in_quiet_hours` is `queue`, and the rules are asked \
+                         again then. A sent text (201) is logged under Twilio's message SID; \
+                         its status callbacks update it. An `Idempotency-Key` header makes a \
+                         retried request send once; the retry gets the text as it stands, \
+                         marked `Idempotent-Replayed: true`.",
                     )
-                    .problem::<400>("No Twilio number or account to send with, or a bad body")
+                    .response_with::<202, Json<OutgoingText>, _>(|r| {
+                        r.description("Queued for the next allowed minute (`send_at`)")
+                    })
+                    .problem::<400>("No Twilio number or account to send with, a bad body, or Twilio refused the text")
                     .problem::<404>(no_lead)
                     .problem::<409>(
                         "Refused: `opted-out`, `no-consent` or `quiet-hours` (the detail \
-                         names the next allowed minute)",
+                         names the next allowed minute); or the same request is being sent",
                     )
+                    .problem::<422>("The idempotency key was used with another text")
                     .problem::<503>("Twilio did not answer, or asked to slow down")
+                    .with(|op| header_parameter(op, "Idempotency-Key", false, "Makes a retried request send once: any unique string per text"))
+            }),
+        )
+        .api_route(
+            "/leads/{id}/texts/{text_id}",
+            get_with(get_text, move |op| {
+                op.id("get_text")
+                    .tag("texts")
+                    .summary("A text sent or queued to a lead, as it stands")
+                    .problem::<404>("No such lead, or no such text of the lead")
             }),
         )
         .api_route(
@@ -477,15 +506,94 @@ async fn log_message(
     Ok(Recorded(recorded))
 }
 
-/// `POST /leads/{id}/texts`: send a text, if the rules allow it now.
+/// `POST /leads/{id}/texts`: send a text, if the rules allow it now (or queue it).
 async fn send_text(
     State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
     Path(LeadPath { id }): Path<LeadPath>,
+    headers: HeaderMap,
     JsonBody(draft): JsonBody<TextDraft>,
-) -> ApiResult<Recorded> {
-    let recorded = sms::send_text(&deps, &tenant, &lead_id(&id)?, draft, Utc::now()).await?;
-    Ok(Recorded(recorded))
+) -> ApiResult<TextAnswer> {
+    let key = idempotency_key(&headers);
+    let outcome = texts::send_text(
+        &deps,
+        &tenant,
+        &lead_id(&id)?,
+        draft,
+        key.as_deref(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(TextAnswer(outcome))
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct TextPath {
+    /// The lead's id.
+    id: String,
+    /// The text's id (`txt_...`), as sending it answered.
+    text_id: String,
+}
+
+/// `GET /leads/{id}/texts/{text_id}`.
+async fn get_text(
+    State(deps): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(TextPath { id, text_id }): Path<TextPath>,
+) -> ApiResult<Json<OutgoingText>> {
+    Ok(Json(
+        texts::get_text(&deps, &tenant, &lead_id(&id)?, &text_id).await?,
+    ))
+}
+
+/// A text sent (201) or queued (202), with where to read it again; a retry's answer is marked
+/// `Idempotent-Replayed: true`.
+struct TextAnswer(texts::Outcome);
+
+impl IntoResponse for TextAnswer {
+    fn into_response(self) -> Response {
+        let texts::Outcome { text, replayed } = self.0;
+        let status = match text.state {
+            TextState::Sent => StatusCode::CREATED,
+            TextState::Queued => StatusCode::ACCEPTED,
+            _ => StatusCode::OK,
+        };
+        let location = format!("/leads/{}/texts/{}", text.lead_id, text.text_id);
+        let mut response = (status, Json(text)).into_response();
+        let headers = response.headers_mut();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+            headers.insert(header::LOCATION, value);
+        }
+        if replayed {
+            headers.insert(
+                "idempotent-replayed",
+                axum::http::HeaderValue::from_static("true"),
+            );
+        }
+        response
+    }
+}
+
+impl aide::OperationOutput for TextAnswer {
+    type Inner = OutgoingText;
+
+    fn operation_response(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        Json::<OutgoingText>::operation_response(ctx, op).map(|mut r| {
+            r.description =
+                "Sent: Twilio took it (`sid`), and the lead's log has it (`event_id`)".into();
+            r
+        })
+    }
+
+    fn inferred_responses(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Vec<(Option<aide::openapi::StatusCode>, aide::openapi::Response)> {
+        super::doc::at_status(201, Self::operation_response(ctx, op))
+    }
 }
 
 /// The consent ledger as an auditor reads it.
@@ -497,6 +605,16 @@ struct ConsentView {
     opted_out: bool,
     /// Every consent change, oldest first, with the message or request that made it.
     ledger: Vec<SmsEvent>,
+}
+
+/// The request's `Idempotency-Key`, if it has one (one that is not text is kept as a key the
+/// handler refuses, naming the header).
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").map(|v| {
+        v.to_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|_| "\u{0}".to_owned())
+    })
 }
 
 /// `GET /leads/{id}/consent`.
@@ -535,11 +653,7 @@ async fn record_consent(
     headers: HeaderMap,
     JsonBody(draft): JsonBody<ConsentDraft>,
 ) -> ApiResult<Recorded> {
-    let key = headers.get("idempotency-key").map(|v| {
-        v.to_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|_| "\u{0}".to_owned())
-    });
+    let key = idempotency_key(&headers);
     let recorded = sms::record_consent(
         &deps,
         &tenant,

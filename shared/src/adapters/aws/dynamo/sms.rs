@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use tracing::instrument;
 
-use crate::domain::{LeadId, SmsEvent, TenantId, TrackedLink};
+use crate::domain::{LeadId, OutgoingText, SmsEvent, TenantId, TrackedLink};
 use crate::error::{Error, Result};
 use crate::ports::SmsStore;
 use crate::sms::SmsFold;
@@ -19,6 +19,11 @@ use super::{
 /// Where a lead's folded SMS log is kept: beside its log, outside the log's `SMS#` keys.
 fn fold_key(tenant: &TenantId, lead: &LeadId) -> Item {
     key(lead_pk(tenant, lead), "SMSFOLD".to_owned())
+}
+
+/// Where a text the product sends is kept: under its lead, so erasing the lead finds it.
+fn text_key(tenant: &TenantId, lead: &LeadId, text_id: &str) -> Item {
+    key(lead_pk(tenant, lead), format!("TEXT#{text_id}"))
 }
 
 /// An item's sort key, as text.
@@ -117,6 +122,38 @@ impl SmsStore for DynamoStore {
         Ok(stored)
     }
 
+    #[instrument(name = "dynamo.get_text", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn get_text(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        text_id: &str,
+    ) -> Result<Option<OutgoingText>> {
+        self.get_as(&self.tables.leads, text_key(tenant, lead, text_id))
+            .await
+    }
+
+    #[instrument(name = "dynamo.put_text", level = "debug", skip_all, fields(tenant = %text.tenant_id, lead = %text.lead_id))]
+    async fn put_text(&self, text: &OutgoingText) -> Result<OutgoingText> {
+        let mut stored = text.clone();
+        stored.version += 1;
+        let mut item = to_item(&stored)?;
+        item.extend(text_key(&text.tenant_id, &text.lead_id, &text.text_id));
+        let what = format!("text {}", text.text_id);
+        let table = &self.tables.leads;
+        if text.version == 0 {
+            if !self.put_if_new(table, item).await? {
+                return Err(Error::concurrent(format!(
+                    "{what} was stored by another request first"
+                )));
+            }
+        } else {
+            self.put_if_version(table, item, text.version, &what)
+                .await?;
+        }
+        Ok(stored)
+    }
+
     #[instrument(name = "dynamo.insert_link", level = "debug", skip_all)]
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let mut item = to_item(link)?;
@@ -175,6 +212,12 @@ impl SmsStore for DynamoStore {
             let sk = sk_of(&item);
             keys.push(key(sk.clone(), "LINK".to_owned()));
             keys.push(key(pk.clone(), sk));
+        }
+        for item in self
+            .query_attributes(table, pk.clone(), "TEXT#", "pk, sk")
+            .await?
+        {
+            keys.push(key(pk.clone(), sk_of(&item)));
         }
         keys.push(fold_key(tenant, lead));
         self.delete_keys(table, keys).await

@@ -217,4 +217,16 @@ CREATE TABLE sms_folds (
 -- any other again.
 ALTER TABLE leads ADD COLUMN doc_form INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- The texts the product sends (`OutgoingText`), each recorded before it goes to Twilio.
+-- `version` counts its stores (compare-and-set).
+CREATE TABLE texts (
+    tenant_id TEXT NOT NULL,
+    lead_id   TEXT NOT NULL,
+    text_id   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, lead_id, text_id)
+) WITHOUT ROWID;
+"#,
 ];

@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{LeadId, SmsEvent, TenantId, TrackedLink};
+use crate::domain::{LeadId, OutgoingText, SmsEvent, TenantId, TrackedLink};
 use crate::error::{Error, Result};
 use crate::ports::SmsStore;
 use crate::sms::SmsFold;
@@ -124,6 +124,64 @@ impl SmsStore for SqliteStore {
         }
     }
 
+    #[instrument(name = "sqlite.get_text", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn get_text(
+        &self,
+        tenant: &TenantId,
+        lead: &LeadId,
+        text_id: &str,
+    ) -> Result<Option<OutgoingText>> {
+        let (tenant, lead, id) = (tenant.to_string(), lead.to_string(), text_id.to_owned());
+        self.read(move |c| {
+            get_doc(
+                c,
+                "SELECT doc FROM texts WHERE tenant_id = ?1 AND lead_id = ?2 AND text_id = ?3",
+                params![tenant, lead, id],
+            )
+        })
+        .await
+    }
+
+    #[instrument(name = "sqlite.put_text", level = "debug", skip_all, fields(tenant = %text.tenant_id, lead = %text.lead_id))]
+    async fn put_text(&self, text: &OutgoingText) -> Result<OutgoingText> {
+        let mut stored = text.clone();
+        stored.version += 1;
+        let doc = serde_json::to_string(&stored)?;
+        let row = (
+            text.tenant_id.to_string(),
+            text.lead_id.to_string(),
+            text.text_id.clone(),
+            text.version as i64,
+        );
+        let written = self
+            .with(move |c| {
+                let (t, l, id, expected) = row;
+                let changed = if expected == 0 {
+                    c.execute(
+                        "INSERT INTO texts (tenant_id, lead_id, text_id, version, doc)
+                         VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT DO NOTHING",
+                        params![t, l, id, doc],
+                    )?
+                } else {
+                    c.execute(
+                        "UPDATE texts SET version = version + 1, doc = ?5
+                         WHERE tenant_id = ?1 AND lead_id = ?2 AND text_id = ?3 AND version = ?4",
+                        params![t, l, id, expected, doc],
+                    )?
+                };
+                Ok(changed == 1)
+            })
+            .await?;
+        if written {
+            Ok(stored)
+        } else {
+            Err(Error::concurrent(format!(
+                "text {} was stored by another request first",
+                text.text_id
+            )))
+        }
+    }
+
     #[instrument(name = "sqlite.insert_link", level = "debug", skip_all)]
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let doc = serde_json::to_string(link)?;
@@ -178,6 +236,10 @@ impl SmsStore for SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM sms_folds WHERE tenant_id = ?1 AND lead_id = ?2",
+                params![tenant, lead],
+            )?;
+            tx.execute(
+                "DELETE FROM texts WHERE tenant_id = ?1 AND lead_id = ?2",
                 params![tenant, lead],
             )?;
             tx.commit()?;
