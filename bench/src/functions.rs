@@ -291,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
         ] {
             put(&cloud, &key, bytes.clone()).await;
             let event = serde_json::from_value(s3_event(&key, bytes.len()))?;
-            shared::lambda::on_s3_event(&cloud.app, event, Duration::from_secs(60)).await?;
+            shared_aws::lambda::on_s3_event(&cloud.app, event, Duration::from_secs(60)).await?;
         }
         let call = shared::keys::call_of_stem(&tenant, &stem);
         put(

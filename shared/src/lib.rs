@@ -2,8 +2,9 @@
 //!
 //! The crate holds the domain (`domain`), input formats (`formats`), transcript analysis
 //! (`analysis`), scoring (`scoring`), the ports the handlers need (`ports`), their adapters
-//! (`adapters`), the handlers that Lambda functions and the local runner both drive
-//! (`handlers`), and the local runner itself (`local`, feature `local`).
+//! (`adapters`; the AWS ones are the `shared-aws` crate), the handlers that Lambda functions and
+//! the local runner both drive (`handlers`), and the local runner itself (`local`, feature
+//! `local`).
 
 pub mod adapters;
 pub mod analysis;
@@ -14,8 +15,6 @@ pub mod error;
 pub mod formats;
 pub mod handlers;
 pub mod keys;
-#[cfg(feature = "aws")]
-pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod model;

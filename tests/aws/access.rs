@@ -6,7 +6,7 @@
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use serde_json::{Value, json};
 use shared::adapters::oidc::{IdTokens, JwtSettings};
-use shared::lambda;
+use shared_aws::lambda;
 
 use crate::emulator::Cloud;
 use crate::feed;
@@ -338,7 +338,7 @@ async fn a_user_pool_id_token_passes_with_the_tenant_and_group_the_pool_gives() 
 }
 
 /// A deployment with the stack's own user pool and the web app's sign-in parameter.
-pub(crate) fn with_web_sign_in(d: &mut shared::adapters::aws::Deployment) {
+pub(crate) fn with_web_sign_in(d: &mut shared_aws::Deployment) {
     d.jwt = Some(JwtSettings {
         issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1".into(),
         audiences: Vec::new(),

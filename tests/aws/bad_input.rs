@@ -215,10 +215,9 @@ async fn a_failed_transcription_says_why_on_its_call() {
 #[tokio::test]
 async fn a_missing_setting_is_named() {
     let vars = std::collections::HashMap::from([("LEADS_TABLE", "leads")]);
-    let err =
-        shared::adapters::aws::Deployment::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
-            .err()
-            .unwrap();
+    let err = shared_aws::Deployment::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+        .err()
+        .unwrap();
     assert!(
         err.to_string()
             .contains("the environment variable CALLS_TABLE is not set"),
@@ -234,10 +233,9 @@ async fn a_missing_setting_is_named() {
         ("SCORE_QUEUE_URL", "s"),
         ("MAX_OBJECT_BYTES", "lots"),
     ]);
-    let err =
-        shared::adapters::aws::Deployment::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
-            .err()
-            .unwrap();
+    let err = shared_aws::Deployment::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+        .err()
+        .unwrap();
     assert!(
         err.to_string().contains("MAX_OBJECT_BYTES is `lots`"),
         "{err}"

@@ -10,7 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::{Value, json};
 use shared::domain::{Call, CallId, TenantId};
-use shared::lambda::{self, TranscribeJobStateChange};
+use shared_aws::lambda::{self, TranscribeJobStateChange};
 use tower::ServiceExt;
 
 use crate::emulator::{BUCKET, Cloud, workspace};

@@ -3,8 +3,8 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::adapters::aws::AwsApp;
-use shared::lambda;
+use shared_aws::AwsApp;
+use shared_aws::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -2,7 +2,7 @@
 //! mode, each acting for the tenant named by the JWT authorizer's claim.
 
 use lambda_runtime::Error;
-use shared::adapters::aws::AwsApp;
+use shared_aws::AwsApp;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
         shared::telemetry::Redacting::new(std::io::stdout),
     );
     let app = AwsApp::from_env().await?;
-    lambda_http::run(shared::lambda::api(&app)).await
+    lambda_http::run(shared_aws::lambda::api(&app)).await
 }

@@ -3,9 +3,9 @@
 
 use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::adapters::aws::AwsApp;
 use shared::adapters::oidc::IdTokens;
-use shared::lambda;
+use shared_aws::AwsApp;
+use shared_aws::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

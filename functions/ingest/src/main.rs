@@ -2,8 +2,8 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::adapters::aws::AwsApp;
-use shared::lambda;
+use shared_aws::AwsApp;
+use shared_aws::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

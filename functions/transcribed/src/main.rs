@@ -2,8 +2,8 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use shared::adapters::aws::AwsApp;
-use shared::lambda::{self, TranscribeJobStateChange};
+use shared_aws::AwsApp;
+use shared_aws::lambda::{self, TranscribeJobStateChange};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use serde_yaml::Value;
-use shared::adapters::aws::{AwsApp, Deployment};
+use shared_aws::{AwsApp, Deployment};
 
 use crate::iam::{Function, Recorder};
 
@@ -81,7 +81,7 @@ impl Emulator {
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         // Boxed: the loader's future is large in a debug build, and a test holds several.
         Box::pin(
-            shared::adapters::aws::loader()
+            shared_aws::loader()
                 .endpoint_url(&self.url)
                 .region(aws_config::Region::new(crate::iam::REGION))
                 .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

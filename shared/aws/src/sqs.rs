@@ -9,8 +9,8 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use super::sdk_error;
 use tracing::instrument;
 
-use crate::error::{Error, Result};
-use crate::ports::{Job, Queue};
+use shared::error::{Error, Result};
+use shared::ports::{Job, Queue};
 
 #[derive(Clone)]
 pub struct SqsQueue {

@@ -6,12 +6,12 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tracing::instrument;
 
-use crate::domain::{ApiKey, StoredKey, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::ApiKeyStore;
+use shared::domain::{ApiKey, StoredKey, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::ApiKeyStore;
 
 use super::{DynamoStore, Item, from_item, key, s, tenant_pk, to_item};
-use crate::adapters::aws::sdk_error;
+use crate::sdk_error;
 
 fn key_key(tenant: &TenantId, key_id: &str) -> Item {
     key(tenant_pk(tenant), format!("KEY#{key_id}"))

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::dynamo::s;
 use super::sdk_error;
-use crate::error::Result;
+use shared::error::Result;
 
 /// What claiming an event's key found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use tracing::instrument;
 
-use crate::domain::{LeadId, OutgoingText, SmsEvent, TenantId, TrackedLink};
-use crate::error::{Error, Result};
-use crate::ports::SmsStore;
-use crate::sms::SmsFold;
+use shared::domain::{LeadId, OutgoingText, SmsEvent, TenantId, TrackedLink};
+use shared::error::{Error, Result};
+use shared::ports::SmsStore;
+use shared::sms::SmsFold;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 

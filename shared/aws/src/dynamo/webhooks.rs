@@ -5,12 +5,12 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::Duration;
 use tracing::instrument;
 
-use crate::domain::{DELIVERY_RETENTION_DAYS, Delivery, Subscription, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::{Page, WebhookStore, decode_delivery_cursor, delivery_page};
+use shared::domain::{DELIVERY_RETENTION_DAYS, Delivery, Subscription, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::{Page, WebhookStore, decode_delivery_cursor, delivery_page};
 
 use super::{DynamoStore, Item, key, n, tenant_pk, to_item};
-use crate::adapters::aws::sdk_error;
+use crate::sdk_error;
 
 fn subscription_key(tenant: &TenantId, id: &str) -> Item {
     key(tenant_pk(tenant), format!("WEBHOOK#{id}"))

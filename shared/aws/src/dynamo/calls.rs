@@ -5,9 +5,9 @@ use chrono::Utc;
 
 use tracing::instrument;
 
-use crate::domain::{Call, CallId, LeadId, TenantId};
-use crate::error::Result;
-use crate::ports::CallStore;
+use shared::domain::{Call, CallId, LeadId, TenantId};
+use shared::error::Result;
+use shared::ports::CallStore;
 
 use super::{DynamoStore, Item, from_item, key, s, sdk_error, sortable, tenant_pk, to_item};
 

@@ -7,9 +7,9 @@ use chrono::Utc;
 
 use tracing::instrument;
 
-use crate::domain::{RuleId, ScoringRule, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::RuleStore;
+use shared::domain::{RuleId, ScoringRule, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::RuleStore;
 
 use super::super::sdk_error;
 use super::{DynamoStore, Item, Transacted, key, put_new, s, tenant_pk, to_item};

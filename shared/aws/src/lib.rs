@@ -1,12 +1,14 @@
-//! AWS adapters: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`), SSM Parameter
-//! Store (`ssm`, secrets) and Amazon Transcribe (`transcribe`), and `Deployment`: what a function
-//! knows of its deployment (table, bucket and queue names, limits), read from its environment.
+//! leadscore on AWS: the ports over DynamoDB (`dynamo`), S3 (`s3`), SQS (`sqs`), SSM Parameter
+//! Store (`ssm`, secrets) and Amazon Transcribe (`transcribe`); `Deployment`, what a function
+//! knows of its deployment (table, bucket and queue names, limits), read from its environment;
+//! and `lambda`, the Lambda events each function hands to `shared`'s handlers.
 //!
 //! The SDK honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), so the same binaries
 //! run against a local emulator; S3 is then addressed path-style, which emulators need.
 
 mod dynamo;
 mod idempotency;
+pub mod lambda;
 mod rate;
 mod s3;
 mod sqs;
@@ -26,10 +28,10 @@ pub use sqs::SqsQueue;
 pub use ssm::SsmSecretStore;
 pub use transcribe::AmazonTranscribe;
 
-use crate::adapters::oidc::{JwtSettings, SignInDraft, WebSignIn};
-use crate::adapters::webhooks::HttpWebhookSender;
-use crate::error::{Error, Result};
-use crate::{Config, Deps};
+use shared::adapters::oidc::{JwtSettings, SignInDraft, WebSignIn};
+use shared::adapters::webhooks::HttpWebhookSender;
+use shared::error::{Error, Result};
+use shared::{Config, Deps};
 
 /// What a function needs to know about its deployment, from environment variables set by the
 /// SAM template.
@@ -148,7 +150,7 @@ impl Deployment {
         config.allow_private_webhook_targets = flag_or("ALLOW_PRIVATE_WEBHOOK_TARGETS", false)?;
         if let Some(v) = var("WEBHOOK_RETRY_SECONDS").filter(|v| !v.trim().is_empty()) {
             config.webhook_retry_delays =
-                crate::config::parse_retry_seconds(&v).map_err(|why| {
+                shared::config::parse_retry_seconds(&v).map_err(|why| {
                     Error::validation(format!(
                         "the environment variable WEBHOOK_RETRY_SECONDS is `{v}`: {why}"
                     ))

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::Duration;
 use tracing::instrument;
 
-use crate::domain::{AUDIT_RETENTION_DAYS, AuditEntry, TenantId};
-use crate::error::Result;
-use crate::ports::{AuditLog, Page, audit_page, decode_audit_cursor};
+use shared::domain::{AUDIT_RETENTION_DAYS, AuditEntry, TenantId};
+use shared::error::Result;
+use shared::ports::{AuditLog, Page, audit_page, decode_audit_cursor};
 
 use super::{DynamoStore, key, n, tenant_pk, to_item};
 

@@ -61,9 +61,9 @@ use serde::de::DeserializeOwned;
 
 use super::sdk_error;
 
-use crate::domain::{Lead, LeadId, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::LeadStore;
+use shared::domain::{Lead, LeadId, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::LeadStore;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

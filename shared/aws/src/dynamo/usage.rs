@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use tracing::instrument;
 
-use crate::domain::{Counter, Month, TenantId};
-use crate::error::Result;
-use crate::ports::UsageMeter;
+use shared::domain::{Counter, Month, TenantId};
+use shared::error::Result;
+use shared::ports::UsageMeter;
 
 use super::{DynamoStore, Item, key, n, tenant_pk};
-use crate::adapters::aws::sdk_error;
+use crate::sdk_error;
 
 fn usage_key(tenant: &TenantId, month: Month) -> Item {
     key(tenant_pk(tenant), format!("USAGE#{month}"))

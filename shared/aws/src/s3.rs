@@ -10,8 +10,8 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use super::sdk_error;
 use tracing::instrument;
 
-use crate::error::{Error, Result};
-use crate::ports::{BlobInfo, BlobStore};
+use shared::error::{Error, Result};
+use shared::ports::{BlobInfo, BlobStore};
 
 #[derive(Clone)]
 pub struct S3BlobStore {

@@ -31,17 +31,17 @@ use aws_lambda_events::event::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 
-use crate::adapters::aws::{AwsApp, Claim, Deployment, DynamoIdempotency};
-use crate::adapters::oidc::IdTokens;
-use crate::analysis::redact::redact;
-use crate::domain::{Caller, TenantId, TranscriptFormat};
-use crate::error::{Error, Result};
-use crate::formats::{self, CallMetadata, FileKind};
-use crate::handlers::ingest::{self, Artifact, FileDrop, Media};
-use crate::handlers::transcribed::{self, TranscriptionResult};
-use crate::handlers::{api, record_failure, run_job};
-use crate::keys;
-use crate::ports::Job;
+use crate::{AwsApp, Claim, Deployment, DynamoIdempotency};
+use shared::adapters::oidc::IdTokens;
+use shared::analysis::redact::redact;
+use shared::domain::{Caller, TenantId, TranscriptFormat};
+use shared::error::{Error, Result};
+use shared::formats::{self, CallMetadata, FileKind};
+use shared::handlers::ingest::{self, Artifact, FileDrop, Media};
+use shared::handlers::transcribed::{self, TranscriptionResult};
+use shared::handlers::{api, record_failure, run_job};
+use shared::keys;
+use shared::ports::Job;
 
 /// How long a handler has before Lambda stops it: from the invocation's deadline (epoch ms).
 pub fn time_left(deadline_ms: u64) -> Duration {
@@ -583,10 +583,10 @@ pub async fn authorize(
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    let verdict = match crate::domain::bearer_token(&header) {
+    let verdict = match shared::domain::bearer_token(&header) {
         None => Err(Error::Unauthorized("no bearer token".into())),
-        Some(token) if token.starts_with(crate::domain::KEY_PREFIX) => {
-            crate::handlers::access::caller_for_key(&app.deps, token, Utc::now()).await
+        Some(token) if token.starts_with(shared::domain::KEY_PREFIX) => {
+            shared::handlers::access::caller_for_key(&app.deps, token, Utc::now()).await
         }
         Some(token) => match tokens {
             None => Err(Error::Unauthorized(

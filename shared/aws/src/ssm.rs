@@ -11,9 +11,9 @@ use aws_sdk_ssm::types::ParameterType;
 use tracing::instrument;
 
 use super::sdk_error;
-use crate::domain::TenantId;
-use crate::error::{Error, Result};
-use crate::ports::{SecretName, SecretStore};
+use shared::domain::TenantId;
+use shared::error::{Error, Result};
+use shared::ports::{SecretName, SecretStore};
 
 #[derive(Clone)]
 pub struct SsmSecretStore {

@@ -11,8 +11,8 @@ use chrono::Utc;
 use tracing::instrument;
 
 use super::sdk_error;
-use crate::error::{Error, Result};
-use crate::ports::{Admission, RateLimiter, fixed_window};
+use shared::error::{Error, Result};
+use shared::ports::{Admission, RateLimiter, fixed_window};
 
 pub struct DynamoRateLimiter {
     client: Client,

@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use tracing::instrument;
 
-use crate::domain::{Connection, Crm, LeadId, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::CrmStore;
+use shared::domain::{Connection, Crm, LeadId, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::CrmStore;
 
 use super::{DynamoStore, Item, key, s, tenant_pk, to_item};
-use crate::adapters::aws::sdk_error;
+use crate::sdk_error;
 
 fn connection_key(tenant: &TenantId, crm: Crm) -> Item {
     key(tenant_pk(tenant), format!("CRM#{crm}"))

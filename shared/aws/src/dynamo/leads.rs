@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use super::sdk_error;
 use tracing::instrument;
 
-use crate::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
-use crate::error::{Error, Result};
-use crate::ports::{LeadQuery, LeadSort, LeadStore, Page};
+use shared::domain::{CallId, Lead, LeadId, PhoneNumber, ScoreChange, TenantId};
+use shared::error::{Error, Result};
+use shared::ports::{LeadQuery, LeadSort, LeadStore, Page};
 
 use super::{
     DynamoStore, Item, Transacted, from_item, key, lead_pk, not_updated, put_new, put_versioned, s,

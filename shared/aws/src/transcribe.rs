@@ -12,11 +12,11 @@ use aws_sdk_transcribe::types::{
 use tracing::{info, instrument};
 
 use super::sdk_error;
-use crate::domain::Call;
-use crate::error::{Error, Result};
-use crate::formats::audio;
-use crate::keys;
-use crate::ports::{Transcriber, TranscriptionStart};
+use shared::domain::Call;
+use shared::error::{Error, Result};
+use shared::formats::audio;
+use shared::keys;
+use shared::ports::{Transcriber, TranscriptionStart};
 
 #[derive(Clone)]
 pub struct AmazonTranscribe {
