@@ -236,6 +236,8 @@ pub trait SmsStore: Send + Sync {
     /// Store `text` if the stored one still has `text.version` (0: none stored); returns it
     /// with its new version. `Concurrent` when another store came first.
     async fn put_text(&self, text: &OutgoingText) -> Result<OutgoingText>;
+    /// The texts the product sent or will send to a lead, newest first.
+    async fn texts_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<OutgoingText>>;
     /// Remove a lead's SMS log (and what makes each event id count once), its links and the
     /// texts sent to it.
     async fn erase_sms(&self, tenant: &TenantId, lead: &LeadId) -> Result<()>;

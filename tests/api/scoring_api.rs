@@ -130,7 +130,8 @@ async fn tier_thresholds_are_the_tenants_own() {
             "tiers": {"hot": 70, "warm": 40},
             "surveys": [],
             "texting": {"require_consent": false, "window": {"start_hour": 8, "end_hour": 21},
-                        "in_quiet_hours": "refuse"}
+                        "in_quiet_hours": "refuse"},
+            "follow_ups": []
         })
     );
     for body in [

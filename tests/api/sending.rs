@@ -557,3 +557,192 @@ async fn through_the_api_a_text_in_quiet_hours_is_queued_and_a_lead_who_opts_out
     );
     assert_eq!(twilio.requests(), 0);
 }
+
+/// The tenant's follow-up: two hours after a lead turns hot, unless someone texts or calls it.
+async fn with_follow_up(app: &TestApp) {
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            "/settings",
+            &json!({
+                // Any scored lead is hot.
+                "tiers": {"hot": 2, "warm": 1},
+                "follow_ups": [{"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2,
+                                "text": "Hi {first_name}, Maya from Summit Roofing here: would a call today help?"}]
+            })
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A call from `LEAD` (Dana) that scores it, and the follow-up it queued.
+async fn turned_hot(app: &TestApp) -> (String, Value) {
+    let body = json!({
+        "caller": LEAD,
+        "first_name": "Dana",
+        "started_at": chrono::Utc::now().to_rfc3339(),
+        "transcript": {"format": "text", "content":
+            "Agent: Summit Roofing, this is Maya.\nCaller: I need a quote for a new roof this week.\n"}
+    });
+    let (status, accepted) = app.send(Method::POST, "/calls", &body.to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let lead = accepted["lead_id"].as_str().unwrap().to_owned();
+    let texts = app
+        .wait_for(&format!("/leads/{lead}/texts"), |t| {
+            t["texts"].as_array().is_some_and(|t| !t.is_empty())
+        })
+        .await;
+    (lead, texts["texts"][0].clone())
+}
+
+#[tokio::test]
+async fn a_hot_lead_no_one_touches_gets_exactly_one_follow_up_however_often_the_trigger_comes() {
+    let (_dir, app, twilio) = app_sending().await;
+    with_follow_up(&app).await;
+    // WHEN a call makes a lead hot
+    let (lead, queued) = turned_hot(&app).await;
+    // THEN a follow-up waits two hours, in the lead's list of texts
+    assert_eq!(queued["state"], "queued", "{queued}");
+    assert_eq!(queued["origin"], "follow-up:hot-no-touch");
+    assert_eq!(
+        queued["body"],
+        "Hi Dana, Maya from Summit Roofing here: would a call today help?"
+    );
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        at(&queued["send_at"]) - at(&queued["unless_touched_since"]),
+        chrono::Duration::hours(2)
+    );
+    // ... and the same trigger, delivered again and again, starts nothing more
+    let text_id = queued["text_id"].as_str().unwrap().to_owned();
+    let stored = app
+        .app
+        .deps
+        .sms
+        .get_text(&tenant(), &lead_id(&lead), &text_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+    let call_id = detail["calls"][0]["call_id"].as_str().unwrap().to_owned();
+    let event = trigger(&lead, &call_id, stored.unless_touched_since.unwrap());
+    for _ in 0..3 {
+        shared::handlers::texts::on_events(&app.app.deps, &tenant(), std::slice::from_ref(&event))
+            .await
+            .unwrap();
+    }
+    let (_, texts) = app.get(&format!("/leads/{lead}/texts")).await;
+    assert_eq!(texts["texts"].as_array().unwrap().len(), 1, "{texts:#}");
+    // WHEN two hours pass with no one texting or calling (each job delivered twice)
+    work_queue(&app, &lead, &text_id, chrono::Utc::now()).await;
+    // THEN the lead got the follow-up, once
+    let messages = twilio.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, queued["body"].as_str().unwrap());
+    let (_, text) = app.get(&format!("/leads/{lead}/texts/{text_id}")).await;
+    assert_eq!(text["state"], "sent", "{text}");
+}
+
+/// The event the score handler emitted when call `call_id` made `lead` hot at `at`, delivered
+/// again (an event's id is its tenant, type, subject and time).
+fn trigger(lead: &str, call_id: &str, at: chrono::DateTime<chrono::Utc>) -> shared::domain::Event {
+    use shared::domain::{CallId, Event, EventData, EventType, ScoreCause, ScoreEvent, Tier};
+    Event::new(
+        &tenant(),
+        EventType::LeadTierChanged,
+        &format!("{lead}/call:{call_id}"),
+        at,
+        EventData::Score(ScoreEvent {
+            lead_id: lead_id(lead),
+            score: 80,
+            tier: Tier::Hot,
+            previous_score: Some(30),
+            previous_tier: Some(Tier::Warm),
+            probability: None,
+            model_version: None,
+            top_factors: Vec::new(),
+            cause: ScoreCause::NewCall {
+                call_id: CallId::parse(call_id).unwrap(),
+            },
+            lead_path: format!("/leads/{lead}"),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_follow_up_is_not_sent_when_the_rep_texted_the_lead_first() {
+    let (_dir, app, twilio) = app_sending().await;
+    with_follow_up(&app).await;
+    let (lead, queued) = turned_hot(&app).await;
+    // GIVEN the rep texted the lead after it turned hot
+    let (status, sent) = text(&app, &lead, "Hi Dana, I can come by at 4 today.").await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    // WHEN the follow-up's hour comes
+    let text_id = queued["text_id"].as_str().unwrap();
+    work_queue(&app, &lead, text_id, chrono::Utc::now()).await;
+    // THEN it is cancelled, saying why, and only the rep's text went
+    let (_, text) = app.get(&format!("/leads/{lead}/texts/{text_id}")).await;
+    assert_eq!(text["state"], "cancelled", "{text}");
+    assert!(
+        text["problem"]
+            .as_str()
+            .unwrap()
+            .starts_with("not needed: a text at "),
+        "{text}"
+    );
+    assert_eq!(twilio.messages().len(), 1);
+    let (_, texts) = app.get(&format!("/leads/{lead}/texts")).await;
+    let states: Vec<&str> = texts["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "cancelled"], "newest first: {texts:#}");
+}
+
+#[tokio::test]
+async fn a_survey_started_through_the_api_is_texted_to_the_lead_within_the_rules() {
+    let (_dir, app, twilio) = app_sending().await;
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            "/settings",
+            &json!({"surveys": [{"id": "fit", "questions": [
+                {"id": "likely", "text": "How likely are you to buy? Reply 1-5",
+                 "answers": {"scale": {"min": 1, "max": 5}}}]}]})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lead = new_lead(&app, LEAD).await;
+    // WHEN a rep puts the survey to the lead
+    let (status, started) = app
+        .send(
+            Method::POST,
+            &format!("/leads/{lead}/surveys"),
+            &json!({"survey": "fit"}).to_string(),
+        )
+        .await;
+    // THEN its first question went to the lead, and the answer says so
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["text"]["state"], "sent", "{started}");
+    let messages = twilio.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, "How likely are you to buy? Reply 1-5");
+    assert_eq!(started["text"]["sid"], messages[0].sid.as_str());
+    // ... and a lead who opted out is neither surveyed nor texted
+    let other = new_lead(&app, "+15125550148").await;
+    consent(&app, &other, "opt_out").await;
+    let (status, problem) = app
+        .send(
+            Method::POST,
+            &format!("/leads/{other}/surveys"),
+            &json!({"survey": "fit"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "urn:leadscore:problem:opted-out");
+    assert_eq!(twilio.messages().len(), 1);
+}

@@ -438,3 +438,55 @@ pub(crate) async fn queue_a_text_and_send_it_when_its_minute_comes(
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert_eq!(logged[0].event_id, format!("msg:{}", messages[0].sid));
 }
+
+/// A lead turning hot in the score function starts the tenant's follow-up once, however often
+/// SQS delivers the score job: one queued text, one job on the webhook queue.
+#[tokio::test]
+async fn a_lead_turning_hot_in_the_score_function_queues_one_follow_up() {
+    let cloud = Cloud::start().await;
+    let (status, body) = feed::api_with(
+        &cloud,
+        "PATCH",
+        "/settings",
+        Some("acme"),
+        Some(json!({
+            // Any scored lead is hot.
+            "tiers": {"hot": 2, "warm": 1},
+            "follow_ups": [{"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2,
+                            "text": "Hi {first_name}, would a call today help?"}]
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let before = cloud.recorder.messages_to("webhooks").len();
+    let lead = feed::post_call(
+        &cloud,
+        "+15125550170",
+        "Caller: I need a quote for a new roof this week.",
+    )
+    .await;
+    // Every message delivered twice.
+    feed::settle(&cloud, 2).await;
+    let (tenant, lead_id) = (
+        TenantId::parse("acme").unwrap(),
+        shared::domain::LeadId::parse(&lead).unwrap(),
+    );
+    let texts = cloud
+        .app
+        .deps
+        .sms
+        .texts_for_lead(&tenant, &lead_id)
+        .await
+        .unwrap();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let text = &texts[0];
+    assert_eq!(text.origin.as_deref(), Some("follow-up:hot-no-touch"));
+    assert_eq!(text.state, shared::domain::TextState::Queued);
+    assert_eq!(text.body, "Hi there, would a call today help?");
+    let jobs: Vec<String> = cloud.recorder.messages_to("webhooks")[before..]
+        .iter()
+        .filter(|m| m.contains("send_text"))
+        .cloned()
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+}

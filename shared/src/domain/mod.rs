@@ -40,10 +40,10 @@ pub use score::{
     Tier, TierThresholds,
 };
 pub use sms::{
-    Answers, ConsentAction, ConsentChange, ConsentDraft, LinkDraft, OutgoingText, QuietHours,
-    SendWindow, SmsDirection, SmsEvent, SmsEventKind, SmsIntent, SmsMedia, SmsMessage, Survey,
-    SurveyAnswer, SurveyQuestion, TextState, TextingRules, TrackedLink, consent_keyword,
-    keyword_form,
+    Answers, ConsentAction, ConsentChange, ConsentDraft, FollowUp, FollowUpTrigger, LinkDraft,
+    OutgoingText, QuietHours, SendWindow, SmsDirection, SmsEvent, SmsEventKind, SmsIntent,
+    SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion, TextState, TextingRules,
+    TrackedLink, consent_keyword, keyword_form, newest_first,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};
 pub use usage::{Counter, Month, Usage};

@@ -81,6 +81,10 @@ pub struct TenantSettings {
     /// How texts are sent (`POST /leads/{id}/texts`): the number, consent and quiet hours.
     #[serde(default)]
     pub texting: super::TextingRules,
+    /// Texts sent on their own when a lead turns hot and no one has texted or called it since
+    /// (at most 10).
+    #[serde(default)]
+    pub follow_ups: Vec<super::FollowUp>,
 }
 
 /// A change to a tenant's settings (`PUT` or `PATCH /settings`): each field it names replaces
@@ -95,6 +99,8 @@ pub struct SettingsPatch {
     pub surveys: Option<Vec<super::Survey>>,
     #[serde(default)]
     pub texting: Option<super::TextingRules>,
+    #[serde(default)]
+    pub follow_ups: Option<Vec<super::FollowUp>>,
 }
 
 impl SettingsPatch {
@@ -108,6 +114,9 @@ impl SettingsPatch {
         if let Some(texting) = self.texting {
             settings.texting = texting;
         }
+        if let Some(follow_ups) = self.follow_ups {
+            settings.follow_ups = follow_ups;
+        }
     }
 }
 
@@ -120,6 +129,7 @@ impl TenantSettings {
             )));
         }
         self.texting.validate()?;
+        super::FollowUp::validate_all(&self.follow_ups)?;
         let mut ids = std::collections::HashSet::new();
         let mut triggers = std::collections::HashSet::new();
         for s in &self.surveys {

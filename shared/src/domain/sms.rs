@@ -456,6 +456,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn follow_ups_are_checked_and_name_the_field() {
+        let f = |id: &str, after_hours: u32, text: &str| FollowUp {
+            id: id.to_owned(),
+            when: FollowUpTrigger::TurnedHot,
+            after_hours,
+            text: text.to_owned(),
+        };
+        let good = f("hot-no-touch", 2, "Hi {first_name}!");
+        assert!(FollowUp::validate_all(std::slice::from_ref(&good)).is_ok());
+        assert_eq!(good.text_for(Some("Dana")), "Hi Dana!");
+        assert_eq!(good.text_for(Some(" ")), "Hi there!");
+        assert_eq!(good.origin(), "follow-up:hot-no-touch");
+        let refused = |all: &[FollowUp]| FollowUp::validate_all(all).unwrap_err().to_string();
+        assert!(refused(&[f("Hot", 2, "x")]).contains("`Hot` is not 1 to 40"));
+        assert!(refused(&[good.clone(), good.clone()]).contains("used twice"));
+        assert!(refused(&[f("a", 169, "x")]).contains("follow_ups.a.after_hours: 169 hours"));
+        assert!(refused(&[f("a", 1, " ")]).contains("follow_ups.a.text: 1 characters"));
+        let many: Vec<FollowUp> = (0..11).map(|i| f(&format!("f{i}"), 1, "x")).collect();
+        assert!(refused(&many).contains("11 of them; at most 10"));
+    }
+
+    #[test]
     fn consent_keywords_ignore_case_spaces_and_punctuation() {
         for (body, action) in [
             ("STOP", ConsentAction::OptOut),
@@ -609,6 +631,99 @@ pub struct TextingRules {
     pub in_quiet_hours: QuietHours,
 }
 
+/// Texts in the order a lead's list shows them: the newest first (by creation, then id).
+pub fn newest_first(texts: &mut [OutgoingText]) {
+    texts.sort_by(|a, b| (b.created_at, &b.text_id).cmp(&(a.created_at, &a.text_id)));
+}
+
+/// A follow-up the tenant set (`settings.follow_ups`): when a lead turns hot and no one has
+/// texted or called it within `after_hours`, it is texted `text`. Each one is a text record
+/// (`origin` `follow-up:<id>`), queued when the lead turns hot and sent, or cancelled naming
+/// why, when its hour comes: the lead's texts list shows every step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2, "text": "Hi {first_name}, this is Summit Roofing: would a call today help?"}))]
+pub struct FollowUp {
+    /// Names it in the texts it sends: 1 to 40 of `a-z`, `0-9` and `-`.
+    pub id: String,
+    /// What starts it.
+    pub when: FollowUpTrigger,
+    /// How long someone has to text or call the lead before the follow-up goes: 0 to 168
+    /// hours.
+    pub after_hours: u32,
+    /// The text, 1 to 1,600 characters; `{first_name}` is the lead's first name ("there"
+    /// when it is not known).
+    pub text: String,
+}
+
+/// What starts a follow-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpTrigger {
+    /// The lead's tier became hot (the moment `lead.tier_changed` says so).
+    TurnedHot,
+}
+
+impl FollowUp {
+    pub const MAX: usize = 10;
+
+    pub fn validate_all(all: &[Self]) -> Result<()> {
+        if all.len() > Self::MAX {
+            return Err(Error::validation(format!(
+                "follow_ups: {} of them; at most {}",
+                all.len(),
+                Self::MAX
+            )));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for f in all {
+            let at = format!("follow_ups.{}", f.id);
+            if f.id.is_empty()
+                || f.id.len() > 40
+                || !f
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(Error::validation(format!(
+                    "follow_ups: the id `{}` is not 1 to 40 of a-z, 0-9 and -",
+                    f.id
+                )));
+            }
+            if !ids.insert(&f.id) {
+                return Err(Error::validation(format!(
+                    "follow_ups: the id `{}` is used twice",
+                    f.id
+                )));
+            }
+            if f.after_hours > 168 {
+                return Err(Error::validation(format!(
+                    "{at}.after_hours: {} hours; at most 168 (a week)",
+                    f.after_hours
+                )));
+            }
+            let length = f.text.chars().count();
+            if f.text.trim().is_empty() || length > 1600 {
+                return Err(Error::validation(format!(
+                    "{at}.text: {length} characters; a text has 1 to 1,600"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The text for `first_name`.
+    pub fn text_for(&self, first_name: Option<&str>) -> String {
+        let name = first_name.map(str::trim).filter(|n| !n.is_empty());
+        self.text.replace("{first_name}", name.unwrap_or("there"))
+    }
+
+    /// What its texts say they came from (`OutgoingText::origin`).
+    pub fn origin(&self) -> String {
+        format!("follow-up:{}", self.id)
+    }
+}
+
 /// What becomes of a text asked for outside the lead's window (`settings.texting`).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -664,6 +779,13 @@ pub struct OutgoingText {
     /// Why it failed or was cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// What sent it on its own (`follow-up:<id>`); none when a request asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// A follow-up goes only if no one texted or called the lead after this (when the lead
+    /// turned hot); else it is cancelled, saying who did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless_touched_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The digest of the request that made it (lead and body): a retry with the same key and

@@ -98,6 +98,7 @@ pub async fn preview(deps: &Deps, tenant: &TenantId, request: &PreviewRequest) -
             tiers,
             surveys: Vec::new(),
             texting: Default::default(),
+            follow_ups: Vec::new(),
         }
         .validate()?;
     }

@@ -16,6 +16,7 @@ pub async fn load(deps: &Deps, tenant: &TenantId) -> Result<TenantSettings> {
             tiers: deps.config.tiers,
             surveys: Vec::new(),
             texting: Default::default(),
+            follow_ups: Vec::new(),
         }),
         Err(e) => Err(e),
     }

@@ -22,8 +22,9 @@ use tracing::{info, warn};
 
 use crate::Deps;
 use crate::domain::{
-    Counter, Lead, LeadId, OutgoingText, QuietHours, SmsDirection, SmsEvent, SmsEventKind,
-    SmsMessage, TenantId, TextState, TextingRules,
+    Counter, Event, EventData, EventType, FollowUp, FollowUpTrigger, Lead, LeadId, OutgoingText,
+    QuietHours, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId, TextState,
+    TextingRules, Tier,
 };
 use crate::error::{Error, Result};
 use crate::ports::Job;
@@ -153,6 +154,8 @@ pub async fn send_text(
         sid: None,
         event_id: None,
         problem: None,
+        origin: None,
+        unless_touched_since: None,
         created_at: now,
         updated_at: now,
         request_sha256: digest.clone(),
@@ -166,15 +169,17 @@ pub async fn send_text(
         {
             text.state = TextState::Queued;
             text.send_at = Some(next);
+            // The job first: a record without its job would wait for ever, and a job that
+            // comes before its record is written is tried again.
+            deps.queue
+                .send_after(&hop_job(&text), hop_delay(next, now))
+                .await?;
             let text = match deps.sms.put_text(&text).await {
                 Ok(text) => text,
                 Err(Error::Concurrent(_)) => return retried(deps, &text, &digest, key, now).await,
                 Err(e) => return Err(e),
             };
             info!(text = %text.text_id, send_at = %next, "text queued for the lead's next allowed minute");
-            deps.queue
-                .send_after(&hop_job(&text), hop_delay(next, now))
-                .await?;
             return Ok(Outcome {
                 text,
                 replayed: false,
@@ -469,7 +474,14 @@ pub async fn send_queued(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let Some(text) = deps.sms.get_text(tenant, lead_id, text_id).await? else {
-        return Ok(()); // erased with its lead
+        if deps.leads.get_lead(tenant, lead_id).await?.is_none() {
+            return Ok(()); // erased with its lead
+        }
+        // Its job is sent before the record is written: the record is on its way, or the
+        // request that queued it failed (then its tries run out).
+        return Err(Error::concurrent(format!(
+            "text {text_id} is not recorded yet"
+        )));
     };
     match text.state {
         TextState::Sent | TextState::Failed | TextState::Cancelled => return Ok(()),
@@ -507,11 +519,25 @@ pub async fn send_queued(
         None => return Ok(()),
     };
     let sender = Sender::load(deps, tenant).await?;
+    if let Some(since) = text.unless_touched_since
+        && let Some(touch) = touched_since(deps, &lead, since).await?
+    {
+        info!(text = %text.text_id, "follow-up not needed: the lead was reached");
+        let mut done = text;
+        done.state = TextState::Cancelled;
+        done.problem = Some(format!("not needed: {touch}"));
+        done.updated_at = now;
+        return match deps.sms.put_text(&done).await {
+            Ok(_) | Err(Error::Concurrent(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+    }
     match sender.judge(&lead, now) {
         Ok(()) => {}
-        // The window moved while it waited: wait for the new minute.
+        // The window moved while it waited (or a follow-up's hour fell in the lead's night):
+        // wait for the next allowed minute.
         Err(Refusal::QuietHours { next, .. })
-            if sender.rules.in_quiet_hours == QuietHours::Queue =>
+            if sender.rules.in_quiet_hours == QuietHours::Queue || text.origin.is_some() =>
         {
             let mut later = text;
             later.send_at = Some(next);
@@ -543,6 +569,170 @@ pub async fn send_queued(
         Err(Error::Validation(_) | Error::Forbidden(_)) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Whether anyone texted or called the lead after `since`: what the reason says, if so.
+async fn touched_since(deps: &Deps, lead: &Lead, since: DateTime<Utc>) -> Result<Option<String>> {
+    if let Some(called) = lead.last_called_at.filter(|at| *at > since) {
+        return Ok(Some(format!("a call at {}", rfc3339(called))));
+    }
+    let texted = deps
+        .sms
+        .sms_events_since(&lead.tenant_id, &lead.lead_id, since)
+        .await?
+        .into_iter()
+        .find(|e| {
+            e.at > since
+                && matches!(&e.kind, SmsEventKind::Message(m) if m.direction == SmsDirection::Outbound)
+        });
+    Ok(texted.map(|e| format!("a text at {}", rfc3339(e.at))))
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Start the tenant's follow-ups that `events` trigger: for each lead that turned hot, one
+/// queued text per `turned_hot` follow-up, due `after_hours` later unless someone texts or
+/// calls the lead first. Its id comes from the follow-up and the event, so an event delivered
+/// again starts nothing more. Costs one settings read when a lead turned hot, nothing
+/// otherwise.
+pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
+    let turned_hot: Vec<(&Event, &LeadId)> = events
+        .iter()
+        .filter(|e| e.event_type == EventType::LeadTierChanged)
+        .filter_map(|e| match &e.data {
+            EventData::Score(s) if s.tier == Tier::Hot && s.previous_tier != Some(Tier::Hot) => {
+                Some((e, &s.lead_id))
+            }
+            _ => None,
+        })
+        .collect();
+    if turned_hot.is_empty() {
+        return Ok(());
+    }
+    let settings = super::settings::load(deps, tenant).await?;
+    let follow_ups: Vec<&FollowUp> = settings
+        .follow_ups
+        .iter()
+        .filter(|f| f.when == FollowUpTrigger::TurnedHot)
+        .collect();
+    if follow_ups.is_empty() {
+        return Ok(());
+    }
+    for (event, lead_id) in turned_hot {
+        let Some(lead) = deps.leads.get_lead(tenant, lead_id).await? else {
+            continue;
+        };
+        for follow_up in &follow_ups {
+            start_follow_up(deps, &lead, follow_up, event).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn start_follow_up(deps: &Deps, lead: &Lead, f: &FollowUp, event: &Event) -> Result<()> {
+    let origin = f.origin();
+    let body = f.text_for(lead.first_name.as_deref());
+    let at = event.timestamp;
+    let text = OutgoingText {
+        text_id: text_id(&lead.lead_id, Some(&format!("{origin}:{}", event.event_id)))?,
+        tenant_id: lead.tenant_id.clone(),
+        lead_id: lead.lead_id.clone(),
+        request_sha256: SmsEvent::request_digest(&(&lead.lead_id, &origin, &body)),
+        body,
+        state: TextState::Queued,
+        send_at: Some(at + TimeDelta::hours(i64::from(f.after_hours))),
+        sid: None,
+        event_id: None,
+        problem: None,
+        origin: Some(origin),
+        unless_touched_since: Some(at),
+        created_at: at,
+        updated_at: at,
+        hop: 0,
+        version: 0,
+    };
+    if deps
+        .sms
+        .get_text(&text.tenant_id, &text.lead_id, &text.text_id)
+        .await?
+        .is_some()
+    {
+        return Ok(()); // started when the event came before
+    }
+    let now = Utc::now();
+    deps.queue
+        .send_after(&hop_job(&text), hop_delay(text.send_at.unwrap_or(now), now))
+        .await?;
+    match deps.sms.put_text(&text).await {
+        Ok(text) => {
+            info!(text = %text.text_id, follow_up = %f.id, "follow-up queued");
+            Ok(())
+        }
+        Err(Error::Concurrent(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A survey put to a lead (`POST /leads/{id}/surveys`): its run, its first question, and,
+/// when the tenant sends texts (a number and an account), that question sent (or queued for
+/// the lead's next allowed minute) as any text is. A lead the rules forbid texting now is
+/// refused before the survey starts.
+pub async fn start_survey(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+    survey_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, String, Option<OutgoingText>)> {
+    let sender = match Sender::load(deps, tenant).await {
+        Ok(sender) => Some(sender),
+        // Not set up to send: the question is handed back for the tenant to send.
+        Err(Error::Validation(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(sender) = &sender {
+        let lead = existing_lead(deps, tenant, lead_id).await?;
+        match sender.judge(&lead, now) {
+            Ok(()) => {}
+            Err(Refusal::QuietHours { .. }) if sender.rules.in_quiet_hours == QuietHours::Queue => {
+            }
+            Err(refusal) => return Err(sender.refused(&lead, &refusal)),
+        }
+    }
+    let (run_id, question) =
+        super::sms::start_survey(deps, tenant, lead_id, survey_id, now).await?;
+    let text = match sender {
+        Some(_) => {
+            let draft = TextDraft {
+                body: question.clone(),
+            };
+            let key = format!("survey:{run_id}");
+            Some(
+                send_text(deps, tenant, lead_id, draft, Some(&key), now)
+                    .await?
+                    .text,
+            )
+        }
+        None => None,
+    };
+    Ok((run_id, question, text))
+}
+
+/// The most texts `GET /leads/{id}/texts` answers with, the newest.
+pub const TEXTS_LISTED: usize = 100;
+
+/// The texts sent or queued to a lead, newest first (at most [`TEXTS_LISTED`]).
+pub async fn list_texts(
+    deps: &Deps,
+    tenant: &TenantId,
+    lead_id: &LeadId,
+) -> Result<Vec<OutgoingText>> {
+    existing_lead(deps, tenant, lead_id).await?;
+    let mut texts = deps.sms.texts_for_lead(tenant, lead_id).await?;
+    texts.truncate(TEXTS_LISTED);
+    Ok(texts)
 }
 
 /// A queued text's job failed for good: a text still waiting is marked failed, so the tenant

@@ -175,8 +175,8 @@ fn deliver_job(delivery: &Delivery, attempt: u32, not_before: Option<DateTime<Ut
 }
 
 /// Hand `events` to every enabled subscription of the tenant that wants them (a delivery each,
-/// once per event id, and its first attempt queued), and score changes to its connected CRMs
-/// (`crm::on_events`). Costs one read when the tenant has no subscriptions, and one more when
+/// once per event id, and its first attempt queued), score changes to its connected CRMs
+/// (`crm::on_events`), and leads turned hot to its follow-ups (`texts::on_events`). Costs one read when the tenant has no subscriptions, and one more when
 /// a score changed and it has no CRM.
 #[instrument(skip_all, fields(tenant = %tenant, events = events.len()))]
 pub async fn emit(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
@@ -184,6 +184,7 @@ pub async fn emit(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()
         return Ok(());
     }
     super::crm::on_events(deps, tenant, events).await?;
+    super::texts::on_events(deps, tenant, events).await?;
     let subscriptions = deps.webhooks.list_subscriptions(tenant).await?;
     let now = Utc::now();
     let mut jobs = Vec::new();

@@ -860,7 +860,8 @@ pub async fn a_text_log_is_folded_on_from_where_its_stored_fold_ends(deps: &Deps
 }
 
 /// `put_text`: the first store of a text id wins (a second is `Concurrent`), a change stores
-/// only over the version it read, and `erase_sms` removes the lead's texts and no others.
+/// only over the version it read; `texts_for_lead` lists a lead's newest first; and `erase_sms`
+/// removes the lead's texts and no others.
 pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps: &Deps) {
     let sms = &*deps.sms;
     let (l, other) = (lead(&acme(), 1), lead(&acme(), 2));
@@ -875,6 +876,8 @@ pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps
         sid: None,
         event_id: None,
         problem: None,
+        origin: None,
+        unless_touched_since: None,
         created_at: now,
         updated_at: now,
         request_sha256: "ab".repeat(32),
@@ -907,8 +910,33 @@ pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps
         (TextState::Sending, 0, 2)
     );
     assert_eq!(kept, claimed);
+    // A lead's texts list newest first.
+    let mut later = text(&l, "txt_0");
+    later.created_at = now + Duration::seconds(5);
+    sms.put_text(&later).await.unwrap();
+    let listed: Vec<String> = sms
+        .texts_for_lead(&acme(), &l.lead_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.text_id)
+        .collect();
+    assert_eq!(listed, ["txt_0", "txt_1"]);
     // Another lead's text, and another tenant, are apart.
     sms.put_text(&text(&other, "txt_1")).await.unwrap();
+    assert_eq!(
+        sms.texts_for_lead(&acme(), &other.lead_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        sms.texts_for_lead(&globex(), &l.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         sms.get_text(&globex(), &l.lead_id, "txt_1").await.unwrap(),
         None
@@ -917,6 +945,12 @@ pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps
     assert_eq!(
         sms.get_text(&acme(), &l.lead_id, "txt_1").await.unwrap(),
         None
+    );
+    assert!(
+        sms.texts_for_lead(&acme(), &l.lead_id)
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert!(
         sms.get_text(&acme(), &other.lead_id, "txt_1")

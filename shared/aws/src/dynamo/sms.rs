@@ -154,6 +154,20 @@ impl SmsStore for DynamoStore {
         Ok(stored)
     }
 
+    #[instrument(name = "dynamo.texts_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn texts_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<OutgoingText>> {
+        let mut texts: Vec<OutgoingText> = self
+            .query_all(
+                &self.tables.leads,
+                None,
+                lead_pk(tenant, lead),
+                "TEXT#".into(),
+            )
+            .await?;
+        shared::domain::newest_first(&mut texts);
+        Ok(texts)
+    }
+
     #[instrument(name = "dynamo.insert_link", level = "debug", skip_all)]
     async fn insert_link(&self, link: &TrackedLink) -> Result<()> {
         let mut item = to_item(link)?;

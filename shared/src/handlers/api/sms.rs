@@ -89,6 +89,17 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     .problem::<422>("The idempotency key was used with another text")
                     .problem::<503>("Twilio did not answer, or asked to slow down")
                     .with(|op| header_parameter(op, "Idempotency-Key", false, "Makes a retried request send once: any unique string per text"))
+            })
+            .get_with(list_texts, move |op| {
+                op.id("list_texts")
+                    .tag("texts")
+                    .summary("The texts sent or queued to a lead, newest first")
+                    .description(
+                        "At most the newest 100: texts the API sent or queued, and the tenant's \
+                         follow-ups (`origin`), each with where it stands and, when it did not \
+                         go, why (`problem`).",
+                    )
+                    .problem::<404>(no_lead)
             }),
         )
         .api_route(
@@ -138,10 +149,16 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     .tag("texts")
                     .summary("Put one of the tenant's surveys to the lead")
                     .description(
-                        "Answers the first question to text; the lead's replies answer it.",
+                        "When the tenant sends texts (`settings.texting.from` and a Twilio \
+                         account), the first question is sent to the lead as any text is \
+                         (`text`); else it is answered for the tenant to send. The lead's \
+                         replies answer it.",
                     )
                     .problem::<404>("No such lead, or no such survey in the settings")
-                    .problem::<409>("A survey is already running for the lead")
+                    .problem::<409>(
+                        "A survey is already running for the lead, or the rules forbid texting \
+                         the lead now (`opted-out`, `no-consent`, `quiet-hours`)",
+                    )
             }),
         )
         // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
@@ -535,6 +552,22 @@ struct TextPath {
     text_id: String,
 }
 
+/// `GET /leads/{id}/texts`.
+async fn list_texts(
+    State(deps): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(LeadPath { id }): Path<LeadPath>,
+) -> ApiResult<Json<TextList>> {
+    let texts = texts::list_texts(&deps, &tenant, &lead_id(&id)?).await?;
+    Ok(Json(TextList { texts }))
+}
+
+/// A lead's texts, newest first.
+#[derive(Serialize, JsonSchema)]
+struct TextList {
+    texts: Vec<OutgoingText>,
+}
+
 /// `GET /leads/{id}/texts/{text_id}`.
 async fn get_text(
     State(deps): State<AppState>,
@@ -739,12 +772,16 @@ struct SurveyRequest {
 #[derive(Serialize, JsonSchema)]
 struct SurveyStarted {
     run_id: String,
-    /// The first question, to text to the lead.
+    /// The first question.
     first_question: String,
+    /// The first question as texted (or queued) to the lead, when the tenant sends texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<OutgoingText>,
 }
 
-/// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and returns its
-/// first question to text; the lead's replies answer it.
+/// `POST /leads/{id}/surveys`: `{"survey": "fit"}` puts a survey to the lead and sends its
+/// first question (or returns it, when the tenant does not send texts); the lead's replies
+/// answer it.
 async fn start_survey(
     State(deps): State<AppState>,
     RepTenant(tenant): RepTenant,
@@ -752,13 +789,14 @@ async fn start_survey(
     JsonBody(req): JsonBody<SurveyRequest>,
 ) -> ApiResult<Created<SurveyStarted>> {
     let id = lead_id(&id)?;
-    let (run_id, first_question) =
-        sms::start_survey(&deps, &tenant, &id, &req.survey, Utc::now()).await?;
+    let (run_id, first_question, text) =
+        texts::start_survey(&deps, &tenant, &id, &req.survey, Utc::now()).await?;
     Ok(Created {
         location: None,
         body: SurveyStarted {
             run_id,
             first_question,
+            text,
         },
     })
 }

@@ -13,6 +13,7 @@ use crate::ports::SmsStore;
 use crate::sms::SmsFold;
 
 use super::{SqliteStore, get_doc, is_unique_violation, list_docs, ts};
+use crate::domain::newest_first;
 
 #[async_trait]
 impl SmsStore for SqliteStore {
@@ -180,6 +181,22 @@ impl SmsStore for SqliteStore {
                 text.text_id
             )))
         }
+    }
+
+    #[instrument(name = "sqlite.texts_for_lead", level = "debug", skip_all, fields(tenant = %tenant, lead = %lead))]
+    async fn texts_for_lead(&self, tenant: &TenantId, lead: &LeadId) -> Result<Vec<OutgoingText>> {
+        let (tenant, lead) = (tenant.to_string(), lead.to_string());
+        let mut texts: Vec<OutgoingText> = self
+            .read(move |c| {
+                list_docs(
+                    c,
+                    "SELECT doc FROM texts WHERE tenant_id = ?1 AND lead_id = ?2",
+                    params![tenant, lead],
+                )
+            })
+            .await?;
+        newest_first(&mut texts);
+        Ok(texts)
     }
 
     #[instrument(name = "sqlite.insert_link", level = "debug", skip_all)]
