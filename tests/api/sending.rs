@@ -201,10 +201,7 @@ async fn outside_the_leads_hours_the_text_is_refused_naming_the_next_allowed_min
     let lead = new_lead(&app, LEAD).await;
     // A window that the lead's current hour (and the next) is outside of, whatever the
     // time the test runs: Austin's clock, from the area code.
-    let hour = chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Chicago)
-        .hour();
-    let start = if hour <= 20 { hour + 2 } else { 1 };
+    let start = testkit::twilio::closed_window_start(chrono_tz::America::Chicago);
     texting(
         &app,
         json!({"from": NUMBER, "window": {"start_hour": start, "end_hour": start + 1}}),
@@ -241,6 +238,25 @@ async fn twilios_own_refusals_and_missing_settings_are_named() {
         "nothing logged"
     );
 
+    // Credentials Twilio does not know are named as the tenant's to fix.
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            "/settings/twilio",
+            &json!({"auth_token": "ffffffffffffffffffffffffffffffff", "account_sid": ACCOUNT})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, problem) = text(&app, &lead, "Hello").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("check the account SID and auth token"),
+        "{problem}"
+    );
     let (status, problem) = text(&app, &lead, "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -516,11 +532,7 @@ async fn through_the_api_a_text_in_quiet_hours_is_queued_and_a_lead_who_opts_out
  {
     let (_dir, app, twilio) = app_sending().await;
     let lead = new_lead(&app, LEAD).await;
-    // A window the lead's current hour (and the next) is outside of, whatever the hour.
-    let hour = chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Chicago)
-        .hour();
-    let start = if hour <= 20 { hour + 2 } else { 1 };
+    let start = testkit::twilio::closed_window_start(chrono_tz::America::Chicago);
     texting(
         &app,
         json!({"from": NUMBER, "in_quiet_hours": "queue",

@@ -35,12 +35,8 @@ async fn api(
 #[tokio::test]
 async fn every_grant_is_used() {
     let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
-    let twilio = testkit::twilio::Twilio::start(
-        "AC0123456789abcdef0123456789abcdef",
-        "0123456789abcdef0123456789abcdef",
-        &["+15125550100"],
-    )
-    .await;
+    use crate::texts::{ACCOUNT, NUMBER, TOKEN};
+    let twilio = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
     // Webhooks go to a receiver on this machine, retried after a second.
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;

@@ -10,7 +10,10 @@ use crate::emulator::Cloud;
 use crate::feed;
 
 /// The token `events/apigw-twilio-sms.json` is signed with.
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The account the Twilio stand-ins hold, and the tenant's number in it.
+pub(crate) const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const NUMBER: &str = "+15125550100";
 const HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
 /// The sender in the captured webhook.
 const LEAD: &str = "+19253920364";
@@ -211,35 +214,14 @@ async fn a_tracked_link_redirects_through_api_gateway_and_counts_its_click() {
 /// without a request to Twilio.
 #[tokio::test]
 async fn a_text_is_sent_through_the_api_function_and_an_opted_out_lead_is_refused() {
-    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-    const NUMBER: &str = "+15125550100";
-    let stand_in = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
-    let cloud = Cloud::start_with(|d| {
-        d.config.allow_private_webhook_targets = true;
-        d.config.twilio_api_url = stand_in.url.clone();
-    })
-    .await;
-    let call = |method: &'static str, path: String, body: Value| {
-        let cloud = &cloud;
-        async move { feed::api_with(cloud, method, &path, Some("acme"), Some(body)).await }
-    };
-    let (status, body) = call(
-        "PUT",
-        "/settings/twilio".into(),
-        json!({"auth_token": TOKEN, "account_sid": ACCOUNT}),
+    let (stand_in, cloud) = sending_cloud().await;
+    let call = |method: &'static str, path: String, body: Value| acme(&cloud, method, path, body);
+    let id = ready_to_text(
+        &cloud,
+        json!({"from": NUMBER, "window": {"start_hour": 0, "end_hour": 24}}),
+        LEAD,
     )
     .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        "PATCH",
-        "/settings".into(),
-        json!({"texting": {"from": NUMBER, "window": {"start_hour": 0, "end_hour": 24}}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, lead) = call("POST", "/leads".into(), json!({"phone_number": LEAD})).await;
-    assert_eq!(status, 201, "{lead}");
-    let id = lead["lead_id"].as_str().unwrap().to_owned();
 
     let (status, sent) = call(
         "POST",
@@ -290,8 +272,12 @@ async fn a_text_is_sent_through_the_api_function_and_an_opted_out_lead_is_refuse
 /// when it comes, every message delivered twice.
 #[tokio::test]
 async fn a_text_queued_for_the_leads_morning_is_sent_once_by_the_webhooks_function() {
-    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-    const NUMBER: &str = "+15125550100";
+    let (stand_in, cloud) = sending_cloud().await;
+    queue_a_text_and_send_it_when_its_minute_comes(&cloud, &stand_in).await;
+}
+
+/// A Twilio stand-in, and the emulator sending to it.
+async fn sending_cloud() -> (testkit::twilio::Twilio, Cloud) {
     let stand_in = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
     let cloud = Cloud::start_with(|d| {
         // The stand-in listens on 127.0.0.1, which outbound requests otherwise refuse.
@@ -299,7 +285,42 @@ async fn a_text_queued_for_the_leads_morning_is_sent_once_by_the_webhooks_functi
         d.config.twilio_api_url = stand_in.url.clone();
     })
     .await;
-    queue_a_text_and_send_it_when_its_minute_comes(&cloud, &stand_in).await;
+    (stand_in, cloud)
+}
+
+/// Tenant acme's request through API Gateway to the API function.
+async fn acme(cloud: &Cloud, method: &'static str, path: String, body: Value) -> (u16, Value) {
+    feed::api_with(cloud, method, &path, Some("acme"), Some(body)).await
+}
+
+/// Tenant acme connects the stand-ins' account, sets `texting`, and makes a lead of `phone`:
+/// its id.
+async fn ready_to_text(cloud: &Cloud, texting: Value, phone: &str) -> String {
+    let (status, body) = acme(
+        cloud,
+        "PUT",
+        "/settings/twilio".into(),
+        json!({"auth_token": TOKEN, "account_sid": ACCOUNT}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = acme(
+        cloud,
+        "PATCH",
+        "/settings".into(),
+        json!({ "texting": texting }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, lead) = acme(
+        cloud,
+        "POST",
+        "/leads".into(),
+        json!({"phone_number": phone}),
+    )
+    .await;
+    assert_eq!(status, 201, "{lead}");
+    lead["lead_id"].as_str().unwrap().to_owned()
 }
 
 /// Tenant acme connects `stand_in`'s account, queues a text to a new lead in its quiet hours
@@ -308,38 +329,18 @@ pub(crate) async fn queue_a_text_and_send_it_when_its_minute_comes(
     cloud: &Cloud,
     stand_in: &testkit::twilio::Twilio,
 ) {
-    use chrono::Timelike;
     use shared::domain::{LeadId, TextState};
-    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-    const NUMBER: &str = "+15125550100";
     // Walnut Creek, California: Pacific time, from its area code.
     const LEAD: &str = "+19255550142";
-    let call = |method: &'static str, path: String, body: Value| async move {
-        feed::api_with(cloud, method, &path, Some("acme"), Some(body)).await
-    };
-    let (status, body) = call(
-        "PUT",
-        "/settings/twilio".into(),
-        json!({"auth_token": TOKEN, "account_sid": ACCOUNT}),
+    let call = |method: &'static str, path: String, body: Value| acme(cloud, method, path, body);
+    let start = testkit::twilio::closed_window_start(chrono_tz::America::Los_Angeles);
+    let id = ready_to_text(
+        cloud,
+        json!({"from": NUMBER, "in_quiet_hours": "queue",
+               "window": {"start_hour": start, "end_hour": start + 1}}),
+        LEAD,
     )
     .await;
-    assert_eq!(status, 200, "{body}");
-    // A window the lead's hour (and the next) is outside of, whatever the hour.
-    let hour = chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Los_Angeles)
-        .hour();
-    let start = if hour <= 20 { hour + 2 } else { 1 };
-    let (status, body) = call(
-        "PATCH",
-        "/settings".into(),
-        json!({"texting": {"from": NUMBER, "in_quiet_hours": "queue",
-                           "window": {"start_hour": start, "end_hour": start + 1}}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, lead) = call("POST", "/leads".into(), json!({"phone_number": LEAD})).await;
-    assert_eq!(status, 201, "{lead}");
-    let id = lead["lead_id"].as_str().unwrap().to_owned();
     let before = cloud.recorder.messages_to("webhooks").len();
 
     // WHEN the text is asked for through API Gateway

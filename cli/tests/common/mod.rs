@@ -40,7 +40,13 @@ impl Drop for Server {
 
 /// `leadscore serve --port 0` with `args`, and the address it printed.
 pub fn serve(data_dir: &Path, args: &[&str]) -> (Server, String) {
+    serve_with_env(data_dir, args, &[])
+}
+
+/// `serve`, with these environment variables set (a vendor's base URL).
+pub fn serve_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
     let mut child = command(data_dir)
+        .envs(env.iter().copied())
         .args(["serve", "--port", "0"])
         .args(args)
         .stdout(Stdio::piped())

@@ -786,6 +786,10 @@ pub struct OutgoingText {
     /// turned hot); else it is cancelled, saying who did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unless_touched_since: Option<DateTime<Utc>>,
+    /// When the attempt under way began (it was claimed for sending): a text whose answer was
+    /// lost is looked for at Twilio among the messages made since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The digest of the request that made it (lead and body): a retry with the same key and

@@ -440,7 +440,8 @@ fn not_future(field: &str, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Res
     Ok(at)
 }
 
-async fn existing_lead(deps: &Deps, tenant: &TenantId, id: &LeadId) -> Result<Lead> {
+/// The lead, or `NotFound` naming it.
+pub(super) async fn existing_lead(deps: &Deps, tenant: &TenantId, id: &LeadId) -> Result<Lead> {
     deps.leads
         .get_lead(tenant, id)
         .await?

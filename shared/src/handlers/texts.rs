@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::ports::Job;
 use crate::sms::{self, send::Refusal};
 
-use super::sms::{MAX_TEXT_CHARS, TwilioAccount};
+use super::sms::{MAX_TEXT_CHARS, TwilioAccount, existing_lead};
 
 /// How long a claimed text may wait for Twilio's answer before the next look asks Twilio
 /// whether it took it: three times the longest a request to Twilio waits (10 s).
@@ -156,6 +156,7 @@ pub async fn send_text(
         problem: None,
         origin: None,
         unless_touched_since: None,
+        claimed_at: Some(now),
         created_at: now,
         updated_at: now,
         request_sha256: digest.clone(),
@@ -169,6 +170,7 @@ pub async fn send_text(
         {
             text.state = TextState::Queued;
             text.send_at = Some(next);
+            text.claimed_at = None;
             // The job first: a record without its job would wait for ever, and a job that
             // comes before its record is written is tried again.
             deps.queue
@@ -281,7 +283,8 @@ async fn settle_sending(
     }
     let lead = existing_lead(deps, &stored.tenant_id, &stored.lead_id).await?;
     let sender = Sender::load(deps, &stored.tenant_id).await?;
-    let since = stored.updated_at - TimeDelta::minutes(1);
+    // Twilio's dates are whole seconds, and clocks differ: a minute's margin.
+    let since = stored.claimed_at.unwrap_or(stored.created_at) - TimeDelta::minutes(1);
     let text = claim(deps, stored, now).await?;
     let request = sms::messages::lookup(
         &deps.config.twilio_api_url,
@@ -310,8 +313,12 @@ async fn settle_sending(
 }
 
 /// Claim a stored text for sending (`Sending`, now): `Concurrent` when another request or job
-/// changed it first.
+/// changed it first. Claimed again while `Sending` (its answer lost), it keeps the time its
+/// attempt began, where the look at Twilio starts.
 async fn claim(deps: &Deps, mut text: OutgoingText, now: DateTime<Utc>) -> Result<OutgoingText> {
+    if text.state != TextState::Sending || text.claimed_at.is_none() {
+        text.claimed_at = Some(now);
+    }
     text.state = TextState::Sending;
     text.problem = None;
     text.updated_at = now;
@@ -379,6 +386,7 @@ async fn deliver(
                 TextState::Failed
             };
             left.problem = Some(refusal.to_string());
+            left.claimed_at = None;
             left.updated_at = now;
             deps.sms.put_text(&left).await?;
             Err(refusal)
@@ -648,6 +656,7 @@ async fn start_follow_up(deps: &Deps, lead: &Lead, f: &FollowUp, event: &Event) 
         problem: None,
         origin: Some(origin),
         unless_touched_since: Some(at),
+        claimed_at: None,
         created_at: at,
         updated_at: at,
         hop: 0,
@@ -770,11 +779,4 @@ pub async fn get_text(
         .get_text(tenant, lead_id, text_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("text {text_id} of lead {lead_id}")))
-}
-
-async fn existing_lead(deps: &Deps, tenant: &TenantId, id: &LeadId) -> Result<Lead> {
-    deps.leads
-        .get_lead(tenant, id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("lead {id}")))
 }

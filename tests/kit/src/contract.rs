@@ -878,6 +878,7 @@ pub async fn a_text_is_recorded_once_and_changed_only_from_the_version_read(deps
         problem: None,
         origin: None,
         unless_touched_since: None,
+        claimed_at: None,
         created_at: now,
         updated_at: now,
         request_sha256: "ab".repeat(32),

@@ -81,6 +81,7 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                         r.description("Queued for the next allowed minute (`send_at`)")
                     })
                     .problem::<400>("No Twilio number or account to send with, a bad body, or Twilio refused the text")
+                    .problem::<403>("Twilio refused the account's credentials (PUT /settings/twilio)")
                     .problem::<404>(no_lead)
                     .problem::<409>(
                         "Refused: `opted-out`, `no-consent` or `quiet-hours` (the detail \
@@ -154,11 +155,13 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                          (`text`); else it is answered for the tenant to send. The lead's \
                          replies answer it.",
                     )
+                    .problem::<403>("Twilio refused the account's credentials (PUT /settings/twilio)")
                     .problem::<404>("No such lead, or no such survey in the settings")
                     .problem::<409>(
                         "A survey is already running for the lead, or the rules forbid texting \
                          the lead now (`opted-out`, `no-consent`, `quiet-hours`)",
                     )
+                    .problem::<503>("Twilio did not answer, or asked to slow down")
             }),
         )
         // Called by Twilio and by leads' phones: no tenant credentials, checked otherwise.
