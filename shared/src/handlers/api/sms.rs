@@ -80,6 +80,11 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     .response_with::<202, Json<OutgoingText>, _>(|r| {
                         r.description("Queued for the next allowed minute (`send_at`)")
                     })
+                    .response_with::<200, Json<OutgoingText>, _>(|r| {
+                        r.description(
+                            "A retry of a text that did not go: `cancelled`, with the rule that stopped it in `problem`",
+                        )
+                    })
                     .problem::<400>("No Twilio number or account to send with, a bad body, or Twilio refused the text")
                     .problem::<403>("Twilio refused the account's credentials (PUT /settings/twilio)")
                     .problem::<404>(no_lead)
@@ -589,10 +594,11 @@ struct TextAnswer(texts::Outcome);
 impl IntoResponse for TextAnswer {
     fn into_response(self) -> Response {
         let texts::Outcome { text, replayed } = self.0;
+        // `Failed` and `Sending` answer as errors, never here.
         let status = match text.state {
             TextState::Sent => StatusCode::CREATED,
             TextState::Queued => StatusCode::ACCEPTED,
-            _ => StatusCode::OK,
+            TextState::Cancelled | TextState::Failed | TextState::Sending => StatusCode::OK,
         };
         let location = format!("/leads/{}/texts/{}", text.lead_id, text.text_id);
         let mut response = (status, Json(text)).into_response();
