@@ -1,4 +1,4 @@
-// What the browser scripts share: the tools cli/tests/web.rs installed (NODE_MODULES, CHROMIUM),
+// What the browser scripts share: the tools cli/tests/suite/web.rs installed (NODE_MODULES, CHROMIUM),
 // the server (BASE_URL), where screenshots go (SHOTS), Debian's chromium launched headless, and
 // axe-core run inside a page.
 

@@ -1,6 +1,6 @@
 // Signing in to the web app with an OpenID Connect provider, in Debian's chromium driven by
 // Playwright: `leadscore serve --oidc-issuer` against the stand-in provider of
-// `testkit::oidc`, both started by cli/tests/web.rs (BASE_URL, CHROMIUM, NODE_MODULES, SHOTS).
+// `testkit::oidc`, both started by cli/tests/suite/web.rs (BASE_URL, CHROMIUM, NODE_MODULES, SHOTS).
 // The provider's tokens last 61 s, so the page renews its ID token within a second of
 // signing in (the Rust side counts the renewals).
 

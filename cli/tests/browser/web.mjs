@@ -1,5 +1,5 @@
 // The web app as a rep uses it, in Debian's chromium driven by Playwright, against
-// `leadscore serve` loaded with the demo's leads. Run by cli/tests/web.rs, which installs the
+// `leadscore serve` loaded with the demo's leads. Run by cli/tests/suite/web.rs, which installs the
 // tools and starts the server: BASE_URL, CHROMIUM, NODE_MODULES and SHOTS (where the
 // screenshots go) come from it. Each check throws with what it saw; axe-core must find no
 // serious or critical accessibility violation on any view.

@@ -4,11 +4,9 @@
 //! from a created lead or rule to what it names). Every answer must be documented: its status,
 //! content type, headers and body. A server error, or an answer that breaks the document, fails.
 
-mod common;
-
 use std::process::Command;
 
-use common::{leadscore, serve_with_env};
+use crate::common::{leadscore, serve_with_env};
 
 /// What schemathesis holds each answer to. The authentication checks are left out: locally,
 /// on 127.0.0.1, the API takes no credentials.

@@ -7,11 +7,9 @@
 //! provider (`cli/tests/browser/sign-in.mjs`). Screenshots go to `target/screenshots/` (the
 //! README's come from there).
 
-mod common;
-
 use std::process::Command;
 
-use common::{leadscore, serve};
+use crate::common::{leadscore, serve};
 
 /// Run one of the browser scripts against `url`; its output, when every check passed.
 fn run_script(script: &str, url: &str) -> String {

@@ -1,14 +1,12 @@
 //! The `leadscore` command as a user runs it: the demo, `serve` with the inbox across a hard
 //! kill and restart, `ingest`, `leads`, `show`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{leadscore, serve, stdout};
+use crate::common::{leadscore, serve, stdout};
 
 /// The ranked table's rows: lines that start with a rank.
 fn rows(out: &str) -> Vec<&str> {
@@ -223,7 +221,7 @@ fn a_backfill_killed_twice_and_run_again_stores_every_call_once() {
     }
     let data = dir.path().join("data");
     let ingest = || {
-        common::command(&data)
+        crate::common::command(&data)
             .arg("ingest")
             .arg(&calls)
             .stdout(Stdio::piped())
@@ -341,7 +339,7 @@ fn crm_connect_after_the_demo_puts_every_score_in_hubspot() {
         .filter(|l| !l["lead_score"].is_null())
         .collect();
 
-    let connect = common::command(dir.path())
+    let connect = crate::common::command(dir.path())
         .args([
             "crm",
             "connect",
