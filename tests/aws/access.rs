@@ -352,12 +352,12 @@ pub(crate) fn with_web_sign_in(d: &mut shared_aws::Deployment) {
 /// The sign-in parameter as the stack writes it (web client `web-client-1`, pool domain
 /// `leadscore-0a1b2c3d4e5f`).
 pub(crate) async fn put_template_sign_in(cloud: &Cloud) {
-    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
-    ssm.put_parameter()
-        .name(format!("/{}/web/sign-in", testkit::iam::STACK))
-        .value(template_sign_in("web-client-1", "leadscore-0a1b2c3d4e5f"))
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
+    shared_aws::Ssm::new(&cloud.emulator.sdk().await)
+        .put_parameter(
+            &format!("/{}/web/sign-in", testkit::iam::STACK),
+            &template_sign_in("web-client-1", "leadscore-0a1b2c3d4e5f"),
+            shared_aws::ParameterKind::String,
+        )
         .await
         .unwrap();
 }

@@ -66,18 +66,16 @@ async fn cloud_with_token() -> Cloud {
 #[tokio::test]
 async fn a_tenants_twilio_token_is_a_secure_parameter_and_not_an_object() {
     let cloud = cloud_with_token().await;
-    let ssm = aws_sdk_ssm::Client::new(&cloud.emulator.sdk().await);
+    let ssm = shared_aws::Ssm::new(&cloud.emulator.sdk().await);
     let parameter = ssm
-        .get_parameter()
-        .name("/leadscore/tenants/acme/twilio")
-        .send()
+        .get_parameter("/leadscore/tenants/acme/twilio", true)
         .await
         .unwrap()
-        .parameter
-        .unwrap();
-    assert_eq!(
-        parameter.r#type(),
-        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+        .expect("the token's parameter");
+    assert_eq!(parameter.kind, "SecureString");
+    assert!(
+        parameter.value.contains(TOKEN),
+        "decrypted, the parameter holds the token"
     );
     for (key, bytes) in crate::feed::every_object(&cloud).await {
         assert!(

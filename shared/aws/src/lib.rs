@@ -25,7 +25,7 @@ pub use idempotency::{Claim, DynamoIdempotency};
 pub use rate::DynamoRateLimiter;
 pub use s3::S3BlobStore;
 pub use sqs::SqsQueue;
-pub use ssm::SsmSecretStore;
+pub use ssm::{Parameter, ParameterKind, Ssm, SsmSecretStore};
 pub use transcribe::AmazonTranscribe;
 
 use shared::adapters::oidc::{JwtSettings, SignInDraft, WebSignIn};
@@ -297,7 +297,7 @@ impl AwsApp {
             sms: Arc::new(store),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), deployment.bucket.clone())),
             secrets: Arc::new(SsmSecretStore::new(
-                aws_sdk_ssm::Client::new(sdk),
+                Ssm::new(sdk),
                 &deployment.secrets_prefix,
             )),
             queue: Arc::new(sqs.clone()),
@@ -310,7 +310,7 @@ impl AwsApp {
         };
         let sign_in = match (&deployment.jwt, &deployment.sign_in_parameter) {
             (Some(jwt), Some(parameter)) => {
-                let (ssm, parameter) = (aws_sdk_ssm::Client::new(sdk), parameter.clone());
+                let (ssm, parameter) = (Ssm::new(sdk), parameter.clone());
                 Some(Arc::new(WebSignIn::new(&jwt.issuer, move || {
                     let (ssm, parameter) = (ssm.clone(), parameter.clone());
                     Box::pin(async move { sign_in_draft(&ssm, &parameter).await })
@@ -336,15 +336,11 @@ impl AwsApp {
 }
 
 /// The web app's sign-in as the template wrote it into `parameter`.
-async fn sign_in_draft(ssm: &aws_sdk_ssm::Client, parameter: &str) -> Result<SignInDraft> {
+async fn sign_in_draft(ssm: &Ssm, parameter: &str) -> Result<SignInDraft> {
     let value = ssm
-        .get_parameter()
-        .name(parameter)
-        .send()
-        .await
-        .map_err(|e| sdk_error(&format!("SSM GetParameter {parameter}"), e))?
-        .parameter
-        .and_then(|p| p.value)
+        .get_parameter(parameter, false)
+        .await?
+        .map(|p| p.value)
         .unwrap_or_default();
     serde_json::from_str(&value).map_err(|e| {
         Error::internal(
