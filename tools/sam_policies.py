@@ -130,6 +130,7 @@ def main():
                         "actions": as_list(s["Action"]),
                         "resources": as_list(s["Resource"]),
                         "condition": s.get("Condition"),
+                        "sid": s.get("Sid"),
                     }
                 )
         managed = [

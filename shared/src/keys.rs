@@ -49,6 +49,13 @@ pub fn parse_drop(key: &str) -> Result<(TenantId, &str)> {
     }
 }
 
+/// Whether `key` is a recording kept with its call (`recording`), not a dropped file: what
+/// the bucket's drop trigger sees when a fetched recording (from Twilio) is stored.
+pub fn is_kept_recording(key: &str) -> bool {
+    key.strip_prefix(DROPS)
+        .is_some_and(|rest| rest.split('/').count() == 3)
+}
+
 /// A recording kept with its call.
 pub fn recording(tenant: &TenantId, call: &CallId, file_name: &str) -> String {
     format!("{DROPS}{tenant}/{call}/{}", safe_name(file_name))

@@ -23,6 +23,7 @@ pub mod reports;
 pub mod scoring;
 pub mod sms;
 pub mod telemetry;
+pub mod voice;
 
 use std::sync::Arc;
 

@@ -403,6 +403,17 @@ pub enum Job {
         #[serde(default)]
         hop: u32,
     },
+    /// Fetch a call's recording from Twilio (its status callback said it is ready) and take it
+    /// in as the call's audio (`handlers::voice`).
+    FetchRecording {
+        tenant_id: TenantId,
+        account_sid: String,
+        call_sid: String,
+        recording_sid: String,
+        channels: u8,
+        #[serde(default)]
+        duration_seconds: Option<u32>,
+    },
     /// Erase everything held about a lead (`DELETE /leads/{id}`).
     Erase {
         tenant_id: TenantId,
@@ -495,6 +506,7 @@ impl Job {
             | Job::Transcribe { .. }
             | Job::Deliver { .. }
             | Job::SendText { .. }
+            | Job::FetchRecording { .. }
             | Job::Retrain { .. }
             | Job::CrmPush { .. }
             | Job::CrmEvents { .. }
@@ -516,6 +528,7 @@ impl Job {
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
             Job::SendText { .. } => "texts",
+            Job::FetchRecording { .. } => "ingest",
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
@@ -566,6 +579,11 @@ impl Job {
                 text_id,
                 hop,
             } => format!("text/{tenant_id}/{lead_id}/{text_id}/{hop}"),
+            Job::FetchRecording {
+                tenant_id,
+                recording_sid,
+                ..
+            } => format!("fetch-recording/{tenant_id}/{recording_sid}"),
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
             Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
             Job::CrmPoll { tenant_id, crm } => format!("crm-poll/{tenant_id}/{crm}"),
@@ -625,6 +643,7 @@ impl Job {
             | Job::Transcribe { tenant_id, .. }
             | Job::Deliver { tenant_id, .. }
             | Job::SendText { tenant_id, .. }
+            | Job::FetchRecording { tenant_id, .. }
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }
             | Job::Retrain { tenant_id, .. }
@@ -972,4 +991,19 @@ pub trait VendorHttp: Send + Sync {
     async fn check_base(&self, url: &str) -> Result<()>;
     /// Send once, without following redirects. `Err` with a sentence when there was no answer.
     async fn send(&self, request: &VendorRequest) -> std::result::Result<VendorResponse, String>;
+    /// Fetch a file (a recording): its bytes, at most `max_bytes` (`Err` naming the limit past
+    /// it), within `timeout`. Redirects are followed (Twilio serves media from its CDN).
+    async fn download(
+        &self,
+        request: &VendorRequest,
+        max_bytes: usize,
+        timeout: std::time::Duration,
+    ) -> std::result::Result<Download, String>;
+}
+
+/// A file a vendor's API answered with; an error's document when `status` is not 2xx.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Download {
+    pub status: u16,
+    pub bytes: Vec<u8>,
 }

@@ -131,7 +131,8 @@ async fn tier_thresholds_are_the_tenants_own() {
             "surveys": [],
             "texting": {"require_consent": false, "window": {"start_hour": 8, "end_hour": 21},
                         "in_quiet_hours": "refuse"},
-            "follow_ups": []
+            "follow_ups": [],
+            "twilio_recordings": {"delete_at_twilio": false}
         })
     );
     for body in [

@@ -312,3 +312,125 @@ async fn bad_audio_gets_a_clear_status_and_the_engine_keeps_serving() {
     );
     app.stop().await;
 }
+
+/// A call recorded at Twilio: the signed `RecordingStatusCallback` makes the product read the
+/// call from Twilio's Call resource, fetch the recording (the stand-in's, over a socket) and
+/// hear it; the call ends scored on the lead, with Twilio's start time and the agent's channel
+/// known from the direction (a rep's softphone calling out: the agent is the parent leg,
+/// `ch_0`). The callback delivered again changes nothing and fetches nothing; a forged one is
+/// refused; the recording is deleted at Twilio once stored, as the tenant asked.
+#[tokio::test]
+async fn a_twilio_recording_callback_ends_in_a_scored_call_once() {
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+    use shared::sms::twilio::{self, Algorithm};
+
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+    let twilio = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &["+14155550100"]).await;
+    let started = chrono::DateTime::parse_from_rfc3339("2026-11-20T16:00:00Z")
+        .unwrap()
+        .to_utc();
+    let call = twilio.add_call("client:maya", "+15305550111", "inbound", started, 39);
+    let recording = twilio.add_recording(&call, sample(STEREO));
+
+    let dir = data_dir_with_engine();
+    let config = shared::Config {
+        twilio_api_url: twilio.url.clone(),
+        ..shared::Config::default()
+    };
+    let app = crate::helpers::spawn_app_with(dir.path(), config).await;
+    let (status, saved) = app
+        .send(
+            Method::PUT,
+            "/settings/twilio",
+            &json!({"auth_token": TOKEN, "account_sid": ACCOUNT}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        saved["webhooks"]["recording_status_callback"],
+        "/twilio/default/recording"
+    );
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            "/settings",
+            &json!({"twilio_recordings": {"delete_at_twilio": true}}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let params: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", call.as_str()),
+        ("RecordingSid", recording.as_str()),
+        (
+            "RecordingUrl",
+            &format!("https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{recording}"),
+        ),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "39"),
+        ("RecordingChannels", "2"),
+        ("RecordingSource", "OutboundAPI"),
+        ("ErrorCode", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let url = app.url("/twilio/default/recording");
+    let post = |signature: String| {
+        app.client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&params)
+                    .finish(),
+            )
+            .send()
+    };
+    let forged = post(twilio::signature(
+        Algorithm::HmacSha1,
+        "ffffffffffffffffffffffffffffffff",
+        &url,
+        &params,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let signature = twilio::signature(Algorithm::HmacSha1, TOKEN, &url, &params);
+    for _ in 0..2 {
+        let answer = post(signature.clone()).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+
+    let lead = call_of(&app, "+15305550111").await;
+    let calls = lead["calls"].as_array().unwrap();
+    assert_eq!(
+        calls.len(),
+        1,
+        "one call however often Twilio calls back: {lead:#}"
+    );
+    assert_eq!(calls[0]["status"], "scored", "{:#}", calls[0]);
+    assert_eq!(calls[0]["call_start_time"], "2026-11-20T16:00:00Z");
+    assert_eq!(calls[0]["analysis"]["roles"]["agent"], "ch_0");
+    app.settle().await;
+    assert_eq!(
+        twilio.recording(&recording),
+        (1, true),
+        "fetched once, then deleted at Twilio"
+    );
+
+    // Twilio retries a callback it thinks failed, even hours later: still one call.
+    let answer = post(signature).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    app.settle().await;
+    let (_, lead) = app
+        .get(&format!("/leads/{}", lead["lead_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(lead["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(twilio.recording(&recording), (1, true));
+    app.stop().await;
+}

@@ -367,6 +367,8 @@ async fn every_grant_is_used() {
     // A text asked for in the lead's quiet hours, queued, and sent by the webhooks function
     // when its minute comes.
     crate::texts::queue_a_text_and_send_it_when_its_minute_comes(&cloud, &twilio).await;
+    // A call recorded at Twilio, fetched by the webhooks function and heard by Transcribe.
+    crate::recordings::take_in_a_twilio_recording(&cloud, &twilio).await;
     // Every scored lead on its contact; then a full sync asked for, and the connection
     // deleted with leads still waiting for it (as a sync the API started would leave them).
     assert!(hubspot.stats().batch_inputs >= 2, "{:?}", hubspot.stats());

@@ -10,6 +10,7 @@ mod erasure;
 mod feed;
 mod grants;
 mod infra;
+mod recordings;
 mod schedule;
 mod store;
 mod texts;

@@ -138,6 +138,11 @@ async fn on_s3_record(
         info!(event_name, "not an object creation; ignored");
         return Ok(());
     }
+    if keys::is_kept_recording(key) {
+        // Stored by the product itself (a recording fetched from Twilio), already its call's.
+        info!("a recording kept with its call; not a drop");
+        return Ok(());
+    }
     let (tenant, file_name) = match keys::parse_drop(key) {
         Ok(found) => found,
         Err(e) => {
@@ -614,6 +619,10 @@ mod tests {
 
     #[test]
     fn recording_keys_name_their_tenant() {
+        assert!(keys::is_kept_recording(
+            "recordings/acme/c_0123/twilio-RE1.wav"
+        ));
+        assert!(!keys::is_kept_recording("recordings/acme/call 1.wav"));
         let (tenant, file) = keys::parse_drop("recordings/acme/call 1.wav").unwrap();
         assert_eq!((tenant.as_str(), file), ("acme", "call 1.wav"));
         for bad in [

@@ -83,8 +83,11 @@ impl SqsQueue {
             | Job::Erase { .. }
             | Job::Retrain { .. }
             | Job::Sweep { .. } => &self.score_url,
-            // Outbound requests to tenants' receivers and to Twilio, by the webhooks function.
-            Job::Deliver { .. } | Job::SendText { .. } => &self.webhook_url,
+            // Outbound requests to tenants' receivers and to Twilio (texts sent, recordings
+            // fetched), by the webhooks function.
+            Job::Deliver { .. } | Job::SendText { .. } | Job::FetchRecording { .. } => {
+                &self.webhook_url
+            }
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }

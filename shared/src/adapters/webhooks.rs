@@ -17,8 +17,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use crate::domain::{DELIVERY_TIMEOUT, RESPONSE_EXCERPT_CHARS, check_url, is_public_ip};
 use crate::error::{Error, Result};
 use crate::ports::{
-    Answer, MAX_VENDOR_RESPONSE_BYTES, Outgoing, VendorHttp, VendorRequest, VendorResponse,
-    WebhookSender,
+    Answer, Download, MAX_VENDOR_RESPONSE_BYTES, Outgoing, VendorHttp, VendorRequest,
+    VendorResponse, WebhookSender,
 };
 
 /// Resolves names for the client, keeping only public addresses (and failing when none is).
@@ -211,6 +211,70 @@ impl VendorHttp for HttpWebhookSender {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+    async fn download(
+        &self,
+        request: &VendorRequest,
+        max_bytes: usize,
+        timeout: std::time::Duration,
+    ) -> std::result::Result<Download, String> {
+        let started = Instant::now();
+        let mut url = request.url.clone();
+        let mut headers = request.headers.clone();
+        // A redirect (to the vendor's media host) is followed up to 3 times, each target held
+        // to the same rules; the credentials go to the first host only.
+        for _ in 0..=3 {
+            if let Some(why) = self.refusal(&url).await {
+                return Err(format!("not sent: {why}"));
+            }
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(|e| format!("method {}: {e}", request.method))?;
+            let mut builder = self.client()?.request(method, &url).timeout(timeout);
+            for (name, value) in &headers {
+                builder = builder.header(*name, value);
+            }
+            let mut response = builder.send().await.map_err(|e| describe(&e, started))?;
+            let status = response.status();
+            if status.is_redirection() {
+                let next = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| reqwest::Url::parse(&url).ok()?.join(l).ok())
+                    .ok_or_else(|| format!("a {status} without a Location"))?;
+                if reqwest::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    != next.host_str().map(str::to_owned)
+                {
+                    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+                }
+                url = next.to_string();
+                continue;
+            }
+            if response
+                .content_length()
+                .is_some_and(|n| n > max_bytes as u64)
+            {
+                return Err(too_long(max_bytes));
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, started))? {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > max_bytes {
+                    return Err(too_long(max_bytes));
+                }
+            }
+            return Ok(Download {
+                status: status.as_u16(),
+                bytes,
+            });
+        }
+        Err("more than 3 redirects".to_owned())
+    }
+}
+
+fn too_long(max_bytes: usize) -> String {
+    format!("the file is longer than {} MiB", max_bytes >> 20)
 }
 
 fn describe(e: &reqwest::Error, started: Instant) -> String {
@@ -236,6 +300,102 @@ fn describe(e: &reqwest::Error, started: Instant) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A media host on 127.0.0.1 that answers `/file` with `size` bytes, reports the
+    /// Authorization header it saw on `/seen`, and redirects `/moved` to `target`.
+    async fn media_host(size: usize, target: Option<String>) -> String {
+        use axum::routing::get;
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let (file_seen, seen_seen) = (seen.clone(), seen.clone());
+        let app = axum::Router::new()
+            .route(
+                "/file",
+                get(move |headers: axum::http::HeaderMap| async move {
+                    *file_seen.lock().unwrap() = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default();
+                    vec![7u8; size]
+                }),
+            )
+            .route(
+                "/seen",
+                get(move || async move { seen_seen.lock().unwrap().clone() }),
+            )
+            .route(
+                "/moved",
+                get(move || async move {
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [("location", target.unwrap_or_default())],
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn get(url: String) -> VendorRequest {
+        VendorRequest {
+            method: "GET",
+            url,
+            headers: vec![("authorization", "Basic c2VjcmV0".to_owned())],
+            body: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_download_is_bounded_and_its_credentials_stay_with_the_first_host() {
+        let client = HttpWebhookSender::new(true);
+        let limit = 1 << 20;
+        let timeout = std::time::Duration::from_secs(5);
+        // Another host (`localhost`, not `127.0.0.1`) behind a redirect: the file arrives,
+        // the credentials do not.
+        let media = media_host(1000, None).await;
+        let elsewhere = media.replace("127.0.0.1", "localhost");
+        let api = media_host(0, Some(format!("{elsewhere}/file"))).await;
+        let got = client
+            .download(&get(format!("{api}/moved")), limit, timeout)
+            .await
+            .unwrap();
+        assert_eq!((got.status, got.bytes.len()), (200, 1000));
+        let seen = client
+            .send(&get(format!("{media}/seen")))
+            .await
+            .unwrap()
+            .body;
+        assert_eq!(seen, "", "no credentials for another host");
+        // The same host keeps them.
+        client
+            .download(&get(format!("{media}/file")), limit, timeout)
+            .await
+            .unwrap();
+        let seen = client
+            .send(&get(format!("{media}/seen")))
+            .await
+            .unwrap()
+            .body;
+        assert_eq!(seen, "Basic c2VjcmV0");
+        // Past the limit: refused, naming it.
+        let big = media_host(limit + 1, None).await;
+        let err = client
+            .download(&get(format!("{big}/file")), limit, timeout)
+            .await
+            .unwrap_err();
+        assert_eq!(err, "the file is longer than 1 MiB");
+        // A redirect loop ends.
+        let looping = media_host(0, None).await;
+        let err = client
+            .download(&get(format!("{looping}/moved")), limit, timeout)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("Location") || err.contains("redirect"),
+            "{err}"
+        );
+    }
 
     #[tokio::test]
     async fn private_targets_are_refused_on_aws_and_allowed_locally() {

@@ -709,6 +709,14 @@ mod tests {
                 answer(401, "{}")
             })
         }
+        async fn download(
+            &self,
+            request: &VendorRequest,
+            _: usize,
+            _: std::time::Duration,
+        ) -> Result<crate::ports::Download, String> {
+            Err(format!("{}: this CRM has no files", request.url))
+        }
     }
 
     struct Kept(Mutex<String>);

@@ -37,7 +37,7 @@ pub use phone::{PhoneNumber, suppression_digest};
 pub use rule::{RuleDraft, ScoringRule};
 pub use score::{
     Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, SettingsPatch, TenantSettings,
-    Tier, TierThresholds,
+    Tier, TierThresholds, TwilioRecordings,
 };
 pub use sms::{
     Answers, ConsentAction, ConsentChange, ConsentDraft, FollowUp, FollowUpTrigger, LinkDraft,

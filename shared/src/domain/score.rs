@@ -85,6 +85,19 @@ pub struct TenantSettings {
     /// (at most 10).
     #[serde(default)]
     pub follow_ups: Vec<super::FollowUp>,
+    /// Calls recorded at Twilio (`POST /twilio/{tenant}/recording`).
+    #[serde(default)]
+    pub twilio_recordings: TwilioRecordings,
+}
+
+/// What becomes of a Twilio recording once it is stored here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioRecordings {
+    /// Delete the recording at Twilio once it is stored here, so that it is held in one place
+    /// (default: kept at Twilio too).
+    #[serde(default)]
+    pub delete_at_twilio: bool,
 }
 
 /// A change to a tenant's settings (`PUT` or `PATCH /settings`): each field it names replaces
@@ -101,6 +114,8 @@ pub struct SettingsPatch {
     pub texting: Option<super::TextingRules>,
     #[serde(default)]
     pub follow_ups: Option<Vec<super::FollowUp>>,
+    #[serde(default)]
+    pub twilio_recordings: Option<TwilioRecordings>,
 }
 
 impl SettingsPatch {
@@ -116,6 +131,9 @@ impl SettingsPatch {
         }
         if let Some(follow_ups) = self.follow_ups {
             settings.follow_ups = follow_ups;
+        }
+        if let Some(recordings) = self.twilio_recordings {
+            settings.twilio_recordings = recordings;
         }
     }
 }

@@ -99,6 +99,7 @@ pub async fn preview(deps: &Deps, tenant: &TenantId, request: &PreviewRequest) -
             surveys: Vec::new(),
             texting: Default::default(),
             follow_ups: Vec::new(),
+            twilio_recordings: Default::default(),
         }
         .validate()?;
     }

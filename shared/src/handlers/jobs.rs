@@ -8,7 +8,9 @@ use crate::error::Result;
 use crate::ports::Job;
 
 use super::records::mark_failed;
-use super::{analyze, crm, ingest, model, privacy, schedule, score, texts, transcribed, webhooks};
+use super::{
+    analyze, crm, ingest, model, privacy, schedule, score, texts, transcribed, voice, webhooks,
+};
 
 /// Run one queued job through its handler.
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
@@ -71,6 +73,23 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             text_id,
             hop,
         } => texts::send_queued(deps, tenant_id, lead_id, text_id, *hop, chrono::Utc::now()).await,
+        Job::FetchRecording {
+            tenant_id,
+            account_sid,
+            call_sid,
+            recording_sid,
+            channels,
+            duration_seconds,
+        } => {
+            let fetch = voice::Fetch {
+                account_sid,
+                call_sid,
+                recording_sid,
+                channels: *channels,
+                duration_seconds: *duration_seconds,
+            };
+            voice::fetch(deps, tenant_id, fetch).await
+        }
         Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
         Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::CrmSync {
@@ -126,6 +145,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::Rescore { .. }
         | Job::AwaitMetadata { .. }
         | Job::Deliver { .. }
+        | Job::FetchRecording { .. }
         | Job::Erase { .. }
         | Job::CrmPush { .. }
         | Job::CrmSync { .. }

@@ -22,6 +22,7 @@ pub mod sms;
 pub mod texts;
 pub mod transcribed;
 pub mod usage;
+pub mod voice;
 pub mod webhooks;
 
 pub use jobs::{record_failure, run_job};

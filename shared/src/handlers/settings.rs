@@ -17,6 +17,7 @@ pub async fn load(deps: &Deps, tenant: &TenantId) -> Result<TenantSettings> {
             surveys: Vec::new(),
             texting: Default::default(),
             follow_ups: Vec::new(),
+            twilio_recordings: Default::default(),
         }),
         Err(e) => Err(e),
     }

@@ -15,6 +15,12 @@
 //!   `To` filters them, `PageSize` pages them, 50 by default).
 //! - An outage on demand (`fail_next`): the next send answers 500 (Twilio's 20500), having
 //!   taken the text or not, as a request whose answer is lost leaves it.
+//! - Voice (twilio.com/docs/voice/api/call-resource, /docs/voice/api/recording): calls and
+//!   their recordings set up by the test (`add_call`, `add_recording`). `GET .../Calls/{Sid}.json`
+//!   is the Call resource (`from`, `to`, `direction`, RFC 2822 `start_time`); `GET
+//!   .../Recordings/{Sid}.wav` is the recording's WAV (`audio/x-wav`, the channels it was made
+//!   with); `.mp3` is 404 here, the stand-in holds WAV only; `DELETE .../Recordings/{Sid}.json`
+//!   is 204, after which the recording is 20404.
 //! - Errors: `{"code", "message", "more_info", "status"}` with the HTTP status.
 
 use std::collections::BTreeSet;
@@ -38,7 +44,29 @@ pub struct Message {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A call the stand-in's account made or took (its parent leg).
+#[derive(Debug, Clone)]
+struct VoiceCall {
+    sid: String,
+    from: String,
+    to: String,
+    direction: String,
+    start_time: chrono::DateTime<chrono::Utc>,
+    duration: u32,
+}
+
+/// A call's recording.
+#[derive(Debug, Clone)]
+struct Recording {
+    sid: String,
+    wav: Vec<u8>,
+    deleted: bool,
+    downloads: u32,
+}
+
 struct Inner {
+    calls: Vec<VoiceCall>,
+    recordings: Vec<Recording>,
     account_sid: String,
     auth_token: String,
     numbers: BTreeSet<String>,
@@ -70,6 +98,8 @@ impl Twilio {
             messages: Vec::new(),
             requests: 0,
             fail_next: None,
+            calls: Vec::new(),
+            recordings: Vec::new(),
         }));
         let app = axum::Router::new()
             .route(
@@ -77,6 +107,14 @@ impl Twilio {
                 post(create).get(list),
             )
             .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(fetch))
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}",
+                get(fetch_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Recordings/{file}",
+                get(fetch_recording).delete(delete_recording),
+            )
             .with_state(inner.clone());
         Self {
             url,
@@ -99,6 +137,53 @@ impl Twilio {
     /// sender cannot tell which.
     pub fn fail_next(&self, taken: bool) {
         self.inner.lock().unwrap().fail_next = Some(taken);
+    }
+
+    /// A finished call of the account (its parent leg): `direction` as Twilio writes it
+    /// (`inbound`, `outbound-api`, `outbound-dial`). Its SID.
+    pub fn add_call(
+        &self,
+        from: &str,
+        to: &str,
+        direction: &str,
+        start_time: chrono::DateTime<chrono::Utc>,
+        duration: u32,
+    ) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        let sid = sid("CA", inner.calls.len());
+        inner.calls.push(VoiceCall {
+            sid: sid.clone(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            direction: direction.to_owned(),
+            start_time,
+            duration,
+        });
+        sid
+    }
+
+    /// A recording of call `call_sid` (a WAV file). Its SID.
+    pub fn add_recording(&self, call_sid: &str, wav: Vec<u8>) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        assert!(
+            inner.calls.iter().any(|c| c.sid == call_sid),
+            "no call {call_sid}"
+        );
+        let sid = sid("RE", inner.recordings.len());
+        inner.recordings.push(Recording {
+            sid: sid.clone(),
+            wav,
+            deleted: false,
+            downloads: 0,
+        });
+        sid
+    }
+
+    /// How often recording `sid` was downloaded, and whether it was deleted.
+    pub fn recording(&self, sid: &str) -> (u32, bool) {
+        let inner = self.inner.lock().unwrap();
+        let r = inner.recordings.iter().find(|r| r.sid == sid).unwrap();
+        (r.downloads, r.deleted)
     }
 
     /// `number` texted STOP to the account: Twilio refuses to text it (21610).
@@ -179,6 +264,105 @@ fn resource(inner: &Inner, m: &Message) -> Value {
         "to": m.to,
         "uri": format!("/2010-04-01/Accounts/{}/Messages/{}.json", inner.account_sid, m.sid),
     })
+}
+
+/// A SID as Twilio makes them: two letters and 32 hex digits.
+fn sid(prefix: &str, n: usize) -> String {
+    format!("{prefix}{:032x}", 0xca11_0000_u128 + n as u128)
+}
+
+fn not_found(path: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        20404,
+        &format!("The requested resource {path} was not found"),
+    )
+}
+
+async fn fetch_call(
+    State(inner): State<Shared>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
+    let path = format!("/2010-04-01/Accounts/{account}/Calls/{file}");
+    let Some(sid) = file.strip_suffix(".json") else {
+        return not_found(&path);
+    };
+    let Some(c) = inner.calls.iter().find(|c| c.sid == sid) else {
+        return not_found(&path);
+    };
+    let start = c.start_time.to_rfc2822();
+    let end = (c.start_time + chrono::Duration::seconds(c.duration.into())).to_rfc2822();
+    axum::Json(json!({
+        "account_sid": inner.account_sid,
+        "api_version": "2010-04-01",
+        "date_created": start,
+        "date_updated": end,
+        "direction": c.direction,
+        "duration": c.duration.to_string(),
+        "end_time": end,
+        "from": c.from,
+        "from_formatted": c.from,
+        "parent_call_sid": null,
+        "sid": c.sid,
+        "start_time": start,
+        "status": "completed",
+        "to": c.to,
+        "to_formatted": c.to,
+        "uri": format!("/2010-04-01/Accounts/{}/Calls/{}.json", inner.account_sid, c.sid),
+    }))
+    .into_response()
+}
+
+async fn fetch_recording(
+    State(inner): State<Shared>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(mut inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
+    let path = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
+    let Some(sid) = file.strip_suffix(".wav") else {
+        return not_found(&path);
+    };
+    match inner
+        .recordings
+        .iter_mut()
+        .find(|r| r.sid == sid && !r.deleted)
+    {
+        Some(r) => {
+            r.downloads += 1;
+            ([("content-type", "audio/x-wav")], r.wav.clone()).into_response()
+        }
+        None => not_found(&path),
+    }
+}
+
+async fn delete_recording(
+    State(inner): State<Shared>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(mut inner) = admit(&inner, &headers, &account) else {
+        return unauthenticated();
+    };
+    let path = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
+    let sid = file.strip_suffix(".json").unwrap_or(&file);
+    match inner
+        .recordings
+        .iter_mut()
+        .find(|r| r.sid == sid && !r.deleted)
+    {
+        Some(r) => {
+            r.deleted = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_found(&path),
+    }
 }
 
 fn is_e164(n: &str) -> bool {

@@ -25,7 +25,9 @@ use crate::domain::{
 use crate::error::Error;
 use crate::handlers::sms::{self, OutboundDraft, TwilioAccount};
 use crate::handlers::texts::{self, TextDraft};
+use crate::handlers::voice;
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
+use crate::voice::RecordingCallback;
 
 pub(super) fn routes() -> ApiRouter<AppState> {
     let no_lead = "No lead with that id in the tenant";
@@ -175,7 +177,7 @@ pub(super) fn routes() -> ApiRouter<AppState> {
             post_with(twilio_webhook, |op| {
                 op.id("twilio_webhook")
                     .tag("texts")
-                    .summary("Twilio's webhooks: incoming messages (`sms`) and status callbacks (`status`)")
+                    .summary("Twilio's webhooks: incoming messages (`sms`), their status callbacks (`status`), call recordings (`recording`)")
                     .description(
                         "Twilio calls these, signing each request with the account's auth token \
                          (`X-Twilio-Signature`); a request that does not verify is refused and \
@@ -216,6 +218,9 @@ struct TwilioSaved {
 struct TwilioWebhooks {
     incoming_message: String,
     status_callback: String,
+    /// A Voice number's (or a `<Dial>`'s, `<Start><Recording>`'s) `recordingStatusCallback`:
+    /// each completed recording is fetched and scored as a call.
+    recording_status_callback: String,
 }
 
 /// `PUT /settings/twilio`: `{"auth_token": "...", "account_sid": "AC..."}`. The token is never
@@ -232,6 +237,7 @@ async fn put_twilio_account(
         webhooks: TwilioWebhooks {
             incoming_message: format!("/twilio/{tenant}/sms"),
             status_callback: format!("/twilio/{tenant}/status"),
+            recording_status_callback: format!("/twilio/{tenant}/recording"),
         },
     }))
 }
@@ -241,8 +247,9 @@ async fn put_twilio_account(
 struct TwilioHookPath {
     /// The tenant whose Twilio account calls.
     tenant: String,
-    /// `sms` (a message comes in) or `status` (a status callback).
-    #[schemars(extend("enum" = ["sms", "status"]))]
+    /// `sms` (a message comes in), `status` (a message's status callback) or `recording` (a
+    /// call recording's status callback).
+    #[schemars(extend("enum" = ["sms", "status", "recording"]))]
     hook: String,
 }
 
@@ -411,9 +418,10 @@ async fn twilio_webhook(
 ) -> ApiResult<Response> {
     let tenant = TenantId::parse(&tenant)
         .map_err(|_| ApiError(Error::not_found(format!("tenant `{tenant}`"))))?;
-    if !matches!(hook.as_str(), "sms" | "status") {
+    if !matches!(hook.as_str(), "sms" | "status" | "recording") {
         return Err(ApiError(Error::not_found(format!(
-            "webhook `{hook}`: Twilio's hooks are /twilio/{tenant}/sms and /twilio/{tenant}/status"
+            "webhook `{hook}`: Twilio's hooks are /twilio/{tenant}/sms, /twilio/{tenant}/status \
+             and /twilio/{tenant}/recording"
         ))));
     }
     // Every refusal before the signature holds gets the same answer, so that the webhook does
@@ -486,6 +494,11 @@ async fn twilio_webhook(
     let now = Utc::now();
     let reply = match hook.as_str() {
         "sms" => sms::receive(&deps, &tenant, Inbound::from_params(&params)?, now).await?,
+        "recording" => {
+            voice::recording_status(&deps, &tenant, RecordingCallback::from_params(&params)?)
+                .await?;
+            None
+        }
         _ => {
             sms::delivery_status(&deps, &tenant, StatusCallback::from_params(&params)?, now)
                 .await?;
