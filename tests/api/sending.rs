@@ -407,11 +407,74 @@ async fn a_send_whose_answer_was_lost_is_looked_for_at_twilio_and_sent_once() {
         assert_eq!(messages.len(), 1, "taken: {taken}");
         assert!(outcome.replayed);
         assert_eq!(outcome.text.sid.as_deref(), Some(messages[0].sid.as_str()));
-        app.settle().await;
-        let (_, detail) = app.get(&format!("/leads/{lead}")).await;
+        // (Not `settle`: the check queued with the 503 waits out the lease, and finds it sent.)
+        let detail = app
+            .wait_for(&format!("/leads/{lead}"), |d| {
+                d["sms_log"].as_array().is_some_and(|l| !l.is_empty())
+            })
+            .await;
         let log = detail["sms_log"].as_array().unwrap();
         assert_eq!(log.len(), 1, "{detail:#}");
         assert_eq!(log[0]["sid"], messages[0].sid.as_str());
+    }
+}
+
+/// A lost answer is settled even when the client never asks again: the check queued with the
+/// 503 looks at Twilio after the lease and records what it finds. It sends nothing unasked:
+/// a text Twilio did not take is `failed` (nothing went), and the client's retry sends it.
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_is_settled_without_a_retry_and_never_sent_unasked() {
+    for taken in [true, false] {
+        let (_dir, app, twilio) = app_sending().await;
+        let lead = new_lead(&app, LEAD).await;
+        let pending = app.app.store.queue_counts().await.unwrap().pending;
+        twilio.fail_next(taken);
+        let (status, _, problem) = text_with_key(&app, &lead, "k-9", "See you at 11.").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+        assert_eq!(
+            app.app.store.queue_counts().await.unwrap().pending,
+            pending + 1,
+            "the check is queued"
+        );
+        let (_, texts) = app.get(&format!("/leads/{lead}/texts")).await;
+        let text = &texts["texts"][0];
+        assert_eq!(text["state"], "sending", "{texts:#}");
+        let text_id = text["text_id"].as_str().unwrap().to_owned();
+        // WHEN the check comes due (delivered twice, as SQS may)
+        let due = chrono::Utc::now()
+            + shared::handlers::texts::SENDING_LEASE
+            + chrono::Duration::seconds(5);
+        for _ in 0..2 {
+            shared::handlers::texts::send_queued(
+                &app.app.deps,
+                &tenant(),
+                &lead_id(&lead),
+                &text_id,
+                0,
+                due,
+            )
+            .await
+            .unwrap();
+        }
+        // THEN the text says what happened, and nothing more went to Twilio
+        let (_, text) = app.get(&format!("/leads/{lead}/texts/{text_id}")).await;
+        let messages = twilio.messages();
+        assert_eq!(messages.len(), usize::from(taken), "taken: {taken}");
+        if taken {
+            assert_eq!(text["state"], "sent", "{text:#}");
+            assert_eq!(text["sid"], messages[0].sid.as_str());
+        } else {
+            assert_eq!(text["state"], "failed", "{text:#}");
+            assert!(
+                text["problem"].as_str().unwrap().contains("nothing went"),
+                "{text:#}"
+            );
+            // ... and the client's retry sends it, once
+            let (status, _, body) = text_with_key(&app, &lead, "k-9", "See you at 11.").await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            assert_eq!(body["state"], "sent", "{body}");
+            assert_eq!(twilio.messages().len(), 1);
+        }
     }
 }
 

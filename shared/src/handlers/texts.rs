@@ -197,11 +197,37 @@ pub async fn send_text(
         Err(Error::Concurrent(_)) => return retried(deps, &text, &digest, key, now).await,
         Err(e) => return Err(e),
     };
-    let text = deliver(deps, &sender, &lead, text, now).await?;
-    Ok(Outcome {
-        text,
-        replayed: false,
-    })
+    let (tenant_id, lead_id, text_id, hop) = (
+        text.tenant_id.clone(),
+        text.lead_id.clone(),
+        text.text_id.clone(),
+        text.hop,
+    );
+    match deliver(deps, &sender, &lead, text, now).await {
+        Ok(text) => Ok(Outcome {
+            text,
+            replayed: false,
+        }),
+        Err(lost @ Error::Transient { .. }) => {
+            // The answer was lost: the text may have gone. Settled after the lease whether or
+            // not the client asks again (`send_queued` looks at Twilio and records what it
+            // finds, sending nothing the client did not ask for twice).
+            let check = Job::SendText {
+                tenant_id,
+                lead_id,
+                text_id,
+                hop,
+            };
+            let after = (SENDING_LEASE + TimeDelta::seconds(5))
+                .to_std()
+                .unwrap_or_default();
+            if let Err(e) = deps.queue.send_after(&check, after).await {
+                warn!(error = %e, "the check of a text whose answer was lost is not queued");
+            }
+            Err(lost)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A concurrent request with the same key stored its text first: answer with it.
@@ -259,7 +285,8 @@ async fn replay(
             let claimed = claim(deps, stored, now).await?;
             deliver(deps, &sender, &lead, claimed, now).await?
         }
-        TextState::Sending => settle_sending(deps, stored, now).await?,
+        // The client asks again: sent now if Twilio never took it.
+        TextState::Sending => settle_sending(deps, stored, now, true).await?,
     };
     Ok(Outcome {
         text,
@@ -268,11 +295,15 @@ async fn replay(
 }
 
 /// A text left `Sending`: still in flight within the lease (`Concurrent`, try again shortly);
-/// after it, looked for at Twilio and recorded as sent if Twilio took it, else sent again.
+/// after it, looked for at Twilio and recorded as sent if Twilio took it. If Twilio did not,
+/// it is sent again when `resend` (the client asked again, or the product owns the send: a
+/// queued text or a follow-up), else recorded `Failed`: nothing went, and the client's retry
+/// with the same key sends it.
 async fn settle_sending(
     deps: &Deps,
     stored: OutgoingText,
     now: DateTime<Utc>,
+    resend: bool,
 ) -> Result<OutgoingText> {
     if now < stored.updated_at + SENDING_LEASE {
         return Err(Error::concurrent(format!(
@@ -301,6 +332,19 @@ async fn settle_sending(
         Some(sent) => {
             info!(text = %text.text_id, sid = %sent.sid, "a text whose answer was lost had gone");
             sent_as(deps, text, sent, now).await
+        }
+        None if !resend => {
+            info!(text = %text.text_id, "a text whose answer was lost had not gone");
+            let mut left = text;
+            left.state = TextState::Failed;
+            left.problem = Some(
+                "Twilio did not answer, and its Messages list shows it did not take the text: \
+                 nothing went. The same request (same Idempotency-Key) sends it"
+                    .to_owned(),
+            );
+            left.claimed_at = None;
+            left.updated_at = now;
+            deps.sms.put_text(&left).await
         }
         None => {
             // Twilio never took it: the rules are asked again, as time has passed.
@@ -494,7 +538,14 @@ pub async fn send_queued(
     match text.state {
         TextState::Sent | TextState::Failed | TextState::Cancelled => return Ok(()),
         // A worker stopped mid-send (its job came again): finish it once the lease is over.
-        TextState::Sending => return settle_sending(deps, text, now).await.map(|_| ()),
+        // A worker stopped mid-send (its job came again), or the check queued when a direct
+        // send's answer was lost: finish it once the lease is over. A queued text or a
+        // follow-up is the product's to send; a direct one is the client's (not sent twice
+        // unasked).
+        TextState::Sending => {
+            let resend = text.send_at.is_some() || text.origin.is_some();
+            return settle_sending(deps, text, now, resend).await.map(|_| ());
+        }
         TextState::Queued => {}
     }
     if hop < text.hop {
