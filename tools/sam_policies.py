@@ -130,7 +130,6 @@ def main():
                         "actions": as_list(s["Action"]),
                         "resources": as_list(s["Resource"]),
                         "condition": s.get("Condition"),
-                        "sid": s.get("Sid"),
                     }
                 )
         managed = [

@@ -13,6 +13,7 @@ pub mod crm;
 pub mod domain;
 pub mod error;
 pub mod formats;
+pub mod gong;
 pub mod handlers;
 pub mod keys;
 #[cfg(feature = "local")]

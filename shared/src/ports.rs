@@ -313,6 +313,11 @@ impl SecretName {
         Self("twilio".to_owned())
     }
 
+    /// A tenant's Gong company (access key and its secret, base URL).
+    pub fn gong() -> Self {
+        Self("gong".to_owned())
+    }
+
     /// A webhook subscription's signing secret.
     pub fn webhook(subscription_id: &str) -> Result<Self> {
         Self::parse(&format!("webhook-{}", subscription_id.replace('_', "-")))
@@ -414,6 +419,19 @@ pub enum Job {
         #[serde(default)]
         duration_seconds: Option<u32>,
     },
+    /// A page of the tenant's calls from Gong (`handlers::gong::pull`): the first when `from`
+    /// is `None`, else the one `cursor` points at in the listing from `from`.
+    GongPull {
+        tenant_id: TenantId,
+        #[serde(default)]
+        from: Option<DateTime<Utc>>,
+        #[serde(default)]
+        cursor: Option<String>,
+        #[serde(default)]
+        latest: Option<DateTime<Utc>>,
+        #[serde(default)]
+        pending: Option<DateTime<Utc>>,
+    },
     /// Erase everything held about a lead (`DELETE /leads/{id}`).
     Erase {
         tenant_id: TenantId,
@@ -507,6 +525,7 @@ impl Job {
             | Job::Deliver { .. }
             | Job::SendText { .. }
             | Job::FetchRecording { .. }
+            | Job::GongPull { .. }
             | Job::Retrain { .. }
             | Job::CrmPush { .. }
             | Job::CrmEvents { .. }
@@ -528,7 +547,7 @@ impl Job {
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
             Job::SendText { .. } => "texts",
-            Job::FetchRecording { .. } => "ingest",
+            Job::FetchRecording { .. } | Job::GongPull { .. } => "ingest",
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
@@ -584,6 +603,17 @@ impl Job {
                 recording_sid,
                 ..
             } => format!("fetch-recording/{tenant_id}/{recording_sid}"),
+            Job::GongPull {
+                tenant_id, cursor, ..
+            } => {
+                // Gong's cursors are long tokens: their digest names the page.
+                use sha2::Digest;
+                let page = cursor
+                    .as_deref()
+                    .map(|c| hex::encode(&sha2::Sha256::digest(c.as_bytes())[..12]))
+                    .unwrap_or_default();
+                format!("gong-pull/{tenant_id}/{page}")
+            }
             Job::Erase { tenant_id, lead_id } => format!("erase/{tenant_id}/{lead_id}"),
             Job::CrmPush { tenant_id, crm } => format!("crm-push/{tenant_id}/{crm}"),
             Job::CrmPoll { tenant_id, crm } => format!("crm-poll/{tenant_id}/{crm}"),
@@ -644,6 +674,7 @@ impl Job {
             | Job::Deliver { tenant_id, .. }
             | Job::SendText { tenant_id, .. }
             | Job::FetchRecording { tenant_id, .. }
+            | Job::GongPull { tenant_id, .. }
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }
             | Job::Retrain { tenant_id, .. }

@@ -118,3 +118,109 @@ async fn a_gong_document_posted_to_calls_is_one_call_however_often_it_is_sent() 
     assert_eq!(lead["call_count"], 1);
     app.stop().await;
 }
+
+/// The fixture's call as another call: its own id, start and caller.
+fn gong_call_as(id: &str, started: chrono::DateTime<chrono::Utc>, phone: &str) -> Value {
+    let mut doc: Value = serde_json::from_slice(&gong_call()).unwrap();
+    doc["callTranscripts"][0]["callId"] = id.into();
+    let call = &mut doc["calls"][0];
+    call["metaData"]["id"] = id.into();
+    call["metaData"]["started"] = started.to_rfc3339().into();
+    call["parties"][1]["phoneNumber"] = phone.into();
+    doc
+}
+
+/// Gong's API (a stand-in on a real socket, two calls a page): connecting pulls the last 30
+/// days at once; a call Gong has not transcribed yet holds the pull back until it is, and is
+/// taken then; a call already taken is never asked for again; wrong credentials are refused
+/// at connect.
+#[tokio::test]
+async fn calls_are_pulled_from_gong_once_each_and_a_call_still_being_transcribed_waits() {
+    let gong = testkit::gong::Gong::start("KEY", "SECRET", 2).await;
+    let now = chrono::Utc::now();
+    let days = |n: i64| now - chrono::Duration::days(n);
+    gong.add_call(&gong_call_as("901", days(40), "+14155550130"), true);
+    gong.add_call(&gong_call_as("902", days(3), "+14155550131"), true);
+    gong.add_call(&gong_call_as("903", days(2), "+14155550132"), true);
+    gong.add_call(&gong_call_as("904", days(1), "+14155550133"), false);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path()).await;
+    let connect = |secret: &str| {
+        json!({"access_key": "KEY", "access_key_secret": secret, "base_url": gong.url}).to_string()
+    };
+
+    // Wrong credentials: refused at once, nothing kept.
+    let (status, problem) = app
+        .send(Method::PUT, "/settings/gong", &connect("WRONG"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid credentials"),
+        "{problem}"
+    );
+    let (status, _) = app.get("/settings/gong").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Connected: the last 30 days are pulled, page by page.
+    let (status, saved) = app
+        .send(Method::PUT, "/settings/gong", &connect("SECRET"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["access_key_secret"], "saved");
+    app.settle().await;
+    let (_, leads) = app.get("/leads").await;
+    for phone in ["+14155550131", "+14155550132"] {
+        assert!(lead_by_phone(&leads, phone).is_some(), "{phone}: {leads:#}");
+    }
+    assert!(
+        lead_by_phone(&leads, "+14155550130").is_none(),
+        "40 days ago: not pulled"
+    );
+    assert!(
+        lead_by_phone(&leads, "+14155550133").is_none(),
+        "not transcribed yet"
+    );
+    let (_, status_now) = app.get("/settings/gong").await;
+    assert_eq!(status_now["calls_taken"], 2, "{status_now}");
+    assert_eq!(
+        status_now["pulling_from"].as_str().unwrap(),
+        days(1).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "the pull waits at the call still being transcribed"
+    );
+
+    // The next pull asks only for that call; once Gong has it, it is taken.
+    let asked = gong.asked().len();
+    let (status, _) = app.send(Method::POST, "/settings/gong/pull", "").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.settle().await;
+    assert_eq!(gong.asked()[asked..], ["904".to_owned()]);
+    gong.transcribe("904");
+    app.send(Method::POST, "/settings/gong/pull", "").await;
+    app.settle().await;
+    let leads = app
+        .wait_for("/leads", |b| lead_by_phone(b, "+14155550133").is_some())
+        .await;
+    let lead = lead_by_phone(&leads, "+14155550133").unwrap();
+    let (_, detail) = app
+        .get(&format!("/leads/{}", lead["lead_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(detail["calls"][0]["external_id"], "gong-904", "{detail:#}");
+
+    // Pulled again: nothing new, nothing asked for, nothing doubled.
+    let asked = gong.asked().len();
+    app.send(Method::POST, "/settings/gong/pull", "").await;
+    app.settle().await;
+    assert_eq!(gong.asked().len(), asked);
+    let (_, leads) = app.get("/leads").await;
+    assert_eq!(leads["leads"].as_array().unwrap().len(), 3, "{leads:#}");
+
+    // Disconnected: the credentials go, the calls stay.
+    let (status, _) = app.send(Method::DELETE, "/settings/gong", "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get("/settings/gong").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -72,6 +72,7 @@ async fn the_sweep_rescores_decaying_tenants_daily_and_tries_a_challenger_weekly
             decays: 1,
             retrains: 0,
             polls: 0,
+            gong_pulls: 0,
             dispatched: 0,
         }
     );

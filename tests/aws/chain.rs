@@ -45,6 +45,11 @@ pub(crate) fn sample(name: &str) -> Vec<u8> {
     std::fs::read(workspace().join("samples/calls").join(name)).unwrap()
 }
 
+/// A file of `tests/fixtures`.
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(workspace().join("tests/fixtures").join(name)).unwrap()
+}
+
 async fn lead(cloud: &Cloud, phone: &str) -> Lead {
     cloud
         .app

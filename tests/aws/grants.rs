@@ -37,6 +37,7 @@ async fn every_grant_is_used() {
     let hubspot = testkit::hubspot::HubSpot::start("pat-na1-tour").await;
     use crate::texts::{ACCOUNT, NUMBER, TOKEN};
     let twilio = testkit::twilio::Twilio::start(ACCOUNT, TOKEN, &[NUMBER]).await;
+    let gong = testkit::gong::Gong::start("KEY", "SECRET", 1).await;
     // Webhooks go to a receiver on this machine, retried after a second.
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;
@@ -369,6 +370,9 @@ async fn every_grant_is_used() {
     crate::texts::queue_a_text_and_send_it_when_its_minute_comes(&cloud, &twilio).await;
     // A call recorded at Twilio, fetched by the webhooks function and heard by Transcribe.
     crate::recordings::take_in_a_twilio_recording(&cloud, &twilio).await;
+    // Calls pulled from Gong: connected, pulled by the webhooks function, pulled again by the
+    // sweep in the score function, disconnected.
+    crate::gong::pull_from_gong(&cloud, &gong).await;
     // Every scored lead on its contact; then a full sync asked for, and the connection
     // deleted with leads still waiting for it (as a sync the API started would leave them).
     assert!(hubspot.stats().batch_inputs >= 2, "{:?}", hubspot.stats());

@@ -8,6 +8,7 @@ mod chain;
 mod crm;
 mod erasure;
 mod feed;
+mod gong;
 mod grants;
 mod infra;
 mod recordings;

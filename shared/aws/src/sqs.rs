@@ -88,7 +88,9 @@ impl SqsQueue {
             Job::Deliver { .. } | Job::SendText { .. } | Job::FetchRecording { .. } => {
                 &self.webhook_url
             }
+            // Vendors' APIs pulled: the CRMs, and Gong's calls.
             Job::CrmPush { .. }
+            | Job::GongPull { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
             | Job::CrmEvents { .. }

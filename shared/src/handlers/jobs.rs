@@ -9,7 +9,8 @@ use crate::ports::Job;
 
 use super::records::mark_failed;
 use super::{
-    analyze, crm, ingest, model, privacy, schedule, score, texts, transcribed, voice, webhooks,
+    analyze, crm, gong, ingest, model, privacy, schedule, score, texts, transcribed, voice,
+    webhooks,
 };
 
 /// Run one queued job through its handler.
@@ -90,6 +91,23 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             };
             voice::fetch(deps, tenant_id, fetch).await
         }
+        Job::GongPull {
+            tenant_id,
+            from,
+            cursor,
+            latest,
+            pending,
+        } => {
+            let page = gong::Page {
+                from: *from,
+                cursor: cursor.clone(),
+                latest: *latest,
+                pending: *pending,
+            };
+            gong::pull(deps, tenant_id, page, chrono::Utc::now())
+                .await
+                .map(|_| ())
+        }
         Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
         Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::CrmSync {
@@ -146,6 +164,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::AwaitMetadata { .. }
         | Job::Deliver { .. }
         | Job::FetchRecording { .. }
+        | Job::GongPull { .. }
         | Job::Erase { .. }
         | Job::CrmPush { .. }
         | Job::CrmSync { .. }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod authorize;
 pub mod backtest;
 pub mod crm;
+pub mod gong;
 pub mod ingest;
 mod jobs;
 pub mod lead_detail;

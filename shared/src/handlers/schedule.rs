@@ -6,7 +6,8 @@
 //!   (`ScoreCause::Decay` of the day), so points on old texts fade without a new event; a lead
 //!   whose score does not change emits nothing and pushes nothing.
 //! - **Polling**, hourly: a CRM whose changes are polled (Salesforce) is asked what changed
-//!   (`Job::CrmPoll`).
+//!   (`Job::CrmPoll`), and a tenant's Gong company for the calls since the last pull
+//!   (`Job::GongPull`).
 //! - **Outbox**, hourly: score changes saved more than two minutes ago whose events were not
 //!   handed on (their process died between the save and the emit) are emitted now
 //!   (`score::dispatch_waiting`).
@@ -63,6 +64,8 @@ pub struct Swept {
     pub decays: usize,
     pub retrains: usize,
     pub polls: usize,
+    /// Gong pulls queued.
+    pub gong_pulls: usize,
     /// Score changes handed on from the outbox.
     pub dispatched: usize,
 }
@@ -123,6 +126,10 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
                 swept.polls += 1;
             }
         }
+        if super::gong::state(deps, tenant).await?.is_some() {
+            jobs.push(super::gong::first_page(tenant));
+            swept.gong_pulls += 1;
+        }
         deps.queue.send_all(&jobs).await?;
         deps.blobs
             .put(&key(tenant), &serde_json::to_vec(&schedule)?)
@@ -140,6 +147,7 @@ pub async fn sweep(deps: &Deps, after: Option<&TenantId>, now: DateTime<Utc>) ->
         decays = swept.decays,
         retrains = swept.retrains,
         polls = swept.polls,
+        gong_pulls = swept.gong_pulls,
         dispatched = swept.dispatched,
         "scheduled sweep"
     );

@@ -615,10 +615,8 @@ pub struct Statement {
     allow: bool,
     actions: Vec<String>,
     resources: Vec<String>,
-    /// Used by AWS itself, not by the handlers' own requests: added by SAM for the Lambda
-    /// service (an async invocation's dead-letter queue), or a grant a service uses with the
-    /// function's permissions (Sid `TranscribeWritesAsCaller`: Transcribe writing a job's
-    /// output). Never counted as unused; still held to for every request.
+    /// Added by SAM for the Lambda service itself (an async invocation's dead-letter queue),
+    /// not for the handlers.
     platform: bool,
 }
 
@@ -726,8 +724,7 @@ pub fn policies() -> &'static BTreeMap<Function, Policy> {
                             allow: s["effect"] == "Allow",
                             actions: strings(&s["actions"]),
                             resources: strings(&s["resources"]),
-                            platform: s["policy"] == "DeadLetterQueuePolicy"
-                                || s["sid"] == "TranscribeWritesAsCaller",
+                            platform: s["policy"] == "DeadLetterQueuePolicy",
                         }
                     })
                     .collect();

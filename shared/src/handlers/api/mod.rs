@@ -6,6 +6,7 @@ mod calls;
 mod crm;
 mod doc;
 mod extract;
+mod gong;
 mod keys;
 mod leads;
 mod model;
@@ -203,6 +204,7 @@ fn documented() -> ApiRouter<AppState> {
         .merge(usage::routes())
         .merge(webhooks::routes())
         .merge(crm::routes())
+        .merge(gong::routes())
         .merge(reports::routes())
         .merge(doc::routes())
 }
