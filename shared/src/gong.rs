@@ -220,12 +220,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> VendorResponse {
-        VendorResponse {
-            status,
-            retry_after: None,
-            limit_info: None,
-            body: body.to_owned(),
-        }
+        VendorResponse::new(status, body)
     }
 
     #[test]

@@ -1010,6 +1010,18 @@ pub struct VendorResponse {
     pub body: String,
 }
 
+impl VendorResponse {
+    /// An answer with only a status and a body (no `Retry-After`, no limit info).
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            retry_after: None,
+            limit_info: None,
+            body: body.into(),
+        }
+    }
+}
+
 /// The longest answer read from a vendor's API (4 MiB: a page of 100 CRM records is a few
 /// kilobytes).
 pub const MAX_VENDOR_RESPONSE_BYTES: usize = 4 << 20;

@@ -121,13 +121,8 @@ async fn a_gong_document_posted_to_calls_is_one_call_however_often_it_is_sent() 
 
 /// The fixture's call as another call: its own id, start and caller.
 fn gong_call_as(id: &str, started: chrono::DateTime<chrono::Utc>, phone: &str) -> Value {
-    let mut doc: Value = serde_json::from_slice(&gong_call()).unwrap();
-    doc["callTranscripts"][0]["callId"] = id.into();
-    let call = &mut doc["calls"][0];
-    call["metaData"]["id"] = id.into();
-    call["metaData"]["started"] = started.to_rfc3339().into();
-    call["parties"][1]["phoneNumber"] = phone.into();
-    doc
+    let doc: Value = serde_json::from_slice(&gong_call()).unwrap();
+    testkit::gong::call_as(&doc, id, started, phone)
 }
 
 /// Gong's API (a stand-in on a real socket, two calls a page): connecting pulls the last 30

@@ -10,14 +10,9 @@ use crate::emulator::Cloud;
 use crate::feed;
 
 fn gong_call(id: &str, started: chrono::DateTime<chrono::Utc>, phone: &str) -> Value {
-    let mut doc: Value =
+    let doc: Value =
         serde_json::from_slice(&crate::chain::fixture("gong/call_with_parties.json")).unwrap();
-    doc["callTranscripts"][0]["callId"] = id.into();
-    let call = &mut doc["calls"][0];
-    call["metaData"]["id"] = id.into();
-    call["metaData"]["started"] = started.to_rfc3339().into();
-    call["parties"][1]["phoneNumber"] = phone.into();
-    doc
+    testkit::gong::call_as(&doc, id, started, phone)
 }
 
 async fn call_of(cloud: &Cloud, id: &str) -> Option<shared::domain::Call> {

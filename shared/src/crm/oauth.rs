@@ -685,12 +685,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(format!("{} {body}", request.url));
-            let answer = |status: u16, body: &str| VendorResponse {
-                status,
-                retry_after: None,
-                limit_info: None,
-                body: body.to_owned(),
-            };
+            let answer = |status: u16, body: &str| VendorResponse::new(status, body);
             Ok(if request.url.ends_with("/token") {
                 if body.contains("refresh_token=new") {
                     answer(
@@ -885,12 +880,7 @@ mod tests {
 
     #[test]
     fn refusals_name_the_error_each_vendor_gives() {
-        let answer = |body: &str| VendorResponse {
-            status: 400,
-            retry_after: None,
-            limit_info: None,
-            body: body.to_owned(),
-        };
+        let answer = |body: &str| VendorResponse::new(400, body);
         assert_eq!(
             error_message(&answer(
                 r#"{"error":"invalid_grant","error_description":"expired authorization code"}"#

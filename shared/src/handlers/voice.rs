@@ -130,12 +130,10 @@ pub async fn fetch(deps: &Deps, tenant: &TenantId, job: Fetch<'_>) -> Result<()>
         if !(200..300).contains(&media.status) {
             return Err(voice::problem(
                 "the recording's download",
-                &crate::ports::VendorResponse {
-                    status: media.status,
-                    retry_after: None,
-                    limit_info: None,
-                    body: String::from_utf8_lossy(&media.bytes).into_owned(),
-                },
+                &crate::ports::VendorResponse::new(
+                    media.status,
+                    String::from_utf8_lossy(&media.bytes),
+                ),
             ));
         }
         let artifact = Artifact::Audio {

@@ -179,12 +179,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16, body: &str) -> VendorResponse {
-        VendorResponse {
-            status,
-            retry_after: None,
-            limit_info: None,
-            body: body.to_owned(),
-        }
+        VendorResponse::new(status, body)
     }
 
     #[test]

@@ -25,6 +25,22 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+/// `document` (a Gong document of one call) as another call: its own id, start, and the
+/// External party's phone number.
+pub fn call_as(document: &Value, id: &str, started: DateTime<Utc>, phone: &str) -> Value {
+    let mut doc = document.clone();
+    doc["callTranscripts"][0]["callId"] = id.into();
+    let call = &mut doc["calls"][0];
+    call["metaData"]["id"] = id.into();
+    call["metaData"]["started"] = started.to_rfc3339().into();
+    let external = call["parties"]
+        .as_array_mut()
+        .and_then(|p| p.iter_mut().find(|p| p["affiliation"] == "External"))
+        .expect("an External party");
+    external["phoneNumber"] = phone.into();
+    doc
+}
+
 struct Call {
     id: String,
     started: DateTime<Utc>,
