@@ -56,7 +56,8 @@ pub async fn state(deps: &Deps, tenant: &TenantId) -> Result<Option<PullState>> 
     }
 }
 
-async fn account(deps: &Deps, tenant: &TenantId) -> Result<Option<GongAccount>> {
+/// The tenant's Gong connection, if it has one.
+pub async fn account(deps: &Deps, tenant: &TenantId) -> Result<Option<GongAccount>> {
     match deps.secrets.get_secret(tenant, &SecretName::gong()).await? {
         Some(json) => serde_json::from_str(&json)
             .map(Some)

@@ -79,11 +79,8 @@ struct GongStatus {
 async fn current(deps: &crate::Deps, tenant: &crate::domain::TenantId) -> ApiResult<GongStatus> {
     let not_connected = || Error::not_found("a Gong connection (PUT /settings/gong)");
     let pull = gong::state(deps, tenant).await?.ok_or_else(not_connected)?;
-    let account = deps
-        .secrets
-        .get_secret(tenant, &crate::ports::SecretName::gong())
+    let account = gong::account(deps, tenant)
         .await?
-        .and_then(|json| serde_json::from_str::<GongAccount>(&json).ok())
         .ok_or_else(not_connected)?;
     Ok(GongStatus {
         base_url: account.base().to_owned(),
