@@ -317,6 +317,25 @@ async fn fetch_call(
     .into_response()
 }
 
+/// The recording `file` names (`RE...` with `extension`), not deleted; else the path Twilio's
+/// 20404 names.
+fn live_recording<'a>(
+    inner: &'a mut Inner,
+    account: &str,
+    file: &str,
+    extension: &str,
+) -> Result<&'a mut Recording, String> {
+    let path = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
+    file.strip_suffix(extension)
+        .and_then(|sid| {
+            inner
+                .recordings
+                .iter_mut()
+                .find(|r| r.sid == sid && !r.deleted)
+        })
+        .ok_or(path)
+}
+
 async fn fetch_recording(
     State(inner): State<Shared>,
     Path((account, file)): Path<(String, String)>,
@@ -325,20 +344,12 @@ async fn fetch_recording(
     let Some(mut inner) = admit(&inner, &headers, &account) else {
         return unauthenticated();
     };
-    let path = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
-    let Some(sid) = file.strip_suffix(".wav") else {
-        return not_found(&path);
-    };
-    match inner
-        .recordings
-        .iter_mut()
-        .find(|r| r.sid == sid && !r.deleted)
-    {
-        Some(r) => {
+    match live_recording(&mut inner, &account, &file, ".wav") {
+        Ok(r) => {
             r.downloads += 1;
             ([("content-type", "audio/x-wav")], r.wav.clone()).into_response()
         }
-        None => not_found(&path),
+        Err(path) => not_found(&path),
     }
 }
 
@@ -350,18 +361,12 @@ async fn delete_recording(
     let Some(mut inner) = admit(&inner, &headers, &account) else {
         return unauthenticated();
     };
-    let path = format!("/2010-04-01/Accounts/{account}/Recordings/{file}");
-    let sid = file.strip_suffix(".json").unwrap_or(&file);
-    match inner
-        .recordings
-        .iter_mut()
-        .find(|r| r.sid == sid && !r.deleted)
-    {
-        Some(r) => {
+    match live_recording(&mut inner, &account, &file, ".json") {
+        Ok(r) => {
             r.deleted = true;
             StatusCode::NO_CONTENT.into_response()
         }
-        None => not_found(&path),
+        Err(path) => not_found(&path),
     }
 }
 
