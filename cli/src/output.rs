@@ -300,6 +300,17 @@ pub fn lead_detail(d: &LeadDetail) -> String {
                     .join(", ")
             ),
             SmsEventKind::SurveyStarted { survey_id, .. } => format!("survey {survey_id} started"),
+            SmsEventKind::TaskCreated {
+                crm,
+                subject,
+                due_at,
+                ..
+            } => format!(
+                "task in {}: \"{}\" due {}",
+                crm.name(),
+                truncate(subject, 50),
+                due_at.format("%Y-%m-%d %H:%M UTC")
+            ),
             SmsEventKind::Status { .. } => continue,
         };
         let _ = writeln!(out, "  {when}  {line}");

@@ -13,7 +13,7 @@ use testkit::hubspot::HubSpot;
 
 use crate::helpers::{TestApp, spawn_app};
 
-const TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+pub(crate) const TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 const CLIENT_SECRET: &str = "8c2d0f3e-6b1a-4c55-9e1e-3f2b7a9d0c11";
 
 pub(crate) fn copy_samples(app: &TestApp) {
@@ -32,7 +32,7 @@ pub(crate) fn copy_samples(app: &TestApp) {
     }
 }
 
-async fn connect(app: &TestApp, hubspot: &HubSpot, extra: Value) -> Value {
+pub(crate) async fn connect(app: &TestApp, hubspot: &HubSpot, extra: Value) -> Value {
     let mut body = json!({
         "token": TOKEN,
         "client_secret": CLIENT_SECRET,

@@ -6,6 +6,7 @@ mod bounds;
 mod cors;
 mod crm;
 mod events;
+mod follow_ups;
 mod formats;
 mod gong;
 mod helpers;

@@ -15,9 +15,13 @@ use testkit::pipedrive::Pipedrive;
 
 use crate::helpers::{TestApp, spawn_app_public};
 
-const TOKEN: &str = "4c7b0e5d2f9a8c1b3e6d5f4a2b1c0d9e8f7a6b5c";
+pub(crate) const TOKEN: &str = "4c7b0e5d2f9a8c1b3e6d5f4a2b1c0d9e8f7a6b5c";
 
-async fn connect(app: &TestApp, pipedrive: &Pipedrive, extra: Value) -> (StatusCode, Value) {
+pub(crate) async fn connect(
+    app: &TestApp,
+    pipedrive: &Pipedrive,
+    extra: Value,
+) -> (StatusCode, Value) {
     let mut body = json!({"token": TOKEN, "base_url": pipedrive.url, "create_missing": true});
     body.as_object_mut()
         .unwrap()

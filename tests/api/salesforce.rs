@@ -12,11 +12,12 @@ use testkit::salesforce::Salesforce;
 
 use crate::helpers::{TestApp, spawn_app};
 
-const CLIENT_ID: &str = "3MVG9ZL0ppGP5UrBztM0Qn.example.consumer.key";
-const CLIENT_SECRET: &str = "E1F0C3A55B2D4E6F";
-const REFRESH: &str = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrjrXqHyE2wpUQmzyBAk.example";
+pub(crate) const CLIENT_ID: &str = "3MVG9ZL0ppGP5UrBztM0Qn.example.consumer.key";
+pub(crate) const CLIENT_SECRET: &str = "E1F0C3A55B2D4E6F";
+pub(crate) const REFRESH: &str =
+    "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrjrXqHyE2wpUQmzyBAk.example";
 
-async fn connect(app: &TestApp, org: &Salesforce, extra: Value) -> (StatusCode, Value) {
+pub(crate) async fn connect(app: &TestApp, org: &Salesforce, extra: Value) -> (StatusCode, Value) {
     let mut body = json!({
         "token": REFRESH, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
         "base_url": org.url, "create_missing": true,

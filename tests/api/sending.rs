@@ -703,9 +703,13 @@ async fn a_hot_lead_no_one_touches_gets_exactly_one_follow_up_however_often_the_
     let call_id = detail["calls"][0]["call_id"].as_str().unwrap().to_owned();
     let event = trigger(&lead, &call_id, stored.unless_touched_since.unwrap());
     for _ in 0..3 {
-        shared::handlers::texts::on_events(&app.app.deps, &tenant(), std::slice::from_ref(&event))
-            .await
-            .unwrap();
+        shared::handlers::follow_ups::on_events(
+            &app.app.deps,
+            &tenant(),
+            std::slice::from_ref(&event),
+        )
+        .await
+        .unwrap();
     }
     let (_, texts) = app.get(&format!("/leads/{lead}/texts")).await;
     assert_eq!(texts["texts"].as_array().unwrap().len(), 1, "{texts:#}");
@@ -820,4 +824,64 @@ async fn a_survey_started_through_the_api_is_texted_to_the_lead_within_the_rules
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["type"], "urn:leadscore:problem:opted-out");
     assert_eq!(twilio.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_follow_up_raises_lead_follow_up_due_once_and_texts_no_one() {
+    let (_dir, app, twilio) = app_sending().await;
+    let secret = testkit::webhooks::secret();
+    let receiver = testkit::webhooks::Receiver::start(&secret).await;
+    let subscription = json!({"url": receiver.url, "events": ["lead.follow_up_due"], "secret": secret});
+    let (status, created) = app
+        .send(Method::POST, "/webhooks", &subscription.to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            "/settings",
+            &json!({
+                "tiers": {"hot": 2, "warm": 1},
+                "follow_ups": [{"id": "hot-alert", "when": "turned_hot", "after_hours": 2,
+                                "action": "webhook"}]
+            })
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // WHEN a call makes a lead hot, the step waits two hours in its list, sending nothing
+    let (lead, queued) = turned_hot(&app).await;
+    assert_eq!(
+        (&queued["state"], &queued["via"], &queued["body"]),
+        (&json!("queued"), &json!("webhook"), &json!("")),
+        "{queued}"
+    );
+    // ... and when the hours pass with no one reaching the lead (each job delivered twice)
+    let text_id = queued["text_id"].as_str().unwrap();
+    work_queue(&app, &lead, text_id, chrono::Utc::now()).await;
+    // THEN the tenant's system hears of it once, signed, and the lead was not texted
+    let heard = receiver
+        .wait_for(std::time::Duration::from_secs(20), |r| {
+            r["type"] == "lead.follow_up_due"
+        })
+        .await;
+    assert_eq!(heard["verified"], true, "{heard}");
+    let data = &heard["payload"]["data"];
+    assert_eq!(data["lead_id"], lead.as_str());
+    assert_eq!(data["follow_up_id"], "hot-alert");
+    assert_eq!(data["trigger"], "turned_hot");
+    assert_eq!(data["lead_path"], format!("/leads/{lead}"));
+    // (The hops queued on the way wait out their delays: nothing to settle; a second copy
+    // would have come by now.)
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let deliveries = receiver
+        .received()
+        .await
+        .into_iter()
+        .filter(|r| r["type"] == "lead.follow_up_due")
+        .count();
+    assert_eq!(deliveries, 1);
+    assert_eq!(twilio.requests(), 0);
+    let (_, step) = app.get(&format!("/leads/{lead}/texts/{text_id}")).await;
+    assert_eq!(step["state"], "sent", "{step}");
 }

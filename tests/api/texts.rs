@@ -8,9 +8,9 @@ use shared::sms::twilio::{self, Algorithm};
 use crate::helpers::{TestApp, fixture, spawn_app};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const LEAD: &str = "+15125550147";
+pub(crate) const LEAD: &str = "+15125550147";
 
-async fn app_with_twilio() -> (tempfile::TempDir, TestApp) {
+pub(crate) async fn app_with_twilio() -> (tempfile::TempDir, TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(dir.path()).await;
     let (status, body) = app
@@ -67,7 +67,7 @@ impl TestApp {
         (resp.status(), resp.text().await.unwrap())
     }
 
-    async fn text_in(&self, sid: &str, from: &str, body: &str) -> String {
+    pub(crate) async fn text_in(&self, sid: &str, from: &str, body: &str) -> String {
         let (status, twiml) = self
             .twilio(
                 "sms",

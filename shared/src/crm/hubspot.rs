@@ -1,7 +1,9 @@
 //! HubSpot's CRM API (v3), as its reference documents it: bearer tokens (a private app's
 //! access token, or an OAuth app's, refreshed at `POST /oauth/v1/token`), the contacts' search (`POST /crm/v3/objects/contacts/search`, filter groups
 //! OR-ed, `IN` filters, pages of at most 100 here), batch create and update (100 inputs a
-//! call), contact properties and their groups, deals with their associated contacts; errors
+//! call), contact properties and their groups, deals with their associated contacts, tasks
+//! (`POST /crm/v3/objects/tasks`, associated with the contact by the HubSpot-defined type 204,
+//! task to contact); errors
 //! as `{"status": "error", "message", "category", "correlationId"}`; 429 when over the
 //! account's ten-second or daily limit. Inbound webhooks are signed with the app's client
 //! secret (`X-HubSpot-Signature-v3`, see [`verify_signature`]).
@@ -15,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::oauth::{Access, Answers};
-use super::{CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle};
+use super::{
+    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, NewTask, Prepared, Throttle,
+};
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::VendorResponse;
 
@@ -360,6 +364,14 @@ impl CrmApi for HubSpot {
         }
     }
 
+    async fn create_task(&self, task: &NewTask) -> CrmResult<String> {
+        let response = self
+            .call("POST", "/crm/v3/objects/tasks", Some(task_body(task)?))
+            .await?;
+        let made: Made = parse(&response)?;
+        Ok(made.id)
+    }
+
     async fn deal(&self, id: &str) -> CrmResult<Option<CrmDeal>> {
         let id = checked_id(id)?;
         let path =
@@ -414,6 +426,38 @@ fn properties(fields: &ScoreFields) -> serde_json::Map<String, Value> {
     );
     p.insert("leadscore_link".into(), json!(fields.link));
     p
+}
+
+/// HubSpot's association type of a task to a contact (HubSpot-defined).
+const TASK_TO_CONTACT: u32 = 204;
+
+/// A call task on the contact, due at `due_at` (`hs_timestamp`), for the contact's owner.
+fn task_body(task: &NewTask) -> CrmResult<Value> {
+    let contact = checked_id(&task.record_id)?;
+    let mut properties = json!({
+        "hs_timestamp": task.due_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "hs_task_subject": task.subject,
+        "hs_task_body": task.body,
+        "hs_task_status": "NOT_STARTED",
+        "hs_task_type": "CALL",
+        "hs_task_priority": "HIGH",
+    });
+    if let Some(owner) = &task.owner {
+        properties["hubspot_owner_id"] = json!(checked_id(owner)?);
+    }
+    Ok(json!({
+        "properties": properties,
+        "associations": [{
+            "to": {"id": contact},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_CONTACT}],
+        }],
+    }))
+}
+
+/// A created object's answer.
+#[derive(Deserialize)]
+struct Made {
+    id: String,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(response: &VendorResponse) -> CrmResult<T> {

@@ -164,6 +164,22 @@ pub trait CrmApi: Send + Sync {
     async fn record(&self, id: &str) -> CrmResult<Option<CrmRecord>>;
     /// A deal: its stage, its value and the ids of its contacts' records; `None` when gone.
     async fn deal(&self, id: &str) -> CrmResult<Option<CrmDeal>>;
+    /// Make a call task on a record, for its owner; the CRM's id of the task.
+    async fn create_task(&self, task: &NewTask) -> CrmResult<String>;
+}
+
+/// A call task to make in a CRM (HubSpot's task, Pipedrive's `call` activity, Salesforce's
+/// Task), on the lead's record and for its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub record_id: String,
+    /// The record's owner (`fields["owner"]`); the CRM's default (the connecting user) when
+    /// it has none.
+    pub owner: Option<String>,
+    pub subject: String,
+    /// What it is about, in a few lines.
+    pub body: String,
+    pub due_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A deal, as far as an outcome needs it.

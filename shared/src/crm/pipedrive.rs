@@ -5,7 +5,8 @@
 //! /api/v2/persons`, `GET /api/v2/persons/search`), deals (`GET /api/v2/deals/{id}`, whose
 //! `status` is `open`, `won` or `lost`), person fields (`GET` and `POST /api/v2/personFields`:
 //! a custom field is written under the 40-character `field_code` Pipedrive assigns, kept on
-//! the connection) and webhooks (`POST` and `DELETE /api/v1/webhooks`, version 2.0, with the
+//! the connection), activities (`POST /api/v2/activities`, a `call` for the person's owner,
+//! the person its primary participant, due in UTC) and webhooks (`POST` and `DELETE /api/v1/webhooks`, version 2.0, with the
 //! HTTP basic credentials Pipedrive sends back). Answers are `{"success": true, "data": ...}`;
 //! errors `{"success": false, "error", "error_info"}`. Limits: requests per rolling two
 //! seconds per token (20 on Essential with an API token), and 10 searches per two seconds
@@ -23,7 +24,8 @@ use serde_json::{Value, json};
 
 use super::oauth::{Access, Answers};
 use super::{
-    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle, encode,
+    CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, NewTask, Prepared, Throttle,
+    encode,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::VendorResponse;
@@ -365,6 +367,18 @@ impl CrmApi for Pipedrive {
         }
     }
 
+    async fn create_task(&self, task: &NewTask) -> CrmResult<String> {
+        let response = self
+            .call("POST", "/api/v2/activities", Some(activity_body(task)?))
+            .await?;
+        match parse::<Answer<Made>>(&response)?.data {
+            Some(made) => Ok(id_text(&made.id)),
+            None => Err(CrmError::Unavailable(
+                "POST /api/v2/activities: Pipedrive answered without the activity".to_owned(),
+            )),
+        }
+    }
+
     async fn deal(&self, id: &str) -> CrmResult<Option<CrmDeal>> {
         let id = checked_id(id)?;
         let Some(response) = self.get_or_gone(&format!("/api/v2/deals/{id}")).await? else {
@@ -391,6 +405,33 @@ fn checked_id(id: &str) -> CrmResult<&str> {
     } else {
         Err(CrmError::Refused(format!("`{id}` is not a Pipedrive id")))
     }
+}
+
+/// A `call` activity with the person as its primary participant (API v2 sets `person_id`
+/// from the participants; it refuses it given), for the person's owner, due in UTC.
+fn activity_body(task: &NewTask) -> CrmResult<Value> {
+    let person: u64 = checked_id(&task.record_id)?
+        .parse()
+        .map_err(|_| CrmError::Refused(format!("`{}` is not a Pipedrive id", task.record_id)))?;
+    let mut body = json!({
+        "subject": task.subject,
+        "type": "call",
+        "due_date": task.due_at.format("%Y-%m-%d").to_string(),
+        "due_time": task.due_at.format("%H:%M").to_string(),
+        "participants": [{"person_id": person, "primary": true}],
+        "note": task.body,
+        "done": false,
+    });
+    if let Some(owner) = task.owner.as_deref().and_then(|o| o.parse::<u64>().ok()) {
+        body["owner_id"] = json!(owner);
+    }
+    Ok(body)
+}
+
+/// A created object, as `data` carries it.
+#[derive(Deserialize)]
+struct Made {
+    id: Value,
 }
 
 /// An id Pipedrive sent as a number or a string.

@@ -5,7 +5,9 @@
 //! object's `describe`, `limits`, SOQL `query` (pages by `nextRecordsUrl`), SOSL `search`
 //! (`FIND {...} IN PHONE FIELDS`: Salesforce matches numbers by their digits, however typed),
 //! sObject Collections (`composite/sobjects`, 200 records a call, `allOrNone: false`, an answer
-//! per record in order), and single records by id. Errors are `[{"message", "errorCode"}]`;
+//! per record in order), single records by id, and a Task made on a lead or contact
+//! (`POST sobjects/Task`: `WhoId` the record, `OwnerId` its owner, `TaskSubtype` `Call`,
+//! `ActivityDate` and a reminder at the time due). Errors are `[{"message", "errorCode"}]`;
 //! `INVALID_SESSION_ID` (401) is a token to refresh; `REQUEST_LIMIT_EXCEEDED` (403) the org's
 //! daily limit, which every answer reports in `Sforce-Limit-Info`.
 //!
@@ -23,8 +25,8 @@ use serde_json::{Value, json};
 
 use super::oauth::{Access, Answers};
 use super::{
-    Changed, CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, Prepared, Throttle,
-    encode,
+    Changed, CrmApi, CrmDeal, CrmError, CrmRecord, CrmResult, HookTarget, NewTask, Prepared,
+    Throttle, encode,
 };
 use crate::domain::{Lead, PhoneNumber, ScoreFields};
 use crate::ports::VendorResponse;
@@ -469,6 +471,36 @@ impl CrmApi for Salesforce {
         }
     }
 
+    async fn create_task(&self, task: &NewTask) -> CrmResult<String> {
+        let mut body = json!({
+            "WhoId": checked_id(&task.record_id)?,
+            "Subject": task.subject,
+            "Description": task.body,
+            "Status": "Not Started",
+            "Priority": "High",
+            "TaskSubtype": "Call",
+            "ActivityDate": task.due_at.format("%Y-%m-%d").to_string(),
+            "IsReminderSet": true,
+            "ReminderDateTime": task.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        if let Some(owner) = &task.owner {
+            body["OwnerId"] = json!(checked_id(owner)?);
+        }
+        let path = self.data("/sobjects/Task");
+        let made: Created = parse(&self.call("POST", &path, Some(body)).await?)?;
+        match made {
+            Created { id: Some(id), .. } => Ok(id),
+            Created { errors, .. } => Err(CrmError::Refused(format!(
+                "POST sobjects/Task: {}",
+                errors
+                    .into_iter()
+                    .next()
+                    .map(|e| e.message)
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
     async fn deal(&self, id: &str) -> CrmResult<Option<CrmDeal>> {
         let id = checked_id(id)?;
         let path = self.data(&format!(
@@ -569,6 +601,20 @@ fn sosl_escape(term: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A single record's create answer: `{"id", "success", "errors"}`.
+#[derive(Deserialize)]
+struct Created {
+    id: Option<String>,
+    #[serde(default)]
+    errors: Vec<CreateError>,
+}
+
+#[derive(Deserialize, Default)]
+struct CreateError {
+    #[serde(default)]
+    message: String,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(response: &VendorResponse) -> CrmResult<T> {

@@ -40,16 +40,16 @@ pub use score::{
     Tier, TierThresholds, TwilioRecordings,
 };
 pub use sms::{
-    Answers, ConsentAction, ConsentChange, ConsentDraft, FollowUp, FollowUpTrigger, LinkDraft,
-    OutgoingText, QuietHours, SendWindow, SmsDirection, SmsEvent, SmsEventKind, SmsIntent,
-    SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion, TextState, TextingRules,
-    TrackedLink, consent_keyword, keyword_form, newest_first,
+    Answers, ConsentAction, ConsentChange, ConsentDraft, FollowUp, FollowUpAction, FollowUpTrigger,
+    LinkDraft, OutgoingText, QuietHours, SendWindow, SmsDirection, SmsEvent, SmsEventKind,
+    SmsIntent, SmsMedia, SmsMessage, Survey, SurveyAnswer, SurveyQuestion, TextState, TextingRules,
+    TrackedLink, Via, consent_keyword, keyword_form, newest_first,
 };
 pub use transcript::{Segment, Transcript, TranscriptFormat};
 pub use usage::{Counter, Month, Usage};
 pub use webhook::{
     Attempt, CallEvent, DEFAULT_RETRY_DELAYS, DELIVERY_RETENTION_DAYS, DELIVERY_TIMEOUT, Delivery,
-    DeliveryState, Event, EventData, EventType, FactorSummary, LeadEvent,
+    DeliveryState, Event, EventData, EventType, FactorSummary, FollowUpEvent, LeadEvent,
     MAX_SUBSCRIPTIONS_PER_TENANT, ModelEvent, NewSubscription, RESPONSE_EXCERPT_CHARS, ScoreEvent,
     Subscription, SubscriptionPatch, WebhookSecret, check_url,
 };

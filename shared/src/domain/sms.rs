@@ -67,6 +67,16 @@ pub enum SmsEventKind {
         run_id: String,
         answers: Vec<SurveyAnswer>,
     },
+    /// A follow-up made a call task for the lead's owner in a CRM.
+    TaskCreated {
+        crm: super::Crm,
+        /// The CRM's id of the task.
+        task_id: String,
+        subject: String,
+        due_at: DateTime<Utc>,
+        /// The follow-up that made it (`settings.follow_ups`).
+        follow_up: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -461,7 +471,9 @@ mod tests {
             id: id.to_owned(),
             when: FollowUpTrigger::TurnedHot,
             after_hours,
-            text: text.to_owned(),
+            action: FollowUpAction::Text,
+            text: Some(text.to_owned()),
+            crm: None,
         };
         let good = f("hot-no-touch", 2, "Hi {first_name}!");
         assert!(FollowUp::validate_all(std::slice::from_ref(&good)).is_ok());
@@ -475,6 +487,37 @@ mod tests {
         assert!(refused(&[f("a", 1, " ")]).contains("follow_ups.a.text: 1 characters"));
         let many: Vec<FollowUp> = (0..11).map(|i| f(&format!("f{i}"), 1, "x")).collect();
         assert!(refused(&many).contains("11 of them; at most 10"));
+
+        let task = FollowUp {
+            when: FollowUpTrigger::AskedForACall,
+            after_hours: 0,
+            action: FollowUpAction::CrmTask,
+            text: None,
+            ..f("call-back", 0, "")
+        };
+        assert!(FollowUp::validate_all(std::slice::from_ref(&task)).is_ok());
+        assert_eq!(task.text_for(Some("Dana")), "Call back Dana");
+        assert_eq!(task.text_for(None), "Call back the lead");
+        let late = FollowUp {
+            after_hours: 2,
+            ..task.clone()
+        };
+        assert!(refused(&[late]).contains("follow_ups.call-back.after_hours: `asked_for_a_call`"));
+        let webhook = FollowUp {
+            action: FollowUpAction::Webhook,
+            ..f("hot", 2, "hello")
+        };
+        assert!(refused(&[webhook]).contains("a `webhook` follow-up sends no text"));
+        let untexted = FollowUp {
+            text: None,
+            ..f("hot", 2, "")
+        };
+        assert!(refused(&[untexted]).contains("needs the text to send"));
+        let named = FollowUp {
+            crm: Some(super::super::Crm::Hubspot),
+            ..f("hot", 2, "hi")
+        };
+        assert!(refused(&[named]).contains("follow_ups.hot.crm: only a `crm_task`"));
     }
 
     #[test]
@@ -636,24 +679,37 @@ pub fn newest_first(texts: &mut [OutgoingText]) {
     texts.sort_by(|a, b| (b.created_at, &b.text_id).cmp(&(a.created_at, &a.text_id)));
 }
 
-/// A follow-up the tenant set (`settings.follow_ups`): when a lead turns hot and no one has
-/// texted or called it within `after_hours`, it is texted `text`. Each one is a text record
-/// (`origin` `follow-up:<id>`), queued when the lead turns hot and sent, or cancelled naming
-/// why, when its hour comes: the lead's texts list shows every step.
+/// A follow-up the tenant set (`settings.follow_ups`): a step the product takes on its own
+/// when something happens to a lead. `turned_hot`: when a lead turns hot and no one has texted
+/// or called it within `after_hours`, it is texted `text` (or a webhook is raised, or a task
+/// is made in the CRM). `asked_for_a_call`: when a lead's text asks for a call ("call me
+/// tomorrow at 10"), at once. Each step is a record in the lead's texts list (`origin`
+/// `follow-up:<id>`, `via` what it does), made when the trigger comes and done, or cancelled
+/// naming why, when its hour comes: the list shows every step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(example = serde_json::json!({"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2, "text": "Hi {first_name}, this is Summit Roofing: would a call today help?"}))]
+#[schemars(example = serde_json::json!({"id": "call-back", "when": "asked_for_a_call", "action": "crm_task"}))]
 pub struct FollowUp {
-    /// Names it in the texts it sends: 1 to 40 of `a-z`, `0-9` and `-`.
+    /// Names it in the steps it takes: 1 to 40 of `a-z`, `0-9` and `-`.
     pub id: String,
     /// What starts it.
     pub when: FollowUpTrigger,
-    /// How long someone has to text or call the lead before the follow-up goes: 0 to 168
-    /// hours.
+    /// `turned_hot`: how long someone has to text or call the lead before the step is taken,
+    /// 0 to 168 hours. `asked_for_a_call` takes its step at once (0).
+    #[serde(default)]
     pub after_hours: u32,
-    /// The text, 1 to 1,600 characters; `{first_name}` is the lead's first name ("there"
-    /// when it is not known).
-    pub text: String,
+    /// What it does: `text` (the default), `webhook` or `crm_task`.
+    #[serde(default)]
+    pub action: FollowUpAction,
+    /// `text`: the text, 1 to 1,600 characters. `crm_task`: the task's subject, at most 255
+    /// characters (by default "Call back {first_name}"). `{first_name}` is the lead's first
+    /// name ("there" in a text, "the lead" in a task, when it is not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `crm_task`: the CRM to make the task in; by default each one connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<super::Crm>,
 }
 
 /// What starts a follow-up.
@@ -662,10 +718,31 @@ pub struct FollowUp {
 pub enum FollowUpTrigger {
     /// The lead's tier became hot (the moment `lead.tier_changed` says so).
     TurnedHot,
+    /// A text from the lead asked for a call (its `call_me` intent, not negated).
+    AskedForACall,
+}
+
+/// What a follow-up does when its hour comes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpAction {
+    /// Text the lead `text`, through the same rules as any text.
+    #[default]
+    Text,
+    /// Send nothing to the lead: raise `lead.follow_up_due` for the tenant's subscriptions.
+    Webhook,
+    /// Make a call task for the owner of the lead's record in the CRM (a HubSpot task, a
+    /// Pipedrive call activity, a Salesforce Task), due when the lead asked to be called (or
+    /// at once), and note it in the lead's log.
+    CrmTask,
 }
 
 impl FollowUp {
     pub const MAX: usize = 10;
+    /// The longest task subject (Salesforce's `Task.Subject`).
+    pub const MAX_SUBJECT: usize = 255;
 
     pub fn validate_all(all: &[Self]) -> Result<()> {
         if all.len() > Self::MAX {
@@ -677,7 +754,6 @@ impl FollowUp {
         }
         let mut ids = std::collections::HashSet::new();
         for f in all {
-            let at = format!("follow_ups.{}", f.id);
             if f.id.is_empty()
                 || f.id.len() > 40
                 || !f
@@ -696,29 +772,67 @@ impl FollowUp {
                     f.id
                 )));
             }
-            if f.after_hours > 168 {
-                return Err(Error::validation(format!(
-                    "{at}.after_hours: {} hours; at most 168 (a week)",
-                    f.after_hours
-                )));
-            }
-            let length = f.text.chars().count();
-            if f.text.trim().is_empty() || length > 1600 {
-                return Err(Error::validation(format!(
-                    "{at}.text: {length} characters; a text has 1 to 1,600"
-                )));
-            }
+            f.validate()?;
         }
         Ok(())
     }
 
-    /// The text for `first_name`.
-    pub fn text_for(&self, first_name: Option<&str>) -> String {
-        let name = first_name.map(str::trim).filter(|n| !n.is_empty());
-        self.text.replace("{first_name}", name.unwrap_or("there"))
+    fn validate(&self) -> Result<()> {
+        let at = format!("follow_ups.{}", self.id);
+        match self.when {
+            FollowUpTrigger::TurnedHot if self.after_hours > 168 => {
+                return Err(Error::validation(format!(
+                    "{at}.after_hours: {} hours; at most 168 (a week)",
+                    self.after_hours
+                )));
+            }
+            FollowUpTrigger::AskedForACall if self.after_hours > 0 => {
+                return Err(Error::validation(format!(
+                    "{at}.after_hours: `asked_for_a_call` takes its step at once; leave \
+                     after_hours out (a task is due when the lead asked to be called)"
+                )));
+            }
+            _ => {}
+        }
+        let length = self.text.as_deref().map(|t| t.chars().count());
+        let blank = self.text.as_deref().is_some_and(|t| t.trim().is_empty());
+        match (self.action, length) {
+            (FollowUpAction::Text, None) => Err(Error::validation(format!(
+                "{at}.text: a `text` follow-up needs the text to send"
+            ))),
+            (FollowUpAction::Text, Some(n)) if blank || n > 1600 => Err(Error::validation(
+                format!("{at}.text: {n} characters; a text has 1 to 1,600"),
+            )),
+            (FollowUpAction::CrmTask, Some(n)) if blank || n > Self::MAX_SUBJECT => {
+                Err(Error::validation(format!(
+                    "{at}.text: {n} characters; a task's subject has 1 to {}",
+                    Self::MAX_SUBJECT
+                )))
+            }
+            (FollowUpAction::Webhook, Some(_)) => Err(Error::validation(format!(
+                "{at}.text: a `webhook` follow-up sends no text; leave it out"
+            ))),
+            _ if self.crm.is_some() && self.action != FollowUpAction::CrmTask => Err(
+                Error::validation(format!("{at}.crm: only a `crm_task` follow-up names a CRM")),
+            ),
+            _ => Ok(()),
+        }
     }
 
-    /// What its texts say they came from (`OutgoingText::origin`).
+    /// The text (or task subject) for `first_name`.
+    pub fn text_for(&self, first_name: Option<&str>) -> String {
+        let name = first_name.map(str::trim).filter(|n| !n.is_empty());
+        match (self.action, self.text.as_deref()) {
+            (FollowUpAction::CrmTask, text) => text
+                .unwrap_or("Call back {first_name}")
+                .replace("{first_name}", name.unwrap_or("the lead")),
+            (_, text) => text
+                .unwrap_or_default()
+                .replace("{first_name}", name.unwrap_or("there")),
+        }
+    }
+
+    /// What its steps say they came from (`OutgoingText::origin`).
     pub fn origin(&self) -> String {
         format!("follow-up:{}", self.id)
     }
@@ -782,6 +896,18 @@ pub struct OutgoingText {
     /// What sent it on its own (`follow-up:<id>`); none when a request asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// What the step does: a text (`sms`, the default), a webhook (`webhook`: nothing goes to
+    /// the lead; `body` is empty) or a task in a CRM (`crm_task`: `body` is its subject, `sid`
+    /// the CRM's id of it).
+    #[serde(default, skip_serializing_if = "Via::is_sms")]
+    pub via: Via,
+    /// `crm_task`: the CRM the task is made in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<super::Crm>,
+    /// `crm_task`: when the task is due (the time the lead asked to be called); `webhook`:
+    /// the time the lead asked for, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_at: Option<DateTime<Utc>>,
     /// A follow-up goes only if no one texted or called the lead after this (when the lead
     /// turned hot); else it is cancelled, saying who did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -806,6 +932,27 @@ pub struct OutgoingText {
     #[serde(default)]
     #[schemars(skip)]
     pub version: u64,
+}
+
+/// What a step in a lead's texts list does.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A text to the lead, through Twilio.
+    #[default]
+    Sms,
+    /// `lead.follow_up_due` to the tenant's subscriptions.
+    Webhook,
+    /// A call task in the CRM.
+    CrmTask,
+}
+
+impl Via {
+    pub fn is_sms(&self) -> bool {
+        *self == Via::Sms
+    }
 }
 
 /// Hours of the lead's local day, `start_hour` inclusive to `end_hour` exclusive.

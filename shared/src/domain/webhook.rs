@@ -78,10 +78,13 @@ pub enum EventType {
     /// The tenant's model was trained (from outcomes or an export).
     #[serde(rename = "model.trained")]
     ModelTrained,
+    /// A follow-up whose action is `webhook` came due (`settings.follow_ups`).
+    #[serde(rename = "lead.follow_up_due")]
+    LeadFollowUpDue,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::LeadCreated,
         EventType::LeadScoreChanged,
         EventType::LeadTierChanged,
@@ -89,6 +92,7 @@ impl EventType {
         EventType::CallFailed,
         EventType::LeadOptedOut,
         EventType::ModelTrained,
+        EventType::LeadFollowUpDue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +104,7 @@ impl EventType {
             EventType::CallFailed => "call.failed",
             EventType::LeadOptedOut => "lead.opted_out",
             EventType::ModelTrained => "model.trained",
+            EventType::LeadFollowUpDue => "lead.follow_up_due",
         }
     }
 }
@@ -122,6 +127,11 @@ impl EventType {
             EventType::CallFailed => "A call failed for good at a stage; `data.reason` says why.",
             EventType::LeadOptedOut => "A lead opted out of texts (a STOP reply, or recorded).",
             EventType::ModelTrained => "The tenant's model was trained and is in force.",
+            EventType::LeadFollowUpDue => {
+                "A follow-up whose action is `webhook` came due: the lead turned hot and no one \
+                 texted or called it within the follow-up's hours, or it asked by text for a \
+                 call (`data.call_at` is the time it asked for, when it named one)."
+            }
         }
     }
 }
@@ -160,6 +170,8 @@ pub enum EventData {
     Score(ScoreEvent),
     /// `call.scored`, `call.failed`.
     Call(CallEvent),
+    /// `lead.follow_up_due`.
+    FollowUp(FollowUpEvent),
     /// `lead.created`, `lead.opted_out`.
     Lead(LeadEvent),
     /// `model.trained`.
@@ -198,6 +210,20 @@ pub struct CallEvent {
     pub stage: Option<Stage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FollowUpEvent {
+    pub lead_id: LeadId,
+    /// The follow-up's id in `settings.follow_ups`.
+    pub follow_up_id: String,
+    pub trigger: super::FollowUpTrigger,
+    /// When the trigger happened: the lead turned hot, or its text came.
+    pub since: DateTime<Utc>,
+    /// `asked_for_a_call`: the time the lead asked to be called, when its text named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_at: Option<DateTime<Utc>>,
+    pub lead_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

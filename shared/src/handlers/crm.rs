@@ -971,6 +971,100 @@ pub async fn poll(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Received> 
     Ok(received)
 }
 
+/// What became of a task asked of a CRM.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskMade {
+    /// Made: the CRM's id of it.
+    Made(String),
+    /// Not asked: the account is over its rate limit for this long.
+    Wait(std::time::Duration),
+}
+
+/// Make a call task for `lead` in `crm`, due at `due_at`: on the record its pushes write (else
+/// the one with its phone number, then its e-mail address), for that record's owner.
+/// `Validation` naming what is missing when the CRM is not connected or has no record of the
+/// lead, or refused the task; `Transient` when it does not answer (the task may be made).
+#[instrument(skip_all, fields(tenant = %lead.tenant_id, crm = %crm))]
+pub async fn make_task(
+    deps: &Deps,
+    lead: &Lead,
+    crm: Crm,
+    subject: &str,
+    body: &str,
+    due_at: chrono::DateTime<Utc>,
+) -> Result<TaskMade> {
+    match ask_for_task(deps, lead, crm, subject, body, due_at).await {
+        Ok(id) => Ok(TaskMade::Made(id)),
+        Err(CrmError::RateLimited(wait)) => Ok(TaskMade::Wait(wait)),
+        Err(CrmError::Refused(why)) => Err(Error::validation(why)),
+        Err(CrmError::Unavailable(why)) => Err(Error::transient(
+            format!("{} did not take the task: {why}", crm.name()),
+            crm.name(),
+        )),
+    }
+}
+
+async fn ask_for_task(
+    deps: &Deps,
+    lead: &Lead,
+    crm: Crm,
+    subject: &str,
+    body: &str,
+    due_at: chrono::DateTime<Utc>,
+) -> crm::CrmResult<String> {
+    let tenant = &lead.tenant_id;
+    let name = crm.name();
+    let stored = |e: Error| CrmError::Unavailable(format!("the connection could not be read: {e}"));
+    let (Some(connection), Some(credentials)) = (
+        deps.crm.get_connection(tenant, crm).await.map_err(stored)?,
+        credentials(deps, tenant, crm).await.map_err(stored)?,
+    ) else {
+        return Err(CrmError::Refused(format!("{name} is not connected")));
+    };
+    let api = open(deps, &connection, &credentials);
+    let known = lead
+        .crm_sync
+        .get(&crm)
+        .and_then(|s| s.record_id.clone())
+        .filter(|r| api.writes_to(r));
+    let record = match known {
+        Some(id) => api.record(&id).await?,
+        None => None,
+    };
+    let record = match record {
+        Some(record) => record,
+        None => {
+            let emails: Vec<String> = lead.email.iter().cloned().collect();
+            let found = api
+                .find(std::slice::from_ref(&lead.phone_number), &emails)
+                .await?;
+            found
+                .iter()
+                .find(|r| r.phones.contains(&lead.phone_number))
+                .or_else(|| found.iter().find(|r| r.is_for(lead)))
+                .cloned()
+                .ok_or_else(|| {
+                    CrmError::Refused(format!(
+                        "{name} has no record with the lead's phone number or e-mail address                          (a push makes one when the connection's create_missing is on)"
+                    ))
+                })?
+        }
+    };
+    let task = crm::NewTask {
+        record_id: record.id.clone(),
+        owner: record.fields.get("owner").cloned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+        due_at,
+    };
+    let id = api.create_task(&task).await.map_err(|e| match e {
+        CrmError::Refused(why) => CrmError::Refused(format!("{name} refused the task: {why}")),
+        e => e,
+    })?;
+    info!(record = %record.id, task = %id, "call task made in the CRM");
+    Ok(id)
+}
+
 fn unavailable(crm: Crm, e: CrmError) -> Error {
     Error::transient(
         format!("{} could not be read: {e}", crm.name()),

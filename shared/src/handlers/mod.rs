@@ -8,6 +8,7 @@ pub mod api;
 pub mod authorize;
 pub mod backtest;
 pub mod crm;
+pub mod follow_ups;
 pub mod gong;
 pub mod ingest;
 mod jobs;

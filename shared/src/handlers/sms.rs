@@ -139,24 +139,22 @@ pub async fn receive(
         }),
         (None, false) => None,
     };
-    let fresh = deps
-        .sms
-        .append_sms_event(&event(
-            &lead,
-            message_event.clone(),
-            now,
-            SmsEventKind::Message(SmsMessage {
-                sid: msg.sid.clone(),
-                direction: SmsDirection::Inbound,
-                body: msg.body.clone(),
-                media: msg.media.clone(),
-                status: None,
-                intents,
-                keyword: keyword.map(|(_, k)| k.to_owned()),
-                source: "twilio".to_owned(),
-            }),
-        ))
-        .await?;
+    let logged = event(
+        &lead,
+        message_event.clone(),
+        now,
+        SmsEventKind::Message(SmsMessage {
+            sid: msg.sid.clone(),
+            direction: SmsDirection::Inbound,
+            body: msg.body.clone(),
+            media: msg.media.clone(),
+            status: None,
+            intents,
+            keyword: keyword.map(|(_, k)| k.to_owned()),
+            source: "twilio".to_owned(),
+        }),
+    );
+    let fresh = deps.sms.append_sms_event(&logged).await?;
     if fresh {
         super::usage::count(deps, tenant, Counter::TextsProcessed, 1).await;
     }
@@ -191,6 +189,8 @@ pub async fn receive(
             super::webhooks::emit(deps, tenant, &[opted_out]).await?;
         }
     }
+    // A text asking for a call starts its follow-ups (once: their ids come from the message).
+    super::follow_ups::on_reply(deps, &lead, &SmsEvent { at, ..logged }).await?;
     let settings = super::settings::load(deps, tenant).await?;
     let (fold, folded) = fold_log(deps, tenant, &lead.lead_id, &settings.surveys, at).await?;
     let mut replies = if folded.ids.contains(&message_event) {

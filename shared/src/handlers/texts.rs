@@ -22,9 +22,8 @@ use tracing::{info, warn};
 
 use crate::Deps;
 use crate::domain::{
-    Counter, Event, EventData, EventType, FollowUp, FollowUpTrigger, Lead, LeadId, OutgoingText,
-    QuietHours, SmsDirection, SmsEvent, SmsEventKind, SmsMessage, TenantId, TextState,
-    TextingRules, Tier,
+    Counter, Lead, LeadId, OutgoingText, QuietHours, SmsDirection, SmsEvent, SmsEventKind,
+    SmsMessage, TenantId, TextState, TextingRules, Via,
 };
 use crate::error::{Error, Result};
 use crate::ports::Job;
@@ -106,7 +105,7 @@ impl Sender {
 
 /// The record's id: a digest of the lead and the client's key (so a retry finds it, and the
 /// same key for another lead is another text), else a new one.
-fn text_id(lead: &LeadId, key: Option<&str>) -> Result<String> {
+pub(super) fn text_id(lead: &LeadId, key: Option<&str>) -> Result<String> {
     use sha2::{Digest, Sha256};
     match key {
         Some(k) if !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_graphic()) => {
@@ -155,6 +154,9 @@ pub async fn send_text(
         event_id: None,
         problem: None,
         origin: None,
+        via: Via::Sms,
+        crm: None,
+        call_at: None,
         unless_touched_since: None,
         claimed_at: Some(now),
         created_at: now,
@@ -498,7 +500,7 @@ async fn cancel(
     deps.sms.put_text(&text).await
 }
 
-fn hop_job(text: &OutgoingText) -> Job {
+pub(super) fn hop_job(text: &OutgoingText) -> Job {
     Job::SendText {
         tenant_id: text.tenant_id.clone(),
         lead_id: text.lead_id.clone(),
@@ -507,7 +509,7 @@ fn hop_job(text: &OutgoingText) -> Job {
     }
 }
 
-fn hop_delay(send_at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+pub(super) fn hop_delay(send_at: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
     (send_at - now)
         .clamp(TimeDelta::zero(), MAX_HOP)
         .to_std()
@@ -537,14 +539,21 @@ pub async fn send_queued(
     };
     match text.state {
         TextState::Sent | TextState::Failed | TextState::Cancelled => return Ok(()),
-        // A worker stopped mid-send (its job came again): finish it once the lease is over.
         // A worker stopped mid-send (its job came again), or the check queued when a direct
         // send's answer was lost: finish it once the lease is over. A queued text or a
         // follow-up is the product's to send; a direct one is the client's (not sent twice
         // unasked).
-        TextState::Sending => {
+        TextState::Sending if text.via.is_sms() => {
             let resend = text.send_at.is_some() || text.origin.is_some();
             return settle_sending(deps, text, now, resend).await.map(|_| ());
+        }
+        // A follow-up's webhook or task whose worker stopped: taken again after the lease.
+        TextState::Sending => {
+            if now < text.updated_at + SENDING_LEASE {
+                return Err(Error::concurrent(format!(
+                    "follow-up step {text_id} is under way"
+                )));
+            }
         }
         TextState::Queued => {}
     }
@@ -577,8 +586,8 @@ pub async fn send_queued(
         Some(lead) => lead,
         None => return Ok(()),
     };
-    let sender = Sender::load(deps, tenant).await?;
     if let Some(since) = text.unless_touched_since
+        && text.state == TextState::Queued
         && let Some(touch) = touched_since(deps, &lead, since).await?
     {
         info!(text = %text.text_id, "follow-up not needed: the lead was reached");
@@ -591,6 +600,19 @@ pub async fn send_queued(
             Err(e) => Err(e),
         };
     }
+    if !text.via.is_sms() {
+        // A webhook or a task: nothing goes to the lead, so the texting rules do not apply.
+        let claimed = match claim(deps, text, now).await {
+            Ok(step) => step,
+            Err(Error::Concurrent(_)) => return Ok(()), // another copy claimed it
+            Err(e) => return Err(e),
+        };
+        return match super::follow_ups::take_step(deps, &lead, claimed, now).await {
+            Ok(_) | Err(Error::Concurrent(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+    }
+    let sender = Sender::load(deps, tenant).await?;
     match sender.judge(&lead, now) {
         Ok(()) => {}
         // The window moved while it waited (or a follow-up's hour fell in the lead's night):
@@ -649,90 +671,6 @@ async fn touched_since(deps: &Deps, lead: &Lead, since: DateTime<Utc>) -> Result
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Start the tenant's follow-ups that `events` trigger: for each lead that turned hot, one
-/// queued text per `turned_hot` follow-up, due `after_hours` later unless someone texts or
-/// calls the lead first. Its id comes from the follow-up and the event, so an event delivered
-/// again starts nothing more. Costs one settings read when a lead turned hot, nothing
-/// otherwise.
-pub async fn on_events(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
-    let turned_hot: Vec<(&Event, &LeadId)> = events
-        .iter()
-        .filter(|e| e.event_type == EventType::LeadTierChanged)
-        .filter_map(|e| match &e.data {
-            EventData::Score(s) if s.tier == Tier::Hot && s.previous_tier != Some(Tier::Hot) => {
-                Some((e, &s.lead_id))
-            }
-            _ => None,
-        })
-        .collect();
-    if turned_hot.is_empty() {
-        return Ok(());
-    }
-    let settings = super::settings::load(deps, tenant).await?;
-    let follow_ups: Vec<&FollowUp> = settings
-        .follow_ups
-        .iter()
-        .filter(|f| f.when == FollowUpTrigger::TurnedHot)
-        .collect();
-    if follow_ups.is_empty() {
-        return Ok(());
-    }
-    for (event, lead_id) in turned_hot {
-        let Some(lead) = deps.leads.get_lead(tenant, lead_id).await? else {
-            continue;
-        };
-        for follow_up in &follow_ups {
-            start_follow_up(deps, &lead, follow_up, event).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn start_follow_up(deps: &Deps, lead: &Lead, f: &FollowUp, event: &Event) -> Result<()> {
-    let origin = f.origin();
-    let body = f.text_for(lead.first_name.as_deref());
-    let at = event.timestamp;
-    let text = OutgoingText {
-        text_id: text_id(&lead.lead_id, Some(&format!("{origin}:{}", event.event_id)))?,
-        tenant_id: lead.tenant_id.clone(),
-        lead_id: lead.lead_id.clone(),
-        request_sha256: SmsEvent::request_digest(&(&lead.lead_id, &origin, &body)),
-        body,
-        state: TextState::Queued,
-        send_at: Some(at + TimeDelta::hours(i64::from(f.after_hours))),
-        sid: None,
-        event_id: None,
-        problem: None,
-        origin: Some(origin),
-        unless_touched_since: Some(at),
-        claimed_at: None,
-        created_at: at,
-        updated_at: at,
-        hop: 0,
-        version: 0,
-    };
-    if deps
-        .sms
-        .get_text(&text.tenant_id, &text.lead_id, &text.text_id)
-        .await?
-        .is_some()
-    {
-        return Ok(()); // started when the event came before
-    }
-    let now = Utc::now();
-    deps.queue
-        .send_after(&hop_job(&text), hop_delay(text.send_at.unwrap_or(now), now))
-        .await?;
-    match deps.sms.put_text(&text).await {
-        Ok(text) => {
-            info!(text = %text.text_id, follow_up = %f.id, "follow-up queued");
-            Ok(())
-        }
-        Err(Error::Concurrent(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// A survey put to a lead (`POST /leads/{id}/surveys`): its run, its first question, and,
@@ -807,11 +745,18 @@ pub async fn give_up(
     let Some(mut text) = deps.sms.get_text(tenant, lead_id, text_id).await? else {
         return Ok(());
     };
-    if text.state != TextState::Queued {
+    // A follow-up's webhook or task left claimed has no answer to look for: it failed too
+    // (a task whose CRM's answer was lost may have been made).
+    let stuck = text.state == TextState::Sending && !text.via.is_sms();
+    if text.state != TextState::Queued && !stuck {
         return Ok(());
     }
     text.state = TextState::Failed;
-    text.problem = Some(format!("not sent: {reason}"));
+    text.problem = Some(match text.via {
+        Via::Sms => format!("not sent: {reason}"),
+        Via::Webhook | Via::CrmTask => format!("not done: {reason}"),
+    });
+    text.claimed_at = None;
     text.updated_at = Utc::now();
     match deps.sms.put_text(&text).await {
         Ok(_) | Err(Error::Concurrent(_)) => Ok(()),

@@ -176,15 +176,16 @@ fn deliver_job(delivery: &Delivery, attempt: u32, not_before: Option<DateTime<Ut
 
 /// Hand `events` to every enabled subscription of the tenant that wants them (a delivery each,
 /// once per event id, and its first attempt queued), score changes to its connected CRMs
-/// (`crm::on_events`), and leads turned hot to its follow-ups (`texts::on_events`). Costs one read when the tenant has no subscriptions, and one more when
-/// a score changed and it has no CRM.
+/// (`crm::on_events`), and leads turned hot to its follow-ups (`follow_ups::on_events`).
+/// Costs one read when the tenant has no subscriptions, and one more when a score changed and
+/// it has no CRM.
 #[instrument(skip_all, fields(tenant = %tenant, events = events.len()))]
 pub async fn emit(deps: &Deps, tenant: &TenantId, events: &[Event]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     super::crm::on_events(deps, tenant, events).await?;
-    super::texts::on_events(deps, tenant, events).await?;
+    super::follow_ups::on_events(deps, tenant, events).await?;
     let subscriptions = deps.webhooks.list_subscriptions(tenant).await?;
     let now = Utc::now();
     let mut jobs = Vec::new();
@@ -580,6 +581,33 @@ pub fn lead_opted_out(lead: &Lead, consent_event: &str, at: DateTime<Utc>) -> Ev
         EventData::Lead(LeadEvent {
             lead_id: lead.lead_id.clone(),
             source: None,
+            lead_path: lead_path(&lead.lead_id),
+        }),
+    )
+}
+
+/// `lead.follow_up_due`: the step `step` (a text record's id, unique per follow-up and
+/// trigger) of follow-up `follow_up`, triggered at `since`, came due at `at`.
+pub fn follow_up_due(
+    lead: &Lead,
+    step: &str,
+    follow_up: &str,
+    trigger: crate::domain::FollowUpTrigger,
+    since: DateTime<Utc>,
+    call_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Event {
+    Event::new(
+        &lead.tenant_id,
+        EventType::LeadFollowUpDue,
+        step,
+        at,
+        EventData::FollowUp(crate::domain::FollowUpEvent {
+            lead_id: lead.lead_id.clone(),
+            follow_up_id: follow_up.to_owned(),
+            trigger,
+            since,
+            call_at,
             lead_path: lead_path(&lead.lead_id),
         }),
     )

@@ -252,7 +252,8 @@ impl SmsFold {
                 e.last_survey_at = Some(ev.at);
                 out.completed.retain(|r| &r.run_id != run_id);
             }
-            SmsEventKind::Status { .. } => {}
+            // A task is the team's step, not the lead's engagement.
+            SmsEventKind::Status { .. } | SmsEventKind::TaskCreated { .. } => {}
         }
         let rank = rank(ev);
         match &mut self.through {

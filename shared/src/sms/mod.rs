@@ -2,6 +2,7 @@
 //! log adds up to: its engagement (what rules read as `sms.*`) and the state of its surveys.
 //! Both are folds over the log, so a replayed or reordered delivery changes nothing.
 
+pub mod callback;
 mod fold;
 pub mod intent;
 pub mod messages;
@@ -34,6 +35,7 @@ fn rank(e: &SmsEvent) -> u8 {
         SmsEventKind::Click { .. } => 3,
         SmsEventKind::SurveyStarted { .. } => 4,
         SmsEventKind::SurveyCompleted { .. } => 5,
+        SmsEventKind::TaskCreated { .. } => 6,
     }
 }
 

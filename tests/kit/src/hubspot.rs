@@ -14,6 +14,9 @@
 //!   /crm/v3/objects/contacts?limit=&after=&properties=`, `limit` at most 100). HubSpot keeps each phone number's national digits in
 //!   `hs_searchable_calculated_phone_number` (and `..._mobile_number`), computed here the same.
 //! - Deals: `GET /crm/v3/objects/deals/{id}?associations=contacts`.
+//! - Tasks: `POST /crm/v3/objects/tasks` (`hs_timestamp` required, else 400
+//!   `VALIDATION_ERROR`; an association to a contact by type 204 whose contact is not there is
+//!   400 naming it; 201 with the task).
 //! - Properties: `POST /crm/v3/properties/contacts/groups` and `/crm/v3/properties/contacts`
 //!   (409 `OBJECT_ALREADY_EXISTS` for a name taken).
 //! - Rate limit: `limit` requests per rolling ten seconds (100, a private app on Free or
@@ -61,6 +64,8 @@ struct Inner {
     next_id: u64,
     contacts: BTreeMap<u64, Properties>,
     deals: BTreeMap<u64, (Properties, Vec<u64>)>,
+    /// Tasks made, with the contacts they are associated with.
+    tasks: BTreeMap<u64, (Properties, Vec<u64>)>,
     groups: Vec<String>,
     properties: Vec<String>,
 }
@@ -119,6 +124,7 @@ impl HubSpot {
             next_id: 1001,
             contacts: BTreeMap::new(),
             deals: BTreeMap::new(),
+            tasks: BTreeMap::new(),
             groups: vec!["contactinformation".to_owned()],
             properties: DEFAULT_PROPERTIES.iter().map(|p| p.to_string()).collect(),
         }));
@@ -131,6 +137,7 @@ impl HubSpot {
             .route("/crm/v3/objects/contacts", get(list_contacts))
             .route("/crm/v3/objects/contacts/{id}", get(get_contact))
             .route("/crm/v3/objects/deals/{id}", get(get_deal))
+            .route("/crm/v3/objects/tasks", post(create_task))
             .fallback(|| async {
                 error(
                     StatusCode::NOT_FOUND,
@@ -219,6 +226,21 @@ impl HubSpot {
             .contacts
             .iter()
             .map(|(id, p)| (id.to_string(), p.clone()))
+            .collect()
+    }
+
+    /// Every task made, by id: its properties and the contacts it is associated with.
+    pub fn tasks(&self) -> BTreeMap<String, (Properties, Vec<String>)> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .tasks
+            .iter()
+            .map(|(id, (p, c))| {
+                (
+                    id.to_string(),
+                    (p.clone(), c.iter().map(u64::to_string).collect()),
+                )
+            })
             .collect()
     }
 
@@ -675,6 +697,60 @@ async fn get_deal(
             .collect::<Vec<_>>()}});
     }
     axum::Json(answer).into_response()
+}
+
+async fn create_task(State(inner): State<Shared>, axum::Json(body): axum::Json<Value>) -> Response {
+    let mut s = inner.lock().unwrap();
+    let properties: Properties = body["properties"]
+        .as_object()
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !properties.contains_key("hs_timestamp") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "Property values were not valid: hs_timestamp is required",
+        );
+    }
+    let mut contacts = Vec::new();
+    for association in body["associations"].as_array().into_iter().flatten() {
+        let to = association["to"]["id"].as_str().unwrap_or_default();
+        let types: Vec<u64> = association["types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["associationTypeId"].as_u64())
+            .collect();
+        match to.parse::<u64>() {
+            Ok(id) if types == [204] && s.contacts.contains_key(&id) => contacts.push(id),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "VALIDATION_ERROR",
+                    &format!("invalid association to {to} with types {types:?}"),
+                );
+            }
+        }
+    }
+    let id = s.next_id;
+    s.next_id += 1;
+    s.tasks.insert(id, (properties.clone(), contacts));
+    let now = chrono::Utc::now().to_rfc3339();
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "id": id.to_string(),
+            "properties": properties,
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": false,
+        })),
+    )
+        .into_response()
 }
 
 async fn list_contacts(

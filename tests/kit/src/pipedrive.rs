@@ -15,6 +15,10 @@
 //!   least 2 characters, or 1 with `exact_match`; `fields` among `phone`, `email`, `name`;
 //!   numbers matched by their digits, as typed).
 //! - Deals: `GET /api/v2/deals/{id}` (`status` open, won or lost; `value`; `person_id`).
+//! - Activities: `POST /api/v2/activities` (`subject` required; `type` among the account's
+//!   activity types; `due_date` `YYYY-MM-DD` and `due_time` `HH:MM`; `person_id` is
+//!   read-only in v2, 400 as Pipedrive answers it: the person is a `participants` entry with
+//!   `primary`, and must exist).
 //! - Person fields: `GET` and `POST /api/v2/personFields` (`field_name`, `field_type` among
 //!   Pipedrive's types); a custom field gets a 40-character hex `field_code`.
 //! - Webhooks: `POST /api/v1/webhooks` (`subscription_url`, `event_action` and `event_object`
@@ -121,6 +125,8 @@ struct Inner {
     deals: BTreeMap<u64, Deal>,
     fields: Vec<Field>,
     webhooks: BTreeMap<u64, Webhook>,
+    /// Activities made, as their bodies came.
+    activities: BTreeMap<u64, Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -157,6 +163,7 @@ impl Pipedrive {
             stats: Stats::default(),
             next_id: 1,
             persons: BTreeMap::new(),
+            activities: BTreeMap::new(),
             deals: BTreeMap::new(),
             fields: vec![
                 field("Name", "name", "varchar"),
@@ -172,6 +179,7 @@ impl Pipedrive {
             .route("/api/v2/persons/search", get(search_persons))
             .route("/api/v2/persons/{id}", get(get_person).patch(update_person))
             .route("/api/v2/deals/{id}", get(get_deal))
+            .route("/api/v2/activities", post(create_activity))
             .route("/api/v1/webhooks", post(create_webhook))
             .route("/api/v1/webhooks/{id}", delete(delete_webhook))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Unknown method .", "") })
@@ -307,6 +315,16 @@ impl Pipedrive {
             notifications.push((hook.url.clone(), body, format!("Basic {auth}")));
         }
         notifications
+    }
+
+    /// Every activity made, by id, as its body came.
+    pub fn activities(&self) -> BTreeMap<String, Value> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .activities
+            .iter()
+            .map(|(id, a)| (id.to_string(), a.clone()))
+            .collect()
     }
 
     /// A person, by id.
@@ -790,6 +808,65 @@ async fn create_person(State(inner): State<Shared>, body: axum::Json<Value>) -> 
         person_json(&s, id, &person, false),
         Value::Null,
     )
+}
+
+/// Pipedrive's default activity types (`key_string`).
+const ACTIVITY_TYPES: [&str; 6] = ["call", "meeting", "task", "deadline", "email", "lunch"];
+
+async fn create_activity(State(inner): State<Shared>, body: axum::Json<Value>) -> Response {
+    let mut s = inner.lock().unwrap();
+    if body["subject"].as_str().is_none_or(|t| t.trim().is_empty()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Validation failed: subject: Required",
+            "",
+        );
+    }
+    if !body["person_id"].is_null() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "'person_id' is a read-only field. Add a primary participant to set 'person_id' instead.",
+            "",
+        );
+    }
+    if let Some(kind) = body["type"].as_str()
+        && !ACTIVITY_TYPES.contains(&kind)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Validation failed: type: Invalid",
+            "",
+        );
+    }
+    let date_ok = body["due_date"]
+        .as_str()
+        .is_none_or(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
+    let time_ok = body["due_time"]
+        .as_str()
+        .is_none_or(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M").is_ok());
+    if !date_ok || !time_ok {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Validation failed: due_date must be YYYY-MM-DD and due_time HH:MM",
+            "",
+        );
+    }
+    for participant in body["participants"].as_array().into_iter().flatten() {
+        let person = participant["person_id"].as_u64();
+        if !person.is_some_and(|p| s.persons.contains_key(&p)) {
+            return error(StatusCode::BAD_REQUEST, "Person not found", "");
+        }
+    }
+    let id = s.next_id;
+    s.next_id += 1;
+    let mut activity = body.0.clone();
+    activity["id"] = json!(id);
+    activity["person_id"] = body["participants"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["primary"] == json!(true)))
+        .map_or(Value::Null, |p| p["person_id"].clone());
+    s.activities.insert(id, activity.clone());
+    ok(StatusCode::OK, activity, Value::Null)
 }
 
 async fn get_deal(State(inner): State<Shared>, Path(id): Path<u64>) -> Response {

@@ -21,6 +21,10 @@
 //!   200 records (else 400 `EXCEEDED_ID_LIMIT`), `allOrNone: false`, an answer per record in
 //!   order (`ENTITY_IS_DELETED`, `INVALID_FIELD`, `REQUIRED_FIELD_MISSING`).
 //! - Opportunities with contact roles (`OpportunityContactRole`).
+//! - `POST sobjects/Task` (a single record: 201 `{"id", "success", "errors"}`): its fields
+//!   among Task's (else 400 `INVALID_FIELD`), `Subject` at most 255 characters
+//!   (`STRING_TOO_LONG`), `WhoId` a lead or contact that exists and `OwnerId` a user id
+//!   (`005`), else 400 `INVALID_CROSS_REFERENCE_KEY`. [`Salesforce::all`]`("Task")` lists them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -135,6 +139,7 @@ impl Salesforce {
             clock: chrono::Utc::now() - chrono::TimeDelta::days(1),
         }));
         let data = axum::Router::new()
+            .route("/sobjects/{object}", post(create_record))
             .route("/sobjects/{object}/describe", get(describe))
             .route("/sobjects/{object}/{id}", get(get_record))
             .route("/limits", get(limits))
@@ -250,6 +255,7 @@ impl Inner {
             "Lead" => "00Q",
             "Contact" => "003",
             "Opportunity" => "006",
+            "Task" => "00T",
             _ => "00K",
         };
         self.next_id += 1;
@@ -416,6 +422,84 @@ async fn get_record(
             "The requested resource does not exist",
         ),
     }
+}
+
+/// The Task fields a create may set.
+const TASK_FIELDS: [&str; 10] = [
+    "WhoId",
+    "OwnerId",
+    "Subject",
+    "Description",
+    "Status",
+    "Priority",
+    "TaskSubtype",
+    "ActivityDate",
+    "IsReminderSet",
+    "ReminderDateTime",
+];
+
+async fn create_record(
+    State(inner): State<Shared>,
+    Path(object): Path<String>,
+    body: axum::Json<Value>,
+) -> Response {
+    if object != "Task" {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        );
+    }
+    let mut s = inner.lock().unwrap();
+    let record = body.as_object().cloned().unwrap_or_default();
+    if let Some(field) = record.keys().find(|k| !TASK_FIELDS.contains(&k.as_str())) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!("No such column '{field}' on sobject of type Task"),
+        );
+    }
+    if record
+        .get("Subject")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.chars().count() > 255)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "STRING_TOO_LONG",
+            "Subject: data value too large",
+        );
+    }
+    let who = record
+        .get("WhoId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let who_ok = s
+        .records
+        .get(who)
+        .is_some_and(|r| r["attributes_type"] == "Lead" || r["attributes_type"] == "Contact");
+    let owner_ok = record
+        .get("OwnerId")
+        .and_then(Value::as_str)
+        .is_none_or(|o| o.starts_with("005") && (o.len() == 15 || o.len() == 18));
+    if !who_ok || !owner_ok {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+        );
+    }
+    let id = s.new_id("Task");
+    let mut stored = record;
+    stored.insert("Id".into(), json!(id));
+    stored.insert("attributes_type".into(), json!("Task"));
+    s.touch(&mut stored);
+    s.records.insert(id.clone(), stored);
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"id": id, "success": true, "errors": []})),
+    )
+        .into_response()
 }
 
 fn malformed(why: &str) -> Response {
