@@ -831,7 +831,8 @@ async fn a_webhook_follow_up_raises_lead_follow_up_due_once_and_texts_no_one() {
     let (_dir, app, twilio) = app_sending().await;
     let secret = testkit::webhooks::secret();
     let receiver = testkit::webhooks::Receiver::start(&secret).await;
-    let subscription = json!({"url": receiver.url, "events": ["lead.follow_up_due"], "secret": secret});
+    let subscription =
+        json!({"url": receiver.url, "events": ["lead.follow_up_due"], "secret": secret});
     let (status, created) = app
         .send(Method::POST, "/webhooks", &subscription.to_string())
         .await;

@@ -489,3 +489,92 @@ async fn a_lead_turning_hot_in_the_score_function_queues_one_follow_up() {
         .collect();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
 }
+
+/// A lead who texts "call me tomorrow at 3pm" (the captured webhook), delivered by Twilio
+/// twice, gets one call task in HubSpot, made by the webhooks function from the webhook
+/// queue (every SQS message delivered twice), for the contact's owner, due 15:00 in the lead's
+/// zone (a 925 number: Los Angeles); the lead's log notes it.
+#[tokio::test]
+async fn a_lead_asking_for_a_call_gets_one_hubspot_task_through_the_webhooks_function() {
+    use chrono::TimeZone;
+    let hubspot = testkit::hubspot::HubSpot::start("pat-na1-aws-task").await;
+    let contact = hubspot.add_contact(&[("phone", LEAD), ("hubspot_owner_id", "77")]);
+    let cloud = Cloud::start_with(|d| {
+        d.config.allow_private_webhook_targets = true;
+        // API Gateway's own address, which the captured request was signed over.
+        d.config.public_url = Some(format!("https://{HOST}"));
+    })
+    .await;
+    for (method, path, body) in [
+        ("PUT", "/settings/twilio", json!({"auth_token": TOKEN})),
+        (
+            "PUT",
+            "/integrations/hubspot",
+            json!({"token": "pat-na1-aws-task", "base_url": hubspot.url}),
+        ),
+        (
+            "PATCH",
+            "/settings",
+            json!({"follow_ups": [{"id": "call-back", "when": "asked_for_a_call",
+                                   "action": "crm_task", "text": "Call {first_name} back"}]}),
+        ),
+    ] {
+        let (status, answer) = acme(&cloud, method, path.into(), body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+    }
+    feed::settle(&cloud, 2).await;
+    let before = cloud.recorder.messages_to("webhooks").len();
+    let event = feed::sample("apigw-twilio-sms.json");
+    for _ in 0..2 {
+        let (status, _, twiml) = feed::api_event(&cloud, &event).await;
+        assert_eq!(status, 200, "{twiml}");
+    }
+    feed::settle(&cloud, 2).await;
+
+    let tasks = hubspot.tasks();
+    assert_eq!(tasks.len(), 1, "{tasks:#?}");
+    let (task_id, (properties, contacts)) = tasks.into_iter().next().unwrap();
+    assert_eq!(contacts, [contact]);
+    assert_eq!(properties["hubspot_owner_id"], "77");
+    assert_eq!(properties["hs_task_subject"], "Call the lead back");
+    let zone = chrono_tz::America::Los_Angeles;
+    let asked = lead(&cloud).await;
+    let logged = cloud
+        .app
+        .deps
+        .sms
+        .sms_events(&asked.tenant_id, &asked.lead_id)
+        .await
+        .unwrap();
+    let message_at = logged[0].at.with_timezone(&zone);
+    let due = zone
+        .from_local_datetime(
+            &(message_at.date_naive() + chrono::Days::new(1))
+                .and_hms_opt(15, 0, 0)
+                .unwrap(),
+        )
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let at: chrono::DateTime<chrono::Utc> = properties["hs_timestamp"].parse().unwrap();
+    assert_eq!(at, due);
+    let noted: Vec<_> = logged
+        .iter()
+        .filter(|e| matches!(&e.kind, shared::domain::SmsEventKind::TaskCreated { task_id: t, .. } if *t == task_id))
+        .collect();
+    assert_eq!(noted.len(), 1, "{logged:#?}");
+    // One step, one job for it on the webhook queue, however often the text came.
+    let texts = cloud
+        .app
+        .deps
+        .sms
+        .texts_for_lead(&asked.tenant_id, &asked.lead_id)
+        .await
+        .unwrap();
+    assert_eq!(texts.len(), 1, "{texts:#?}");
+    assert_eq!(texts[0].state, shared::domain::TextState::Sent);
+    let jobs = cloud.recorder.messages_to("webhooks")[before..]
+        .iter()
+        .filter(|m| m.contains("send_text"))
+        .count();
+    assert_eq!(jobs, 1);
+}
