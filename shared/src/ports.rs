@@ -419,6 +419,12 @@ pub enum Job {
         #[serde(default)]
         duration_seconds: Option<u32>,
     },
+    /// A row of an imported call log (`POST /calls/import`): its recording or transcript
+    /// fetched from its URL and taken in as a call.
+    FetchLoggedCall {
+        tenant_id: TenantId,
+        call: crate::formats::call_log::LoggedCall,
+    },
     /// A page of the tenant's calls from Gong (`handlers::gong::pull`): the first when `from`
     /// is `None`, else the one `cursor` points at in the listing from `from`.
     GongPull {
@@ -525,6 +531,7 @@ impl Job {
             | Job::Deliver { .. }
             | Job::SendText { .. }
             | Job::FetchRecording { .. }
+            | Job::FetchLoggedCall { .. }
             | Job::GongPull { .. }
             | Job::Retrain { .. }
             | Job::CrmPush { .. }
@@ -547,7 +554,9 @@ impl Job {
             Job::Transcribe { .. } => "transcribe",
             Job::Deliver { .. } => "webhooks",
             Job::SendText { .. } => "texts",
-            Job::FetchRecording { .. } | Job::GongPull { .. } => "ingest",
+            Job::FetchRecording { .. } | Job::FetchLoggedCall { .. } | Job::GongPull { .. } => {
+                "ingest"
+            }
             Job::CrmPush { .. }
             | Job::CrmSync { .. }
             | Job::CrmImport { .. }
@@ -603,6 +612,9 @@ impl Job {
                 recording_sid,
                 ..
             } => format!("fetch-recording/{tenant_id}/{recording_sid}"),
+            Job::FetchLoggedCall { tenant_id, call } => {
+                format!("fetch-logged/{tenant_id}/{}", call.name)
+            }
             Job::GongPull {
                 tenant_id, cursor, ..
             } => {
@@ -674,6 +686,7 @@ impl Job {
             | Job::Deliver { tenant_id, .. }
             | Job::SendText { tenant_id, .. }
             | Job::FetchRecording { tenant_id, .. }
+            | Job::FetchLoggedCall { tenant_id, .. }
             | Job::GongPull { tenant_id, .. }
             | Job::Erase { tenant_id, .. }
             | Job::CrmPush { tenant_id, .. }

@@ -3,6 +3,7 @@
 
 mod access;
 mod bounds;
+mod call_logs;
 mod cors;
 mod crm;
 mod events;

@@ -83,11 +83,12 @@ impl SqsQueue {
             | Job::Erase { .. }
             | Job::Retrain { .. }
             | Job::Sweep { .. } => &self.score_url,
-            // Outbound requests to tenants' receivers and to Twilio (texts sent, recordings
-            // fetched), by the webhooks function.
-            Job::Deliver { .. } | Job::SendText { .. } | Job::FetchRecording { .. } => {
-                &self.webhook_url
-            }
+            // Outbound requests to tenants' receivers, to Twilio (texts sent, recordings
+            // fetched) and to call logs' media, by the webhooks function.
+            Job::Deliver { .. }
+            | Job::SendText { .. }
+            | Job::FetchRecording { .. }
+            | Job::FetchLoggedCall { .. } => &self.webhook_url,
             // Vendors' APIs pulled: the CRMs, and Gong's calls.
             Job::CrmPush { .. }
             | Job::GongPull { .. }

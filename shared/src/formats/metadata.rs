@@ -76,6 +76,15 @@ pub struct Sidecar {
 }
 
 impl CallMetadata {
+    /// The lead's number on the call: the caller of an inbound call, the callee of an
+    /// outbound one.
+    pub fn lead_phone(&self) -> Option<PhoneNumber> {
+        match self.direction.unwrap_or_default() {
+            crate::domain::Direction::Inbound => self.caller.clone(),
+            crate::domain::Direction::Outbound => self.callee.clone(),
+        }
+    }
+
     /// Parse a sidecar JSON document. A field that is present but wrong is an error naming it;
     /// unknown fields are kept as attributes.
     pub fn from_sidecar(content: &[u8], default_region: &str) -> Result<Self> {

@@ -3,6 +3,7 @@
 //! name). Pure functions from bytes to domain types.
 
 pub mod audio;
+pub mod call_log;
 mod gong;
 mod metadata;
 mod srt;

@@ -277,7 +277,7 @@ async fn take(
     };
     let embedded = ingest::embedded_metadata(deps, &artifact)?;
     let metadata = ingest::metadata_for(deps, &name, None, embedded)?;
-    if ingest::lead_phone(&metadata).is_none() {
+    if metadata.lead_phone().is_none() {
         return Err(Error::validation(format!(
             "Gong call {}: no External party with a phone number, so no lead to score",
             call.id

@@ -191,7 +191,7 @@ pub async fn arrival(
     now: DateTime<Utc>,
 ) -> Result<Arrival> {
     let metadata = metadata_for(deps, stem, sidecar, embedded)?;
-    if lead_phone(&metadata).is_some() {
+    if metadata.lead_phone().is_some() {
         return Ok(Arrival::Take);
     }
     let call_id = keys::call_of_stem(tenant, stem);
@@ -244,14 +244,6 @@ pub async fn metadata_deadline(
     {
         Err(e) => Err(e.context(format!("`{}`", redact(file_name)))),
         Ok(_) => Ok(()),
-    }
-}
-
-/// The lead's number on a call: the caller of an inbound call, the callee of an outbound one.
-pub fn lead_phone(m: &CallMetadata) -> Option<crate::domain::PhoneNumber> {
-    match m.direction.unwrap_or_default() {
-        Direction::Inbound => m.caller.clone(),
-        Direction::Outbound => m.callee.clone(),
     }
 }
 
@@ -379,7 +371,7 @@ async fn create_call(
     received_at: DateTime<Utc>,
 ) -> Result<(Call, bool)> {
     let direction = m.direction.unwrap_or_default();
-    let Some(lead_phone) = lead_phone(m) else {
+    let Some(lead_phone) = m.lead_phone() else {
         return Err(Error::validation(no_lead(source_name, m)));
     };
     let details = NewLead {

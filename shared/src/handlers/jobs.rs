@@ -9,8 +9,8 @@ use crate::ports::Job;
 
 use super::records::mark_failed;
 use super::{
-    analyze, crm, gong, ingest, model, privacy, schedule, score, texts, transcribed, voice,
-    webhooks,
+    analyze, call_log, crm, gong, ingest, model, privacy, schedule, score, texts, transcribed,
+    voice, webhooks,
 };
 
 /// Run one queued job through its handler.
@@ -91,6 +91,7 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             };
             voice::fetch(deps, tenant_id, fetch).await
         }
+        Job::FetchLoggedCall { tenant_id, call } => call_log::fetch(deps, tenant_id, call).await,
         Job::GongPull {
             tenant_id,
             from,
@@ -164,6 +165,7 @@ pub async fn record_failure(deps: &Deps, job: &Job, reason: &str) -> Result<()> 
         | Job::AwaitMetadata { .. }
         | Job::Deliver { .. }
         | Job::FetchRecording { .. }
+        | Job::FetchLoggedCall { .. }
         | Job::GongPull { .. }
         | Job::Erase { .. }
         | Job::CrmPush { .. }

@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod api;
 pub mod authorize;
 pub mod backtest;
+pub mod call_log;
 pub mod crm;
 pub mod follow_ups;
 pub mod gong;

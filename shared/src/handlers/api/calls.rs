@@ -16,7 +16,7 @@ use crate::Deps;
 use crate::domain::{CallId, CallStatus, Segment, TenantId, Transcript, TranscriptFormat};
 use crate::error::Error;
 use crate::formats::{self, CallMetadata};
-use crate::handlers::ingest;
+use crate::handlers::{call_log, ingest};
 use crate::keys;
 
 use super::ApiError;
@@ -52,6 +52,32 @@ pub(super) fn routes() -> ApiRouter<AppState> {
             }),
         )
         .api_route(
+            "/calls/import",
+            post_with(import_call_log, |op| {
+                op.id("import_call_log")
+                    .tag("calls")
+                    .summary("Import a call log: a CSV export, a call a row")
+                    .description(
+                        "A telephony provider's or call tracker's CSV export (at most 5,000 rows \
+                         and the request's 2 MiB), read through `layout` (`didww_inbound`, \
+                         `ivozprovider`) and `columns` (which column holds the caller, the \
+                         callee, the start, the duration, the direction, the call's id, and the \
+                         URL of its recording or transcript). Each good row's media is fetched \
+                         in the background (at most 64 MiB, from a link that needs no \
+                         credentials) and scored like any call; rows that are wrong are listed \
+                         with their line and why. The same log imported again adds nothing: a \
+                         row's call is named by its call id, else by its numbers and time.",
+                    )
+                    .response_with::<202, Json<call_log::ImportReport>, _>(|r| {
+                        r.description("The rows queued and those left out")
+                    })
+                    .problem::<400>(
+                        "The file lacks a mapped column, maps no number or media, or has too \
+                         many rows: nothing was queued",
+                    )
+            }),
+        )
+        .api_route(
             "/calls/{id}/transcript",
             get_with(get_transcript, |op| {
                 op.id("get_transcript")
@@ -63,6 +89,15 @@ pub(super) fn routes() -> ApiRouter<AppState> {
                     .problem::<404>("No such call, or it has no transcript yet")
             }),
         )
+}
+
+async fn import_call_log(
+    State(deps): State<AppState>,
+    RepTenant(tenant): RepTenant,
+    JsonBody(request): JsonBody<call_log::CallLogImport>,
+) -> ApiResult<(StatusCode, Json<call_log::ImportReport>)> {
+    let report = call_log::import(&deps, &tenant, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
 /// `{id}` of a call's paths.
@@ -132,7 +167,7 @@ struct CallAccepted {
 /// A call sent through the API names its lead's number in the request: the error names the
 /// JSON field (an API client sent no sidecar file and no file name to read it from).
 fn require_lead_number(metadata: &CallMetadata) -> ApiResult<()> {
-    if ingest::lead_phone(metadata).is_some() {
+    if metadata.lead_phone().is_some() {
         return Ok(());
     }
     Err(ApiError::validation(
