@@ -3,68 +3,11 @@
 //! (as a call tracker's media links are), scored once however often the log is imported;
 //! rows that are wrong are named by line, and a file mapped wrong is refused whole.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{Path, State};
-use axum::http::StatusCode as AxumStatus;
-use axum::response::IntoResponse;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::files::MediaHost;
 
 use crate::helpers::{TestApp, lead_by_phone, sample, spawn_app_with};
-
-/// The files a [`MediaHost`] holds, and each one's downloads.
-type Files = Arc<(BTreeMap<String, Vec<u8>>, Mutex<BTreeMap<String, u32>>)>;
-
-/// A web server holding files at `/media/{name}`, counting each file's downloads.
-struct MediaHost {
-    url: String,
-    files: Files,
-    _serving: testkit::standin::Serving,
-}
-
-impl MediaHost {
-    async fn start(files: &[(&str, Vec<u8>)]) -> Self {
-        let files: Files = Arc::new((
-            files
-                .iter()
-                .map(|(n, b)| (n.to_string(), b.clone()))
-                .collect(),
-            Mutex::new(BTreeMap::new()),
-        ));
-        let (listener, url) = testkit::standin::bind().await;
-        let app = axum::Router::new()
-            .route(
-                "/media/{name}",
-                axum::routing::get(
-                    |State(files): State<Files>, Path(name): Path<String>| async move {
-                        *files.1.lock().unwrap().entry(name.clone()).or_default() += 1;
-                        match files.0.get(&name) {
-                            Some(bytes) => bytes.clone().into_response(),
-                            None => AxumStatus::NOT_FOUND.into_response(),
-                        }
-                    },
-                ),
-            )
-            .with_state(files.clone());
-        Self {
-            url,
-            files,
-            _serving: testkit::standin::Serving::start(listener, app),
-        }
-    }
-
-    fn hits(&self, name: &str) -> u32 {
-        self.files
-            .1
-            .lock()
-            .unwrap()
-            .get(name)
-            .copied()
-            .unwrap_or_default()
-    }
-}
 
 /// An app that may fetch from this machine (where the file host listens).
 async fn app() -> (tempfile::TempDir, TestApp) {

@@ -4,6 +4,7 @@
 
 mod access;
 mod bad_input;
+mod call_logs;
 mod chain;
 mod crm;
 mod erasure;

@@ -16,6 +16,7 @@ pub mod browser;
 pub mod capacity;
 pub mod contract;
 pub mod emulator;
+pub mod files;
 pub mod gong;
 pub mod hubspot;
 pub mod iam;
