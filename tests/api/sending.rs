@@ -635,17 +635,21 @@ async fn through_the_api_a_text_in_quiet_hours_is_queued_and_a_lead_who_opts_out
 
 /// The tenant's follow-up: two hours after a lead turns hot, unless someone texts or calls it.
 async fn with_follow_up(app: &TestApp) {
+    with_follow_ups(
+        app,
+        json!([{"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2,
+                "text": "Hi {first_name}, Maya from Summit Roofing here: would a call today help?"}]),
+    )
+    .await;
+}
+
+/// The tenant's `follow_ups`, with any scored lead hot.
+async fn with_follow_ups(app: &TestApp, follow_ups: Value) {
     let (status, body) = app
         .send(
             Method::PATCH,
             "/settings",
-            &json!({
-                // Any scored lead is hot.
-                "tiers": {"hot": 2, "warm": 1},
-                "follow_ups": [{"id": "hot-no-touch", "when": "turned_hot", "after_hours": 2,
-                                "text": "Hi {first_name}, Maya from Summit Roofing here: would a call today help?"}]
-            })
-            .to_string(),
+            &json!({"tiers": {"hot": 2, "warm": 1}, "follow_ups": follow_ups}).to_string(),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -837,19 +841,11 @@ async fn a_webhook_follow_up_raises_lead_follow_up_due_once_and_texts_no_one() {
         .send(Method::POST, "/webhooks", &subscription.to_string())
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let (status, body) = app
-        .send(
-            Method::PATCH,
-            "/settings",
-            &json!({
-                "tiers": {"hot": 2, "warm": 1},
-                "follow_ups": [{"id": "hot-alert", "when": "turned_hot", "after_hours": 2,
-                                "action": "webhook"}]
-            })
-            .to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    with_follow_ups(
+        &app,
+        json!([{"id": "hot-alert", "when": "turned_hot", "after_hours": 2, "action": "webhook"}]),
+    )
+    .await;
     // WHEN a call makes a lead hot, the step waits two hours in its list, sending nothing
     let (lead, queued) = turned_hot(&app).await;
     assert_eq!(

@@ -971,6 +971,14 @@ pub async fn poll(deps: &Deps, tenant: &TenantId, crm: Crm) -> Result<Received> 
     Ok(received)
 }
 
+/// A call task to make: what it says and when it is due.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskDraft<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub due_at: chrono::DateTime<Utc>,
+}
+
 /// What became of a task asked of a CRM.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskMade {
@@ -989,11 +997,9 @@ pub async fn make_task(
     deps: &Deps,
     lead: &Lead,
     crm: Crm,
-    subject: &str,
-    body: &str,
-    due_at: chrono::DateTime<Utc>,
+    task: &TaskDraft<'_>,
 ) -> Result<TaskMade> {
-    match ask_for_task(deps, lead, crm, subject, body, due_at).await {
+    match ask_for_task(deps, lead, crm, task).await {
         Ok(id) => Ok(TaskMade::Made(id)),
         Err(CrmError::RateLimited(wait)) => Ok(TaskMade::Wait(wait)),
         Err(CrmError::Refused(why)) => Err(Error::validation(why)),
@@ -1008,9 +1014,7 @@ async fn ask_for_task(
     deps: &Deps,
     lead: &Lead,
     crm: Crm,
-    subject: &str,
-    body: &str,
-    due_at: chrono::DateTime<Utc>,
+    draft: &TaskDraft<'_>,
 ) -> crm::CrmResult<String> {
     let tenant = &lead.tenant_id;
     let name = crm.name();
@@ -1053,9 +1057,9 @@ async fn ask_for_task(
     let task = crm::NewTask {
         record_id: record.id.clone(),
         owner: record.fields.get("owner").cloned(),
-        subject: subject.to_owned(),
-        body: body.to_owned(),
-        due_at,
+        subject: draft.subject.to_owned(),
+        body: draft.body.to_owned(),
+        due_at: draft.due_at,
     };
     let id = api.create_task(&task).await.map_err(|e| match e {
         CrmError::Refused(why) => CrmError::Refused(format!("{name} refused the task: {why}")),

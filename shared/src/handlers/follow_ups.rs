@@ -23,7 +23,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::sms::callback;
 
-use super::crm::TaskMade;
+use super::crm::{TaskDraft, TaskMade};
 use super::texts::{hop_delay, hop_job, text_id};
 
 /// What started a step.
@@ -259,7 +259,12 @@ pub(super) async fn take_step(
                 .await;
             };
             let body = task_body(lead, &step, due);
-            match super::crm::make_task(deps, lead, crm, &step.body, &body, due).await {
+            let draft = TaskDraft {
+                subject: &step.body,
+                body: &body,
+                due_at: due,
+            };
+            match super::crm::make_task(deps, lead, crm, &draft).await {
                 Ok(TaskMade::Made(task_id)) => {
                     step.state = TextState::Sent;
                     step.event_id = Some(format!("task:{}", step.text_id));
