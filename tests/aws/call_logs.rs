@@ -54,14 +54,7 @@ pub(crate) async fn import_a_call_log(cloud: &Cloud, host: &testkit::files::Medi
     assert_eq!((host.hits("a84d.vtt"), host.hits("b19e.srt")), (1, 1));
     for accepted in report["accepted"].as_array().unwrap() {
         let call_id = shared::domain::CallId::parse(accepted["call_id"].as_str().unwrap()).unwrap();
-        let call = cloud
-            .app
-            .deps
-            .calls
-            .get_call(&tenant(), &call_id)
-            .await
-            .unwrap()
-            .expect("the call is taken in");
+        let call = feed::call(cloud, &tenant(), &call_id).await;
         assert_eq!(call.status, shared::domain::CallStatus::Scored, "{call:?}");
     }
 }

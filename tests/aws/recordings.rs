@@ -113,14 +113,7 @@ pub(crate) async fn take_in_a_twilio_recording(cloud: &Cloud, stand_in: &testkit
     let id = shared::keys::call_of_stem(&tenant(), &format!("twilio-{recording}"));
     transcription_completes(cloud, &id).await;
     feed::settle(cloud, 2).await;
-    let stored = cloud
-        .app
-        .deps
-        .calls
-        .get_call(&tenant(), &id)
-        .await
-        .unwrap()
-        .expect("the call is registered");
+    let stored = feed::call(cloud, &tenant(), &id).await;
     assert_eq!(
         stored.status,
         shared::domain::CallStatus::Scored,
