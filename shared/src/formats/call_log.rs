@@ -307,10 +307,12 @@ fn row<'a>(
         ));
     }
     let external_id = cell(Field::CallId);
+    let (caller, callee) = (number(Field::Caller), number(Field::Callee));
+    let started_at = started_at.map(|t| t.to_rfc3339());
     let sidecar = json!({
-        "caller": number(Field::Caller),
-        "callee": number(Field::Callee),
-        "started_at": started_at.map(|t| t.to_rfc3339()),
+        "caller": caller,
+        "callee": callee,
+        "started_at": started_at,
         "direction": direction,
         "duration_seconds": duration,
         "external_id": external_id,
@@ -339,9 +341,9 @@ fn row<'a>(
         None => format!(
             "log-{}",
             digest(&[
-                number(Field::Caller).as_deref().unwrap_or_default(),
-                number(Field::Callee).as_deref().unwrap_or_default(),
-                &started_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                caller.as_deref().unwrap_or_default(),
+                callee.as_deref().unwrap_or_default(),
+                started_at.as_deref().unwrap_or_default(),
             ])
         ),
     };
