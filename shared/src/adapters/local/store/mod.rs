@@ -47,6 +47,10 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// Prepared statements each connection keeps (rusqlite's cache, least recently used out): the
+/// store's fixed statements, so that the ones a request makes are prepared once per connection.
+const STATEMENTS_KEPT: usize = 128;
+
 /// SQLite-backed implementation of the stores and the queue. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -58,6 +62,8 @@ pub struct SqliteStore {
     /// Wakes this process's worker when a job is queued, so it need not wait for its next poll.
     queued: Arc<tokio::sync::Notify>,
     exclusive: Arc<AtomicBool>,
+    /// API requests counted, not yet written (see `usage.rs`).
+    usage: Arc<usage::UsageBuffer>,
     /// A group commit is open on the writer: reads go to it, to see the group's writes.
     grouped: Arc<AtomicBool>,
 }
@@ -101,7 +107,10 @@ impl SqliteStore {
                     | OpenFlags::SQLITE_OPEN_URI
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .with_init(|c| c.busy_timeout(Duration::from_secs(5)));
+            .with_init(|c| {
+                c.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+                c.busy_timeout(Duration::from_secs(5))
+            });
         r2d2::Pool::builder()
             .max_size(Self::max_readers())
             .min_idle(Some(0))
@@ -112,6 +121,7 @@ impl SqliteStore {
 
     fn init(mut conn: Connection, readers: r2d2::Pool<SqliteConnectionManager>) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -130,8 +140,10 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
         }
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            usage: Arc::new(usage::UsageBuffer::new(conn.clone())),
+            conn,
             readers,
             queued: Arc::new(tokio::sync::Notify::new()),
             exclusive: Arc::default(),
@@ -233,24 +245,28 @@ impl std::ops::Deref for Atomic<'_> {
     }
 }
 
-/// One JSON document, or none.
+/// One JSON document, or none. The statement is prepared once per connection and kept
+/// ([`STATEMENTS_KEPT`]): parsing and planning it again was a tenth of a lead's read.
 fn get_doc<T: DeserializeOwned>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Option<T>> {
-    let doc: Option<String> = c.query_row(sql, params, |r| r.get(0)).optional()?;
+    let doc: Option<String> = c
+        .prepare_cached(sql)?
+        .query_row(params, |r| r.get(0))
+        .optional()?;
     doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
         .transpose()
 }
 
-/// Every JSON document a query returns, in its order.
+/// Every JSON document a query returns, in its order (the statement kept, as for [`get_doc`]).
 fn list_docs<T: DeserializeOwned>(
     c: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<T>> {
-    let mut stmt = c.prepare(sql)?;
+    let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
     rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
 }

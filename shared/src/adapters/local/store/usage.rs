@@ -1,6 +1,17 @@
 //! Usage counters: one row per tenant, month and counter, added to in one transaction.
+//!
+//! API requests are the exception: `leadscore serve` counts one for every request, and a
+//! write (a transaction and its fsync, on the one writer) for each made the counter the
+//! slowest part of a read, and emptied every reader's page cache (a commit tells each reader
+//! to drop what it cached). They are added up in memory and written at most a second apart
+//! ([`UsageBuffer`]): a crash loses at most the requests of one second, and the usage a reader
+//! asks for ([`UsageMeter::counts`]) is written first, so it is always whole.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -16,26 +27,45 @@ use super::SqliteStore;
 impl UsageMeter for SqliteStore {
     #[instrument(name = "sqlite.add_usage", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn add(&self, tenant: &TenantId, month: Month, counts: &[(Counter, u64)]) -> Result<()> {
-        let (t, m, counts) = (tenant.clone(), month.to_string(), counts.to_vec());
-        self.with(move |c| {
-            let tx = super::atomic(c)?;
-            for (counter, n) in counts {
-                tx.execute(
-                    "INSERT INTO usage (tenant_id, month, counter, value) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (tenant_id, month, counter) DO UPDATE SET value = value + excluded.value",
-                    params![t.as_str(), m, counter.as_str(), n as i64],
-                )?;
+        let month = month.to_string();
+        let (buffered, direct): (Vec<_>, Vec<_>) = counts
+            .iter()
+            .map(|&(counter, n)| (tenant.as_str().to_owned(), month.clone(), counter, n))
+            .partition(|(_, _, counter, _)| UsageBuffer::buffers(*counter));
+        let mut rows = direct;
+        if !buffered.is_empty() {
+            let (first, due) = self.usage.hold(buffered);
+            rows.extend(due);
+            if first {
+                // The first count held: written a second from now, whatever comes after it
+                // (unless the store is gone by then: its last handle wrote it).
+                let buffer = Arc::downgrade(&self.usage);
+                tokio::spawn(async move {
+                    tokio::time::sleep(UsageBuffer::EVERY).await;
+                    if let Some(buffer) = buffer.upgrade() {
+                        let written = tokio::task::spawn_blocking(move || buffer.flush()).await;
+                        if let Ok(Err(e)) = written {
+                            tracing::warn!(error = %e.report(), "API requests were not counted yet");
+                        }
+                    }
+                });
             }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let buffer = self.usage.clone();
+        self.with(move |c| buffer.write(c, rows)).await
     }
 
     #[instrument(name = "sqlite.usage", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn counts(&self, tenant: &TenantId, month: Month) -> Result<BTreeMap<Counter, u64>> {
         let (t, m) = (tenant.clone(), month.to_string());
+        let buffer = self.usage.clone();
         self.with(move |c| {
+            // What is held in memory first, so that the figures are whole.
+            let held = buffer.take();
+            buffer.write(c, held)?;
             let mut stmt =
                 c.prepare("SELECT counter, value FROM usage WHERE tenant_id = ?1 AND month = ?2")?;
             let rows = stmt.query_map(params![t.as_str(), m], |r| {
@@ -52,5 +82,186 @@ impl UsageMeter for SqliteStore {
             Ok(out)
         })
         .await
+    }
+}
+
+/// One count to add: tenant, month, counter and how many.
+type Row = (String, String, Counter, u64);
+
+/// API requests counted in memory until they are written: [`UsageBuffer::EVERY`] after the
+/// first of them comes in (by a task `add` starts), when usage is read, and when the store's
+/// last handle is dropped (`serve` stopping).
+pub(super) struct UsageBuffer {
+    conn: Arc<Mutex<Connection>>,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    counts: BTreeMap<(String, String, Counter), u64>,
+    /// When the oldest count held came in.
+    since: Option<Instant>,
+}
+
+impl UsageBuffer {
+    /// How long a count may wait in memory: what a crash can lose.
+    const EVERY: Duration = Duration::from_secs(1);
+    /// Counts held at most (tenants x months): past it, they are written at once.
+    const MAX_HELD: usize = 1_000;
+
+    pub(super) fn new(conn: Arc<Mutex<Connection>>) -> Self {
+        Self {
+            conn,
+            held: Mutex::default(),
+        }
+    }
+
+    /// The counters one request adds to: held. Every other is written as it comes, in the
+    /// transaction of the work it counts when there is one (a group commit's savepoint).
+    fn buffers(counter: Counter) -> bool {
+        counter == Counter::ApiRequests
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hold `rows`. Whether they are the first held (the caller has them written in
+    /// [`EVERY`](Self::EVERY)), and what is to be written now: everything held, if the oldest
+    /// is overdue (its write failed and was put back) or too many are held.
+    fn hold(&self, rows: Vec<Row>) -> (bool, Vec<Row>) {
+        let mut held = self.lock();
+        for (tenant, month, counter, n) in rows {
+            *held.counts.entry((tenant, month, counter)).or_default() += n;
+        }
+        let first = held.since.is_none();
+        let since = *held.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= 2 * Self::EVERY || held.counts.len() > Self::MAX_HELD {
+            drop(held);
+            (false, self.take())
+        } else {
+            (first, Vec::new())
+        }
+    }
+
+    /// Everything held, which is no longer.
+    fn take(&self) -> Vec<Row> {
+        let mut held = self.lock();
+        held.since = None;
+        std::mem::take(&mut held.counts)
+            .into_iter()
+            .map(|((tenant, month, counter), n)| (tenant, month, counter, n))
+            .collect()
+    }
+
+    /// Write everything held, on the writer.
+    fn flush(&self) -> Result<()> {
+        let rows = self.take();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn.clone();
+        let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.write(&mut c, rows)
+    }
+
+    /// Add `rows` in one transaction. If it fails, the held ones are held again (to be written
+    /// with the next), so a busy database loses no request.
+    fn write(&self, c: &mut Connection, rows: Vec<Row>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let added = (|| {
+            let tx = super::atomic(c)?;
+            for (tenant, month, counter, n) in &rows {
+                tx.execute(
+                    "INSERT INTO usage (tenant_id, month, counter, value) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (tenant_id, month, counter) DO UPDATE SET value = value + excluded.value",
+                    params![tenant, month, counter.as_str(), *n as i64],
+                )?;
+            }
+            tx.commit()
+        })();
+        if added.is_err() {
+            let again: Vec<Row> = rows.into_iter().filter(|r| Self::buffers(r.2)).collect();
+            if !again.is_empty() {
+                let mut held = self.lock();
+                for (tenant, month, counter, n) in again {
+                    *held.counts.entry((tenant, month, counter)).or_default() += n;
+                }
+                held.since.get_or_insert_with(Instant::now);
+            }
+        }
+        added
+    }
+}
+
+impl Drop for UsageBuffer {
+    /// The last handle on the store is going: what is held is written.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e.report(), "API requests held in memory were not counted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &std::path::Path) -> super::super::SqliteStore {
+        super::super::SqliteStore::open(path).unwrap()
+    }
+
+    /// API requests wait in memory, and nothing else does; nothing held is lost: reading the
+    /// usage writes it, and so does the store's last handle going.
+    #[tokio::test]
+    async fn api_requests_are_held_briefly_and_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leadscore.db");
+        let (serving, other) = (open(&path), open(&path));
+        let (tenant, month) = (TenantId::default_tenant(), Month::of(chrono::Utc::now()));
+        for _ in 0..3 {
+            serving
+                .add(&tenant, month, &[(Counter::ApiRequests, 1)])
+                .await
+                .unwrap();
+        }
+        serving
+            .add(&tenant, month, &[(Counter::CallsIngested, 1)])
+            .await
+            .unwrap();
+        let seen = other.counts(&tenant, month).await.unwrap();
+        assert_eq!(
+            seen.get(&Counter::CallsIngested),
+            Some(&1),
+            "written at once"
+        );
+        assert_eq!(seen.get(&Counter::ApiRequests), None, "held in memory");
+
+        let own = serving.counts(&tenant, month).await.unwrap();
+        assert_eq!(
+            own.get(&Counter::ApiRequests),
+            Some(&3),
+            "the reader sees all"
+        );
+        let seen = other.counts(&tenant, month).await.unwrap();
+        assert_eq!(
+            seen.get(&Counter::ApiRequests),
+            Some(&3),
+            "written when read"
+        );
+
+        serving
+            .add(&tenant, month, &[(Counter::ApiRequests, 2)])
+            .await
+            .unwrap();
+        drop(serving);
+        let seen = other.counts(&tenant, month).await.unwrap();
+        assert_eq!(
+            seen.get(&Counter::ApiRequests),
+            Some(&5),
+            "written on the way out"
+        );
     }
 }
