@@ -33,7 +33,7 @@ pub use lead::{
     Adjustment, AdjustmentDraft, Lead, LeadJson, LeadPatch, NewLead, Outcome, OutcomeDraft,
     SmsEngagement, SmsIntentHit,
 };
-pub use phone::{PhoneNumber, suppression_digest};
+pub use phone::{PhoneNumber, reading_stored, suppression_digest};
 pub use rule::{RuleDraft, ScoringRule};
 pub use score::{
     Evidence, Factor, FactorKind, Score, ScoreCause, ScoreChange, SettingsPatch, TenantSettings,

@@ -114,8 +114,10 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item> {
         .map_err(|e| Error::internal("cannot write the record as a DynamoDB item", e))
 }
 
+/// An item this store wrote, read back (its numbers were checked when written:
+/// [`reading_stored`](shared::domain::reading_stored)).
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
-    serde_dynamo::from_item(item)
+    shared::domain::reading_stored(|| serde_dynamo::from_item(item))
         .map_err(|e| Error::internal("a stored DynamoDB item does not read back", e))
 }
 

@@ -216,7 +216,7 @@ impl LeadStore for SqliteStore {
     #[instrument(name = "sqlite.list_leads", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn list_leads(&self, tenant: &TenantId, q: &LeadQuery) -> Result<Page<Lead>> {
         let (tenant, q) = (tenant.clone(), q.clone());
-        self.read(move |c| list_page(c, &tenant, &q, |doc, _| Ok(serde_json::from_str(&doc)?)))
+        self.read(move |c| list_page(c, &tenant, &q, |doc, _| super::from_stored(&doc)))
             .await
     }
 
@@ -485,7 +485,7 @@ mod tests {
     use super::*;
 
     /// Each order, with and without the filters the web app offers, reads its index in order:
-    /// no table scan, no sort of the tenant's leads.
+    /// no table scan, no sort of the tenant's leads; a tier's leads, its tier's index.
     #[test]
     fn every_order_of_the_lead_list_reads_its_index() {
         let c = Connection::open_in_memory().unwrap();
@@ -496,10 +496,14 @@ mod tests {
             LeadSort::Score => "50:ld_x".to_owned(),
             _ => format!("{}:ld_x", hex::encode("m")),
         };
-        for (sort, index) in [
-            (LeadSort::Score, "leads_ranked"),
-            (LeadSort::LastActivity, "leads_by_activity"),
-            (LeadSort::Name, "leads_by_name"),
+        for (sort, index, tier_index) in [
+            (LeadSort::Score, "leads_ranked", "leads_by_tier_rank"),
+            (
+                LeadSort::LastActivity,
+                "leads_by_activity",
+                "leads_by_tier_activity",
+            ),
+            (LeadSort::Name, "leads_by_name", "leads_by_tier_name"),
         ] {
             let queries = [
                 LeadQuery::default(),
@@ -521,8 +525,9 @@ mod tests {
                 let (sql, args) = list_statement("acme", &q).unwrap();
                 let plan =
                     super::super::tests::query_plan(&c, &sql, rusqlite::params_from_iter(args));
+                let index = if q.tier.is_some() { tier_index } else { index };
                 assert!(
-                    plan.contains(&format!("USING INDEX {index}")),
+                    plan.contains(&format!("USING INDEX {index} ")),
                     "{q:?}: {plan}"
                 );
                 assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");

@@ -229,4 +229,11 @@ CREATE TABLE texts (
     PRIMARY KEY (tenant_id, lead_id, text_id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- A tier's leads in each order of the list (the web app's tier filter): a page of hot leads
+-- reads 50 index entries, not the tenant's leads of every tier until 50 are hot.
+CREATE INDEX leads_by_tier_rank ON leads (tenant_id, tier, rank_score DESC, lead_id);
+CREATE INDEX leads_by_tier_activity ON leads (tenant_id, tier, activity DESC, lead_id);
+CREATE INDEX leads_by_tier_name ON leads (tenant_id, tier, sort_name, lead_id);
+"#,
 ];

@@ -256,8 +256,13 @@ fn get_doc<T: DeserializeOwned>(
         .prepare_cached(sql)?
         .query_row(params, |r| r.get(0))
         .optional()?;
-    doc.map(|d| serde_json::from_str(&d).map_err(Error::from))
-        .transpose()
+    doc.map(|d| from_stored(&d)).transpose()
+}
+
+/// A JSON document this store wrote, read back (the numbers in it were checked when written:
+/// [`reading_stored`](crate::domain::reading_stored)).
+fn from_stored<T: DeserializeOwned>(doc: &str) -> Result<T> {
+    Ok(crate::domain::reading_stored(|| serde_json::from_str(doc))?)
 }
 
 /// Every JSON document a query returns, in its order (the statement kept, as for [`get_doc`]).
@@ -268,7 +273,13 @@ fn list_docs<T: DeserializeOwned>(
 ) -> Result<Vec<T>> {
     let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
-    rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    rows.map(|r| {
+        let doc = r?;
+        Ok(crate::domain::reading_stored(|| {
+            serde_json::from_str(&doc)
+        })?)
+    })
+    .collect()
 }
 
 /// Why a compare-and-set update changed no row: the record is gone, or someone else wrote first.

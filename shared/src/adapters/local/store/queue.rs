@@ -76,7 +76,7 @@ impl SqliteStore {
             row.map(|(id, payload, attempts)| {
                 Ok(ClaimedJob {
                     id,
-                    job: serde_json::from_str(&payload)?,
+                    job: super::from_stored(&payload)?,
                     attempts,
                 })
             })
@@ -162,7 +162,7 @@ impl SqliteStore {
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             rows.map(|r| {
                 let (p, e) = r?;
-                Ok((serde_json::from_str(&p)?, e))
+                Ok((super::from_stored(&p)?, e))
             })
             .collect()
         })
