@@ -85,10 +85,10 @@ impl schemars::JsonSchema for PhoneNumber {
     }
 }
 
-/// Numbers this process has found valid and already in E.164 form. Every stored lead, call
-/// and job carries its number, checked again (libphonenumber's regexes) each time it is read:
-/// a fifth of the time of a lead list went there. A number's validity never changes within a
-/// process, so one check each is enough. Bounded: emptied when it reaches
+/// Numbers this process has found valid and already in E.164 form. Numbers read back from the
+/// store skip the check ([`reading_stored`]); the ones that come back in other ways (a queue
+/// message's job on AWS, a vendor's answer naming the same caller again) are checked once
+/// each here. A number's validity never changes within a process, so one check each is enough. Bounded: emptied when it reaches
 /// [`KNOWN_VALID_CAP`] numbers (about 5 MB).
 static KNOWN_VALID: std::sync::LazyLock<std::sync::RwLock<std::collections::HashSet<Box<str>>>> =
     std::sync::LazyLock::new(Default::default);

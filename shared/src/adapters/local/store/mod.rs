@@ -273,13 +273,7 @@ fn list_docs<T: DeserializeOwned>(
 ) -> Result<Vec<T>> {
     let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(params, |r| r.get::<_, String>(0))?;
-    rows.map(|r| {
-        let doc = r?;
-        Ok(crate::domain::reading_stored(|| {
-            serde_json::from_str(&doc)
-        })?)
-    })
-    .collect()
+    rows.map(|r| from_stored(&r?)).collect()
 }
 
 /// Why a compare-and-set update changed no row: the record is gone, or someone else wrote first.

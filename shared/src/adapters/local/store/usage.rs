@@ -11,10 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use tracing::instrument;
 
 use crate::domain::{Counter, Month, TenantId};
@@ -103,6 +101,18 @@ struct Held {
     since: Option<Instant>,
 }
 
+impl Held {
+    /// Add `rows` to what is held. Whether they are the first held since the last write.
+    fn add(&mut self, rows: impl IntoIterator<Item = Row>) -> bool {
+        for (tenant, month, counter, n) in rows {
+            *self.counts.entry((tenant, month, counter)).or_default() += n;
+        }
+        let first = self.since.is_none();
+        self.since.get_or_insert_with(Instant::now);
+        first
+    }
+}
+
 impl UsageBuffer {
     /// How long a count may wait in memory: what a crash can lose.
     const EVERY: Duration = Duration::from_secs(1);
@@ -131,12 +141,9 @@ impl UsageBuffer {
     /// is overdue (its write failed and was put back) or too many are held.
     fn hold(&self, rows: Vec<Row>) -> (bool, Vec<Row>) {
         let mut held = self.lock();
-        for (tenant, month, counter, n) in rows {
-            *held.counts.entry((tenant, month, counter)).or_default() += n;
-        }
-        let first = held.since.is_none();
-        let since = *held.since.get_or_insert_with(Instant::now);
-        if since.elapsed() >= 2 * Self::EVERY || held.counts.len() > Self::MAX_HELD {
+        let first = held.add(rows);
+        let overdue = held.since.is_some_and(|t| t.elapsed() >= 2 * Self::EVERY);
+        if overdue || held.counts.len() > Self::MAX_HELD {
             drop(held);
             (false, self.take())
         } else {
@@ -185,11 +192,7 @@ impl UsageBuffer {
         if added.is_err() {
             let again: Vec<Row> = rows.into_iter().filter(|r| Self::buffers(r.2)).collect();
             if !again.is_empty() {
-                let mut held = self.lock();
-                for (tenant, month, counter, n) in again {
-                    *held.counts.entry((tenant, month, counter)).or_default() += n;
-                }
-                held.since.get_or_insert_with(Instant::now);
+                self.lock().add(again);
             }
         }
         added
