@@ -29,41 +29,29 @@ impl UsageMeter for SqliteStore {
         let (buffered, direct): (Vec<_>, Vec<_>) = counts
             .iter()
             .map(|&(counter, n)| (tenant.as_str().to_owned(), month.clone(), counter, n))
-            .partition(|(_, _, counter, _)| UsageBuffer::buffers(*counter));
+            .partition(|(_, _, counter, _)| Pending::buffers(*counter));
         let mut rows = direct;
         if !buffered.is_empty() {
-            let (first, due) = self.usage.hold(buffered);
+            let (first, due) = self.usage.pending.hold(buffered);
             rows.extend(due);
             if first {
-                // The first count held: written a second from now, whatever comes after it
-                // (unless the store is gone by then: its last handle wrote it).
-                let buffer = Arc::downgrade(&self.usage);
-                tokio::spawn(async move {
-                    tokio::time::sleep(UsageBuffer::EVERY).await;
-                    if let Some(buffer) = buffer.upgrade() {
-                        let written = tokio::task::spawn_blocking(move || buffer.flush()).await;
-                        if let Ok(Err(e)) = written {
-                            tracing::warn!(error = %e.report(), "API requests were not counted yet");
-                        }
-                    }
-                });
+                UsageBuffer::write_later(&self.usage);
             }
         }
         if rows.is_empty() {
             return Ok(());
         }
-        let buffer = self.usage.clone();
-        self.with(move |c| buffer.write(c, rows)).await
+        let pending = self.usage.pending.clone();
+        self.with(move |c| pending.write(c, rows)).await
     }
 
     #[instrument(name = "sqlite.usage", level = "debug", skip_all, fields(tenant = %tenant))]
     async fn counts(&self, tenant: &TenantId, month: Month) -> Result<BTreeMap<Counter, u64>> {
         let (t, m) = (tenant.clone(), month.to_string());
-        let buffer = self.usage.clone();
+        let pending = self.usage.pending.clone();
         self.with(move |c| {
             // What is held in memory first, so that the figures are whole.
-            let held = buffer.take();
-            buffer.write(c, held)?;
+            pending.write_held(c)?;
             let mut stmt =
                 c.prepare("SELECT counter, value FROM usage WHERE tenant_id = ?1 AND month = ?2")?;
             let rows = stmt.query_map(params![t.as_str(), m], |r| {
@@ -91,8 +79,15 @@ type Row = (String, String, Counter, u64);
 /// last handle is dropped (`serve` stopping).
 pub(super) struct UsageBuffer {
     conn: Arc<Mutex<Connection>>,
-    held: Mutex<Held>,
+    /// Shared with the writes in flight: they hold this, never the buffer, so the buffer's
+    /// last handle (whose drop locks the writer) is never dropped on the writer's thread while
+    /// it is locked.
+    pending: Arc<Pending>,
 }
+
+/// The counts held, behind their lock.
+#[derive(Default)]
+struct Pending(Mutex<Held>);
 
 #[derive(Default)]
 struct Held {
@@ -116,15 +111,39 @@ impl Held {
 impl UsageBuffer {
     /// How long a count may wait in memory: what a crash can lose.
     const EVERY: Duration = Duration::from_secs(1);
-    /// Counts held at most (tenants x months): past it, they are written at once.
-    const MAX_HELD: usize = 1_000;
 
     pub(super) fn new(conn: Arc<Mutex<Connection>>) -> Self {
         Self {
             conn,
-            held: Mutex::default(),
+            pending: Arc::default(),
         }
     }
+
+    /// Have everything held written [`EVERY`](Self::EVERY) from now, whatever comes after it
+    /// (unless the store is gone by then: its last handle wrote it).
+    fn write_later(buffer: &Arc<Self>) {
+        let buffer = Arc::downgrade(buffer);
+        tokio::spawn(async move {
+            tokio::time::sleep(Self::EVERY).await;
+            let Some(buffer) = buffer.upgrade() else {
+                return;
+            };
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || buffer.flush()).await {
+                tracing::warn!(error = %e.report(), "API requests were not counted yet");
+            }
+        });
+    }
+
+    /// Write everything held, on the writer.
+    fn flush(&self) -> Result<()> {
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.pending.write_held(&mut c)
+    }
+}
+
+impl Pending {
+    /// Counts held at most (tenants x months): past it, they are written at once.
+    const MAX_HELD: usize = 1_000;
 
     /// The counters one request adds to: held. Every other is written as it comes, in the
     /// transaction of the work it counts when there is one (a group commit's savepoint).
@@ -133,16 +152,18 @@ impl UsageBuffer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Hold `rows`. Whether they are the first held (the caller has them written in
-    /// [`EVERY`](Self::EVERY)), and what is to be written now: everything held, if the oldest
+    /// [`UsageBuffer::EVERY`]), and what is to be written now: everything held, if the oldest
     /// is overdue (its write failed and was put back) or too many are held.
     fn hold(&self, rows: Vec<Row>) -> (bool, Vec<Row>) {
         let mut held = self.lock();
         let first = held.add(rows);
-        let overdue = held.since.is_some_and(|t| t.elapsed() >= 2 * Self::EVERY);
+        let overdue = held
+            .since
+            .is_some_and(|t| t.elapsed() >= 2 * UsageBuffer::EVERY);
         if overdue || held.counts.len() > Self::MAX_HELD {
             drop(held);
             (false, self.take())
@@ -161,15 +182,10 @@ impl UsageBuffer {
             .collect()
     }
 
-    /// Write everything held, on the writer.
-    fn flush(&self) -> Result<()> {
+    /// Write everything held on `c`, the writer its caller has locked.
+    fn write_held(&self, c: &mut Connection) -> Result<()> {
         let rows = self.take();
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let conn = self.conn.clone();
-        let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
-        self.write(&mut c, rows)
+        self.write(c, rows)
     }
 
     /// Add `rows` in one transaction. If it fails, the held ones are held again (to be written
