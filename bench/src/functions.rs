@@ -1,4 +1,6 @@
-//! function-bench: each Lambda function's binary, built `--release` for this machine, run under
+//! function-bench: each Lambda function's binary, built as `sam build` builds it but for this
+//! machine (`cargo lambda build --release --x86-64` in a function's folder, so with the Lambda build's
+//! settings in `functions/.cargo/config.toml`, into `target/lambda-x86`), run under
 //! a stand-in of the Lambda Runtime API against moto's server, with events made by the
 //! pipeline itself: transcripts dropped in the bucket (ingest), the jobs they queue (analyze,
 //! then score), Transcribe finishing recordings' jobs (transcribed), `GET /leads` through API
@@ -21,9 +23,15 @@ use serde_json::{Value, json};
 
 use shared::domain::{NewApiKey, Role, TenantId};
 use testkit::emulator::{BUCKET, Cloud};
-use testkit::lambda::FUNCTIONS;
+use testkit::lambda::{FUNCTIONS, build_folder, tool};
 use testkit::runtime::RuntimeApi;
 use testkit::venv::workspace;
+
+/// Where the functions are built: apart from `target/release`, whose local builds have the
+/// workspace's release profile without the Lambda build's settings (`functions/.cargo`).
+fn built_dir() -> std::path::PathBuf {
+    workspace().join("target/lambda-x86")
+}
 
 fn say(line: &str) {
     eprintln!("==> {line}");
@@ -58,7 +66,7 @@ async fn measure(
     events: Vec<Value>,
 ) -> anyhow::Result<Figures> {
     let runtime = RuntimeApi::start().await;
-    let binary = workspace().join("target/release").join(name);
+    let binary = built_dir().join("lambda").join(name).join("bootstrap");
     let size = std::fs::metadata(&binary)?.len();
     let started = Instant::now();
     let mut child = Command::new(&binary)
@@ -223,13 +231,17 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(20)
         .max(2);
-    say("building the functions with `cargo build --release` (a few minutes the first time)");
-    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace())
-        .args(["build", "--release", "--locked"])
-        .args(FUNCTIONS.iter().flat_map(|f| ["-p", f]))
-        .status()?;
-    anyhow::ensure!(built.success(), "the functions did not build");
+    say(
+        "building the functions as `sam build` does, for this machine (`cargo lambda build \
+         --release --x86-64` in a function's folder; a quarter of an hour the first time)",
+    );
+    let mut build = tool("cargo");
+    build
+        .current_dir(build_folder())
+        .args(["lambda", "build", "--release", "--x86-64", "--locked"])
+        .args(FUNCTIONS.iter().flat_map(|f| ["--package", f]))
+        .env("CARGO_TARGET_DIR", built_dir());
+    anyhow::ensure!(build.status()?.success(), "the functions did not build");
     say("starting moto with the template's tables, queues and bucket");
     let cloud = Cloud::start_with(|d| {
         d.config.allow_private_webhook_targets = true;

@@ -57,7 +57,9 @@ fn the_template_deploys_every_function_package() {
     deployed.sort();
     let mut packages: Vec<String> = std::fs::read_dir(workspace().join("functions"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|dir| dir.join("Cargo.toml").exists())
+        .map(|dir| dir.file_name().unwrap().to_str().unwrap().to_owned())
         .collect();
     packages.sort();
     assert_eq!(deployed, packages);
@@ -161,6 +163,13 @@ fn every_function_builds_for_lambda_arm64() {
             u16::from_le_bytes([elf[18], elf[19]]),
             183,
             "{f} is built for arm64"
+        );
+        // e_type 2: a position-dependent executable, as functions/.cargo/config.toml asks of
+        // a build run where `sam build` runs it (a PIE would be 3).
+        assert_eq!(
+            u16::from_le_bytes([elf[16], elf[17]]),
+            2,
+            "{f} was built without the Lambda build's settings (functions/.cargo/config.toml)"
         );
         // The embedded runtime (feature `local`) stays on the laptop: no SQLite in a function.
         assert!(

@@ -4,7 +4,8 @@
 use lambda_runtime::Error;
 use shared_aws::AwsApp;
 
-#[tokio::main]
+// Lambda hands a function one event at a time: one thread runs it (no idle workers).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     // Every line through the redaction, in Lambda's log format and level settings.
     lambda_runtime::tracing::init_default_subscriber_with_writer(

@@ -43,10 +43,20 @@ pub fn tool(name: &str) -> Command {
     cmd
 }
 
-/// `cargo lambda build --arm64` of the functions, dev profile, into `target_dir()`.
+/// Where `cargo lambda build` runs to build the functions as `sam build` builds them: in a
+/// function's folder (`sam build` runs it in each function's `CodeUri`), so that cargo reads
+/// the Lambda build's settings (`functions/.cargo/config.toml`). Any function's folder builds
+/// every function named with `--package`.
+pub fn build_folder() -> PathBuf {
+    workspace().join("functions").join(FUNCTIONS[0])
+}
+
+/// `cargo lambda build --arm64` of the functions, dev profile, into `target_dir()`, run where
+/// `sam build` runs it (`build_folder`).
 pub fn build_command() -> Command {
     let mut cmd = tool("cargo");
-    cmd.args(["lambda", "build", "--arm64", "--locked"])
+    cmd.current_dir(build_folder())
+        .args(["lambda", "build", "--arm64", "--locked"])
         .env("CARGO_TARGET_DIR", target_dir());
     for f in FUNCTIONS {
         cmd.args(["--package", f]);
