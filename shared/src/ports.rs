@@ -349,6 +349,27 @@ impl std::fmt::Display for SecretName {
     }
 }
 
+/// The queues jobs travel on (`Job::queue`): on AWS the SQS queues of the template, each
+/// consumed by its own function (the webhooks function consumes two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobQueue {
+    Analyze,
+    Score,
+    Webhook,
+    Crm,
+}
+
+impl std::fmt::Display for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JobQueue::Analyze => "analyze",
+            JobQueue::Score => "score",
+            JobQueue::Webhook => "webhook",
+            JobQueue::Crm => "CRM",
+        })
+    }
+}
+
 /// Work for the asynchronous stages, delivered at least once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
@@ -538,6 +559,36 @@ impl Job {
             | Job::CrmEvents { .. }
             | Job::CrmPoll { .. }
             | Job::CrmImport { .. } => false,
+        }
+    }
+
+    /// The queue it travels on. On AWS each is an SQS queue, and each queue's function runs
+    /// only its own jobs (`handlers::jobs`); locally one queue carries them all.
+    pub fn queue(&self) -> JobQueue {
+        match self {
+            // Amazon Transcribe runs its own jobs; a local engine's job is never sent on AWS,
+            // and would be refused by the analyze function's transcriber if it were.
+            Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
+                JobQueue::Analyze
+            }
+            Job::Score { .. }
+            | Job::Rescore { .. }
+            | Job::Erase { .. }
+            | Job::Retrain { .. }
+            | Job::Sweep { .. } => JobQueue::Score,
+            // Outbound requests to tenants' receivers, to Twilio (texts sent, recordings
+            // fetched) and to call logs' media.
+            Job::Deliver { .. }
+            | Job::SendText { .. }
+            | Job::FetchRecording { .. }
+            | Job::FetchLoggedCall { .. } => JobQueue::Webhook,
+            // Vendors' APIs pulled: the CRMs, and Gong's calls.
+            Job::CrmPush { .. }
+            | Job::GongPull { .. }
+            | Job::CrmSync { .. }
+            | Job::CrmImport { .. }
+            | Job::CrmEvents { .. }
+            | Job::CrmPoll { .. } => JobQueue::Crm,
         }
     }
 

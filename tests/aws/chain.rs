@@ -414,7 +414,7 @@ async fn every_event_delivered_twice_gives_the_same_result() {
 }
 
 #[tokio::test]
-async fn a_poison_message_fails_alone_and_ends_in_its_dead_letter_queue() {
+async fn a_poison_message_or_a_stray_job_fails_alone_and_ends_in_its_dead_letter_queue() {
     let cloud = Cloud::start().await;
     run_chain(&cloud, 1).await;
     let dana = lead(&cloud, CALLER).await;
@@ -463,6 +463,49 @@ async fn a_poison_message_fails_alone_and_ends_in_its_dead_letter_queue() {
         .filter(|c| c.cause.key() == "recompute:poison-test")
         .count();
     assert_eq!(recomputes, 1);
+
+    // A good job on another function's queue: each function runs its own queue's jobs alone
+    // (and its IAM policy allows only those), so the analyze function does not score. It goes
+    // to the analyze queue's dead-letter queue at once, saying where it belongs, and is not run.
+    let stray = Job::Score {
+        tenant_id: tenant(),
+        lead_id: dana.lead_id.clone(),
+        cause: shared::domain::ScoreCause::Recompute {
+            nonce: "stray-test".into(),
+        },
+    };
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&settings.analyze_queue_url)
+        .message_body(serde_json::to_string(&stray).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let responses = feed::pump(
+        &cloud,
+        &settings.analyze_queue_url,
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let failures: usize = responses.iter().map(|r| r.batch_item_failures.len()).sum();
+    assert_eq!(failures, 0, "{responses:?}");
+    let dead = dead_letters(&cloud, &cloud.analyze_dlq).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].1, "score");
+    assert!(
+        dead[0]
+            .2
+            .contains("does not belong on the analyze queue (it travels on the score queue)"),
+        "{dead:?}"
+    );
+    let strays = history(&cloud, &dana)
+        .await
+        .iter()
+        .filter(|c| c.cause.key() == "recompute:stray-test")
+        .count();
+    assert_eq!(strays, 0, "the analyze function scored a lead");
 }
 
 /// No log line of the chain names a caller: not the numbers of the calls, not a number quoted

@@ -164,7 +164,7 @@ pub async fn receive(cloud: &Cloud, url: &str) -> Option<(SqsEvent, Vec<String>)
     Some((event, handles))
 }
 
-/// Deliver every message of the queue to `on_sqs_batch`, `times` times each (an at-least-once
+/// Deliver every message of the queue to its function's `on_*_batch`, `times` times each (an at-least-once
 /// redelivery), and delete the ones not reported failed, as Lambda's poller does. Returns the
 /// responses. Stops when the queue is empty, or after `patience` when messages keep failing.
 pub async fn pump(
@@ -198,8 +198,12 @@ pub async fn pump(
         };
         let mut failed = Vec::new();
         for _ in 0..times {
-            let response =
-                lambda::on_sqs_batch(cloud.function(consumer), event.clone(), RUN_FOR).await;
+            let app = cloud.function(consumer);
+            let response = match consumer {
+                Function::Analyze => lambda::on_analyze_batch(app, event.clone(), RUN_FOR).await,
+                Function::Score => lambda::on_score_batch(app, event.clone(), RUN_FOR).await,
+                _ => lambda::on_webhooks_batch(app, event.clone(), RUN_FOR).await,
+            };
             failed.extend(
                 response
                     .batch_item_failures

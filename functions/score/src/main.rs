@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let app = &AwsApp::from_env().await?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let run_for = lambda::time_left(event.context.deadline);
-        Ok::<_, Error>(lambda::on_sqs_batch(app, event.payload, run_for).await)
+        Ok::<_, Error>(lambda::on_score_batch(app, event.payload, run_for).await)
     }))
     .await
 }

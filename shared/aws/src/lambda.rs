@@ -3,7 +3,8 @@
 //!
 //! - `on_s3_event` (ingest): a recording or transcript created under `recordings/<tenant>/`;
 //! - `on_transcribe_event` (transcribed): Amazon Transcribe's "Transcribe Job State Change";
-//! - `on_sqs_batch` (analyze, score): a batch of jobs, reporting the ones that failed;
+//! - `on_analyze_batch`, `on_score_batch`, `on_webhooks_batch`: a batch of jobs from the
+//!   function's queues, reporting the ones that failed (each runs its queues' jobs alone);
 //! - `api`: the REST API's router, acting for the tenant the JWT authorizer's claim names.
 //!
 //! Every event is claimed in the idempotency table before it is handled and marked done after,
@@ -32,16 +33,18 @@ use aws_lambda_events::event::apigw::{
 };
 
 use crate::{AwsApp, Claim, Deployment, DynamoIdempotency};
+use shared::Deps;
 use shared::adapters::oidc::IdTokens;
 use shared::analysis::redact::redact;
 use shared::domain::{Caller, TenantId, TranscriptFormat};
 use shared::error::{Error, Result};
 use shared::formats::{self, CallMetadata, FileKind};
 use shared::handlers::ingest::{self, Artifact, FileDrop, Media};
+use shared::handlers::jobs::{run_analyze_job, run_crm_job, run_score_job, run_webhook_job};
 use shared::handlers::transcribed::{self, TranscriptionResult};
-use shared::handlers::{api, record_failure, run_job};
+use shared::handlers::{api, record_failure};
 use shared::keys;
-use shared::ports::Job;
+use shared::ports::{Job, JobQueue};
 
 /// How long a handler has before Lambda stops it: from the invocation's deadline (epoch ms).
 pub fn time_left(deadline_ms: u64) -> Duration {
@@ -448,14 +451,52 @@ pub async fn on_transcribe_event(
     .await
 }
 
-/// The analyze and score functions: every message of the batch is handled on its own, and
-/// the ones that failed are reported so that SQS retries them alone.
-pub async fn on_sqs_batch(app: &AwsApp, event: SqsEvent, run_for: Duration) -> SqsBatchResponse {
+/// The analyze function: a batch from the analyze queue.
+pub async fn on_analyze_batch(
+    app: &AwsApp,
+    event: SqsEvent,
+    run_for: Duration,
+) -> SqsBatchResponse {
+    on_sqs_batch(app, event, run_for, run_analyze_job).await
+}
+
+/// The score function: a batch from the score queue.
+pub async fn on_score_batch(app: &AwsApp, event: SqsEvent, run_for: Duration) -> SqsBatchResponse {
+    on_sqs_batch(app, event, run_for, run_score_job).await
+}
+
+/// The webhooks function: a batch from the webhook queue or the CRM queue.
+pub async fn on_webhooks_batch(
+    app: &AwsApp,
+    event: SqsEvent,
+    run_for: Duration,
+) -> SqsBatchResponse {
+    on_sqs_batch(
+        app,
+        event,
+        run_for,
+        async |deps: &Deps, job: &Job| match job.queue() {
+            JobQueue::Crm => run_crm_job(deps, job).await,
+            _ => run_webhook_job(deps, job).await,
+        },
+    )
+    .await
+}
+
+/// A queue function's batch: every message is handled on its own by `run` (the function's
+/// queues' jobs, `shared::handlers::jobs`: a job of another queue fails for good), and the
+/// ones that failed are reported so that SQS retries them alone.
+async fn on_sqs_batch(
+    app: &AwsApp,
+    event: SqsEvent,
+    run_for: Duration,
+    run: impl AsyncFn(&Deps, &Job) -> Result<()>,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let id = message.message_id.clone().unwrap_or_default();
         let span = info_span!("message", message_id = %id);
-        if let Err(e) = on_sqs_message(app, message, &id, run_for)
+        if let Err(e) = on_sqs_message(app, message, &id, run_for, &run)
             .instrument(span)
             .await
         {
@@ -473,6 +514,7 @@ async fn on_sqs_message(
     message: &SqsMessage,
     id: &str,
     run_for: Duration,
+    run: &impl AsyncFn(&Deps, &Job) -> Result<()>,
 ) -> Result<()> {
     let body = message.body.as_deref().unwrap_or_default();
     let job: Job = match serde_json::from_str(body) {
@@ -484,7 +526,7 @@ async fn on_sqs_message(
     };
     let claim = DynamoIdempotency::key("job", id);
     once(app, &claim, run_for, async {
-        match run_job(&app.deps, &job).await {
+        match run(&app.deps, &job).await {
             Err(e) if !e.is_retryable() => {
                 // Bad input fails the same way every time: say why on the call, and move the
                 // message to the dead-letter queue now rather than retrying it.

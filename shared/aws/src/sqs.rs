@@ -10,7 +10,7 @@ use super::sdk_error;
 use tracing::instrument;
 
 use shared::error::{Error, Result};
-use shared::ports::{Job, Queue};
+use shared::ports::{Job, JobQueue, Queue};
 
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -72,30 +72,11 @@ impl SqsQueue {
     }
 
     fn url(&self, job: &Job) -> &str {
-        match job {
-            // Amazon Transcribe runs its own jobs; a local engine's job is never sent here, and
-            // would be refused by the analyze function's transcriber if it were.
-            Job::Analyze { .. } | Job::Transcribe { .. } | Job::AwaitMetadata { .. } => {
-                &self.analyze_url
-            }
-            Job::Score { .. }
-            | Job::Rescore { .. }
-            | Job::Erase { .. }
-            | Job::Retrain { .. }
-            | Job::Sweep { .. } => &self.score_url,
-            // Outbound requests to tenants' receivers, to Twilio (texts sent, recordings
-            // fetched) and to call logs' media, by the webhooks function.
-            Job::Deliver { .. }
-            | Job::SendText { .. }
-            | Job::FetchRecording { .. }
-            | Job::FetchLoggedCall { .. } => &self.webhook_url,
-            // Vendors' APIs pulled: the CRMs, and Gong's calls.
-            Job::CrmPush { .. }
-            | Job::GongPull { .. }
-            | Job::CrmSync { .. }
-            | Job::CrmImport { .. }
-            | Job::CrmEvents { .. }
-            | Job::CrmPoll { .. } => &self.crm_url,
+        match job.queue() {
+            JobQueue::Analyze => &self.analyze_url,
+            JobQueue::Score => &self.score_url,
+            JobQueue::Webhook => &self.webhook_url,
+            JobQueue::Crm => &self.crm_url,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The job dispatcher: which handler runs a queued job, and where a job that failed for good
-//! is recorded. Both runtimes' workers (the local one and the Lambda queue consumers) call
-//! these two and nothing else.
+//! is recorded. The local worker runs every job (`run_job`); on AWS each queue's function
+//! runs its queue's (`run_analyze_job`, `run_score_job`, `run_webhook_job`, `run_crm_job`),
+//! so each function links only its own handlers. Both runtimes call these and nothing else.
 
 use crate::Deps;
 use crate::domain::Stage;
-use crate::error::Result;
-use crate::ports::Job;
+use crate::error::{Error, Result};
+use crate::ports::{Job, JobQueue};
 
 use super::records::mark_failed;
 use super::{
@@ -13,17 +14,32 @@ use super::{
     voice, webhooks,
 };
 
-/// Run one queued job through its handler.
+/// Run one queued job through its handler, whichever queue it travels on (the local worker).
 pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job.queue() {
+        JobQueue::Analyze => run_analyze_job(deps, job).await,
+        JobQueue::Score => run_score_job(deps, job).await,
+        JobQueue::Webhook => run_webhook_job(deps, job).await,
+        JobQueue::Crm => run_crm_job(deps, job).await,
+    }
+}
+
+/// A job that came on a queue other than its own (`Job::queue`), for the consumer of `queue`:
+/// bad input, never retried, and nothing done. On AWS each queue's function runs its own
+/// jobs alone, so that it links and is allowed (by its IAM policy) only what they need.
+fn not_on(job: &Job, queue: JobQueue) -> Error {
+    Error::validation(format!(
+        "a {} job does not belong on the {queue} queue (it travels on the {} queue); it was \
+         not run",
+        job.stage(),
+        job.queue()
+    ))
+}
+
+/// The analyze queue's jobs (the analyze function on AWS).
+pub async fn run_analyze_job(deps: &Deps, job: &Job) -> Result<()> {
     match job {
         Job::Analyze { tenant_id, call_id } => analyze::handle(deps, tenant_id, call_id).await,
-        Job::Score {
-            tenant_id,
-            lead_id,
-            cause,
-        } => score::handle(deps, tenant_id, lead_id, cause)
-            .await
-            .map(|_| ()),
         Job::Transcribe {
             tenant_id,
             call_id,
@@ -34,6 +50,20 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             file_name,
             received_at,
         } => ingest::metadata_deadline(deps, tenant_id, file_name, *received_at).await,
+        _ => Err(not_on(job, JobQueue::Analyze)),
+    }
+}
+
+/// The score queue's jobs (the score function on AWS).
+pub async fn run_score_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job {
+        Job::Score {
+            tenant_id,
+            lead_id,
+            cause,
+        } => score::handle(deps, tenant_id, lead_id, cause)
+            .await
+            .map(|_| ()),
         Job::Rescore {
             tenant_id,
             rescore_id,
@@ -51,6 +81,25 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             )
             .await
         }
+        Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
+        Job::Retrain { tenant_id, weekly } => {
+            let min_new = if *weekly {
+                1
+            } else {
+                deps.config.retrain_after_outcomes
+            };
+            model::challenge(deps, tenant_id, min_new).await.map(|_| ())
+        }
+        Job::Sweep { after } => schedule::sweep(deps, after.as_ref(), chrono::Utc::now())
+            .await
+            .map(|_| ()),
+        _ => Err(not_on(job, JobQueue::Score)),
+    }
+}
+
+/// The webhook queue's jobs (the webhooks function on AWS).
+pub async fn run_webhook_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job {
         Job::Deliver {
             tenant_id,
             subscription_id,
@@ -92,6 +141,14 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
             voice::fetch(deps, tenant_id, fetch).await
         }
         Job::FetchLoggedCall { tenant_id, call } => call_log::fetch(deps, tenant_id, call).await,
+        _ => Err(not_on(job, JobQueue::Webhook)),
+    }
+}
+
+/// The CRM queue's jobs (the webhooks function on AWS).
+pub async fn run_crm_job(deps: &Deps, job: &Job) -> Result<()> {
+    match job {
+        Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::GongPull {
             tenant_id,
             from,
@@ -109,8 +166,6 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
                 .await
                 .map(|_| ())
         }
-        Job::Erase { tenant_id, lead_id } => privacy::erase(deps, tenant_id, lead_id).await,
-        Job::CrmPush { tenant_id, crm } => crm::push(deps, tenant_id, *crm).await.map(|_| ()),
         Job::CrmSync {
             tenant_id,
             crm,
@@ -129,18 +184,8 @@ pub async fn run_job(deps: &Deps, job: &Job) -> Result<()> {
         } => crm::receive(deps, tenant_id, *crm, events)
             .await
             .map(|_| ()),
-        Job::Retrain { tenant_id, weekly } => {
-            let min_new = if *weekly {
-                1
-            } else {
-                deps.config.retrain_after_outcomes
-            };
-            model::challenge(deps, tenant_id, min_new).await.map(|_| ())
-        }
         Job::CrmPoll { tenant_id, crm } => crm::poll(deps, tenant_id, *crm).await.map(|_| ()),
-        Job::Sweep { after } => schedule::sweep(deps, after.as_ref(), chrono::Utc::now())
-            .await
-            .map(|_| ()),
+        _ => Err(not_on(job, JobQueue::Crm)),
     }
 }
 

@@ -12,7 +12,7 @@ pub mod crm;
 pub mod follow_ups;
 pub mod gong;
 pub mod ingest;
-mod jobs;
+pub mod jobs;
 pub mod lead_detail;
 pub mod model;
 pub mod privacy;
