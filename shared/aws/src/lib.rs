@@ -7,6 +7,7 @@
 //! run against a local emulator; S3 is then addressed path-style, which emulators need.
 
 mod dynamo;
+mod http;
 mod idempotency;
 pub mod lambda;
 mod rate;
@@ -18,7 +19,6 @@ mod transcribe;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
@@ -234,14 +234,10 @@ pub async fn sdk_config() -> SdkConfig {
     loader().load().await
 }
 
-/// The SDK's configuration loader over one HTTPS client whose TLS is rustls on ring (the SDK's
-/// default client is left out of the build; see the workspace Cargo.toml).
+/// The SDK's configuration loader over one HTTPS client, reqwest's (HTTP/1.1, rustls on ring;
+/// `http.rs`): the SDK's default client is left out of the build (see the workspace Cargo.toml).
 pub fn loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https(),
-    )
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http::client())
 }
 
 /// The handlers' dependencies on AWS, plus the idempotency store the event glue uses.
