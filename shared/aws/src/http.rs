@@ -13,7 +13,7 @@
 //! retries them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
@@ -51,9 +51,7 @@ impl HttpClient for ReqwestClient {
             .entry(timeouts)
             .or_insert_with(|| build(timeouts))
             .clone();
-        SharedHttpConnector::new(Connector {
-            client: Arc::new(client),
-        })
+        SharedHttpConnector::new(Connector { client })
     }
 }
 
@@ -76,7 +74,8 @@ fn build((connect, read): Timeouts) -> reqwest::Client {
 
 #[derive(Debug, Clone)]
 struct Connector {
-    client: Arc<reqwest::Client>,
+    /// A handle on the pooled client (reqwest's `Client` is itself shared).
+    client: reqwest::Client,
 }
 
 impl HttpConnector for Connector {
