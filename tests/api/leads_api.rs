@@ -262,6 +262,8 @@ async fn usage_counts_what_was_done_once() {
             .await;
         assert!(status.is_success(), "{status}");
     }
+    // (the text's rescore runs on the worker, after the answer)
+    app.settle().await;
     // WHEN the usage is read (the sixth request)
     let (status, usage) = app.get("/usage").await;
     assert_eq!(status, StatusCode::OK, "{usage}");

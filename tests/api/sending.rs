@@ -427,6 +427,8 @@ async fn a_send_whose_answer_was_lost_is_settled_without_a_retry_and_never_sent_
     for taken in [true, false] {
         let (_dir, app, twilio) = app_sending().await;
         let lead = new_lead(&app, LEAD).await;
+        // (what the new lead queued is done first, so that the count moves by the check alone)
+        app.settle().await;
         let pending = app.app.store.queue_counts().await.unwrap().pending;
         twilio.fail_next(taken);
         let (status, _, problem) = text_with_key(&app, &lead, "k-9", "See you at 11.").await;
