@@ -73,3 +73,72 @@ async fn secrets_are_kept_replaced_and_deleted_in_parameter_store() {
         "{err}"
     );
 }
+
+/// A function builds its SDK configuration from Lambda's environment alone
+/// (`shared_aws::lambda_config`, not aws-config's chains): given the emulator's address in
+/// `AWS_ENDPOINT_URL`, it reaches each service a function sends to (S3, DynamoDB, SSM, SQS),
+/// signed with the credentials in the environment, and lands where the rest of the stack reads.
+#[tokio::test]
+async fn a_function_reaches_each_service_with_the_configuration_from_its_environment() {
+    use aws_types::os_shim_internal::Env;
+    use shared::domain::{CallId, TenantId};
+    use shared::ports::{Job, SecretName};
+
+    let cloud = Cloud::start().await;
+    let env = Env::from_slice(&[
+        ("AWS_ENDPOINT_URL", cloud.emulator.url.as_str()),
+        ("AWS_REGION", testkit::iam::REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "session"),
+    ]);
+    let sdk = shared_aws::lambda_config(&env).unwrap();
+    let function = shared_aws::AwsApp::new(&sdk, cloud.app.deployment.clone()).deps;
+    let (stack, acme) = (&cloud.app.deps, TenantId::parse("acme").unwrap());
+    // S3 (path-style, as an emulator needs)
+    let key = "recordings/acme/probe.txt";
+    function.blobs.put(key, b"a recording").await.unwrap();
+    assert_eq!(stack.blobs.get(key).await.unwrap(), b"a recording");
+    // DynamoDB
+    let rules = shared::scoring::default_rules(&acme, chrono::Utc::now());
+    assert!(function.rules.seed_rules(&acme, &rules).await.unwrap());
+    assert_eq!(
+        stack.rules.list_rules(&acme).await.unwrap().len(),
+        rules.len()
+    );
+    // SSM Parameter Store
+    let name = SecretName::twilio();
+    function
+        .secrets
+        .put_secret(&acme, &name, "token")
+        .await
+        .unwrap();
+    assert_eq!(
+        stack
+            .secrets
+            .get_secret(&acme, &name)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("token")
+    );
+    // SQS
+    let job = Job::Analyze {
+        tenant_id: acme.clone(),
+        call_id: CallId::derive(&acme, "probe-call"),
+    };
+    function.queue.send(&job).await.unwrap();
+    let received = cloud
+        .sqs
+        .receive_message()
+        .queue_url(&cloud.app.deployment.analyze_queue_url)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<Job> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(bodies, [job]);
+}

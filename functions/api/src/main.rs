@@ -11,6 +11,6 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber_with_writer(
         shared::telemetry::Redacting::new(std::io::stdout),
     );
-    let app = AwsApp::from_env().await?;
+    let app = AwsApp::from_env()?;
     lambda_http::run(shared_aws::lambda::api(&app)).await
 }

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber_with_writer(
         shared::telemetry::Redacting::new(std::io::stdout),
     );
-    let app = &AwsApp::from_env().await?;
+    let app = &AwsApp::from_env()?;
     // One verifier for the function's life: the issuer's keys are fetched once an hour.
     let deployment = &app.deployment;
     let tokens = &deployment

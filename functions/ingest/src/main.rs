@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber_with_writer(
         shared::telemetry::Redacting::new(std::io::stdout),
     );
-    let app = &AwsApp::from_env().await?;
+    let app = &AwsApp::from_env()?;
     run(service_fn(|event: LambdaEvent<S3Event>| async move {
         let run_for = lambda::time_left(event.context.deadline);
         lambda::on_s3_event(app, event.payload, run_for)

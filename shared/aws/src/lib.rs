@@ -12,6 +12,7 @@ mod idempotency;
 pub mod lambda;
 mod rate;
 mod s3;
+mod sdk;
 mod sqs;
 mod ssm;
 mod transcribe;
@@ -229,10 +230,7 @@ impl Deployment {
     }
 }
 
-/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`).
-pub async fn sdk_config() -> SdkConfig {
-    loader().load().await
-}
+pub use sdk::lambda_config;
 
 /// The SDK's configuration loader over one HTTPS client, reqwest's (HTTP/1.1, rustls on ring;
 /// `http.rs`): the SDK's default client is left out of the build (see the workspace Cargo.toml).
@@ -324,10 +322,12 @@ impl AwsApp {
         }
     }
 
-    /// Everything from the environment: what a function does once, at start.
-    pub async fn from_env() -> Result<Self> {
+    /// Everything from the environment: what a function does once, at start (the SDK's
+    /// configuration from Lambda's variables alone, [`lambda_config`]).
+    pub fn from_env() -> Result<Self> {
         let deployment = Deployment::from_env()?;
-        Ok(Self::new(&sdk_config().await, deployment))
+        let sdk = lambda_config(&aws_types::os_shim_internal::Env::real())?;
+        Ok(Self::new(&sdk, deployment))
     }
 }
 
