@@ -9,7 +9,11 @@
 //! for an event (init), the first invocation, the warm ones (p50, p95), and its resident
 //! memory when idle after them (VmRSS) and at its peak (VmHWM).
 //!
-//!     cargo run --release -p leadscore-bench --bin function-bench -- [INVOCATIONS]
+//!     cargo run --release -p leadscore-bench --bin function-bench -- [INVOCATIONS] [--target-dir DIR]
+//!
+//! `--target-dir` builds and runs them elsewhere than `target/lambda-x86`: two builds side by
+//! side, such as one with `CARGO_PROFILE_RELEASE_OPT_LEVEL=3` to compare with the Lambda
+//! build's `opt-level = "s"`.
 //!
 //! The figures are this machine's (x86_64, a process per function, moto on loopback), not
 //! Lambda's arm64 on Graviton with DynamoDB over the network: they bound what each function
@@ -19,6 +23,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde_json::{Value, json};
 
 use shared::domain::{NewApiKey, Role, TenantId};
@@ -27,9 +32,9 @@ use testkit::lambda::{FUNCTIONS, build_folder, tool};
 use testkit::runtime::RuntimeApi;
 use testkit::venv::workspace;
 
-/// Where the functions are built: apart from `target/release`, whose local builds have the
-/// workspace's release profile without the Lambda build's settings (`functions/.cargo`).
-fn built_dir() -> std::path::PathBuf {
+/// Where the functions are built by default: apart from `target/release`, whose local builds
+/// have the workspace's release profile without the Lambda build's settings (`functions/.cargo`).
+fn default_built_dir() -> std::path::PathBuf {
     workspace().join("target/lambda-x86")
 }
 
@@ -61,12 +66,13 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// Run `name`'s binary under a fresh Runtime API with `events`, one at a time.
 async fn measure(
+    built: &std::path::Path,
     name: &'static str,
     env: &[(String, String)],
     events: Vec<Value>,
 ) -> anyhow::Result<Figures> {
     let runtime = RuntimeApi::start().await;
-    let binary = built_dir().join("lambda").join(name).join("bootstrap");
+    let binary = built.join("lambda").join(name).join("bootstrap");
     let size = std::fs::metadata(&binary)?.len();
     let started = Instant::now();
     let mut child = Command::new(&binary)
@@ -225,12 +231,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(20)
-        .max(2);
+    let usage = "usage: function-bench [INVOCATIONS] [--target-dir DIR]";
+    let mut args = std::env::args().skip(1);
+    let (mut n, mut built) = (20, default_built_dir());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--target-dir" => built = args.next().context(usage)?.into(),
+            count => n = count.parse::<usize>().context(usage)?.max(2),
+        }
+    }
     say(
         "building the functions as `sam build` does, for this machine (`cargo lambda build \
          --release --x86-64` in a function's folder; a quarter of an hour the first time)",
@@ -240,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
         .current_dir(build_folder())
         .args(["lambda", "build", "--release", "--x86-64", "--locked"])
         .args(FUNCTIONS.iter().flat_map(|f| ["--package", f]))
-        .env("CARGO_TARGET_DIR", built_dir());
+        .env("CARGO_TARGET_DIR", &built);
     anyhow::ensure!(build.status()?.success(), "the functions did not build");
     say("starting moto with the template's tables, queues and bucket");
     let cloud = Cloud::start_with(|d| {
@@ -275,15 +284,15 @@ async fn main() -> anyhow::Result<()> {
         put(&cloud, &key, transcript.clone()).await;
         events.push(s3_event(&key, transcript.len()));
     }
-    results.push(measure("ingest", &env, events).await?);
+    results.push(measure(&built, "ingest", &env, events).await?);
 
     say("analyze: the jobs ingest queued");
     let events = drain(&cloud, &cloud.app.deployment.analyze_queue_url).await;
-    results.push(measure("analyze", &env, events).await?);
+    results.push(measure(&built, "analyze", &env, events).await?);
 
     say("score: the jobs analyze queued (the first one seeds the tenant's default rules)");
     let events = drain(&cloud, &cloud.app.deployment.score_queue_url).await;
-    results.push(measure("score", &env, events).await?);
+    results.push(measure(&built, "score", &env, events).await?);
 
     say(&format!(
         "transcribed: {n} recordings whose Transcribe jobs finished"
@@ -318,7 +327,7 @@ async fn main() -> anyhow::Result<()> {
             shared::keys::transcription_job(&tenant, &call).into();
         events.push(event);
     }
-    results.push(measure("transcribed", &env, events).await?);
+    results.push(measure(&built, "transcribed", &env, events).await?);
 
     say(&format!("api: {n} × GET /leads through API Gateway"));
     let mut get = sample_event("apigw-get-leads.json");
@@ -326,7 +335,7 @@ async fn main() -> anyhow::Result<()> {
         json!({"tenant": "acme", "role": "admin", "actor": "user:bench"});
     get["rawQueryString"] = "".into();
     get["queryStringParameters"] = json!({});
-    results.push(measure("api", &env, vec![get; n]).await?);
+    results.push(measure(&built, "api", &env, vec![get; n]).await?);
 
     say(&format!("authorizer: {n} × an API key"));
     let (_, token) = shared::handlers::access::issue(
@@ -342,7 +351,7 @@ async fn main() -> anyhow::Result<()> {
     let mut auth = sample_event("apigw-authorizer.json");
     auth["identitySource"] = json!([format!("Bearer {token}")]);
     auth["headers"]["authorization"] = format!("Bearer {token}").into();
-    results.push(measure("authorizer", &env, vec![auth; n]).await?);
+    results.push(measure(&built, "authorizer", &env, vec![auth; n]).await?);
 
     say(&format!(
         "webhooks: {n} attempts to a receiver on this machine"
@@ -384,7 +393,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     shared::handlers::webhooks::emit(deps, &tenant, &events).await?;
     let events = drain(&cloud, &cloud.app.deployment.webhook_queue_url).await;
-    results.push(measure("webhooks", &env, events).await?);
+    results.push(measure(&built, "webhooks", &env, events).await?);
 
     println!(
         "\n{:<12} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9} {:>7}",
