@@ -574,10 +574,11 @@ fn dead_letter_queue<'d>(
 }
 
 /// The API function's router: the same routes as local mode, each request acting for the
-/// tenant in the JWT authorizer's `claim` (a request without it is refused with 401).
+/// tenant in the JWT authorizer's `claim` (a request without it is refused with 401), and the
+/// web app's sign-in where the deployment has one (`AwsApp::web_sign_in`).
 pub fn api(app: &AwsApp) -> Router {
-    let routes = match &app.sign_in {
-        Some(sign_in) => api::routes(app.deps.clone()).layer(axum::Extension(sign_in.clone())),
+    let routes = match app.web_sign_in() {
+        Some(sign_in) => api::routes(app.deps.clone()).layer(axum::Extension(sign_in)),
         None => api::routes(app.deps.clone()),
     };
     routes.layer(tower::util::MapRequestLayer::new(

@@ -17,7 +17,7 @@ mod sqs;
 mod ssm;
 mod transcribe;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -245,9 +245,11 @@ pub struct AwsApp {
     pub sqs: SqsQueue,
     pub idempotency: DynamoIdempotency,
     pub transcribe: AmazonTranscribe,
-    /// The web app's sign-in (the API function serves it), when the deployment has one.
-    pub sign_in: Option<Arc<WebSignIn>>,
     pub deployment: Deployment,
+    /// The SDK configuration the clients were made from.
+    pub sdk: SdkConfig,
+    /// The web app's sign-in, made on first use ([`AwsApp::web_sign_in`]).
+    sign_in: Arc<OnceLock<Option<Arc<WebSignIn>>>>,
 }
 
 impl AwsApp {
@@ -302,24 +304,32 @@ impl AwsApp {
             )),
             config: deployment.config.clone(),
         };
-        let sign_in = match (&deployment.jwt, &deployment.sign_in_parameter) {
-            (Some(jwt), Some(parameter)) => {
-                let (ssm, parameter) = (Ssm::new(sdk), parameter.clone());
-                Some(Arc::new(WebSignIn::new(&jwt.issuer, move || {
-                    let (ssm, parameter) = (ssm.clone(), parameter.clone());
-                    Box::pin(async move { sign_in_draft(&ssm, &parameter).await })
-                })))
-            }
-            _ => None,
-        };
         Self {
             deps,
             sqs,
             idempotency: DynamoIdempotency::new(dynamo, deployment.idempotency_table.clone()),
             transcribe,
-            sign_in,
             deployment,
+            sdk: sdk.clone(),
+            sign_in: Arc::default(),
         }
+    }
+
+    /// The web app's sign-in, when the deployment has one: what the API function serves at
+    /// `/app/sign-in.json` (`lambda::api`), read from the stack's SSM parameter once for the
+    /// app's life. Made there alone, so no other function carries it.
+    pub fn web_sign_in(&self) -> Option<Arc<WebSignIn>> {
+        self.sign_in
+            .get_or_init(|| {
+                let jwt = self.deployment.jwt.as_ref()?;
+                let parameter = self.deployment.sign_in_parameter.clone()?;
+                let ssm = Ssm::new(&self.sdk);
+                Some(Arc::new(WebSignIn::new(&jwt.issuer, move || {
+                    let (ssm, parameter) = (ssm.clone(), parameter.clone());
+                    Box::pin(async move { sign_in_draft(&ssm, &parameter).await })
+                })))
+            })
+            .clone()
     }
 
     /// Everything from the environment: what a function does once, at start (the SDK's
