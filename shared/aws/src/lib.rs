@@ -25,6 +25,7 @@ pub use dynamo::{DynamoStore, Tables};
 pub use idempotency::{Claim, DynamoIdempotency};
 pub use rate::DynamoRateLimiter;
 pub use s3::S3BlobStore;
+pub use sdk::lambda_config;
 pub use sqs::SqsQueue;
 pub use ssm::{Parameter, ParameterKind, Ssm, SsmSecretStore};
 pub use transcribe::AmazonTranscribe;
@@ -229,8 +230,6 @@ impl Deployment {
         })
     }
 }
-
-pub use sdk::lambda_config;
 
 /// The SDK's configuration loader over one HTTPS client, reqwest's (HTTP/1.1, rustls on ring;
 /// `http.rs`): the SDK's default client is left out of the build (see the workspace Cargo.toml).
