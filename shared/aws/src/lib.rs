@@ -246,7 +246,7 @@ pub struct AwsApp {
     pub transcribe: AmazonTranscribe,
     pub deployment: Deployment,
     /// The SDK configuration the clients were made from.
-    pub sdk: SdkConfig,
+    sdk: SdkConfig,
     /// The web app's sign-in, made on first use ([`AwsApp::web_sign_in`]).
     sign_in: Arc<OnceLock<Option<Arc<WebSignIn>>>>,
 }
@@ -257,7 +257,7 @@ impl AwsApp {
     pub fn new(sdk: &SdkConfig, deployment: Deployment) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some() || custom_s3_endpoint())
+            .force_path_style(sdk::endpoint_override(sdk, "S3").is_some())
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
         let store = DynamoStore::new(dynamo.clone(), deployment.tables.clone());
@@ -353,10 +353,6 @@ async fn sign_in_draft(ssm: &Ssm, parameter: &str) -> Result<SignInDraft> {
             e.to_string(),
         )
     })
-}
-
-fn custom_s3_endpoint() -> bool {
-    std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
 }
 
 /// Turn an SDK error into ours: throttling, timeouts and 5xx are worth retrying; anything else

@@ -40,13 +40,10 @@ pub fn lambda_config(env: &Env) -> Result<SdkConfig> {
             ))
         })
     };
-    let region = var("AWS_REGION")
-        .or_else(|| var("AWS_DEFAULT_REGION"))
-        .ok_or_else(|| {
-            Error::validation(
-                "the environment variable AWS_REGION is not set; Lambda sets it for every function",
-            )
-        })?;
+    let region = match var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+        Some(region) => region,
+        None => required("AWS_REGION")?,
+    };
     let credentials = Credentials::new(
         required("AWS_ACCESS_KEY_ID")?,
         required("AWS_SECRET_ACCESS_KEY")?,
@@ -75,6 +72,23 @@ pub fn lambda_config(env: &Env) -> Result<SdkConfig> {
         builder = builder.endpoint_url(url);
     }
     Ok(builder.build())
+}
+
+/// The endpoint `sdk` gives the service `service_id` (`"S3"`, `"SSM"`), as the SDK's generated
+/// clients resolve it: its `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`; `None` for
+/// AWS's own.
+pub(crate) fn endpoint_override(sdk: &SdkConfig, service_id: &str) -> Option<String> {
+    sdk.service_config()
+        .and_then(|conf| {
+            let key = ServiceConfigKey::builder()
+                .service_id(service_id)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .expect("every field is set");
+            conf.load_config(key)
+        })
+        .or_else(|| sdk.endpoint_url().map(str::to_owned))
 }
 
 /// `AWS_ENDPOINT_URL_<SERVICE>` for each client, read as aws-config reads it (environment only:
@@ -142,21 +156,18 @@ mod tests {
         vars.push(("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000"));
         let config = lambda_config(&env(&vars)).unwrap();
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
-        let s3 = ServiceConfigKey::builder()
-            .service_id("S3")
-            .profile("endpoint_url")
-            .env("AWS_ENDPOINT_URL")
-            .build()
-            .unwrap();
-        let services = config.service_config().unwrap();
         assert_eq!(
-            services.load_config(s3.clone()).as_deref(),
+            endpoint_override(&config, "S3").as_deref(),
             Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            endpoint_override(&config, "SSM").as_deref(),
+            Some("http://127.0.0.1:5000")
         );
         vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"));
         let config = lambda_config(&env(&vars)).unwrap();
         assert_eq!(config.endpoint_url(), None);
-        assert_eq!(config.service_config().unwrap().load_config(s3), None);
+        assert_eq!(endpoint_override(&config, "S3"), None);
     }
 
     #[test]

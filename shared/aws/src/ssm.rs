@@ -36,7 +36,6 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
 use aws_types::region::{Region, SigningRegion};
-use aws_types::service_config::ServiceConfigKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::instrument;
@@ -75,18 +74,7 @@ impl Ssm {
     /// or `AWS_ENDPOINT_URL` when set, as the SDK's clients take it), retries, timeouts.
     pub fn new(sdk: &SdkConfig) -> Self {
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = sdk
-            .service_config()
-            .and_then(|conf| {
-                let key = ServiceConfigKey::builder()
-                    .service_id("SSM")
-                    .env("AWS_ENDPOINT_URL")
-                    .profile("endpoint_url")
-                    .build()
-                    .expect("every field is set");
-                conf.load_config(key)
-            })
-            .or_else(|| sdk.endpoint_url().map(str::to_owned))
+        let endpoint = crate::sdk::endpoint_override(sdk, "SSM")
             .unwrap_or_else(|| format!("https://ssm.{region}.amazonaws.com"));
         let signing = signing(sdk, &region);
         let operation = |name: &'static str| build(sdk, &endpoint, signing.clone(), name);
