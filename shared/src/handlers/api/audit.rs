@@ -2,8 +2,7 @@
 //! API key, by a signed-in user, or on the local machine) is recorded as it is answered,
 //! refusals included; admins read it, newest first.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
+use super::routing::{Build, Routes, get_with};
 use axum::Json;
 use axum::extract::State;
 use schemars::JsonSchema;
@@ -14,8 +13,8 @@ use crate::domain::{AUDIT_RETENTION_DAYS, AuditEntry, Caller};
 use super::AppState;
 use super::extract::{AdminTenant, ApiResult, Q};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new().api_route(
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new().api_route(
         "/audit_log",
         get_with(audit_log, |op| {
             op.id("audit_log")

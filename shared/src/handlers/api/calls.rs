@@ -1,8 +1,7 @@
 //! `/calls`: a call sent through the API (metadata plus a transcript, or an upload URL for
 //! its recording), and a call's transcript, paged.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with};
+use super::routing::{Build, Routes, get_with, post_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -24,8 +23,8 @@ use super::AppState;
 use super::doc::{Problems, link};
 use super::extract::{ApiResult, JsonBody, Page, PageQuery, Q, RepTenant, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/calls",
             post_with(submit_call, |op| {

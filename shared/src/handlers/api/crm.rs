@@ -3,8 +3,7 @@
 //! checked by their signatures, and `/pipedrive/...`, by the basic credentials leadscore
 //! subscribed them with) instead of a key.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with};
+use super::routing::{Build, Routes, get_with, post_with};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -27,8 +26,8 @@ use crate::error::Error;
 use crate::handlers::{authorize, crm};
 use crate::ports::Job;
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/integrations",
             get_with(list, |op| {

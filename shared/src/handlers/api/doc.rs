@@ -1,16 +1,15 @@
 //! The API's OpenAPI 3.1 document, generated from the routes themselves: aide reads each
 //! handler's extractors and answer types, schemars derives every schema from the serde
 //! attributes of the types the handlers parse and return, and each route adds its summary,
-//! problem answers, examples and links where it is declared. Served at `GET /openapi.json`,
-//! with a Redoc reference page at `GET /docs` whose script comes built into the binary (from
-//! the aide crate), so the page works with no network.
-
-use std::sync::Arc;
+//! problem answers, examples and links where it is declared. It is generated ahead of time
+//! into `shared/openapi.json` (a test holds the file to the routes) and served from there at
+//! `GET /openapi.json`, with a Redoc reference page at `GET /docs` whose script comes built
+//! into the binary (from the aide crate), so the page works with no network.
 
 use aide::OperationOutput;
 use aide::generate::GenContext;
 use aide::openapi::{
-    self, Header, Link, LinkOperation, MediaType, OpenApi, ParameterSchemaOrContent, ReferenceOr,
+    self, Header, Link, LinkOperation, MediaType, ParameterSchemaOrContent, ReferenceOr,
     SchemaObject, SecurityScheme, Server, StatusCode as DocStatus, Tag,
 };
 use aide::transform::{TransformOpenApi, TransformOperation};
@@ -23,6 +22,7 @@ use serde::Serialize;
 
 use super::ApiError;
 use super::problem::Problem;
+use super::routing::{Build, Routes, get_with};
 use crate::handlers::score;
 
 /// The document's tags, in the order the reference page shows them.
@@ -148,34 +148,19 @@ fn describe_events(mut api: TransformOpenApi<'_>) -> TransformOpenApi<'_> {
     api
 }
 
-/// The document as served, and the router it was generated with: build both at once.
-pub(super) fn finish(
-    router: aide::axum::ApiRouter<super::AppState>,
-) -> (axum::Router<super::AppState>, Arc<Document>) {
-    let mut api = OpenApi::default();
-    let router = router.finish_api_with(&mut api, describe);
-    (
-        router,
-        Arc::new(Document {
-            api,
-            json: std::sync::OnceLock::new(),
-        }),
-    )
-}
+/// The document as `GET /openapi.json` serves it: written ahead of time from the routes, so
+/// serving never generates it. `the_served_document_is_the_one_the_routes_describe` holds it
+/// equal to [`super::document`], and rewrites it when run with `UPDATE_EXPECT=1`.
+pub(super) const SERVED: &str = include_str!("../../../openapi.json");
 
-/// The document, and its JSON once first asked for: it is the same for every request, so it
-/// is written once, and not at start-up (a function that is never asked for it pays nothing).
-pub struct Document {
-    pub api: OpenApi,
-    json: std::sync::OnceLock<axum::body::Bytes>,
-}
+/// Where the document and its reference page are served.
+pub(super) const PATHS: [&str; 2] = ["/openapi.json", "/docs"];
 
 /// `GET /openapi.json` and `GET /docs`: no credentials needed, as on API Gateway.
-pub(super) fn routes() -> aide::axum::ApiRouter<super::AppState> {
-    use aide::axum::routing::get_with;
-    aide::axum::ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
-            "/openapi.json",
+            PATHS[0],
             get_with(openapi_json, |op| {
                 op.id("openapi")
                     .tag("meta")
@@ -186,7 +171,7 @@ pub(super) fn routes() -> aide::axum::ApiRouter<super::AppState> {
             }),
         )
         .api_route(
-            "/docs",
+            PATHS[1],
             get_with(reference_page, |op| {
                 op.id("reference_page")
                     .tag("meta")
@@ -197,16 +182,13 @@ pub(super) fn routes() -> aide::axum::ApiRouter<super::AppState> {
 }
 
 /// `GET /openapi.json`.
-async fn openapi_json(axum::Extension(doc): axum::Extension<Arc<Document>>) -> Response {
-    let json = doc
-        .json
-        .get_or_init(|| serde_json::to_vec(&doc.api).unwrap_or_default().into());
+async fn openapi_json() -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        json.clone(),
+        SERVED,
     )
         .into_response()
 }
@@ -589,6 +571,25 @@ mod tests {
             Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
             None => schema,
         }
+    }
+
+    /// What `GET /openapi.json` serves is what the routes describe: a route, a type or a
+    /// description changed without `shared/openapi.json` written again fails here, with the
+    /// difference. `UPDATE_EXPECT=1 cargo test -p shared served_document` writes it again.
+    #[test]
+    fn the_served_document_is_the_one_the_routes_describe() {
+        let generated = serde_json::to_string_pretty(&super::super::document()).unwrap() + "\n";
+        expect_test::expect_file!["../../../openapi.json"].assert_eq(&generated);
+    }
+
+    #[tokio::test]
+    async fn the_document_is_served_as_written() {
+        let (status, content_type, body) = get("/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(body, SERVED);
+        let doc: Value = serde_json::from_str(&body).expect("the document is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
     }
 
     #[tokio::test]

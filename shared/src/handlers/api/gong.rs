@@ -1,7 +1,6 @@
 //! `/settings/gong`: the tenant's Gong company, whose calls are pulled every hour.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{post_with, put_with};
+use super::routing::{Build, Routes, post_with, put_with};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,8 +15,8 @@ use crate::error::Error;
 use crate::gong::GongAccount;
 use crate::handlers::gong;
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/settings/gong",
             put_with(connect, |op| {

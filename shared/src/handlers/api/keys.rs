@@ -1,8 +1,7 @@
 //! `/api_keys`: the tenant's API keys. An admin makes one (its secret shown in that answer and
 //! never again), lists them with when each was last used, and revokes them.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{delete_with, get_with};
+use super::routing::{Build, Routes, delete_with, get_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -16,8 +15,8 @@ use super::AppState;
 use super::doc::{Created, Problems};
 use super::extract::{AdminTenant, ApiResult, JsonBody};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/api_keys",
             get_with(list_keys, |op| {

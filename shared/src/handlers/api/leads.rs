@@ -1,8 +1,7 @@
 //! `/leads`: the ranked list, one lead with everything behind its score, edits, manual
 //! adjustments, outcomes, and the lead's whole SMS log.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, put_with};
+use super::routing::{Build, Routes, get_with, put_with};
 use aide::transform::TransformOperation;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -31,9 +30,9 @@ fn doc<'t>(op: TransformOperation<'t>, id: &str, summary: &str) -> TransformOper
     op.id(id).tag("leads").summary(summary)
 }
 
-pub(super) fn routes() -> ApiRouter<AppState> {
+pub(super) fn routes<B: Build>() -> Routes<B> {
     let no_lead = "No lead with that id in the tenant";
-    ApiRouter::new()
+    Routes::new()
         .api_route(
             "/leads",
             get_with(list_leads, move |op| {

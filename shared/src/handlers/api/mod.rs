@@ -14,6 +14,7 @@ mod problem;
 mod recordings;
 mod reports;
 mod rescores;
+mod routing;
 mod rules;
 mod settings;
 mod sms;
@@ -21,8 +22,6 @@ mod usage;
 mod web;
 mod webhooks;
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
 use axum::Json;
 use axum::Router;
 use schemars::JsonSchema;
@@ -36,6 +35,7 @@ use crate::Deps;
 use crate::domain::{Actor, Caller, Counter, Role};
 use crate::error::Error;
 use crate::ports::Admission;
+use routing::{Build, Routes, get_with};
 
 /// The methods a page may use, the request headers it may send, and the response headers it
 /// may read; the template's `CorsConfiguration` says the same (checked by `tests/aws/infra.rs`).
@@ -123,23 +123,60 @@ pub fn router(deps: Deps) -> Router {
 #[derive(Clone)]
 struct LocalCaller(Caller);
 
-/// The API's routes over `deps`. Each request acts as the `Caller` in its extensions: put
-/// there by the runtime (the AWS authorizer's verdict), or by `authenticate` from an API key,
-/// or local mode's own user. A request without one is refused with 401 where it needs one.
+/// Everything the API serves over `deps`: its operations and its pages, as local mode serves
+/// them. Each request acts as the `Caller` in its extensions: put there by the runtime (the AWS
+/// authorizer's verdict), or by `authenticate` from an API key, or local mode's own user. A
+/// request without one is refused with 401 where it needs one.
 pub fn routes(deps: Deps) -> Router {
-    let deps = AppState::new(deps);
-    let (router, api) = doc::finish(documented());
-    router
+    serve(
+        deps,
+        documented::<routing::Serve>()
+            .into_inner()
+            .merge(web::routes()),
+    )
+}
+
+/// The API's operations alone, without its pages ([`pages`]): what the API function serves on
+/// AWS, where API Gateway sends the pages' paths ([`PAGE_PATHS`]) to a function of their own.
+pub fn operations(deps: Deps) -> Router {
+    serve(deps, operation_routes::<routing::Serve>().into_inner())
+}
+
+/// The pages, which a browser loads before it holds any credentials: the web app (`/`,
+/// `/app/...`), the OpenAPI document and its reference page. They act for no caller and read
+/// no store, so no request here is authenticated, limited or audited.
+pub fn pages(deps: Deps) -> Router {
+    doc::routes::<routing::Serve>()
+        .into_inner()
         .merge(web::routes())
-        .layer(axum::Extension(api))
-        .fallback(
-            |method: axum::http::Method, uri: axum::http::Uri| async move {
-                ApiError(Error::not_found(format!(
-                    "endpoint {method} {}",
-                    uri.path()
-                )))
-            },
-        )
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(
+            problem::router_errors_as_problems,
+        ))
+        .with_state(AppState::new(deps))
+}
+
+/// The paths [`pages`] answers (GET, no credentials): the web app's and the document's.
+pub const PAGE_PATHS: [&str; 4] = [APP_PATHS[0], APP_PATHS[1], doc::PATHS[0], doc::PATHS[1]];
+
+/// Whether `path` is one of [`PAGE_PATHS`], as API Gateway matches them.
+pub fn is_page_path(path: &str) -> bool {
+    web::is_app_path(path) || doc::PATHS.contains(&path)
+}
+
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::not_found(format!(
+        "endpoint {method} {}",
+        uri.path()
+    )))
+}
+
+/// `routes` with what every operation goes through: the body's limit, the caller, the rate
+/// limit, the audit log, and errors as problem documents.
+fn serve(deps: Deps, routes: axum::Router<AppState>) -> Router {
+    let deps = AppState::new(deps);
+    routes
+        .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             problem::MAX_BODY_BYTES,
         ))
@@ -161,15 +198,25 @@ pub fn routes(deps: Deps) -> Router {
         .with_state(deps)
 }
 
-/// The OpenAPI document of the API `routes` serves (what `GET /openapi.json` answers).
+/// The OpenAPI document of the API `routes` serves, generated from the routes' declarations.
+/// `GET /openapi.json` answers it as written ahead of time (`shared/openapi.json`, held equal
+/// to this by a test), so a process serving the API never generates it.
 pub fn document() -> aide::openapi::OpenApi {
-    let doc = doc::finish(documented()).1;
-    doc.api.clone()
+    let mut api = aide::openapi::OpenApi::default();
+    let _described = documented::<routing::Describe>()
+        .into_inner()
+        .finish_api_with(&mut api, doc::describe);
+    api
 }
 
-/// Every route, with its documentation.
-fn documented() -> ApiRouter<AppState> {
-    ApiRouter::new()
+/// Every route, with its documentation: the operations and the document's own.
+fn documented<B: Build>() -> Routes<B> {
+    operation_routes().merge(doc::routes())
+}
+
+/// Every operation, with its documentation.
+fn operation_routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/health",
             get_with(health, |op| {
@@ -206,7 +253,6 @@ fn documented() -> ApiRouter<AppState> {
         .merge(crm::routes())
         .merge(gong::routes())
         .merge(reports::routes())
-        .merge(doc::routes())
 }
 
 /// The caller, as `GET /me` answers it.

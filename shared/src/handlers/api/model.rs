@@ -1,7 +1,6 @@
 //! `/model`: the tenant's model in force, and retraining it.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with};
+use super::routing::{Build, Routes, get_with, post_with};
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
@@ -16,8 +15,8 @@ use super::AppState;
 use super::doc::{Problems, Rescoring};
 use super::extract::{AdminTenant, ApiResult, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/model",
             get_with(get_model, |op| {

@@ -2,9 +2,8 @@
 //! has no URLs of its own: the local data folder) the audio itself, with byte ranges, so a
 //! browser's player can start at any second.
 
+use super::routing::{Build, Routes, get_with};
 use aide::OperationOutput;
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
 use aide::generate::GenContext;
 use aide::openapi::{self, MediaType, SchemaObject, StatusCode as DocStatus};
 use axum::Json;
@@ -26,8 +25,8 @@ use super::extract::{ApiResult, Tenant};
 /// How long a presigned recording URL holds.
 pub const LINK_SECONDS: u64 = 15 * 60;
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/calls/{id}/recording",
             get_with(recording_link, |op| {

@@ -1,8 +1,7 @@
 //! `/reports/...`: the reports of `crate::reports` over the tenant's leads, as JSON or, with
 //! `?format=csv`, as a table a spreadsheet opens.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
+use super::routing::{Build, Routes, get_with};
 use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::http::header;
@@ -24,8 +23,8 @@ use crate::reports::{
     distribution, gains, model_figures,
 };
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/reports/distribution",
             get_with(

@@ -1,7 +1,6 @@
 //! `/rescores/{id}`: a re-score of every lead that a change started.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
+use super::routing::{Build, Routes, get_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use schemars::JsonSchema;
@@ -15,8 +14,8 @@ use super::AppState;
 use super::doc::Problems;
 use super::extract::{ApiResult, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new().api_route(
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new().api_route(
         "/rescores/{id}",
         get_with(get_rescore, |op| {
             op.id("get_rescore")

@@ -1,7 +1,6 @@
 //! `/scoring_rules`: the tenant's rules; a change re-scores every lead.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with, put_with};
+use super::routing::{Build, Routes, get_with, post_with, put_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -17,8 +16,8 @@ use super::AppState;
 use super::doc::{Problems, Rescoring, link};
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/scoring_rules",
             get_with(list_rules, |op| {

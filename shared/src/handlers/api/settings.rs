@@ -1,7 +1,6 @@
 //! `/settings`: the tenant's tier thresholds and surveys.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
+use super::routing::{Build, Routes, get_with};
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
@@ -13,10 +12,10 @@ use super::AppState;
 use super::doc::Rescoring;
 use super::extract::{AdminTenant, ApiResult, JsonBody, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
+pub(super) fn routes<B: Build>() -> Routes<B> {
     let change = "Only what the request names changes (PUT and PATCH alike): sending the tiers \
                   keeps the surveys. Every lead is re-tiered in the background.";
-    ApiRouter::new().api_route(
+    Routes::new().api_route(
         "/settings",
         get_with(get_settings, |op| {
             op.id("get_settings")

@@ -1,8 +1,7 @@
 //! The API's texting routes: Twilio's webhooks (signed, in Twilio's wire format), tracked-link
 //! redirects, and the tenant's own calls for consent, outbound messages, links and surveys.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with, put_with};
+use super::routing::{Build, Routes, get_with, post_with, put_with};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -29,9 +28,9 @@ use crate::handlers::voice;
 use crate::sms::twilio::{self, Algorithm, Inbound, StatusCallback};
 use crate::voice::RecordingCallback;
 
-pub(super) fn routes() -> ApiRouter<AppState> {
+pub(super) fn routes<B: Build>() -> Routes<B> {
     let no_lead = "No lead with that id in the tenant";
-    ApiRouter::new()
+    Routes::new()
         .api_route(
             "/settings/twilio",
             put_with(put_twilio_account, |op| {

@@ -1,7 +1,6 @@
 //! `/usage`: what the tenant used in a month, the basis of pay-per-use.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::get_with;
+use super::routing::{Build, Routes, get_with};
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
@@ -14,8 +13,8 @@ use crate::handlers::usage;
 use super::AppState;
 use super::extract::{ApiResult, Q, Tenant};
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new().api_route(
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new().api_route(
         "/usage",
         get_with(get_usage, |op| {
             op.id("get_usage")

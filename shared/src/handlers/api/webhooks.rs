@@ -1,8 +1,7 @@
 //! `/webhooks`: the tenant's subscriptions to its events, each delivery's log, and redelivery.
 //! Admins only: a subscription sends the tenant's events to any address it names.
 
-use aide::axum::ApiRouter;
-use aide::axum::routing::{get_with, post_with};
+use super::routing::{Build, Routes, get_with, post_with};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,8 +29,8 @@ pub(super) const SIGNING: &str = "Each request is signed per the Standard Webhoo
     delivery has failed. A subscription whose every attempt failed over a whole schedule is \
     disabled, and says why.";
 
-pub(super) fn routes() -> ApiRouter<AppState> {
-    ApiRouter::new()
+pub(super) fn routes<B: Build>() -> Routes<B> {
+    Routes::new()
         .api_route(
             "/webhooks",
             get_with(list_subscriptions, |op| {
