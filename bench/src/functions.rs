@@ -4,8 +4,8 @@
 //! a stand-in of the Lambda Runtime API against moto's server, with events made by the
 //! pipeline itself: transcripts dropped in the bucket (ingest), the jobs they queue (analyze,
 //! then score), Transcribe finishing recordings' jobs (transcribed), `GET /leads` through API
-//! Gateway (api), a bearer API key (authorizer), and webhook attempts to a receiver on this
-//! machine (webhooks). For each function it prints the time from start to its first request
+//! Gateway (api), a bearer API key (authorizer), webhook attempts to a receiver on this
+//! machine (webhooks), and `GET /` (web). For each function it prints the time from start to its first request
 //! for an event (init), the first invocation, the warm ones (p50, p95), and its resident
 //! memory when idle after them (VmRSS) and at its peak (VmHWM).
 //!
@@ -352,6 +352,12 @@ async fn main() -> anyhow::Result<()> {
     auth["identitySource"] = json!([format!("Bearer {token}")]);
     auth["headers"]["authorization"] = format!("Bearer {token}").into();
     results.push(measure(&built, "authorizer", &env, vec![auth; n]).await?);
+
+    say(&format!(
+        "web: {n} × GET / (the web app's page) through API Gateway"
+    ));
+    let page = sample_event("apigw-get-page.json");
+    results.push(measure(&built, "web", &env, vec![page; n]).await?);
 
     say(&format!(
         "webhooks: {n} attempts to a receiver on this machine"

@@ -62,6 +62,16 @@ fn api_request_is_a_get_of_leads_the_authorizer_let_through() {
 }
 
 #[test]
+fn page_request_is_a_browsers_get_of_a_page_with_no_token() {
+    let e: ApiGatewayV2httpRequest = serde_json::from_slice(&event("apigw-get-page.json")).unwrap();
+    let path = e.raw_path.as_deref().unwrap();
+    // A path API Gateway sends to the web function, on a route without the authorizer.
+    assert!(shared::handlers::api::is_page_path(path), "{path}");
+    assert!(e.request_context.authorizer.is_none());
+    assert!(!e.headers.contains_key("authorization"));
+}
+
+#[test]
 fn authorizer_request_carries_the_bearer_token() {
     use aws_lambda_events::event::apigw::ApiGatewayV2CustomAuthorizerV2Request;
     let e: ApiGatewayV2CustomAuthorizerV2Request =

@@ -389,7 +389,7 @@ fn template_sign_in(client: &str, domain: &str) -> String {
 }
 
 #[tokio::test]
-async fn the_api_function_serves_the_web_apps_sign_in_from_the_stacks_parameter() {
+async fn the_web_function_serves_the_web_apps_sign_in_from_the_stacks_parameter() {
     let cloud = Cloud::start_with(with_web_sign_in).await;
     // GIVEN the parameter as the stack writes it for its own pool
     put_template_sign_in(&cloud).await;

@@ -332,10 +332,7 @@ pub async fn api_through(
         }
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = lambda::api(cloud.function(Function::Api))
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = gateway(cloud, request).await;
     let status = response.status().as_u16();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
@@ -343,14 +340,23 @@ pub async fn api_through(
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-/// Hand an API Gateway event to the API function's router, as it is: the status, the
+/// `request`, answered by the function API Gateway sends it to: the web function for the
+/// pages (the template's routes to it are `api::PAGE_PATHS`, `infra.rs` checks), the API
+/// function for everything else.
+async fn gateway(cloud: &Cloud, request: lambda_http::Request) -> axum::response::Response {
+    let router = if shared::handlers::api::is_page_path(request.uri().path()) {
+        lambda::web(cloud.function(Function::Web))
+    } else {
+        lambda::api(cloud.function(Function::Api))
+    };
+    router.oneshot(request).await.unwrap()
+}
+
+/// Hand an API Gateway event to the function the route names, as it is: the status, the
 /// headers and the body as text.
 pub async fn api_event(cloud: &Cloud, event: &Value) -> (u16, axum::http::HeaderMap, String) {
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = lambda::api(cloud.function(Function::Api))
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = gateway(cloud, request).await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)

@@ -54,7 +54,7 @@ async fn every_grant_is_used() {
     })
     .await;
     let settings = cloud.app.deployment.clone();
-    // The web app asks how to sign people in (the API function reads the stack's parameter).
+    // The web app asks how to sign people in (the web function reads the stack's parameter).
     crate::access::put_template_sign_in(&cloud).await;
     let (status, sign_in) = feed::api_through(&cloud, "GET", "/app/sign-in.json", None, None).await;
     assert_eq!(status, 200, "{sign_in}");

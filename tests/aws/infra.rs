@@ -98,23 +98,45 @@ fn the_template_and_serve_give_browsers_one_cors_policy() {
 /// What API Gateway lets through without a token is what the OpenAPI document says needs none
 /// (the health check, the document and its page, Twilio's webhooks, the short links, the OAuth
 /// callback) and the web app's files. Every other operation takes the bearer token, and
-/// reaches the function through `/{proxy+}`.
+/// reaches the API function through `/{proxy+}`. The pages (`api::PAGE_PATHS`) go to the web
+/// function, and nothing else does.
 #[test]
 fn the_template_opens_to_the_public_exactly_the_operations_the_document_does() {
     let template = crate::emulator::template();
-    let events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
-        .as_mapping()
-        .expect("the API function's events");
-    let mut public: Vec<String> = events
-        .values()
-        .filter(|e| e["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE"))
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["Properties"]["Method"].as_str().unwrap().to_lowercase(),
-                e["Properties"]["Path"].as_str().unwrap()
-            )
-        })
+    let events = |function: &str| -> Vec<(String, bool)> {
+        let mut routes: Vec<(String, bool)> =
+            template["Resources"][function]["Properties"]["Events"]
+                .as_mapping()
+                .unwrap_or_else(|| panic!("the {function}'s events"))
+                .values()
+                .map(|e| {
+                    let route = format!(
+                        "{} {}",
+                        e["Properties"]["Method"].as_str().unwrap().to_lowercase(),
+                        e["Properties"]["Path"].as_str().unwrap()
+                    );
+                    let open = e["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
+                    (route, open)
+                })
+                .collect();
+        routes.sort();
+        routes
+    };
+    let (api, web) = (events("ApiFunction"), events("WebFunction"));
+    let mut pages: Vec<(String, bool)> = shared::handlers::api::PAGE_PATHS
+        .iter()
+        .map(|path| (format!("get {path}"), true))
+        .collect();
+    pages.sort();
+    assert_eq!(
+        web, pages,
+        "the web function's routes are the pages, all open"
+    );
+    let mut public: Vec<String> = api
+        .into_iter()
+        .chain(web)
+        .filter(|(_, open)| *open)
+        .map(|(route, _)| route)
         .collect();
     public.sort();
     let doc = serde_json::to_value(shared::handlers::api::document()).unwrap();

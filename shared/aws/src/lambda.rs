@@ -573,15 +573,11 @@ fn dead_letter_queue<'d>(
     }
 }
 
-/// The API function's router: the same routes as local mode, each request acting for the
-/// tenant in the JWT authorizer's `claim` (a request without it is refused with 401), and the
-/// web app's sign-in where the deployment has one (`AwsApp::web_sign_in`).
+/// The API function's router: local mode's operations (not its pages, [`web`]), each request
+/// acting for the caller the Lambda authorizer vouched for (a request without one is refused
+/// with 401 where it needs one).
 pub fn api(app: &AwsApp) -> Router {
-    let routes = match app.web_sign_in() {
-        Some(sign_in) => api::routes(app.deps.clone()).layer(axum::Extension(sign_in)),
-        None => api::routes(app.deps.clone()),
-    };
-    routes.layer(tower::util::MapRequestLayer::new(
+    api::operations(app.deps.clone()).layer(tower::util::MapRequestLayer::new(
         |mut request: axum::http::Request<axum::body::Body>| {
             if let Some(caller) = caller_from_authorizer(&request) {
                 request.extensions_mut().insert(caller);
@@ -589,6 +585,17 @@ pub fn api(app: &AwsApp) -> Router {
             request
         },
     ))
+}
+
+/// The web function's router: local mode's pages (the web app, the OpenAPI document and its
+/// reference page; `api::PAGE_PATHS`), with the web app's sign-in where the deployment has one
+/// (`AwsApp::web_sign_in`).
+pub fn web(app: &AwsApp) -> Router {
+    let pages = api::pages(app.deps.clone());
+    match app.web_sign_in() {
+        Some(sign_in) => pages.layer(axum::Extension(sign_in)),
+        None => pages,
+    }
 }
 
 /// The caller the deployment's Lambda authorizer vouched for (its context: `tenant`, `role`,

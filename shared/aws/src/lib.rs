@@ -314,8 +314,8 @@ impl AwsApp {
         }
     }
 
-    /// The web app's sign-in, when the deployment has one: what the API function serves at
-    /// `/app/sign-in.json` (`lambda::api`), read from the stack's SSM parameter once for the
+    /// The web app's sign-in, when the deployment has one: what the web function serves at
+    /// `/app/sign-in.json` (`lambda::web`), read from the stack's SSM parameter once for the
     /// app's life. Made there alone, so no other function carries it.
     pub fn web_sign_in(&self) -> Option<Arc<WebSignIn>> {
         self.sign_in

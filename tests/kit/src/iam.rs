@@ -40,10 +40,11 @@ pub enum Function {
     Api,
     Authorizer,
     Webhooks,
+    Web,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::Ingest,
         Function::Transcribed,
         Function::Analyze,
@@ -51,6 +52,7 @@ impl Function {
         Function::Api,
         Function::Authorizer,
         Function::Webhooks,
+        Function::Web,
     ];
 
     pub fn logical_id(self) -> &'static str {
@@ -62,6 +64,7 @@ impl Function {
             Function::Api => "ApiFunction",
             Function::Authorizer => "AuthorizerFunction",
             Function::Webhooks => "WebhooksFunction",
+            Function::Web => "WebFunction",
         }
     }
 

@@ -13,7 +13,7 @@ use crate::emulator::tools_bin;
 use crate::venv::workspace;
 
 /// The functions `infra/template.yaml` deploys, by the package that builds each.
-pub const FUNCTIONS: [&str; 7] = [
+pub const FUNCTIONS: [&str; 8] = [
     "ingest",
     "transcribed",
     "analyze",
@@ -21,6 +21,7 @@ pub const FUNCTIONS: [&str; 7] = [
     "api",
     "authorizer",
     "webhooks",
+    "web",
 ];
 
 /// Where the arm64 build goes; each function's binary is `lambda/<function>/bootstrap` in it.
