@@ -599,9 +599,9 @@ pub fn web(app: &AwsApp) -> Router {
 }
 
 /// The caller the deployment's Lambda authorizer vouched for (its context: `tenant`, `role`,
-/// `actor`). `None` on a route without the authorizer (health, the API's description,
-/// Twilio's webhooks, short links) or a context that names no valid caller: the request is
-/// then refused with 401 where it needs a caller.
+/// `actor`). `None` on a route without the authorizer (health, Twilio's webhooks, short
+/// links, the CRMs' callbacks) or a context that names no valid caller: the request is then
+/// refused with 401 where it needs a caller.
 fn caller_from_authorizer<B>(request: &axum::http::Request<B>) -> Option<Caller> {
     use lambda_http::request::RequestContext;
     let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
