@@ -37,10 +37,13 @@ pub(super) trait Build: 'static {
 
     fn router() -> Self::Router;
 
+    /// A path's methods before any is added.
+    fn methods() -> Self::Methods;
+
     /// `handler` answers `verb` on the path `methods` will be routed at; `transform` describes
     /// the operation (called only where the document is written).
     fn on<H, I, O, T, F>(
-        methods: Option<Self::Methods>,
+        methods: Self::Methods,
         verb: Verb,
         handler: H,
         transform: F,
@@ -68,12 +71,11 @@ impl Build for Serve {
         axum::Router::new()
     }
 
-    fn on<H, I, O, T, F>(
-        methods: Option<Self::Methods>,
-        verb: Verb,
-        handler: H,
-        _: F,
-    ) -> Self::Methods
+    fn methods() -> Self::Methods {
+        MethodRouter::new()
+    }
+
+    fn on<H, I, O, T, F>(methods: Self::Methods, verb: Verb, handler: H, _: F) -> Self::Methods
     where
         H: Handler<T, AppState> + OperationHandler<I, O>,
         I: OperationInput,
@@ -88,10 +90,7 @@ impl Build for Serve {
             Verb::Patch => MethodFilter::PATCH,
             Verb::Delete => MethodFilter::DELETE,
         };
-        match methods {
-            Some(methods) => methods.on(filter, handler),
-            None => axum::routing::on(filter, handler),
-        }
+        methods.on(filter, handler)
     }
 
     fn route(router: Self::Router, path: &str, methods: Self::Methods) -> Self::Router {
@@ -114,8 +113,12 @@ impl Build for Describe {
         ApiRouter::new()
     }
 
+    fn methods() -> Self::Methods {
+        ApiMethodRouter::new()
+    }
+
     fn on<H, I, O, T, F>(
-        methods: Option<Self::Methods>,
+        methods: Self::Methods,
         verb: Verb,
         handler: H,
         transform: F,
@@ -127,7 +130,6 @@ impl Build for Describe {
         T: 'static,
         F: FnOnce(TransformOperation<'_>) -> TransformOperation<'_>,
     {
-        let methods = methods.unwrap_or_default();
         match verb {
             Verb::Get => methods.get_with(handler, transform),
             Verb::Post => methods.post_with(handler, transform),
@@ -186,7 +188,7 @@ macro_rules! verbs {
                     T: 'static,
                     F: FnOnce(TransformOperation<'_>) -> TransformOperation<'_>,
                 {
-                    Self(B::on(Some(self.0), Verb::$verb, handler, transform))
+                    Self(B::on(self.0, Verb::$verb, handler, transform))
                 }
             )*
         }
@@ -203,7 +205,7 @@ macro_rules! verbs {
                 T: 'static,
                 F: FnOnce(TransformOperation<'_>) -> TransformOperation<'_>,
             {
-                Methods(B::on(None, Verb::$first_verb, handler, transform))
+                Methods(B::on(B::methods(), Verb::$first_verb, handler, transform))
             }
         )*
     };
