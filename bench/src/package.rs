@@ -28,7 +28,10 @@ fn main() -> anyhow::Result<()> {
         [flag, dir] if flag == "--target-dir" => PathBuf::from(dir),
         _ => anyhow::bail!("usage: package-bench [--target-dir DIR]"),
     };
-    eprintln!("==> cargo lambda build --release --arm64 --output-format zip (all seven functions)");
+    eprintln!(
+        "==> cargo lambda build --release --arm64 --output-format zip (all {} functions)",
+        FUNCTIONS.len()
+    );
     let mut build = tool("cargo");
     build
         .args([

@@ -77,6 +77,7 @@ impl JwtVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.validate_aud = false;
         validation.leeway = 60;
+        super::rs256::install();
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(refused)?
             .claims;

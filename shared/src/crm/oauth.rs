@@ -497,6 +497,7 @@ fn assertion(
         "aud": audience,
         "exp": (now + ASSERTION_LIFETIME).timestamp(),
     });
+    crate::adapters::rs256::install();
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &claims,
@@ -508,9 +509,13 @@ fn assertion(
 /// A private key in PEM (PKCS#1 or PKCS#8) for signing assertions; the error names what is
 /// wrong without repeating the key.
 pub fn signing_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, String> {
-    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
         format!("not an RSA private key in PEM (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----): {e}")
-    })
+    })?;
+    // Refused now rather than at the first sign-in: a key ring cannot sign with.
+    crate::adapters::rs256::key_pair(&key)
+        .map_err(|e| format!("{e}: leadscore signs with RSA keys of 2048 to 4096 bits"))?;
+    Ok(key)
 }
 
 /// Ask `token_url` for tokens with `form`, the client proving itself as `client` says.
@@ -904,5 +909,31 @@ mod tests {
                 .unwrap();
         assert!(err.starts_with("not an RSA private key in PEM"), "{err}");
         assert!(!err.contains("bm90IGEga2V5"), "{err}");
+    }
+
+    /// A key that parses but cannot sign is refused when it is kept, not at the first sign-in.
+    #[test]
+    fn a_key_too_short_to_sign_with_is_refused_when_given() {
+        // Made for this test: `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024`.
+        const SHORT: &str = "-----BEGIN PRIVATE KEY-----\n\
+MIICeQIBADANBgkqhkiG9w0BAQEFAASCAmMwggJfAgEAAoGBAM6tu5nHJ6gkAPUD\n\
+ROQUm15HJqYB6bBmJLvUNl7ff4M/vHad7l9zQ4phbpPjACERrzhNLBFPpKy/RQKZ\n\
+di6jG5kXckAmXPq7TBRfJBglZvb7u1G7DKVa91dVpm9PpxzilUU5c9Lj7Um2CyQ/\n\
+L3hotz7drxJOLzZ9Q022EmE8FMCXAgMBAAECgYEAqL5oIRHdawaaUXEt2hqJD9x/\n\
+zaJaLk/3RfPpwGQyM/Lh6ObhLMVrK5yJL+1yuY06xnkbtbaU+QXhTlIFj+ZULJ4L\n\
+toNrLpTTKSyI694ngeV7hKlZFE24LifCE1pQMrDDQLb7CTmyRxSQjVpwo10lbIyP\n\
+SGe0GCMRs4Cz1M7JNiECQQD0i1pZEwYp1Rs1KSM6UdUMmp4Fz5C0oBM6rFfZOEPc\n\
+xDOk9M7ImuoXcbKGyMJ7pFKitn7Q45t/bbo+mQ+2wnj7AkEA2FxIiRgwUJ6AXuKO\n\
+AI7AAPAVOkXgPQafN+47E0jf3omfOU7Yrj3ME4e7pxKJO1xm6QaZY3oIiZ+nZXMh\n\
+PnI8FQJBALtApbsFRTftFbtcN7xlgvT2xEAA03ZsCK1p4I7Vdalrl3wddOXJMa0o\n\
+A6MPwVQ53Ij5oxvC3YPy+qUKQS0ZttcCQQCOee7WQNSIMmhMk5p5aYes1mzUK/Gn\n\
+njW5KitC3sl1jWEJ5w8vZsh9z/NV6RHvwkCOkWbvKAx5PGaKmw84RRelAkEAoH0v\n\
+t91d9LZEvAjxi9DT2cVfGlXx5tBTPrl3CzcwPYtHMh74TPlBFWcvJEojLS5hyc/l\n\
+06DKouktUeBUvpyDnA==\n\
+-----END PRIVATE KEY-----";
+        let err = signing_key(SHORT).err().unwrap();
+        assert!(err.contains("2048 to 4096 bits"), "{err}");
+        let usable = include_str!("../../../tests/fixtures/crm/jwt-test-key.pem");
+        assert!(signing_key(usable).is_ok());
     }
 }

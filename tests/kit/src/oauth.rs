@@ -258,6 +258,7 @@ impl Authority {
         validation.set_audience(&[self.url.as_str()]);
         validation.set_issuer(&[self.client_id.as_str()]);
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        shared::adapters::rs256::install();
         let claims = match jsonwebtoken::decode::<Value>(assertion, key, &validation) {
             Ok(data) => data.claims,
             Err(e) => return self.refuse("assertion", &format!("invalid assertion: {e}")),

@@ -160,6 +160,9 @@ fn sign(key: &EncodingKey, issuer: &str, audience: &str, user: &User, lifetime: 
         "token_use": "id", "iat": now, "auth_time": now, "exp": now + lifetime,
         "tenant_id": user.tenant, "groups": user.groups,
     });
+    // jsonwebtoken's provider is the product's (ring's RS256); its signatures are held to
+    // OpenSSL's in `shared::adapters::rs256`.
+    shared::adapters::rs256::install();
     jsonwebtoken::encode(&header, &claims, key).expect("sign")
 }
 
@@ -183,6 +186,7 @@ async fn discovery(State(s): State<Shared>) -> Response {
 }
 
 async fn jwks(State(s): State<Shared>) -> Response {
+    shared::adapters::rs256::install();
     let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&s.key, Algorithm::RS256).unwrap();
     jwk.common.key_id = Some(KID.to_owned());
     jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
