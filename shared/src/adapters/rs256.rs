@@ -40,7 +40,8 @@ static PROVIDER: CryptoProvider = CryptoProvider {
 };
 
 /// Makes ring's RS256 jsonwebtoken's provider for this process. Idempotent. A provider
-/// installed before (only a test build can have one) is kept.
+/// installed before is kept; nothing in this workspace installs another, and none is built
+/// in (the workspace enables neither of jsonwebtoken's provider features).
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
