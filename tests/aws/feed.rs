@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -11,7 +13,6 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::{Value, json};
 use shared::domain::{Call, CallId, TenantId};
 use shared_aws::lambda::{self, TranscribeJobStateChange};
-use tower::ServiceExt;
 
 use crate::emulator::{BUCKET, Cloud, workspace};
 use crate::iam::Function;
@@ -331,38 +332,48 @@ pub async fn api_through(
                 .remove("authorizer");
         }
     }
-    let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = gateway(cloud, request).await;
-    let status = response.status().as_u16();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, _, body) = gateway(cloud, &event).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-/// `request`, answered by the function API Gateway sends it to: the web function for the
-/// pages (the template's routes to it are `api::PAGE_PATHS`, `infra.rs` checks), the API
-/// function for everything else.
-async fn gateway(cloud: &Cloud, request: lambda_http::Request) -> axum::response::Response {
-    let router = if shared::handlers::api::is_page_path(request.uri().path()) {
+/// `event`, answered by the function API Gateway sends it to (the web function for the pages:
+/// the template's routes to it are `api::PAGE_PATHS`, `infra.rs` checks; the API function for
+/// everything else), through the adapter both functions run (`shared_aws::gateway`): the
+/// status, the headers, and the body as API Gateway sends it on (base64 decoded).
+async fn gateway(cloud: &Cloud, event: &Value) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    let event: ApiGatewayV2httpRequest =
+        serde_json::from_value(event.clone()).expect("an API Gateway event");
+    let path = event.raw_path.as_deref().unwrap_or_default();
+    let router = if shared::handlers::api::is_page_path(path) {
         lambda::web(cloud.function(Function::Web))
     } else {
         lambda::api(cloud.function(Function::Api))
     };
-    router.oneshot(request).await.unwrap()
+    let response = shared_aws::gateway::handle(router, event).await;
+    let body = match response.body {
+        None => Vec::new(),
+        Some(Body::Text(text)) => {
+            assert!(!response.is_base64_encoded);
+            text.into_bytes()
+        }
+        Some(Body::Binary(bytes)) => {
+            assert!(response.is_base64_encoded);
+            bytes
+        }
+        Some(other) => panic!("an unexpected body: {other:?}"),
+    };
+    let mut headers = response.headers;
+    for cookie in response.cookies {
+        headers.append("set-cookie", cookie.parse().unwrap());
+    }
+    (response.status_code as u16, headers, body)
 }
 
 /// Hand an API Gateway event to the function the route names, as it is: the status, the
-/// headers and the body as text.
+/// headers (with the cookies as `Set-Cookie`) and the body as text.
 pub async fn api_event(cloud: &Cloud, event: &Value) -> (u16, axum::http::HeaderMap, String) {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
-    let response = gateway(cloud, request).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    let (status, headers, body) = gateway(cloud, event).await;
+    (status, headers, String::from_utf8(body).unwrap())
 }
 
 /// Delete every idempotency record, as their expiry (or a crash between the work and the

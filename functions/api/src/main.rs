@@ -12,5 +12,5 @@ async fn main() -> Result<(), Error> {
         shared::telemetry::Redacting::new(std::io::stdout),
     );
     let app = AwsApp::from_env()?;
-    lambda_http::run(shared_aws::lambda::api(&app)).await
+    shared_aws::gateway::run(shared_aws::lambda::api(&app)).await
 }

@@ -13,5 +13,5 @@ async fn main() -> Result<(), Error> {
         shared::telemetry::Redacting::new(std::io::stdout),
     );
     let app = AwsApp::from_env()?;
-    lambda_http::run(shared_aws::lambda::web(&app)).await
+    shared_aws::gateway::run(shared_aws::lambda::web(&app)).await
 }

@@ -7,6 +7,7 @@
 //! run against a local emulator; S3 is then addressed path-style, which emulators need.
 
 mod dynamo;
+pub mod gateway;
 mod http;
 mod idempotency;
 pub mod lambda;
