@@ -68,6 +68,52 @@ fn the_template_deploys_every_function_package() {
     assert_eq!(packages, expected);
 }
 
+/// Every function's failures page someone: each has an alarm on its `Errors` metric that
+/// fires on the first one and notifies the alarm topic.
+#[test]
+fn every_function_has_an_errors_alarm() {
+    let template = crate::emulator::template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let functions: Vec<&str> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    assert_eq!(functions.len(), FUNCTIONS.len());
+    for function in functions {
+        let alarms: Vec<&serde_yaml::Value> = resources
+            .values()
+            .filter(|r| {
+                r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                    && r["Properties"]["MetricName"].as_str() == Some("Errors")
+                    && reference(&r["Properties"]["Dimensions"][0]["Value"]) == Some(function)
+            })
+            .collect();
+        assert_eq!(alarms.len(), 1, "{function}'s errors alarm");
+        let alarm = &alarms[0]["Properties"];
+        assert_eq!(alarm["Namespace"].as_str(), Some("AWS/Lambda"));
+        assert_eq!(alarm["Threshold"].as_i64(), Some(0), "{function}");
+        assert_eq!(
+            alarm["ComparisonOperator"].as_str(),
+            Some("GreaterThanThreshold")
+        );
+        assert!(
+            serde_yaml::to_string(&alarm["AlarmActions"])
+                .unwrap()
+                .contains("AlarmTopic"),
+            "{function}'s alarm notifies no one"
+        );
+    }
+}
+
+/// The resource a `!Ref` names.
+fn reference(value: &serde_yaml::Value) -> Option<&str> {
+    match value {
+        serde_yaml::Value::Tagged(t) if t.tag == "Ref" => t.value.as_str(),
+        _ => None,
+    }
+}
+
 /// Browsers get the same CORS policy from API Gateway as from `leadscore serve`.
 #[test]
 fn the_template_and_serve_give_browsers_one_cors_policy() {
