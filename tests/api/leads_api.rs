@@ -264,6 +264,12 @@ async fn usage_counts_what_was_done_once() {
     }
     // (the text's rescore runs on the worker, after the answer)
     app.settle().await;
+    // AND the pages a browser loads, which are not API use (on AWS another function serves
+    // them, outside the limits and the usage)
+    for page in ["/openapi.json", "/docs", "/"] {
+        let (status, _) = app.get(page).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+    }
     // WHEN the usage is read (the sixth request)
     let (status, usage) = app.get("/usage").await;
     assert_eq!(status, StatusCode::OK, "{usage}");

@@ -324,7 +324,8 @@ async fn authenticate(
 /// Count the request against its tenant's limit per minute (`Config::rate_limit_per_minute`)
 /// and its key's (`key_rate_limit_per_minute`), and, once admitted, in the tenant's usage;
 /// past a limit, 429 with `Retry-After`. Requests that name no tenant (`/health`, Twilio's
-/// webhooks, short links) are not counted here. A limiter that cannot count (its store is
+/// webhooks, short links) and the pages ([`PAGE_PATHS`], which local mode serves beside the
+/// operations) are not counted here. A limiter that cannot count (its store is
 /// down) lets the request through and says so in the log: the stage's throttle still holds.
 async fn rate_limit(
     axum::extract::State(deps): axum::extract::State<AppState>,
@@ -333,7 +334,7 @@ async fn rate_limit(
 ) -> axum::response::Response {
     let caller = request.extensions().get::<Caller>().cloned();
     let path = request.uri().path();
-    if let (Some(caller), true) = (caller, path != "/health" && !web::is_app_path(path)) {
+    if let (Some(caller), true) = (caller, path != "/health" && !is_page_path(path)) {
         let window = std::time::Duration::from_secs(60);
         let mut limits = vec![(
             format!("tenant:{}", caller.tenant),
